@@ -1,0 +1,38 @@
+# Two entry points (see README): `make demo` scans photos, `make test` runs every test.
+# Each creates .venv and installs what it needs; both are safe to re-run.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PHOTOS ?=
+
+.PHONY: demo test lint bench clean
+
+$(VENV)/.base: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.all: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -e '.[all,dev]'
+	touch $(VENV)/.base $@
+
+# Scan PHOTOS (default: sample photos GeoScope makes from images its dependencies ship)
+# with the default model; prints a table and writes nothing.
+demo: $(VENV)/.base
+	$(VENV)/bin/geoscope scan "$(or $(PHOTOS),$$($(PY) -m geoscope_core.samples))"
+
+# ExifTool is the independent reader the metadata tests compare against.
+exiftool:
+	@command -v exiftool >/dev/null || { apt-get update -qq && apt-get install -y -qq libimage-exiftool-perl >/dev/null; }
+
+test: $(VENV)/.all exiftool
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+lint: $(VENV)/.all
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

@@ -1,0 +1,5 @@
+import sys
+
+from geoscope_core.cli import main
+
+sys.exit(main())

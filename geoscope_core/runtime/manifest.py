@@ -1,0 +1,250 @@
+"""The model bundle manifest: the only contract between export and the runtime.
+
+A bundle is a directory (or a .zip of the same content)::
+
+    manifest.json
+    image_encoder.onnx     uint8 RGB pixels [N, H, W, 3] -> outputs named in ``outputs``
+    text_encoder.onnx      optional (zero-shot bundles), with tokenizer.json
+    labels/<level>.json    [{id, name, parent, lat, lon, population, country_code}]
+    labels/<level>.npy     float16 [N, D] L2-normalised text embeddings (zero-shot)
+
+The image encoder does its own normalisation (mean/std are recorded here for
+reference only): the runtime resizes/crops to ``input.size`` and feeds uint8
+RGB pixels in NHWC layout.
+
+``Manifest.from_dict`` validates everything it can without reading other
+files; ``geoscope_core.runtime.bundle`` checks hashes and shapes.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from geoscope_core.errors import BundleError
+
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+
+
+class BundleKind(str, enum.Enum):
+    """What the image encoder produces."""
+
+    ZERO_SHOT = "zero-shot"  # an L2-normalised embedding, scored against label text embeddings
+    CLASSIFIER = "classifier"  # logits over each level's labels
+
+
+class ResizeMode(str, enum.Enum):
+    """How a decoded photo becomes a ``size`` x ``size`` input."""
+
+    CENTER_CROP = "center-crop"  # resize the shorter side to ``size``, crop the centre square
+    SQUASH = "squash"  # resize both sides to ``size`` ignoring aspect ratio
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """Image input of the image encoder. ``size`` in pixels; mean/std on the 0-1 scale."""
+
+    size: int = 224
+    resize: ResizeMode = ResizeMode.CENTER_CROP
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+    def __post_init__(self) -> None:
+        if not 16 <= self.size <= 1024:
+            raise BundleError(f"input.size must be in 16..1024, got {self.size}")
+        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
+            raise BundleError("input.mean and input.std need 3 values, std > 0")
+
+
+@dataclass(frozen=True)
+class LevelSpec:
+    """One level of the label hierarchy (e.g. country, admin1, city, cell).
+
+    ``labels``: path of the labels JSON inside the bundle. ``embeddings``: path of
+    the float16 [N, D] text embeddings (zero-shot bundles). ``output``: name of the
+    image encoder output holding this level's logits [N, len(labels)]
+    (classifier bundles). ``parent``: the level whose ids the labels' ``parent``
+    field refers to (None for the top level).
+    """
+
+    name: str
+    labels: str
+    embeddings: str | None = None
+    output: str | None = None
+    parent: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.name.replace("_", "").isalnum():
+            raise BundleError(f"invalid level name {self.name!r}")
+
+
+@dataclass(frozen=True)
+class TextEncoderSpec:
+    """Optional text encoder for label sets added at run time.
+
+    Inputs ``input_ids`` and ``attention_mask`` (int64 [N, L]); output
+    ``embedding`` float32 [N, D], L2-normalised.
+    """
+
+    file: str = "text_encoder.onnx"
+    tokenizer: str = "tokenizer.json"
+    max_length: int = 64
+    templates: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ErrorModel:
+    """Maps a prediction's calibrated confidence to an error radius in km.
+
+    ``confidence`` ascending bin edges, ``radius_km`` the median error measured
+    at export for predictions with at least that confidence (same length).
+    """
+
+    confidence: tuple[float, ...]
+    radius_km: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.confidence) != len(self.radius_km) or not self.confidence:
+            raise BundleError("error_model.confidence and radius_km must be equal, non-empty")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Parsed ``manifest.json``. ``files`` maps bundle-relative path -> sha256 hex."""
+
+    name: str
+    kind: BundleKind
+    input: InputSpec
+    levels: tuple[LevelSpec, ...]
+    files: dict[str, str]
+    embedding_dim: int = 0
+    logit_scale: float = 1.0
+    temperature: float = 1.0
+    outputs: dict[str, str] = field(default_factory=lambda: {"embedding": "embedding"})
+    text_encoder: TextEncoderSpec | None = None
+    error_model: ErrorModel | None = None
+    decoding: dict[str, Any] = field(default_factory=dict)
+    producer: dict[str, str] = field(default_factory=dict)
+    quantization: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+    format_version: int = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        if self.format_version != FORMAT_VERSION:
+            raise BundleError(
+                f"unknown bundle format_version {self.format_version} "
+                f"(this GeoScope reads {FORMAT_VERSION})"
+            )
+        if not self.levels:
+            raise BundleError("a bundle needs at least one level")
+        names = [lv.name for lv in self.levels]
+        if len(set(names)) != len(names):
+            raise BundleError(f"duplicate level names: {names}")
+        for lv in self.levels:
+            if lv.parent is not None and lv.parent not in names:
+                raise BundleError(f"level {lv.name!r} has unknown parent level {lv.parent!r}")
+            if self.kind is BundleKind.ZERO_SHOT and not lv.embeddings:
+                raise BundleError(f"zero-shot level {lv.name!r} has no embeddings file")
+            if self.kind is BundleKind.CLASSIFIER and not lv.output:
+                raise BundleError(f"classifier level {lv.name!r} names no encoder output")
+        if self.kind is BundleKind.ZERO_SHOT and self.embedding_dim <= 0:
+            raise BundleError("a zero-shot bundle needs embedding_dim > 0")
+        if self.temperature <= 0 or self.logit_scale <= 0:
+            raise BundleError("temperature and logit_scale must be > 0")
+        if "image_encoder.onnx" not in self.files:
+            raise BundleError("manifest lists no image_encoder.onnx")
+
+    def level(self, name: str) -> LevelSpec:
+        for lv in self.levels:
+            if lv.name == name:
+                return lv
+        raise BundleError(f"bundle {self.name!r} has no level {name!r}")
+
+    # -- (de)serialisation -------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["kind"] = self.kind.value
+        d["input"]["resize"] = self.input.resize.value
+        return {"format_version": d.pop("format_version"), **d}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Manifest:
+        try:
+            inp = dict(d.get("input", {}))
+            if "resize" in inp:
+                inp["resize"] = ResizeMode(inp["resize"])
+            for key in ("mean", "std"):
+                if key in inp:
+                    inp[key] = tuple(inp[key])
+            te = d.get("text_encoder")
+            em = d.get("error_model")
+            return cls(
+                format_version=int(d.get("format_version", -1)),
+                name=str(d["name"]),
+                kind=BundleKind(d["kind"]),
+                input=InputSpec(**inp),
+                levels=tuple(LevelSpec(**lv) for lv in d["levels"]),
+                files=dict(d["files"]),
+                embedding_dim=int(d.get("embedding_dim", 0)),
+                logit_scale=float(d.get("logit_scale", 1.0)),
+                temperature=float(d.get("temperature", 1.0)),
+                outputs=dict(d.get("outputs", {"embedding": "embedding"})),
+                text_encoder=(
+                    TextEncoderSpec(**{**te, "templates": tuple(te.get("templates", ()))})
+                    if te
+                    else None
+                ),
+                error_model=(
+                    ErrorModel(tuple(em["confidence"]), tuple(em["radius_km"])) if em else None
+                ),
+                decoding=dict(d.get("decoding", {})),
+                producer=dict(d.get("producer", {})),
+                quantization=dict(d.get("quantization", {})),
+                metrics=dict(d.get("metrics", {})),
+                description=str(d.get("description", "")),
+            )
+        except BundleError:
+            raise
+        except (KeyError, TypeError, ValueError) as e:
+            raise BundleError(f"malformed manifest: {e!r}") from e
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest:
+        """Read and validate ``manifest.json`` (no hash checks; see ``bundle.load_bundle``)."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError as e:
+            raise BundleError(f"no manifest.json at {path}") from e
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise BundleError(f"unreadable manifest {path}: {e}") from e
+        if not isinstance(data, dict):
+            raise BundleError(f"manifest {path} is not a JSON object")
+        return cls.from_dict(data)
+
+    def write(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def hash_bundle_files(root: Path) -> dict[str, str]:
+    """sha256 of every file under ``root`` except the manifest, keyed by POSIX relative path."""
+    root = Path(root)
+    return {
+        p.relative_to(root).as_posix(): sha256_file(p)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != MANIFEST_NAME
+    }

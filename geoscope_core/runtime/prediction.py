@@ -1,0 +1,72 @@
+"""The result of geolocating one photo, shared by the CLI, the writer and the app."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+
+class Source(str, enum.Enum):
+    """Where a location came from."""
+
+    MODEL = "model"  # the bundle's image encoder
+    NEIGHBORS = "neighbors"  # the user's own GPS-tagged photos (time or visual neighbours)
+    EXIF = "exif"  # the photo already carried GPS
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One place hypothesis. ``lat``/``lon`` in degrees, ``confidence`` in 0-1."""
+
+    lat: float
+    lon: float
+    confidence: float
+    country_code: str = ""
+    country: str = ""
+    admin1: str = ""
+    city: str = ""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A photo's estimated location.
+
+    ``lat``/``lon`` in degrees (WGS84); ``confidence`` calibrated probability
+    (0-1) that the chosen place is right at the bundle's finest level;
+    ``radius_km`` the estimated error radius; ``top_k`` alternatives, best
+    first (the first equals the prediction itself); ``model`` is
+    ``"<bundle name>@<sha256 prefix>"``.
+    """
+
+    lat: float
+    lon: float
+    confidence: float
+    radius_km: float
+    country_code: str = ""
+    country: str = ""
+    admin1: str = ""
+    city: str = ""
+    top_k: tuple[Candidate, ...] = field(default_factory=tuple)
+    source: Source = Source.MODEL
+    model: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["source"] = self.source.value
+        d["top_k"] = [asdict(c) for c in self.top_k]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Prediction:
+        return cls(
+            **{
+                **d,
+                "source": Source(d.get("source", "model")),
+                "top_k": tuple(Candidate(**c) for c in d.get("top_k", ())),
+            }
+        )
+
+    def with_location(self, lat: float, lon: float, **changes: Any) -> Prediction:
+        """A copy moved to ``lat``/``lon`` (e.g. a user's correction)."""
+        return replace(self, lat=lat, lon=lon, **changes)
