@@ -1,0 +1,53 @@
+"""``geoscope bundle check|info BUNDLE``: verify or describe a model bundle."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    check = sub.add_parser("check", help="verify hashes, format version, shapes and ONNX I/O")
+    check.add_argument("bundle", help="bundle directory, .zip or name")
+    info = sub.add_parser("info", help="show a bundle's manifest summary")
+    info.add_argument("bundle", help="bundle directory, .zip or name")
+    info.add_argument("--json", action="store_true", help="print the whole manifest as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from geoscope_core.runtime.bundle import check_bundle, load_bundle, resolve_bundle_path
+
+    if args.action == "check":
+        path = resolve_bundle_path(args.bundle)
+        problems = check_bundle(path)
+        if problems:
+            print(f"{path}: {len(problems)} problem(s)")
+            for p in problems:
+                print(f"  - {p}")
+            return 2
+        print(f"{path}: ok")
+        return 0
+
+    bundle = load_bundle(args.bundle, verify=False)
+    m = bundle.manifest
+    if args.json:
+        print(json.dumps(m.to_dict(), indent=2))
+        return 0
+    print(f"name          {m.name}")
+    print(f"path          {bundle.path}")
+    print(f"model id      {bundle.model_id}")
+    print(f"kind          {m.kind.value}")
+    print(f"input         {m.input.size}px {m.input.resize.value}")
+    print(f"embedding_dim {m.embedding_dim}")
+    print(f"temperature   {m.temperature:g}   logit_scale {m.logit_scale:g}")
+    for lv in m.levels:
+        print(f"level         {lv.name:10s} {len(bundle.labels(lv.name)):6d} labels")
+    if m.quantization:
+        print(f"quantization  {json.dumps(m.quantization)}")
+    if m.metrics:
+        print(f"metrics       {json.dumps(m.metrics)}")
+    size = sum(p.stat().st_size for p in Path(bundle.path).rglob("*") if p.is_file())
+    print(f"size          {size / 1e6:.1f} MB")
+    return 0
