@@ -1,0 +1,161 @@
+"""Quantization of exported graphs with ONNX Runtime.
+
+* CNN image encoders: static int8 in QDQ format (per-channel int8 weights,
+  uint8 activations ranged on real calibration photos). Dynamic quantization
+  would turn every convolution into ``ConvInteger``, which ONNX Runtime's CPU
+  provider runs far slower than its fp32 convolution (``bench/bench_quant.py``
+  measures both).
+* Transformer towers (no convolutions): dynamic int8 of the MatMul weights,
+  the usual choice for BERT/ViT-like graphs.
+* fp16: weights and activations in float16, float32 graph inputs/outputs kept.
+
+Each function returns the dict recorded as the manifest's ``quantization``.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quant_pre_process,
+    quantize_dynamic,
+    quantize_static,
+)
+
+from geoscope_core.errors import ExportError
+
+log = logging.getLogger(__name__)
+
+#: Ops whose presence makes a graph a "CNN" for the AUTO int8 choice.
+CONV_OPS = ("Conv", "ConvTranspose")
+
+
+class _PixelReader(CalibrationDataReader):
+    """Feeds calibration pixels uint8 [N, S, S, 3] in batches to the calibrator."""
+
+    def __init__(self, pixels: np.ndarray, input_name: str, batch_size: int) -> None:
+        self._pixels = pixels
+        self._input_name = input_name
+        self._batch_size = batch_size
+        self._it: Iterator[dict[str, np.ndarray]] | None = None
+
+    def _batches(self) -> Iterator[dict[str, np.ndarray]]:
+        for start in range(0, len(self._pixels), self._batch_size):
+            yield {self._input_name: self._pixels[start : start + self._batch_size]}
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        if self._it is None:
+            self._it = self._batches()
+        return next(self._it, None)
+
+    def rewind(self) -> None:
+        self._it = None
+
+
+def _preprocess(src: Path, dst: Path) -> Path:
+    """ONNX Runtime's recommended pre-quantization pass (shape inference + graph fusion)."""
+    try:
+        quant_pre_process(str(src), str(dst), skip_symbolic_shape=True)
+    except Exception as e:  # the pre-pass is an optimisation; fall back to the raw graph
+        log.warning("quantization pre-processing skipped for %s: %s", src.name, e)
+        return src
+    return dst
+
+
+def quantize_static_int8(
+    fp32: Path,
+    out: Path,
+    calibration_pixels: np.ndarray,
+    input_name: str = "pixels",
+    batch_size: int = 16,
+    method: CalibrationMethod = CalibrationMethod.MinMax,
+    per_channel: bool = True,
+) -> dict[str, Any]:
+    """Static QDQ int8 of an image encoder, ranged on ``calibration_pixels`` uint8 [N, S, S, 3]."""
+    if calibration_pixels.ndim != 4 or calibration_pixels.dtype != np.uint8:
+        raise ExportError(
+            "calibration pixels must be uint8 [N, S, S, 3], got "
+            f"{calibration_pixels.dtype} {calibration_pixels.shape}"
+        )
+    if len(calibration_pixels) == 0:
+        raise ExportError("static int8 quantization needs at least one calibration photo")
+    out = Path(out)
+    with tempfile.TemporaryDirectory(prefix="geoscope-quant-") as tmp:
+        src = _preprocess(Path(fp32), Path(tmp) / "pre.onnx")
+        try:
+            quantize_static(
+                str(src),
+                str(out),
+                _PixelReader(calibration_pixels, input_name, batch_size),
+                quant_format=QuantFormat.QDQ,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                per_channel=per_channel,
+                calibrate_method=method,
+                extra_options={"CalibTensorRangeSymmetric": False},
+            )
+        except Exception as e:
+            raise ExportError(f"static int8 quantization of {Path(fp32).name} failed: {e}") from e
+    return {
+        "method": "int8-static-qdq",
+        "tool": "onnxruntime.quantization.quantize_static",
+        "weights": "int8 per-channel" if per_channel else "int8 per-tensor",
+        "activations": "uint8",
+        "calibration": method.name,
+        "calibration_images": len(calibration_pixels),
+    }
+
+
+def quantize_dynamic_int8(fp32: Path, out: Path) -> dict[str, Any]:
+    """Dynamic int8 (weights int8, activations ranged at run time) of MatMul/Gemm weights."""
+    out = Path(out)
+    with tempfile.TemporaryDirectory(prefix="geoscope-quant-") as tmp:
+        src = _preprocess(Path(fp32), Path(tmp) / "pre.onnx")
+        try:
+            quantize_dynamic(
+                str(src),
+                str(out),
+                weight_type=QuantType.QInt8,
+                op_types_to_quantize=["MatMul", "Gemm"],
+                per_channel=False,
+            )
+        except Exception as e:
+            raise ExportError(f"dynamic int8 quantization of {Path(fp32).name} failed: {e}") from e
+    return {
+        "method": "int8-dynamic",
+        "tool": "onnxruntime.quantization.quantize_dynamic",
+        "weights": "int8 (MatMul, Gemm)",
+        "activations": "float32, quantized at run time",
+    }
+
+
+def quantize_dynamic_all_int8(fp32: Path, out: Path) -> dict[str, Any]:
+    """Dynamic int8 including convolutions (ConvInteger); for benchmarks, not shipped."""
+    try:
+        quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QUInt8)
+    except Exception as e:
+        raise ExportError(f"dynamic int8 quantization of {Path(fp32).name} failed: {e}") from e
+    return {"method": "int8-dynamic-all", "tool": "onnxruntime.quantization.quantize_dynamic"}
+
+
+def convert_fp16(fp32: Path, out: Path) -> dict[str, Any]:
+    """float16 weights and activations; graph inputs/outputs keep their types."""
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    try:
+        model = onnx.load(str(fp32))
+        half = convert_float_to_float16(model, keep_io_types=True)
+        onnx.save(half, str(out))
+    except Exception as e:
+        raise ExportError(f"fp16 conversion of {Path(fp32).name} failed: {e}") from e
+    return {"method": "fp16", "tool": "onnxruntime.transformers.float16", "io": "float32"}
