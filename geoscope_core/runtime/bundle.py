@@ -1,0 +1,373 @@
+"""Load and verify model bundles (see ``geoscope_core.runtime.manifest`` for the format).
+
+A bundle is a directory or a .zip of the same content. A zip is extracted once
+into ``settings.cache_dir()/bundles/<sha256 of the zip>`` and reused. Loading
+verifies the sha256 of every file the manifest lists, the format version, and
+the shapes of label files and embeddings; ``check_bundle`` additionally opens
+the ONNX graphs and checks their input/output names and shapes, and lists every
+problem instead of stopping at the first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from hashlib import sha256 as _sha256
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from geoscope_core import settings
+from geoscope_core.errors import BundleError
+from geoscope_core.runtime.manifest import (
+    MANIFEST_NAME,
+    BundleKind,
+    Manifest,
+    sha256_file,
+)
+
+log = logging.getLogger(__name__)
+
+#: Keys every label row carries (DESIGN: labels/<level>.json).
+LABEL_KEYS = ("id", "name", "parent", "lat", "lon", "population", "country_code")
+IMAGE_ENCODER = "image_encoder.onnx"
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A verified bundle on disk. ``sha256`` is the hash of the manifest.json bytes
+    (which itself lists the hash of every other file, so it identifies the model)."""
+
+    path: Path
+    manifest: Manifest
+    sha256: str
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def model_id(self) -> str:
+        """``"<name>@<first 12 hex digits of sha256>"``, the value of ``Prediction.model``."""
+        return f"{self.manifest.name}@{self.sha256[:12]}"
+
+    def file(self, rel: str) -> Path:
+        """Absolute path of a bundle file (bundle-relative POSIX path ``rel``)."""
+        return _safe_join(self.path, rel)
+
+    def labels(self, level: str) -> list[dict[str, Any]]:
+        """Label rows of ``level``: ``{id, name, parent, lat, lon, population, country_code}``."""
+        key = f"labels:{level}"
+        if key not in self._cache:
+            self._cache[key] = _read_labels(self.file(self.manifest.level(level).labels))
+        return self._cache[key]
+
+    def embeddings(self, level: str) -> np.ndarray:
+        """Text embeddings of ``level``'s labels, float32 [N, D] (zero-shot bundles)."""
+        key = f"emb:{level}"
+        if key not in self._cache:
+            spec = self.manifest.level(level)
+            if not spec.embeddings:
+                raise BundleError(f"level {level!r} of bundle {self.name!r} has no embeddings")
+            self._cache[key] = _read_embeddings(self.file(spec.embeddings)).astype(np.float32)
+        return self._cache[key]
+
+
+def _safe_join(root: Path, rel: str) -> Path:
+    parts = PurePosixPath(rel).parts
+    if not parts or PurePosixPath(rel).is_absolute() or ".." in parts:
+        raise BundleError(f"bundle path {rel!r} escapes the bundle folder")
+    return Path(root).joinpath(*parts)
+
+
+def _read_labels(path: Path) -> list[dict[str, Any]]:
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise BundleError(f"missing label file {path}") from e
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BundleError(f"unreadable label file {path}: {e}") from e
+    if not isinstance(rows, list) or not rows:
+        raise BundleError(f"label file {path} must be a non-empty JSON list")
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict) or any(k not in row for k in LABEL_KEYS):
+            raise BundleError(f"label file {path}: row {i} lacks one of {LABEL_KEYS}")
+        try:
+            lat, lon = float(row["lat"]), float(row["lon"])
+        except (TypeError, ValueError) as e:
+            raise BundleError(f"label file {path}: row {i} has a non-numeric lat/lon") from e
+        if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+            raise BundleError(f"label file {path}: row {i} lat/lon out of range ({lat}, {lon})")
+    return rows
+
+
+def _read_embeddings(path: Path) -> np.ndarray:
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except FileNotFoundError as e:
+        raise BundleError(f"missing embeddings file {path}") from e
+    except (OSError, ValueError) as e:
+        raise BundleError(f"unreadable embeddings file {path}: {e}") from e
+    if arr.ndim != 2 or arr.dtype not in (np.float16, np.float32):
+        raise BundleError(f"embeddings {path} must be float16/float32 [N, D], got {arr.dtype}")
+    return arr
+
+
+# -- locating bundles --------------------------------------------------------------------
+
+
+def resolve_bundle_path(path_or_name: str | Path | None = None) -> Path:
+    """Bundle location for a name (looked up in ``settings.models_dir()``) or a path.
+
+    ``None`` means the default bundle (``settings.DEFAULT_MODEL``). A name may
+    resolve to ``<models_dir>/<name>`` or ``<models_dir>/<name>.zip``.
+    """
+    if path_or_name is None or str(path_or_name) == "":
+        path_or_name = settings.DEFAULT_MODEL
+    candidate = Path(path_or_name).expanduser()
+    if candidate.exists():
+        return candidate
+    text = str(path_or_name)
+    if "/" not in text and os.sep not in text:
+        models = settings.models_dir()
+        for p in (models / text, models / f"{text}.zip"):
+            if p.exists():
+                return p
+        available = sorted(
+            p.name.removesuffix(".zip")
+            for p in (models.iterdir() if models.is_dir() else ())
+            if p.is_dir() or p.suffix == ".zip"
+        )
+        raise BundleError(
+            f"no bundle named {text!r} in {models} "
+            f"(available: {', '.join(available) or 'none'}); pass a bundle folder or .zip path"
+        )
+    raise BundleError(f"bundle {text!r} does not exist")
+
+
+def _extract_zip(zip_path: Path) -> Path:
+    """Extract a bundle zip into the cache (once per zip content); returns the bundle root."""
+    digest = sha256_file(zip_path)
+    dest = settings.cache_dir() / "bundles" / digest[:24]
+    if not (dest / ".complete").exists():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest.parent))
+        try:
+            with zipfile.ZipFile(zip_path) as zf:
+                for info in zf.infolist():
+                    if info.is_dir():
+                        continue
+                    target = _safe_join(tmp, info.filename)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with zf.open(info) as src, open(target, "wb") as out:
+                        shutil.copyfileobj(src, out)
+            (tmp / ".complete").write_text(digest + "\n", encoding="utf-8")
+            if dest.exists():
+                shutil.rmtree(dest)
+            tmp.rename(dest)
+        except (zipfile.BadZipFile, OSError, EOFError) as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise BundleError(f"cannot extract bundle zip {zip_path}: {e}") from e
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    if (dest / MANIFEST_NAME).exists():
+        return dest
+    subdirs = [p for p in dest.iterdir() if p.is_dir()]
+    if len(subdirs) == 1 and (subdirs[0] / MANIFEST_NAME).exists():
+        return subdirs[0]
+    raise BundleError(f"bundle zip {zip_path} holds no manifest.json")
+
+
+def _bundle_root(path: Path) -> Path:
+    if path.is_file() and path.suffix.lower() == ".zip":
+        return _extract_zip(path)
+    if path.is_dir():
+        return path
+    raise BundleError(f"{path} is neither a bundle folder nor a .zip")
+
+
+# -- verification -------------------------------------------------------------------------
+
+
+def _hash_problems(root: Path, manifest: Manifest) -> list[str]:
+    problems = []
+    for rel, expected in sorted(manifest.files.items()):
+        try:
+            p = _safe_join(root, rel)
+        except BundleError as e:
+            problems.append(str(e))
+            continue
+        if not p.is_file():
+            problems.append(f"missing file {rel}")
+            continue
+        actual = sha256_file(p)
+        if actual != expected:
+            problems.append(
+                f"{rel} does not match its sha256 in the manifest "
+                f"(corrupted or tampered: {actual[:12]} != {expected[:12]})"
+            )
+    listed = set(manifest.files)
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        if (
+            p.is_file()
+            and rel not in listed
+            and p.name != MANIFEST_NAME
+            and not any(part.startswith(".") for part in PurePosixPath(rel).parts)
+        ):
+            problems.append(f"file {rel} is not listed in the manifest")
+    return problems
+
+
+def _shape_problems(bundle: Bundle) -> list[str]:
+    problems = []
+    m = bundle.manifest
+    ids: dict[str, set[str]] = {}
+    for lv in m.levels:
+        try:
+            rows = bundle.labels(lv.name)
+        except BundleError as e:
+            problems.append(str(e))
+            continue
+        ids[lv.name] = {str(r["id"]) for r in rows}
+        if len(ids[lv.name]) != len(rows):
+            problems.append(f"level {lv.name!r}: label ids are not unique")
+        if m.kind is BundleKind.ZERO_SHOT:
+            try:
+                emb = bundle.embeddings(lv.name)
+            except BundleError as e:
+                problems.append(str(e))
+                continue
+            if emb.shape != (len(rows), m.embedding_dim):
+                problems.append(
+                    f"level {lv.name!r}: embeddings shape {emb.shape} != "
+                    f"({len(rows)} labels, embedding_dim {m.embedding_dim})"
+                )
+            elif not np.all(np.isfinite(emb)):
+                problems.append(f"level {lv.name!r}: embeddings contain NaN or inf")
+    for lv in m.levels:
+        if lv.parent and lv.name in ids and lv.parent in ids:
+            parents = {str(r["parent"]) for r in bundle.labels(lv.name)}
+            if not parents & ids[lv.parent]:
+                problems.append(
+                    f"level {lv.name!r}: no label's parent is an id of level {lv.parent!r}"
+                )
+    return problems
+
+
+def onnx_io_problems(bundle: Bundle, session: Any) -> list[str]:
+    """Problems between the manifest and an ``onnxruntime.InferenceSession`` of the
+    image encoder: one uint8 input [N, size, size, 3], the named outputs present,
+    classifier output widths equal to the label counts."""
+    m = bundle.manifest
+    problems = []
+    inputs = session.get_inputs()
+    if len(inputs) != 1:
+        problems.append(f"image encoder has {len(inputs)} inputs, expected 1 (uint8 pixels)")
+    else:
+        inp = inputs[0]
+        if inp.type != "tensor(uint8)":
+            problems.append(f"image encoder input {inp.name!r} is {inp.type}, expected uint8")
+        shape = list(inp.shape)
+        want = [None, m.input.size, m.input.size, 3]
+        if len(shape) != 4 or any(
+            isinstance(s, int) and w is not None and s != w
+            for s, w in zip(shape, want, strict=False)
+        ):
+            problems.append(
+                f"image encoder input shape {shape} != [N, {m.input.size}, {m.input.size}, 3]"
+            )
+    outputs = {o.name: o for o in session.get_outputs()}
+    wanted = dict(m.outputs)
+    for lv in m.levels:
+        if lv.output:
+            wanted[f"level {lv.name}"] = lv.output
+    for role, name in wanted.items():
+        if name not in outputs:
+            problems.append(
+                f"image encoder has no output {name!r} ({role}); it has {sorted(outputs)}"
+            )
+    emb_name = m.outputs.get("embedding")
+    if emb_name in outputs and m.embedding_dim:
+        dim = outputs[emb_name].shape[-1] if outputs[emb_name].shape else None
+        if isinstance(dim, int) and dim != m.embedding_dim:
+            problems.append(f"embedding output width {dim} != embedding_dim {m.embedding_dim}")
+    for lv in m.levels:
+        if lv.output in outputs:
+            shape = outputs[lv.output].shape
+            width = shape[-1] if shape else None
+            try:
+                n = len(bundle.labels(lv.name))
+            except BundleError:
+                continue
+            if isinstance(width, int) and width != n:
+                problems.append(f"output {lv.output!r} width {width} != {n} {lv.name} labels")
+    return problems
+
+
+def _manifest_sha(root: Path) -> str:
+    try:
+        return _sha256((root / MANIFEST_NAME).read_bytes()).hexdigest()
+    except OSError as e:
+        raise BundleError(f"no readable manifest.json in {root}: {e}") from e
+
+
+def load_bundle(path_or_name: str | Path | None = None, verify: bool = True) -> Bundle:
+    """Open a bundle by name, folder or .zip; with ``verify`` check every file's
+    sha256, the label/embedding shapes and the level hierarchy.
+
+    Raises BundleError (listing every problem found) when the bundle is missing,
+    corrupted, tampered with or inconsistent.
+    """
+    path = resolve_bundle_path(path_or_name)
+    root = _bundle_root(path)
+    manifest = Manifest.read(root / MANIFEST_NAME)
+    bundle = Bundle(path=root, manifest=manifest, sha256=_manifest_sha(root))
+    if verify:
+        problems = _hash_problems(root, manifest) + _shape_problems(bundle)
+        if problems:
+            raise BundleError(f"bundle {path} failed verification:\n  - " + "\n  - ".join(problems))
+    log.info("loaded bundle %s from %s", bundle.model_id, root)
+    return bundle
+
+
+def check_bundle(path: str | Path) -> list[str]:
+    """Every problem found in a bundle (empty list = ok): manifest, hashes, shapes, ONNX I/O."""
+    try:
+        root = _bundle_root(resolve_bundle_path(path))
+        manifest = Manifest.read(root / MANIFEST_NAME)
+        bundle = Bundle(path=root, manifest=manifest, sha256=_manifest_sha(root))
+    except BundleError as e:
+        return [str(e)]
+    problems = _hash_problems(root, manifest) + _shape_problems(bundle)
+    if any(IMAGE_ENCODER in p for p in problems):
+        return problems
+    try:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        files = [IMAGE_ENCODER]
+        if manifest.text_encoder and manifest.text_encoder.file in manifest.files:
+            files.append(manifest.text_encoder.file)
+        for rel in files:
+            try:
+                session = ort.InferenceSession(
+                    str(bundle.file(rel)), opts, providers=["CPUExecutionProvider"]
+                )
+            except Exception as e:
+                problems.append(f"{rel} cannot be loaded by ONNX Runtime: {e}")
+                continue
+            if rel == IMAGE_ENCODER:
+                problems += onnx_io_problems(bundle, session)
+    except ImportError as e:
+        problems.append(f"onnxruntime is not installed: {e}")
+    return problems

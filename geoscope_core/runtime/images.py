@@ -1,0 +1,190 @@
+"""Decode a photo into the square uint8 RGB input of a bundle's image encoder.
+
+Large JPEGs are decoded at a reduced DCT scale (``Image.draft``: 1/2, 1/4 or 1/8
+of full size, still at least the target size), which makes a 12 MP photo cost a
+small fraction of a full decode. EXIF orientation is applied; CMYK, 16-bit,
+float, palette and alpha images are converted; HEIC/HEIF is read through
+pillow-heif, registered on first use. Images whose pixel count exceeds
+``max_pixels`` are refused before any pixel is decoded.
+
+Thread safety: ``load_image`` may run in many threads at once (Pillow releases
+the GIL while decoding and resizing).
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from geoscope_core.errors import ImageDecodeError
+from geoscope_core.runtime.manifest import ResizeMode
+
+log = logging.getLogger(__name__)
+
+#: File suffixes (lower case) the scanner considers photos.
+SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
+    {
+        ".jpg",
+        ".jpeg",
+        ".jpe",
+        ".png",
+        ".tif",
+        ".tiff",
+        ".webp",
+        ".heic",
+        ".heif",
+        ".bmp",
+    }
+)
+
+#: Default ceiling on width x height (pixels): 200 MP, far above any camera's
+#: output, far below what would exhaust memory.
+DEFAULT_MAX_PIXELS = 200_000_000
+
+_HEIF_SUFFIXES = frozenset({".heic", ".heif"})
+_heif_lock = threading.Lock()
+_heif_registered = False
+
+# Exceptions Pillow's decoders raise on broken files (beyond OSError).
+_DECODE_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    struct.error,
+    EOFError,
+    IndexError,
+    TypeError,
+    ZeroDivisionError,
+    KeyError,
+    Image.DecompressionBombError,
+)
+
+
+def register_heif() -> bool:
+    """Register pillow-heif's opener with Pillow (once). Returns whether HEIF is available."""
+    global _heif_registered
+    with _heif_lock:
+        if not _heif_registered:
+            try:
+                import pillow_heif
+            except ImportError:
+                log.warning("pillow-heif is not installed: HEIC/HEIF photos cannot be read")
+                return False
+            pillow_heif.register_heif_opener()
+            _heif_registered = True
+    return True
+
+
+def _target_box(width: int, height: int, size: int, resize: ResizeMode) -> tuple:
+    """Source box (left, top, right, bottom) in pixels that maps onto the square output."""
+    if resize is ResizeMode.SQUASH:
+        return (0.0, 0.0, float(width), float(height))
+    side = min(width, height)
+    left = (width - side) / 2.0
+    top = (height - side) / 2.0
+    return (left, top, left + side, top + side)
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB; transparency is composited onto white."""
+    mode = im.mode
+    if mode == "RGB":
+        return im
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        hi = float(arr.max()) if arr.size else 0.0
+        if mode.startswith("I;16") or hi > 255:
+            scale = 65535.0 if hi > 255 or mode.startswith("I;16") else 255.0
+            if mode == "F" and hi <= 1.0:
+                scale = 1.0
+            arr = arr * (255.0 / max(scale, 1e-9))
+        elif mode == "F" and hi <= 1.0:
+            arr = arr * 255.0
+        gray = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+        return Image.fromarray(gray, mode="L").convert("RGB")
+    if mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("RGBA", "LA", "La", "RGBa", "PA"):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return im.convert("RGB")
+
+
+def load_image(
+    path: Path,
+    size: int,
+    resize: ResizeMode = ResizeMode.CENTER_CROP,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> np.ndarray:
+    """Decode ``path`` to a uint8 RGB array of shape [size, size, 3].
+
+    ``resize``: CENTER_CROP scales the shorter side to ``size`` and keeps the
+    centre square; SQUASH scales both sides to ``size``. Orientation from EXIF
+    is applied first. Raises ImageDecodeError for unreadable, corrupt,
+    unsupported or too large (> ``max_pixels`` pixels) images.
+    """
+    path = Path(path)
+    if path.suffix.lower() in _HEIF_SUFFIXES:
+        register_heif()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except FileNotFoundError as e:
+        raise ImageDecodeError(f"{path}: file not found") from e
+    except UnidentifiedImageError as e:
+        if path.suffix.lower() not in _HEIF_SUFFIXES and register_heif():
+            # A HEIF file with a misleading suffix.
+            try:
+                im = Image.open(path)
+            except Exception as e2:
+                raise ImageDecodeError(f"{path}: not a recognised image format") from e2
+        else:
+            raise ImageDecodeError(f"{path}: not a recognised image format") from e
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as e:
+        raise ImageDecodeError(f"{path}: image too large to decode safely ({e})") from e
+    except _DECODE_ERRORS as e:
+        raise ImageDecodeError(f"{path}: cannot open image: {e}") from e
+
+    try:
+        with im:
+            width, height = im.size
+            if width <= 0 or height <= 0:
+                raise ImageDecodeError(f"{path}: empty image ({width}x{height})")
+            if width * height > max_pixels:
+                raise ImageDecodeError(
+                    f"{path}: {width}x{height} = {width * height / 1e6:.0f} MP exceeds the "
+                    f"{max_pixels / 1e6:.0f} MP limit"
+                )
+            if im.format == "JPEG":
+                # DCT-domain downscale; the result still covers ``size`` on the short side
+                # (draft never goes below the requested size).
+                side = min(width, height)
+                scale = size / side
+                request = (max(size, int(width * scale)), max(size, int(height * scale)))
+                if resize is ResizeMode.SQUASH:
+                    request = (size, size)
+                im.draft("RGB" if im.mode in ("RGB", "YCbCr") else im.mode, request)
+            im.load()
+            out = ImageOps.exif_transpose(im) or im
+            out = _to_rgb(out)
+            box = _target_box(out.width, out.height, size, resize)
+            out = out.resize((size, size), Image.Resampling.BICUBIC, box=box, reducing_gap=3.0)
+            arr = np.asarray(out, dtype=np.uint8)
+    except ImageDecodeError:
+        raise
+    except MemoryError as e:
+        raise ImageDecodeError(f"{path}: out of memory while decoding") from e
+    except _DECODE_ERRORS as e:
+        raise ImageDecodeError(f"{path}: corrupt or unsupported image: {e}") from e
+    if arr.shape != (size, size, 3):
+        raise ImageDecodeError(f"{path}: decoded to unexpected shape {arr.shape}")
+    return arr

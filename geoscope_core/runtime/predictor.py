@@ -1,0 +1,387 @@
+"""Run a bundle's image encoder with ONNX Runtime and decode locations.
+
+Decoding (all parameters come from the bundle manifest):
+
+* Per level, logits: zero-shot bundles score the image embedding against the
+  level's text embeddings (``logit_scale * <image, text>``); classifier bundles
+  read the level's logits output.
+* The *chain* is the decoding level (``decoding["level"]``, default the last
+  level) and its ancestors through ``LevelSpec.parent``. Top-down beam search
+  over the chain: the top level's probabilities are ``softmax(logits /
+  temperature)``; each of the ``beam`` best hypotheses is expanded into its
+  children at the next level with ``P(child) = P(parent) * softmax over the
+  siblings``; a hypothesis whose place has no children at that level stays as
+  it is. Probabilities are therefore joint, calibrated through the fitted
+  ``temperature``, and comparable across hypotheses.
+* Location: the best hypothesis's place (``decoding["refine"] == "top"``,
+  default) or the probability-weighted spherical mean of the hypotheses within
+  ``refine_radius_km`` of it (``"weighted"``).
+* ``confidence`` = the chosen hypothesis's probability. ``radius_km``:
+  interpolated from ``manifest.error_model`` when present, else the
+  probability-weighted mean distance of the top-k candidates from the chosen
+  point, at least ``decoding["min_radius_km"]`` (default 25 km).
+* Names: from the chain's ``country``/``admin1``/``city`` levels; a chain with
+  none of these (e.g. k-means cells) is named by reverse geocoding the final
+  point with GEO's gazetteer.
+
+``manifest.decoding`` keys: ``level``, ``beam`` (5), ``top_k`` (5), ``refine``
+("top" | "weighted"), ``refine_k`` (5), ``refine_radius_km`` (500),
+``min_radius_km`` (25).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from geoscope_core.errors import BundleError, ProviderError
+from geoscope_core.runtime.bundle import IMAGE_ENCODER, Bundle, load_bundle, onnx_io_problems
+from geoscope_core.runtime.manifest import BundleKind
+from geoscope_core.runtime.prediction import Candidate, Prediction, Source
+
+log = logging.getLogger(__name__)
+
+PROVIDERS: dict[str, tuple[str, ...]] = {
+    "cpu": ("CPUExecutionProvider",),
+    "cuda": ("CUDAExecutionProvider", "CPUExecutionProvider"),
+}
+NAMED_LEVELS = ("country", "admin1", "city")
+EARTH_RADIUS_KM = 6371.0088
+
+
+def physical_cores() -> int:
+    """Physical CPU cores available to this process (logical count halved when SMT is on)."""
+    try:
+        logical = len(os.sched_getaffinity(0))
+    except AttributeError:
+        logical = os.cpu_count() or 1
+    try:
+        import psutil
+
+        phys = psutil.cpu_count(logical=False) or logical
+        total = psutil.cpu_count(logical=True) or logical
+        return max(1, min(logical, round(logical * phys / total)))
+    except ImportError:
+        return max(1, logical)
+
+
+def _haversine_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:
+    """Great-circle distance in km; degrees in, numpy broadcasting."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp = p2 - p1
+    dl = np.radians(np.asarray(lon2) - np.asarray(lon1))
+    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    z = x - x.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class _Level:
+    """Decoding tables of one level: label rows, coordinates (degrees), children per parent."""
+
+    name: str
+    rows: list[dict[str, Any]]
+    lat: np.ndarray  # [N] degrees
+    lon: np.ndarray  # [N] degrees
+    emb: np.ndarray | None  # float32 [N, D] (zero-shot)
+    output: str | None  # classifier logits output name
+    children: dict[str, np.ndarray]  # parent label id -> indices into this level
+
+
+@dataclass
+class _Hyp:
+    prob: float
+    nodes: dict[str, int]  # level name -> label index
+    deepest: str  # level name of the finest node
+
+
+class Predictor:
+    """One loaded bundle + ONNX Runtime session; shared by the CLI and the desktop app.
+
+    Build with ``Predictor.load``; the constructor does no I/O.
+    """
+
+    def __init__(self, bundle: Bundle, session: Any, provider: str) -> None:
+        self.bundle = bundle
+        self.session = session
+        self.provider = provider
+        self.model_id = bundle.model_id
+        m = bundle.manifest
+        self.input_size = m.input.size
+        self.resize = m.input.resize
+        self._input_name = session.get_inputs()[0].name
+        batch_dim = session.get_inputs()[0].shape[0]
+        self._fixed_batch = batch_dim if isinstance(batch_dim, int) else 0
+        self._emb_output = m.outputs.get("embedding", "embedding")
+        dec = m.decoding
+        self.beam = int(dec.get("beam", 5))
+        self.top_k = int(dec.get("top_k", 5))
+        self.refine = str(dec.get("refine", "top"))
+        self.refine_k = int(dec.get("refine_k", 5))
+        self.refine_radius_km = float(dec.get("refine_radius_km", 500.0))
+        self.min_radius_km = float(dec.get("min_radius_km", 25.0))
+        self._levels: dict[str, _Level] = {}
+        self._chain: list[str] = []
+        self._gazetteer: Any = None
+
+    # -- construction --------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls, model: str | Path | None = None, provider: str = "auto", threads: int = 0
+    ) -> Predictor:
+        """Load and verify a bundle (name, folder or .zip; None = default) and open its
+        image encoder. ``provider``: "auto" (CUDA when available, else CPU), "cpu" or
+        "cuda" (ProviderError when unavailable). ``threads``: intra-op threads
+        (0 = the machine's physical cores)."""
+        import onnxruntime as ort
+
+        if provider not in ("auto", "cpu", "cuda"):
+            raise ProviderError(f"unknown provider {provider!r} (auto, cpu or cuda)")
+        available = ort.get_available_providers()
+        if provider == "cuda" and "CUDAExecutionProvider" not in available:
+            raise ProviderError(
+                "CUDA was requested but this ONNX Runtime has no CUDAExecutionProvider "
+                f"(available: {', '.join(available)}); install onnxruntime-gpu with a "
+                "working CUDA setup, or use --provider cpu"
+            )
+        if provider == "auto":
+            provider = "cuda" if "CUDAExecutionProvider" in available else "cpu"
+        bundle = load_bundle(model, verify=True)
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.intra_op_num_threads = threads or physical_cores()
+        opts.inter_op_num_threads = 1
+        # No busy-waiting: the decode threads need the cores between batches.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.log_severity_level = 3
+        try:
+            session = ort.InferenceSession(
+                str(bundle.file(IMAGE_ENCODER)), opts, providers=list(PROVIDERS[provider])
+            )
+        except Exception as e:
+            raise BundleError(f"ONNX Runtime cannot load {IMAGE_ENCODER}: {e}") from e
+        if provider == "cuda" and "CUDAExecutionProvider" not in session.get_providers():
+            raise ProviderError("CUDAExecutionProvider failed to initialise (see ORT log)")
+        problems = onnx_io_problems(bundle, session)
+        if problems:
+            raise BundleError(f"bundle {bundle.path} image encoder: " + "; ".join(problems))
+        predictor = cls(bundle, session, provider)
+        predictor._prepare_levels()
+        log.info("predictor %s on %s", predictor.model_id, provider)
+        return predictor
+
+    def _prepare_levels(self) -> None:
+        m = self.bundle.manifest
+        for spec in m.levels:
+            rows = self.bundle.labels(spec.name)
+            self._levels[spec.name] = _Level(
+                name=spec.name,
+                rows=rows,
+                lat=np.array([float(r["lat"]) for r in rows]),
+                lon=np.array([float(r["lon"]) for r in rows]),
+                emb=(self.bundle.embeddings(spec.name) if m.kind is BundleKind.ZERO_SHOT else None),
+                output=spec.output,
+                children={},
+            )
+        final = str(m.decoding.get("level", m.levels[-1].name))
+        chain = [m.level(final).name]
+        while (parent := m.level(chain[0]).parent) is not None:
+            if parent in chain:
+                raise BundleError(f"level hierarchy has a cycle at {parent!r}")
+            chain.insert(0, parent)
+        self._chain = chain
+        for name in chain[1:]:
+            groups: dict[str, list[int]] = {}
+            for i, r in enumerate(self._levels[name].rows):
+                groups.setdefault(str(r["parent"]), []).append(i)
+            self._levels[name].children.update(
+                {k: np.asarray(v, dtype=np.int64) for k, v in groups.items()}
+            )
+
+    # -- inference -----------------------------------------------------------------------
+    def _run(self, pixels: np.ndarray, outputs: list[str]) -> list[np.ndarray]:
+        s = self.input_size
+        if pixels.dtype != np.uint8 or pixels.ndim != 4 or pixels.shape[1:] != (s, s, 3):
+            raise ValueError(
+                f"pixels must be uint8 [N, {s}, {s}, 3], got {pixels.dtype} {pixels.shape}"
+            )
+        if self._fixed_batch and pixels.shape[0] != self._fixed_batch:
+            parts = [
+                self.session.run(outputs, {self._input_name: pixels[i : i + 1]})
+                for i in range(pixels.shape[0])
+            ]
+            return [np.concatenate([p[j] for p in parts]) for j in range(len(outputs))]
+        return self.session.run(outputs, {self._input_name: np.ascontiguousarray(pixels)})
+
+    def embed(self, pixels: np.ndarray) -> np.ndarray:
+        """L2-normalised image embeddings float32 [N, D] of uint8 pixels [N, S, S, 3]."""
+        (emb,) = self._run(pixels, [self._emb_output])
+        return np.asarray(emb, dtype=np.float32)
+
+    def predict(self, pixels: np.ndarray) -> list[Prediction]:
+        """Predictions for uint8 RGB pixels [N, S, S, 3] (S = ``input_size``)."""
+        return self.predict_with_embeddings(pixels)[0]
+
+    def predict_with_embeddings(self, pixels: np.ndarray) -> tuple[list[Prediction], np.ndarray]:
+        """Predictions and L2-normalised embeddings float32 [N, D] in one encoder run."""
+        if len(pixels) == 0:
+            return [], np.zeros((0, self.bundle.manifest.embedding_dim), np.float32)
+        m = self.bundle.manifest
+        if m.kind is BundleKind.ZERO_SHOT:
+            (emb,) = self._run(pixels, [self._emb_output])
+            emb = np.asarray(emb, dtype=np.float32)
+            logits = {
+                name: m.logit_scale * (emb @ self._levels[name].emb.T) for name in self._chain
+            }
+        else:
+            names = [self._levels[n].output for n in self._chain]
+            outs = self._run(pixels, [self._emb_output, *names])
+            emb = np.asarray(outs[0], dtype=np.float32)
+            logits = {
+                n: np.asarray(o, np.float32) for n, o in zip(self._chain, outs[1:], strict=True)
+            }
+        preds = [self.decode({n: lg[i] for n, lg in logits.items()}) for i in range(len(pixels))]
+        return preds, emb
+
+    # -- decoding ------------------------------------------------------------------------
+    def decode(self, logits: dict[str, np.ndarray]) -> Prediction:
+        """Decode one image's per-level logits ({level: [n_level]}) into a Prediction."""
+        t = self.bundle.manifest.temperature
+        top = self._levels[self._chain[0]]
+        probs = _softmax(np.asarray(logits[top.name], np.float64) / t)
+        order = np.argsort(-probs)[: max(self.beam, self.top_k)]
+        hyps = [_Hyp(float(probs[i]), {top.name: int(i)}, top.name) for i in order]
+        for name in self._chain[1:]:
+            level = self._levels[name]
+            lg = np.asarray(logits[name], np.float64) / t
+            hyps.sort(key=lambda h: -h.prob)
+            expanded: list[_Hyp] = []
+            for h in hyps[: self.beam]:
+                parent_row = self._levels[h.deepest].rows[h.nodes[h.deepest]]
+                kids = level.children.get(str(parent_row["id"]))
+                if kids is None:
+                    expanded.append(h)
+                    continue
+                p = _softmax(lg[kids])
+                for k, pk in zip(kids, p, strict=True):
+                    expanded.append(_Hyp(h.prob * float(pk), {**h.nodes, name: int(k)}, name))
+            hyps = expanded
+        hyps.sort(key=lambda h: -h.prob)
+        hyps = hyps[: max(self.top_k, self.refine_k, 1)]
+        return self._to_prediction(hyps)
+
+    def _coords(self, h: _Hyp) -> tuple[float, float]:
+        lv = self._levels[h.deepest]
+        i = h.nodes[h.deepest]
+        return float(lv.lat[i]), float(lv.lon[i])
+
+    def _names(self, h: _Hyp) -> dict[str, str]:
+        names = {"country_code": "", "country": "", "admin1": "", "city": ""}
+        for level in NAMED_LEVELS:
+            if level in h.nodes:
+                row = self._levels[level].rows[h.nodes[level]]
+                names[level] = str(row["name"])
+                names["country_code"] = names["country_code"] or str(row["country_code"])
+        if not names["country_code"]:
+            row = self._levels[h.deepest].rows[h.nodes[h.deepest]]
+            names["country_code"] = str(row.get("country_code") or "")
+        return names
+
+    def _fill_names(self, lat: float, lon: float, names: dict[str, str]) -> dict[str, str]:
+        """Complete the names: the country name from its code; admin1/city by reverse
+        geocoding only when the chain has no named level (e.g. k-means cells)."""
+        from geoscope_core.errors import GazetteerError
+
+        gaz = self.gazetteer()
+        if any(level in self._chain for level in NAMED_LEVELS):
+            if not names["country"] and names["country_code"]:
+                try:
+                    names["country"] = gaz.country(names["country_code"]).name
+                except GazetteerError:
+                    log.debug("gazetteer has no country %r", names["country_code"])
+            return names
+        r = gaz.reverse(lat, lon)
+        return {
+            "country_code": names["country_code"] or r.country.country_code,
+            "country": names["country"] or r.country.name,
+            "admin1": names["admin1"] or (r.admin1.name if r.admin1 is not None else ""),
+            "city": names["city"] or r.city.name,
+        }
+
+    def gazetteer(self) -> Any:
+        """GEO's gazetteer, loaded on first use (for reverse geocoding)."""
+        if self._gazetteer is None:
+            from geoscope_core.geo.gazetteer import get_gazetteer
+
+            self._gazetteer = get_gazetteer()
+        return self._gazetteer
+
+    def _to_prediction(self, hyps: list[_Hyp]) -> Prediction:
+        best = hyps[0]
+        lat, lon = self._coords(best)
+        coords = np.array([self._coords(h) for h in hyps])
+        probs = np.array([h.prob for h in hyps])
+        if self.refine == "weighted" and len(hyps) > 1:
+            near = hyps[: self.refine_k]
+            d = _haversine_km(lat, lon, coords[: len(near), 0], coords[: len(near), 1])
+            keep = d <= self.refine_radius_km
+            lat, lon = _spherical_mean(
+                coords[: len(near), 0][keep], coords[: len(near), 1][keep], probs[: len(near)][keep]
+            )
+        confidence = float(np.clip(best.prob, 0.0, 1.0))
+        em = self.bundle.manifest.error_model
+        k = min(self.top_k, len(hyps))
+        if em is not None:
+            radius = float(np.interp(confidence, em.confidence, em.radius_km))
+        else:
+            d = _haversine_km(lat, lon, coords[:k, 0], coords[:k, 1])
+            w = probs[:k]
+            radius = float((w * d).sum() / max(w.sum(), 1e-12))
+            radius = max(radius, self.min_radius_km)
+        cands = []
+        for h, (clat, clon) in zip(hyps[:k], coords[:k], strict=True):
+            names = self._names(h)
+            if h is best:
+                clat, clon = lat, lon
+            names = self._fill_names(float(clat), float(clon), names)
+            cands.append(
+                Candidate(lat=float(clat), lon=float(clon), confidence=float(h.prob), **names)
+            )
+        top = cands[0]
+        return Prediction(
+            lat=float(lat),
+            lon=float(lon),
+            confidence=confidence,
+            radius_km=radius,
+            country_code=top.country_code,
+            country=top.country,
+            admin1=top.admin1,
+            city=top.city,
+            top_k=tuple(cands),
+            source=Source.MODEL,
+            model=self.model_id,
+        )
+
+
+def _spherical_mean(lat: np.ndarray, lon: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """Weighted mean of points on the unit sphere; degrees in and out."""
+    la, lo = np.radians(lat), np.radians(lon)
+    xyz = np.stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)], axis=1)
+    v = (xyz * w[:, None]).sum(axis=0)
+    n = np.linalg.norm(v)
+    if n < 1e-12:
+        return float(lat[0]), float(lon[0])
+    v /= n
+    return float(np.degrees(np.arcsin(np.clip(v[2], -1, 1)))), float(
+        np.degrees(np.arctan2(v[1], v[0]))
+    )
