@@ -1,0 +1,120 @@
+"""Entry point of the desktop app (``geoscope-desktop``, ``geoscope app``).
+
+``--self-test`` scans the bundled sample photos headlessly and exits 0 when the
+model loads, every photo is handled and the window renders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+log = logging.getLogger(__name__)
+
+ORGANIZATION = "GeoScope"
+APPLICATION = "GeoScope"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="geoscope-desktop", description="GeoScope desktop app")
+    p.add_argument("folder", type=Path, nargs="?", default=None, help="photo folder to open")
+    p.add_argument("--model", default=None, help="bundle name or path (default geoscope-lite)")
+    p.add_argument("--provider", choices=("auto", "cpu", "cuda"), default=None)
+    p.add_argument("--scan", action="store_true", help="scan the folder as soon as it opens")
+    p.add_argument("--self-test", action="store_true", help="headless scan of the sample photos")
+    p.add_argument(
+        "--settings", type=Path, default=None, help="use this INI file for the app's settings"
+    )
+    p.add_argument(
+        "--exit-when-shown",
+        action="store_true",
+        help="print the wall-clock time the window was shown, then quit (benchmarks)",
+    )
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    return p
+
+
+def _install_excepthook() -> None:
+    """Unexpected errors become a dialog with details instead of a crash."""
+    previous = sys.excepthook
+
+    def hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        details = "".join(traceback.format_exception(exc_type, exc, tb))
+        log.error("unexpected error:\n%s", details)
+        if issubclass(exc_type, KeyboardInterrupt):
+            previous(exc_type, exc, tb)
+            return
+        try:
+            from PySide6.QtWidgets import QApplication, QMessageBox
+
+            if QApplication.instance() is not None:
+                box = QMessageBox(QApplication.activeWindow())
+                box.setIcon(QMessageBox.Icon.Critical)
+                box.setWindowTitle("GeoScope — unexpected error")
+                box.setText(f"Something went wrong: {exc}")
+                box.setInformativeText("GeoScope keeps running; your photos were not changed.")
+                box.setDetailedText(details)
+                box.exec()
+        except Exception:  # the hook itself must never raise
+            previous(exc_type, exc, tb)
+
+    sys.excepthook = hook
+
+
+def make_settings(path: Path | None):  # type: ignore[no-untyped-def]
+    from geoscope_desktop.settings_store import AppSettings
+    from PySide6.QtCore import QSettings
+
+    if path is not None:
+        return AppSettings(QSettings(str(path), QSettings.Format.IniFormat))
+    return AppSettings(QSettings(ORGANIZATION, APPLICATION))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if args.self_test:
+        from geoscope_desktop.selftest import run_self_test
+
+        return run_self_test(args.folder, model=args.model, provider=args.provider or "auto")
+
+    from geoscope_desktop.main_window import MainWindow
+    from geoscope_desktop.workers import ModelChoice
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName("GeoScope")
+    settings = make_settings(args.settings)
+    choice = settings.model_choice()
+    if args.model or args.provider:
+        choice = ModelChoice(args.model or choice.model, args.provider or choice.provider)
+    window = MainWindow(settings, choice)
+    _install_excepthook()
+    window.show()
+    if args.exit_when_shown:
+        app.processEvents()
+        print(f"shown {time.time():.6f}", flush=True)
+        window.close()
+        return 0
+    if args.folder is not None and window.open_folder(args.folder) and args.scan:
+        QTimer.singleShot(0, window.start_scan)
+    return int(app.exec())
+
+
+if __name__ == "__main__":
+    if getattr(sys, "frozen", False) and "--self-test" in sys.argv:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    sys.exit(main())

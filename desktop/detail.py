@@ -1,0 +1,205 @@
+"""The detail pane: the selected photo, its estimate and the top-5 alternatives."""
+
+from __future__ import annotations
+
+from geoscope_desktop.items import PhotoItem, PhotoStatus, format_km, format_latlon, place_text
+from geoscope_desktop.photo_model import STATUS_COLORS
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from geoscope_core.runtime.prediction import Candidate, Source
+
+PREVIEW_SIZE = 320
+TOP_K = 5
+
+
+class DetailPane(QWidget):
+    """Shows one ``PhotoItem``. Emits ``alternative_chosen(Candidate)``, ``accept_clicked``,
+    ``reject_clicked`` and ``revert_clicked``."""
+
+    alternative_chosen = Signal(object)
+    accept_clicked = Signal()
+    reject_clicked = Signal()
+    revert_clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._item: PhotoItem | None = None
+        self._image = QImage()
+
+        self.preview = QLabel("No photo selected")
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview.setMinimumSize(220, 165)
+        self.preview.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.preview.setStyleSheet(
+            "QLabel { background: #20252b; color: #9aa3ad; border-radius: 6px; }"
+        )
+
+        self.title = QLabel("")
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.title.setStyleSheet("color: #5c6670;")
+        self.place = QLabel("")
+        f = QFont(self.place.font())
+        f.setPointSizeF(f.pointSizeF() * 1.35)
+        f.setBold(True)
+        self.place.setFont(f)
+        self.place.setWordWrap(True)
+        self.facts = QLabel("")
+        self.facts.setWordWrap(True)
+        self.facts.setTextFormat(Qt.TextFormat.RichText)
+        self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.alternatives = QListWidget()
+        self.alternatives.setToolTip("Double-click (or Enter) to move the estimate there")
+        self.alternatives.setMinimumHeight(60)
+        self.alternatives.itemActivated.connect(self._on_activated)
+
+        self.accept_btn = QPushButton("Accept")
+        self.accept_btn.setToolTip("Accept this estimate (A)")
+        self.reject_btn = QPushButton("Reject")
+        self.reject_btn.setToolTip("Reject this estimate (R)")
+        self.revert_btn = QPushButton("Revert")
+        self.revert_btn.setToolTip("Back to the model's estimate")
+        self.accept_btn.clicked.connect(self.accept_clicked)
+        self.reject_btn.clicked.connect(self.reject_clicked)
+        self.revert_btn.clicked.connect(self.revert_clicked)
+
+        info = QVBoxLayout()
+        info.setSpacing(4)
+        info.addWidget(self.title)
+        info.addWidget(self.place)
+        info.addWidget(self.facts)
+        alt_label = QLabel("Alternatives")
+        alt_label.setStyleSheet("color: #5c6670; margin-top: 4px;")
+        info.addWidget(alt_label)
+        info.addWidget(self.alternatives, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.accept_btn)
+        buttons.addWidget(self.reject_btn)
+        buttons.addWidget(self.revert_btn)
+        buttons.addStretch(1)
+        info.addLayout(buttons)
+
+        info_frame = QFrame()
+        info_frame.setLayout(info)
+        info_frame.setMinimumWidth(260)
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.addWidget(self.preview, 5)
+        layout.addWidget(info_frame, 4)
+        self.show_item(None)
+
+    @property
+    def item(self) -> PhotoItem | None:
+        return self._item
+
+    def show_item(self, item: PhotoItem | None) -> None:
+        same_photo = item is not None and self._item is not None and item.path == self._item.path
+        self._item = item
+        if not same_photo:
+            self._image = QImage()
+            self._render_preview()
+        self.alternatives.clear()
+        if item is None:
+            self.title.setText("")
+            self.place.setText("No photo selected")
+            self.facts.setText("Open a folder and scan it to see estimates here.")
+            for b in (self.accept_btn, self.reject_btn, self.revert_btn):
+                b.setEnabled(False)
+            return
+        self.title.setText(item.name)
+        pred = item.prediction
+        color = STATUS_COLORS[item.status]
+        status = f"<span style='color:{color}; font-weight:600'>{item.status.value}</span>"
+        if item.status is PhotoStatus.ERROR:
+            self.place.setText("Could not be read")
+            self.facts.setText(f"{status}<br>{_escape(item.message)}")
+        elif pred is None:
+            self.place.setText("Not scanned yet")
+            gps = f"GPS in file: {format_latlon(*item.gps)}<br>" if item.gps else ""
+            self.facts.setText(f"{gps}{status}")
+        else:
+            self.place.setText(place_text(pred) or format_latlon(pred.lat, pred.lon))
+            lines = [format_latlon(pred.lat, pred.lon)]
+            if item.status is PhotoStatus.HAS_GPS:
+                lines.append("location from the photo's own GPS")
+            else:
+                src = {
+                    Source.MODEL: "model",
+                    Source.NEIGHBORS: "your nearby photos",
+                    Source.EXIF: "GPS",
+                }[pred.source]
+                lines.append(
+                    f"confidence <b>{pred.confidence:.0%}</b> · within ±{format_km(pred.radius_km)}"
+                    f" · from {src}"
+                )
+            if item.corrected:
+                lines.append("<i>moved by you</i>")
+            if item.message:
+                lines.append(_escape(item.message))
+            lines.append(status)
+            self.facts.setText("<br>".join(lines))
+            for i, cand in enumerate(pred.top_k[:TOP_K], start=1):
+                text = f"{i}. {place_text(cand) or format_latlon(cand.lat, cand.lon)}"
+                row = QListWidgetItem(f"{text}   {cand.confidence:.0%}")
+                row.setData(Qt.ItemDataRole.UserRole, cand)
+                row.setToolTip(format_latlon(cand.lat, cand.lon))
+                self.alternatives.addItem(row)
+        reviewable = item.status in (
+            PhotoStatus.ESTIMATED,
+            PhotoStatus.ACCEPTED,
+            PhotoStatus.REJECTED,
+        )
+        self.accept_btn.setEnabled(reviewable and item.status is not PhotoStatus.ACCEPTED)
+        self.reject_btn.setEnabled(reviewable and item.status is not PhotoStatus.REJECTED)
+        self.revert_btn.setEnabled(reviewable and item.corrected)
+        self.alternatives.setEnabled(reviewable)
+
+    def set_preview(self, image: QImage) -> None:
+        self._image = image
+        self._render_preview()
+
+    def _render_preview(self) -> None:
+        if self._image.isNull():
+            self.preview.setPixmap(QPixmap())
+            self.preview.setText("No preview" if self._item is not None else "No photo selected")
+            return
+        pix = QPixmap.fromImage(self._image)
+        self.preview.setPixmap(
+            pix.scaled(
+                self.preview.size(),
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+        )
+
+    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        super().resizeEvent(event)
+        self._render_preview()
+
+    def choose_alternative(self, row: int) -> None:
+        """Move the estimate to alternative ``row`` (0-based), as a double-click does."""
+        self._on_activated(self.alternatives.item(row))
+
+    def _on_activated(self, row: QListWidgetItem | None) -> None:
+        if row is None:
+            return
+        cand = row.data(Qt.ItemDataRole.UserRole)
+        if isinstance(cand, Candidate):
+            self.alternative_chosen.emit(cand)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,237 @@
+"""The app's per-photo state and progress arithmetic (plain Python, no Qt).
+
+A ``PhotoItem`` is immutable; the table model replaces items as scans,
+decisions and writes change them.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections import deque
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from geoscope_core.errors import ConfigError
+from geoscope_core.runtime.prediction import Candidate, Prediction
+
+if TYPE_CHECKING:
+    from geoscope_core.runtime.scanner import ScanResult
+
+
+class PhotoStatus(str, enum.Enum):
+    """Where a photo stands in the review workflow."""
+
+    PENDING = "not scanned"
+    HAS_GPS = "has GPS"  # the file already carries a location
+    ESTIMATED = "estimated"  # the model (or neighbours) proposed a location
+    ACCEPTED = "accepted"  # the user accepted the estimate; it will be written
+    REJECTED = "rejected"  # the user rejected the estimate; it will not be written
+    WRITTEN = "written"  # the estimate was written into the file (or its sidecar)
+    ERROR = "error"
+
+
+#: statuses whose estimate the user may accept or reject
+REVIEWABLE = frozenset({PhotoStatus.ESTIMATED, PhotoStatus.ACCEPTED, PhotoStatus.REJECTED})
+
+
+@dataclass(frozen=True)
+class PhotoItem:
+    """One photo in the list.
+
+    ``gps``: the location the file itself carries (lat, lon degrees) or None;
+    ``prediction``: the estimate shown (possibly corrected by the user);
+    ``model_prediction``: the model's estimate before any correction;
+    ``message``: the last error or write note for this photo.
+    """
+
+    path: Path
+    gps: tuple[float, float] | None = None
+    prediction: Prediction | None = None
+    model_prediction: Prediction | None = None
+    status: PhotoStatus = PhotoStatus.PENDING
+    message: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def corrected(self) -> bool:
+        """True when the user moved the estimate away from the model's."""
+        return (
+            self.prediction is not None
+            and self.model_prediction is not None
+            and (self.prediction.lat, self.prediction.lon)
+            != (self.model_prediction.lat, self.model_prediction.lon)
+        )
+
+    @property
+    def location(self) -> tuple[float, float] | None:
+        """The location to show on the map (degrees): the estimate, else the file's GPS."""
+        if self.prediction is not None:
+            return (self.prediction.lat, self.prediction.lon)
+        return self.gps
+
+    def with_scan(self, result: ScanResult) -> PhotoItem:
+        """This item updated from a scanner result (``status`` exif|predicted|neighbors|error)."""
+        gps = self.gps
+        if result.metadata is not None:
+            gps = result.metadata.gps
+        if result.status == "error":
+            return replace(
+                self,
+                gps=gps,
+                prediction=None,
+                model_prediction=None,
+                status=PhotoStatus.ERROR,
+                message=result.error or "could not be read",
+            )
+        if result.status == "exif":
+            return replace(
+                self,
+                gps=gps,
+                prediction=result.prediction,
+                model_prediction=result.prediction,
+                status=PhotoStatus.HAS_GPS,
+                message="",
+            )
+        return replace(
+            self,
+            gps=gps,
+            prediction=result.prediction,
+            model_prediction=result.prediction,
+            status=PhotoStatus.ESTIMATED,
+            message="",
+        )
+
+    def accepted(self) -> PhotoItem:
+        if self.status not in REVIEWABLE or self.prediction is None:
+            return self
+        return replace(self, status=PhotoStatus.ACCEPTED, message="")
+
+    def rejected(self) -> PhotoItem:
+        if self.status not in REVIEWABLE or self.prediction is None:
+            return self
+        return replace(self, status=PhotoStatus.REJECTED, message="")
+
+    def corrected_to(self, candidate: Candidate, radius_km: float | None = None) -> PhotoItem:
+        """Move the estimate to ``candidate`` (an alternative or a map click).
+
+        Photos that carry GPS are never moved; ``radius_km`` replaces the
+        estimate's error radius when given (km).
+        """
+        if self.prediction is None or self.status not in REVIEWABLE:
+            return self
+        changes: dict[str, object] = {
+            "confidence": candidate.confidence,
+            "country_code": candidate.country_code,
+            "country": candidate.country,
+            "admin1": candidate.admin1,
+            "city": candidate.city,
+        }
+        if radius_km is not None:
+            changes["radius_km"] = radius_km
+        moved = self.prediction.with_location(candidate.lat, candidate.lon, **changes)
+        return replace(self, prediction=moved, status=PhotoStatus.ESTIMATED, message="")
+
+    def reverted(self) -> PhotoItem:
+        """Back to the model's own estimate."""
+        if self.model_prediction is None or self.status not in REVIEWABLE:
+            return self
+        return replace(self, prediction=self.model_prediction, status=PhotoStatus.ESTIMATED)
+
+
+def place_text(pred: Prediction | Candidate | None) -> str:
+    """'City, Region, Country' from whatever parts are known ('' when none)."""
+    if pred is None:
+        return ""
+    parts: list[str] = []
+    for part in (pred.city, pred.admin1, pred.country or pred.country_code):
+        if part and part not in parts:
+            parts.append(part)
+    return ", ".join(parts)
+
+
+def format_latlon(lat: float, lon: float) -> str:
+    """'45.8150° N, 15.9819° E' (degrees)."""
+    ns = "N" if lat >= 0 else "S"
+    ew = "E" if lon >= 0 else "W"
+    return f"{abs(lat):.4f}° {ns}, {abs(lon):.4f}° {ew}"
+
+
+def format_km(km: float) -> str:
+    """A distance for people: '350 m', '12 km', '1,200 km'."""
+    if km < 1:
+        return f"{km * 1000:.0f} m"
+    if km < 10:
+        return f"{km:.1f} km"
+    return f"{km:,.0f} km"
+
+
+def format_duration(seconds: float) -> str:
+    """'0:42', '12:05', '1:02:03'."""
+    s = max(0, round(seconds))
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class ProgressMeter:
+    """Rate (photos/s) and ETA over a sliding window of recent progress reports.
+
+    ``window_s``: seconds of history the rate is measured over. The clock is
+    injectable for tests.
+    """
+
+    def __init__(self, window_s: float = 10.0, clock: object = time.monotonic) -> None:
+        if window_s <= 0:
+            raise ConfigError(f"window_s must be > 0, got {window_s}")
+        self._window_s = window_s
+        self._clock = clock
+        self._samples: deque[tuple[float, int]] = deque()
+        self.done = 0
+        self.total = 0
+
+    def reset(self, total: int) -> None:
+        self._samples.clear()
+        self.done = 0
+        self.total = total
+        self._samples.append((self._now(), 0))
+
+    def _now(self) -> float:
+        return float(self._clock())  # type: ignore[operator]
+
+    def update(self, done: int, total: int) -> None:
+        now = self._now()
+        self.done, self.total = done, total
+        self._samples.append((now, done))
+        while len(self._samples) > 2 and now - self._samples[0][0] > self._window_s:
+            self._samples.popleft()
+
+    @property
+    def rate(self) -> float:
+        """Photos per second over the window (0 until two reports are apart in time)."""
+        if len(self._samples) < 2:
+            return 0.0
+        (t0, d0), (t1, d1) = self._samples[0], self._samples[-1]
+        return (d1 - d0) / (t1 - t0) if t1 > t0 else 0.0
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left at the current rate; None while the rate is unknown."""
+        rate = self.rate
+        if rate <= 0:
+            return None
+        return max(0, self.total - self.done) / rate
+
+    def text(self) -> str:
+        """'120 / 2,000 · 14.3 photos/s · 2:11 left'."""
+        parts = [f"{self.done:,} / {self.total:,}"]
+        if self.rate > 0:
+            parts.append(f"{self.rate:.1f} photos/s")
+        eta = self.eta_s
+        if eta is not None and self.done < self.total:
+            parts.append(f"{format_duration(eta)} left")
+        return " · ".join(parts)

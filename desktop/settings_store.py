@@ -1,0 +1,74 @@
+"""The app's persisted settings, over a ``QSettings`` the caller provides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from geoscope_desktop.workers import PROVIDERS, ModelChoice
+from PySide6.QtCore import QByteArray, QSettings
+
+MAX_RECENT = 8
+
+
+class AppSettings:
+    """Typed access to ``QSettings`` (recent folders, model, provider, layout, last journal)."""
+
+    def __init__(self, store: QSettings) -> None:
+        self.store = store
+
+    # recent folders, most recent first
+    def recent_folders(self) -> list[Path]:
+        raw = self.store.value("recent_folders", [])
+        if isinstance(raw, str):
+            raw = [raw]
+        return [Path(p) for p in (raw or []) if p]
+
+    def add_recent_folder(self, folder: Path) -> list[Path]:
+        folders = [folder, *[f for f in self.recent_folders() if f != folder]][:MAX_RECENT]
+        self.store.setValue("recent_folders", [str(f) for f in folders])
+        return folders
+
+    def clear_recent_folders(self) -> None:
+        self.store.setValue("recent_folders", [])
+
+    # model
+    def model_choice(self) -> ModelChoice:
+        model = self.store.value("model", "") or None
+        provider = str(self.store.value("provider", "auto") or "auto")
+        if provider not in PROVIDERS:
+            provider = "auto"
+        return ModelChoice(model=str(model) if model else None, provider=provider)
+
+    def set_model_choice(self, choice: ModelChoice) -> None:
+        self.store.setValue("model", choice.model or "")
+        self.store.setValue("provider", choice.provider)
+
+    # review
+    def threshold(self) -> float:
+        try:
+            value = float(self.store.value("unconfident_below", 0.5))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            value = 0.5
+        return min(1.0, max(0.0, value))
+
+    def set_threshold(self, value: float) -> None:
+        self.store.setValue("unconfident_below", float(value))
+
+    # last write journal (so "Undo last write" survives a restart)
+    def last_journal(self) -> Path | None:
+        raw = self.store.value("last_journal", "")
+        return Path(str(raw)) if raw else None
+
+    def set_last_journal(self, journal: Path | None) -> None:
+        self.store.setValue("last_journal", str(journal) if journal else "")
+
+    # window layout
+    def geometry(self, key: str) -> QByteArray | None:
+        value = self.store.value(f"layout/{key}")
+        return value if isinstance(value, QByteArray) else None
+
+    def set_geometry(self, key: str, value: QByteArray) -> None:
+        self.store.setValue(f"layout/{key}", value)
+
+    def sync(self) -> None:
+        self.store.sync()

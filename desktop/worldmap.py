@@ -1,0 +1,251 @@
+"""The offline world map: country outlines, photo markers and the selected estimate.
+
+Scene coordinates are plate carrée degrees with y flipped: ``x = lon``,
+``y = -lat``. Wheel zooms about the cursor, dragging pans, a click (a press
+and release without moving) emits ``location_clicked(lat, lon, radius_km)``
+where ``radius_km`` is what a few screen pixels span at the current zoom.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable
+
+from geoscope_desktop.items import PhotoStatus
+from geoscope_desktop.mapdata import circle_points, km_per_degree_lat, world_outlines
+from geoscope_desktop.photo_model import STATUS_COLORS
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QPolygonF,
+    QResizeEvent,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import (
+    QGraphicsEllipseItem,
+    QGraphicsItem,
+    QGraphicsPathItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QWidget,
+)
+
+log = logging.getLogger(__name__)
+
+OCEAN = QColor("#cfe2ee")
+LAND = QColor("#f3efe6")
+LAND_HIGHLIGHT = QColor("#f6d9a8")
+BORDER = QColor("#a9a291")
+GRATICULE = QColor(255, 255, 255, 150)
+ESTIMATE = QColor("#d32f2f")
+
+MAX_ZOOM = 4000.0
+CLICK_SLOP_PX = 4
+PICK_RADIUS_PX = 6
+
+
+def _polygon(points: Iterable[tuple[float, float]]) -> QPolygonF:
+    return QPolygonF([QPointF(float(lon), -float(lat)) for lon, lat in points])
+
+
+class _Marker(QGraphicsEllipseItem):
+    """A fixed-size dot at a photo's location (ignores zoom)."""
+
+    def __init__(self, lat: float, lon: float, color: QColor, size: float) -> None:
+        super().__init__(-size / 2, -size / 2, size, size)
+        self.setPos(lon, -lat)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+        self.setBrush(QBrush(color))
+        pen = QPen(QColor("white"), 1.2)
+        self.setPen(pen)
+
+
+class WorldMapView(QGraphicsView):
+    """Zoomable, pannable world map.
+
+    ``set_markers([(lat, lon, status), ...])`` shows every photo;
+    ``set_estimate(lat, lon, radius_km, country_code)`` shows the selected photo's
+    estimate with its uncertainty circle (geodesic, ``radius_km`` km).
+    """
+
+    location_clicked = Signal(float, float, float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._scene = QGraphicsScene(self)
+        self._scene.setSceneRect(QRectF(-180, -90, 360, 180))
+        self.setScene(self._scene)
+        self.setRenderHints(QPainter.RenderHint.Antialiasing)
+        self.setBackgroundBrush(QBrush(QColor("#e9edf1")))
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setMinimumSize(240, 140)
+        self._countries: dict[str, QGraphicsPathItem] = {}
+        self._highlighted: str = ""
+        self._markers: list[_Marker] = []
+        self._estimate_items: list[QGraphicsItem] = []
+        self._press: QPoint | None = None
+        self._fitted = False
+        self._build_base()
+        self.setToolTip("Wheel: zoom · drag: pan · click: move the selected photo here")
+
+    # -- base map ------------------------------------------------------------
+    def _build_base(self) -> None:
+        ocean = self._scene.addRect(QRectF(-180, -90, 360, 180), QPen(Qt.PenStyle.NoPen), OCEAN)
+        ocean.setZValue(-10)
+        grat_pen = QPen(GRATICULE, 0)
+        grat_pen.setCosmetic(True)
+        for lon in range(-150, 180, 30):
+            self._scene.addLine(lon, -90, lon, 90, grat_pen).setZValue(-9)
+        for lat in range(-60, 90, 30):
+            self._scene.addLine(-180, -lat, 180, -lat, grat_pen).setZValue(-9)
+        border = QPen(BORDER, 0.8)
+        border.setCosmetic(True)
+        for country in world_outlines():
+            path = QPainterPath()
+            for ring in country.rings:
+                path.addPolygon(_polygon(ring))
+                path.closeSubpath()
+            item = self._scene.addPath(path, border, QBrush(LAND))
+            item.setZValue(-5)
+            item.setToolTip(country.name)
+            if country.iso_a2:
+                self._countries[country.iso_a2] = item
+
+    @property
+    def country_codes(self) -> set[str]:
+        return set(self._countries)
+
+    # -- content -------------------------------------------------------------
+    def set_markers(self, markers: Iterable[tuple[float, float, PhotoStatus]]) -> None:
+        """One dot per photo location (degrees), coloured by status."""
+        for m in self._markers:
+            self._scene.removeItem(m)
+        self._markers = []
+        for lat, lon, status in markers:
+            m = _Marker(lat, lon, QColor(STATUS_COLORS[status]), 7.0)
+            m.setZValue(5)
+            self._scene.addItem(m)
+            self._markers.append(m)
+
+    @property
+    def marker_count(self) -> int:
+        return len(self._markers)
+
+    def clear_estimate(self) -> None:
+        for item in self._estimate_items:
+            self._scene.removeItem(item)
+        self._estimate_items = []
+        self._highlight("")
+
+    def set_estimate(
+        self, lat: float, lon: float, radius_km: float, country_code: str = "", center: bool = True
+    ) -> None:
+        """Show the selected photo's estimate (degrees) and its uncertainty circle (km)."""
+        self.clear_estimate()
+        if radius_km > 0:
+            ring = circle_points(lat, lon, radius_km)
+            pen = QPen(ESTIMATE, 1.5)
+            pen.setCosmetic(True)
+            fill = QColor(ESTIMATE)
+            fill.setAlpha(45)
+            circle = self._scene.addPolygon(_polygon(ring), pen, QBrush(fill))
+            circle.setZValue(8)
+            self._estimate_items.append(circle)
+        marker = _Marker(lat, lon, ESTIMATE, 13.0)
+        marker.setPen(QPen(QColor("white"), 2.2))
+        marker.setZValue(10)
+        self._scene.addItem(marker)
+        self._estimate_items.append(marker)
+        self._highlight(country_code)
+        if center:
+            self.focus_on(lat, lon, radius_km)
+
+    def _highlight(self, code: str) -> None:
+        if self._highlighted in self._countries:
+            self._countries[self._highlighted].setBrush(QBrush(LAND))
+        self._highlighted = code if code in self._countries else ""
+        if self._highlighted:
+            self._countries[self._highlighted].setBrush(QBrush(LAND_HIGHLIGHT))
+
+    def focus_on(self, lat: float, lon: float, radius_km: float) -> None:
+        """Centre on (lat, lon) degrees, zoomed so a ``radius_km`` circle is well visible."""
+        span_deg = max(2.0, min(180.0, 3.0 * radius_km / km_per_degree_lat()))
+        rect = QRectF(lon - span_deg, -lat - span_deg / 2, 2 * span_deg, span_deg)
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        self._fitted = True
+
+    def reset_view(self) -> None:
+        """Show the whole world."""
+        self.fitInView(QRectF(-180, -85, 360, 170), Qt.AspectRatioMode.KeepAspectRatio)
+
+    def zoom_by(self, factor: float) -> None:
+        current = self.transform().m11()
+        base = self._base_scale()
+        target = min(max(current * factor, base * 0.9), base * MAX_ZOOM)
+        factor = target / current if current else 1.0
+        self.scale(factor, factor)
+
+    def _base_scale(self) -> float:
+        vp = self.viewport().rect()
+        return max(1e-6, min(vp.width() / 360.0, vp.height() / 170.0))
+
+    def km_per_pixel(self) -> float:
+        """Kilometres one screen pixel spans (north-south) at the current zoom."""
+        scale = self.transform().m11() or 1.0
+        return km_per_degree_lat() / scale
+
+    # -- events --------------------------------------------------------------
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if not self._fitted:
+            self.reset_view()
+
+    def showEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        super().showEvent(event)
+        if not self._fitted:
+            self.reset_view()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self.zoom_by(math.pow(1.25, steps))
+            self._fitted = True
+        event.accept()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._press = event.position().toPoint()
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        super().mouseReleaseEvent(event)
+        press, self._press = self._press, None
+        if press is None or event.button() != Qt.MouseButton.LeftButton:
+            return
+        pos = event.position().toPoint()
+        if (pos - press).manhattanLength() > CLICK_SLOP_PX:
+            self._fitted = True  # the user panned
+            return
+        scene = self.mapToScene(pos)
+        lon, lat = scene.x(), -scene.y()
+        if -90 <= lat <= 90 and -180 <= lon <= 180:
+            self.location_clicked.emit(lat, lon, PICK_RADIUS_PX * self.km_per_pixel())
+
+    def click_at(self, lat: float, lon: float) -> None:
+        """Emit a click at (lat, lon) degrees as if the user clicked there (keyboard, tests)."""
+        self.location_clicked.emit(lat, lon, PICK_RADIUS_PX * self.km_per_pixel())
+
+    def view_point(self, lat: float, lon: float) -> QPoint:
+        """Viewport pixel of (lat, lon) degrees."""
+        return self.mapFromScene(QPointF(lon, -lat))
