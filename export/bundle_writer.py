@@ -1,0 +1,492 @@
+"""``export_bundle``: checkpoint -> model bundle directory (and optional .zip).
+
+Steps: image encoder to ONNX (fp32) and the PyTorch/ONNX Runtime parity check;
+label files (classifier: the checkpoint's cells; zero-shot: gazetteer places
+with caption-averaged text embeddings, plus the text encoder and tokenizer);
+quantization of the shipped encoder; validation of fp32 and shipped graphs on
+labelled photos (metrics, temperature, error model); the manifest with the
+sha256 of every file. The bundle is built in a temporary folder beside ``out``
+and moved into place only when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from geoscope_export import evaluate as ev
+from geoscope_export.config import ExportConfig, Int8Method, Quantize
+from geoscope_export.onnx_export import (
+    check_parity,
+    export_image_encoder,
+    export_text_encoder,
+    has_op,
+    session,
+)
+from geoscope_export.quantize import (
+    CONV_OPS,
+    convert_fp16,
+    quantize_dynamic_int8,
+    quantize_static_int8,
+)
+
+from geoscope_core.errors import DataError, ExportError
+from geoscope_core.runtime.manifest import (
+    MANIFEST_NAME,
+    BundleKind,
+    ErrorModel,
+    InputSpec,
+    LevelSpec,
+    Manifest,
+    ResizeMode,
+    TextEncoderSpec,
+    hash_bundle_files,
+)
+from geoscope_core.training.exportable import ExportableModel
+
+log = logging.getLogger(__name__)
+
+IMAGE_ENCODER = "image_encoder.onnx"
+TEXT_ENCODER = "text_encoder.onnx"
+TOKENIZER = "tokenizer.json"
+PARITY_PHOTOS = 8
+
+
+def export_bundle(checkpoint: Path, out: Path, config: ExportConfig | None = None) -> Path:
+    """Export the training checkpoint at ``checkpoint`` to the bundle folder ``out``.
+
+    Returns ``out`` (or ``out`` with suffix .zip when ``config.zip``, the folder is kept
+    beside it). Raises ExportError (parity, quantization, an existing ``out``),
+    DataError (missing calibration/validation photos) or TrainingError (bad checkpoint).
+    """
+    from geoscope_core.training.checkpoint import load_checkpoint
+
+    checkpoint = Path(checkpoint)
+    model = load_checkpoint(checkpoint, device="cpu")
+    training = _checkpoint_facts(checkpoint)
+    return export_model(model, out, config or ExportConfig(), training=training)
+
+
+def _checkpoint_facts(checkpoint: Path) -> dict[str, Any]:
+    facts: dict[str, Any] = {"checkpoint": checkpoint.name}
+    for name in ("config.json", "arch.json", "metrics.json"):
+        path = checkpoint / name
+        if path.is_file():
+            try:
+                facts[name.removesuffix(".json")] = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as e:
+                raise ExportError(f"unreadable {path}: {e}") from e
+    return facts
+
+
+def export_model(
+    model: ExportableModel,
+    out: Path,
+    config: ExportConfig | None = None,
+    training: dict[str, Any] | None = None,
+) -> Path:
+    """Export any ``ExportableModel`` to the bundle folder ``out`` (see ``export_bundle``)."""
+    config = config or ExportConfig()
+    if not isinstance(model, ExportableModel):
+        raise ExportError(f"{type(model).__name__} does not satisfy ExportableModel")
+    out = Path(out)
+    occupied = (any(out.iterdir()) if out.is_dir() else True) if out.exists() else False
+    if occupied and not config.overwrite:
+        raise ExportError(f"{out} exists and is not empty (use overwrite / --force)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        with tempfile.TemporaryDirectory(prefix="geoscope-export-") as work:
+            _build(model, staging, Path(work), config, training or {}, out.name)
+        if out.exists():
+            shutil.rmtree(out) if out.is_dir() else out.unlink()
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    log.info("bundle written to %s", out)
+    if config.zip:
+        return write_zip(out, out.with_suffix(".zip"))
+    return out
+
+
+def write_zip(bundle: Path, dest: Path) -> Path:
+    """Zip the bundle folder's content (files at the archive root) to ``dest``."""
+    import zipfile
+
+    tmp = dest.with_name(dest.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(bundle.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(bundle).as_posix())
+    tmp.replace(dest)
+    return dest
+
+
+def _versions() -> dict[str, str]:
+    import onnx
+    import onnxruntime
+    import torch
+
+    from geoscope_core import __version__
+
+    return {
+        "geoscope": __version__,
+        "torch": torch.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "exporter": "torch.onnx.export (TorchScript, dynamo=False)",
+    }
+
+
+def _level_parent(
+    name: str, rows: list[dict[str, Any]], previous: list[tuple[str, set[str]]]
+) -> str | None:
+    """The closest level above whose ids the rows' ``parent`` fields refer to."""
+    parents = {row.get("parent") for row in rows}
+    for level, ids in reversed(previous):
+        if parents and parents <= ids:
+            return level
+    return None
+
+
+def _build(
+    model: ExportableModel,
+    root: Path,
+    work: Path,
+    config: ExportConfig,
+    training: dict[str, Any],
+    default_name: str,
+) -> None:
+    zero_shot = model.kind == "zero-shot"
+    resize = ResizeMode(getattr(model, "resize", ResizeMode.CENTER_CROP))
+    spec = InputSpec(
+        size=int(model.input_size),
+        resize=resize,
+        mean=tuple(float(v) for v in model.mean),  # type: ignore[arg-type]
+        std=tuple(float(v) for v in model.std),  # type: ignore[arg-type]
+    )
+    output_names = list(model.image_output_names())
+    if not output_names or output_names[0] != "embedding":
+        raise ExportError(f"the image encoder's first output must be 'embedding': {output_names}")
+
+    # -- photos: calibration (int8) and validation ---------------------------------
+    need_calib = config.quantize is Quantize.INT8 and config.int8_method is not Int8Method.DYNAMIC
+    calib = None
+    if need_calib:
+        records = ev.load_records(config.calibration_csv, "train")
+        records = ev.sample_records(records, config.calibration_images, seed=config.seed)
+        calib = ev.decode_records(records, spec.size, spec.resize)
+    val = None
+    if config.validate:
+        records = ev.load_records(config.val_csv, "val")
+        val = ev.decode_records(
+            ev.sample_records(records, config.max_val, seed=config.seed), spec.size, spec.resize
+        )
+
+    # -- image encoder: fp32 graph + parity -------------------------------------------
+    image_module = model.image_module().eval()
+    fp32 = export_image_encoder(
+        image_module, spec.size, output_names, work / "image_fp32.onnx", config.opset
+    )
+    source = calib if calib is not None else val
+    if source is not None:
+        parity_pixels = source.pixels[:PARITY_PHOTOS]
+    else:
+        rng = np.random.default_rng(config.seed)
+        parity_pixels = rng.integers(0, 256, (4, spec.size, spec.size, 3), dtype=np.uint8)
+    parity = check_parity(
+        image_module,
+        fp32,
+        {"pixels": parity_pixels},
+        output_names,
+        atol=config.parity_atol,
+        rtol=config.parity_rtol,
+    )
+    first = session(fp32).run(output_names, {"pixels": parity_pixels[:1]})
+    probe = dict(zip(output_names, first, strict=True))
+    embedding_dim = int(probe["embedding"].shape[1])
+
+    # -- levels and labels ---------------------------------------------------------------
+    (root / "labels").mkdir(parents=True)
+    levels: list[LevelSpec] = []
+    heads: list[ev.LevelHead] = []
+    previous: list[tuple[str, set[str]]] = []
+    text_spec = None
+    decoding: dict[str, Any]
+    if zero_shot:
+        from geoscope_export.label_embeddings import (
+            label_embeddings,
+            level_rows,
+            to_float16,
+            zero_shot_places,
+        )
+
+        from geoscope_core.geo.gazetteer import get_gazetteer
+
+        gaz = get_gazetteer()
+        places = zero_shot_places(gaz, config.levels, config.cities_per_country)
+        rows_by_level = level_rows(places)
+        for name, rows in rows_by_level.items():
+            emb = label_embeddings(model.encode_text, places[name], gaz)
+            if emb.shape != (len(rows), embedding_dim):
+                raise ExportError(
+                    f"{name} label embeddings have shape {emb.shape}, "
+                    f"expected ({len(rows)}, {embedding_dim})"
+                )
+            half = to_float16(emb)
+            np.save(root / "labels" / f"{name}.npy", half)
+            _write_json(root / "labels" / f"{name}.json", rows)
+            levels.append(
+                LevelSpec(
+                    name=name,
+                    labels=f"labels/{name}.json",
+                    embeddings=f"labels/{name}.npy",
+                    parent=_level_parent(name, rows, previous),
+                )
+            )
+            heads.append(ev.LevelHead(name, rows, embeddings=half.astype(np.float32)))
+            previous.append((name, {row["id"] for row in rows}))
+        decoding = {"cities_per_country": config.cities_per_country}
+        if config.text_encoder:
+            text_spec = _export_text(model, root, work, config)
+    else:
+        labels = model.level_labels()
+        if not labels:
+            raise ExportError("a classifier model returned no level labels")
+        for name, rows in labels.items():
+            output = f"logits_{name}"
+            if output not in probe:
+                raise ExportError(f"level {name!r} has no encoder output {output!r}")
+            if probe[output].shape[1] != len(rows):
+                raise ExportError(
+                    f"output {output!r} has {probe[output].shape[1]} logits "
+                    f"but level {name!r} has {len(rows)} labels"
+                )
+            _write_json(root / "labels" / f"{name}.json", rows)
+            levels.append(
+                LevelSpec(
+                    name=name,
+                    labels=f"labels/{name}.json",
+                    output=output,
+                    parent=_level_parent(name, rows, previous),
+                )
+            )
+            heads.append(ev.LevelHead(name, list(rows), output=output))
+            previous.append((name, {row["id"] for row in rows}))
+        decoding = {}
+    decoding.update({"level": levels[-1].name, "beam": 5, "top_k": 5, "refine": "top"})
+
+    # -- the shipped image encoder ----------------------------------------------------------
+    shipped = root / IMAGE_ENCODER
+    quant = _quantize_image(fp32, shipped, config, calib)
+    quant["parity_fp32"] = parity.to_dict()
+    logit_scale = float(model.logit_scale) if zero_shot else 1.0
+
+    metrics: dict[str, Any] = {}
+    if training.get("metrics") is not None:
+        metrics["training"] = training["metrics"]
+
+    producer = _versions()
+    train_cfg = training.get("config") or {}
+    arch = training.get("arch") or {}
+    for key, value in (
+        ("checkpoint", training.get("checkpoint")),
+        ("model_type", train_cfg.get("model_type")),
+        ("backbone", arch.get("backbone_arch") or train_cfg.get("backbone")),
+        ("opset", str(config.opset)),
+    ):
+        if value:
+            producer[key] = str(value)
+    name = config.name or default_name
+    description = config.description or (
+        f"{model.kind} bundle, levels {', '.join(lv.name for lv in levels)}"
+        + (f", backbone {producer['backbone']}" if "backbone" in producer else "")
+    )
+    manifest = Manifest(
+        name=name,
+        kind=BundleKind.ZERO_SHOT if zero_shot else BundleKind.CLASSIFIER,
+        input=spec,
+        levels=tuple(levels),
+        files=hash_bundle_files(root),
+        embedding_dim=embedding_dim,
+        logit_scale=logit_scale,
+        temperature=1.0,
+        outputs={"embedding": "embedding"},
+        text_encoder=text_spec,
+        error_model=None,
+        decoding=decoding,
+        producer=producer,
+        quantization=quant,
+        metrics=metrics,
+        description=description,
+    )
+    if val is not None:
+        manifest = _validate(root, manifest, fp32, val, heads, config)
+    manifest.write(root / MANIFEST_NAME)
+    Manifest.read(root / MANIFEST_NAME)  # what we wrote must parse and validate
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    path.write_text(json.dumps(obj, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _quantize_image(
+    fp32: Path, shipped: Path, config: ExportConfig, calib: ev.LabelledPixels | None
+) -> dict[str, Any]:
+    if config.quantize is Quantize.NONE:
+        shutil.copyfile(fp32, shipped)
+        return {"method": "none", "weights": "float32"}
+    if config.quantize is Quantize.FP16:
+        return convert_fp16(fp32, shipped)
+    method = config.int8_method
+    if method is Int8Method.AUTO:
+        method = Int8Method.STATIC_QDQ if has_op(fp32, CONV_OPS) else Int8Method.DYNAMIC
+    if method is Int8Method.DYNAMIC:
+        info = quantize_dynamic_int8(fp32, shipped)
+    else:
+        if calib is None:
+            raise DataError("static int8 quantization needs calibration photos")
+        info = quantize_static_int8(fp32, shipped, calib.pixels, batch_size=config.batch_size)
+    info["choice"] = (
+        "static QDQ: the graph has convolutions"
+        if method is Int8Method.STATIC_QDQ
+        else "dynamic: no convolutions (transformer tower)"
+    )
+    if config.int8_method is not Int8Method.AUTO:
+        info["choice"] = f"asked for {config.int8_method.value}"
+    return info
+
+
+def _export_text(
+    model: ExportableModel, root: Path, work: Path, config: ExportConfig
+) -> TextEncoderSpec:
+    from tokenizers import Tokenizer
+
+    max_length = int(getattr(getattr(model, "config", None), "text_max_length", 0) or 64)
+    text_module = model.text_module().eval()
+    fp32 = export_text_encoder(text_module, max_length, work / "text_fp32.onnx", config.opset)
+    tok_json = model.tokenizer_json()
+    tokenizer = Tokenizer.from_str(tok_json)
+    tokenizer.enable_truncation(max_length)
+    pad_id = tokenizer.token_to_id("[PAD]") or tokenizer.token_to_id("<pad>") or 0
+    tokenizer.enable_padding(pad_id=pad_id)
+    samples = [
+        "A Street View photo in Croatia.",
+        "A photo taken close to the town of Split in the region of Splitsko-Dalmatinska.",
+        "A Street View image of a road in Texas, United States.",
+    ]
+    enc = tokenizer.encode_batch(samples)
+    inputs = {
+        "input_ids": np.asarray([e.ids for e in enc], dtype=np.int64),
+        "attention_mask": np.asarray([e.attention_mask for e in enc], dtype=np.int64),
+    }
+    check_parity(
+        text_module,
+        fp32,
+        inputs,
+        ["embedding"],
+        atol=config.parity_atol,
+        rtol=config.parity_rtol,
+    )
+    shipped = root / TEXT_ENCODER
+    if config.quantize is Quantize.INT8:
+        quantize_dynamic_int8(fp32, shipped)
+    elif config.quantize is Quantize.FP16:
+        convert_fp16(fp32, shipped)
+    else:
+        shutil.copyfile(fp32, shipped)
+    (root / TOKENIZER).write_text(tok_json, encoding="utf-8")
+    return TextEncoderSpec(file=TEXT_ENCODER, tokenizer=TOKENIZER, max_length=max_length)
+
+
+def _predictor(root: Path, manifest: Manifest) -> Any:
+    """The runtime's Predictor over the bundle being built, with ``manifest`` written."""
+    from geoscope_core.runtime.predictor import Predictor
+
+    manifest.write(root / MANIFEST_NAME)
+    return Predictor.load(root, provider="cpu")
+
+
+def _validate(
+    root: Path,
+    manifest: Manifest,
+    fp32: Path,
+    val: ev.LabelledPixels,
+    heads: list[ev.LevelHead],
+    config: ExportConfig,
+) -> Manifest:
+    """Measure the fp32 and shipped graphs on ``val`` with the runtime's decoding; choose
+    the refinement, fit the temperature and the error model of the shipped graph.
+    Returns ``manifest`` completed with metrics, temperature, error_model, decoding."""
+    from geoscope_core.geo.distance import haversine_km
+
+    logits: dict[str, dict[str, np.ndarray]] = {}
+    for tag, path in (("fp32", fp32), ("shipped", root / IMAGE_ENCODER)):
+        outputs = ev.run_encoder(session(path), val.pixels, config.batch_size)
+        logits[tag] = ev.level_logits(outputs, heads, manifest.logit_scale)
+
+    # refinement: the one with the better GeoScore on val (shipped graph)
+    scores = {}
+    for refine in ("top", "weighted"):
+        trial = replace(manifest, decoding={**manifest.decoding, "refine": refine})
+        decoded = ev.decode_with(_predictor(root, trial), logits["shipped"])
+        scores[refine] = ev.metrics_for(decoded, val)["geoscore"]
+    refine = max(scores, key=lambda k: scores[k])
+    manifest = replace(manifest, decoding={**manifest.decoding, "refine": refine})
+    log.info("refinement %s (GeoScore on val: %s)", refine, scores)
+
+    finest = heads[-1]
+    target = ev.nearest_label(finest, val.lat, val.lon)
+    temperature = ev.fit_temperature(logits["shipped"][finest.name], target)
+    manifest = replace(manifest, temperature=temperature)
+    predictor = _predictor(root, manifest)
+    results = {tag: ev.decode_with(predictor, lg) for tag, lg in logits.items()}
+    shipped = results["shipped"]
+    err_km = np.asarray(haversine_km(shipped.lat, shipped.lon, val.lat, val.lon))
+    edges, radii = ev.error_model(shipped.confidence, err_km)
+
+    shipped_tag = config.quantize.value if config.quantize is not Quantize.NONE else "fp32"
+    val_metrics: dict[str, Any] = {
+        "photos": len(val),
+        "source": str(config.val_csv) if config.val_csv else "shared geo labels.csv, split val",
+        "fp32": ev.metrics_for(results["fp32"], val),
+    }
+    if shipped_tag != "fp32":
+        val_metrics[shipped_tag] = ev.metrics_for(shipped, val)
+        val_metrics["drop"] = _drop(val_metrics["fp32"], val_metrics[shipped_tag])
+    by_group: dict[str, Any] = {
+        g: {"fp32": m} for g, m in ev.grouped_metrics(results["fp32"], val).items()
+    }
+    if shipped_tag != "fp32":
+        for g, m in ev.grouped_metrics(shipped, val).items():
+            by_group[g][shipped_tag] = m
+    val_metrics["by_group"] = by_group
+    val_metrics["refine_geoscore"] = scores
+    val_metrics["temperature_target"] = "nearest finest-level label to the true location"
+    moved = np.asarray(
+        haversine_km(shipped.lat, shipped.lon, results["fp32"].lat, results["fp32"].lon)
+    )
+    quant = {**manifest.quantization, "within_1km_of_fp32": round(float(np.mean(moved <= 1.0)), 4)}
+    return replace(
+        manifest,
+        metrics={**manifest.metrics, "val": val_metrics},
+        error_model=ErrorModel(edges, radii),
+        quantization=quant,
+    )
+
+
+def _drop(fp32: dict[str, Any], quant: dict[str, Any]) -> dict[str, float | None]:
+    """fp32 minus quantized for acc@750/2500 km and country accuracy (fractions)."""
+    out: dict[str, float | None] = {}
+    for key in ("750", "2500"):
+        out[f"acc_{key}km"] = round(fp32["acc_km"][key] - quant["acc_km"][key], 4)
+    a, b = fp32.get("country_acc"), quant.get("country_acc")
+    out["country_acc"] = round(a - b, 4) if a is not None and b is not None else None
+    return out

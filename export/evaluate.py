@@ -1,0 +1,224 @@
+"""Run an exported image encoder over labelled photos: metrics, temperature, error model.
+
+Logits come from the exported graphs; decoding is the runtime's own
+(``geoscope_core.runtime.predictor.Predictor.decode``: hierarchical beam over the
+bundle's levels), so the metrics written at export are what users get.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from geoscope_core.errors import DataError, ExportError, ImageDecodeError
+from geoscope_core.geo.distance import haversine_km
+from geoscope_core.runtime.manifest import ResizeMode
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LabelledPixels:
+    """Decoded photos: ``pixels`` uint8 [N, S, S, 3], true ``lat``/``lon`` (degrees) [N],
+    ``country_code`` [N] ("" when unknown), ``group`` [N] (the photo's folder name)."""
+
+    pixels: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    country_code: np.ndarray
+    group: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.pixels)
+
+
+def load_records(csv: Path | None, split: str) -> list[Any]:
+    """GeoRecords from ``csv``, or the shared geo data's ``split`` when ``csv`` is None."""
+    from geoscope_core.records import read_labels_csv, shared_geo_records
+
+    if csv is None:
+        return shared_geo_records(split)
+    records, problems = read_labels_csv(Path(csv))
+    for problem in problems:
+        log.warning("%s: %s", problem.where, problem.reason)
+    if not records:
+        raise DataError(f"{csv}: no usable rows")
+    return records
+
+
+def sample_records(records: Sequence[Any], n: int, seed: int = 0) -> list[Any]:
+    """``n`` records drawn without replacement (all when ``n`` <= 0 or >= len), in file order."""
+    if n <= 0 or n >= len(records):
+        return list(records)
+    idx = np.sort(np.random.default_rng(seed).choice(len(records), size=n, replace=False))
+    return [records[i] for i in idx]
+
+
+def decode_records(records: Sequence[Any], size: int, resize: ResizeMode) -> LabelledPixels:
+    """Decode ``records`` with the runtime's own image loader (skipping undecodable photos)."""
+    from geoscope_core.runtime.images import load_image
+
+    pixels, lat, lon, cc, group = [], [], [], [], []
+    for rec in records:
+        try:
+            pixels.append(load_image(rec.path, size, resize))
+        except ImageDecodeError as e:
+            log.warning("skipped %s: %s", rec.path, e)
+            continue
+        lat.append(rec.lat)
+        lon.append(rec.lon)
+        cc.append(getattr(rec, "country_code", "") or "")
+        group.append(Path(rec.path).parent.name)
+    if not pixels:
+        raise DataError("none of the photos could be decoded")
+    return LabelledPixels(
+        np.stack(pixels),
+        np.asarray(lat, dtype=np.float64),
+        np.asarray(lon, dtype=np.float64),
+        np.asarray(cc, dtype=object),
+        np.asarray(group, dtype=object),
+    )
+
+
+def run_encoder(session: Any, pixels: np.ndarray, batch_size: int = 16) -> dict[str, np.ndarray]:
+    """All outputs of an image-encoder session over ``pixels`` uint8 [N, S, S, 3], batched."""
+    names = [o.name for o in session.get_outputs()]
+    parts: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    for start in range(0, len(pixels), batch_size):
+        outs = session.run(names, {"pixels": pixels[start : start + batch_size]})
+        for n, o in zip(names, outs, strict=True):
+            parts[n].append(np.asarray(o, dtype=np.float32))
+    return {n: np.concatenate(v) for n, v in parts.items()}
+
+
+@dataclass(frozen=True)
+class LevelHead:
+    """One level as decoding sees it: its label rows and how to get logits [N, n_labels]."""
+
+    name: str
+    labels: list[dict[str, Any]]
+    output: str | None = None  # classifier: encoder output name
+    embeddings: np.ndarray | None = None  # zero-shot: float32 [n_labels, D]
+
+
+def level_logits(
+    outputs: dict[str, np.ndarray], heads: Sequence[LevelHead], logit_scale: float
+) -> dict[str, np.ndarray]:
+    """Logits [N, n_labels] of each level (zero-shot: ``logit_scale * image @ text.T``)."""
+    logits = {}
+    for head in heads:
+        if head.output is not None:
+            logits[head.name] = outputs[head.output]
+        elif head.embeddings is not None:
+            logits[head.name] = logit_scale * outputs["embedding"] @ head.embeddings.T
+        else:
+            raise ExportError(f"level {head.name!r} has neither an output nor embeddings")
+    return logits
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """Per photo: predicted ``lat``/``lon`` (degrees), ``country_code`` and ``confidence``
+    (0-1) as the runtime's ``Predictor`` decodes them."""
+
+    lat: np.ndarray
+    lon: np.ndarray
+    country_code: np.ndarray
+    confidence: np.ndarray
+
+
+def decode_with(predictor: Any, logits: dict[str, np.ndarray]) -> Decoded:
+    """Decode per-level logits [N, n_level] with the runtime's ``Predictor.decode``, so
+    export-time metrics are the metrics users get."""
+    n = len(next(iter(logits.values())))
+    preds = [predictor.decode({k: v[i] for k, v in logits.items()}) for i in range(n)]
+    return Decoded(
+        np.asarray([p.lat for p in preds], dtype=np.float64),
+        np.asarray([p.lon for p in preds], dtype=np.float64),
+        np.asarray([p.country_code for p in preds], dtype=object),
+        np.asarray([p.confidence for p in preds], dtype=np.float64),
+    )
+
+
+def nearest_label(head: LevelHead, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Index [N] of the label of ``head`` nearest to each true location (the NLL target)."""
+    llat = np.asarray([row["lat"] for row in head.labels], dtype=np.float64)
+    llon = np.asarray([row["lon"] for row in head.labels], dtype=np.float64)
+    d = haversine_km(lat[:, None], lon[:, None], llat[None, :], llon[None, :])
+    return np.argmin(d, axis=1)
+
+
+def fit_temperature(logits: np.ndarray, target: np.ndarray) -> float:
+    """Temperature T > 0 minimising the NLL of ``softmax(logits / T)`` at ``target`` [N].
+
+    A log-spaced grid over 0.01..100 refined by golden-section search.
+    """
+    if len(logits) == 0:
+        raise ExportError("cannot fit a temperature on zero photos")
+
+    def nll(log_t: float) -> float:
+        z = logits / np.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        lse = np.log(np.exp(z).sum(axis=1))
+        return float(np.mean(lse - z[np.arange(len(z)), target]))
+
+    grid = np.linspace(np.log(0.01), np.log(100.0), 81)
+    values = [nll(g) for g in grid]
+    k = int(np.argmin(values))
+    lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
+    ratio = (np.sqrt(5) - 1) / 2
+    for _ in range(40):
+        a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+        if nll(a) < nll(b):
+            hi = b
+        else:
+            lo = a
+    return float(np.exp((lo + hi) / 2))
+
+
+def error_model(
+    confidence: np.ndarray, error_km: np.ndarray, bins: int = 5
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(confidence edges ascending, median error km of predictions with at least that
+    confidence), edges at confidence quantiles; radii made non-increasing."""
+    if len(confidence) == 0:
+        raise ExportError("cannot build an error model from zero photos")
+    qs = np.quantile(confidence, np.linspace(0.0, 1.0, bins + 1)[:-1])
+    edges = np.unique(np.concatenate([[0.0], qs[1:]]))
+    radii = np.asarray([float(np.median(error_km[confidence >= e])) for e in edges])
+    radii = np.minimum.accumulate(radii)
+    return tuple(round(float(e), 6) for e in edges), tuple(round(float(r), 1) for r in radii)
+
+
+def metrics_for(decoded: Decoded, data: LabelledPixels) -> dict[str, Any]:
+    """The ``eval`` metrics (acc@km, median/mean km, country accuracy, geoscore)."""
+    from geoscope_core.metrics import evaluate
+
+    has_cc = bool(np.all(data.country_code != ""))
+    result = evaluate(
+        decoded.lat,
+        decoded.lon,
+        data.lat,
+        data.lon,
+        pred_cc=list(decoded.country_code) if has_cc else None,
+        true_cc=list(data.country_code) if has_cc else None,
+    )
+    return dict(result)
+
+
+def grouped_metrics(decoded: Decoded, data: LabelledPixels) -> dict[str, dict[str, Any]]:
+    """``metrics_for`` per photo group (the photos' folder name, e.g. the data set)."""
+    out = {}
+    for group in sorted(set(data.group)):
+        mask = data.group == group
+        sub_dec = Decoded(*(getattr(decoded, f)[mask] for f in Decoded.__dataclass_fields__))
+        sub_data = LabelledPixels(
+            *(getattr(data, f)[mask] for f in LabelledPixels.__dataclass_fields__)
+        )
+        out[str(group)] = metrics_for(sub_dec, sub_data)
+    return out
