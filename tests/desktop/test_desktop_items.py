@@ -1,0 +1,137 @@
+"""The desktop app's plain-Python parts: item state, progress arithmetic, map data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from geoscope_core.errors import ConfigError
+from geoscope_core.geo.distance import haversine_km
+from geoscope_core.runtime.prediction import Candidate, Prediction, Source
+from geoscope_desktop.items import (
+    PhotoItem,
+    PhotoStatus,
+    ProgressMeter,
+    format_duration,
+    format_km,
+    format_latlon,
+    place_text,
+)
+from geoscope_desktop.mapdata import circle_points, world_outlines
+
+
+def _pred(lat: float = 45.8, lon: float = 15.98, conf: float = 0.4) -> Prediction:
+    alt = Candidate(43.5, 16.44, 0.3, "HR", "Croatia", "Splitsko-Dalmatinska", "Split")
+    first = Candidate(lat, lon, conf, "HR", "Croatia", "Grad Zagreb", "Zagreb")
+    return Prediction(
+        lat=lat,
+        lon=lon,
+        confidence=conf,
+        radius_km=120.0,
+        country_code="HR",
+        country="Croatia",
+        admin1="Grad Zagreb",
+        city="Zagreb",
+        top_k=(first, alt),
+        source=Source.MODEL,
+        model="tiny@abc",
+    )
+
+
+def _result(status: str, pred: Prediction | None = None, gps=None, error: str = ""):
+    meta = SimpleNamespace(gps=gps)
+    return SimpleNamespace(
+        path=Path("a.jpg"), status=status, prediction=pred, metadata=meta, error=error
+    )
+
+
+def test_scan_results_map_to_statuses() -> None:
+    item = PhotoItem(Path("a.jpg"))
+    assert item.with_scan(_result("predicted", _pred())).status is PhotoStatus.ESTIMATED
+    assert item.with_scan(_result("neighbors", _pred())).status is PhotoStatus.ESTIMATED
+    exif = item.with_scan(_result("exif", _pred(), gps=(1.0, 2.0)))
+    assert exif.status is PhotoStatus.HAS_GPS and exif.gps == (1.0, 2.0)
+    err = item.with_scan(_result("error", None, error="truncated JPEG"))
+    assert err.status is PhotoStatus.ERROR and err.message == "truncated JPEG"
+    assert err.prediction is None
+
+
+def test_review_transitions_and_correction() -> None:
+    est = PhotoItem(Path("a.jpg")).with_scan(_result("predicted", _pred()))
+    acc = est.accepted()
+    assert acc.status is PhotoStatus.ACCEPTED
+    assert acc.rejected().status is PhotoStatus.REJECTED
+    # photos with their own GPS and errors cannot be accepted or moved
+    exif = PhotoItem(Path("a.jpg")).with_scan(_result("exif", _pred(), gps=(45.8, 15.98)))
+    assert exif.accepted() is exif
+    assert exif.corrected_to(Candidate(0.0, 0.0, 1.0)) is exif
+    # choosing the second alternative moves the estimate and keeps the model's original
+    alt = est.prediction.top_k[1]
+    moved = acc.corrected_to(alt)
+    assert (moved.prediction.lat, moved.prediction.lon) == (alt.lat, alt.lon)
+    assert moved.prediction.city == "Split" and moved.prediction.confidence == pytest.approx(0.3)
+    assert moved.corrected and moved.status is PhotoStatus.ESTIMATED
+    assert moved.model_prediction == est.prediction
+    clicked = moved.corrected_to(Candidate(10.0, 20.0, 1.0), radius_km=2.5)
+    assert clicked.prediction.radius_km == 2.5
+    back = clicked.reverted()
+    assert back.prediction == est.prediction and not back.corrected
+
+
+def test_text_helpers() -> None:
+    assert place_text(_pred()) == "Zagreb, Grad Zagreb, Croatia"
+    assert place_text(Candidate(1, 2, 0.5, country_code="FR")) == "FR"
+    assert place_text(None) == ""
+    assert format_latlon(-33.8688, 151.2093) == "33.8688° S, 151.2093° E"
+    assert format_km(0.35) == "350 m" and format_km(1234) == "1,234 km"
+    assert format_duration(42) == "0:42" and format_duration(3723) == "1:02:03"
+
+
+def test_progress_meter_rate_and_eta() -> None:
+    now = [0.0]
+    meter = ProgressMeter(window_s=10, clock=lambda: now[0])
+    meter.reset(100)
+    assert meter.rate == 0 and meter.eta_s is None
+    for step in range(1, 6):
+        now[0] = float(step)
+        meter.update(step * 4, 100)  # 4 photos/s
+    assert meter.rate == pytest.approx(4.0)
+    assert meter.eta_s == pytest.approx(20.0)
+    assert meter.text() == "20 / 100 · 4.0 photos/s · 0:20 left"
+    # old samples leave the window: the rate follows the recent speed
+    for step in range(6, 30):
+        now[0] = float(step)
+        meter.update(20 + (step - 5) * 1, 100)  # 1 photo/s
+    assert meter.rate == pytest.approx(1.0)
+    with pytest.raises(ConfigError):
+        ProgressMeter(window_s=0)
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon", "radius"), [(45.8, 15.98, 25.0), (-33.9, 151.2, 750.0), (64.0, 179.5, 300.0)]
+)
+def test_circle_points_are_at_the_radius(lat: float, lon: float, radius: float) -> None:
+    pts = circle_points(lat, lon, radius, n=64)
+    assert pts.shape == (64, 2)
+    d = haversine_km(lat, lon, pts[:, 1], ((pts[:, 0] + 180) % 360) - 180)
+    np.testing.assert_allclose(d, radius, rtol=1e-3)
+    # continuous across the antimeridian: no jump of ~360 degrees between neighbours
+    assert np.abs(np.diff(pts[:, 0])).max() < 30
+
+
+def test_world_outlines_resource() -> None:
+    countries = world_outlines()
+    assert len(countries) == 177
+    codes = {c.iso_a2 for c in countries}
+    assert {"HR", "FR", "US", "JP", "AU", "HU", "RS", "AL", "AE"} <= codes
+    hr = next(c for c in countries if c.iso_a2 == "HR")
+    lons = np.concatenate([r[:, 0] for r in hr.rings])
+    lats = np.concatenate([r[:, 1] for r in hr.rings])
+    assert 13 < lons.min() < lons.max() < 20 and 42 < lats.min() < lats.max() < 47
+    from importlib import resources
+
+    size = resources.files("geoscope_desktop").joinpath("resources", "world_outlines.json")
+    assert len(size.read_bytes()) < 2_000_000
