@@ -1,0 +1,131 @@
+"""Scan results as CSV, JSON or GeoJSON files (GeoJSON opens in QGIS and geojson.io)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from geoscope_core.errors import ConfigError
+from geoscope_core.runtime.scanner import ScanResult
+
+#: CSV columns, in order.
+CSV_FIELDS = (
+    "path",
+    "status",
+    "lat",
+    "lon",
+    "confidence",
+    "radius_km",
+    "country_code",
+    "country",
+    "admin1",
+    "city",
+    "source",
+    "model",
+    "taken_at",
+    "camera",
+    "error",
+)
+FORMATS = {".csv": "csv", ".json": "json", ".geojson": "geojson"}
+
+
+def result_row(r: ScanResult) -> dict[str, Any]:
+    """Flat row of one result (CSV_FIELDS); empty strings where there is no value.
+    ``lat``/``lon`` in degrees, ``radius_km`` in km, ``confidence`` 0-1."""
+    row: dict[str, Any] = dict.fromkeys(CSV_FIELDS, "")
+    row.update(path=str(r.path), status=r.status, error=r.error)
+    p = r.prediction
+    if p is not None:
+        row.update(
+            lat=round(p.lat, 6),
+            lon=round(p.lon, 6),
+            confidence=round(p.confidence, 4),
+            radius_km=round(p.radius_km, 3),
+            country_code=p.country_code,
+            country=p.country,
+            admin1=p.admin1,
+            city=p.city,
+            source=p.source.value,
+            model=p.model,
+        )
+    m = r.metadata
+    if m is not None:
+        row.update(
+            taken_at=m.taken_at.isoformat() if m.taken_at else "",
+            camera=m.camera,
+        )
+    return row
+
+
+def result_dict(r: ScanResult) -> dict[str, Any]:
+    """JSON object of one result: path, status, error, prediction (with top_k), metadata."""
+    meta = None
+    if r.metadata is not None:
+        m = r.metadata
+        meta = {
+            "gps": list(m.gps) if m.gps else None,
+            "gps_is_estimate": m.gps_is_estimate,
+            "taken_at": m.taken_at.isoformat() if m.taken_at else None,
+            "camera": m.camera,
+            "orientation": m.orientation,
+        }
+    return {
+        "path": str(r.path),
+        "status": r.status,
+        "error": r.error,
+        "prediction": r.prediction.to_dict() if r.prediction else None,
+        "metadata": meta,
+    }
+
+
+def geojson(results: Sequence[ScanResult]) -> dict[str, Any]:
+    """FeatureCollection of Points ([lon, lat], WGS84) for results that have a location;
+    properties = path, status and the prediction's fields (top_k as a list)."""
+    features = []
+    for r in results:
+        if r.prediction is None:
+            continue
+        props = {"path": str(r.path), "status": r.status, **r.prediction.to_dict()}
+        props.pop("lat")
+        props.pop("lon")
+        if r.metadata is not None and r.metadata.taken_at:
+            props["taken_at"] = r.metadata.taken_at.isoformat()
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {
+                    "type": "Point",
+                    "coordinates": [round(r.prediction.lon, 7), round(r.prediction.lat, 7)],
+                },
+                "properties": props,
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def write_results(results: Sequence[ScanResult], out: Path) -> Path:
+    """Write ``results`` to ``out``; the format follows the suffix (.csv, .json, .geojson)."""
+    out = Path(out)
+    fmt = FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        raise ConfigError(f"--out must end in .csv, .json or .geojson, not {out.name!r}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    if fmt == "csv":
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+            w.writeheader()
+            for r in results:
+                w.writerow(result_row(r))
+    elif fmt == "json":
+        tmp.write_text(
+            json.dumps([result_dict(r) for r in results], indent=1, ensure_ascii=False) + "\n",
+            encoding="utf-8",
+        )
+    else:
+        tmp.write_text(json.dumps(geojson(results), ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(out)
+    return out

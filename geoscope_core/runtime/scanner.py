@@ -1,0 +1,425 @@
+"""Geolocate many photos: cached, decode pool overlapped with batched inference.
+
+Pipeline of ``Scanner.scan``:
+
+1. stat every photo and look it up in the scan cache (``photos/cache.py``);
+2. read the metadata of the photos the cache does not know (thread pool);
+3. photos with a camera GPS fix are reported as ``exif`` (not predicted unless
+   ``repredict_gps``); when neighbours are on they are run through the model
+   first, to build the visual gallery from their embeddings;
+4. the other photos: a time neighbour (same camera, within
+   ``time_window_s`` of a tagged photo) if there is one, else the model's
+   prediction blended with the visual gallery.
+
+Decoding runs in a thread pool (Pillow releases the GIL) while the main thread
+runs ONNX Runtime on the previous batch; at most ``window`` decoded images are
+in memory at any time, whatever the number of photos.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from geoscope_core.errors import ConfigError, GeoScopeError
+from geoscope_core.photos.cache import CacheEntry, FileKey, ScanCache
+from geoscope_core.photos.metadata import PhotoMetadata
+from geoscope_core.runtime.images import load_image
+from geoscope_core.runtime.prediction import Prediction, Source
+
+log = logging.getLogger(__name__)
+
+#: Error radius (km) reported for a camera GPS fix.
+EXIF_RADIUS_KM = 0.05
+STATUSES = ("exif", "predicted", "neighbors", "error")
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """How a scan runs. ``batch_size`` images per inference call; ``workers`` decode
+    threads (0 = one per CPU); ``time_window_s`` seconds for time neighbours;
+    ``cache_path`` overrides the cache file (default in ``settings.cache_dir()``)."""
+
+    use_cache: bool = True
+    neighbors: bool = True
+    repredict_gps: bool = False
+    batch_size: int = 16
+    workers: int = 0
+    time_window_s: float = 300.0
+    cache_path: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_size <= 1024:
+            raise ConfigError(f"batch_size must be in 1..1024, got {self.batch_size}")
+        if not 0 <= self.workers <= 256:
+            raise ConfigError(f"workers must be in 0..256, got {self.workers}")
+        if self.time_window_s < 0:
+            raise ConfigError(f"time_window_s must be >= 0, got {self.time_window_s}")
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """Outcome for one photo. ``status``: "exif" (the photo carries a camera GPS fix),
+    "predicted" (the model), "neighbors" (the user's own tagged photos) or "error"
+    (``error`` says why; ``prediction`` is None)."""
+
+    path: Path
+    status: str
+    prediction: Prediction | None
+    metadata: PhotoMetadata | None
+    error: str = ""
+
+
+@dataclass
+class ScanStats:
+    """Figures of the last scan: seconds summed over threads, and counts."""
+
+    wall_s: float = 0.0
+    metadata_s: float = 0.0
+    decode_s: float = 0.0
+    infer_s: float = 0.0
+    wait_s: float = 0.0  # main thread waiting for a decode to finish
+    decoded: int = 0
+    cached: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
+
+
+@dataclass
+class _Item:
+    path: Path
+    key: FileKey | None = None
+    meta: PhotoMetadata | None = None
+    meta_error: str = ""
+    pred: Prediction | None = None
+    emb: np.ndarray | None = None
+    error: str = ""
+    dirty: bool = False  # needs writing to the cache
+    exif_names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def tagged(self) -> bool:
+        return self.meta is not None and self.meta.gps is not None and not self.meta.gps_is_estimate
+
+
+def _default_workers() -> int:
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:
+        n = os.cpu_count() or 1
+    return max(1, min(n, 8))
+
+
+class _TimeIndex:
+    """Tagged photos grouped by camera and sorted by time, for window look-ups."""
+
+    def __init__(self, tagged: Sequence[PhotoMetadata]) -> None:
+        groups: dict[str, list[PhotoMetadata]] = {}
+        for m in tagged:
+            if m.taken_at is not None:
+                groups.setdefault(m.camera, []).append(m)
+        self._groups = {
+            cam: (sorted(ms, key=lambda m: m.taken_at), sorted(m.taken_at.timestamp() for m in ms))
+            for cam, ms in groups.items()
+        }
+
+    def near(self, target: PhotoMetadata, window_s: float) -> list[PhotoMetadata]:
+        if target.taken_at is None or target.camera not in self._groups:
+            return []
+        ms, ts = self._groups[target.camera]
+        t = target.taken_at.timestamp()
+        lo = bisect.bisect_left(ts, t - window_s)
+        hi = bisect.bisect_right(ts, t + window_s)
+        return ms[lo:hi]
+
+
+class Scanner:
+    """Runs a Predictor over photo paths; used by ``geoscope scan``/``eval`` and the app.
+
+    The constructor does no I/O; the cache is opened by ``scan``. ``stats`` holds
+    the figures of the last scan.
+    """
+
+    def __init__(self, predictor: Any, options: ScanOptions | None = None) -> None:
+        self.predictor = predictor
+        self.options = options or ScanOptions()
+        self.stats = ScanStats()
+        self._lock = threading.Lock()
+
+    # -- public ------------------------------------------------------------------------
+    def scan(
+        self,
+        paths: Sequence[Path],
+        progress: Callable[[int, int], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[ScanResult]:
+        """Yield one ScanResult per path (tagged photos first when neighbours are on).
+
+        ``progress(done, total)`` is called after each result; setting ``cancel``
+        stops the scan after the current batch (results so far stay valid).
+        """
+        opts = self.options
+        self.stats = stats = ScanStats()
+        t0 = time.perf_counter()
+        items = [_Item(Path(p)) for p in paths]
+        total = len(items)
+        done = 0
+        cache = ScanCache.open(opts.cache_path) if opts.use_cache else None
+        pool = ThreadPoolExecutor(opts.workers or _default_workers(), "geoscope-decode")
+        cancelled = cancel if cancel is not None else threading.Event()
+
+        def emit(item: _Item) -> ScanResult:
+            nonlocal done
+            result = self._result(item)
+            stats.counts[result.status] += 1
+            done += 1
+            if progress is not None:
+                progress(done, total)
+            return result
+
+        try:
+            self._stat_and_cache(items, cache)
+            self._read_metadata([it for it in items if it.key and it.meta is None], pool)
+            live = [it for it in items if not it.error]
+            for it in items:
+                if it.error:
+                    yield emit(it)
+            tagged = [it for it in live if it.tagged]
+            untagged = [it for it in live if not it.tagged]
+
+            # 1. photos with camera GPS: reported as exif (and embedded for the gallery).
+            self._name_exif(tagged)
+            need_embed = opts.neighbors or opts.repredict_gps
+            gallery_items: list[_Item] = []
+            for it in self._infer(tagged, pool, cache, cancelled, need=need_embed):
+                if it.emb is not None and not it.error:
+                    gallery_items.append(it)
+                yield emit(it)
+            if cancelled.is_set():
+                return
+
+            # 2. the others: time neighbours, else the model blended with the gallery.
+            gallery = self._gallery(gallery_items) if opts.neighbors else None
+            times = _TimeIndex([it.meta for it in tagged if it.meta]) if opts.neighbors else None
+            to_model: list[_Item] = []
+            for it in untagged:
+                est = self._time_neighbor(it, times) if times is not None else None
+                if est is not None:
+                    it.pred = est
+                    yield emit(it)
+                else:
+                    to_model.append(it)
+            for it in self._infer(to_model, pool, cache, cancelled, need=True):
+                if gallery is not None and it.emb is not None and it.pred is not None:
+                    it.pred = gallery.blend(it.emb, it.pred)
+                yield emit(it)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            if cache is not None:
+                cache.close()
+            stats.wall_s = time.perf_counter() - t0
+
+    # -- stages ------------------------------------------------------------------------
+    def _stat_and_cache(self, items: list[_Item], cache: ScanCache | None) -> None:
+        for it in items:
+            try:
+                it.key = FileKey.of(it.path)
+            except OSError as e:
+                it.error = f"cannot read file: {e.strerror or e}"
+        if cache is None:
+            return
+        keyed = [it for it in items if it.key]
+        found = cache.get_many([it.key for it in keyed], self.predictor.model_id)
+        for it in keyed:
+            entry = found.get(it.key.path)
+            if entry is not None:
+                it.meta, it.pred, it.emb = entry.metadata, entry.prediction, entry.embedding
+                self.stats.cached += 1
+
+    def _read_metadata(self, items: list[_Item], pool: ThreadPoolExecutor) -> None:
+        from geoscope_core.photos.metadata import read_metadata
+
+        def one(it: _Item) -> None:
+            t = time.perf_counter()
+            try:
+                it.meta = read_metadata(it.path)
+            except GeoScopeError as e:
+                it.meta_error = str(e)
+                log.debug("no metadata for %s: %s", it.path, e)
+            except Exception as e:  # per-file edge: a broken file must not stop the batch
+                it.meta_error = f"{type(e).__name__}: {e}"
+                log.warning("metadata reader failed on %s: %s", it.path, it.meta_error)
+            it.dirty = True
+            with self._lock:
+                self.stats.metadata_s += time.perf_counter() - t
+
+        for _ in pool.map(one, items):
+            pass
+
+    def _decode(self, path: Path) -> np.ndarray:
+        t = time.perf_counter()
+        try:
+            return load_image(path, self.predictor.input_size, self.predictor.resize)
+        finally:
+            with self._lock:
+                self.stats.decode_s += time.perf_counter() - t
+
+    def _infer(
+        self,
+        items: list[_Item],
+        pool: ThreadPoolExecutor,
+        cache: ScanCache | None,
+        cancel: threading.Event,
+        need: bool,
+    ) -> Iterator[_Item]:
+        """Yield ``items`` in order, each with a prediction and embedding when ``need``
+        (decoded and run in batches unless cached) and the photo is not reported as exif."""
+        opts = self.options
+        bs = opts.batch_size
+        window = max(2 * bs, 4 * (opts.workers or _default_workers()))
+        queue: deque[tuple[_Item, Future | None]] = deque()
+        source = iter(items)
+
+        def wants_model(it: _Item) -> bool:
+            if not need:
+                return False
+            if it.tagged and not (opts.neighbors or opts.repredict_gps):
+                return False
+            return it.pred is None or it.emb is None
+
+        def refill() -> None:
+            while len(queue) < window and not cancel.is_set():
+                it = next(source, None)
+                if it is None:
+                    return
+                fut = pool.submit(self._decode, it.path) if wants_model(it) else None
+                queue.append((it, fut))
+
+        out: list[_Item] = []
+        batch: list[tuple[_Item, np.ndarray]] = []
+        refill()
+        while queue:
+            it, fut = queue.popleft()
+            refill()
+            if fut is not None:
+                t = time.perf_counter()
+                try:
+                    pixels = fut.result()
+                    batch.append((it, pixels))
+                except GeoScopeError as e:
+                    it.error = str(e)
+                except Exception as e:  # per-file edge: report what failed, go on
+                    it.error = f"{type(e).__name__}: {e}"
+                    log.warning("decoding %s failed: %s", it.path, it.error)
+                self.stats.wait_s += time.perf_counter() - t
+            out.append(it)
+            if len(batch) >= bs or not queue or (not batch and len(out) >= bs):
+                self._run_batch(batch)
+                batch = []
+                if cache is not None:
+                    self._store(out, cache)
+                yield from out
+                out = []
+                if cancel.is_set():
+                    return
+        if out or batch:
+            self._run_batch(batch)
+            if cache is not None:
+                self._store(out, cache)
+            yield from out
+
+    def _run_batch(self, batch: list[tuple[_Item, np.ndarray]]) -> None:
+        if not batch:
+            return
+        t = time.perf_counter()
+        pixels = np.stack([px for _, px in batch])
+        preds, embs = self.predictor.predict_with_embeddings(pixels)
+        self.stats.infer_s += time.perf_counter() - t
+        self.stats.decoded += len(batch)
+        for (it, _), pred, emb in zip(batch, preds, embs, strict=True):
+            it.pred, it.emb, it.dirty = pred, np.asarray(emb, np.float32), True
+
+    def _store(self, items: list[_Item], cache: ScanCache) -> None:
+        rows = [
+            (
+                it.key,
+                CacheEntry(
+                    it.meta,
+                    it.pred if it.pred is not None and it.pred.source is Source.MODEL else None,
+                    it.emb,
+                ),
+            )
+            for it in items
+            if it.dirty and it.key is not None and not it.error
+        ]
+        cache.put_many(rows, self.predictor.model_id)
+        for it in items:
+            it.dirty = False
+
+    # -- neighbours --------------------------------------------------------------------
+    def _gallery(self, items: list[_Item]) -> Any:
+        if not items:
+            return None
+        from geoscope_core.photos.neighbors import VisualGallery
+
+        emb = np.stack([it.emb for it in items]).astype(np.float32)
+        lats = np.array([it.meta.gps[0] for it in items], dtype=np.float64)
+        lons = np.array([it.meta.gps[1] for it in items], dtype=np.float64)
+        return VisualGallery(emb, lats, lons)
+
+    def _time_neighbor(self, it: _Item, times: _TimeIndex) -> Prediction | None:
+        if it.meta is None:
+            return None
+        near = times.near(it.meta, self.options.time_window_s)
+        if not near:
+            return None
+        from geoscope_core.photos.neighbors import time_neighbor_estimate
+
+        return time_neighbor_estimate(it.meta, near, window_s=self.options.time_window_s)
+
+    def _name_exif(self, items: list[_Item]) -> None:
+        """Country/admin1/city names of camera fixes (reverse geocoding, vectorised)."""
+        if not items or self.options.repredict_gps:
+            return
+        from geoscope_core.geo.gazetteer import get_gazetteer
+
+        lats = np.array([it.meta.gps[0] for it in items])
+        lons = np.array([it.meta.gps[1] for it in items])
+        rev = get_gazetteer().reverse_many(lats, lons)
+        for it, r in zip(items, rev, strict=True):
+            it.exif_names = {
+                "country_code": r.country.country_code,
+                "country": r.country.name,
+                "admin1": r.admin1.name if r.admin1 is not None else "",
+                "city": r.city.name,
+            }
+
+    def _result(self, it: _Item) -> ScanResult:
+        if it.error:
+            return ScanResult(it.path, "error", None, it.meta, it.error)
+        if it.tagged and not self.options.repredict_gps:
+            lat, lon = it.meta.gps
+            pred = Prediction(
+                lat=float(lat),
+                lon=float(lon),
+                confidence=1.0,
+                radius_km=EXIF_RADIUS_KM,
+                source=Source.EXIF,
+                **it.exif_names,
+            )
+            return ScanResult(it.path, "exif", pred, it.meta)
+        if it.pred is None:
+            reason = it.meta_error or "no prediction"
+            return ScanResult(it.path, "error", None, it.meta, reason)
+        status = "neighbors" if it.pred.source is Source.NEIGHBORS else "predicted"
+        return ScanResult(it.path, status, it.pred, it.meta)
