@@ -23,6 +23,82 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from geoscope_core.runtime.eval_cli import run_eval
+    import json
 
-    return run_eval(args)
+    import numpy as np
+
+    from geoscope_core.errors import DataError
+    from geoscope_core.geo.distance import haversine_km
+    from geoscope_core.metrics import THRESHOLDS_KM, evaluate, plot_accuracy_vs_distance
+    from geoscope_core.records import read_labels_csv
+    from geoscope_core.runtime.predictor import Predictor
+    from geoscope_core.runtime.scanner import Scanner, ScanOptions
+
+    records, problems = read_labels_csv(args.labels, args.root)
+    for prob in problems:
+        print(f"skipped {prob}")
+    if args.limit:
+        records = records[: args.limit]
+    if not records:
+        raise DataError(f"{args.labels}: no usable rows")
+    predictor = Predictor.load(args.model, provider=args.provider)
+    options = ScanOptions(
+        use_cache=False,
+        neighbors=False,
+        repredict_gps=True,
+        batch_size=args.batch_size,
+        workers=args.workers,
+    )
+    scanner = Scanner(predictor, options)
+    by_path = {r.path: r for r in scanner.scan([rec.path for rec in records])}
+    ok = [(rec, by_path[rec.path]) for rec in records if by_path[rec.path].prediction]
+    failed = [by_path[rec.path] for rec in records if by_path[rec.path].prediction is None]
+    for r in failed:
+        print(f"failed  {r.path}: {r.error}")
+    if not ok:
+        raise DataError("no photo could be predicted")
+    preds = [r.prediction for _, r in ok]
+    truth = [rec for rec, _ in ok]
+    has_cc = all(rec.country_code for rec in truth)
+    metrics = evaluate(
+        np.array([p.lat for p in preds]),
+        np.array([p.lon for p in preds]),
+        np.array([t.lat for t in truth]),
+        np.array([t.lon for t in truth]),
+        pred_cc=[p.country_code for p in preds] if has_cc else None,
+        true_cc=[t.country_code for t in truth] if has_cc else None,
+    )
+    wall = scanner.stats.wall_s
+    metrics.update(
+        images_per_s=len(ok) / wall if wall > 0 else 0.0,
+        model=predictor.model_id,
+        failed=len(failed),
+        skipped_rows=len(problems),
+        provider=predictor.provider,
+        labels=str(args.labels),
+    )
+    print(f"model      {metrics['model']} on {predictor.provider}")
+    print(
+        f"photos     {metrics['n']} evaluated, {len(failed)} failed, {len(problems)} rows skipped"
+    )
+    for t in THRESHOLDS_KM:
+        print(f"acc@{t:<6g} {100 * metrics['acc_km'][f'{t:g}']:6.1f} %")
+    print(f"median     {metrics['median_km']:.1f} km   mean {metrics['mean_km']:.1f} km")
+    if metrics.get("country_acc") is not None:
+        print(f"country    {100 * metrics['country_acc']:6.1f} %")
+    print(f"geoscore   {metrics['geoscore']:.0f}")
+    print(f"speed      {metrics['images_per_s']:.1f} images/s")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.json}")
+    if args.plot:
+        d = haversine_km(
+            np.array([p.lat for p in preds]),
+            np.array([p.lon for p in preds]),
+            np.array([t.lat for t in truth]),
+            np.array([t.lon for t in truth]),
+        )
+        out = plot_accuracy_vs_distance({predictor.model_id: np.asarray(d)}, args.plot)
+        print(f"wrote {out}")
+    return 1 if failed else 0
