@@ -120,8 +120,8 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         time_window_s=args.time_window,
     )
-    photos = _collect(args.photos)
     predictor = Predictor.load(args.model, provider=args.provider)
+    photos = _collect(args.photos)
     scanner = Scanner(predictor, options)
     results = []
     with tqdm(

@@ -1,0 +1,60 @@
+"""Fixtures of the runtime tests: an isolated cache folder and tiny real bundles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from geoscope_core.settings import data_dir
+from tests.bundles import make_bundle, solid_image
+
+RED = solid_image((210, 40, 40))
+BLUE = solid_image((40, 40, 210))
+GREEN = solid_image((40, 200, 60))
+#: anchor image -> the place it must be predicted as.
+ANCHORS = {
+    "HR": RED,
+    "HR/Splitsko-Dalmatinska": RED,
+    "HR/Splitsko-Dalmatinska/Split": RED,
+    "JP": BLUE,
+    "JP/Tokyo": BLUE,
+    "JP/Tokyo/Tokyo": BLUE,
+    "FR": GREEN,
+    "FR/Île-de-France": GREEN,
+    "FR/Île-de-France/Paris": GREEN,
+}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("GEOSCOPE_CACHE_DIR", str(cache))
+    return cache
+
+
+@pytest.fixture(scope="session")
+def zs_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_bundle(tmp_path_factory.mktemp("zs") / "b", anchors=ANCHORS, logit_scale=50.0)
+
+
+@pytest.fixture(scope="session")
+def cls_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_bundle(
+        tmp_path_factory.mktemp("cls") / "b", kind="classifier", anchors=ANCHORS, logit_scale=50.0
+    )
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    root = data_dir() / "fixtures" / "exif-samples"
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"shared test data missing: {root} (set GEOSCOPE_DATA to the shared data folder)"
+        )
+    return root
+
+
+def anchor_pixels() -> np.ndarray:
+    return np.stack([RED, BLUE, GREEN])
