@@ -1,0 +1,140 @@
+"""Zero-shot label sets and embeddings (open_clip's zero-shot classifier recipe)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from geoscope_export import ExportConfig, export_bundle
+from geoscope_export.label_embeddings import (
+    class_embeddings,
+    label_embeddings,
+    level_rows,
+    zero_shot_places,
+)
+from geoscope_export.onnx_export import session
+
+from geoscope_core.errors import ExportError
+from geoscope_core.geo.captions import prompts_for
+from geoscope_core.geo.gazetteer import get_gazetteer
+from geoscope_core.runtime.bundle import check_bundle, load_bundle
+from geoscope_core.runtime.manifest import BundleKind, Manifest
+
+from .conftest import TinyZeroShot
+
+
+def test_class_embeddings_average_normalised_prompts() -> None:
+    table = {
+        "a": np.array([3.0, 0.0, 0.0]),
+        "b": np.array([0.0, 1.0, 0.0]),
+        "c": np.array([0.0, 0.0, 2.0]),
+        "d": np.array([1.0, 1.0, 0.0]),
+    }
+
+    def encode(texts: list[str]) -> np.ndarray:
+        return np.stack([table[t] for t in texts]).astype(np.float32)
+
+    emb = class_embeddings(encode, [["a", "b"], ["c"], ["a", "d"]], batch_size=2)
+    assert emb.shape == (3, 3) and emb.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-6)
+    # class 0: mean of unit vectors (1,0,0) and (0,1,0), renormalised
+    np.testing.assert_allclose(emb[0], [2**-0.5, 2**-0.5, 0.0], atol=1e-6)
+    np.testing.assert_allclose(emb[1], [0.0, 0.0, 1.0], atol=1e-6)
+    expected = np.array([1.0, 0.0, 0.0]) + np.array([1.0, 1.0, 0.0]) / 2**0.5
+    np.testing.assert_allclose(emb[2], expected / np.linalg.norm(expected), atol=1e-6)
+
+
+def test_class_embeddings_reject_empty_or_cancelling_prompts() -> None:
+    def encode(texts: list[str]) -> np.ndarray:
+        return np.array([[1.0, 0.0] if t == "x" else [-1.0, 0.0] for t in texts], np.float32)
+
+    with pytest.raises(ExportError):
+        class_embeddings(encode, [["x"], []])
+    with pytest.raises(ExportError, match="degenerate"):
+        class_embeddings(encode, [["x", "y"]])
+
+
+def test_zero_shot_places_and_rows() -> None:
+    gaz = get_gazetteer()
+    places = zero_shot_places(gaz, ("country", "admin1", "city"), cities_per_country=3)
+    assert len(places["country"]) == len(gaz.countries())
+    assert len(places["admin1"]) == len(gaz.admin1())
+    hr = [c for c in places["city"] if c.country_code == "HR"]
+    assert [c.id for c in hr] == [c.id for c in gaz.top_cities("HR", n=3)]
+    assert hr[0].name == "Zagreb"
+    assert all(len([c for c in places["city"] if c.country_code == cc.country_code]) <= 3
+               for cc in places["country"])  # fmt: skip
+    rows = level_rows(places)
+    admin1_ids = {r["id"] for r in rows["admin1"]}
+    country_ids = {r["id"] for r in rows["country"]}
+    assert all(r["parent"] in admin1_ids | country_ids for r in rows["city"])
+    assert set(rows["city"][0]) == {"id", "name", "parent", "lat", "lon", "population",
+                                    "country_code"}  # fmt: skip
+    # without the admin-1 level, cities point at their shipped country
+    rows2 = level_rows(zero_shot_places(gaz, ("country", "city"), cities_per_country=2))
+    assert all(r["parent"] == r["country_code"] for r in rows2["city"])
+
+
+def test_label_embeddings_use_every_template() -> None:
+    gaz = get_gazetteer()
+    model = TinyZeroShot()
+    places = [gaz.country("HR"), gaz.country("AL")]
+    seen: list[str] = []
+
+    def encode(texts: list[str]) -> np.ndarray:
+        seen.extend(texts)
+        return model.encode_text(texts)
+
+    emb = label_embeddings(encode, places, gaz)
+    assert emb.shape == (2, model.embedding_dim)
+    assert seen == prompts_for(places[0], gaz) + prompts_for(places[1], gaz)
+    manual = model.encode_text(prompts_for(places[0], gaz))
+    manual = manual.mean(0) / np.linalg.norm(manual.mean(0))
+    np.testing.assert_allclose(emb[0], manual, atol=1e-5)
+
+
+def test_zero_shot_bundle(tiny_clip_checkpoint: Path, tmp_path: Path) -> None:
+    out = export_bundle(
+        tiny_clip_checkpoint,
+        tmp_path / "zs",
+        ExportConfig(quantize="none", levels=("country", "city"), cities_per_country=2,
+                     validate=False),
+    )  # fmt: skip
+    manifest = Manifest.read(out / "manifest.json")
+    assert manifest.kind is BundleKind.ZERO_SHOT
+    assert manifest.embedding_dim == 16
+    assert manifest.text_encoder is not None
+    assert {"text_encoder.onnx", "tokenizer.json", "labels/country.npy", "labels/city.npy"} <= set(
+        manifest.files
+    )
+    for level in ("country", "city"):
+        emb = np.load(out / "labels" / f"{level}.npy")
+        rows = json.loads((out / "labels" / f"{level}.json").read_text())
+        assert emb.dtype == np.float16 and emb.shape == (len(rows), 16)
+        np.testing.assert_allclose(np.linalg.norm(emb.astype(np.float32), axis=1), 1.0, atol=2e-3)
+    assert manifest.level("city").parent == "country"
+    assert check_bundle(out) == []
+    bundle = load_bundle(out)
+    assert bundle.embeddings("city").shape[1] == 16
+
+    # the shipped text encoder + tokenizer reproduce the PyTorch text tower
+    from tokenizers import Tokenizer
+
+    from geoscope_core.training.checkpoint import load_checkpoint
+
+    model = load_checkpoint(tiny_clip_checkpoint)
+    tok = Tokenizer.from_file(str(out / "tokenizer.json"))
+    texts = ["A Street View photo in Croatia.", "A photo taken in Tirana, Albania."]
+    enc = [tok.encode(t) for t in texts]
+    width = max(len(e.ids) for e in enc)
+    ids = np.zeros((2, width), np.int64)
+    mask = np.zeros((2, width), np.int64)
+    for i, e in enumerate(enc):
+        ids[i, : len(e.ids)] = e.ids
+        mask[i, : len(e.ids)] = 1
+    (got,) = session(out / "text_encoder.onnx").run(
+        ["embedding"], {"input_ids": ids, "attention_mask": mask}
+    )
+    np.testing.assert_allclose(got, model.encode_text(texts), atol=1e-4)
