@@ -126,9 +126,14 @@ def _tv_resnet(name: str) -> Callable[[bool, str], Backbone]:
         net.fc = nn.Identity()
         stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
         return Backbone(
-            name, net, dim, 224, IMAGENET_MEAN, IMAGENET_STD,
+            name,
+            net,
+            dim,
+            224,
+            IMAGENET_MEAN,
+            IMAGENET_STD,
             blocks=[stem, net.layer1, net.layer2, net.layer3, net.layer4],
-        )  # fmt: skip
+        )
 
     return build
 
@@ -173,9 +178,14 @@ def _lite(variant: int, size: int) -> Callable[[bool, str], Backbone]:
         blocks = [nn.Sequential(net._conv_stem, net._bn0), *net._blocks]
         blocks.append(nn.Sequential(net._conv_head, net._bn1))
         return Backbone(
-            f"efficientnet_lite{variant}", _LiteFeatures(net), net._bn1.num_features, size,
-            LITE_MEAN, LITE_STD, blocks=blocks,
-        )  # fmt: skip
+            f"efficientnet_lite{variant}",
+            _LiteFeatures(net),
+            net._bn1.num_features,
+            size,
+            LITE_MEAN,
+            LITE_STD,
+            blocks=blocks,
+        )
 
     return build
 
@@ -195,9 +205,15 @@ def build_clip_vision(pretrained: bool, weights_path: str, arch: dict | None = N
     cfg = net.config
     blocks = [*net.vision_model.encoder.layers, net.vision_model.post_layernorm]
     return Backbone(
-        "hf-clip-vision", _ClipVisionFeatures(net), cfg.hidden_size, cfg.image_size,
-        CLIP_MEAN, CLIP_STD, blocks=blocks, arch={"vision_config": cfg.to_dict()},
-    )  # fmt: skip
+        "hf-clip-vision",
+        _ClipVisionFeatures(net),
+        cfg.hidden_size,
+        cfg.image_size,
+        CLIP_MEAN,
+        CLIP_STD,
+        blocks=blocks,
+        arch={"vision_config": cfg.to_dict()},
+    )
 
 
 class _TinyNet(nn.Module):

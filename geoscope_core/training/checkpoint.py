@@ -275,9 +275,12 @@ class ZeroShotModel:
     def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
         """Texts -> {"input_ids", "attention_mask"} int64 [N, L] (padded, truncated)."""
         enc = self.tokenizer(
-            list(texts), padding=True, truncation=True,
-            max_length=self.config.text_max_length, return_tensors="pt",
-        )  # fmt: skip
+            list(texts),
+            padding=True,
+            truncation=True,
+            max_length=self.config.text_max_length,
+            return_tensors="pt",
+        )
         return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
     @torch.no_grad()

@@ -114,7 +114,8 @@ class CnnConfig(TrainConfig):
     ``smoothing_km``: haversine label smoothing temperature tau in km (PIGEON: the
     target of cell c is proportional to exp(-(d(c, y) - d(nearest, y)) / tau)); 0 = one-hot.
     ``refine_top_k``: prediction = probability-weighted mean of the top-k cell
-    centroids of the finest level (1 = the arg-max centroid).
+    centroids of the finest level (1 = the arg-max centroid). ``country_smoothing_km``:
+    tau of the country level (countries are far apart, a smaller tau is one-hot).
     """
 
     name: str = "cnn"
@@ -122,6 +123,7 @@ class CnnConfig(TrainConfig):
     kmeans_k: int = 64
     min_samples: int = 1
     smoothing_km: float = 75.0
+    country_smoothing_km: float = 300.0
     hidden_dim: int = 0  # 0 = linear heads on the (frozen) features
     dropout: float = 0.1
     refine_top_k: int = 3
@@ -136,7 +138,7 @@ class CnnConfig(TrainConfig):
             raise ConfigError(f"kmeans_k must be >= 2, got {self.kmeans_k}")
         if self.min_samples < 1:
             raise ConfigError("min_samples must be >= 1")
-        if self.smoothing_km < 0:
+        if self.smoothing_km < 0 or self.country_smoothing_km < 0:
             raise ConfigError("smoothing_km must be >= 0")
         if self.hidden_dim < 0 or not 0.0 <= self.dropout < 1.0:
             raise ConfigError("hidden_dim must be >= 0 and dropout in [0, 1)")

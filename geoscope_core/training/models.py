@@ -55,9 +55,12 @@ class GeoClassifier(nn.Module):
     """
 
     def __init__(
-        self, backbone: Backbone, level_sizes: dict[str, int], hidden_dim: int = 0,
+        self,
+        backbone: Backbone,
+        level_sizes: dict[str, int],
+        hidden_dim: int = 0,
         dropout: float = 0.1,
-    ) -> None:  # fmt: skip
+    ) -> None:
         super().__init__()
         self.backbone_info = backbone
         self.pixel = PixelInput(backbone.mean, backbone.std)
@@ -142,9 +145,12 @@ def build_text_tower(spec: str, arch: dict[str, Any] | None = None) -> tuple[nn.
             from transformers import BertConfig, BertModel
 
             cfg = BertConfig(
-                hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                intermediate_size=64, max_position_embeddings=128,
-            )  # fmt: skip
+                hidden_size=32,
+                num_hidden_layers=2,
+                num_attention_heads=2,
+                intermediate_size=64,
+                max_position_embeddings=128,
+            )
             return TextTower(BertModel(cfg)), AutoTokenizer.from_pretrained(minilm_path())
         if spec == "minilm":
             path = minilm_path()
@@ -163,9 +169,13 @@ class LiteClip(nn.Module):
     """
 
     def __init__(
-        self, backbone: Backbone, text_tower: nn.Module, embed_dim: int, dropout: float,
+        self,
+        backbone: Backbone,
+        text_tower: nn.Module,
+        embed_dim: int,
+        dropout: float,
         temperature: float,
-    ) -> None:  # fmt: skip
+    ) -> None:
         super().__init__()
         self.backbone_info = backbone
         self.pixel = PixelInput(backbone.mean, backbone.std)
@@ -174,6 +184,14 @@ class LiteClip(nn.Module):
         self.image_proj = ProjectionHead(backbone.feature_dim, embed_dim, dropout)
         self.text_proj = ProjectionHead(text_tower.hidden_size, embed_dim, dropout)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / temperature)))
+
+    def image_features(self, x: torch.Tensor) -> torch.Tensor:
+        """normalised images [N, 3, S, S] -> backbone features [N, F]."""
+        return self.backbone(x)
+
+    def text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """token ids [N, L] -> pooled text-tower features [N, H]."""
+        return self.text(input_ids, attention_mask)
 
     def project_image(self, features: torch.Tensor) -> torch.Tensor:
         """backbone features [N, F] -> L2-normalised embeddings [N, D]."""

@@ -36,15 +36,29 @@ TINY_CELLS = (
 
 def tiny_labels() -> dict[str, list[dict]]:
     countries = [
-        {"id": i, "name": n, "parent": cont, "lat": la, "lon": lo, "population": 1_000_000,
-         "country_code": cc}
+        {
+            "id": i,
+            "name": n,
+            "parent": cont,
+            "lat": la,
+            "lon": lo,
+            "population": 1_000_000,
+            "country_code": cc,
+        }
         for i, n, la, lo, cc, cont in TINY_COUNTRIES
-    ]  # fmt: skip
+    ]
     cells = [
-        {"id": i, "name": n, "parent": cc, "lat": la, "lon": lo, "population": 100_000,
-         "country_code": cc}
+        {
+            "id": i,
+            "name": n,
+            "parent": cc,
+            "lat": la,
+            "lon": lo,
+            "population": 100_000,
+            "country_code": cc,
+        }
         for i, n, la, lo, cc in TINY_CELLS
-    ]  # fmt: skip
+    ]
     return {"country": countries, "cell": cells}
 
 
@@ -62,25 +76,41 @@ def tiny_checkpoint(tmp_dir: Path, model_type: Literal["cnn", "clip"] = "cnn") -
     if model_type == "cnn":
         labels = tiny_labels()
         config = CnnConfig(
-            name="tiny-cnn", backbone="tiny", pretrained=False, levels=("country", "cell"),
-            kmeans_k=len(TINY_CELLS), epochs=0,
-        )  # fmt: skip
+            name="tiny-cnn",
+            backbone="tiny",
+            pretrained=False,
+            levels=("country", "cell"),
+            kmeans_k=len(TINY_CELLS),
+            epochs=0,
+        )
         net = GeoClassifier(backbone, {lv: len(rows) for lv, rows in labels.items()}, dropout=0.0)
         net.eval()
         return save_checkpoint(
-            out, config, net, describe_arch(net, backbone.input_size), labels=labels,
+            out,
+            config,
+            net,
+            describe_arch(net, backbone.input_size),
+            labels=labels,
             metrics={"final": {}},
-        )  # fmt: skip
+        )
     if model_type == "clip":
         config = ClipConfig(
-            name="tiny-clip", backbone="tiny", pretrained=False, text_tower="tiny-bert",
-            embed_dim=16, epochs=0,
-        )  # fmt: skip
+            name="tiny-clip",
+            backbone="tiny",
+            pretrained=False,
+            text_tower="tiny-bert",
+            embed_dim=16,
+            epochs=0,
+        )
         tower, tok = build_text_tower("tiny-bert")
         net = LiteClip(backbone, tower, config.embed_dim, 0.0, config.temperature)
         net.eval()
         return save_checkpoint(
-            out, config, net, describe_arch(net, backbone.input_size), tokenizer=tok,
+            out,
+            config,
+            net,
+            describe_arch(net, backbone.input_size),
+            tokenizer=tok,
             metrics={"final": {}},
-        )  # fmt: skip
+        )
     raise ValueError(f"model_type must be 'cnn' or 'clip', got {model_type!r}")

@@ -1,0 +1,494 @@
+"""Contrastive training: lite StreetCLIP, or any HF CLIP checkpoint.
+
+Both towers stay frozen while their outputs are cached (image features per view,
+text-tower features per caption); the projection heads and the temperature learn
+with the label-aware symmetric contrastive loss. Captions are synthesised per
+training photo at each granularity of ``caption_levels`` (``captions_per_sample``
+random templates each, street-view or ordinary-photo wording), and every step
+draws one caption per photo at a random granularity. With ``unfreeze_blocks`` and
+``finetune_epochs`` the last image-tower blocks then train on fresh augmented views
+(the text side keeps its cached features). ``epochs=0`` only measures zero-shot
+accuracy and saves the checkpoint (any CLIP checkpoint as is, e.g. StreetCLIP).
+
+Validation is hierarchical zero-shot decoding (:mod:`.zeroshot`) on the val photos;
+with ``exclude_countries`` the report adds zero-shot country accuracy on the val
+photos of those held-out countries against chance (1 / number of countries).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from geoscope_core.errors import TrainingError
+from geoscope_core.geo.captions import caption_for_location
+from geoscope_core.geo.distance import haversine_km
+from geoscope_core.geo.gazetteer import get_gazetteer
+from geoscope_core.training.backbones import build_backbone, set_trainable_blocks
+from geoscope_core.training.checkpoint import describe_arch, load_trainer_state, save_checkpoint
+from geoscope_core.training.config import ClipConfig
+from geoscope_core.training.data import (
+    FeatureCache,
+    RandomViewDataset,
+    Sample,
+    ViewDataset,
+    ViewRecipe,
+    feature_cache_root,
+    load_samples,
+)
+from geoscope_core.training.loop import (
+    DistContext,
+    epoch_permutation,
+    init_distributed,
+    pick_device,
+    seed_everything,
+    write_report,
+)
+from geoscope_core.training.losses import label_aware_contrastive_loss
+from geoscope_core.training.models import HfClip, LiteClip, build_text_tower, load_hf_clip
+from geoscope_core.training.zeroshot import ZeroShotDecoder
+
+log = logging.getLogger(__name__)
+
+STYLES = ("streetview", "photo")
+
+
+def build_captions(
+    config: ClipConfig, samples: list[Sample]
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Synthetic captions of the training photos.
+
+    Returns (unique caption texts, caption index int [N, M] into them, caption level
+    int [N, M] into ``config.caption_levels``, place keys int [N, n_levels]) with
+    M = len(caption_levels) * captions_per_sample. Two photos share a place key at a
+    level when they lie in the same place of that level (same city, region, ...).
+    """
+    gaz = get_gazetteer()
+    lats = np.array([s.lat for s in samples])
+    lons = np.array([s.lon for s in samples])
+    keys = np.zeros((len(samples), len(config.caption_levels)), dtype=np.int64)
+    for j, level in enumerate(config.caption_levels):
+        ids = gaz.ids_at(lats, lons, level)
+        uniq = {v: i for i, v in enumerate(dict.fromkeys(ids))}
+        keys[:, j] = [uniq[v] for v in ids]
+    texts: dict[str, int] = {}
+    m = len(config.caption_levels) * config.captions_per_sample
+    index = np.zeros((len(samples), m), dtype=np.int64)
+    levels = np.zeros((len(samples), m), dtype=np.int64)
+    rng = np.random.default_rng([config.seed, 17])
+    for i, s in enumerate(samples):
+        col = 0
+        for j, level in enumerate(config.caption_levels):
+            for _ in range(config.captions_per_sample):
+                style = STYLES[int(rng.integers(len(STYLES)))]
+                text = caption_for_location(s.lat, s.lon, gaz, level, rng=rng, style=style)
+                index[i, col] = texts.setdefault(text, len(texts))
+                levels[i, col] = j
+                col += 1
+    return list(texts), index, levels, keys
+
+
+def positives_matrix(keys: np.ndarray, cap_levels: np.ndarray) -> np.ndarray:
+    """bool [B, B]: caption j (about photo j's place at level cap_levels[j]) is true of
+    photo i when photo i lies in the same place at that level. ``keys`` int [B, L]."""
+    return keys[:, cap_levels] == keys[np.arange(len(keys)), cap_levels][None, :]
+
+
+class TextFeatureBank:
+    """Frozen text-tower features per text, computed once (batched) and memoised.
+
+    ``tower``: (input_ids, attention_mask) -> [N, H]; results float32 [n, H].
+    """
+
+    def __init__(self, tower: Callable, tokenizer: Any, max_length: int, device: str) -> None:
+        self.tower = tower
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.device = device
+        self._memo: dict[str, np.ndarray] = {}
+
+    @torch.no_grad()
+    def __call__(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
+        todo = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        for i in range(0, len(todo), batch_size):
+            chunk = todo[i : i + batch_size]
+            enc = self.tokenizer(
+                chunk,
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="pt",
+            )
+            feats = self.tower(
+                enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device)
+            )
+            for t, f in zip(chunk, feats.float().cpu().numpy(), strict=True):
+                self._memo[t] = f
+        return np.stack([self._memo[t] for t in texts]) if texts else np.zeros((0, 0), np.float32)
+
+
+class _Heads(nn.Module):
+    """DDP-wrappable: (image features, text features) -> (image emb, text emb, logit scale)."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, img: torch.Tensor, txt: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return self.net.project_image(img), self.net.project_text(txt), self.net.logit_scale
+
+
+class _Full(nn.Module):
+    """DDP-wrappable: (pixels, text features) -> (image emb, text emb, logit scale)."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, pixels: torch.Tensor, txt: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        img = self.net.image_features(self.net.pixel(pixels))
+        return self.net.project_image(img), self.net.project_text(txt), self.net.logit_scale
+
+
+def _wrap(module: nn.Module, ctx: DistContext, device: str) -> nn.Module:
+    if not ctx.active:
+        return module
+    ids = [torch.device(device).index] if device.startswith("cuda") else None
+    return nn.parallel.DistributedDataParallel(module, device_ids=ids)
+
+
+def build_clip_model(config: ClipConfig) -> tuple[nn.Module, Any, int, str]:
+    """(model, tokenizer, input size, cache id of the image tower) from pretrained parts."""
+    if config.clip_model:
+        net, tok = load_hf_clip(config.clip_model)
+        return net, tok, net.input_size, f"hfclip:{config.clip_model}"
+    backbone = build_backbone(config.backbone, config.pretrained, config.backbone_weights)
+    tower, tok = build_text_tower(config.text_tower)
+    net = LiteClip(backbone, tower, config.embed_dim, config.dropout, config.temperature)
+    weights = config.backbone_weights or ("pretrained" if config.pretrained else "random")
+    if not config.pretrained and not config.backbone_weights:
+        weights += f"-seed{config.seed}"
+    return net, tok, config.input_size or backbone.input_size, f"{config.backbone}:{weights}"
+
+
+class ZeroShotEvaluator:
+    """Zero-shot metrics of a model on photos whose image embeddings are given."""
+
+    def __init__(self, config: ClipConfig, net: nn.Module, bank: TextFeatureBank, device: str):
+        self.config = config
+        self.net = net
+        self.bank = bank
+        self.device = device
+        self.gaz = get_gazetteer()
+
+    @torch.no_grad()
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        feats = torch.from_numpy(self.bank(texts)).to(self.device)
+        return self.net.project_text(feats).float().cpu().numpy()
+
+    def __call__(
+        self, image_emb: np.ndarray, samples: list[Sample]
+    ) -> tuple[dict[str, Any], np.ndarray]:
+        from geoscope_core.metrics import evaluate
+
+        self.net.eval()
+        scale = float(self.net.logit_scale.detach().exp().clamp(max=100.0))
+        decoder = ZeroShotDecoder(
+            self.gaz, self.embed_texts, self.config.top_countries, self.config.top_cities
+        )
+        guesses = decoder.decode(image_emb, scale)
+        lat = np.array([g.lat for g in guesses])
+        lon = np.array([g.lon for g in guesses])
+        tl = np.array([s.lat for s in samples])
+        tn = np.array([s.lon for s in samples])
+        true_cc = [s.country_code for s in samples]
+        pred_cc = [g.country_code for g in guesses]
+        metrics = evaluate(
+            lat, lon, tl, tn, pred_cc=pred_cc, true_cc=true_cc if all(true_cc) else None
+        )
+        held = set(self.config.exclude_countries)
+        if held:
+            sel = [i for i, s in enumerate(samples) if s.country_code in held]
+            n_countries = len(decoder.countries or [])
+            metrics["heldout"] = {
+                "countries": sorted(held),
+                "n": len(sel),
+                "country_acc": float(np.mean([pred_cc[i] == true_cc[i] for i in sel]))
+                if sel
+                else None,
+                "chance": 1.0 / max(n_countries, 1),
+                "n_candidate_countries": n_countries,
+            }
+        metrics["logit_scale"] = scale
+        return metrics, np.asarray(haversine_km(lat, lon, tl, tn))
+
+
+@torch.no_grad()
+def _embed_photos(net: nn.Module, feats: np.ndarray, device: str) -> np.ndarray:
+    net.eval()
+    out = [
+        net.project_image(torch.from_numpy(feats[i : i + 512]).to(device)).float().cpu().numpy()
+        for i in range(0, len(feats), 512)
+    ]
+    return np.concatenate(out)
+
+
+@torch.no_grad()
+def _embed_photo_files(
+    net: nn.Module, paths: list[Path], recipe: ViewRecipe, device: str
+) -> np.ndarray:
+    net.eval()
+    loader = torch.utils.data.DataLoader(
+        ViewDataset(paths, [(i, 0) for i in range(len(paths))], recipe), batch_size=32
+    )
+    return np.concatenate(
+        [net.encode_image(px.to(device)).float().cpu().numpy() for px, _ in loader]
+    )
+
+
+def train_clip(
+    config: ClipConfig, out: Path, resume: bool = False, progress: bool = True
+) -> dict[str, Any]:
+    """Train (or, with epochs=0, only evaluate) the contrastive model; returns the report."""
+    from tqdm import tqdm
+
+    ctx = init_distributed(config.device)
+    device = pick_device(config.device, ctx)
+    seed_everything(config.seed)
+    show = progress and ctx.is_main
+    train_s = load_samples(config, config.train_split)
+    val_s = load_samples(config, config.val_split)
+    net, tok, size, image_id = build_clip_model(config)
+    net.to(device)
+    arch = describe_arch(net, size)
+
+    trainable = [
+        p
+        for n, p in net.named_parameters()
+        if n.startswith(
+            (
+                "image_proj",
+                "text_proj",
+                "logit_scale",
+                "clip.visual_projection",
+                "clip.text_projection",
+                "clip.logit_scale",
+            )
+        )
+    ]
+    for p in net.parameters():
+        p.requires_grad_(False)
+    for p in trainable:
+        p.requires_grad_(True)
+    if not config.learn_temperature:
+        net.logit_scale.requires_grad_(False)
+        trainable = [p for p in trainable if p is not net.logit_scale]
+    opt = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
+    state: dict[str, Any] = {"phase": "head", "epoch": 0, "history": []}
+    if resume:
+        from safetensors.torch import load_model
+
+        load_model(net, str(out / "model.safetensors"), device=device)
+        saved = load_trainer_state(out, None)
+        state = load_trainer_state(out, opt) if saved["phase"] == "head" else saved
+    history: list[dict[str, Any]] = state["history"]
+
+    text_tower = net.text_features
+    bank = TextFeatureBank(text_tower, tok, config.text_max_length, device)
+    recipe = ViewRecipe.of(config, size)
+    if isinstance(net, HfClip):
+        recipe = ViewRecipe(
+            size, config.aug_scale_min, config.color_jitter, config.hflip, config.seed
+        )
+    cache = FeatureCache(
+        feature_cache_root(config),
+        FeatureCache.make_key(image_id.replace("/", "_"), image_id, recipe),
+    )
+
+    def encoder(px: torch.Tensor) -> torch.Tensor:
+        return net.image_features(net.pixel(px.to(device)))
+
+    texts, cap_index, cap_level, keys = build_captions(config, train_s)
+    log.info("%d train / %d val photos, %d distinct captions", len(train_s), len(val_s), len(texts))
+    text_f = bank(texts)
+    train_f = cache.encode(
+        [s.path for s in train_s],
+        config.feature_views,
+        recipe,
+        encoder,
+        32,
+        config.num_workers,
+        ctx.rank,
+        ctx.world,
+        show,
+        ctx.barrier,
+    )
+    val_f = cache.encode(
+        [s.path for s in val_s],
+        1,
+        recipe,
+        encoder,
+        32,
+        config.num_workers,
+        ctx.rank,
+        ctx.world,
+        show,
+        ctx.barrier,
+    )[:, 0]
+    evaluator = ZeroShotEvaluator(config, net, bank, device)
+    heads = _wrap(_Heads(net), ctx, device)
+
+    def step_batch(idx: np.ndarray, epoch_rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
+        col = epoch_rng.integers(0, cap_index.shape[1], len(idx))
+        cidx = cap_index[idx, col]
+        lv = cap_level[idx, col]
+        pos = torch.from_numpy(positives_matrix(keys[idx], lv)).to(device)
+        txt = torch.from_numpy(text_f[cidx]).to(device)
+        return txt, pos
+
+    final: dict[str, Any] = history[-1]["val"] if history else {}
+    dists = np.zeros(0)
+    start = state["epoch"] if state["phase"] == "head" else config.epochs
+    for epoch in range(start, config.epochs):
+        seed_everything(config.seed * 1000 + epoch)
+        net.train()
+        order = epoch_permutation(len(train_s), config.seed, epoch, ctx)
+        rng = np.random.default_rng([config.seed, epoch, 11])
+        views = rng.integers(0, config.feature_views, len(train_s))
+        total = 0.0
+        for b in tqdm(
+            range(0, len(order), config.batch_size),
+            desc=f"epoch {epoch + 1}/{config.epochs}",
+            disable=not show,
+        ):
+            idx = order[b : b + config.batch_size]
+            txt, pos = step_batch(idx, rng)
+            img = torch.from_numpy(train_f[idx, views[idx]]).to(device)
+            ie, te, scale = heads(img, txt)
+            loss = label_aware_contrastive_loss(ie, te, scale, pos)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+        final, dists = evaluator(_embed_photos(net, val_f, device), val_s)
+        history.append(
+            {"phase": "head", "epoch": epoch + 1, "loss": total / len(order), "val": final}
+        )
+        log.info("epoch %d loss %.4f val %s", epoch + 1, total / len(order), final)
+        if ctx.is_main:
+            save_checkpoint(
+                out,
+                config,
+                net,
+                arch,
+                metrics={"history": history, "final": final},
+                tokenizer=tok,
+                optimizer=opt,
+                trainer_state={"phase": "head", "epoch": epoch + 1, "history": history},
+            )
+        ctx.barrier()
+
+    if config.finetune_epochs:
+        if isinstance(net, HfClip):
+            blocks = [*net.clip.vision_model.encoder.layers, net.clip.vision_model.post_layernorm]
+            params = [
+                p for b in blocks[len(blocks) - config.unfreeze_blocks :] for p in b.parameters()
+            ]
+            for p in params:
+                p.requires_grad_(True)
+        else:
+            params = set_trainable_blocks(net.backbone_info, config.unfreeze_blocks)
+        opt2 = torch.optim.AdamW(
+            [{"params": trainable}, {"params": params}],
+            lr=config.finetune_lr,
+            weight_decay=config.weight_decay,
+        )
+        f_start = 0
+        if resume and state["phase"] == "finetune":
+            state = load_trainer_state(out, opt2)
+            f_start = state["epoch"]
+        full = _wrap(_Full(net), ctx, device)
+        paths = [s.path for s in train_s]
+        for epoch in range(f_start, config.finetune_epochs):
+            seed_everything(config.seed * 1000 + 500 + epoch)
+            net.train()
+            if not isinstance(net, HfClip):
+                net.backbone.eval()  # BatchNorm statistics stay frozen
+            order = epoch_permutation(len(train_s), config.seed, 10_000 + epoch, ctx)
+            rng = np.random.default_rng([config.seed, 10_000 + epoch, 11])
+            loader = torch.utils.data.DataLoader(
+                torch.utils.data.Subset(RandomViewDataset(paths, recipe, epoch), order),
+                batch_size=config.batch_size,
+                num_workers=config.num_workers,
+            )
+            total = 0.0
+            for pixels, j in tqdm(loader, desc=f"fine-tune {epoch + 1}", disable=not show):
+                idx = order[j.numpy()]
+                txt, pos = step_batch(idx, rng)
+                ie, te, scale = full(pixels.to(device), txt)
+                loss = label_aware_contrastive_loss(ie, te, scale, pos)
+                opt2.zero_grad(set_to_none=True)
+                loss.backward()
+                opt2.step()
+                total += float(loss.detach()) * len(idx)
+            final, dists = evaluator(
+                _embed_photo_files(net, [s.path for s in val_s], recipe, device), val_s
+            )
+            history.append(
+                {"phase": "finetune", "epoch": epoch + 1, "loss": total / len(order), "val": final}
+            )
+            if ctx.is_main:
+                save_checkpoint(
+                    out,
+                    config,
+                    net,
+                    arch,
+                    metrics={"history": history, "final": final},
+                    tokenizer=tok,
+                    optimizer=opt2,
+                    trainer_state={"phase": "finetune", "epoch": epoch + 1, "history": history},
+                )
+            ctx.barrier()
+
+    if len(dists) == 0:  # zero-shot only (epochs=0), or resumed after the last epoch
+        emb = (
+            _embed_photos(net, val_f, device)
+            if not config.finetune_epochs
+            else _embed_photo_files(net, [s.path for s in val_s], recipe, device)
+        )
+        final, dists = evaluator(emb, val_s)
+        if not history and ctx.is_main:
+            save_checkpoint(
+                out,
+                config,
+                net,
+                arch,
+                metrics={"history": [], "final": final},
+                tokenizer=tok,
+                optimizer=opt,
+                trainer_state={"phase": "head", "epoch": 0, "history": []},
+            )
+    report: dict[str, Any] = {"history": history, "final": final}
+    if ctx.is_main:
+        report = write_report(
+            out,
+            config.name,
+            history,
+            final,
+            {config.name: dists},
+            {
+                "n_train": len(train_s),
+                "n_captions": len(texts),
+                "caption_sha1": hashlib.sha1("\n".join(texts).encode()).hexdigest()[:12],
+            },
+        )
+    if not np.isfinite(final.get("median_km", 0.0)):
+        raise TrainingError("validation produced non-finite distances")
+    return report

@@ -1,0 +1,376 @@
+"""CNN transfer learning: a geocell classifier on a pretrained backbone.
+
+Schedule: (1) the backbone is frozen and every training photo is encoded once per
+view (``feature_views``: the centre crop plus augmented views, cached on disk), the
+heads train on those cached features for ``epochs``; (2) optionally the last
+``unfreeze_blocks`` blocks of the backbone are unfrozen and trained with the heads
+on freshly augmented photos for ``finetune_epochs`` (BatchNorm statistics stay
+frozen). Targets are haversine-smoothed over the cells of each level.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from geoscope_core.errors import TrainingError
+from geoscope_core.geo.cells import CellSet, kmeans_cells, semantic_cells
+from geoscope_core.geo.distance import haversine_km, spherical_mean
+from geoscope_core.geo.gazetteer import get_gazetteer
+from geoscope_core.training.backbones import build_backbone, set_trainable_blocks
+from geoscope_core.training.checkpoint import (
+    describe_arch,
+    load_trainer_state,
+    save_checkpoint,
+)
+from geoscope_core.training.config import CnnConfig
+from geoscope_core.training.data import (
+    FeatureCache,
+    RandomViewDataset,
+    Sample,
+    ViewDataset,
+    ViewRecipe,
+    feature_cache_root,
+    load_samples,
+)
+from geoscope_core.training.loop import (
+    DistContext,
+    epoch_permutation,
+    init_distributed,
+    pick_device,
+    seed_everything,
+    write_report,
+)
+from geoscope_core.training.losses import haversine_smoothed_targets, soft_cross_entropy
+from geoscope_core.training.models import GeoClassifier
+
+log = logging.getLogger(__name__)
+
+
+def build_cells(config: CnnConfig, samples: list[Sample]) -> dict[str, CellSet]:
+    """Cells per level from the training coordinates (deterministic)."""
+    lats = np.array([s.lat for s in samples])
+    lons = np.array([s.lon for s in samples])
+    gaz = get_gazetteer()
+    cells: dict[str, CellSet] = {}
+    for level in config.levels:
+        if level == "cell":
+            cells[level] = kmeans_cells(lats, lons, config.kmeans_k, seed=config.seed, gaz=gaz)
+        else:
+            cells[level] = semantic_cells(gaz, level, lats, lons, config.min_samples)
+    return cells
+
+
+def predict_locations(
+    logits: dict[str, np.ndarray], cells: dict[str, CellSet], top_k: int
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(lat [N], lon [N] degrees, country codes) from per-level logits [N, C_level].
+
+    Location: the finest level's top-k cell centroids averaged on the sphere with their
+    renormalised probabilities (k = 1: the arg-max centroid). Country: the country
+    head's arg-max when there is one, else the finest cell's country.
+    """
+    finest = list(cells)[-1]
+    z = logits[finest].astype(np.float64)
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    c = cells[finest]
+    k = min(top_k, p.shape[1])
+    top = np.argsort(-p, axis=1)[:, :k]
+    lat = np.empty(len(p))
+    lon = np.empty(len(p))
+    for i in range(len(p)):
+        idx = top[i]
+        lat[i], lon[i] = spherical_mean(c.lat[idx], c.lon[idx], p[i, idx])
+    cc_level = "country" if "country" in cells else finest
+    arg = logits[cc_level].argmax(axis=1)
+    codes = [cells[cc_level].country_codes[j] for j in arg]
+    return lat, lon, codes
+
+
+def evaluate_logits(
+    logits: dict[str, np.ndarray], cells: dict[str, CellSet], samples: list[Sample], top_k: int
+) -> tuple[dict[str, Any], np.ndarray]:
+    """GEO metrics dict and distances [N] km for predictions against ``samples``."""
+    from geoscope_core.metrics import evaluate
+
+    lat, lon, codes = predict_locations(logits, cells, top_k)
+    tl = np.array([s.lat for s in samples])
+    tn = np.array([s.lon for s in samples])
+    true_cc = [s.country_code for s in samples]
+    metrics = evaluate(lat, lon, tl, tn, pred_cc=codes, true_cc=true_cc if all(true_cc) else None)
+    return metrics, np.asarray(haversine_km(lat, lon, tl, tn))
+
+
+class _Heads(nn.Module):
+    """DDP-wrappable view of the classifier's heads: features [N, F] -> logits per level."""
+
+    def __init__(self, net: GeoClassifier) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, feats: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        out = self.net.heads(feats)
+        return tuple(out[lv] for lv in self.net.levels)
+
+
+def _wrap(module: nn.Module, ctx: DistContext, device: str) -> nn.Module:
+    if not ctx.active:
+        return module
+    ids = [torch.device(device).index] if device.startswith("cuda") else None
+    return nn.parallel.DistributedDataParallel(module, device_ids=ids)
+
+
+def _loss(outs: tuple[torch.Tensor, ...], targets: list[torch.Tensor]) -> torch.Tensor:
+    return sum(
+        (soft_cross_entropy(o, t) for o, t in zip(outs, targets, strict=True)), torch.zeros(())
+    )
+
+
+@torch.no_grad()
+def _logits_from_features(net: GeoClassifier, feats: np.ndarray, device: str) -> dict:
+    net.eval()
+    out: dict[str, list[np.ndarray]] = {lv: [] for lv in net.levels}
+    for i in range(0, len(feats), 512):
+        res = net.heads(torch.from_numpy(feats[i : i + 512]).to(device))
+        for lv in net.levels:
+            out[lv].append(res[lv].float().cpu().numpy())
+    return {lv: np.concatenate(v) for lv, v in out.items()}
+
+
+@torch.no_grad()
+def _logits_from_photos(
+    net: GeoClassifier, paths: list[Path], recipe: ViewRecipe, device: str, workers: int
+) -> dict:
+    net.eval()
+    loader = torch.utils.data.DataLoader(
+        ViewDataset(paths, [(i, 0) for i in range(len(paths))], recipe),
+        batch_size=32,
+        num_workers=workers,
+    )
+    out: dict[str, list[np.ndarray]] = {lv: [] for lv in net.levels}
+    for pixels, _ in loader:
+        res = net(pixels.to(device))[1:]
+        for lv, r in zip(net.levels, res, strict=True):
+            out[lv].append(r.float().cpu().numpy())
+    return {lv: np.concatenate(v) for lv, v in out.items()}
+
+
+def train_cnn(
+    config: CnnConfig, out: Path, resume: bool = False, progress: bool = True
+) -> dict[str, Any]:
+    """Train the classifier described by ``config`` into ``out``; returns the report."""
+    from tqdm import tqdm
+
+    ctx = init_distributed(config.device)
+    device = pick_device(config.device, ctx)
+    seed_everything(config.seed)
+    show = progress and ctx.is_main
+    train_s = load_samples(config, config.train_split)
+    val_s = load_samples(config, config.val_split)
+    cells = build_cells(config, train_s)
+    lats = np.array([s.lat for s in train_s])
+    lons = np.array([s.lon for s in train_s])
+    targets_np = [
+        haversine_smoothed_targets(
+            lats,
+            lons,
+            c.lat,
+            c.lon,
+            c.assign(lats, lons),
+            config.country_smoothing_km if level == "country" else config.smoothing_km,
+        )
+        for level, c in cells.items()
+    ]
+    backbone = build_backbone(config.backbone, config.pretrained, config.backbone_weights)
+    size = config.input_size or backbone.input_size
+    net = GeoClassifier(
+        backbone, {lv: len(c) for lv, c in cells.items()}, config.hidden_dim, config.dropout
+    ).to(device)
+    arch = describe_arch(net, size)
+    labels = {lv: c.labels() for lv, c in cells.items()}
+    log.info(
+        "%d train / %d val photos; cells: %s",
+        len(train_s),
+        len(val_s),
+        {lv: len(c) for lv, c in cells.items()},
+    )
+
+    state: dict[str, Any] = {"phase": "head", "epoch": 0, "history": []}
+    head_params = [p for n, p in net.named_parameters() if n.startswith(("neck", "head"))]
+    opt = torch.optim.AdamW(head_params, lr=config.lr, weight_decay=config.weight_decay)
+    if resume:
+        from safetensors.torch import load_model
+
+        load_model(net, str(out / "model.safetensors"), device=device)
+        saved = load_trainer_state(out, None)
+        state = load_trainer_state(out, opt) if saved["phase"] == "head" else saved
+    history: list[dict[str, Any]] = state["history"]
+
+    # -- phase 1: frozen backbone, cached features ---------------------------------------
+    recipe = ViewRecipe.of(config, size)
+    weights_id = config.backbone_weights or ("pretrained" if config.pretrained else "random")
+    if not config.pretrained and not config.backbone_weights:
+        weights_id += f"-seed{config.seed}"
+    cache = FeatureCache(
+        feature_cache_root(config), FeatureCache.make_key(config.backbone, weights_id, recipe)
+    )
+    set_trainable_blocks(backbone, 0)
+    net.backbone.eval()
+
+    def encoder(px: torch.Tensor) -> torch.Tensor:
+        return net.backbone(net.pixel(px.to(device)))
+
+    need_cache = state["phase"] == "head" and (state["epoch"] < config.epochs or not history)
+    if need_cache or config.finetune_epochs == 0:
+        paths = [s.path for s in train_s]
+        train_f = cache.encode(
+            paths,
+            config.feature_views,
+            recipe,
+            encoder,
+            32,
+            config.num_workers,
+            ctx.rank,
+            ctx.world,
+            show,
+            ctx.barrier,
+        )
+        val_f = cache.encode(
+            [s.path for s in val_s],
+            1,
+            recipe,
+            encoder,
+            32,
+            config.num_workers,
+            ctx.rank,
+            ctx.world,
+            show,
+            ctx.barrier,
+        )[:, 0]
+    heads = _wrap(_Heads(net), ctx, device)
+    final: dict[str, Any] = history[-1]["val"] if history else {}
+    dists: np.ndarray = np.zeros(0)
+    for epoch in range(
+        state["epoch"] if state["phase"] == "head" else config.epochs, config.epochs
+    ):
+        seed_everything(config.seed * 1000 + epoch)
+        net.train()
+        net.backbone.eval()
+        order = epoch_permutation(len(train_s), config.seed, epoch, ctx)
+        views = np.random.default_rng([config.seed, epoch, 7]).integers(
+            0, config.feature_views, len(train_s)
+        )
+        total = 0.0
+        steps = range(0, len(order), config.batch_size)
+        for b in tqdm(steps, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not show):
+            idx = order[b : b + config.batch_size]
+            x = torch.from_numpy(train_f[idx, views[idx]]).to(device)
+            tg = [torch.from_numpy(t[idx]).to(device) for t in targets_np]
+            loss = _loss(heads(x), tg)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+        final, dists = evaluate_logits(
+            _logits_from_features(net, val_f, device), cells, val_s, config.refine_top_k
+        )
+        history.append(
+            {"phase": "head", "epoch": epoch + 1, "loss": total / len(order), "val": final}
+        )
+        log.info("epoch %d loss %.4f val %s", epoch + 1, total / len(order), final)
+        if ctx.is_main:
+            save_checkpoint(
+                out,
+                config,
+                net,
+                arch,
+                labels,
+                {"history": history, "final": final},
+                optimizer=opt,
+                trainer_state={"phase": "head", "epoch": epoch + 1, "history": history},
+            )
+        ctx.barrier()
+
+    # -- phase 2: unfreeze the last blocks, train on fresh augmented views ---------------
+    if config.finetune_epochs:
+        params = set_trainable_blocks(backbone, config.unfreeze_blocks)
+        opt2 = torch.optim.AdamW(
+            [{"params": head_params}, {"params": params}],
+            lr=config.finetune_lr,
+            weight_decay=config.weight_decay,
+        )
+        start = 0
+        if resume and state["phase"] == "finetune":
+            state = load_trainer_state(out, opt2)
+            start = state["epoch"]
+        model = _wrap(net, ctx, device)
+        train_paths = [s.path for s in train_s]
+        for epoch in range(start, config.finetune_epochs):
+            seed_everything(config.seed * 1000 + 500 + epoch)
+            net.train()
+            net.backbone.eval()  # BatchNorm statistics stay frozen
+            order = epoch_permutation(len(train_s), config.seed, 10_000 + epoch, ctx)
+            loader = torch.utils.data.DataLoader(
+                torch.utils.data.Subset(RandomViewDataset(train_paths, recipe, epoch), order),
+                batch_size=config.batch_size,
+                num_workers=config.num_workers,
+            )
+            total = 0.0
+            for pixels, idx in tqdm(loader, desc=f"fine-tune {epoch + 1}", disable=not show):
+                sel = order[idx.numpy()]
+                tg = [torch.from_numpy(t[sel]).to(device) for t in targets_np]
+                loss = _loss(model(pixels.to(device))[1:], tg)
+                opt2.zero_grad(set_to_none=True)
+                loss.backward()
+                opt2.step()
+                total += float(loss.detach()) * len(sel)
+            final, dists = evaluate_logits(
+                _logits_from_photos(
+                    net, [s.path for s in val_s], recipe, device, config.num_workers
+                ),
+                cells,
+                val_s,
+                config.refine_top_k,
+            )
+            history.append(
+                {"phase": "finetune", "epoch": epoch + 1, "loss": total / len(order), "val": final}
+            )
+            if ctx.is_main:
+                save_checkpoint(
+                    out,
+                    config,
+                    net,
+                    arch,
+                    labels,
+                    {"history": history, "final": final},
+                    optimizer=opt2,
+                    trainer_state={"phase": "finetune", "epoch": epoch + 1, "history": history},
+                )
+            ctx.barrier()
+
+    if not history:
+        raise TrainingError("nothing trained: epochs and finetune_epochs are both 0")
+    if len(dists) == 0:  # resumed after the last epoch: measure again
+        final, dists = evaluate_logits(
+            _logits_from_photos(net, [s.path for s in val_s], recipe, device, 0),
+            cells,
+            val_s,
+            config.refine_top_k,
+        )
+    report: dict[str, Any] = {"history": history, "final": final}
+    if ctx.is_main:
+        report = write_report(
+            out,
+            config.name,
+            history,
+            final,
+            {config.name: dists},
+            {"n_train": len(train_s), "cells": {lv: len(c) for lv, c in cells.items()}},
+        )
+    return report
