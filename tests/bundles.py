@@ -239,3 +239,36 @@ def make_bundle(
     }
     Manifest.from_dict(manifest).write(out / "manifest.json")
     return out
+
+
+def write_jpeg(
+    path: Path,
+    pixels: np.ndarray,
+    gps: tuple[float, float] | None = None,
+    taken_at: str | None = None,
+    camera: tuple[str, str] = ("Canon", "Canon EOS 40D"),
+    size: tuple[int, int] = (256, 192),
+) -> Path:
+    """Save ``pixels`` (uint8 [H, W, 3]) upscaled to ``size`` as a JPEG with EXIF
+    Make/Model, DateTimeOriginal (``"YYYY:MM:DD HH:MM:SS"``) and GPS (degrees)."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = camera
+    if taken_at:
+        exif.get_ifd(0x8769)[0x9003] = taken_at
+    if gps is not None:
+        g = exif.get_ifd(0x8825)
+        for (ref_tag, val_tag), value, (pos, neg) in (
+            ((1, 2), gps[0], ("N", "S")),
+            ((3, 4), gps[1], ("E", "W")),
+        ):
+            a = abs(value)
+            d, m = int(a), int((a - int(a)) * 60)
+            s = round((a - d - m / 60) * 3600, 4)
+            g[ref_tag] = pos if value >= 0 else neg
+            g[val_tag] = (float(d), float(m), s)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).resize(size).save(path, "JPEG", quality=95, exif=exif)
+    return path
