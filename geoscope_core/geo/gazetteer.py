@@ -32,6 +32,7 @@ import importlib.metadata
 import importlib.util
 import json
 import logging
+import math
 import os
 import tempfile
 import threading
@@ -45,7 +46,12 @@ from numpy.typing import ArrayLike
 from geoscope_core import settings
 from geoscope_core.errors import GazetteerError
 from geoscope_core.geo.continents import CONTINENT_NAMES, COUNTRY_CONTINENT
-from geoscope_core.geo.distance import chord_to_km, from_vectors, to_unit_vectors
+from geoscope_core.geo.distance import (
+    EARTH_RADIUS_KM,
+    chord_to_km,
+    from_vectors,
+    to_unit_vectors,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -562,22 +568,20 @@ class Gazetteer:
         chord, idx = self._kdtree().query(to_unit_vectors(la, lo), k=1)
         return np.asarray(idx, dtype=np.int64), chord_to_km(chord)
 
+    def _result(self, i: int, distance_km: float) -> ReverseResult:
+        t = self._t
+        ai = int(t.city_admin1[i])
+        return ReverseResult(
+            city=self._city(i),
+            admin1=self._admin1[ai] if ai >= 0 else None,
+            country=self._countries[int(t.city_country[i])],
+            distance_km=distance_km,
+        )
+
     def reverse_many(self, lats: ArrayLike, lons: ArrayLike) -> list[ReverseResult]:
         """Nearest city, its admin-1 and country for each point (degrees) [N]."""
         idx, dist = self.nearest_indices(lats, lons)
-        t = self._t
-        out = []
-        for i, d in zip(idx.tolist(), dist.tolist(), strict=True):
-            ai = int(t.city_admin1[i])
-            out.append(
-                ReverseResult(
-                    city=self._city(i),
-                    admin1=self._admin1[ai] if ai >= 0 else None,
-                    country=self._countries[int(t.city_country[i])],
-                    distance_km=d,
-                )
-            )
-        return out
+        return [self._result(i, d) for i, d in zip(idx.tolist(), dist.tolist(), strict=True)]
 
     def reverse(self, lat: float, lon: float) -> ReverseResult:
         """Nearest city to (lat, lon) in degrees, with its admin-1 region and country.
@@ -585,7 +589,15 @@ class Gazetteer:
         The country is the nearest city's, so points near a border or out at sea get the
         nearest country; ``distance_km`` tells how far that city is.
         """
-        return self.reverse_many([lat], [lon])[0]
+        la, lo = float(lat), float(lon)
+        if not (math.isfinite(la) and math.isfinite(lo) and abs(la) <= 90.0):
+            raise GazetteerError(f"invalid coordinate: ({lat}, {lon})")
+        tree = self._tree if self._tree is not None else self._kdtree()
+        rla, rlo = math.radians(la), math.radians(lo)
+        cos_la = math.cos(rla)
+        chord, i = tree.query((cos_la * math.cos(rlo), cos_la * math.sin(rlo), math.sin(rla)))
+        km = 2.0 * EARTH_RADIUS_KM * math.asin(min(float(chord), 2.0) / 2.0)
+        return self._result(int(i), km)
 
     def ids_at(self, lats: ArrayLike, lons: ArrayLike, level: str) -> list[str]:
         """Ids of the places at ``level`` containing the nearest city of each point [N];
