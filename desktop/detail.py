@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from geoscope_desktop.items import PhotoItem, PhotoStatus, format_km, format_latlon, place_text
 from geoscope_desktop.photo_model import STATUS_COLORS
+from geoscope_desktop.qtcompat import emit
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QImage, QPixmap
 from PySide6.QtWidgets import (
@@ -198,7 +199,7 @@ class DetailPane(QWidget):
             return
         cand = row.data(Qt.ItemDataRole.UserRole)
         if isinstance(cand, Candidate):
-            self.alternative_chosen.emit(cand)
+            emit(self.alternative_chosen, cand)
 
 
 def _escape(text: str) -> str:

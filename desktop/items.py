@@ -43,7 +43,8 @@ class PhotoItem:
     ``gps``: the location the file itself carries (lat, lon degrees) or None;
     ``prediction``: the estimate shown (possibly corrected by the user);
     ``model_prediction``: the model's estimate before any correction;
-    ``message``: the last error or write note for this photo.
+    ``message``: the last error or write note for this photo;
+    ``result``: the scanner's raw result (kept for export).
     """
 
     path: Path
@@ -52,6 +53,7 @@ class PhotoItem:
     model_prediction: Prediction | None = None
     status: PhotoStatus = PhotoStatus.PENDING
     message: str = ""
+    result: ScanResult | None = None
 
     @property
     def name(self) -> str:
@@ -76,34 +78,19 @@ class PhotoItem:
 
     def with_scan(self, result: ScanResult) -> PhotoItem:
         """This item updated from a scanner result (``status`` exif|predicted|neighbors|error)."""
-        gps = self.gps
-        if result.metadata is not None:
-            gps = result.metadata.gps
+        gps = result.metadata.gps if result.metadata is not None else self.gps
+        base = replace(self, gps=gps, result=result, message=result.error)
         if result.status == "error":
             return replace(
-                self,
-                gps=gps,
+                base,
                 prediction=None,
                 model_prediction=None,
                 status=PhotoStatus.ERROR,
                 message=result.error or "could not be read",
             )
-        if result.status == "exif":
-            return replace(
-                self,
-                gps=gps,
-                prediction=result.prediction,
-                model_prediction=result.prediction,
-                status=PhotoStatus.HAS_GPS,
-                message="",
-            )
+        status = PhotoStatus.HAS_GPS if result.status == "exif" else PhotoStatus.ESTIMATED
         return replace(
-            self,
-            gps=gps,
-            prediction=result.prediction,
-            model_prediction=result.prediction,
-            status=PhotoStatus.ESTIMATED,
-            message="",
+            base, prediction=result.prediction, model_prediction=result.prediction, status=status
         )
 
     def accepted(self) -> PhotoItem:

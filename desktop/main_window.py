@@ -20,6 +20,7 @@ from geoscope_desktop.photo_model import (
     PhotoFilterProxy,
     PhotoTableModel,
 )
+from geoscope_desktop.qtcompat import emit
 from geoscope_desktop.settings_store import AppSettings
 from geoscope_desktop.workers import (
     ImageLoader,
@@ -72,10 +73,9 @@ from geoscope_core.errors import GeoScopeError
 from geoscope_core.runtime.prediction import Candidate
 
 if TYPE_CHECKING:
-    from geoscope_core.runtime.scanner import ScanOptions, ScanResult
-
     from geoscope_core.photos.writer import WriteReport
     from geoscope_core.runtime.predictor import Predictor
+    from geoscope_core.runtime.scanner import ScanOptions, ScanResult
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +86,14 @@ RESTORED_ACTIONS = frozenset({"restored", "removed-sidecar"})
 class MainWindow(QMainWindow):
     """The app window. Long work runs in workers; this class only connects signals.
 
-    Signals for observers (and tests): ``folder_opened(Path)``,
+    Signals for observers (and tests), all in the GUI thread: ``folder_opened(Path)``,
+    ``scan_progress(done, total)``,
     ``scan_finished(cancelled)``, ``write_finished(WriteReport)``,
     ``undo_finished(list[UndoResult])``, ``export_finished(Path)``.
     """
 
     folder_opened = Signal(Path)
+    scan_progress = Signal(int, int)
     scan_finished = Signal(bool)
     write_finished = Signal(object)
     undo_finished = Signal(object)
@@ -267,9 +269,9 @@ class MainWindow(QMainWindow):
         # list side ----------------------------------------------------------
         self.filter_box = QComboBox()
         for f in Filter:
-            self.filter_box.addItem(f.value, f)
+            self.filter_box.addItem(f.value, f.value)
         self.filter_box.currentIndexChanged.connect(
-            lambda i: self.proxy.set_mode(self.filter_box.itemData(i))
+            lambda i: self.proxy.set_mode(Filter(self.filter_box.itemData(i)))
         )
         self.filter_box.setToolTip("Show only some photos")
         self.search = QLineEdit()
@@ -531,7 +533,7 @@ class MainWindow(QMainWindow):
         )
         if paths:
             self.table.selectRow(0)
-        self.folder_opened.emit(folder)
+        emit(self.folder_opened, folder)
         return True
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -592,6 +594,7 @@ class MainWindow(QMainWindow):
         self.progress.setRange(0, max(1, total))
         self.progress.setValue(done)
         self.progress_label.setText(self._meter.text())
+        emit(self.scan_progress, done, total)
 
     @Slot(object)
     def _on_result(self, result: ScanResult) -> None:
@@ -627,7 +630,7 @@ class MainWindow(QMainWindow):
             f" {counts[PhotoStatus.HAS_GPS]:,} with GPS, {counts[PhotoStatus.ERROR]:,} errors"
         )
         self.statusBar().showMessage(msg, 15000)
-        self.scan_finished.emit(cancelled)
+        emit(self.scan_finished, cancelled)
 
     def _show_progress(self, visible: bool) -> None:
         for w in (self.progress, self.progress_label, self.cancel_btn):
@@ -783,7 +786,7 @@ class MainWindow(QMainWindow):
                 "\n".join(failed + skipped),
             )
         self._update_actions()
-        self.write_finished.emit(report)
+        emit(self.write_finished, report)
 
     def undo_last_write(self) -> bool:
         journal = self.last_journal
@@ -830,7 +833,7 @@ class MainWindow(QMainWindow):
                 "\n".join(problems),
             )
         self._update_actions()
-        self.undo_finished.emit(results)
+        emit(self.undo_finished, results)
 
     def _on_task_failed(self, message: str, details: str) -> None:
         self._update_actions()
@@ -856,7 +859,7 @@ class MainWindow(QMainWindow):
             self._error("Export failed", f"{target} could not be written: {e}", _tb())
             return False
         self.statusBar().showMessage(f"Saved {target}", 8000)
-        self.export_finished.emit(target)
+        emit(self.export_finished, target)
         return True
 
     # ---------------------------------------------------------------- model --

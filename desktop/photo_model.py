@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from geoscope_desktop.items import PhotoItem, PhotoStatus, format_latlon, place_text
+from geoscope_desktop.qtcompat import emit
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
@@ -104,7 +105,7 @@ class PhotoTableModel(QAbstractTableModel):
         if row is None or self._items[row] == new:
             return
         self._items[row] = new
-        self.dataChanged.emit(self.index(row, 0), self.index(row, len(Column) - 1))
+        emit(self.dataChanged, self.index(row, 0), self.index(row, len(Column) - 1))
 
     def update_items(self, fn: Callable[[PhotoItem], PhotoItem], rows: Iterable[int]) -> int:
         """Apply ``fn`` to the given rows; returns how many items changed."""
@@ -123,7 +124,7 @@ class PhotoTableModel(QAbstractTableModel):
             return
         self._thumbs[path] = pixmap
         idx = self.index(row, Column.THUMB)
-        self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
+        emit(self.dataChanged, idx, idx, [Qt.ItemDataRole.DecorationRole])
 
     def thumbnail(self, path: Path) -> QPixmap | None:
         return self._thumbs.get(path)
@@ -252,17 +253,23 @@ class PhotoFilterProxy(QSortFilterProxyModel):
     def mode(self) -> Filter:
         return self._mode
 
+    def _refilter(self, change: Callable[[], None]) -> None:
+        if hasattr(self, "beginFilterChange"):  # Qt >= 6.9
+            self.beginFilterChange()
+            change()
+            self.endFilterChange()
+        else:
+            change()
+            self.invalidateFilter()
+
     def set_mode(self, mode: Filter) -> None:
-        self._mode = mode
-        self.invalidateFilter()
+        self._refilter(lambda: setattr(self, "_mode", mode))
 
     def set_text(self, text: str) -> None:
-        self._text = text.strip().lower()
-        self.invalidateFilter()
+        self._refilter(lambda: setattr(self, "_text", text.strip().lower()))
 
     def set_threshold(self, threshold: float) -> None:
-        self.threshold = threshold
-        self.invalidateFilter()
+        self._refilter(lambda: setattr(self, "threshold", threshold))
 
     def accepts(self, it: PhotoItem) -> bool:
         if self._text and self._text not in it.name.lower():

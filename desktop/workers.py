@@ -6,6 +6,7 @@ widget, and every exception is turned into a ``failed`` signal with details.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import traceback
@@ -14,15 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from geoscope_desktop.qtcompat import emit
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThread, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage, QImageReader
 
 from geoscope_core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from geoscope_core.runtime.scanner import ScanOptions
-
     from geoscope_core.runtime.predictor import Predictor
+    from geoscope_core.runtime.scanner import ScanOptions
 
 log = logging.getLogger(__name__)
 
@@ -105,19 +106,21 @@ class ScanWorker(QObject):
             predictor = self._predictor
             if predictor is None:
                 predictor = load_predictor(self._choice)
-                self.model_ready.emit(predictor)
+                emit(self.model_ready, predictor)
             if self._cancel.is_set():
                 return
             scanner = Scanner(predictor, self._options or ScanOptions())
-            for res in scanner.scan(self._paths, progress=self.progress.emit, cancel=self._cancel):
-                self.result.emit(res)
+            for res in scanner.scan(
+                self._paths, progress=functools.partial(emit, self.progress), cancel=self._cancel
+            ):
+                emit(self.result, res)
                 if self._cancel.is_set():
                     break
         except Exception as e:  # a worker is an edge: report, never crash the app
             log.exception("scan failed")
-            self.failed.emit(f"The scan stopped: {e}", _details())
+            emit(self.failed, f"The scan stopped: {e}", _details())
         finally:
-            self.finished.emit(self._cancel.is_set())
+            emit(self.finished, self._cancel.is_set())
 
 
 class ScanJob(QObject):
@@ -151,7 +154,7 @@ class ScanJob(QObject):
         self._cancelled = cancelled
         self.thread.quit()
         self.thread.wait()
-        self.done.emit(cancelled)
+        emit(self.done, cancelled)
 
     def is_running(self) -> bool:
         return self.thread.isRunning()
@@ -177,9 +180,9 @@ class Task(QRunnable):
             out = self._fn()
         except Exception as e:  # an edge: report what failed
             log.exception("%s failed", self._what)
-            self.signals.failed.emit(f"{self._what} failed: {e}", _details())
+            emit(self.signals.failed, f"{self._what} failed: {e}", _details())
         else:
-            self.signals.done.emit(out)
+            emit(self.signals.done, out)
 
 
 class _ImageSignals(QObject):
@@ -196,7 +199,7 @@ class _ImageTask(QRunnable):
 
     def run(self) -> None:
         image = read_scaled_image(self._path, self._size)
-        self._signals.loaded.emit(self._generation, str(self._path), image)
+        emit(self._signals.loaded, self._generation, str(self._path), image)
 
 
 def read_scaled_image(path: Path, size: int) -> QImage:
@@ -257,7 +260,7 @@ class ImageLoader(QObject):
     @Slot(int, str, QImage)
     def _on_loaded(self, generation: int, path: str, image: QImage) -> None:
         if generation == self._generation:
-            self.loaded.emit(Path(path), image)
+            emit(self.loaded, Path(path), image)
 
 
 @dataclass

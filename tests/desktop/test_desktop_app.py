@@ -1,0 +1,462 @@
+"""The desktop app driven through its window (pytest-qt, QT_QPA_PLATFORM=offscreen).
+
+Photos are real: copies of the shared geotagged set (their GPS stripped long
+ago) and of the camera fixtures; the model is a tiny but real bundle built by
+``tests.bundles``. Dialogs are answered by a stand-in so nothing modal blocks.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import exifread
+import pytest
+
+pytest.importorskip("PySide6", reason="the desktop extra is not installed")
+
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl  # noqa: E402
+from PySide6.QtGui import QDropEvent  # noqa: E402
+
+from geoscope_core.runtime.scanner import ScanOptions  # noqa: E402
+from geoscope_core.settings import CACHE_ENV, data_dir  # noqa: E402
+from geoscope_desktop.items import PhotoStatus  # noqa: E402
+from geoscope_desktop.main_window import MainWindow  # noqa: E402
+from geoscope_desktop.photo_model import Filter  # noqa: E402
+from geoscope_desktop.settings_store import AppSettings  # noqa: E402
+from geoscope_desktop.workers import ModelChoice  # noqa: E402
+from tests.bundles import make_bundle  # noqa: E402
+
+SCAN_TIMEOUT_MS = 120_000
+FIXTURE_JPEGS = ("Canon_40D.jpg", "Nikon_D70.jpg", "Fujifilm_FinePix_E500.jpg")
+
+
+# --------------------------------------------------------------------- fixtures --
+class FakeDialogs:
+    """Answers the window's dialogs and records what it was asked."""
+
+    def __init__(self) -> None:
+        self.errors: list[tuple[str, str, str]] = []
+        self.infos: list[tuple[str, str, str]] = []
+        self.confirms: list[tuple[str, str, str]] = []
+        self.answer = True
+        self.folder: Path | None = None
+        self.save_to: Path | None = None
+        self.markdowns: list[str] = []
+
+    def choose_folder(self, title: str, start: Path | None = None) -> Path | None:
+        return self.folder
+
+    def save_file(self, title: str, start: Path, filters: str) -> Path | None:
+        return self.save_to
+
+    def confirm(self, title: str, text: str, details: str = "", ok_text: str = "OK") -> bool:
+        self.confirms.append((title, text, details))
+        return self.answer
+
+    def error(self, title: str, text: str, details: str = "") -> None:
+        self.errors.append((title, text, details))
+
+    def info(self, title: str, text: str, details: str = "") -> None:
+        self.infos.append((title, text, details))
+
+    def markdown(self, title: str, markdown: str) -> None:
+        self.markdowns.append(markdown)
+
+
+def _geo_rows() -> list[dict[str, str]]:
+    labels = data_dir() / "geo" / "labels.csv"
+    if not labels.is_file():
+        pytest.fail(f"shared data missing: {labels} (set $GEOSCOPE_DATA)")
+    with open(labels, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def copy_geo_photos(dest: Path, n: int, start: int = 0) -> list[Path]:
+    """``n`` real photos from the shared geotagged set, spread over its sets."""
+    rows = _geo_rows()
+    step = max(1, len(rows) // max(n, 1))
+    dest.mkdir(parents=True, exist_ok=True)
+    out = []
+    for row in rows[start::step][:n]:
+        src = data_dir() / "geo" / row["path"]
+        target = dest / src.name
+        shutil.copyfile(src, target)  # copyfile: the shared files are read-only
+        out.append(target)
+    return out
+
+
+def copy_fixture(dest: Path, rel: str) -> Path:
+    src = data_dir() / "fixtures" / "exif-samples" / "jpg" / rel
+    if not src.is_file():
+        pytest.fail(f"shared fixture missing: {src}")
+    dest.mkdir(parents=True, exist_ok=True)
+    target = dest / Path(rel).name
+    shutil.copyfile(src, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_bundle(tmp_path_factory.mktemp("bundle") / "tiny", name="tiny-desktop")
+
+
+@pytest.fixture
+def window(qtbot: Any, tmp_path: Path, tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    settings = AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    win = MainWindow(
+        settings,
+        ModelChoice(str(tiny_bundle), "cpu"),
+        ScanOptions(batch_size=8, workers=2, neighbors=False),
+    )
+    win.dialogs = FakeDialogs()  # type: ignore[assignment]
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.close()
+
+
+def scan(qtbot: Any, win: MainWindow) -> bool:
+    """Start a scan and wait for it; returns ``cancelled``."""
+    with qtbot.waitSignal(win.scan_finished, timeout=SCAN_TIMEOUT_MS) as blocker:
+        assert win.start_scan()
+    return bool(blocker.args[0])
+
+
+def gps_of(path: Path) -> tuple[float, float] | None:
+    with open(path, "rb") as f:
+        tags = exifread.process_file(f, details=False)
+    if "GPS GPSLatitude" not in tags:
+        return None
+
+    def deg(tag: Any) -> float:
+        d, m, s = (float(x.num) / float(x.den) for x in tag.values)
+        return d + m / 60 + s / 3600
+
+    lat = deg(tags["GPS GPSLatitude"]) * (-1 if str(tags["GPS GPSLatitudeRef"]) == "S" else 1)
+    lon = deg(tags["GPS GPSLongitude"]) * (-1 if str(tags["GPS GPSLongitudeRef"]) == "W" else 1)
+    return lat, lon
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# ------------------------------------------------------------------------ tests --
+def test_end_to_end_scan_accept_write_undo(qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    photos = copy_geo_photos(folder, 6)
+    photos += [copy_fixture(folder, name) for name in FIXTURE_JPEGS]
+    photos.append(copy_fixture(folder, "gps/DSCN0010.jpg"))
+    originals = {p: sha(p) for p in photos}
+
+    window.dialogs.folder = folder  # type: ignore[attr-defined]
+    with qtbot.waitSignal(window.folder_opened):
+        window.act_open.trigger()
+    assert len(window.model) == len(photos)
+    assert window.act_scan.isEnabled() and not window.act_write.isEnabled()
+
+    assert scan(qtbot, window) is False
+    items = {it.path.name: it for it in window.model.items()}
+    assert items["DSCN0010.jpg"].status is PhotoStatus.HAS_GPS
+    assert items["DSCN0010.jpg"].gps is not None
+    estimated = [it for it in items.values() if it.status is PhotoStatus.ESTIMATED]
+    assert len(estimated) == len(photos) - 1
+    for it in estimated:
+        assert it.prediction is not None and 0 <= it.prediction.confidence <= 1
+        assert it.prediction.top_k, "the detail pane needs alternatives"
+    assert window.map.marker_count == len(photos)
+    assert window.progress.value() == len(photos)
+
+    # select everything and accept: the GPS photo is not reviewable and stays as it is
+    window.table.selectAll()
+    qtbot.keyClick(window.table, Qt.Key.Key_A)
+    accepted = window.accepted_items()
+    assert len(accepted) == len(estimated)
+    assert window.model.item_for(folder / "DSCN0010.jpg").status is PhotoStatus.HAS_GPS
+    assert window.act_write.isEnabled()
+
+    with qtbot.waitSignal(window.write_finished, timeout=60_000) as blocker:
+        assert window.write_accepted()
+    dialogs: FakeDialogs = window.dialogs  # type: ignore[assignment]
+    title, text, _details = dialogs.confirms[-1]
+    assert f"{len(accepted)} photos" in text
+    report = blocker.args[0]
+    assert report.journal is not None and report.journal.is_file()
+    assert dialogs.errors == []
+    for it in accepted:
+        now = window.model.item_for(it.path)
+        assert now.status is PhotoStatus.WRITTEN, now.message
+        lat, lon = gps_of(it.path)  # type: ignore[misc]
+        assert lat == pytest.approx(it.prediction.lat, abs=1e-4)
+        assert lon == pytest.approx(it.prediction.lon, abs=1e-4)
+        assert sha(it.path) != originals[it.path]
+    assert sha(folder / "DSCN0010.jpg") == originals[folder / "DSCN0010.jpg"]
+    assert window.act_undo.isEnabled()
+
+    with qtbot.waitSignal(window.undo_finished, timeout=60_000):
+        assert window.undo_last_write()
+    assert dialogs.errors == []
+    for p, digest in originals.items():
+        assert sha(p) == digest, f"{p.name} not restored byte for byte"
+    assert all(
+        window.model.item_for(it.path).status is PhotoStatus.ACCEPTED for it in accepted
+    )
+    assert not window.act_undo.isEnabled()
+
+
+def test_cancel_during_scan_keeps_window_usable(
+    qtbot: Any, window: MainWindow, tmp_path: Path
+) -> None:
+    folder = tmp_path / "many"
+    photos = copy_geo_photos(folder, 400)
+    assert window.open_folder(folder)
+    cancelled_at: list[int] = []
+
+    def on_progress(done: int, total: int) -> None:  # runs in the GUI thread
+        if not cancelled_at:
+            cancelled_at.append(done)
+            window.act_cancel.trigger()
+
+    window.scan_progress.connect(on_progress)
+    with qtbot.waitSignal(window.scan_finished, timeout=SCAN_TIMEOUT_MS) as blocker:
+        assert window.start_scan()
+        assert window.act_cancel.isEnabled() and not window.act_scan.isEnabled()
+    assert blocker.args == [True]
+    counts = window.model.counts()
+    assert counts[PhotoStatus.PENDING] > 0, "the scan ran to the end despite Cancel"
+    assert counts[PhotoStatus.ESTIMATED] >= 1
+    assert not window.progress.isVisible()
+    assert window.act_scan.isEnabled() and not window.act_cancel.isEnabled()
+    assert window.dialogs.errors == []  # type: ignore[attr-defined]
+    # the window is still usable: a second scan finishes every photo
+    window.scan_progress.disconnect(on_progress)
+    assert scan(qtbot, window) is False
+    assert window.model.counts()[PhotoStatus.ESTIMATED] == len(photos)
+
+
+def test_broken_files_are_reported_per_photo(
+    qtbot: Any, window: MainWindow, tmp_path: Path
+) -> None:
+    folder = tmp_path / "broken"
+    good = copy_geo_photos(folder, 2)
+    broken = [copy_fixture(folder, "corrupted.jpg")]
+    broken += [copy_fixture(folder, f"invalid/{n}") for n in ("image00971.jpg", "image01088.jpg")]
+    (folder / "not_a_photo.jpg").write_bytes(b"this is not a JPEG at all\n" * 10)
+    (folder / "empty.jpg").write_bytes(b"")
+    assert window.open_folder(folder)
+    assert scan(qtbot, window) is False
+    items = {it.path.name: it for it in window.model.items()}
+    for name in ("not_a_photo.jpg", "empty.jpg"):
+        assert items[name].status is PhotoStatus.ERROR
+        assert items[name].message
+    for p in good:
+        assert items[p.name].status is PhotoStatus.ESTIMATED
+    for p in broken:  # decodable-enough or an error: never pending, never a crash
+        assert items[p.name].status in (PhotoStatus.ESTIMATED, PhotoStatus.ERROR)
+    window.proxy.set_mode(Filter.ERRORS)
+    assert window.proxy.rowCount() == window.model.counts()[PhotoStatus.ERROR] >= 2
+    assert window.dialogs.errors == []  # type: ignore[attr-defined]
+    # selecting an error row shows its reason and accept does nothing
+    window.select_paths([folder / "empty.jpg"])
+    assert window.detail.item is not None and window.detail.item.status is PhotoStatus.ERROR
+    assert window.accept_selected() == 0
+
+
+def test_read_only_folder_write_fails_per_file_without_crashing(
+    qtbot: Any, window: MainWindow, tmp_path: Path
+) -> None:
+    folder = tmp_path / "readonly"
+    photos = copy_geo_photos(folder, 3)
+    before = {p: sha(p) for p in photos}
+    for p in photos:
+        p.chmod(0o444)
+    folder.chmod(0o555)
+    try:
+        assert window.open_folder(folder)
+        assert scan(qtbot, window) is False
+        window.table.selectAll()
+        assert window.accept_selected() == 3
+        with qtbot.waitSignal(window.write_finished, timeout=60_000) as blocker:
+            assert window.write_accepted()
+        report = blocker.args[0]
+        assert {r.action for r in report.results} <= {"failed", "skipped"}
+        for p in photos:
+            it = window.model.item_for(p)
+            assert it.status is PhotoStatus.ACCEPTED and it.message, it
+            assert sha(p) == before[p]
+        dialogs: FakeDialogs = window.dialogs  # type: ignore[assignment]
+        assert dialogs.infos and "0 photo(s)" in dialogs.infos[-1][1]
+    finally:
+        folder.chmod(0o755)
+        for p in photos:
+            p.chmod(0o644)
+
+
+def test_corrections_from_alternatives_and_map_click(
+    qtbot: Any, window: MainWindow, tmp_path: Path
+) -> None:
+    folder = tmp_path / "c"
+    (photo,) = copy_geo_photos(folder, 1)
+    assert window.open_folder(folder)
+    assert scan(qtbot, window) is False
+    window.select_paths([photo])
+    item = window.detail.item
+    assert item is not None and item.prediction is not None
+    assert window.detail.alternatives.count() == min(5, len(item.prediction.top_k))
+    assert window.detail.alternatives.count() >= 2
+
+    second = item.prediction.top_k[1]
+    window.detail.choose_alternative(1)
+    moved = window.model.item_for(photo)
+    assert (moved.prediction.lat, moved.prediction.lon) == (second.lat, second.lon)
+    assert moved.corrected and window.detail.revert_btn.isEnabled()
+
+    # a real click on the map, at Zagreb: the estimate moves there and is named
+    window.map.focus_on(45.815, 15.982, 200)
+    qtbot.wait(10)
+    pos = window.map.view_point(45.815, 15.982)
+    qtbot.mouseClick(window.map.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    clicked = window.model.item_for(photo).prediction
+    assert clicked.lat == pytest.approx(45.815, abs=0.05)
+    assert clicked.lon == pytest.approx(15.982, abs=0.05)
+    assert clicked.country_code == "HR"
+    assert 0 < clicked.radius_km < 50
+    # dragging pans instead of moving the estimate
+    start = window.map.view_point(10.0, 10.0)
+    qtbot.mousePress(window.map.viewport(), Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(window.map.viewport(), start + QPoint(40, 25))
+    qtbot.mouseRelease(
+        window.map.viewport(), Qt.MouseButton.LeftButton, pos=start + QPoint(40, 25)
+    )
+    assert window.model.item_for(photo).prediction == clicked
+
+    window.detail.revert_btn.click()
+    assert window.model.item_for(photo).prediction == item.prediction
+
+
+def test_filter_sort_export_and_about(qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
+    folder = tmp_path / "f"
+    photos = copy_geo_photos(folder, 8)
+    assert window.open_folder(folder)
+    assert scan(qtbot, window) is False
+    confs = sorted(it.prediction.confidence for it in window.model.items())
+    window.proxy.set_threshold(confs[3] + 1e-9)  # exactly four below the threshold
+    window.filter_box.setCurrentIndex(list(Filter).index(Filter.UNCONFIDENT))
+    assert window.proxy.rowCount() == 4
+    window.filter_box.setCurrentIndex(list(Filter).index(Filter.ALL))
+    window.table.sortByColumn(4, Qt.SortOrder.DescendingOrder)
+    shown = [
+        window.proxy.index(r, 0).data(Qt.ItemDataRole.UserRole + 2).prediction.confidence
+        for r in range(window.proxy.rowCount())
+    ]
+    assert shown == sorted(shown, reverse=True)
+    window.search.setText(photos[0].name[:12])
+    assert 1 <= window.proxy.rowCount() < len(photos)
+    window.search.clear()
+
+    # reject one, then export: the rejected photo has no location in the GeoJSON
+    window.select_paths([photos[0]])
+    assert window.reject_selected() == 1
+    dialogs: FakeDialogs = window.dialogs  # type: ignore[assignment]
+    dialogs.save_to = tmp_path / "out.geojson"
+    with qtbot.waitSignal(window.export_finished):
+        window.act_export_geojson.trigger()
+    gj = json.loads((tmp_path / "out.geojson").read_text())
+    assert gj["type"] == "FeatureCollection"
+    assert len(gj["features"]) == len(photos) - 1
+    paths = {f["properties"]["path"] for f in gj["features"]}
+    assert str(photos[0]) not in paths
+    dialogs.save_to = tmp_path / "out.csv"
+    window.act_export_csv.trigger()
+    with open(tmp_path / "out.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(photos) and {"path", "lat", "lon", "confidence"} <= set(rows[0])
+
+    window.act_about.trigger()
+    text = dialogs.markdowns[-1]
+    assert "tiny-desktop" in text and window.predictor is not None
+    assert window.predictor.model_id in text
+
+
+def test_settings_recent_folders_and_drop(qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    copy_geo_photos(a, 1)
+    copy_geo_photos(b, 2)
+    assert window.open_folder(a)
+    # drop a file from folder b: its folder opens
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(next(b.iterdir())))])
+    drop = QDropEvent(
+        QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    with qtbot.waitSignal(window.folder_opened) as blocker:
+        window.dropEvent(drop)
+    assert blocker.args == [b] and len(window.model) == 2
+    assert window.settings.recent_folders()[:2] == [b, a]
+    assert [a.text() for a in window.recent_menu.actions()][:2] == [f"&1 {b}", f"&2 {a}"]
+    window.provider_actions["cpu"].trigger()
+    window.close()
+
+    again = MainWindow(AppSettings(QSettings(str(tmp_path / "settings.ini"),
+                                             QSettings.Format.IniFormat)))
+    qtbot.addWidget(again)
+    assert again.settings.recent_folders()[:2] == [b, a]
+    assert again.choice.provider == "cpu"
+    assert again.choice.model == window.choice.model
+    assert again.provider_actions["cpu"].isChecked()
+
+
+def test_missing_folder_and_bad_model_show_errors(
+    qtbot: Any, window: MainWindow, tmp_path: Path
+) -> None:
+    dialogs: FakeDialogs = window.dialogs  # type: ignore[assignment]
+    assert not window.open_folder(tmp_path / "does-not-exist")
+    assert dialogs.errors and "could not be read" in dialogs.errors[-1][1]
+    # a folder that is not a bundle is refused with a message; the choice stays
+    dialogs.folder = tmp_path
+    before = window.choice
+    window.act_choose_model.trigger()
+    assert dialogs.errors[-1][0] == "Not a usable model bundle"
+    assert window.choice == before
+    # a model that fails to load during a scan: an error dialog, the window goes on
+    folder = tmp_path / "p"
+    copy_geo_photos(folder, 1)
+    assert window.open_folder(folder)
+    window._set_choice(ModelChoice(str(tmp_path / "nope"), "cpu"))
+    assert scan(qtbot, window) is False
+    assert dialogs.errors[-1][0] == "Scan failed"
+    assert window.model.counts()[PhotoStatus.PENDING] == 1
+    assert window.act_scan.isEnabled()
+
+
+def test_app_command_imports_no_qt_at_module_level() -> None:
+    code = (
+        "import sys, geoscope_core.cli as c; c.build_parser(); "
+        "bad = [m for m in ('PySide6', 'torch', 'onnxruntime') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_launch_exits_when_shown(tmp_path: Path) -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", CACHE_ENV: str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "geoscope_desktop", "--settings", str(tmp_path / "s.ini"),
+         "--exit-when-shown"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("shown ")
+    assert "torch" not in proc.stderr
