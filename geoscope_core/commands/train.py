@@ -24,7 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="override one config field (JSON value or plain string; repeatable)",
     )
     parser.add_argument("--out", type=Path, required=True, help="checkpoint directory")
-    parser.add_argument("--resume", action="store_true", help="continue from --out")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out (its stored config; --set epochs=N trains longer)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -32,7 +36,16 @@ def run(args: argparse.Namespace) -> int:
     from geoscope_core.training.config import load_config
     from geoscope_core.training.loop import train
 
-    config = load_config(args.model_type, args.config, args.overrides)
+    if args.resume and args.config is None:
+        from geoscope_core.training.checkpoint import load_config_of
+
+        stored = load_config_of(args.out).to_dict()
+        from geoscope_core.training.config import config_from_dict, parse_override
+
+        stored.update(dict(parse_override(o) for o in args.overrides))
+        config = config_from_dict(stored, args.model_type)
+    else:
+        config = load_config(args.model_type, args.config, args.overrides)
     metrics = train(config, args.out, resume=args.resume, progress=not args.no_progress)
     print(json.dumps(metrics.get("final", metrics), indent=2))
     print(f"checkpoint: {args.out}")

@@ -24,6 +24,9 @@ from geoscope_core.training.config import ClipConfig, CnnConfig, TrainConfig
 
 log = logging.getLogger(__name__)
 
+#: Fields a resumed run may change (to train for longer); others come from the checkpoint.
+EXTENDABLE = frozenset({"epochs", "finetune_epochs"})
+
 
 @dataclass(frozen=True)
 class DistContext:
@@ -101,7 +104,14 @@ def write_report(
     """metrics.json (per-epoch history, final metrics) and accuracy.png in ``out``."""
     from geoscope_core.metrics import plot_accuracy_vs_distance
 
-    report = {"name": name, "history": history, "final": final, **(extra or {})}
+    world = dist.get_world_size() if dist.is_initialized() else 1
+    report = {
+        "name": name,
+        "world_size": world,
+        "history": history,
+        "final": final,
+        **(extra or {}),
+    }
     (out / "metrics.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     if distances_km:
         plot_accuracy_vs_distance(distances_km, out / "accuracy.png")
@@ -117,9 +127,11 @@ def train(
         from geoscope_core.training.checkpoint import load_config_of
 
         stored = load_config_of(out)
-        if stored.to_dict() != config.to_dict():
-            log.warning("resuming with the config stored in %s, not the one given", out)
-        config = stored
+        a, b = stored.to_dict(), config.to_dict()
+        changed = {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
+        if changed - EXTENDABLE:
+            log.warning("resuming with the config stored in %s (ignoring %s)", out, changed)
+            config = stored
     elif (out / "trainer_state.json").exists():
         raise TrainingError(f"{out} already holds a checkpoint; pass --resume or another --out")
     if isinstance(config, CnnConfig):

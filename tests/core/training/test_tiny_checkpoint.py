@@ -24,8 +24,14 @@ def test_tiny_classifier_checkpoint(tmp_path):
     labels = model.level_labels()
     assert list(labels) == ["country", "cell"]
     assert set(labels["cell"][0]) == {
-        "id", "name", "parent", "lat", "lon", "population", "country_code"
-    }  # fmt: skip
+        "id",
+        "name",
+        "parent",
+        "lat",
+        "lon",
+        "population",
+        "country_code",
+    }
     pixels = torch.randint(0, 256, (3, model.input_size, model.input_size, 3), dtype=torch.uint8)
     with torch.no_grad():
         emb, lc, lcell = model.image_module()(pixels)
