@@ -240,7 +240,8 @@ def _unblob(arr: np.ndarray) -> tuple[str, ...]:
 
 
 def _save_tables(tables: _Tables, path: Path) -> None:
-    """Write the cache atomically; failure only costs speed, so it is logged, not raised."""
+    """Write the cache atomically and remove caches of older data or layouts; failure only
+    costs speed, so it is logged, not raised."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".gazetteer-", suffix=".npz", dir=path.parent)
@@ -263,6 +264,9 @@ def _save_tables(tables: _Tables, path: Path) -> None:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        for stale in path.parent.glob("gazetteer-v*.npz"):
+            if stale != path:
+                stale.unlink(missing_ok=True)
     except OSError as e:
         logger.warning("could not cache the gazetteer at %s: %s", path, e)
 

@@ -192,7 +192,10 @@ def test_ids_at_levels(gaz: Gazetteer) -> None:
 
 def test_cache_is_written_and_reused(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("GEOSCOPE_CACHE_DIR", str(tmp_path))
+    stale = tmp_path / "gazetteer-v0-000000000000.npz"
+    stale.write_bytes(b"left by an older version")
     first = Gazetteer.load()
+    assert not stale.exists()
     caches = list(tmp_path.glob("gazetteer-*.npz"))
     assert len(caches) == 1
     second = Gazetteer.load()
@@ -212,3 +215,11 @@ def test_place_is_frozen() -> None:
     p = Place("HR", "Croatia", "country", "EU", 45.0, 16.0, 1, "HR")
     with pytest.raises(AttributeError):
         p.name = "x"  # type: ignore[misc]
+
+
+def test_reverse_works_across_the_antimeridian(gaz: Gazetteer) -> None:
+    # Labasa (Fiji) is at 179.36 E; a point at 179.9 W is ~80 km east of it
+    r = gaz.reverse(-16.4332, -179.9)
+    assert (r.city.name, r.country.id) == ("Labasa", "FJ")
+    assert r.distance_km == pytest.approx(haversine_km(-16.4332, -179.9, r.city.lat, r.city.lon))
+    assert r.distance_km < 90
