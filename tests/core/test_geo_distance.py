@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from geoscope_core.geo.distance import (
     EARTH_RADIUS_KM,
@@ -73,3 +75,21 @@ def test_spherical_mean_handles_the_antimeridian_and_weights() -> None:
     assert abs(lon) == pytest.approx(180.0)
     lat, lon = spherical_mean([0.0, 0.0], [0.0, 90.0], weights=[1.0, 0.0])
     assert (lat, lon) == pytest.approx((0.0, 0.0), abs=1e-9)
+
+
+_lat = st.floats(-90, 90, allow_nan=False)
+_lon = st.floats(-180, 180, allow_nan=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_lat, _lon, _lat, _lon, _lat, _lon)
+def test_haversine_is_a_metric_on_the_sphere(la1, lo1, la2, lo2, la3, lo3) -> None:
+    d12 = haversine_km(la1, lo1, la2, lo2)
+    assert d12 == pytest.approx(haversine_km(la2, lo2, la1, lo1), abs=1e-6)
+    assert 0.0 <= d12 <= math.pi * EARTH_RADIUS_KM + 1e-6
+    d13 = haversine_km(la1, lo1, la3, lo3)
+    d23 = haversine_km(la2, lo2, la3, lo3)
+    assert d13 <= d12 + d23 + 1e-6
+    # agrees with the chord between unit vectors
+    v = to_unit_vectors([la1, la2], [lo1, lo2])
+    assert float(chord_to_km(np.linalg.norm(v[0] - v[1]))) == pytest.approx(d12, abs=1e-6)
