@@ -65,6 +65,9 @@ class DetailPane(QWidget):
         self.alternatives.setToolTip("Double-click (or Enter) to move the estimate there")
         self.alternatives.setMinimumHeight(60)
         self.alternatives.itemActivated.connect(self._on_activated)
+        self.alternatives.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.alternatives.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.alternatives.setUniformItemSizes(True)
 
         self.accept_btn = QPushButton("Accept")
         self.accept_btn.setToolTip("Accept this estimate (A)")
@@ -152,9 +155,9 @@ class DetailPane(QWidget):
                 lines.append(_escape(item.message))
             lines.append(status)
             self.facts.setText("<br>".join(lines))
-            for i, cand in enumerate(pred.top_k[:TOP_K], start=1):
-                text = f"{i}. {place_text(cand) or format_latlon(cand.lat, cand.lon)}"
-                row = QListWidgetItem(f"{text}   {cand.confidence:.0%}")
+            for cand in pred.top_k[:TOP_K]:
+                name = place_text(cand) or format_latlon(cand.lat, cand.lon)
+                row = QListWidgetItem(f"{cand.confidence:>4.0%}   {name}")
                 row.setData(Qt.ItemDataRole.UserRole, cand)
                 row.setToolTip(format_latlon(cand.lat, cand.lon))
                 self.alternatives.addItem(row)

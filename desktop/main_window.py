@@ -288,6 +288,7 @@ class MainWindow(QMainWindow):
         self.table.setAlternatingRowColors(True)
         self.table.setShowGrid(False)
         self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.table.setIconSize(QSize(THUMB_SIZE, THUMB_SIZE))
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(THUMB_SIZE + 8)
@@ -298,10 +299,10 @@ class MainWindow(QMainWindow):
         header.setSectionResizeMode(Column.PLACE, QHeaderView.ResizeMode.Stretch)
         for col, width in (
             (Column.THUMB, THUMB_SIZE + 14),
-            (Column.NAME, 190),
-            (Column.GPS, 150),
-            (Column.CONFIDENCE, 96),
-            (Column.STATUS, 86),
+            (Column.NAME, 170),
+            (Column.GPS, 128),
+            (Column.CONFIDENCE, 84),
+            (Column.STATUS, 80),
         ):
             self.table.setColumnWidth(col, width)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_changed)
@@ -384,9 +385,9 @@ class MainWindow(QMainWindow):
         self.main_split = QSplitter(Qt.Orientation.Horizontal)
         self.main_split.addWidget(left)
         self.main_split.addWidget(self.right_split)
-        self.main_split.setStretchFactor(0, 5)
-        self.main_split.setStretchFactor(1, 6)
-        self.main_split.setSizes([620, 740])
+        self.main_split.setStretchFactor(0, 1)
+        self.main_split.setStretchFactor(1, 1)
+        self.main_split.setSizes([760, 640])
         self.setCentralWidget(self.main_split)
 
         # toolbar ------------------------------------------------------------

@@ -179,7 +179,7 @@ class PhotoTableModel(QAbstractTableModel):
         if col is Column.NAME:
             return it.name
         if col is Column.GPS:
-            return format_latlon(*it.gps) if it.gps else "—"
+            return f"{it.gps[0]:.4f}, {it.gps[1]:.4f}" if it.gps else "—"
         if col is Column.PLACE:
             if it.status is PhotoStatus.ERROR:
                 return it.message
@@ -314,7 +314,7 @@ class ConfidenceDelegate(QStyledItemDelegate):
             painter.setBrush(QColor("#e6e8eb"))
             painter.drawRoundedRect(r, 3, 3)
             hue = int(120 * min(1.0, value))  # red (0) -> green (120)
-            painter.setBrush(QColor.fromHsv(hue, 170, 215))
+            painter.setBrush(QColor.fromHsv(hue, 120, 225))
             painter.drawRoundedRect(
                 QRect(r.left(), r.top(), int(r.width() * value), r.height()), 3, 3
             )

@@ -181,7 +181,7 @@ class WorldMapView(QGraphicsView):
 
     def focus_on(self, lat: float, lon: float, radius_km: float) -> None:
         """Centre on (lat, lon) degrees, zoomed so a ``radius_km`` circle is well visible."""
-        span_deg = max(2.0, min(180.0, 3.0 * radius_km / km_per_degree_lat()))
+        span_deg = max(24.0, min(180.0, 4.0 * radius_km / km_per_degree_lat()))
         rect = QRectF(lon - span_deg, -lat - span_deg / 2, 2 * span_deg, span_deg)
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
         self._fitted = True

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -460,3 +461,47 @@ def test_launch_exits_when_shown(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("shown ")
     assert "torch" not in proc.stderr
+
+
+def test_screenshot_of_main_window_with_results(
+    qtbot: Any, window: MainWindow, tmp_path: Path
+) -> None:
+    """Saves the window with results and the map; the PNG is for people to look at."""
+    from geoscope_core.settings import DEFAULT_MODEL, models_dir
+
+    default = models_dir() / DEFAULT_MODEL
+    if default.is_dir():  # the shipped model gives real places; the tiny one random ones
+        window._set_choice(ModelChoice(None, "cpu"))
+    folder = tmp_path / "Holiday photos"
+    photos = copy_geo_photos(folder, 14, start=3)
+    photos.append(copy_fixture(folder, "gps/DSCN0010.jpg"))
+    window.resize(1400, 880)
+    assert window.open_folder(folder)
+    assert scan(qtbot, window) is False
+    estimated = [it for it in window.model.items() if it.status is PhotoStatus.ESTIMATED]
+    window.select_paths([estimated[1].path, estimated[2].path])
+    assert window.accept_selected() == 2
+    window.select_paths([estimated[0].path])
+    def visible_thumbnails_loaded() -> bool:
+        view, proxy = window.table, window.proxy
+        rows = [
+            r
+            for r in range(proxy.rowCount())
+            if view.visualRect(proxy.index(r, 0)).intersects(view.viewport().rect())
+        ]
+        items = [proxy.index(r, 0).data(Qt.ItemDataRole.UserRole + 2) for r in rows]
+        return len(rows) >= 8 and all(window.model.thumbnail(it.path) for it in items)
+
+    qtbot.waitUntil(visible_thumbnails_loaded, timeout=30_000)
+    qtbot.waitUntil(lambda: window.detail.preview.pixmap().width() > 50, timeout=30_000)
+    qtbot.wait(50)
+    shot = window.grab()
+    out = tmp_path / "geoscope_main_window.png"
+    assert shot.save(str(out))
+    shutil.copyfile(out, Path(tempfile.gettempdir()) / "geoscope_screenshot.png")
+    assert out.stat().st_size > 50_000  # a real picture, not a blank window
+    image = shot.toImage()
+    assert image.width() >= 1400 and image.height() >= 860
+    # the map shows every photo and the selected estimate with its circle
+    assert window.map.marker_count == len(photos)
+    assert window.detail.alternatives.count() >= 2
