@@ -1,0 +1,277 @@
+"""Reading the metadata GeoScope needs from a photo (no torch, no pixel decoding).
+
+EXIF is read with exifread (GPS, DateTimeOriginal, camera make/model/serial,
+orientation). GPS is also looked for in an XMP sidecar ``photo.ext.xmp``
+(darktable / digiKam convention), which is where GeoScope writes estimates for
+HEIC and raw files. A location GeoScope wrote itself is recognised by its
+``GPSProcessingMethod`` or its XMP estimate mark, so it is never mistaken for a
+camera fix.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from geoscope_core.errors import MetadataError
+
+log = logging.getLogger(__name__)
+
+#: Prefix of the EXIF ``GPSProcessingMethod`` GeoScope writes; marks an estimate.
+ESTIMATE_METHOD_PREFIX = "GeoScope estimate"
+#: XMP namespace of GeoScope's own fields (``Xmp.geoscope.*``).
+XMP_NAMESPACE = "http://geoscope.invalid/ns/1.0/"
+XMP_PREFIX = "geoscope"
+
+#: Leading bytes of the file formats whose metadata can be read.
+_SIGNATURES: tuple[tuple[int, bytes], ...] = (
+    (0, b"\xff\xd8\xff"),  # JPEG
+    (0, b"II*\x00"),  # TIFF little-endian (also DNG, NEF, ARW, CR2, ...)
+    (0, b"MM\x00*"),  # TIFF big-endian
+    (0, b"IIRO"),  # Olympus ORF
+    (0, b"IIRS"),  # Olympus ORF (old)
+    (0, b"IIU\x00"),  # Panasonic RW2
+    (0, b"FUJIFILMCCD-RAW"),  # Fujifilm RAF
+    (4, b"ftyp"),  # HEIC / HEIF / AVIF / CR3 (ISO base media)
+    (0, b"\x89PNG\r\n\x1a\n"),  # PNG
+    (8, b"WEBP"),  # WebP (RIFF)
+)
+
+
+@dataclass(frozen=True)
+class PhotoMetadata:
+    """What GeoScope knows about a photo before looking at its pixels.
+
+    ``gps`` is ``(lat, lon)`` in degrees (WGS84) or None when the photo has no
+    location; ``gps_is_estimate`` is True when that location was written by
+    GeoScope (an estimate, not a camera fix); ``taken_at`` is EXIF
+    DateTimeOriginal as a naive local time; ``camera`` is "make model serial"
+    ("" when unknown); ``orientation`` is the EXIF orientation 1-8.
+    """
+
+    path: Path
+    gps: tuple[float, float] | None = None
+    gps_is_estimate: bool = False
+    taken_at: datetime | None = None
+    camera: str = ""
+    orientation: int = 1
+
+
+def sidecar_path(path: Path) -> Path:
+    """The XMP sidecar of ``path``: ``photo.ext.xmp`` next to it."""
+    return path.with_name(path.name + ".xmp")
+
+
+def _check_signature(path: Path, head: bytes) -> None:
+    if not head:
+        raise MetadataError(f"{path}: empty file")
+    for offset, magic in _SIGNATURES:
+        if head[offset : offset + len(magic)] == magic:
+            return
+    raise MetadataError(f"{path}: not a supported image format (unrecognised file header)")
+
+
+def _ratio_to_float(v: Any) -> float:
+    num = getattr(v, "num", None)
+    den = getattr(v, "den", None)
+    if num is not None and den is not None:
+        if den == 0:
+            raise ValueError("zero denominator")
+        return float(num) / float(den)
+    return float(v)
+
+
+def _dms_to_degrees(values: Any, ref: str, negative_ref: str) -> float:
+    parts = [_ratio_to_float(v) for v in list(values)[:3]]
+    while len(parts) < 3:
+        parts.append(0.0)
+    deg = parts[0] + parts[1] / 60.0 + parts[2] / 3600.0
+    if ref.strip().upper().startswith(negative_ref):
+        deg = -deg
+    return deg
+
+
+def _tag_str(tags: dict[str, Any], key: str) -> str:
+    tag = tags.get(key)
+    if tag is None:
+        return ""
+    try:
+        value = tag.values
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        if isinstance(value, list):
+            # exifread gives UNDEFINED fields (e.g. GPSProcessingMethod) as byte lists
+            if all(isinstance(x, int) for x in value):
+                value = bytes(x & 0xFF for x in value).decode("utf-8", "replace")
+            else:
+                value = " ".join(str(x) for x in value)
+        return str(value).replace("\x00", " ").strip()
+    except (TypeError, ValueError) as e:
+        log.debug("unreadable tag %s: %s", key, e)
+        return ""
+
+
+def _gps_from_exif(tags: dict[str, Any]) -> tuple[float, float] | None:
+    lat_t = tags.get("GPS GPSLatitude")
+    lon_t = tags.get("GPS GPSLongitude")
+    if lat_t is None or lon_t is None:
+        return None
+    try:
+        lat = _dms_to_degrees(lat_t.values, _tag_str(tags, "GPS GPSLatitudeRef"), "S")
+        lon = _dms_to_degrees(lon_t.values, _tag_str(tags, "GPS GPSLongitudeRef"), "W")
+    except (TypeError, ValueError, ZeroDivisionError, AttributeError) as e:
+        log.debug("unusable GPS values: %s", e)
+        return None
+    if not (math.isfinite(lat) and math.isfinite(lon)) or abs(lat) > 90 or abs(lon) > 180:
+        return None
+    if lat == 0.0 and lon == 0.0:
+        # An all-zero GPS block is what many cameras write without a fix.
+        return None
+    return (lat, lon)
+
+
+def _parse_datetime(text: str) -> datetime | None:
+    text = text.strip()
+    for fmt in ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y:%m:%d %H:%M"):
+        try:
+            return datetime.strptime(text[: len("YYYY:MM:DD HH:MM:SS")], fmt)
+        except ValueError:
+            continue
+    return None
+
+
+_NUM = r"(\d+(?:\.\d+)?)"
+_XMP_COORD = re.compile(rf"^\s*{_NUM}(?:,{_NUM})?(?:,{_NUM})?\s*([NSEW])\s*$")
+
+
+def parse_xmp_coordinate(text: str) -> float:
+    """Parse an XMP GPS coordinate (``"45,48.2057N"`` or ``"45,48,12.3N"``) to degrees."""
+    m = _XMP_COORD.match(text)
+    if not m:
+        try:
+            return float(text)
+        except ValueError as e:
+            raise MetadataError(f"unreadable XMP coordinate {text!r}") from e
+    deg = float(m.group(1))
+    if m.group(2):
+        deg += float(m.group(2)) / 60.0
+    if m.group(3):
+        deg += float(m.group(3)) / 3600.0
+    return -deg if m.group(4) in "SW" else deg
+
+
+def format_xmp_coordinate(value: float, positive: str, negative: str) -> str:
+    """Format degrees as an XMP GPS coordinate ``"DDD,MM.mmmmmmK"`` (about 2 mm precision)."""
+    ref = positive if value >= 0 else negative
+    a = abs(value)
+    deg = int(a)
+    minutes = (a - deg) * 60.0
+    if round(minutes, 8) >= 60.0:
+        deg, minutes = deg + 1, 0.0
+    return f"{deg},{minutes:.8f}{ref}"
+
+
+def read_sidecar_gps(xmp_path: Path) -> tuple[tuple[float, float] | None, bool]:
+    """GPS ``((lat, lon) | None, is_estimate)`` from an XMP sidecar file.
+
+    Raises MetadataError when the sidecar exists but cannot be parsed.
+    """
+    import exiv2
+
+    try:
+        data = xmp_path.read_bytes()
+        image = exiv2.ImageFactory.open(data)
+        image.readMetadata()
+        xmp = image.xmpData()
+        values = {d.key(): d.toString() for d in xmp}
+    except (OSError, exiv2.Exiv2Error) as e:
+        raise MetadataError(f"{xmp_path}: unreadable XMP sidecar: {e}") from e
+    is_estimate = values.get(f"Xmp.{XMP_PREFIX}.Estimate", "").lower() == "true" or values.get(
+        "Xmp.exif.GPSProcessingMethod", ""
+    ).startswith(ESTIMATE_METHOD_PREFIX)
+    lat_s = values.get("Xmp.exif.GPSLatitude")
+    lon_s = values.get("Xmp.exif.GPSLongitude")
+    if not lat_s or not lon_s:
+        return None, is_estimate
+    lat = parse_xmp_coordinate(lat_s)
+    lon = parse_xmp_coordinate(lon_s)
+    if abs(lat) > 90 or abs(lon) > 180:
+        return None, is_estimate
+    return (lat, lon), is_estimate
+
+
+def read_metadata(path: Path) -> PhotoMetadata:
+    """Read GPS, capture time, camera and orientation of ``path``.
+
+    Never decodes pixels. GPS embedded in the file wins over a sidecar's.
+    Raises MetadataError when the file is missing, empty, not an image or its
+    metadata cannot be parsed; a photo that simply has no EXIF gives a
+    PhotoMetadata with empty fields.
+    """
+    import exifread
+
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            head = f.read(32)
+            _check_signature(path, head)
+            f.seek(0)
+            tags = exifread.process_file(f, details=False, extract_thumbnail=False)
+    except MetadataError:
+        raise
+    except OSError as e:
+        raise MetadataError(f"{path}: cannot read file: {e.strerror or e}") from e
+    except Exception as e:  # exifread raises many types on corrupt data
+        raise MetadataError(f"{path}: corrupt metadata ({type(e).__name__}: {e})") from e
+
+    gps = _gps_from_exif(tags)
+    is_estimate = gps is not None and _tag_str(tags, "GPS GPSProcessingMethod").startswith(
+        ESTIMATE_METHOD_PREFIX
+    )
+    xmp_path = sidecar_path(path)
+    if gps is None and xmp_path.is_file():
+        try:
+            gps, is_estimate = read_sidecar_gps(xmp_path)
+        except MetadataError as e:
+            log.warning("%s", e)
+            gps, is_estimate = None, False
+
+    taken_at = None
+    for key in ("EXIF DateTimeOriginal", "EXIF DateTimeDigitized", "Image DateTime"):
+        text = _tag_str(tags, key)
+        if text:
+            taken_at = _parse_datetime(text)
+            if taken_at is not None:
+                break
+
+    camera = " ".join(
+        s
+        for s in (
+            _tag_str(tags, "Image Make"),
+            _tag_str(tags, "Image Model"),
+            _tag_str(tags, "EXIF BodySerialNumber"),
+        )
+        if s
+    )
+    orientation = 1
+    tag = tags.get("Image Orientation")
+    if tag is not None:
+        try:
+            value = int(tag.values[0])
+            if 1 <= value <= 8:
+                orientation = value
+        except (TypeError, ValueError, IndexError):
+            pass
+    return PhotoMetadata(
+        path=path,
+        gps=gps,
+        gps_is_estimate=bool(is_estimate),
+        taken_at=taken_at,
+        camera=camera,
+        orientation=orientation,
+    )
