@@ -1,0 +1,89 @@
+"""``geoscope eval`` on generated photos with known answers and on the shared data."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from geoscope_core.cli import main
+from geoscope_core.settings import data_dir
+from tests.bundles import make_bundle, solid_image, write_jpeg
+
+RED, BLUE = solid_image((210, 40, 40)), solid_image((40, 40, 210))
+REQUIRED = {
+    "n",
+    "acc_km",
+    "median_km",
+    "mean_km",
+    "country_acc",
+    "geoscore",
+    "images_per_s",
+    "model",
+}
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEOSCOPE_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    anchors = {"HR": RED, "HR/Splitsko-Dalmatinska": RED, "HR/Splitsko-Dalmatinska/Split": RED,
+               "JP": BLUE, "JP/Tokyo": BLUE, "JP/Tokyo/Tokyo": BLUE}  # fmt: skip
+    return make_bundle(tmp_path_factory.mktemp("b") / "tiny", anchors=anchors, logit_scale=50.0)
+
+
+def test_eval_known_answers(bundle: Path, tmp_path: Path, capsys) -> None:
+    root = tmp_path / "set"
+    write_jpeg(root / "img" / "split.jpg", RED)
+    write_jpeg(root / "img" / "tokyo.jpg", BLUE)
+    write_jpeg(root / "img" / "wrong.jpg", BLUE)  # labelled in Split: ~9,300 km off
+    labels = root / "labels.csv"
+    labels.write_text(
+        "path,lat,lon,country_code\n"
+        "img/split.jpg,43.51,16.44,HR\n"
+        "img/tokyo.jpg,35.69,139.69,JP\n"
+        "img/wrong.jpg,43.51,16.44,HR\n"
+    )
+    out_json, plot = tmp_path / "m.json", tmp_path / "acc.png"
+    rc = main(["eval", str(labels), "--model", str(bundle), "--json", str(out_json),
+               "--plot", str(plot)])  # fmt: skip
+    assert rc == 0
+    m = json.loads(out_json.read_text())
+    assert set(m) >= REQUIRED
+    assert m["n"] == 3
+    assert set(m["acc_km"]) == {"1", "25", "200", "750", "2500"}
+    assert m["acc_km"]["25"] == pytest.approx(2 / 3) and m["acc_km"]["2500"] == pytest.approx(2 / 3)
+    assert m["country_acc"] == pytest.approx(2 / 3)
+    assert 9000 < m["mean_km"] * 3 - 0 < 10000 + 2 * 5
+    assert m["median_km"] < 5 and m["images_per_s"] > 0 and m["model"].startswith("tiny@")
+    assert plot.stat().st_size > 1000
+    out = capsys.readouterr().out
+    assert "acc@25" in out and "66.7 %" in out
+
+
+def test_eval_on_shared_data(bundle: Path, tmp_path: Path) -> None:
+    geo = data_dir() / "geo"
+    src = geo / "labels.csv"
+    if not src.is_file():
+        raise FileNotFoundError(f"shared data missing: {src} (set GEOSCOPE_DATA)")
+    with src.open() as f:
+        rows = [r for r in csv.DictReader(f) if r["split"] == "val"][:24]
+    labels = tmp_path / "val.csv"
+    with labels.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["path", "lat", "lon", "country_code"])
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: r[k] for k in ("path", "lat", "lon", "country_code")})
+    out_json = tmp_path / "m.json"
+    assert main(["eval", str(labels), "--root", str(geo), "--model", str(bundle),
+                 "--json", str(out_json)]) == 0  # fmt: skip
+    m = json.loads(out_json.read_text())
+    assert m["n"] == 24 and set(m) >= REQUIRED
+    accs = [m["acc_km"][k] for k in ("1", "25", "200", "750", "2500")]
+    assert accs == sorted(accs) and all(0.0 <= a <= 1.0 for a in accs)
+    assert 0.0 <= m["country_acc"] <= 1.0 and 0 <= m["geoscore"] <= 5000
