@@ -20,9 +20,9 @@ Decoding (all parameters come from the bundle manifest):
   interpolated from ``manifest.error_model`` when present, else the
   probability-weighted mean distance of the top-k candidates from the chosen
   point, at least ``decoding["min_radius_km"]`` (default 25 km).
-* Names: from the chain's ``country``/``admin1``/``city`` levels; a chain with
-  none of these (e.g. k-means cells) is named by reverse geocoding the final
-  point with GEO's gazetteer.
+* Names: from the chain's ``country``/``admin1``/``city`` levels; when the
+  finest level is not one of these (e.g. geocells) the missing names come from
+  reverse geocoding the final point with GEO's gazetteer.
 
 ``manifest.decoding`` keys: ``level``, ``beam`` (5), ``top_k`` (5), ``refine``
 ("top" | "weighted"), ``refine_k`` (5), ``refine_radius_km`` (500),
@@ -298,25 +298,29 @@ class Predictor:
         return names
 
     def _fill_names(self, lat: float, lon: float, names: dict[str, str]) -> dict[str, str]:
-        """Complete the names: the country name from its code; admin1/city by reverse
-        geocoding only when the chain has no named level (e.g. k-means cells)."""
+        """Complete the names. When the finest level is not a named one (e.g. geocells),
+        the point is reverse geocoded for the missing names (admin1/city only when the
+        reverse result lies in the predicted country); the country name comes from its
+        code otherwise."""
         from geoscope_core.errors import GazetteerError
 
         gaz = self.gazetteer()
-        if any(level in self._chain for level in NAMED_LEVELS):
-            if not names["country"] and names["country_code"]:
-                try:
-                    names["country"] = gaz.country(names["country_code"]).name
-                except GazetteerError:
-                    log.debug("gazetteer has no country %r", names["country_code"])
-            return names
-        r = gaz.reverse(lat, lon)
-        return {
-            "country_code": names["country_code"] or r.country.country_code,
-            "country": names["country"] or r.country.name,
-            "admin1": names["admin1"] or (r.admin1.name if r.admin1 is not None else ""),
-            "city": names["city"] or r.city.name,
-        }
+        if self._chain[-1] not in NAMED_LEVELS:
+            r = gaz.reverse(lat, lon)
+            cc = names["country_code"] or r.country.country_code
+            same = cc == r.country.country_code
+            names = {
+                "country_code": cc,
+                "country": names["country"] or (r.country.name if same else ""),
+                "admin1": names["admin1"] or (r.admin1.name if same and r.admin1 else ""),
+                "city": names["city"] or (r.city.name if same else ""),
+            }
+        if not names["country"] and names["country_code"]:
+            try:
+                names["country"] = gaz.country(names["country_code"]).name
+            except GazetteerError:
+                log.debug("gazetteer has no country %r", names["country_code"])
+        return names
 
     def gazetteer(self) -> Any:
         """GEO's gazetteer, loaded on first use (for reverse geocoding)."""
