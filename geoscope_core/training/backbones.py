@@ -203,7 +203,8 @@ def build_clip_vision(pretrained: bool, weights_path: str, arch: dict | None = N
         except OSError as e:
             raise TrainingError(f"cannot load a CLIP vision model from {weights_path}: {e}") from e
     cfg = net.config
-    blocks = [*net.vision_model.encoder.layers, net.vision_model.post_layernorm]
+    vm = getattr(net, "vision_model", net)  # transformers 5 dropped the wrapper
+    blocks = [*vm.encoder.layers, vm.post_layernorm]
     return Backbone(
         "hf-clip-vision",
         _ClipVisionFeatures(net),

@@ -164,18 +164,22 @@ def _wrap(module: nn.Module, ctx: DistContext, device: str) -> nn.Module:
     return nn.parallel.DistributedDataParallel(module, device_ids=ids)
 
 
-def build_clip_model(config: ClipConfig) -> tuple[nn.Module, Any, int, str]:
-    """(model, tokenizer, input size, cache id of the image tower) from pretrained parts."""
+def build_clip_model(config: ClipConfig) -> tuple[nn.Module, Any, int, tuple[str, str]]:
+    """(model, tokenizer, input size, (tower name, weights id)) from pretrained parts.
+
+    The last item keys the image feature cache; a lite model shares it with a CNN run
+    on the same backbone and view recipe.
+    """
     if config.clip_model:
         net, tok = load_hf_clip(config.clip_model)
-        return net, tok, net.input_size, f"hfclip:{config.clip_model}"
+        return net, tok, net.input_size, ("hf-clip", config.clip_model)
     backbone = build_backbone(config.backbone, config.pretrained, config.backbone_weights)
     tower, tok = build_text_tower(config.text_tower)
     net = LiteClip(backbone, tower, config.embed_dim, config.dropout, config.temperature)
     weights = config.backbone_weights or ("pretrained" if config.pretrained else "random")
     if not config.pretrained and not config.backbone_weights:
         weights += f"-seed{config.seed}"
-    return net, tok, config.input_size or backbone.input_size, f"{config.backbone}:{weights}"
+    return net, tok, config.input_size or backbone.input_size, (config.backbone, weights)
 
 
 class ZeroShotEvaluator:
@@ -309,7 +313,7 @@ def train_clip(
         )
     cache = FeatureCache(
         feature_cache_root(config),
-        FeatureCache.make_key(image_id.replace("/", "_"), image_id, recipe),
+        FeatureCache.make_key(*image_id, recipe),
     )
 
     def encoder(px: torch.Tensor) -> torch.Tensor:

@@ -206,9 +206,13 @@ class FeatureCache:
         each rank encodes its share of the missing items, then all read the cache.
         """
         files = [[self.file_for(p, v) for v in range(views)] for p in paths]
+        if barrier is not None:  # every rank must see the same cache state to split the work
+            barrier()
         missing = [
             (i, v) for i in range(len(paths)) for v in range(views) if not files[i][v].is_file()
         ]
+        if barrier is not None:  # nobody writes before every rank has listed
+            barrier()
         mine = missing[rank::world]
         if mine:
             self.folder.mkdir(parents=True, exist_ok=True)

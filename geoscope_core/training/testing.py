@@ -114,3 +114,41 @@ def tiny_checkpoint(tmp_dir: Path, model_type: Literal["cnn", "clip"] = "cnn") -
             metrics={"final": {}},
         )
     raise ValueError(f"model_type must be 'cnn' or 'clip', got {model_type!r}")
+
+
+def tiny_hf_clip(tmp_dir: Path) -> Path:
+    """Save a tiny random HF ``CLIPModel`` (32 px images, 16-d embeddings) with the
+    packaged MiniLM tokenizer to ``tmp_dir/"tiny-hf-clip"``; loadable with
+    ``CLIPModel.from_pretrained`` and ``AutoTokenizer.from_pretrained``."""
+    from transformers import AutoTokenizer, CLIPConfig, CLIPModel
+
+    from geoscope_core.training.models import minilm_path
+
+    torch.manual_seed(0)
+    tok = AutoTokenizer.from_pretrained(minilm_path())
+    config = CLIPConfig(
+        text_config={
+            "vocab_size": tok.vocab_size,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "max_position_embeddings": 64,
+            "pad_token_id": tok.pad_token_id,
+            "bos_token_id": tok.cls_token_id,
+            "eos_token_id": tok.sep_token_id,
+        },
+        vision_config={
+            "image_size": 32,
+            "patch_size": 8,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+        },
+        projection_dim=16,
+    )
+    out = Path(tmp_dir) / "tiny-hf-clip"
+    CLIPModel(config).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
