@@ -72,6 +72,27 @@ def _preprocess(src: Path, dst: Path) -> Path:
     return dst
 
 
+def output_head_nodes(model_path: Path, prefix: str = "logits_") -> list[str]:
+    """Names of the Gemm/MatMul nodes that produce the graph outputs starting with ``prefix``
+    (walking back through Add/Identity/Reshape/Flatten): the classifier heads."""
+    model = onnx.load(str(model_path), load_external_data=False)
+    producer = {out: node for node in model.graph.node for out in node.output}
+    found: list[str] = []
+    for output in model.graph.output:
+        if not output.name.startswith(prefix):
+            continue
+        name = output.name
+        while name in producer:
+            node = producer[name]
+            if node.op_type in ("Gemm", "MatMul"):
+                found.append(node.name)
+                break
+            if node.op_type not in ("Add", "Identity", "Reshape", "Flatten"):
+                break
+            name = node.input[0]
+    return found
+
+
 def quantize_static_int8(
     fp32: Path,
     out: Path,
@@ -80,8 +101,12 @@ def quantize_static_int8(
     batch_size: int = 16,
     method: CalibrationMethod = CalibrationMethod.MinMax,
     per_channel: bool = True,
+    float_heads: bool = False,
 ) -> dict[str, Any]:
-    """Static QDQ int8 of an image encoder, ranged on ``calibration_pixels`` uint8 [N, S, S, 3]."""
+    """Static QDQ int8 of an image encoder, ranged on ``calibration_pixels`` uint8 [N, S, S, 3].
+
+    ``float_heads``: keep the classifier heads (the layers producing ``logits_*``) in
+    float32; they are small and their rounding moves the arg-max most."""
     if calibration_pixels.ndim != 4 or calibration_pixels.dtype != np.uint8:
         raise ExportError(
             "calibration pixels must be uint8 [N, S, S, 3], got "
@@ -92,6 +117,7 @@ def quantize_static_int8(
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="geoscope-quant-") as tmp:
         src = _preprocess(Path(fp32), Path(tmp) / "pre.onnx")
+        exclude = output_head_nodes(src) if float_heads else []
         try:
             quantize_static(
                 str(src),
@@ -102,6 +128,7 @@ def quantize_static_int8(
                 weight_type=QuantType.QInt8,
                 per_channel=per_channel,
                 calibrate_method=method,
+                nodes_to_exclude=exclude,
                 extra_options={"CalibTensorRangeSymmetric": False},
             )
         except Exception as e:
@@ -113,6 +140,7 @@ def quantize_static_int8(
         "activations": "uint8",
         "calibration": method.name,
         "calibration_images": len(calibration_pixels),
+        "float32_nodes": exclude,
     }
 
 
