@@ -116,6 +116,15 @@ def _tag_str(tags: dict[str, Any], key: str) -> str:
         return ""
 
 
+def _is_estimate_method(text: str) -> bool:
+    """Whether a GPSProcessingMethod (with or without its 8-byte charset prefix) is GeoScope's."""
+    for charset in ("ASCII", "UNICODE", "JIS"):
+        if text.startswith(charset):
+            text = text[len(charset) :]
+            break
+    return text.strip().startswith(ESTIMATE_METHOD_PREFIX)
+
+
 def _gps_from_exif(tags: dict[str, Any]) -> tuple[float, float] | None:
     lat_t = tags.get("GPS GPSLatitude")
     lon_t = tags.get("GPS GPSLongitude")
@@ -230,9 +239,7 @@ def read_metadata(path: Path) -> PhotoMetadata:
         raise MetadataError(f"{path}: corrupt metadata ({type(e).__name__}: {e})") from e
 
     gps = _gps_from_exif(tags)
-    is_estimate = gps is not None and _tag_str(tags, "GPS GPSProcessingMethod").startswith(
-        ESTIMATE_METHOD_PREFIX
-    )
+    is_estimate = gps is not None and _is_estimate_method(_tag_str(tags, "GPS GPSProcessingMethod"))
     xmp_path = sidecar_path(path)
     if gps is None and xmp_path.is_file():
         try:

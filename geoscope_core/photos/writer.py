@@ -31,7 +31,7 @@ import math
 import os
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -590,7 +590,20 @@ def _existing_gps_reason(meta: PhotoMetadata, options: WriteOptions) -> str:
 def _write_one(
     path: Path, prediction: Prediction, options: WriteOptions, journal: journal_mod.JournalWriter
 ) -> WriteResult:
-    path = Path(path)
+    """Write one photo; symbolic links are followed (the link itself stays a link)."""
+    try:
+        real = Path(path).resolve(strict=True)
+    except FileNotFoundError:
+        return WriteResult(path, "failed", "file not found")
+    except (OSError, RuntimeError) as e:  # RuntimeError: symlink loop (Python < 3.13)
+        return WriteResult(path, "failed", f"cannot resolve path: {e}")
+    result = _write_real(real, prediction, options, journal)
+    return replace(result, path=Path(path))
+
+
+def _write_real(
+    path: Path, prediction: Prediction, options: WriteOptions, journal: journal_mod.JournalWriter
+) -> WriteResult:
     if prediction.source == Source.EXIF:
         return WriteResult(path, "skipped", "location came from the photo's own GPS")
     if not (
