@@ -36,6 +36,7 @@ import math
 import os
 import tempfile
 import threading
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -410,7 +411,7 @@ class Gazetteer:
         if use_cache and path.is_file():
             try:
                 return cls(_load_tables(path))
-            except (OSError, ValueError, KeyError) as e:
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
                 logger.warning("ignoring unreadable gazetteer cache %s: %s", path, e)
         tables = _parse_source(source)
         if use_cache:

@@ -41,7 +41,8 @@ def test_every_level_at_zagreb(gaz: Gazetteer) -> None:
 
 
 def test_city_without_admin1_degrades(gaz: Gazetteer) -> None:
-    orphan = next(c for c in gaz.cities() if c.parent == c.country_code)
+    # GeoNames gives Aruba's places no admin-1 region
+    orphan = next(c for c in gaz.cities("AW") if c.parent == "AW")
     text = caption(orphan, gaz)
     country = gaz.country(orphan.country_code).name
     assert text == f"A Street View photo close to the town of {orphan.name} in {country}."

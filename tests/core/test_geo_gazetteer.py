@@ -138,8 +138,8 @@ def test_top_cities_are_sorted_by_population(gaz: Gazetteer) -> None:
 
 
 def test_cities_without_admin1_hang_from_their_country(gaz: Gazetteer) -> None:
-    orphans = [c for c in gaz.cities() if c.parent == c.country_code]
-    assert orphans, "GeoNames has a few hundred cities without an admin-1 name"
+    orphans = [c for c in gaz.cities("AW") if c.parent == c.country_code]
+    assert orphans, "GeoNames gives Aruba's places no admin-1 name"
     c = orphans[0]
     assert c.id == f"{c.country_code}//{c.name}"
     r = gaz.reverse(c.lat, c.lon)
@@ -204,11 +204,13 @@ def test_cache_is_written_and_reused(tmp_path, monkeypatch) -> None:
     assert [c.id for c in second.top_cities("HR", n=10)] == [
         c.id for c in first.top_cities("HR", n=10)
     ]
-    # a damaged cache is ignored (and rebuilt), never fatal
-    caches[0].write_bytes(b"not an npz file")
-    third = Gazetteer.load()
-    assert third.reverse(45.815, 15.982).country.id == "HR"
-    assert caches[0].stat().st_size > 1_000_000
+    # a damaged cache (garbage, or a truncated write) is ignored and rebuilt, never fatal
+    good = caches[0].read_bytes()
+    for damaged in (b"not an npz file", good[: len(good) // 2]):
+        caches[0].write_bytes(damaged)
+        again = Gazetteer.load()
+        assert again.reverse(45.815, 15.982).country.id == "HR"
+        assert caches[0].stat().st_size == len(good)
 
 
 def test_place_is_frozen() -> None:
