@@ -154,22 +154,21 @@ class CellSet:
 
     @classmethod
     def from_labels(cls, level: str, rows: list[dict[str, Any]]) -> CellSet:
-        """Rebuild a CellSet from bundle/checkpoint label rows (see :meth:`labels`)."""
+        """Rebuild a CellSet from bundle/checkpoint label rows (see :meth:`labels`).
+
+        Raises DataError for rows lacking a field or holding a non-number coordinate,
+        ConfigError for an inconsistent set (e.g. duplicate ids)."""
         try:
-            return cls(
-                level=level,
-                ids=tuple(str(r["id"]) for r in rows),
-                names=tuple(str(r["name"]) for r in rows),
-                lat=np.array([float(r["lat"]) for r in rows]),
-                lon=np.array([float(r["lon"]) for r in rows]),
-                country_codes=tuple(str(r.get("country_code") or "") for r in rows),
-                parents=tuple(r.get("parent") for r in rows),
-                populations=tuple(int(r.get("population") or 0) for r in rows),
-            )
-        except (KeyError, TypeError, ValueError) as e:
-            if isinstance(e, ConfigError):
-                raise
-            raise DataError(f"malformed {level!r} label rows: {e}") from e
+            ids = tuple(str(r["id"]) for r in rows)
+            names = tuple(str(r["name"]) for r in rows)
+            lat = np.array([float(r["lat"]) for r in rows])
+            lon = np.array([float(r["lon"]) for r in rows])
+            country_codes = tuple(str(r.get("country_code") or "") for r in rows)
+            parents = tuple(r.get("parent") for r in rows)
+            populations = tuple(int(r.get("population") or 0) for r in rows)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise DataError(f"malformed {level!r} label rows: {e!r}") from e
+        return cls(level, ids, names, lat, lon, country_codes, parents, populations)
 
 
 def semantic_cells(
