@@ -17,6 +17,7 @@ in degrees rounded to 0.01 (about 1 km).
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -30,7 +31,13 @@ OUT = Path(__file__).resolve().parent.parent / "desktop" / "resources" / "world_
 def _iso_a2(iso_a3: str, name: str) -> str:
     country = pycountry.countries.get(alpha_3=iso_a3) if iso_a3 != "-99" else None
     if country is None:
-        special = {"Kosovo": "XK", "France": "FR", "Norway": "NO", "N. Cyprus": "", "Somaliland": ""}
+        special = {
+            "Kosovo": "XK",
+            "France": "FR",
+            "Norway": "NO",
+            "N. Cyprus": "",
+            "Somaliland": "",
+        }
         return special.get(name, "")
     return str(country.alpha_2)
 
@@ -43,7 +50,7 @@ def main(argv: list[str]) -> int:
         shape = shape_rec.shape
         starts = [*list(shape.parts), len(shape.points)]
         rings = []
-        for a, b in zip(starts[:-1], starts[1:], strict=True):
+        for a, b in itertools.pairwise(starts):
             flat: list[float] = []
             for lon, lat in shape.points[a:b]:
                 flat += [round(lon, 2), round(lat, 2)]

@@ -20,20 +20,17 @@ from typing import Any
 
 import exifread
 import pytest
+from geoscope_desktop.items import PhotoStatus
+from geoscope_desktop.main_window import MainWindow
+from geoscope_desktop.photo_model import Filter
+from geoscope_desktop.settings_store import AppSettings
+from geoscope_desktop.workers import ModelChoice
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDropEvent
 
-pytest.importorskip("PySide6", reason="the desktop extra is not installed")
-
-from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl  # noqa: E402
-from PySide6.QtGui import QDropEvent  # noqa: E402
-
-from geoscope_core.runtime.scanner import ScanOptions  # noqa: E402
-from geoscope_core.settings import CACHE_ENV, data_dir  # noqa: E402
-from geoscope_desktop.items import PhotoStatus  # noqa: E402
-from geoscope_desktop.main_window import MainWindow  # noqa: E402
-from geoscope_desktop.photo_model import Filter  # noqa: E402
-from geoscope_desktop.settings_store import AppSettings  # noqa: E402
-from geoscope_desktop.workers import ModelChoice  # noqa: E402
-from tests.bundles import make_bundle  # noqa: E402
+from geoscope_core.runtime.scanner import ScanOptions
+from geoscope_core.settings import CACHE_ENV, data_dir
+from tests.bundles import make_bundle
 
 SCAN_TIMEOUT_MS = 120_000
 FIXTURE_JPEGS = ("Canon_40D.jpg", "Nikon_D70.jpg", "Fujifilm_FinePix_E500.jpg")
@@ -189,7 +186,7 @@ def test_end_to_end_scan_accept_write_undo(qtbot: Any, window: MainWindow, tmp_p
     with qtbot.waitSignal(window.write_finished, timeout=60_000) as blocker:
         assert window.write_accepted()
     dialogs: FakeDialogs = window.dialogs  # type: ignore[assignment]
-    title, text, _details = dialogs.confirms[-1]
+    _title, text, _details = dialogs.confirms[-1]
     assert f"{len(accepted)} photos" in text
     report = blocker.args[0]
     assert report.journal is not None and report.journal.is_file()
@@ -209,9 +206,7 @@ def test_end_to_end_scan_accept_write_undo(qtbot: Any, window: MainWindow, tmp_p
     assert dialogs.errors == []
     for p, digest in originals.items():
         assert sha(p) == digest, f"{p.name} not restored byte for byte"
-    assert all(
-        window.model.item_for(it.path).status is PhotoStatus.ACCEPTED for it in accepted
-    )
+    assert all(window.model.item_for(it.path).status is PhotoStatus.ACCEPTED for it in accepted)
     assert not window.act_undo.isEnabled()
 
 
@@ -341,9 +336,7 @@ def test_corrections_from_alternatives_and_map_click(
     start = window.map.view_point(10.0, 10.0)
     qtbot.mousePress(window.map.viewport(), Qt.MouseButton.LeftButton, pos=start)
     qtbot.mouseMove(window.map.viewport(), start + QPoint(40, 25))
-    qtbot.mouseRelease(
-        window.map.viewport(), Qt.MouseButton.LeftButton, pos=start + QPoint(40, 25)
-    )
+    qtbot.mouseRelease(window.map.viewport(), Qt.MouseButton.LeftButton, pos=start + QPoint(40, 25))
     assert window.model.item_for(photo).prediction == clicked
 
     window.detail.revert_btn.click()
@@ -403,7 +396,10 @@ def test_settings_recent_folders_and_drop(qtbot: Any, window: MainWindow, tmp_pa
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(next(b.iterdir())))])
     drop = QDropEvent(
-        QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+        QPointF(20, 20),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
         Qt.KeyboardModifier.NoModifier,
     )
     with qtbot.waitSignal(window.folder_opened) as blocker:
@@ -414,8 +410,9 @@ def test_settings_recent_folders_and_drop(qtbot: Any, window: MainWindow, tmp_pa
     window.provider_actions["cpu"].trigger()
     window.close()
 
-    again = MainWindow(AppSettings(QSettings(str(tmp_path / "settings.ini"),
-                                             QSettings.Format.IniFormat)))
+    again = MainWindow(
+        AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    )
     qtbot.addWidget(again)
     assert again.settings.recent_folders()[:2] == [b, a]
     assert again.choice.provider == "cpu"
@@ -459,9 +456,18 @@ def test_app_command_imports_no_qt_at_module_level() -> None:
 def test_launch_exits_when_shown(tmp_path: Path) -> None:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", CACHE_ENV: str(tmp_path)}
     proc = subprocess.run(
-        [sys.executable, "-m", "geoscope_desktop", "--settings", str(tmp_path / "s.ini"),
-         "--exit-when-shown"],
-        capture_output=True, text=True, timeout=120, env=env,
+        [
+            sys.executable,
+            "-m",
+            "geoscope_desktop",
+            "--settings",
+            str(tmp_path / "s.ini"),
+            "--exit-when-shown",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("shown ")
@@ -487,6 +493,7 @@ def test_screenshot_of_main_window_with_results(
     window.select_paths([estimated[1].path, estimated[2].path])
     assert window.accept_selected() == 2
     window.select_paths([estimated[0].path])
+
     def visible_thumbnails_loaded() -> bool:
         view, proxy = window.table, window.proxy
         rows = [

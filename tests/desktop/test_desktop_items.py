@@ -7,10 +7,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
-from geoscope_core.errors import ConfigError
-from geoscope_core.geo.distance import haversine_km
-from geoscope_core.runtime.prediction import Candidate, Prediction, Source
 from geoscope_desktop.items import (
     PhotoItem,
     PhotoStatus,
@@ -21,6 +17,10 @@ from geoscope_desktop.items import (
     place_text,
 )
 from geoscope_desktop.mapdata import circle_points, world_outlines
+
+from geoscope_core.errors import ConfigError
+from geoscope_core.geo.distance import haversine_km
+from geoscope_core.runtime.prediction import Candidate, Prediction, Source
 
 
 def _pred(lat: float = 45.8, lon: float = 15.98, conf: float = 0.4) -> Prediction:
