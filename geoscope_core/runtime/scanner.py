@@ -88,6 +88,7 @@ class ScanStats:
     wall_s: float = 0.0
     metadata_s: float = 0.0
     decode_s: float = 0.0
+    decode_cpu_s: float = 0.0  # CPU time of the decode threads (excludes waiting for a core)
     infer_s: float = 0.0
     wait_s: float = 0.0  # main thread waiting for a decode to finish
     decoded: int = 0
@@ -267,12 +268,13 @@ class Scanner:
             pass
 
     def _decode(self, path: Path) -> np.ndarray:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         try:
             return load_image(path, self.predictor.input_size, self.predictor.resize)
         finally:
             with self._lock:
                 self.stats.decode_s += time.perf_counter() - t
+                self.stats.decode_cpu_s += time.thread_time() - c
 
     def _infer(
         self,

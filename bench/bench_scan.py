@@ -1,0 +1,351 @@
+"""Scan benchmark: the GeoScope pipeline vs a naive pipeline on full-size photos.
+
+Makes a folder of 12 MP JPEGs (real photos from the shared geo data, upscaled;
+written OUTSIDE the repository, default /tmp/geoscope-bench) and measures, each
+in a fresh child process so peak RSS is its own:
+
+* pipeline: ``Scanner`` (draft-mode decoding in a thread pool overlapped with
+  batched ONNX Runtime inference), no cache, end to end from paths to
+  predictions;
+* naive: full-resolution decode + resize, then the same model one photo at a
+  time, no overlap: in PyTorch eager fp32 when ``--checkpoint`` is given (and
+  torch is installed), else the bundle's ONNX encoder.
+
+Prints photos/s of both and the ratio, the share of wall time spent decoding
+and in inference, and peak RSS (measured at two folder sizes and extrapolated
+to 5,000 photos). Figures only; nothing is asserted.
+
+    python bench/bench_scan.py [--bundle NAME|PATH] [--checkpoint DIR] [--n 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+SIZE_12MP = (4000, 3000)
+
+
+def _make_one(job: tuple[str, str]) -> None:
+    from PIL import Image
+
+    src, dst = job
+    with Image.open(src) as im:
+        im = im.convert("RGB")
+        if im.height > im.width:
+            im = im.rotate(90, expand=True)
+        im.resize(SIZE_12MP, Image.Resampling.BICUBIC).save(dst, "JPEG", quality=90)
+
+
+def make_photos(workdir: Path, n: int) -> Path:
+    """``n`` 12 MP JPEGs made from the shared geo photos (reused between runs)."""
+    from geoscope_core.settings import data_dir
+
+    geo = data_dir() / "geo"
+    labels = geo / "labels.csv"
+    if not labels.is_file():
+        raise SystemExit(f"shared data missing: {labels} (set GEOSCOPE_DATA)")
+    folder = workdir / "photos-12mp"
+    folder.mkdir(parents=True, exist_ok=True)
+    with labels.open() as f:
+        rows = list(csv.DictReader(f))
+    step = max(1, len(rows) // n)
+    picks = rows[::step][:n]
+    jobs = [
+        (str(geo / r["path"]), str(folder / f"{i:05d}.jpg"))
+        for i, r in enumerate(picks)
+        if not (folder / f"{i:05d}.jpg").exists()
+    ]
+    if jobs:
+        print(f"making {len(jobs)} 12 MP photos in {folder} ...", flush=True)
+        t = time.perf_counter()
+        with ProcessPoolExecutor(os.cpu_count() or 1) as pool:
+            list(pool.map(_make_one, jobs, chunksize=4))
+        print(f"  done in {time.perf_counter() - t:.0f} s", flush=True)
+    return folder
+
+
+def _cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def build_lite0(out: Path) -> tuple[Path, Path]:
+    """A stand-in for the default bundle while it does not exist: EfficientNet-Lite0
+    (pretrained backbone, untrained heads over countries and 180 cities) saved as a
+    checkpoint and exported as an int8 bundle. Needs the train and export extras.
+    Returns (checkpoint, bundle)."""
+    import torch
+    from geoscope_export.bundle_writer import export_bundle
+    from geoscope_export.config import ExportConfig
+
+    from geoscope_core.geo.gazetteer import get_gazetteer
+    from geoscope_core.training.backbones import build_backbone
+    from geoscope_core.training.checkpoint import describe_arch, save_checkpoint
+    from geoscope_core.training.config import CnnConfig
+    from geoscope_core.training.models import GeoClassifier
+
+    torch.manual_seed(0)
+    gaz = get_gazetteer()
+    cities = [
+        {**c.to_label(), "parent": c.country_code}
+        for cc in ("HR", "US", "FR", "AL", "AE", "AD")
+        for c in gaz.top_cities(cc, n=30)
+    ]
+    labels = {"country": [p.to_label() for p in gaz.countries()], "cell": cities}
+    backbone = build_backbone("efficientnet_lite0", pretrained=True)
+    config = CnnConfig(
+        name="lite0-bench",
+        backbone="efficientnet_lite0",
+        pretrained=False,
+        levels=("country", "cell"),
+        kmeans_k=len(cities),
+        epochs=0,
+    )
+    net = GeoClassifier(backbone, {k: len(v) for k, v in labels.items()}, dropout=0.0).eval()
+    ckpt = save_checkpoint(
+        out / "ckpt",
+        config,
+        net,
+        describe_arch(net, backbone.input_size),
+        labels=labels,
+        metrics={"final": {}},
+    )
+    bundle = export_bundle(
+        ckpt,
+        out / "bundle",
+        ExportConfig(quantize="int8", validate=False, calibration_images=32, overwrite=True),
+    )
+    return ckpt, bundle
+
+
+# -- children ---------------------------------------------------------------------------
+
+
+def child_pipeline(args: argparse.Namespace) -> dict:
+    from geoscope_core.runtime.predictor import Predictor
+    from geoscope_core.runtime.scanner import Scanner, ScanOptions
+
+    paths = sorted(Path(args.photos).glob("*.jpg"))
+    paths = (paths * (args.limit // len(paths) + 1))[: args.limit]
+    t0 = time.perf_counter()
+    predictor = Predictor.load(args.bundle)
+    load_s = time.perf_counter() - t0
+    rss_loaded = _peak_rss_mb()
+    scanner = Scanner(
+        predictor, ScanOptions(use_cache=False, batch_size=args.batch_size, workers=args.workers)
+    )
+    t, cpu0 = time.perf_counter(), _cpu_s()
+    n = sum(1 for r in scanner.scan(paths) if r.status == "predicted")
+    wall = time.perf_counter() - t
+    s = scanner.stats
+    return {
+        "n": n,
+        "wall_s": wall,
+        "cpu_s": _cpu_s() - cpu0,
+        "decode_cpu_s": s.decode_cpu_s,
+        "load_s": load_s,
+        "decode_s": s.decode_s,
+        "metadata_s": s.metadata_s,
+        "infer_s": s.infer_s,
+        "wait_s": s.wait_s,
+        "rss_loaded_mb": rss_loaded,
+        "peak_rss_mb": _peak_rss_mb(),
+        "model": predictor.model_id,
+        "input": predictor.input_size,
+        "workers": args.workers or len(os.sched_getaffinity(0)),
+    }
+
+
+def _full_decode(path: Path, size: int):
+    import numpy as np
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as im:
+        im = ImageOps.exif_transpose(im.convert("RGB"))
+        side = min(im.size)
+        left, top = (im.width - side) // 2, (im.height - side) // 2
+        im = im.crop((left, top, left + side, top + side)).resize(
+            (size, size), Image.Resampling.BICUBIC
+        )
+        return np.asarray(im, dtype=np.uint8)
+
+
+def child_naive(args: argparse.Namespace) -> dict:
+    import numpy as np
+
+    from geoscope_core.runtime.bundle import IMAGE_ENCODER, load_bundle
+
+    paths = sorted(Path(args.photos).glob("*.jpg"))[: args.limit]
+    bundle = load_bundle(args.bundle)
+    size = bundle.manifest.input.size
+    if args.checkpoint:
+        import torch
+
+        from geoscope_core.training.checkpoint import load_checkpoint
+
+        torch.set_num_threads(os.cpu_count() or 1)
+        model = load_checkpoint(Path(args.checkpoint), device="cpu")
+        module = model.image_module().eval().float()
+        size = model.input_size
+        engine = f"pytorch-eager-fp32 (torch {torch.__version__})"
+
+        def infer(px: np.ndarray) -> None:
+            with torch.no_grad():
+                module(torch.from_numpy(px))
+    else:
+        import onnxruntime as ort
+
+        sess = ort.InferenceSession(
+            str(bundle.file(IMAGE_ENCODER)), providers=["CPUExecutionProvider"]
+        )
+        name = sess.get_inputs()[0].name
+        engine = "onnxruntime batch 1 (no checkpoint given)"
+
+        def infer(px: np.ndarray) -> None:
+            sess.run(None, {name: px})
+
+    infer(np.zeros((1, size, size, 3), np.uint8))  # warm-up
+    decode_s = infer_s = 0.0
+    t0, cpu0 = time.perf_counter(), _cpu_s()
+    for p in paths:
+        t = time.perf_counter()
+        px = _full_decode(p, size)[None]
+        decode_s += time.perf_counter() - t
+        t = time.perf_counter()
+        infer(px)
+        infer_s += time.perf_counter() - t
+    wall = time.perf_counter() - t0
+    return {
+        "n": len(paths),
+        "wall_s": wall,
+        "cpu_s": _cpu_s() - cpu0,
+        "decode_s": decode_s,
+        "infer_s": infer_s,
+        "peak_rss_mb": _peak_rss_mb(),
+        "engine": engine,
+    }
+
+
+def _child(args: argparse.Namespace, kind: str, limit: int) -> dict:
+    cmd = [
+        sys.executable,
+        __file__,
+        "--_child",
+        kind,
+        "--photos",
+        str(args.photos),
+        "--limit",
+        str(limit),
+        "--batch-size",
+        str(args.batch_size),
+        "--workers",
+        str(args.workers),
+    ]
+    if args.bundle:
+        cmd += ["--bundle", str(args.bundle)]
+    if args.checkpoint and kind == "naive":
+        cmd += ["--checkpoint", str(args.checkpoint)]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    if r.returncode != 0:
+        raise SystemExit(f"{kind} run failed:\n{r.stderr[-4000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bundle", default=None, help="bundle name or path (default: geoscope-lite)")
+    ap.add_argument("--checkpoint", default=None, help="checkpoint of the same model (torch)")
+    ap.add_argument("--n", type=int, default=300, help="photos in the folder")
+    ap.add_argument("--naive-n", type=int, default=40, help="photos for the naive pipeline")
+    ap.add_argument("--rss-n", type=int, default=900, help="second, larger scan for RSS growth")
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--workers", type=int, default=0)
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/geoscope-bench"))
+    ap.add_argument(
+        "--build-lite0",
+        action="store_true",
+        help="build an EfficientNet-Lite0 int8 bundle + checkpoint in WORKDIR and use them",
+    )
+    ap.add_argument("--photos", type=Path, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--limit", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--_child", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    if args._child:
+        fn = child_pipeline if args._child == "pipeline" else child_naive
+        print(json.dumps(fn(args)))
+        return
+
+    if REPO in args.workdir.resolve().parents:
+        raise SystemExit("--workdir must be outside the repository")
+    if args.build_lite0:
+        ckpt, bundle = build_lite0(args.workdir / "lite0")
+        args.bundle, args.checkpoint = str(bundle), str(ckpt)
+        print(f"built {bundle} from {ckpt}")
+    args.photos = make_photos(args.workdir, args.n)
+    print(f"machine: {os.cpu_count()} CPUs; photos: {args.n} x 12 MP JPEG in {args.photos}")
+
+    pipe = _child(args, "pipeline", args.n)
+    big = _child(args, "pipeline", args.rss_n) if args.rss_n > args.n else None
+    naive = _child(args, "naive", min(args.naive_n, args.n))
+
+    workers = pipe["workers"]
+    load = os.getloadavg()[0]
+    p_rate = pipe["n"] / pipe["wall_s"]
+    n_rate = naive["n"] / naive["wall_s"]
+    print(f"\nmodel {pipe['model']} (input {pipe['input']} px), load {pipe['load_s']:.2f} s")
+    print(f"{'':28s}{'pipeline':>12s}{'naive':>12s}")
+    print(f"{'photos':28s}{pipe['n']:12d}{naive['n']:12d}")
+    print(f"{'photos/s':28s}{p_rate:12.1f}{n_rate:12.2f}")
+    print(f"{'speed-up (pipeline/naive)':28s}{p_rate / n_rate:12.1f}x")
+    print(
+        f"{'decode share of CPU time':28s}{pipe['decode_cpu_s'] / pipe['cpu_s']:12.0%}"
+        f"{naive['decode_s'] / naive['wall_s']:12.0%}"
+    )
+    print(
+        f"{'decode share of wall':28s}{pipe['decode_s'] / pipe['wall_s'] / workers:12.0%}"
+        f"{naive['decode_s'] / naive['wall_s']:12.0%}"
+        f"   (pipeline: decode thread-seconds / wall / {workers} threads, overlapped)"
+    )
+    print(
+        f"{'inference share of wall':28s}{pipe['infer_s'] / pipe['wall_s']:12.0%}"
+        f"{naive['infer_s'] / naive['wall_s']:12.0%}"
+    )
+    print(f"{'inference stalled on decode':28s}{pipe['wait_s'] / pipe['wall_s']:12.0%}")
+    print(f"{'metadata read share of wall':28s}{pipe['metadata_s'] / pipe['wall_s']:12.0%}")
+    print(
+        f"{'CPU use (cores busy)':28s}{pipe['cpu_s'] / pipe['wall_s']:12.2f}"
+        f"{naive['cpu_s'] / naive['wall_s']:12.2f}"
+    )
+    print(f"{'peak RSS MB':28s}{pipe['peak_rss_mb']:12.0f}{naive['peak_rss_mb']:12.0f}")
+    print(f"naive engine: {naive['engine']}")
+    print(f"1-min load average at the end: {load:.1f} (other processes share the CPUs)")
+    if big is not None:
+        growth = (big["peak_rss_mb"] - pipe["peak_rss_mb"]) / (big["n"] - pipe["n"])
+        est = pipe["peak_rss_mb"] + max(growth, 0.0) * (5000 - pipe["n"])
+        print(
+            f"peak RSS {pipe['peak_rss_mb']:.0f} MB at {pipe['n']} photos, "
+            f"{big['peak_rss_mb']:.0f} MB at {big['n']} ({big['n'] / big['wall_s']:.1f} photos/s): "
+            f"{growth * 1024:.1f} KB/photo -> ~{est:.0f} MB extrapolated to 5,000 photos"
+        )
+
+
+if __name__ == "__main__":
+    main()
