@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from geoscope_desktop.items import PhotoItem, PhotoStatus, format_km, format_latlon, place_text
 from geoscope_desktop.photo_model import STATUS_COLORS
-from geoscope_desktop.qtcompat import emit
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QImage, QPixmap
 from PySide6.QtWidgets import (
@@ -202,7 +201,7 @@ class DetailPane(QWidget):
             return
         cand = row.data(Qt.ItemDataRole.UserRole)
         if isinstance(cand, Candidate):
-            emit(self.alternative_chosen, cand)
+            self.alternative_chosen.emit(cand)
 
 
 def _escape(text: str) -> str:

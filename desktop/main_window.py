@@ -20,7 +20,6 @@ from geoscope_desktop.photo_model import (
     PhotoFilterProxy,
     PhotoTableModel,
 )
-from geoscope_desktop.qtcompat import emit
 from geoscope_desktop.settings_store import AppSettings
 from geoscope_desktop.workers import (
     ImageLoader,
@@ -534,7 +533,7 @@ class MainWindow(QMainWindow):
         )
         if paths:
             self.table.selectRow(0)
-        emit(self.folder_opened, folder)
+        self.folder_opened.emit(folder)
         return True
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -595,7 +594,7 @@ class MainWindow(QMainWindow):
         self.progress.setRange(0, max(1, total))
         self.progress.setValue(done)
         self.progress_label.setText(self._meter.text())
-        emit(self.scan_progress, done, total)
+        self.scan_progress.emit(done, total)
 
     @Slot(object)
     def _on_result(self, result: ScanResult) -> None:
@@ -631,7 +630,7 @@ class MainWindow(QMainWindow):
             f" {counts[PhotoStatus.HAS_GPS]:,} with GPS, {counts[PhotoStatus.ERROR]:,} errors"
         )
         self.statusBar().showMessage(msg, 15000)
-        emit(self.scan_finished, cancelled)
+        self.scan_finished.emit(cancelled)
 
     def _show_progress(self, visible: bool) -> None:
         for w in (self.progress, self.progress_label, self.cancel_btn):
@@ -787,7 +786,7 @@ class MainWindow(QMainWindow):
                 "\n".join(failed + skipped),
             )
         self._update_actions()
-        emit(self.write_finished, report)
+        self.write_finished.emit(report)
 
     def undo_last_write(self) -> bool:
         journal = self.last_journal
@@ -834,7 +833,7 @@ class MainWindow(QMainWindow):
                 "\n".join(problems),
             )
         self._update_actions()
-        emit(self.undo_finished, results)
+        self.undo_finished.emit(results)
 
     def _on_task_failed(self, message: str, details: str) -> None:
         self._update_actions()
@@ -860,7 +859,7 @@ class MainWindow(QMainWindow):
             self._error("Export failed", f"{target} could not be written: {e}", _tb())
             return False
         self.statusBar().showMessage(f"Saved {target}", 8000)
-        emit(self.export_finished, target)
+        self.export_finished.emit(target)
         return True
 
     # ---------------------------------------------------------------- model --

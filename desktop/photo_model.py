@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from geoscope_desktop.items import PhotoItem, PhotoStatus, format_latlon, place_text
-from geoscope_desktop.qtcompat import emit
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
@@ -105,7 +104,7 @@ class PhotoTableModel(QAbstractTableModel):
         if row is None or self._items[row] == new:
             return
         self._items[row] = new
-        emit(self.dataChanged, self.index(row, 0), self.index(row, len(Column) - 1))
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(Column) - 1))
 
     def update_items(self, fn: Callable[[PhotoItem], PhotoItem], rows: Iterable[int]) -> int:
         """Apply ``fn`` to the given rows; returns how many items changed."""
@@ -124,7 +123,7 @@ class PhotoTableModel(QAbstractTableModel):
             return
         self._thumbs[path] = pixmap
         idx = self.index(row, Column.THUMB)
-        emit(self.dataChanged, idx, idx, [Qt.ItemDataRole.DecorationRole])
+        self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
 
     def thumbnail(self, path: Path) -> QPixmap | None:
         return self._thumbs.get(path)

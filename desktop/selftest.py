@@ -49,13 +49,17 @@ def run_self_test(
 
 
 def _run(photos: Path, tmp: Path, model: str | None, provider: str) -> int:
-    from geoscope_desktop.app import make_settings
+    from geoscope_desktop.app import bindings_problem, make_settings
     from geoscope_desktop.items import PhotoStatus, place_text
     from geoscope_desktop.main_window import MainWindow
     from geoscope_desktop.workers import ModelChoice
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
+    problem = bindings_problem()
+    if problem:
+        print(f"self-test FAILED: {problem}")
+        return 1
     t0 = time.perf_counter()
     app = QApplication.instance() or QApplication([sys.argv[0]])
     window = MainWindow(make_settings(tmp / "settings.ini"), ModelChoice(model, provider))
@@ -80,7 +84,8 @@ def _run(photos: Path, tmp: Path, model: str | None, provider: str) -> int:
     items = window.model.items()
     for it in items:
         where = place_text(it.prediction) if it.prediction else it.message
-        conf = f"{it.prediction.confidence:.0%}" if it.prediction else ""
+        shows_conf = it.prediction is not None and it.status is not PhotoStatus.HAS_GPS
+        conf = f"{it.prediction.confidence:.0%}" if shows_conf and it.prediction else ""
         print(f"{it.name:32s} {it.status.value:10s} {conf:>5s}  {where}")
     shot = window.grab()
     ok = True

@@ -6,7 +6,6 @@ widget, and every exception is turned into a ``failed`` signal with details.
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import traceback
@@ -15,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from geoscope_desktop.qtcompat import emit
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThread, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage, QImageReader
 
@@ -106,21 +104,19 @@ class ScanWorker(QObject):
             predictor = self._predictor
             if predictor is None:
                 predictor = load_predictor(self._choice)
-                emit(self.model_ready, predictor)
+                self.model_ready.emit(predictor)
             if self._cancel.is_set():
                 return
             scanner = Scanner(predictor, self._options or ScanOptions())
-            for res in scanner.scan(
-                self._paths, progress=functools.partial(emit, self.progress), cancel=self._cancel
-            ):
-                emit(self.result, res)
+            for res in scanner.scan(self._paths, progress=self.progress.emit, cancel=self._cancel):
+                self.result.emit(res)
                 if self._cancel.is_set():
                     break
         except Exception as e:  # a worker is an edge: report, never crash the app
             log.exception("scan failed")
-            emit(self.failed, f"The scan stopped: {e}", _details())
+            self.failed.emit(f"The scan stopped: {e}", _details())
         finally:
-            emit(self.finished, self._cancel.is_set())
+            self.finished.emit(self._cancel.is_set())
 
 
 class ScanJob(QObject):
@@ -154,7 +150,7 @@ class ScanJob(QObject):
         self._cancelled = cancelled
         self.thread.quit()
         self.thread.wait()
-        emit(self.done, cancelled)
+        self.done.emit(cancelled)
 
     def is_running(self) -> bool:
         return self.thread.isRunning()
@@ -180,9 +176,9 @@ class Task(QRunnable):
             out = self._fn()
         except Exception as e:  # an edge: report what failed
             log.exception("%s failed", self._what)
-            emit(self.signals.failed, f"{self._what} failed: {e}", _details())
+            self.signals.failed.emit(f"{self._what} failed: {e}", _details())
         else:
-            emit(self.signals.done, out)
+            self.signals.done.emit(out)
 
 
 class _ImageSignals(QObject):
@@ -199,7 +195,7 @@ class _ImageTask(QRunnable):
 
     def run(self) -> None:
         image = read_scaled_image(self._path, self._size)
-        emit(self._signals.loaded, self._generation, str(self._path), image)
+        self._signals.loaded.emit(self._generation, str(self._path), image)
 
 
 def read_scaled_image(path: Path, size: int) -> QImage:
@@ -260,7 +256,7 @@ class ImageLoader(QObject):
     @Slot(int, str, QImage)
     def _on_loaded(self, generation: int, path: str, image: QImage) -> None:
         if generation == self._generation:
-            emit(self.loaded, Path(path), image)
+            self.loaded.emit(Path(path), image)
 
 
 @dataclass

@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from geoscope_desktop.items import PhotoStatus
 from geoscope_desktop.mapdata import circle_points, km_per_degree_lat, world_outlines
 from geoscope_desktop.photo_model import STATUS_COLORS
-from geoscope_desktop.qtcompat import emit
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
@@ -241,11 +240,11 @@ class WorldMapView(QGraphicsView):
         scene = self.mapToScene(pos)
         lon, lat = scene.x(), -scene.y()
         if -90 <= lat <= 90 and -180 <= lon <= 180:
-            emit(self.location_clicked, lat, lon, PICK_RADIUS_PX * self.km_per_pixel())
+            self.location_clicked.emit(lat, lon, PICK_RADIUS_PX * self.km_per_pixel())
 
     def click_at(self, lat: float, lon: float) -> None:
         """Emit a click at (lat, lon) degrees as if the user clicked there (keyboard, tests)."""
-        emit(self.location_clicked, lat, lon, PICK_RADIUS_PX * self.km_per_pixel())
+        self.location_clicked.emit(lat, lon, PICK_RADIUS_PX * self.km_per_pixel())
 
     def view_point(self, lat: float, lon: float) -> QPoint:
         """Viewport pixel of (lat, lon) degrees."""

@@ -517,3 +517,59 @@ def test_screenshot_of_main_window_with_results(
     # the map shows every photo and the selected estimate with its circle
     assert window.map.marker_count == len(photos)
     assert window.detail.alternatives.count() >= 2
+
+
+def test_map_wheel_zoom_and_reset(qtbot: Any, window: MainWindow) -> None:
+    from PySide6.QtCore import QPoint as P
+    from PySide6.QtGui import QWheelEvent
+
+    view = window.map
+    view.reset_view()
+    world = view.km_per_pixel()
+    centre = QPointF(view.viewport().rect().center())
+
+    def wheel(steps: int) -> None:
+        ev = QWheelEvent(
+            centre,
+            view.mapToGlobal(centre),
+            P(0, 0),
+            P(0, 120 * steps),
+            Qt.MouseButton.NoButton,
+            Qt.KeyboardModifier.NoModifier,
+            Qt.ScrollPhase.NoScrollPhase,
+            False,
+        )
+        view.wheelEvent(ev)
+
+    wheel(3)
+    assert view.km_per_pixel() == pytest.approx(world / 1.25**3, rel=0.01)
+    for _ in range(40):  # zoom is bounded
+        wheel(5)
+    assert view.km_per_pixel() > 0.9 * world / 4000
+    window.act_reset_map.trigger()
+    assert view.km_per_pixel() == pytest.approx(world, rel=0.01)
+
+
+def test_cli_app_self_test(tmp_path: Path, tiny_bundle: Path) -> None:
+    """``geoscope app --self-test`` scans the sample photos headlessly and exits 0."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", CACHE_ENV: str(tmp_path)}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "geoscope_core.cli",
+            "app",
+            "--self-test",
+            "--model",
+            str(tiny_bundle),
+            "--provider",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "self-test passed" in proc.stdout
+    assert "grace_hopper_with_gps.jpg" in proc.stdout and "has GPS" in proc.stdout

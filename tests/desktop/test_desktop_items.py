@@ -135,3 +135,25 @@ def test_world_outlines_resource() -> None:
 
     size = resources.files("geoscope_desktop").joinpath("resources", "world_outlines.json")
     assert len(size.read_bytes()) < 2_000_000
+
+
+def test_installed_qt_bindings_keep_reference_counts() -> None:
+    """PySide6 6.12.0 loses a reference to None/True per call; the app would abort."""
+    import sys
+
+    from geoscope_desktop.app import bindings_problem
+    from PySide6.QtCore import QObject, Signal
+    from PySide6.QtWidgets import QApplication, QLabel
+
+    class Probe(QObject):
+        ping = Signal(int)
+
+    app = QApplication.instance() or QApplication([])
+    label, probe = QLabel(), Probe()
+    none_before, true_before = sys.getrefcount(None), sys.getrefcount(True)
+    for _ in range(100):
+        label.setText("x")
+        probe.ping.emit(1)
+    assert sys.getrefcount(None) - none_before > -50, bindings_problem()
+    assert sys.getrefcount(True) - true_before > -50, bindings_problem()
+    assert app is not None
