@@ -567,10 +567,9 @@ class MainWindow(QMainWindow):
         job.done.connect(self._on_scan_done)
         self._job = job
         self._meter.reset(len(paths))
-        self.progress.setRange(0, len(paths))
-        self.progress.setValue(0)
+        self.progress.setRange(0, 0)  # busy until the first photo is done
         self.progress_label.setText(
-            "Loading the model…" if predictor is None else self._meter.text()
+            "Loading the model…" if predictor is None else "Reading the photos…"
         )
         self._show_progress(True)
         self._update_actions()
@@ -587,6 +586,8 @@ class MainWindow(QMainWindow):
         self.predictor = predictor
         self._predictor_choice = self.choice
         self._update_model_label()
+        if self._meter.done == 0:
+            self.progress_label.setText("Reading the photos…")
 
     @Slot(int, int)
     def _on_progress(self, done: int, total: int) -> None:
