@@ -125,6 +125,7 @@ class MainWindow(QMainWindow):
 
         self._thumbs = ImageLoader(max_threads=2, parent=self)
         self._thumbs.loaded.connect(self._on_thumbnail)
+        self._thumbs.gps_read.connect(self._on_gps_read)
         self._previews = ImageLoader(max_threads=1, parent=self)
         self._previews.loaded.connect(self._on_preview)
 
@@ -913,7 +914,7 @@ class MainWindow(QMainWindow):
 
     # -------------------------------------------------------------- helpers --
     def _request_thumbnail(self, path: Path) -> None:
-        self._thumbs.request(path, THUMB_SIZE * 2)
+        self._thumbs.request(path, THUMB_SIZE * 2, with_gps=True)
 
     @Slot(Path, QImage)
     def _on_thumbnail(self, path: Path, image: QImage) -> None:
@@ -926,6 +927,16 @@ class MainWindow(QMainWindow):
             Qt.TransformationMode.SmoothTransformation,
         )
         self.model.set_thumbnail(path, pix)
+
+    @Slot(Path, object)
+    def _on_gps_read(self, path: Path, gps: object) -> None:
+        """The file's own GPS, read with its thumbnail (before any scan)."""
+        try:
+            item = self.model.item_for(path)
+        except KeyError:
+            return
+        if item.status is PhotoStatus.PENDING and item.gps is None and gps is not None:
+            self.model.replace_item(_with(item, gps=gps))
 
     @Slot(Path, QImage)
     def _on_preview(self, path: Path, image: QImage) -> None:

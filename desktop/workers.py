@@ -183,19 +183,37 @@ class Task(QRunnable):
 
 class _ImageSignals(QObject):
     loaded = Signal(int, str, QImage)
+    gps = Signal(int, str, object)
 
 
 class _ImageTask(QRunnable):
-    def __init__(self, signals: _ImageSignals, generation: int, path: Path, size: int) -> None:
+    def __init__(
+        self, signals: _ImageSignals, generation: int, path: Path, size: int, with_gps: bool
+    ) -> None:
         super().__init__()
         self._signals = signals
         self._generation = generation
         self._path = path
         self._size = size
+        self._with_gps = with_gps
 
     def run(self) -> None:
         image = read_scaled_image(self._path, self._size)
         self._signals.loaded.emit(self._generation, str(self._path), image)
+        if self._with_gps:
+            self._signals.gps.emit(self._generation, str(self._path), read_gps(self._path))
+
+
+def read_gps(path: Path) -> tuple[float, float] | None:
+    """The GPS (lat, lon degrees) the file or its XMP sidecar carries; None if none/unreadable."""
+    from geoscope_core.errors import MetadataError
+    from geoscope_core.photos.metadata import read_metadata
+
+    try:
+        return read_metadata(path).gps
+    except MetadataError as e:
+        log.debug("no metadata for %s: %s", path, e)
+        return None
 
 
 def read_scaled_image(path: Path, size: int) -> QImage:
@@ -234,6 +252,7 @@ class ImageLoader(QObject):
     """
 
     loaded = Signal(Path, QImage)
+    gps_read = Signal(Path, object)
 
     def __init__(self, max_threads: int = 2, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -241,10 +260,14 @@ class ImageLoader(QObject):
         self._pool.setMaxThreadCount(max_threads)
         self._signals = _ImageSignals(self)
         self._signals.loaded.connect(self._on_loaded)
+        self._signals.gps.connect(self._on_gps)
         self._generation = 0
 
-    def request(self, path: Path, size: int, priority: int = 0) -> None:
-        self._pool.start(_ImageTask(self._signals, self._generation, path, size), priority)
+    def request(self, path: Path, size: int, priority: int = 0, with_gps: bool = False) -> None:
+        """Decode ``path`` to fit ``size`` px; with ``with_gps`` also read its GPS
+        (``gps_read(path, (lat, lon) | None)``)."""
+        task = _ImageTask(self._signals, self._generation, path, size, with_gps)
+        self._pool.start(task, priority)
 
     def clear(self) -> None:
         self._generation += 1
@@ -257,6 +280,11 @@ class ImageLoader(QObject):
     def _on_loaded(self, generation: int, path: str, image: QImage) -> None:
         if generation == self._generation:
             self.loaded.emit(Path(path), image)
+
+    @Slot(int, str, object)
+    def _on_gps(self, generation: int, path: str, gps: object) -> None:
+        if generation == self._generation:
+            self.gps_read.emit(Path(path), gps)
 
 
 @dataclass

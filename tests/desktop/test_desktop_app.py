@@ -162,6 +162,10 @@ def test_end_to_end_scan_accept_write_undo(qtbot: Any, window: MainWindow, tmp_p
         window.act_open.trigger()
     assert len(window.model) == len(photos)
     assert window.act_scan.isEnabled() and not window.act_write.isEnabled()
+    # the file's own GPS shows before any scan (read with the thumbnail)
+    window.table.scrollToBottom()
+    qtbot.waitUntil(lambda: window.model.item_for(folder / "DSCN0010.jpg").gps is not None)
+    assert window.model.item_for(folder / "DSCN0010.jpg").status is PhotoStatus.PENDING
 
     assert scan(qtbot, window) is False
     items = {it.path.name: it for it in window.model.items()}
