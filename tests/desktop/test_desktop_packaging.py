@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -57,3 +58,5 @@ def test_frozen_app_builds_without_torch_and_passes_its_self_test(tmp_path: Path
     assert (internal / "samples").is_dir()
     size_mb = sum(p.stat().st_size for p in app.rglob("*") if p.is_file()) / 1e6
     print(f"frozen app: {size_mb:.0f} MB, build + self-test {elapsed:.0f} s")
+    shutil.rmtree(tmp_path / "work", ignore_errors=True)  # ~1 GB of build output
+    shutil.rmtree(dist, ignore_errors=True)
