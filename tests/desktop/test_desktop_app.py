@@ -113,7 +113,7 @@ def window(qtbot: Any, tmp_path: Path, tiny_bundle: Path, monkeypatch: pytest.Mo
     win = MainWindow(
         settings,
         ModelChoice(str(tiny_bundle), "cpu"),
-        ScanOptions(batch_size=8, workers=2, neighbors=False),
+        ScanOptions(batch_size=8, workers=2),
     )
     win.dialogs = FakeDialogs()  # type: ignore[assignment]
     qtbot.addWidget(win)
