@@ -148,7 +148,7 @@ class JournalWriter:
         self._opened = True
 
     def _append(self, entry: dict[str, Any]) -> None:
-        line = json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n"
+        line = json.dumps(entry, ensure_ascii=True, sort_keys=True) + "\n"
         with self.path.open("a", encoding="utf-8") as f:
             f.write(line)
             f.flush()

@@ -96,8 +96,10 @@ def split_jpeg(data: bytes) -> tuple[list[Segment], bytes]:
         if i + 2 > n:
             raise MetadataError("truncated JPEG segment")
         (length,) = struct.unpack(">H", data[i : i + 2])
-        if length < 2 or i + length > n:
+        if length < 2:
             raise MetadataError(f"corrupt JPEG segment length at byte {i}")
+        if i + length > n:
+            raise MetadataError(f"truncated JPEG segment at byte {i}")
         segments.append(Segment(marker, data[i + 2 : i + length]))
         i += length
 

@@ -663,7 +663,11 @@ def _prepare_in_place(data: bytes, prediction: Prediction, place: Place) -> tupl
     """The new bytes of a photo (JPEG or TIFF) and the values replaced, checked: the
     location reads back (exifread) and no pre-existing tag changed (exifread dump,
     maker notes included); otherwise raises _UnsafeInPlace."""
+    from geoscope_core.photos.jpegedit import split_jpeg
+
     exiv2 = _exiv2()
+    if data[:3] == b"\xff\xd8\xff":
+        split_jpeg(data)  # a corrupt JPEG structure is a failure, not a reason for a sidecar
     try:
         if data[:3] == b"\xff\xd8\xff":
             new, old = _modify_jpeg_bytes(data, prediction, place)

@@ -1,0 +1,266 @@
+"""Learning from the user's own GPS-tagged photos (numpy only, no torch).
+
+Two sources of evidence, both giving ``Source.NEIGHBORS`` predictions:
+
+- **Time neighbours.** A photo without GPS taken within ``window_s`` seconds of
+  GPS-tagged photos from the same camera is placed by linear interpolation in
+  time between the two bracketing fixes (or at the nearest fix when only one
+  side exists). Its radius is the distance the photographer can have moved in
+  the gap: ``GPS_ERROR_KM + speed * gap``, where ``speed`` is walking speed
+  (1.5 m/s) or, when bracketed, the speed observed between the two fixes if
+  that is faster (a car or a train), and ``gap`` is the time to the nearer fix.
+  Confidence decays with the gap: ``0.95 * exp(-gap / window_s)``.
+- **Visual neighbours.** :class:`VisualGallery` holds L2-normalised image
+  embeddings of the tagged photos; :meth:`VisualGallery.blend` finds the most
+  similar ones (cosine similarity), forms a similarity-weighted location and
+  blends it with the model's prediction. The gallery's weight is a logistic
+  function of the top similarity, so a near-duplicate view of a known place
+  dominates while a vaguely similar photo barely moves the model's estimate.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+
+import numpy as np
+
+from geoscope_core.errors import ConfigError, GazetteerError
+from geoscope_core.photos.metadata import PhotoMetadata
+from geoscope_core.runtime.prediction import Candidate, Prediction, Source
+
+log = logging.getLogger(__name__)
+
+#: Typical error of a phone/camera GPS fix, km.
+GPS_ERROR_KM = 0.02
+#: Walking speed bound, km/s (1.5 m/s).
+WALKING_KM_S = 0.0015
+#: Model name written for neighbour estimates.
+TIME_MODEL = "time-neighbors"
+VISUAL_MODEL = "visual-neighbors"
+
+_R_KM = 6371.0088
+
+
+def _haversine_km(lat1, lon1, lat2, lon2):  # type: ignore[no-untyped-def]
+    from geoscope_core.geo.distance import haversine_km
+
+    return haversine_km(lat1, lon1, lat2, lon2)
+
+
+def _interpolate(a: tuple[float, float], b: tuple[float, float], f: float) -> tuple[float, float]:
+    """Point at fraction ``f`` (0-1) of the great-circle arc a -> b (degrees)."""
+    la1, lo1, la2, lo2 = map(math.radians, (a[0], a[1], b[0], b[1]))
+    v1 = np.array([math.cos(la1) * math.cos(lo1), math.cos(la1) * math.sin(lo1), math.sin(la1)])
+    v2 = np.array([math.cos(la2) * math.cos(lo2), math.cos(la2) * math.sin(lo2), math.sin(la2)])
+    omega = math.acos(max(-1.0, min(1.0, float(v1 @ v2))))
+    if omega < 1e-12:
+        return a
+    v = (math.sin((1 - f) * omega) * v1 + math.sin(f * omega) * v2) / math.sin(omega)
+    return math.degrees(math.atan2(v[2], math.hypot(v[0], v[1]))), math.degrees(
+        math.atan2(v[1], v[0])
+    )
+
+
+def _with_names(pred: Prediction) -> Prediction:
+    """Fill country/admin1/city from the offline gazetteer (unchanged if it is unavailable)."""
+    try:
+        from geoscope_core.geo.gazetteer import get_gazetteer
+
+        r = get_gazetteer().reverse(pred.lat, pred.lon)
+    except (ImportError, GazetteerError) as e:
+        log.debug("no gazetteer for neighbour names: %s", e)
+        return pred
+    return replace(
+        pred,
+        country_code=r.country.country_code,
+        country=r.country.name,
+        admin1=r.admin1.name if r.admin1 is not None else "",
+        city=r.city.name,
+    )
+
+
+def _usable_fix(m: PhotoMetadata) -> bool:
+    return m.gps is not None and not m.gps_is_estimate and m.taken_at is not None
+
+
+def time_neighbor_estimate(
+    target: PhotoMetadata,
+    tagged: Sequence[PhotoMetadata],
+    window_s: float = 300.0,
+) -> Prediction | None:
+    """Estimate ``target``'s location from same-camera GPS fixes within ``window_s`` seconds.
+
+    Only camera fixes count (never earlier GeoScope estimates), and only from
+    the same camera (make, model and serial as read by ``read_metadata``; a
+    photo with an unknown camera gets no time neighbours). Returns None when no
+    fix lies in the window: a normal outcome, not a failure. Times are EXIF
+    local times, compared as naive datetimes (one camera, one clock).
+    """
+    if window_s <= 0:
+        raise ConfigError(f"window_s must be positive, not {window_s}")
+    if target.taken_at is None or not target.camera:
+        return None
+    t0: datetime = target.taken_at
+    before: tuple[float, PhotoMetadata] | None = None  # (gap s, fix) with fix time <= target
+    after: tuple[float, PhotoMetadata] | None = None
+    for m in tagged:
+        if m.path == target.path or m.camera != target.camera or not _usable_fix(m):
+            continue
+        dt = (m.taken_at - t0).total_seconds()  # type: ignore[operator]
+        if abs(dt) > window_s:
+            continue
+        if dt <= 0 and (before is None or -dt < before[0]):
+            before = (-dt, m)
+        if dt >= 0 and (after is None or dt < after[0]):
+            after = (dt, m)
+    if before is None and after is None:
+        return None
+    speed = WALKING_KM_S
+    if before is not None and after is not None and before[1] is not after[1]:
+        ga, a = before
+        gb, b = after
+        span = ga + gb
+        dist = float(_haversine_km(a.gps[0], a.gps[1], b.gps[0], b.gps[1]))  # type: ignore[index]
+        if span > 0:
+            speed = max(speed, dist / span)
+        lat, lon = _interpolate(a.gps, b.gps, ga / span if span > 0 else 0.0)  # type: ignore[arg-type]
+        gap = min(ga, gb)
+    else:
+        gap, fix = before if before is not None else after  # type: ignore[misc]
+        lat, lon = fix.gps  # type: ignore[misc]
+    radius = GPS_ERROR_KM + speed * gap
+    confidence = 0.95 * math.exp(-gap / window_s)
+    pred = Prediction(
+        lat=float(lat),
+        lon=float(lon),
+        confidence=float(confidence),
+        radius_km=float(radius),
+        source=Source.NEIGHBORS,
+        model=TIME_MODEL,
+    )
+    pred = _with_names(pred)
+    first = Candidate(pred.lat, pred.lon, pred.confidence, pred.country_code, pred.country,
+                      pred.admin1, pred.city)  # fmt: skip
+    return replace(pred, top_k=(first,))
+
+
+class VisualGallery:
+    """Similarity search over the user's GPS-tagged photos, blended with the model.
+
+    ``embeddings`` float32 [N, D], L2-normalised (as ``Predictor.embed`` gives
+    them); ``lats``/``lons`` [N] in degrees. ``k`` neighbours are used; their
+    weights are ``softmax(similarity / temperature)``. The gallery's share of
+    the blend is ``sigmoid((s1 - threshold) / width)`` with ``s1`` the top
+    cosine similarity; these defaults were chosen on the training split of
+    ``campus_beersheva`` (see ``bench/bench_neighbors.py``).
+    """
+
+    def __init__(
+        self,
+        embeddings: np.ndarray,
+        lats: np.ndarray,
+        lons: np.ndarray,
+        *,
+        k: int = 5,
+        temperature: float = 0.02,
+        threshold: float = 0.85,
+        width: float = 0.03,
+    ) -> None:
+        emb = np.asarray(embeddings, dtype=np.float32)
+        lats = np.asarray(lats, dtype=np.float64).reshape(-1)
+        lons = np.asarray(lons, dtype=np.float64).reshape(-1)
+        if emb.ndim != 2 or emb.shape[0] != lats.shape[0] or lats.shape != lons.shape:
+            raise ConfigError(
+                f"gallery shapes disagree: embeddings {emb.shape}, lats {lats.shape}, "
+                f"lons {lons.shape}"
+            )
+        if k < 1 or temperature <= 0 or width <= 0:
+            raise ConfigError("k must be >= 1; temperature and width must be positive")
+        self._emb = emb
+        self.lats = lats
+        self.lons = lons
+        self.k = k
+        self.temperature = temperature
+        self.threshold = threshold
+        self.width = width
+
+    def __len__(self) -> int:
+        return int(self._emb.shape[0])
+
+    def search(self, embedding: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Indices [k] and cosine similarities [k] of the nearest gallery photos, best first."""
+        q = np.asarray(embedding, dtype=np.float32).reshape(-1)
+        if q.shape[0] != self._emb.shape[1]:
+            raise ConfigError(f"embedding has {q.shape[0]} dims, gallery {self._emb.shape[1]}")
+        sims = self._emb @ q
+        k = min(self.k, len(sims))
+        idx = np.argpartition(-sims, k - 1)[:k]
+        idx = idx[np.argsort(-sims[idx])]
+        return idx, sims[idx]
+
+    def gallery_estimate(self, embedding: np.ndarray) -> tuple[float, float, float, float]:
+        """``(lat, lon, radius_km, weight)``: the similarity-weighted location of the nearest
+        gallery photos, their spread, and the gallery's blend weight (0-1)."""
+        from geoscope_core.geo.distance import spherical_mean
+
+        idx, sims = self.search(embedding)
+        z = (sims - sims[0]) / self.temperature
+        w = np.exp(z)
+        w /= w.sum()
+        lat, lon = spherical_mean(self.lats[idx], self.lons[idx], w)
+        d = np.asarray(_haversine_km(self.lats[idx], self.lons[idx], lat, lon), dtype=np.float64)
+        radius = GPS_ERROR_KM + float(np.sqrt((w * d**2).sum()))
+        weight = 1.0 / (1.0 + math.exp(-(float(sims[0]) - self.threshold) / self.width))
+        return float(lat), float(lon), radius, weight
+
+    def blend(self, embedding: np.ndarray, prediction: Prediction) -> Prediction:
+        """Blend the model's ``prediction`` with the gallery evidence for ``embedding`` [D].
+
+        When both locations agree (closer than the larger radius) they are
+        averaged with precision weights ``weight / radius**2`` and
+        ``(1 - weight) / radius**2``, so a tight gallery cluster inside the
+        model's error circle wins; otherwise the side with the larger weight
+        wins. The result's source is NEIGHBORS when the gallery's weight
+        exceeds 0.5, else the model's prediction is returned with its location
+        nudged (or unchanged).
+        """
+        if len(self) == 0:
+            return prediction
+        from geoscope_core.geo.distance import spherical_mean
+
+        g_lat, g_lon, g_radius, wg = self.gallery_estimate(embedding)
+        if wg < 0.01:
+            return prediction
+        sep = float(_haversine_km(g_lat, g_lon, prediction.lat, prediction.lon))
+        if sep <= max(g_radius, prediction.radius_km):
+            # Consistent evidence: precision-weighted (weight / radius^2) average.
+            pg = wg / max(g_radius, GPS_ERROR_KM) ** 2
+            pm = (1.0 - wg) / max(prediction.radius_km, GPS_ERROR_KM) ** 2
+            lat, lon = spherical_mean([g_lat, prediction.lat], [g_lon, prediction.lon], [pg, pm])
+            radius = math.sqrt(1.0 / (pg + pm))
+            confidence = wg + (1.0 - wg) * prediction.confidence
+        elif wg > 0.5:
+            lat, lon, radius = g_lat, g_lon, g_radius
+            confidence = wg * (1.0 - 0.5 * prediction.confidence)  # the model disagrees
+        else:
+            return prediction
+        confidence = float(min(max(confidence, 0.0), 1.0))
+        if wg > 0.5:
+            pred = Prediction(
+                lat=float(lat),
+                lon=float(lon),
+                confidence=confidence,
+                radius_km=float(radius),
+                source=Source.NEIGHBORS,
+                model=f"{VISUAL_MODEL}+{prediction.model}" if prediction.model else VISUAL_MODEL,
+            )
+            pred = _with_names(pred)
+            first = Candidate(pred.lat, pred.lon, pred.confidence, pred.country_code,
+                              pred.country, pred.admin1, pred.city)  # fmt: skip
+            return replace(pred, top_k=(first, *prediction.top_k))
+        return replace(prediction, lat=float(lat), lon=float(lon), radius_km=float(radius),
+                       confidence=confidence)  # fmt: skip

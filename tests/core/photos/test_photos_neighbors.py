@@ -1,0 +1,153 @@
+"""Time and visual neighbours: estimates from the user's own GPS-tagged photos."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from geoscope_core.errors import ConfigError
+from geoscope_core.geo.distance import haversine_km
+from geoscope_core.photos.metadata import PhotoMetadata
+from geoscope_core.photos.neighbors import (
+    GPS_ERROR_KM,
+    WALKING_KM_S,
+    VisualGallery,
+    time_neighbor_estimate,
+)
+from geoscope_core.runtime.prediction import Prediction, Source
+
+T0 = datetime(2024, 5, 1, 12, 0, 0)
+CAM = "Canon Canon EOS 40D 123"
+
+
+def meta(name: str, dt_s: float | None, gps=None, camera: str = CAM, estimate: bool = False):  # type: ignore[no-untyped-def]
+    return PhotoMetadata(
+        path=Path(name),
+        gps=gps,
+        gps_is_estimate=estimate,
+        taken_at=None if dt_s is None else T0 + timedelta(seconds=dt_s),
+        camera=camera,
+    )
+
+
+def test_interpolates_between_bracketing_fixes() -> None:
+    a = meta("a.jpg", -100, (45.0, 16.0))
+    b = meta("b.jpg", 100, (45.0, 16.2))
+    far = meta("far.jpg", -1000, (10.0, 10.0))  # outside the window
+    p = time_neighbor_estimate(meta("t.jpg", 0), [far, a, b])
+    assert p is not None and p.source is Source.NEIGHBORS
+    assert math.isclose(p.lat, 45.0, abs_tol=1e-3) and math.isclose(p.lon, 16.1, abs_tol=1e-3)
+    # Observed speed between the fixes (about 15.7 km in 200 s) bounds the radius.
+    speed = float(haversine_km(45.0, 16.0, 45.0, 16.2)) / 200.0
+    assert speed > WALKING_KM_S
+    assert math.isclose(p.radius_km, GPS_ERROR_KM + speed * 100, rel_tol=1e-6)
+    assert 0.0 < p.confidence < 0.95
+    # A quarter of the way in time is a quarter of the way in space.
+    q = time_neighbor_estimate(meta("t.jpg", -50), [a, b])
+    assert q is not None and math.isclose(q.lon, 16.05, abs_tol=1e-3)
+
+
+def test_nearest_fix_when_one_sided_walking_radius() -> None:
+    a = meta("a.jpg", -60, (31.26, 34.80))
+    p = time_neighbor_estimate(meta("t.jpg", 0), [a])
+    assert p is not None and (p.lat, p.lon) == (31.26, 34.80)
+    assert math.isclose(p.radius_km, GPS_ERROR_KM + WALKING_KM_S * 60)
+    closer = time_neighbor_estimate(meta("t.jpg", 0), [meta("c.jpg", 5, (31.0, 34.0))])
+    assert closer is not None and closer.confidence > p.confidence
+    assert closer.radius_km < p.radius_km
+
+
+def test_no_estimate_without_a_usable_fix() -> None:
+    target = meta("t.jpg", 0)
+    assert time_neighbor_estimate(target, []) is None
+    assert time_neighbor_estimate(target, [meta("a.jpg", 400, (1.0, 1.0))]) is None  # window
+    assert time_neighbor_estimate(target, [meta("a.jpg", 10, (1.0, 1.0), camera="Other")]) is None
+    assert time_neighbor_estimate(target, [meta("a.jpg", 10, (1.0, 1.0), estimate=True)]) is None
+    assert time_neighbor_estimate(target, [meta("a.jpg", 10, None)]) is None
+    assert time_neighbor_estimate(meta("t.jpg", None), [meta("a.jpg", 10, (1.0, 1.0))]) is None
+    assert time_neighbor_estimate(meta("t.jpg", 0, camera=""), [meta("a", 1, (1, 1), "")]) is None
+    # A wider window finds it.
+    assert time_neighbor_estimate(target, [meta("a.jpg", 400, (1.0, 1.0))], 600.0) is not None
+    with pytest.raises(ConfigError):
+        time_neighbor_estimate(target, [], window_s=0)
+
+
+def test_antimeridian_interpolation() -> None:
+    a = meta("a.jpg", -10, (0.0, 179.9))
+    b = meta("b.jpg", 10, (0.0, -179.9))
+    p = time_neighbor_estimate(meta("t.jpg", 0), [a, b])
+    assert p is not None and abs(abs(p.lon) - 180.0) < 1e-6
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return (v / np.linalg.norm(v, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def _gallery(rng: np.random.Generator) -> tuple[VisualGallery, np.ndarray]:
+    emb = _unit(rng.normal(size=(50, 64)))
+    lats = np.linspace(31.25, 31.27, 50)
+    lons = np.linspace(34.79, 34.81, 50)
+    return VisualGallery(emb, lats, lons), emb
+
+
+MODEL = Prediction(lat=32.0, lon=35.0, confidence=0.4, radius_km=100.0, model="m@1")
+
+
+def test_near_duplicate_gallery_photo_dominates() -> None:
+    rng = np.random.default_rng(0)
+    g, emb = _gallery(rng)
+    assert len(g) == 50
+    q = _unit(emb[7] + 0.05 * rng.normal(size=64))
+    out = g.blend(q, MODEL)
+    assert out.source is Source.NEIGHBORS
+    assert float(haversine_km(out.lat, out.lon, g.lats[7], g.lons[7])) < 0.5
+    assert out.radius_km < 1.0
+    assert out.model.startswith("visual-neighbors")
+    assert out.top_k[0].lat == out.lat
+
+
+def test_unrelated_photo_leaves_model_alone() -> None:
+    rng = np.random.default_rng(1)
+    g, _ = _gallery(rng)
+    q = _unit(rng.normal(size=64))
+    assert g.blend(q, MODEL) == MODEL
+
+
+def test_blend_weight_grows_with_similarity() -> None:
+    rng = np.random.default_rng(2)
+    g, emb = _gallery(rng)
+    noise = rng.normal(size=64)
+    noise /= np.linalg.norm(noise)
+    weights = []
+    for scale in (3.0, 1.0, 0.5, 0.3, 0.05):
+        q = _unit(emb[3] + scale * noise)
+        weights.append(g.gallery_estimate(q)[3])
+    assert weights[0] < 0.01 and weights[-1] > 0.9
+    assert weights[2] <= weights[3] <= weights[4]
+
+
+def test_agreeing_evidence_is_averaged() -> None:
+    emb = _unit(np.eye(4, dtype=np.float32))
+    g = VisualGallery(emb, np.array([10.0, 10.0, 50.0, 50.0]), np.array([20.0, 20.0, 60.0, 60.0]))
+    pred = Prediction(lat=10.5, lon=20.0, confidence=0.3, radius_km=200.0)
+    q = _unit(np.array([1.0, 1.0, 0.0, 0.0]))  # similarity 0.707: weight near 0 by default
+    assert g.blend(q, pred) == pred
+    g2 = VisualGallery(emb, g.lats, g.lons, threshold=0.75, width=0.05)
+    out = g2.blend(q, pred)
+    assert out.source is Source.MODEL  # weight 0.3: the model keeps the lead ...
+    assert 10.0 <= out.lat < 10.5  # ... but the tight gallery cluster pulls it in
+    assert out.radius_km < pred.radius_km and out.confidence > pred.confidence
+
+
+def test_gallery_validates_shapes() -> None:
+    with pytest.raises(ConfigError):
+        VisualGallery(np.zeros((3, 4), np.float32), np.zeros(2), np.zeros(2))
+    g = VisualGallery(np.eye(3, dtype=np.float32), np.zeros(3), np.zeros(3))
+    with pytest.raises(ConfigError):
+        g.search(np.zeros(5, np.float32))
+    empty = VisualGallery(np.zeros((0, 3), np.float32), np.zeros(0), np.zeros(0))
+    assert len(empty) == 0 and empty.blend(np.ones(3, np.float32), MODEL) == MODEL
