@@ -56,7 +56,9 @@ def test_frozen_app_builds_without_torch_and_passes_its_self_test(tmp_path: Path
     assert (internal / "geoscope_core" / "models" / DEFAULT_MODEL / "manifest.json").is_file()
     assert (internal / "geoscope_desktop" / "resources" / "world_outlines.json").is_file()
     assert (internal / "samples").is_dir()
-    size_mb = sum(p.stat().st_size for p in app.rglob("*") if p.is_file()) / 1e6
+    size_mb = (
+        sum(p.stat().st_size for p in app.rglob("*") if p.is_file() and not p.is_symlink()) / 1e6
+    )
     print(f"frozen app: {size_mb:.0f} MB, build + self-test {elapsed:.0f} s")
     shutil.rmtree(tmp_path / "work", ignore_errors=True)  # ~1 GB of build output
     shutil.rmtree(dist, ignore_errors=True)
