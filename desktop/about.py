@@ -20,6 +20,23 @@ log = logging.getLogger(__name__)
 CARD_NAMES = ("model_card.md", "modelcard.md", "card.md", "readme.md")
 
 
+#: (keys, action) listed in the About box; the actions themselves are set in main_window.
+SHORTCUTS = (
+    ("Ctrl+O", "open a folder (or drop one on the window)"),
+    ("F5", "scan"),
+    ("Esc", "cancel the scan"),
+    ("A / R", "accept / reject the selected estimates (double-click accepts)"),
+    ("Ctrl+Shift+A", "accept every estimate above the confidence threshold"),
+    ("Ctrl+S", "write the accepted locations"),
+    ("Ctrl+Z", "undo the last write"),
+    ("Ctrl+E / Ctrl+Shift+E", "export CSV / GeoJSON"),
+    ("Ctrl+F", "filter by file name"),
+    ("Ctrl+M", "open a model bundle"),
+    ("Ctrl+0", "show the whole world on the map"),
+    ("F1", "this box"),
+)
+
+
 def model_card(bundle: Bundle) -> str:
     """The bundle's own card (markdown) if it ships one, else ''."""
     files = {rel.lower(): rel for rel in bundle.manifest.files}
@@ -77,6 +94,12 @@ def about_markdown(choice: ModelChoice, predictor: Predictor | None = None) -> s
     if card:
         lines += ["", "---", "", card]
     lines += [
+        "",
+        "### Keyboard",
+        "",
+        "| keys | action |",
+        "|---|---|",
+        *(f"| {keys} | {action} |" for keys, action in SHORTCUTS),
         "",
         "---",
         "",

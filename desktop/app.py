@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from geoscope_core.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 #: Qt binding releases that corrupt reference counts: PySide6 6.12.0 drops a
@@ -104,6 +106,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         from geoscope_desktop.selftest import run_self_test
 
         return run_self_test(args.folder, model=args.model, provider=args.provider or "auto")
+
+    problem = bindings_problem()
+    if problem:
+        log.warning("%s", problem)
+    if (
+        sys.platform.startswith("linux")
+        and not os.environ.get("QT_QPA_PLATFORM")
+        and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    ):
+        raise ConfigError(
+            "no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set); "
+            "run it from a desktop session, or use --self-test for a headless check"
+        )
 
     from geoscope_desktop.main_window import MainWindow
     from geoscope_desktop.workers import ModelChoice

@@ -579,3 +579,18 @@ def test_cli_app_self_test(tmp_path: Path, tiny_bundle: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "self-test passed" in proc.stdout
     assert "grace_hopper_with_gps.jpg" in proc.stdout and "has GPS" in proc.stdout
+
+
+def test_no_display_is_a_clear_error(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.pop("QT_QPA_PLATFORM", None)
+    env[CACHE_ENV] = str(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "geoscope_core.cli", "app"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "no display" in proc.stderr
