@@ -26,11 +26,10 @@ from geoscope_export.onnx_export import (
     check_parity,
     export_image_encoder,
     export_text_encoder,
-    has_op,
+    is_convolutional,
     session,
 )
 from geoscope_export.quantize import (
-    CONV_OPS,
     convert_fp16,
     quantize_dynamic_int8,
     quantize_static_int8,
@@ -347,7 +346,7 @@ def _quantize_image(
         return convert_fp16(fp32, shipped)
     method = config.int8_method
     if method is Int8Method.AUTO:
-        method = Int8Method.STATIC_QDQ if has_op(fp32, CONV_OPS) else Int8Method.DYNAMIC
+        method = Int8Method.STATIC_QDQ if is_convolutional(fp32) else Int8Method.DYNAMIC
     if method is Int8Method.DYNAMIC:
         info = quantize_dynamic_int8(fp32, shipped)
     else:
@@ -355,9 +354,9 @@ def _quantize_image(
             raise DataError("static int8 quantization needs calibration photos")
         info = quantize_static_int8(fp32, shipped, calib.pixels, batch_size=config.batch_size)
     info["choice"] = (
-        "static QDQ: the graph has convolutions"
+        "static QDQ: a convolutional graph"
         if method is Int8Method.STATIC_QDQ
-        else "dynamic: no convolutions (transformer tower)"
+        else "dynamic: a transformer graph (more MatMul than Conv)"
     )
     if config.int8_method is not Int8Method.AUTO:
         info["choice"] = f"asked for {config.int8_method.value}"

@@ -23,7 +23,7 @@ class Quantize(str, enum.Enum):
 class Int8Method(str, enum.Enum):
     """How int8 weights/activations are chosen for the image encoder."""
 
-    AUTO = "auto"  # static QDQ when the graph has convolutions, dynamic otherwise
+    AUTO = "auto"  # static QDQ for convolutional graphs, dynamic for transformer graphs
     STATIC_QDQ = "static-qdq"  # calibrated activation ranges, QuantizeLinear/DequantizeLinear
     DYNAMIC = "dynamic"  # weights only; activations ranged at run time
 

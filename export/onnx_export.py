@@ -168,7 +168,13 @@ def check_parity(
     return ParityReport(diffs, tols, atol, rtol)
 
 
-def has_op(path: Path, op_types: Sequence[str]) -> bool:
-    """Whether the ONNX graph at ``path`` contains any node of ``op_types``."""
+def count_ops(path: Path, op_types: Sequence[str]) -> int:
+    """Number of nodes of ``op_types`` in the ONNX graph at ``path``."""
     model = onnx.load(str(path), load_external_data=False)
-    return any(node.op_type in op_types for node in model.graph.node)
+    return sum(node.op_type in op_types for node in model.graph.node)
+
+
+def is_convolutional(path: Path) -> bool:
+    """True for CNN-like graphs: more convolutions than matrix products (a ViT has one
+    patch-embedding Conv and dozens of MatMuls)."""
+    return count_ops(path, ("Conv", "ConvTranspose")) > count_ops(path, ("MatMul", "Gemm"))

@@ -36,9 +36,6 @@ from geoscope_core.errors import ExportError
 
 log = logging.getLogger(__name__)
 
-#: Ops whose presence makes a graph a "CNN" for the AUTO int8 choice.
-CONV_OPS = ("Conv", "ConvTranspose")
-
 
 class _PixelReader(CalibrationDataReader):
     """Feeds calibration pixels uint8 [N, S, S, 3] in batches to the calibrator."""
