@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 GPS_ERROR_KM = 0.02
 #: Walking speed bound, km/s (1.5 m/s).
 WALKING_KM_S = 0.0015
+#: Similarity threshold of a gallery too small to calibrate itself.
+FALLBACK_THRESHOLD = 0.9
 #: Model name written for neighbour estimates.
 TIME_MODEL = "time-neighbors"
 VISUAL_MODEL = "visual-neighbors"
@@ -155,8 +157,10 @@ class VisualGallery:
     them); ``lats``/``lons`` [N] in degrees. ``k`` neighbours are used; their
     weights are ``softmax(similarity / temperature)``. The gallery's share of
     the blend is ``sigmoid((s1 - threshold) / width)`` with ``s1`` the top
-    cosine similarity; these defaults were chosen on the training split of
-    ``campus_beersheva`` (see ``bench/bench_neighbors.py``).
+    cosine similarity. ``threshold`` depends on the embedding model, so by
+    default it is learnt from the gallery itself (:meth:`calibrate`, with
+    ``good_km`` the distance that counts as a right neighbour); measured in
+    ``bench/bench_neighbors.py``.
     """
 
     def __init__(
@@ -167,8 +171,9 @@ class VisualGallery:
         *,
         k: int = 5,
         temperature: float = 0.02,
-        threshold: float = 0.85,
+        threshold: float | None = None,
         width: float = 0.03,
+        good_km: float = 25.0,
     ) -> None:
         emb = np.asarray(embeddings, dtype=np.float32)
         lats = np.asarray(lats, dtype=np.float64).reshape(-1)
@@ -178,15 +183,71 @@ class VisualGallery:
                 f"gallery shapes disagree: embeddings {emb.shape}, lats {lats.shape}, "
                 f"lons {lons.shape}"
             )
-        if k < 1 or temperature <= 0 or width <= 0:
-            raise ConfigError("k must be >= 1; temperature and width must be positive")
+        if k < 1 or temperature <= 0 or width <= 0 or good_km <= 0:
+            raise ConfigError("k must be >= 1; temperature, width, good_km must be positive")
         self._emb = emb
         self.lats = lats
         self.lons = lons
         self.k = k
         self.temperature = temperature
-        self.threshold = threshold
+        self._threshold = threshold
         self.width = width
+        self.good_km = good_km
+
+    @property
+    def threshold(self) -> float:
+        """Top similarity at which the gallery gets half the weight (calibrated on first use
+        when not given, see :meth:`calibrate`)."""
+        if self._threshold is None:
+            self._threshold = self.calibrate()
+        return self._threshold
+
+    def calibrate(self, max_queries: int = 2000) -> float:
+        """Similarity threshold learnt from the gallery itself (leave-one-out).
+
+        For (up to ``max_queries``) gallery photos, find the most similar other
+        gallery photo; the threshold is the lowest top-1 similarity ``s*`` such
+        that, among the photos whose top-1 similarity is at least ``s*``, at
+        least half have that neighbour within ``good_km`` km and within a
+        quarter of the median distance between two random gallery photos (so
+        that in a library shot in one town, "right" means the same spot, not
+        the same town). So the gallery
+        leads exactly where a nearest neighbour is more often right than wrong
+        for this library and this embedding model. With fewer than 10 photos
+        (nothing to learn from) the threshold is FALLBACK_THRESHOLD.
+        """
+        n = len(self)
+        if n < 10:
+            return FALLBACK_THRESHOLD
+        rng = np.random.default_rng(0)
+        idx = np.sort(rng.choice(n, size=min(n, max_queries), replace=False))
+        sims = self._emb[idx] @ self._emb.T
+        sims[np.arange(len(idx)), idx] = -np.inf
+        j = np.argmax(sims, axis=1)
+        s = sims[np.arange(len(idx)), j]
+        d = np.asarray(_haversine_km(self.lats[idx], self.lons[idx], self.lats[j], self.lons[j]))
+        # A right neighbour must say more than "somewhere in this library": within
+        # good_km, and within a quarter of the typical distance between two gallery photos.
+        perm = rng.permutation(idx)
+        pair_km = _haversine_km(self.lats[idx], self.lons[idx], self.lats[perm], self.lons[perm])
+        typical = float(np.median(pair_km))
+        good_radius = max(min(self.good_km, 0.25 * typical), GPS_ERROR_KM)
+        order = np.argsort(-s)
+        good = (d[order] <= good_radius).astype(np.float64)
+        # Precision among the top-n, smoothed towards 1/4 by 5 pseudo-observations
+        # so that one lucky match at the very top does not set the threshold.
+        precision = (np.cumsum(good) + 1.25) / (np.arange(1, len(good) + 1) + 5.0)
+        ok = np.nonzero(precision >= 0.5)[0]
+        if len(ok) == 0:
+            return float(s.max()) + 4 * self.width  # never leads: neighbours are not informative
+        threshold = float(s[order][ok[-1]])
+        log.info(
+            "gallery of %d photos: similarity threshold %.3f (right within %.3g km)",
+            n,
+            threshold,
+            good_radius,
+        )
+        return threshold
 
     def __len__(self) -> int:
         return int(self._emb.shape[0])

@@ -151,3 +151,54 @@ def test_gallery_validates_shapes() -> None:
         g.search(np.zeros(5, np.float32))
     empty = VisualGallery(np.zeros((0, 3), np.float32), np.zeros(0), np.zeros(0))
     assert len(empty) == 0 and empty.blend(np.ones(3, np.float32), MODEL) == MODEL
+
+
+def _places(rng: np.random.Generator, n_places: int = 20, per: int = 5, noise: float = 0.35):  # type: ignore[no-untyped-def]
+    centres = _unit(rng.normal(size=(n_places, 64)))
+    lat0 = rng.uniform(42.0, 46.0, n_places)
+    lon0 = rng.uniform(13.0, 19.0, n_places)
+    emb = _unit(np.repeat(centres, per, axis=0) + noise * rng.normal(size=(n_places * per, 64)) / 8)
+    lats = np.repeat(lat0, per) + rng.normal(scale=0.001, size=n_places * per)
+    lons = np.repeat(lon0, per) + rng.normal(scale=0.001, size=n_places * per)
+    return centres, emb, lats, lons
+
+
+def test_calibration_learns_the_threshold_from_the_gallery() -> None:
+    rng = np.random.default_rng(5)
+    centres, emb, lats, lons = _places(rng)
+    g = VisualGallery(emb, lats, lons)
+    sims = emb @ emb.T
+    same = np.repeat(np.arange(20), 5)
+    intra = np.where((same[:, None] == same[None, :]) & ~np.eye(100, dtype=bool), sims, -1.0)
+    inter = sims[same[:, None] != same[None, :]]
+    # Every photo's nearest neighbour is a view of its own place: the gallery leads from
+    # the weakest such match on, and never for a photo of another place.
+    assert inter.max() < g.threshold <= intra.max(axis=1).min() + 1e-6
+    # A new view of place 3 is placed there; an unrelated photo keeps the model's answer.
+    q = _unit(centres[3] + 0.1 * rng.normal(size=64) / 8)
+    pred = Prediction(lat=45.0, lon=15.5, confidence=0.3, radius_km=150.0)
+    out = g.blend(q, pred)
+    assert out.source is Source.NEIGHBORS
+    assert float(haversine_km(out.lat, out.lon, lats[15], lons[15])) < 1.0
+    assert g.blend(_unit(rng.normal(size=64)), pred) == pred
+
+
+def test_library_shot_in_one_town_does_not_capture_other_photos() -> None:
+    rng = np.random.default_rng(6)
+    g, _ = _gallery(rng)  # 50 unrelated views, all within 2 km
+    japan = Prediction(lat=35.68, lon=139.69, confidence=0.5, radius_km=300.0)
+    for _ in range(20):
+        assert g.blend(_unit(rng.normal(size=64)), japan) == japan
+
+
+def test_small_gallery_uses_fallback_threshold() -> None:
+    from geoscope_core.photos.neighbors import FALLBACK_THRESHOLD
+
+    g = VisualGallery(np.eye(3, dtype=np.float32), np.zeros(3), np.zeros(3))
+    assert g.threshold == FALLBACK_THRESHOLD
+    assert (
+        VisualGallery(
+            np.eye(3, dtype=np.float32), np.zeros(3), np.zeros(3), threshold=0.3
+        ).threshold
+        == 0.3
+    )
