@@ -7,6 +7,7 @@ import concurrent.futures
 import re
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from photos_testutil import PREDICTION, samples_dir
@@ -69,6 +70,7 @@ def seeds() -> list[bytes]:
     return SEED_CACHE
 
 
+@pytest.mark.slow
 @settings(
     max_examples=300,
     deadline=None,
@@ -92,6 +94,7 @@ def test_read_metadata_never_crashes_or_hangs(tmp_path: Path, m) -> None:  # typ
         assert -90 <= result.gps[0] <= 90 and -180 <= result.gps[1] <= 180
 
 
+@pytest.mark.slow
 @settings(
     max_examples=150,
     deadline=None,
