@@ -31,9 +31,7 @@ log = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="geoscope", description="Offline photo geolocation."
-    )
+    parser = argparse.ArgumentParser(prog="geoscope", description="Offline photo geolocation.")
     parser.add_argument("--version", action="version", version=f"geoscope {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
