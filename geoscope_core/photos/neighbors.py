@@ -284,10 +284,11 @@ class VisualGallery:
         When both locations agree (closer than the larger radius) they are
         averaged with precision weights ``weight / radius**2`` and
         ``(1 - weight) / radius**2``, so a tight gallery cluster inside the
-        model's error circle wins; otherwise the side with the larger weight
-        wins. The result's source is NEIGHBORS when the gallery's weight
-        exceeds 0.5, else the model's prediction is returned with its location
-        nudged (or unchanged).
+        model's error circle wins; otherwise the gallery wins when its weight
+        exceeds the model's confidence (both are probabilities of being right),
+        else the model's prediction is kept. The result's source is NEIGHBORS
+        when the gallery leads, else the model's prediction is returned with its
+        location nudged (or unchanged).
         """
         if len(self) == 0:
             return prediction
@@ -297,6 +298,8 @@ class VisualGallery:
         if wg < 0.01:
             return prediction
         sep = float(_haversine_km(g_lat, g_lon, prediction.lat, prediction.lon))
+        # Two probabilities of being right: the gallery's weight and the model's confidence.
+        gallery_leads = wg > prediction.confidence
         if sep <= max(g_radius, prediction.radius_km):
             # Consistent evidence: precision-weighted (weight / radius^2) average.
             pg = wg / max(g_radius, GPS_ERROR_KM) ** 2
@@ -304,13 +307,13 @@ class VisualGallery:
             lat, lon = spherical_mean([g_lat, prediction.lat], [g_lon, prediction.lon], [pg, pm])
             radius = math.sqrt(1.0 / (pg + pm))
             confidence = wg + (1.0 - wg) * prediction.confidence
-        elif wg > 0.5:
+        elif gallery_leads:
             lat, lon, radius = g_lat, g_lon, g_radius
             confidence = wg * (1.0 - 0.5 * prediction.confidence)  # the model disagrees
         else:
             return prediction
         confidence = float(min(max(confidence, 0.0), 1.0))
-        if wg > 0.5:
+        if gallery_leads:
             pred = Prediction(
                 lat=float(lat),
                 lon=float(lon),

@@ -133,7 +133,7 @@ def test_blend_weight_grows_with_similarity() -> None:
 def test_agreeing_evidence_is_averaged() -> None:
     emb = _unit(np.eye(4, dtype=np.float32))
     g = VisualGallery(emb, np.array([10.0, 10.0, 50.0, 50.0]), np.array([20.0, 20.0, 60.0, 60.0]))
-    pred = Prediction(lat=10.5, lon=20.0, confidence=0.3, radius_km=200.0)
+    pred = Prediction(lat=10.5, lon=20.0, confidence=0.6, radius_km=200.0)
     q = _unit(np.array([1.0, 1.0, 0.0, 0.0]))  # similarity 0.707: weight near 0 by default
     assert g.blend(q, pred) == pred
     g2 = VisualGallery(emb, g.lats, g.lons, threshold=0.75, width=0.05)
