@@ -38,8 +38,9 @@ log = logging.getLogger(__name__)
 GPS_ERROR_KM = 0.02
 #: Walking speed bound, km/s (1.5 m/s).
 WALKING_KM_S = 0.0015
-#: Similarity threshold of a gallery too small to calibrate itself.
-FALLBACK_THRESHOLD = 0.9
+#: A gallery smaller than this cannot calibrate itself and never leads (weight 0).
+MIN_CALIBRATION_PHOTOS = 10
+FALLBACK_THRESHOLD = math.inf
 #: Model name written for neighbour estimates.
 TIME_MODEL = "time-neighbors"
 VISUAL_MODEL = "visual-neighbors"
@@ -214,10 +215,11 @@ class VisualGallery:
         the same town). So the gallery
         leads exactly where a nearest neighbour is more often right than wrong
         for this library and this embedding model. With fewer than 10 photos
-        (nothing to learn from) the threshold is FALLBACK_THRESHOLD.
+        (nothing to learn from) the threshold is FALLBACK_THRESHOLD (infinite: the
+        gallery never leads; time neighbours still work).
         """
         n = len(self)
-        if n < 10:
+        if n < MIN_CALIBRATION_PHOTOS:
             return FALLBACK_THRESHOLD
         rng = np.random.default_rng(0)
         idx = np.sort(rng.choice(n, size=min(n, max_queries), replace=False))
@@ -275,7 +277,8 @@ class VisualGallery:
         lat, lon = spherical_mean(self.lats[idx], self.lons[idx], w)
         d = np.asarray(_haversine_km(self.lats[idx], self.lons[idx], lat, lon), dtype=np.float64)
         radius = GPS_ERROR_KM + float(np.sqrt((w * d**2).sum()))
-        weight = 1.0 / (1.0 + math.exp(-(float(sims[0]) - self.threshold) / self.width))
+        x = (float(sims[0]) - self.threshold) / self.width
+        weight = 0.5 * (1.0 + math.tanh(x / 2.0))  # the logistic function, overflow-free
         return float(lat), float(lon), radius, weight
 
     def blend(self, embedding: np.ndarray, prediction: Prediction) -> Prediction:

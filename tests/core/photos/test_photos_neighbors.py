@@ -195,7 +195,9 @@ def test_small_gallery_uses_fallback_threshold() -> None:
     from geoscope_core.photos.neighbors import FALLBACK_THRESHOLD
 
     g = VisualGallery(np.eye(3, dtype=np.float32), np.zeros(3), np.zeros(3))
-    assert g.threshold == FALLBACK_THRESHOLD
+    assert g.threshold == FALLBACK_THRESHOLD == math.inf
+    assert g.gallery_estimate(np.array([1.0, 0.0, 0.0], np.float32))[3] == 0.0
+    assert g.blend(np.array([1.0, 0.0, 0.0], np.float32), MODEL) == MODEL
     assert (
         VisualGallery(
             np.eye(3, dtype=np.float32), np.zeros(3), np.zeros(3), threshold=0.3
