@@ -67,13 +67,18 @@ def build_cells(config: CnnConfig, samples: list[Sample]) -> dict[str, CellSet]:
 
 
 def predict_locations(
-    logits: dict[str, np.ndarray], cells: dict[str, CellSet], top_k: int
+    logits: dict[str, np.ndarray],
+    cells: dict[str, CellSet],
+    top_k: int,
+    radius_km: float = 150.0,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(lat [N], lon [N] degrees, country codes) from per-level logits [N, C_level].
 
-    Location: the finest level's top-k cell centroids averaged on the sphere with their
-    renormalised probabilities (k = 1: the arg-max centroid). Country: the country
-    head's arg-max when there is one, else the finest cell's country.
+    Location: of the finest level's top-k cells, those within ``radius_km`` of the
+    arg-max cell's centroid, averaged on the sphere with their renormalised
+    probabilities (k = 1: the arg-max centroid; far cells never drag the answer
+    between two regions). Country: the country head's arg-max when there is one,
+    else the finest cell's country.
     """
     finest = list(cells)[-1]
     z = logits[finest].astype(np.float64)
@@ -86,6 +91,8 @@ def predict_locations(
     lon = np.empty(len(p))
     for i in range(len(p)):
         idx = top[i]
+        near = haversine_km(c.lat[idx[0]], c.lon[idx[0]], c.lat[idx], c.lon[idx]) <= radius_km
+        idx = idx[near]
         lat[i], lon[i] = spherical_mean(c.lat[idx], c.lon[idx], p[i, idx])
     cc_level = "country" if "country" in cells else finest
     arg = logits[cc_level].argmax(axis=1)
@@ -94,12 +101,16 @@ def predict_locations(
 
 
 def evaluate_logits(
-    logits: dict[str, np.ndarray], cells: dict[str, CellSet], samples: list[Sample], top_k: int
+    logits: dict[str, np.ndarray],
+    cells: dict[str, CellSet],
+    samples: list[Sample],
+    top_k: int,
+    radius_km: float = 150.0,
 ) -> tuple[dict[str, Any], np.ndarray]:
     """GEO metrics dict and distances [N] km for predictions against ``samples``."""
     from geoscope_core.metrics import evaluate
 
-    lat, lon, codes = predict_locations(logits, cells, top_k)
+    lat, lon, codes = predict_locations(logits, cells, top_k, radius_km)
     tl = np.array([s.lat for s in samples])
     tn = np.array([s.lon for s in samples])
     true_cc = [s.country_code for s in samples]
@@ -278,7 +289,11 @@ def train_cnn(
             opt.step()
             total += float(loss.detach()) * len(idx)
         final, dists = evaluate_logits(
-            _logits_from_features(net, val_f, device), cells, val_s, config.refine_top_k
+            _logits_from_features(net, val_f, device),
+            cells,
+            val_s,
+            config.refine_top_k,
+            config.refine_radius_km,
         )
         history.append(
             {"phase": "head", "epoch": epoch + 1, "loss": total / len(order), "val": final}
@@ -337,6 +352,7 @@ def train_cnn(
                 cells,
                 val_s,
                 config.refine_top_k,
+                config.refine_radius_km,
             )
             history.append(
                 {"phase": "finetune", "epoch": epoch + 1, "loss": total / len(order), "val": final}
@@ -362,6 +378,7 @@ def train_cnn(
             cells,
             val_s,
             config.refine_top_k,
+            config.refine_radius_km,
         )
     report: dict[str, Any] = {"history": history, "final": final}
     if ctx.is_main:

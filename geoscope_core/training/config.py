@@ -113,8 +113,9 @@ class CnnConfig(TrainConfig):
     (semantic cells from the gazetteer) or "cell" (k-means cells, ``kmeans_k`` of them).
     ``smoothing_km``: haversine label smoothing temperature tau in km (PIGEON: the
     target of cell c is proportional to exp(-(d(c, y) - d(nearest, y)) / tau)); 0 = one-hot.
-    ``refine_top_k``: prediction = probability-weighted mean of the top-k cell
-    centroids of the finest level (1 = the arg-max centroid). ``country_smoothing_km``:
+    ``refine_top_k``: prediction = probability-weighted mean of those top-k cell
+    centroids of the finest level that lie within ``refine_radius_km`` of the arg-max
+    centroid (k = 1: the arg-max centroid). ``country_smoothing_km``:
     tau of the country level (countries are far apart, a smaller tau is one-hot).
     """
 
@@ -127,6 +128,7 @@ class CnnConfig(TrainConfig):
     hidden_dim: int = 0  # 0 = linear heads on the (frozen) features
     dropout: float = 0.1
     refine_top_k: int = 3
+    refine_radius_km: float = 150.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -142,8 +144,8 @@ class CnnConfig(TrainConfig):
             raise ConfigError("smoothing_km must be >= 0")
         if self.hidden_dim < 0 or not 0.0 <= self.dropout < 1.0:
             raise ConfigError("hidden_dim must be >= 0 and dropout in [0, 1)")
-        if self.refine_top_k < 1:
-            raise ConfigError("refine_top_k must be >= 1")
+        if self.refine_top_k < 1 or self.refine_radius_km < 0:
+            raise ConfigError("refine_top_k must be >= 1 and refine_radius_km >= 0")
 
     @property
     def model_type(self) -> str:
