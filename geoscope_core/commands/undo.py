@@ -7,7 +7,9 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("journal", type=Path, help="journal file printed by `geoscope scan --write`")
+    parser.add_argument(
+        "journal", type=Path, help="journal file printed by `geoscope scan --write`"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
