@@ -323,6 +323,9 @@ def main() -> None:
     print(f"{'photos':28s}{pipe['n']:12d}{naive['n']:12d}")
     print(f"{'photos/s':28s}{p_rate:12.1f}{n_rate:12.2f}")
     print(f"{'speed-up (pipeline/naive)':28s}{p_rate / n_rate:12.1f}x")
+    p_cpu, n_cpu = pipe["n"] / pipe["cpu_s"], naive["n"] / naive["cpu_s"]
+    print(f"{'photos per CPU-second':28s}{p_cpu:12.1f}{n_cpu:12.2f}   (load-independent)")
+    print(f"{'speed-up per CPU-second':28s}{p_cpu / n_cpu:12.1f}x")
     print(
         f"{'decode share of CPU time':28s}{pipe['decode_cpu_s'] / pipe['cpu_s']:12.0%}"
         f"{naive['decode_s'] / naive['wall_s']:12.0%}"
