@@ -213,13 +213,18 @@ class Scanner:
             gallery = self._gallery(gallery_items) if opts.neighbors else None
             times = _TimeIndex([it.meta for it in tagged if it.meta]) if opts.neighbors else None
             to_model: list[_Item] = []
+            by_time: list[_Item] = []
             for it in untagged:
                 est = self._time_neighbor(it, times) if times is not None else None
                 if est is not None:
                     it.pred = est
-                    yield emit(it)
+                    by_time.append(it)
                 else:
                     to_model.append(it)
+            if cache is not None:
+                self._store(by_time, cache)  # their metadata, so a re-scan skips reading it
+            for it in by_time:
+                yield emit(it)
             for it in self._infer(to_model, pool, cache, cancelled, need=True):
                 if gallery is not None and it.emb is not None and it.pred is not None:
                     it.pred = gallery.blend(it.emb, it.pred)
