@@ -143,6 +143,39 @@ def build_lite0(out: Path) -> tuple[Path, Path]:
     return ckpt, bundle
 
 
+def rescan_figures(workdir: Path, n: int) -> None:
+    """Time a first scan and a cached re-scan of ``n`` small photos (hard links to one
+    JPEG, so the folder is cheap to make) with the tiny test bundle: the re-scan is
+    stat + SQLite look-ups + neighbour pass, no decoding."""
+    from geoscope_core.runtime.predictor import Predictor
+    from geoscope_core.runtime.scanner import Scanner, ScanOptions
+    from tests.bundles import make_bundle, solid_image, write_jpeg
+
+    folder = workdir / f"rescan-{n}"
+    src = write_jpeg(workdir / "rescan-src.jpg", solid_image((90, 120, 200)))
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        dst = folder / f"{i:06d}.jpg"
+        if not dst.exists():
+            os.link(src, dst)
+    bundle = make_bundle(workdir / "rescan-bundle")
+    cache = workdir / "rescan-cache.sqlite"
+    cache.unlink(missing_ok=True)
+    from geoscope_core.photos.walk import iter_photos
+
+    predictor = Predictor.load(bundle)
+    for label in ("first scan", "re-scan (cached)"):
+        t = time.perf_counter()
+        paths = list(iter_photos(folder))
+        scanner = Scanner(predictor, ScanOptions(cache_path=cache))
+        done = sum(1 for _ in scanner.scan(paths))
+        dt = time.perf_counter() - t
+        print(
+            f"{label:18s} {done} photos in {dt:6.1f} s ({done / dt:7.0f} photos/s), "
+            f"{scanner.stats.cached} from cache, {scanner.stats.decoded} decoded"
+        )
+
+
 # -- children ---------------------------------------------------------------------------
 
 
@@ -291,6 +324,9 @@ def main() -> None:
         action="store_true",
         help="build an EfficientNet-Lite0 int8 bundle + checkpoint in WORKDIR and use them",
     )
+    ap.add_argument(
+        "--rescan-n", type=int, default=0, help="also time a cached re-scan of N photos"
+    )
     ap.add_argument("--photos", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--limit", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--_child", default=None, help=argparse.SUPPRESS)
@@ -303,6 +339,10 @@ def main() -> None:
 
     if REPO in args.workdir.resolve().parents:
         raise SystemExit("--workdir must be outside the repository")
+    if args.rescan_n:
+        rescan_figures(args.workdir, args.rescan_n)
+        if args.n <= 0:
+            return
     if args.build_lite0:
         ckpt, bundle = build_lite0(args.workdir / "lite0")
         args.bundle, args.checkpoint = str(bundle), str(ckpt)
