@@ -2,7 +2,8 @@
 
 Large JPEGs are decoded at a reduced DCT scale (``Image.draft``: 1/2, 1/4 or 1/8
 of full size, still at least the target size), which makes a 12 MP photo cost a
-small fraction of a full decode. EXIF orientation is applied; CMYK, 16-bit,
+small fraction of a full decode; HEIC/HEIF files use an embedded thumbnail
+when one is at least the target size. EXIF orientation is applied; CMYK, 16-bit,
 float, palette and alpha images are converted; HEIC/HEIF is read through
 pillow-heif, registered on first use. Images whose pixel count exceeds
 ``max_pixels`` are refused before any pixel is decoded.
@@ -164,9 +165,10 @@ def load_image(
                     f"{path}: {width}x{height} = {width * height / 1e6:.0f} MP exceeds the "
                     f"{max_pixels / 1e6:.0f} MP limit"
                 )
-            if im.format == "JPEG":
-                # DCT-domain downscale; the result still covers ``size`` on the short side
-                # (draft never goes below the requested size).
+            if im.format in ("JPEG", "HEIF"):
+                # JPEG: DCT-domain downscale; HEIF: an embedded thumbnail. Either way the
+                # result still covers ``size`` on the short side (draft never goes below
+                # the requested size).
                 side = min(width, height)
                 scale = size / side
                 request = (max(size, int(width * scale)), max(size, int(height * scale)))
