@@ -136,3 +136,22 @@ def test_broken_files_raise_image_decode_error(tmp_path: Path, fixtures_dir: Pat
     ]:
         with contextlib.suppress(ImageDecodeError):
             assert load_image(p, 32, ResizeMode.CENTER_CROP).shape == (32, 32, 3)
+
+
+def test_heic_thumbnail_matches_the_full_image(fixtures_dir: Path) -> None:
+    from PIL import ImageOps
+
+    from geoscope_core.runtime.images import register_heif
+
+    assert register_heif()
+    p = fixtures_dir / "heic" / "mobile" / "iphone_13_pro_max.HEIC"
+    fast = load_image(p, 224, ResizeMode.CENTER_CROP).astype(float)
+    with Image.open(p) as im:
+        full = ImageOps.exif_transpose(im.convert("RGB"))
+        w, h = full.size
+        s = min(w, h)
+        box = ((w - s) / 2, (h - s) / 2, (w + s) / 2, (h + s) / 2)
+        ref = np.asarray(full.resize((224, 224), Image.Resampling.BICUBIC, box=box), float)
+    diff = np.abs(fast - ref).mean()
+    assert diff < 20
+    assert all(diff < np.abs(np.rot90(fast, r) - ref).mean() / 2 for r in (1, 2, 3))
