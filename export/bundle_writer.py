@@ -352,7 +352,14 @@ def _quantize_image(
     else:
         if calib is None:
             raise DataError("static int8 quantization needs calibration photos")
-        info = quantize_static_int8(fp32, shipped, calib.pixels, batch_size=config.batch_size)
+        info = quantize_static_int8(
+            fp32,
+            shipped,
+            calib.pixels,
+            batch_size=config.batch_size,
+            float_heads=config.int8_float_edges,
+            float_stem=config.int8_float_edges,
+        )
     info["choice"] = (
         "static QDQ: a convolutional graph"
         if method is Int8Method.STATIC_QDQ

@@ -40,7 +40,8 @@ class ExportConfig:
     photos used to range int8 activations. ``max_val``: cap on validation photos
     (0 = all). ``parity_atol`` / ``parity_rtol``: the fp32 PyTorch vs ONNX Runtime
     tolerance, ``|onnx - torch| <= atol + rtol * max|torch|`` per output.
-    ``opset``: ONNX opset of the exported graphs (>= 17).
+    ``opset``: ONNX opset of the exported graphs (>= 17). ``int8_float_edges``: static
+    int8 keeps the first convolution and the classifier heads in float32.
     """
 
     quantize: Quantize | str = Quantize.INT8
@@ -62,6 +63,7 @@ class ExportConfig:
     parity_rtol: float = 1e-3
     batch_size: int = 16
     seed: int = 0
+    int8_float_edges: bool = True
 
     def __post_init__(self) -> None:
         try:
