@@ -50,7 +50,7 @@ class ExportConfig:
     cities_per_country: int = 30
     calibration_csv: Path | None = None
     val_csv: Path | None = None
-    calibration_images: int = 128
+    calibration_images: int = 256
     max_val: int = 0
     validate: bool = True
     text_encoder: bool = True

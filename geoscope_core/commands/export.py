@@ -50,8 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--calibration-images",
         type=int,
-        default=128,
-        help="number of calibration photos (default: 128)",
+        default=256,
+        help="number of calibration photos (default: 256)",
     )
     parser.add_argument(
         "--max-val",
