@@ -241,11 +241,14 @@ def child_naive(args: argparse.Namespace) -> dict:
 
         from geoscope_core.training.checkpoint import load_checkpoint
 
-        torch.set_num_threads(os.cpu_count() or 1)
+        if args.naive_threads:
+            torch.set_num_threads(args.naive_threads)
         model = load_checkpoint(Path(args.checkpoint), device="cpu")
         module = model.image_module().eval().float()
         size = model.input_size
-        engine = f"pytorch-eager-fp32 (torch {torch.__version__})"
+        engine = (
+            f"pytorch-eager-fp32 (torch {torch.__version__}, {torch.get_num_threads()} threads)"
+        )
 
         def infer(px: np.ndarray) -> None:
             with torch.no_grad():
@@ -302,7 +305,7 @@ def _child(args: argparse.Namespace, kind: str, limit: int) -> dict:
     if args.bundle:
         cmd += ["--bundle", str(args.bundle)]
     if args.checkpoint and kind == "naive":
-        cmd += ["--checkpoint", str(args.checkpoint)]
+        cmd += ["--checkpoint", str(args.checkpoint), "--naive-threads", str(args.naive_threads)]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
     if r.returncode != 0:
         raise SystemExit(f"{kind} run failed:\n{r.stderr[-4000:]}")
@@ -316,6 +319,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=300, help="photos in the folder")
     ap.add_argument("--naive-n", type=int, default=40, help="photos for the naive pipeline")
     ap.add_argument("--rss-n", type=int, default=900, help="second, larger scan for RSS growth")
+    ap.add_argument(
+        "--naive-threads", type=int, default=0, help="torch threads of the naive run (0: default)"
+    )
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/geoscope-bench"))
