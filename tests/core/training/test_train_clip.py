@@ -66,6 +66,7 @@ def test_lite_clip_trains_and_decodes_zero_shot(tmp_path):
         assert 0 < g.country_prob <= 1
 
 
+@pytest.mark.slow
 def test_any_hf_clip_checkpoint_zero_shot_and_fine_tune(tmp_path):
     from transformers import AutoTokenizer, CLIPModel
 

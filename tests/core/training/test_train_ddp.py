@@ -7,9 +7,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from geoscope_core.training.checkpoint import load_checkpoint
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_gloo(tmp_path):
     cfg = {
         "model_type": "cnn",
