@@ -1,0 +1,37 @@
+"""The shipped default bundle ``geoscope-lite``: intact, small, int8, and it runs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from geoscope_core.records import shared_geo_records
+from geoscope_core.runtime.bundle import check_bundle, load_bundle, resolve_bundle_path
+from geoscope_core.runtime.images import load_image
+from geoscope_core.runtime.predictor import Predictor
+from geoscope_core.settings import DEFAULT_MODEL, models_dir
+
+
+def test_default_bundle_is_shipped_intact_and_small() -> None:
+    path = resolve_bundle_path(None)
+    assert path == models_dir() / DEFAULT_MODEL
+    assert check_bundle(path) == []
+    size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    assert size <= 25 * 1024 * 1024
+    m = load_bundle(None).manifest
+    assert m.name == DEFAULT_MODEL
+    assert m.quantization["method"] == "int8-static-qdq"
+    val = m.metrics["val"]
+    assert val["photos"] > 0 and {"fp32", "int8", "drop"} <= set(val)
+    assert m.error_model is not None and m.temperature > 0
+    assert (models_dir() / "MODEL_CARD.md").is_file()
+
+
+def test_default_bundle_places_croatian_street_view_in_croatia() -> None:
+    """The easiest val set: Street View in Croatia (the manifest records ~93% country
+    accuracy there); 8 photos, at least 5 must come out in HR."""
+    predictor = Predictor.load(None, provider="cpu")
+    records = [r for r in shared_geo_records("val") if "croatia_streetview" in str(r.path)]
+    records = records[:: max(len(records) // 8, 1)][:8]
+    size, resize = predictor.input_size, predictor.resize
+    preds = predictor.predict(np.stack([load_image(r.path, size, resize) for r in records]))
+    assert sum(p.country_code == "HR" for p in preds) >= 5
