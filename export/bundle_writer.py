@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from geoscope_export import evaluate as ev
@@ -67,7 +67,8 @@ def export_bundle(checkpoint: Path, out: Path, config: ExportConfig | None = Non
     from geoscope_core.training.checkpoint import load_checkpoint
 
     checkpoint = Path(checkpoint)
-    model = load_checkpoint(checkpoint, device="cpu")
+    # properties vs protocol attributes: checked structurally in export_model
+    model = cast(ExportableModel, load_checkpoint(checkpoint, device="cpu"))
     training = _checkpoint_facts(checkpoint)
     return export_model(model, out, config or ExportConfig(), training=training)
 
