@@ -182,17 +182,31 @@ def fit_temperature(logits: np.ndarray, target: np.ndarray) -> float:
 
 
 def error_model(
-    confidence: np.ndarray, error_km: np.ndarray, bins: int = 5
+    confidence: np.ndarray, error_km: np.ndarray, bins: int = 5, quantile: float = 0.68
 ) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """(confidence edges ascending, median error km of predictions with at least that
-    confidence), edges at confidence quantiles; radii made non-increasing."""
+    """(confidence edges ascending, error radius km at each edge).
+
+    Edges are confidence quantiles; the radius of a bin is the ``quantile`` of the errors
+    of the photos whose confidence falls in it (0.68: about two in three photos lie within
+    it), so an uncertain guess reports the thousands of km its peers are off by, not the
+    error of the confident photos beside it. Radii are made non-increasing in confidence.
+    """
     if len(confidence) == 0:
         raise ExportError("cannot build an error model from zero photos")
+    confidence = np.asarray(confidence, dtype=np.float64)
+    error_km = np.asarray(error_km, dtype=np.float64)
     qs = np.quantile(confidence, np.linspace(0.0, 1.0, bins + 1)[:-1])
     edges = np.unique(np.concatenate([[0.0], qs[1:]]))
-    radii = np.asarray([float(np.median(error_km[confidence >= e])) for e in edges])
-    radii = np.minimum.accumulate(radii)
-    return tuple(round(float(e), 6) for e in edges), tuple(round(float(r), 1) for r in radii)
+    upper = np.append(edges[1:], np.inf)
+    radii = []
+    for lo, hi in zip(edges, upper, strict=True):
+        in_bin = (confidence >= lo) & (confidence < hi)
+        radii.append(float(np.quantile(error_km[in_bin], quantile)) if in_bin.any() else 0.0)
+    # a bin with more confidence never gets a larger radius than one with less
+    radii_arr = np.maximum.accumulate(np.asarray(radii)[::-1])[::-1]
+    return tuple(round(float(e), 6) for e in edges), tuple(
+        round(float(r), 1) for r in radii_arr
+    )
 
 
 def metrics_for(decoded: Decoded, data: LabelledPixels) -> dict[str, Any]:

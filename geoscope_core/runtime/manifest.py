@@ -18,6 +18,7 @@ files; ``geoscope_core.runtime.bundle`` checks hashes and shapes.
 
 from __future__ import annotations
 
+import bisect
 import enum
 import hashlib
 import json
@@ -101,8 +102,9 @@ class TextEncoderSpec:
 class ErrorModel:
     """Maps a prediction's calibrated confidence to an error radius in km.
 
-    ``confidence`` ascending bin edges, ``radius_km`` the median error measured
-    at export for predictions with at least that confidence (same length).
+    ``confidence`` ascending bin edges, ``radius_km`` (same length) the error radius
+    measured on labelled photos whose confidence falls in the bin starting at that
+    edge (the exporter's ``error_model``: the 0.68 quantile of their errors).
     """
 
     confidence: tuple[float, ...]
@@ -111,6 +113,11 @@ class ErrorModel:
     def __post_init__(self) -> None:
         if len(self.confidence) != len(self.radius_km) or not self.confidence:
             raise BundleError("error_model.confidence and radius_km must be equal, non-empty")
+
+    def radius(self, confidence: float) -> float:
+        """The radius of the bin ``confidence`` falls in (below the first edge: the first)."""
+        i = bisect.bisect_right(self.confidence, confidence) - 1
+        return float(self.radius_km[max(i, 0)])
 
 
 @dataclass(frozen=True)

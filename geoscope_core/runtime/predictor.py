@@ -17,7 +17,7 @@ Decoding (all parameters come from the bundle manifest):
   default) or the probability-weighted spherical mean of the hypotheses within
   ``refine_radius_km`` of it (``"weighted"``).
 * ``confidence`` = the chosen hypothesis's probability. ``radius_km``:
-  interpolated from ``manifest.error_model`` when present, else the
+  the radius of its confidence bin in ``manifest.error_model`` when present, else the
   probability-weighted mean distance of the top-k candidates from the chosen
   point, at least ``decoding["min_radius_km"]`` (default 25 km).
 * Names: from the chain's ``country``/``admin1``/``city`` levels; when the
@@ -346,7 +346,7 @@ class Predictor:
         em = self.bundle.manifest.error_model
         k = min(self.top_k, len(hyps))
         if em is not None:
-            radius = float(np.interp(confidence, em.confidence, em.radius_km))
+            radius = em.radius(confidence)
         else:
             d = _haversine_km(lat, lon, coords[:k, 0], coords[:k, 1])
             w = probs[:k]

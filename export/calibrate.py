@@ -1,0 +1,97 @@
+"""Refit a bundle's error radius on labelled photos, without re-exporting it.
+
+``python -m geoscope_export.calibrate BUNDLE [--labels labels.csv]`` runs the
+bundle as the runtime does over the photos (default: the shared geo data's val
+split), fits ``error_model`` with ``evaluate.error_model`` — the same fit the
+exporter makes — and rewrites ``manifest.json`` in place. The model files are
+untouched, so their hashes still hold; the bundle's model id changes with the
+manifest, which invalidates cached scan results as it should.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from geoscope_export import evaluate as ev
+
+from geoscope_core.errors import BundleError, GeoScopeError
+from geoscope_core.geo.distance import haversine_km
+from geoscope_core.runtime.manifest import MANIFEST_NAME, ErrorModel, Manifest
+from geoscope_core.runtime.predictor import Predictor
+
+log = logging.getLogger(__name__)
+
+
+def refit_error_model(
+    bundle_dir: Path,
+    labels_csv: Path | None = None,
+    max_photos: int = 0,
+    quantile: float = 0.68,
+    batch_size: int = 16,
+) -> ErrorModel:
+    """Fit the error model of the bundle folder ``bundle_dir`` on ``labels_csv`` (None: the
+    shared val split; ``max_photos`` > 0 samples that many) and write it to its manifest."""
+    root = Path(bundle_dir)
+    if not (root / MANIFEST_NAME).is_file():
+        raise BundleError(f"{bundle_dir}: calibrate needs an unpacked bundle folder")
+    predictor = Predictor.load(root, provider="cpu")
+    bundle = predictor.bundle
+    spec = bundle.manifest.input
+    records = ev.sample_records(ev.load_records(labels_csv, "val"), max_photos)
+    photos = ev.decode_records(records, spec.size, spec.resize)
+    preds = []
+    for start in range(0, len(photos), batch_size):
+        preds.extend(predictor.predict(photos.pixels[start : start + batch_size]))
+    lat = np.asarray([p.lat for p in preds])
+    lon = np.asarray([p.lon for p in preds])
+    confidence = np.asarray([p.confidence for p in preds])
+    err_km = np.asarray(haversine_km(lat, lon, photos.lat, photos.lon))
+    edges, radii = ev.error_model(confidence, err_km, quantile=quantile)
+    model = ErrorModel(edges, radii)
+    source = str(labels_csv) if labels_csv else "shared geo labels.csv, split val"
+    metrics = {
+        **bundle.manifest.metrics,
+        "error_model": {"source": source, "photos": len(photos), "quantile": quantile},
+    }
+    manifest = replace(bundle.manifest, error_model=model, metrics=metrics)
+    tmp = root / f".{MANIFEST_NAME}.tmp"
+    manifest.write(tmp)
+    Manifest.read(tmp)  # what we wrote must parse and validate
+    tmp.replace(root / MANIFEST_NAME)
+    return model
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m geoscope_export.calibrate",
+        description="Refit a bundle's error radius (error_model) on labelled photos.",
+    )
+    parser.add_argument("bundle", type=Path, help="unpacked bundle folder (rewritten in place)")
+    parser.add_argument(
+        "--labels", type=Path, help="labels CSV path,lat,lon (default: the shared val split)"
+    )
+    parser.add_argument("--max-photos", type=int, default=0, help="sample this many (0: all)")
+    parser.add_argument(
+        "--quantile", type=float, default=0.68, help="share of photos within the radius"
+    )
+    args = parser.parse_args(argv)
+    if not 0.0 < args.quantile < 1.0:
+        parser.error("--quantile must lie strictly between 0 and 1")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        model = refit_error_model(args.bundle, args.labels, args.max_photos, args.quantile)
+    except GeoScopeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for conf, radius in zip(model.confidence, model.radius_km, strict=True):
+        print(f"confidence >= {conf:.3f}: radius {radius:,.1f} km")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
