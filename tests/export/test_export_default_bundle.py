@@ -35,3 +35,24 @@ def test_default_bundle_places_croatian_street_view_in_croatia() -> None:
     size, resize = predictor.input_size, predictor.resize
     preds = predictor.predict(np.stack([load_image(r.path, size, resize) for r in records]))
     assert sum(p.country_code == "HR" for p in preds) >= 5
+
+
+def test_default_bundle_error_radius_holds_about_two_thirds_of_val_photos() -> None:
+    """The radius is the 0.68 quantile of val errors per confidence bin: on a quarter of
+    val, between half and nine in ten photos must lie within their radius (the old
+    median-of-the-confident fit held 19%)."""
+    from geoscope_core.geo.distance import haversine_km
+
+    predictor = Predictor.load(None, provider="cpu")
+    records = shared_geo_records("val")[::4]
+    size, resize = predictor.input_size, predictor.resize
+    pixels = np.stack([load_image(r.path, size, resize) for r in records])
+    preds = [p for i in range(0, len(pixels), 32) for p in predictor.predict(pixels[i : i + 32])]
+    err = haversine_km(
+        np.array([p.lat for p in preds]),
+        np.array([p.lon for p in preds]),
+        np.array([r.lat for r in records]),
+        np.array([r.lon for r in records]),
+    )
+    within = float(np.mean(err <= np.array([p.radius_km for p in preds])))
+    assert 0.5 <= within <= 0.9
