@@ -78,12 +78,13 @@ def copy_photos(dest: Path, n: int) -> int:
 
 def scan_child(folder: Path, model: str | None, settings: Path) -> None:
     """Runs in a fresh process: scan ``folder`` in the window, print a JSON line."""
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
     from geoscope_desktop.app import make_settings
     from geoscope_desktop.items import PhotoStatus
     from geoscope_desktop.main_window import MainWindow
     from geoscope_desktop.workers import ModelChoice
-    from PySide6.QtCore import QEventLoop, QTimer
-    from PySide6.QtWidgets import QApplication
 
     app = QApplication([sys.argv[0]])
     window = MainWindow(make_settings(settings), ModelChoice(model, "cpu"))

@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
+    from geoscope_core.runtime.bundle import load_bundle
+    from geoscope_core.runtime.predictor import Predictor
+    from geoscope_core.training.checkpoint import load_checkpoint
     from geoscope_export import evaluate as ev
     from geoscope_export.bundle_writer import IMAGE_ENCODER
     from geoscope_export.onnx_export import export_image_encoder
@@ -85,10 +88,6 @@ def main(argv: list[str] | None = None) -> int:
         quantize_dynamic_all_int8,
         quantize_static_int8,
     )
-
-    from geoscope_core.runtime.bundle import load_bundle
-    from geoscope_core.runtime.predictor import Predictor
-    from geoscope_core.training.checkpoint import load_checkpoint
 
     bundle = load_bundle(args.bundle)
     m = bundle.manifest

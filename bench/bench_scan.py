@@ -100,14 +100,14 @@ def build_lite0(out: Path) -> tuple[Path, Path]:
     checkpoint and exported as an int8 bundle. Needs the train and export extras.
     Returns (checkpoint, bundle)."""
     import torch
-    from geoscope_export.bundle_writer import export_bundle
-    from geoscope_export.config import ExportConfig
 
     from geoscope_core.geo.gazetteer import get_gazetteer
     from geoscope_core.training.backbones import build_backbone
     from geoscope_core.training.checkpoint import describe_arch, save_checkpoint
     from geoscope_core.training.config import CnnConfig
     from geoscope_core.training.models import GeoClassifier
+    from geoscope_export.bundle_writer import export_bundle
+    from geoscope_export.config import ExportConfig
 
     torch.manual_seed(0)
     gaz = get_gazetteer()

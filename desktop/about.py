@@ -9,10 +9,9 @@ from typing import TYPE_CHECKING, Any
 from geoscope_core import __version__
 
 if TYPE_CHECKING:
-    from geoscope_desktop.workers import ModelChoice
-
     from geoscope_core.runtime.bundle import Bundle
     from geoscope_core.runtime.predictor import Predictor
+    from geoscope_desktop.workers import ModelChoice
 
 log = logging.getLogger(__name__)
 

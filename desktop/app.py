@@ -88,8 +88,9 @@ def bindings_problem() -> str:
 
 
 def make_settings(path: Path | None):  # type: ignore[no-untyped-def]
-    from geoscope_desktop.settings_store import AppSettings
     from PySide6.QtCore import QSettings
+
+    from geoscope_desktop.settings_store import AppSettings
 
     if path is not None:
         return AppSettings(QSettings(str(path), QSettings.Format.IniFormat))
@@ -120,10 +121,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "run it from a desktop session, or use --self-test for a headless check"
         )
 
-    from geoscope_desktop.main_window import MainWindow
-    from geoscope_desktop.workers import ModelChoice
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
+
+    from geoscope_desktop.main_window import MainWindow
+    from geoscope_desktop.workers import ModelChoice
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setOrganizationName(ORGANIZATION)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from geoscope_desktop.items import PhotoItem, PhotoStatus, format_km, format_latlon, place_text
-from geoscope_desktop.photo_model import STATUS_COLORS
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QImage, QPixmap
 from PySide6.QtWidgets import (
@@ -19,6 +17,8 @@ from PySide6.QtWidgets import (
 )
 
 from geoscope_core.runtime.prediction import Candidate, Source
+from geoscope_desktop.items import PhotoItem, PhotoStatus, format_km, format_latlon, place_text
+from geoscope_desktop.photo_model import STATUS_COLORS
 
 PREVIEW_SIZE = 320
 TOP_K = 5

@@ -8,27 +8,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from geoscope_desktop.detail import PREVIEW_SIZE, DetailPane
-from geoscope_desktop.dialogs import Dialogs
-from geoscope_desktop.items import REVIEWABLE, PhotoItem, PhotoStatus, ProgressMeter
-from geoscope_desktop.photo_model import (
-    STATUS_COLORS,
-    THUMB_SIZE,
-    Column,
-    ConfidenceDelegate,
-    Filter,
-    PhotoFilterProxy,
-    PhotoTableModel,
-)
-from geoscope_desktop.settings_store import AppSettings
-from geoscope_desktop.workers import (
-    ImageLoader,
-    ModelChoice,
-    ScanJob,
-    ScanWorker,
-    TaskRunner,
-)
-from geoscope_desktop.worldmap import WorldMapView
 from PySide6.QtCore import (
     QItemSelectionModel,
     QModelIndex,
@@ -70,6 +49,27 @@ from PySide6.QtWidgets import (
 from geoscope_core import __version__
 from geoscope_core.errors import GeoScopeError
 from geoscope_core.runtime.prediction import Candidate
+from geoscope_desktop.detail import PREVIEW_SIZE, DetailPane
+from geoscope_desktop.dialogs import Dialogs
+from geoscope_desktop.items import REVIEWABLE, PhotoItem, PhotoStatus, ProgressMeter
+from geoscope_desktop.photo_model import (
+    STATUS_COLORS,
+    THUMB_SIZE,
+    Column,
+    ConfidenceDelegate,
+    Filter,
+    PhotoFilterProxy,
+    PhotoTableModel,
+)
+from geoscope_desktop.settings_store import AppSettings
+from geoscope_desktop.workers import (
+    ImageLoader,
+    ModelChoice,
+    ScanJob,
+    ScanWorker,
+    TaskRunner,
+)
+from geoscope_desktop.worldmap import WorldMapView
 
 if TYPE_CHECKING:
     from geoscope_core.photos.writer import WriteReport

@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from geoscope_desktop.items import PhotoItem, PhotoStatus, format_latlon, place_text
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
@@ -18,6 +17,8 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QPainter, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from geoscope_desktop.items import PhotoItem, PhotoStatus, format_latlon, place_text
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from geoscope_desktop.workers import PROVIDERS, ModelChoice
 from PySide6.QtCore import QByteArray, QSettings
+
+from geoscope_desktop.workers import PROVIDERS, ModelChoice
 
 MAX_RECENT = 8
 

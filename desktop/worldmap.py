@@ -12,9 +12,6 @@ import logging
 import math
 from collections.abc import Iterable
 
-from geoscope_desktop.items import PhotoStatus
-from geoscope_desktop.mapdata import circle_points, km_per_degree_lat, world_outlines
-from geoscope_desktop.photo_model import STATUS_COLORS
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
@@ -35,6 +32,10 @@ from PySide6.QtWidgets import (
     QGraphicsView,
     QWidget,
 )
+
+from geoscope_desktop.items import PhotoStatus
+from geoscope_desktop.mapdata import circle_points, km_per_degree_lat, world_outlines
+from geoscope_desktop.photo_model import STATUS_COLORS
 
 log = logging.getLogger(__name__)
 

@@ -20,20 +20,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
-from geoscope_export import evaluate as ev
-from geoscope_export.config import ExportConfig, Int8Method, Quantize
-from geoscope_export.onnx_export import (
-    check_parity,
-    export_image_encoder,
-    export_text_encoder,
-    is_convolutional,
-    session,
-)
-from geoscope_export.quantize import (
-    convert_fp16,
-    quantize_dynamic_int8,
-    quantize_static_int8,
-)
 
 from geoscope_core.errors import DataError, ExportError
 from geoscope_core.runtime.manifest import (
@@ -48,6 +34,20 @@ from geoscope_core.runtime.manifest import (
     hash_bundle_files,
 )
 from geoscope_core.training.exportable import ExportableModel
+from geoscope_export import evaluate as ev
+from geoscope_export.config import ExportConfig, Int8Method, Quantize
+from geoscope_export.onnx_export import (
+    check_parity,
+    export_image_encoder,
+    export_text_encoder,
+    is_convolutional,
+    session,
+)
+from geoscope_export.quantize import (
+    convert_fp16,
+    quantize_dynamic_int8,
+    quantize_static_int8,
+)
 
 log = logging.getLogger(__name__)
 
@@ -221,14 +221,13 @@ def _build(
     text_spec = None
     decoding: dict[str, Any]
     if zero_shot:
+        from geoscope_core.geo.gazetteer import get_gazetteer
         from geoscope_export.label_embeddings import (
             label_embeddings,
             level_rows,
             to_float16,
             zero_shot_places,
         )
-
-        from geoscope_core.geo.gazetteer import get_gazetteer
 
         gaz = get_gazetteer()
         places = zero_shot_places(gaz, config.levels, config.cities_per_country)

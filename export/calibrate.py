@@ -17,12 +17,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from geoscope_export import evaluate as ev
 
 from geoscope_core.errors import BundleError, GeoScopeError
 from geoscope_core.geo.distance import haversine_km
 from geoscope_core.runtime.manifest import MANIFEST_NAME, ErrorModel, Manifest
 from geoscope_core.runtime.predictor import Predictor
+from geoscope_export import evaluate as ev
 
 log = logging.getLogger(__name__)
 

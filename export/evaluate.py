@@ -204,9 +204,7 @@ def error_model(
         radii.append(float(np.quantile(error_km[in_bin], quantile)) if in_bin.any() else 0.0)
     # a bin with more confidence never gets a larger radius than one with less
     radii_arr = np.maximum.accumulate(np.asarray(radii)[::-1])[::-1]
-    return tuple(round(float(e), 6) for e in edges), tuple(
-        round(float(r), 1) for r in radii_arr
-    )
+    return tuple(round(float(e), 6) for e in edges), tuple(round(float(r), 1) for r in radii_arr)
 
 
 def metrics_for(decoded: Decoded, data: LabelledPixels) -> dict[str, Any]:

@@ -20,16 +20,16 @@ from typing import Any
 
 import exifread
 import pytest
-from geoscope_desktop.items import PhotoStatus
-from geoscope_desktop.main_window import MainWindow
-from geoscope_desktop.photo_model import Filter
-from geoscope_desktop.settings_store import AppSettings
-from geoscope_desktop.workers import ModelChoice
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from geoscope_core.runtime.scanner import ScanOptions
 from geoscope_core.settings import CACHE_ENV, data_dir
+from geoscope_desktop.items import PhotoStatus
+from geoscope_desktop.main_window import MainWindow
+from geoscope_desktop.photo_model import Filter
+from geoscope_desktop.settings_store import AppSettings
+from geoscope_desktop.workers import ModelChoice
 from tests.bundles import make_bundle
 
 SCAN_TIMEOUT_MS = 120_000

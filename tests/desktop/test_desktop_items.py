@@ -7,6 +7,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+
+from geoscope_core.errors import ConfigError
+from geoscope_core.geo.distance import haversine_km
+from geoscope_core.runtime.prediction import Candidate, Prediction, Source
 from geoscope_desktop.items import (
     PhotoItem,
     PhotoStatus,
@@ -17,10 +21,6 @@ from geoscope_desktop.items import (
     place_text,
 )
 from geoscope_desktop.mapdata import circle_points, world_outlines
-
-from geoscope_core.errors import ConfigError
-from geoscope_core.geo.distance import haversine_km
-from geoscope_core.runtime.prediction import Candidate, Prediction, Source
 
 
 def _pred(lat: float = 45.8, lon: float = 15.98, conf: float = 0.4) -> Prediction:
@@ -141,9 +141,10 @@ def test_installed_qt_bindings_keep_reference_counts() -> None:
     """PySide6 6.12.0 loses a reference to None/True per call; the app would abort."""
     import sys
 
-    from geoscope_desktop.app import bindings_problem
     from PySide6.QtCore import QObject, Signal
     from PySide6.QtWidgets import QApplication, QLabel
+
+    from geoscope_desktop.app import bindings_problem
 
     class Probe(QObject):
         ping = Signal(int)

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from geoscope_export import ExportConfig, export_bundle
-from geoscope_export.onnx_export import session
 
 from geoscope_core.errors import BundleError, ExportError
 from geoscope_core.runtime.bundle import check_bundle, load_bundle
 from geoscope_core.runtime.manifest import BundleKind, Manifest, hash_bundle_files
 from geoscope_core.runtime.predictor import Predictor
+from geoscope_export import ExportConfig, export_bundle
+from geoscope_export.onnx_export import session
 
 
 def _pixels(n: int, size: int, seed: int = 0) -> np.ndarray:

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from geoscope_export import evaluate as ev
-from geoscope_export.calibrate import main, refit_error_model
 from PIL import Image
 
 from geoscope_core.errors import BundleError
 from geoscope_core.geo.distance import haversine_km
 from geoscope_core.runtime.bundle import check_bundle, load_bundle
 from geoscope_core.runtime.predictor import Predictor
+from geoscope_export import evaluate as ev
+from geoscope_export.calibrate import main, refit_error_model
 from tests.bundles import make_bundle, solid_image
 
 RED = solid_image((210, 40, 40))

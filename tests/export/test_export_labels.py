@@ -7,6 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from geoscope_core.errors import ExportError
+from geoscope_core.geo.captions import prompts_for
+from geoscope_core.geo.gazetteer import get_gazetteer
+from geoscope_core.runtime.bundle import check_bundle, load_bundle
+from geoscope_core.runtime.manifest import BundleKind, Manifest
 from geoscope_export import ExportConfig, export_bundle
 from geoscope_export.label_embeddings import (
     class_embeddings,
@@ -15,12 +21,6 @@ from geoscope_export.label_embeddings import (
     zero_shot_places,
 )
 from geoscope_export.onnx_export import session
-
-from geoscope_core.errors import ExportError
-from geoscope_core.geo.captions import prompts_for
-from geoscope_core.geo.gazetteer import get_gazetteer
-from geoscope_core.runtime.bundle import check_bundle, load_bundle
-from geoscope_core.runtime.manifest import BundleKind, Manifest
 
 from .conftest import TinyZeroShot
 

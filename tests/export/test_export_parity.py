@@ -8,6 +8,10 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from onnx import numpy_helper
+from torch import nn
+
+from geoscope_core.errors import ConfigError, ExportError
 from geoscope_export import ExportConfig
 from geoscope_export.bundle_writer import export_model
 from geoscope_export.onnx_export import (
@@ -16,10 +20,6 @@ from geoscope_export.onnx_export import (
     export_text_encoder,
     session,
 )
-from onnx import numpy_helper
-from torch import nn
-
-from geoscope_core.errors import ConfigError, ExportError
 
 from .conftest import TinyClassifier, TinyZeroShot
 
