@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
-    app.setApplicationDisplayName("GeoScope")
+    QApplication.setApplicationDisplayName("GeoScope")  # a static of QGuiApplication
     settings = make_settings(args.settings)
     choice = settings.model_choice()
     if args.model or args.provider:

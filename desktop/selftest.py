@@ -74,9 +74,12 @@ def _run(photos: Path, tmp: Path, model: str | None, provider: str) -> int:
         return 1
     loop = QEventLoop()
     outcome: dict[str, bool] = {}
-    window.scan_finished.connect(
-        lambda cancelled: (outcome.update(cancelled=cancelled), loop.quit())
-    )
+
+    def on_scan_finished(cancelled: bool) -> None:
+        outcome.update(cancelled=cancelled)
+        loop.quit()
+
+    window.scan_finished.connect(on_scan_finished)
     QTimer.singleShot(TIMEOUT_S * 1000, loop.quit)
     if not window.start_scan():
         print("self-test FAILED: the scan did not start")

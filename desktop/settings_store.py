@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from PySide6.QtCore import QByteArray, QSettings
 
@@ -20,9 +21,10 @@ class AppSettings:
     # recent folders, most recent first
     def recent_folders(self) -> list[Path]:
         raw = self.store.value("recent_folders", [])
-        if isinstance(raw, str):
+        if isinstance(raw, str):  # an ini file gives back a one-item list as its item
             raw = [raw]
-        return [Path(p) for p in (raw or []) if p]
+        # What ``add_recent_folder`` stored: a list of str (None or empty when cleared).
+        return [Path(p) for p in cast("list[str]", raw or []) if p]
 
     def add_recent_folder(self, folder: Path) -> list[Path]:
         folders = [folder, *[f for f in self.recent_folders() if f != folder]][:MAX_RECENT]

@@ -127,33 +127,33 @@ class ScanJob(QObject):
     def __init__(self, worker: ScanWorker, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.worker = worker
-        self.thread = QThread()
-        self.thread.setObjectName("geoscope-scan")
-        worker.moveToThread(self.thread)
-        self.thread.started.connect(worker.run)
+        self.worker_thread = QThread()
+        self.worker_thread.setObjectName("geoscope-scan")
+        worker.moveToThread(self.worker_thread)
+        self.worker_thread.started.connect(worker.run)
         worker.finished.connect(self._on_finished)
         self._cancelled = False
 
     def start(self) -> None:
-        self.thread.start()
+        self.worker_thread.start()
 
     def cancel(self) -> None:
         self.worker.cancel()
 
     def wait(self, ms: int = 30_000) -> bool:
         self.worker.cancel()
-        self.thread.quit()
-        return bool(self.thread.wait(ms))
+        self.worker_thread.quit()
+        return bool(self.worker_thread.wait(ms))
 
     @Slot(bool)
     def _on_finished(self, cancelled: bool) -> None:
         self._cancelled = cancelled
-        self.thread.quit()
-        self.thread.wait()
+        self.worker_thread.quit()
+        self.worker_thread.wait()
         self.done.emit(cancelled)
 
     def is_running(self) -> bool:
-        return self.thread.isRunning()
+        return self.worker_thread.isRunning()
 
 
 class _TaskSignals(QObject):
