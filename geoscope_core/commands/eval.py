@@ -51,13 +51,14 @@ def run(args: argparse.Namespace) -> int:
     )
     scanner = Scanner(predictor, options)
     by_path = {r.path: r for r in scanner.scan([rec.path for rec in records])}
-    ok = [(rec, by_path[rec.path]) for rec in records if by_path[rec.path].prediction]
-    failed = [by_path[rec.path] for rec in records if by_path[rec.path].prediction is None]
+    scanned = [(rec, by_path[rec.path]) for rec in records]
+    ok = [(rec, r.prediction) for rec, r in scanned if r.prediction is not None]
+    failed = [r for _, r in scanned if r.prediction is None]
     for r in failed:
         print(f"failed  {r.path}: {r.error}")
     if not ok:
         raise DataError("no photo could be predicted")
-    preds = [r.prediction for _, r in ok]
+    preds = [p for _, p in ok]
     truth = [rec for rec, _ in ok]
     has_cc = all(rec.country_code for rec in truth)
     metrics = evaluate(

@@ -190,10 +190,10 @@ def tiff_with_gps(tiff: bytes, gps: Sequence[TiffEntry], bo_hint: str = ">") -> 
         return bytes(out)
     _pad_even(out)
     new_ifd0_at = len(out)
-    entries = [
-        TiffEntry(*struct.unpack(bo + "HHI", e[:8]), value=e[8:12])  # inline or offset, verbatim
-        for e in raw
-    ]
+    entries: list[TiffEntry] = []
+    for e in raw:
+        tag, typ, count = struct.unpack(bo + "HHI", e[:8])
+        entries.append(TiffEntry(tag, typ, count, e[8:12]))  # inline or offset, verbatim
     entries.append(TiffEntry(GPS_IFD_TAG, LONG, 1, struct.pack(bo + "I", gps_at)))
     out += _encode_ifd(entries, new_ifd0_at, bo, next_ifd)
     out[4:8] = struct.pack(bo + "I", new_ifd0_at)

@@ -97,6 +97,16 @@ class _Level:
     output: str | None  # classifier logits output name
     children: dict[str, np.ndarray]  # parent label id -> indices into this level
 
+    def label_embeddings(self) -> np.ndarray:
+        """``emb``, which the manifest requires on every level of a zero-shot bundle."""
+        assert self.emb is not None, f"level {self.name!r} has no label embeddings"
+        return self.emb
+
+    def logits_output(self) -> str:
+        """``output``, which the manifest requires on every level of a classifier bundle."""
+        assert self.output is not None, f"level {self.name!r} names no encoder output"
+        return self.output
+
 
 @dataclass
 class _Hyp:
@@ -241,10 +251,11 @@ class Predictor:
             (emb,) = self._run(pixels, [self._emb_output])
             emb = np.asarray(emb, dtype=np.float32)
             logits = {
-                name: m.logit_scale * (emb @ self._levels[name].emb.T) for name in self._chain
+                name: m.logit_scale * (emb @ self._levels[name].label_embeddings().T)
+                for name in self._chain
             }
         else:
-            names = [self._levels[n].output for n in self._chain]
+            names = [self._levels[n].logits_output() for n in self._chain]
             outs = self._run(pixels, [self._emb_output, *names])
             emb = np.asarray(outs[0], dtype=np.float32)
             logits = {

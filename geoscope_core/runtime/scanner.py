@@ -27,8 +27,9 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -96,6 +97,15 @@ class ScanStats:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
 
 
+class _PlaceNames(TypedDict, total=False):
+    """Names of a camera fix's place, as ``Prediction`` fields."""
+
+    country_code: str
+    country: str
+    admin1: str
+    city: str
+
+
 @dataclass
 class _Item:
     path: Path
@@ -106,11 +116,21 @@ class _Item:
     emb: np.ndarray | None = None
     error: str = ""
     dirty: bool = False  # needs writing to the cache
-    exif_names: dict[str, str] = field(default_factory=dict)
+    exif_names: _PlaceNames = field(default_factory=_PlaceNames)
 
     @property
     def tagged(self) -> bool:
         return self.meta is not None and self.meta.gps is not None and not self.meta.gps_is_estimate
+
+    def camera_gps(self) -> tuple[float, float]:
+        """(lat, lon) of a ``tagged`` item."""
+        assert self.meta is not None and self.meta.gps is not None, f"{self.path} has no GPS"
+        return self.meta.gps
+
+    def embedding(self) -> np.ndarray:
+        """``emb`` of an item known to be embedded."""
+        assert self.emb is not None, f"{self.path} has no embedding"
+        return self.emb
 
 
 def _default_workers() -> int:
@@ -125,13 +145,16 @@ class _TimeIndex:
     """Tagged photos grouped by camera and sorted by time, for window look-ups."""
 
     def __init__(self, tagged: Sequence[PhotoMetadata]) -> None:
-        groups: dict[str, list[PhotoMetadata]] = {}
+        groups: dict[str, list[tuple[datetime, PhotoMetadata]]] = {}
         for m in tagged:
             if m.taken_at is not None:
-                groups.setdefault(m.camera, []).append(m)
+                groups.setdefault(m.camera, []).append((m.taken_at, m))
         self._groups = {
-            cam: (sorted(ms, key=lambda m: m.taken_at), sorted(m.taken_at.timestamp() for m in ms))
-            for cam, ms in groups.items()
+            cam: (
+                [m for _, m in sorted(tms, key=lambda tm: tm[0])],
+                sorted(t.timestamp() for t, _ in tms),
+            )
+            for cam, tms in groups.items()
         }
 
     def near(self, target: PhotoMetadata, window_s: float) -> list[PhotoMetadata]:
@@ -244,10 +267,10 @@ class Scanner:
                 it.error = f"cannot read file: {e.strerror or e}"
         if cache is None:
             return
-        keyed = [it for it in items if it.key]
-        found = cache.get_many([it.key for it in keyed], self.predictor.model_id)
-        for it in keyed:
-            entry = found.get(it.key.path)
+        keyed = [(it, it.key) for it in items if it.key is not None]
+        found = cache.get_many([key for _, key in keyed], self.predictor.model_id)
+        for it, key in keyed:
+            entry = found.get(key.path)
             if entry is not None:
                 it.meta, it.pred, it.emb = entry.metadata, entry.prediction, entry.embedding
                 self.stats.cached += 1
@@ -379,9 +402,9 @@ class Scanner:
             return None
         from geoscope_core.photos.neighbors import VisualGallery
 
-        emb = np.stack([it.emb for it in items]).astype(np.float32)
-        lats = np.array([it.meta.gps[0] for it in items], dtype=np.float64)
-        lons = np.array([it.meta.gps[1] for it in items], dtype=np.float64)
+        emb = np.stack([it.embedding() for it in items]).astype(np.float32)
+        lats = np.array([it.camera_gps()[0] for it in items], dtype=np.float64)
+        lons = np.array([it.camera_gps()[1] for it in items], dtype=np.float64)
         return VisualGallery(emb, lats, lons)
 
     def _time_neighbor(self, it: _Item, times: _TimeIndex) -> Prediction | None:
@@ -400,8 +423,8 @@ class Scanner:
             return
         from geoscope_core.geo.gazetteer import get_gazetteer
 
-        lats = np.array([it.meta.gps[0] for it in items])
-        lons = np.array([it.meta.gps[1] for it in items])
+        lats = np.array([it.camera_gps()[0] for it in items])
+        lons = np.array([it.camera_gps()[1] for it in items])
         rev = get_gazetteer().reverse_many(lats, lons)
         for it, r in zip(items, rev, strict=True):
             it.exif_names = {
@@ -415,7 +438,7 @@ class Scanner:
         if it.error:
             return ScanResult(it.path, "error", None, it.meta, it.error)
         if it.tagged and not self.options.repredict_gps:
-            lat, lon = it.meta.gps
+            lat, lon = it.camera_gps()
             pred = Prediction(
                 lat=float(lat),
                 lon=float(lon),
