@@ -300,15 +300,31 @@ def _load_tables(path: Path) -> _Tables:
     return tables
 
 
-def _country_name(code: str) -> str:
-    if code in _COUNTRY_NAME_OVERRIDES:
-        return _COUNTRY_NAME_OVERRIDES[code]
+def _iso_country(code: str) -> Any:
+    """pycountry's record of the ISO 3166-1 alpha-2 ``code`` (any case), or None."""
     import pycountry
 
-    rec = pycountry.countries.get(alpha_2=code)
+    try:
+        return pycountry.countries.get(alpha_2=code.upper()) if code else None
+    except (LookupError, KeyError):
+        return None
+
+
+def country_name(code: str, unknown: str | None = None) -> str:
+    """Common English name of the alpha-2 ``code``; ``unknown`` (default: the code
+    itself) when ISO 3166-1 has no such country."""
+    if code.upper() in _COUNTRY_NAME_OVERRIDES:
+        return _COUNTRY_NAME_OVERRIDES[code.upper()]
+    rec = _iso_country(code)
     if rec is None:
-        return code
+        return code if unknown is None else unknown
     return str(getattr(rec, "common_name", None) or rec.name)
+
+
+def country_alpha3(code: str) -> str:
+    """ISO 3166-1 alpha-3 code of the alpha-2 ``code`` ("" when there is none)."""
+    rec = _iso_country(code)
+    return str(rec.alpha_3) if rec is not None else ""
 
 
 def _weighted_centroids(
@@ -360,7 +376,7 @@ class Gazetteer:
         self._countries: list[Place] = [
             Place(
                 id=code,
-                name=_country_name(code),
+                name=country_name(code),
                 level="country",
                 parent=COUNTRY_CONTINENT.get(code),
                 lat=float(c_lat[i]),

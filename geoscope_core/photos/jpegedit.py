@@ -229,7 +229,9 @@ def _merge_existing_gps(
     return list(merged.values())
 
 
-def _rational3(value: float, bo: str) -> bytes:
+def dms(value: float) -> tuple[int, int, int]:
+    """|``value``| degrees as (degrees, minutes, microseconds of arc): the numerators of
+    EXIF's GPS rational triple d/1 m/1 s/1000000 (sub-millimetre)."""
     a = abs(value)
     deg = int(a)
     rem = (a - deg) * 60.0
@@ -241,6 +243,11 @@ def _rational3(value: float, bo: str) -> bytes:
     if minutes >= 60:
         minutes -= 60
         deg += 1
+    return deg, minutes, micro
+
+
+def _rational3(value: float, bo: str) -> bytes:
+    deg, minutes, micro = dms(value)
     return struct.pack(bo + "6I", deg, 1, minutes, 1, micro, 1_000_000)
 
 

@@ -37,7 +37,9 @@ from typing import Any
 
 from geoscope_core import settings
 from geoscope_core.errors import ConfigError, GazetteerError, MetadataError
+from geoscope_core.geo.gazetteer import country_alpha3, country_name
 from geoscope_core.photos import journal as journal_mod
+from geoscope_core.photos.jpegedit import dms
 from geoscope_core.photos.metadata import (
     ESTIMATE_METHOD_PREFIX,
     XMP_NAMESPACE,
@@ -163,44 +165,8 @@ def default_journal_dir() -> Path:
 
 def _rational_dms(value: float) -> str:
     """Degrees as an EXIF rational triple ``"d/1 m/1 s/1000000"`` (sub-millimetre)."""
-    a = abs(value)
-    deg = int(a)
-    rem = (a - deg) * 60.0
-    minutes = int(rem)
-    micro_seconds = round((rem - minutes) * 60.0 * 1_000_000)
-    if micro_seconds >= 60_000_000:
-        micro_seconds -= 60_000_000
-        minutes += 1
-    if minutes >= 60:
-        minutes -= 60
-        deg += 1
-    return f"{deg}/1 {minutes}/1 {micro_seconds}/1000000"
-
-
-def _alpha3(cc: str) -> str:
-    if not cc:
-        return ""
-    try:
-        import pycountry
-
-        country = pycountry.countries.get(alpha_2=cc.upper())
-    except (ImportError, LookupError, KeyError):
-        return ""
-    return country.alpha_3 if country is not None else ""
-
-
-def _country_name(cc: str) -> str:
-    if not cc:
-        return ""
-    try:
-        import pycountry
-
-        country = pycountry.countries.get(alpha_2=cc.upper())
-    except (ImportError, LookupError, KeyError):
-        return ""
-    if country is None:
-        return ""
-    return getattr(country, "common_name", None) or country.name
+    deg, minutes, micro = dms(value)
+    return f"{deg}/1 {minutes}/1 {micro}/1000000"
 
 
 def place_for(prediction: Prediction) -> Place:
@@ -228,7 +194,7 @@ def place_for(prediction: Prediction) -> Place:
     except (ImportError, GazetteerError) as e:
         log.debug("no gazetteer for place names: %s", e)
     if place.country_code and not place.country:
-        name = _country_name(place.country_code)
+        name = country_name(place.country_code, unknown="")
         place = Place(place.city, place.state, name, place.country_code)
     return place
 
@@ -296,7 +262,7 @@ def _plan(prediction: Prediction, place: Place, *, exif: bool, iptc: bool) -> _P
             iptc_values["Iptc.Application2.ProvinceState"] = _truncate_utf8(place.state, 32)
         if place.country:
             iptc_values["Iptc.Application2.CountryName"] = _truncate_utf8(place.country, 64)
-        a3 = _alpha3(place.country_code)
+        a3 = country_alpha3(place.country_code)
         if a3:
             iptc_values["Iptc.Application2.CountryCode"] = a3
     return _Plan(exif=exif_values, xmp=xmp, iptc=iptc_values)

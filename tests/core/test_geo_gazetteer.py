@@ -225,3 +225,12 @@ def test_reverse_works_across_the_antimeridian(gaz: Gazetteer) -> None:
     assert (r.city.name, r.country.id) == ("Labasa", "FJ")
     assert r.distance_km == pytest.approx(haversine_km(-16.4332, -179.9, r.city.lat, r.city.lon))
     assert r.distance_km < 90
+
+
+def test_country_name_and_alpha3_from_iso_codes() -> None:
+    from geoscope_core.geo.gazetteer import country_alpha3, country_name
+
+    assert country_name("hr") == "Croatia" and country_alpha3("hr") == "HRV"
+    assert country_name("VA") == "Vatican City"  # a shorter name than ISO's
+    assert country_name("ZZ") == "ZZ" and country_name("ZZ", unknown="") == ""
+    assert country_alpha3("ZZ") == country_alpha3("") == ""
