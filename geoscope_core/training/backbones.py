@@ -24,12 +24,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch import nn
 
 from geoscope_core.errors import TrainingError
+
+if TYPE_CHECKING:  # imported where a Lite backbone is built
+    from efficientnet_lite_pytorch import EfficientNet
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +64,7 @@ class Backbone:
 
 
 class _LiteFeatures(nn.Module):
-    def __init__(self, net: nn.Module) -> None:
+    def __init__(self, net: EfficientNet) -> None:
         super().__init__()
         self.net = net
 
@@ -209,7 +212,7 @@ def build_clip_vision(pretrained: bool, weights_path: str, arch: dict | None = N
         "hf-clip-vision",
         _ClipVisionFeatures(net),
         cfg.hidden_size,
-        cfg.image_size,
+        cast(int, cfg.image_size),  # one int for CLIP (the config type allows (h, w))
         CLIP_MEAN,
         CLIP_STD,
         blocks=blocks,

@@ -43,7 +43,10 @@ def medoid(samples: Sequence[Sample]) -> Sample:
     all_lat = np.array([s.lat for s in samples])
     all_lon = np.array([s.lon for s in samples])
     totals = np.array(
-        [haversine_km(la, lo, all_lat, all_lon).sum() for la, lo in zip(lat, lon, strict=True)]
+        [
+            np.asarray(haversine_km(la, lo, all_lat, all_lon)).sum()
+            for la, lo in zip(lat, lon, strict=True)
+        ]
     )
     best = coords[int(np.argmin(totals))]
     return next(s for s in samples if s.lat == best[0] and s.lon == best[1])

@@ -21,7 +21,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import torch
@@ -31,6 +31,7 @@ from geoscope_core.errors import TrainingError
 from geoscope_core.training.backbones import build_backbone
 from geoscope_core.training.config import ClipConfig, CnnConfig, TrainConfig, config_from_dict
 from geoscope_core.training.models import (
+    ClipNet,
     GeoClassifier,
     HfClip,
     ImageEncoder,
@@ -155,7 +156,7 @@ def read_labels(path: Path, levels: list[str]) -> dict[str, list[dict[str, Any]]
 
 def build_model(
     config: TrainConfig, arch: dict[str, Any], root: Path | None = None
-) -> tuple[nn.Module, Any]:
+) -> tuple[GeoClassifier | ClipNet, Any]:
     """Rebuild the architecture recorded in ``arch`` (random weights) and its tokenizer.
 
     ``root``: the checkpoint folder, for relative paths in ``arch`` (the tokenizer).
@@ -178,7 +179,7 @@ def build_model(
     return LiteClip(backbone, tower, config.embed_dim, config.dropout, config.temperature), tok
 
 
-def _pixel_stats(model: nn.Module) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def _pixel_stats(model: GeoClassifier | ClipNet) -> tuple[tuple[float, ...], tuple[float, ...]]:
     mean = tuple(round(float(v), 6) for v in model.pixel.mean.flatten())
     std = tuple(round(float(v), 6) for v in model.pixel.std.flatten())
     return mean, std
@@ -230,7 +231,7 @@ class ClassifierModel:
 class ZeroShotModel:
     """A trained image-text model (``ExportableModel`` with kind "zero-shot")."""
 
-    net: nn.Module  # LiteClip | HfClip
+    net: ClipNet
     tokenizer: Any
     config: ClipConfig
     input_size: int
@@ -317,9 +318,11 @@ def load_checkpoint(path: Path, device: str = "cpu") -> ClassifierModel | ZeroSh
     net.to(device).eval()
     size = int(arch["input_size"])
     if isinstance(config, CnnConfig):
+        assert isinstance(net, GeoClassifier)  # what build_model builds for a CnnConfig
         return ClassifierModel(net, config, read_labels(path, list(arch["level_sizes"])), size)
     if not isinstance(config, ClipConfig):
         raise TrainingError(f"unknown model_type in {path}")
+    assert not isinstance(net, GeoClassifier)  # build_model builds a ClipNet for a ClipConfig
     return ZeroShotModel(net, tok, config, size)
 
 
@@ -331,7 +334,10 @@ def describe_arch(net: nn.Module, input_size: int) -> dict[str, Any]:
             "input_size": input_size,
             "backbone_arch": net.backbone_info.arch,
             "feature_dim": net.backbone_info.feature_dim,
-            "level_sizes": {lv: int(net.head[lv].out_features) for lv in net.levels},
+            # each head is the nn.Linear GeoClassifier builds
+            "level_sizes": {
+                lv: int(cast(nn.Linear, net.head[lv]).out_features) for lv in net.levels
+            },
         }
     if isinstance(net, LiteClip):
         return {

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -52,7 +52,13 @@ from geoscope_core.training.loop import (
     write_report,
 )
 from geoscope_core.training.losses import label_aware_contrastive_loss
-from geoscope_core.training.models import HfClip, LiteClip, build_text_tower, load_hf_clip
+from geoscope_core.training.models import (
+    ClipNet,
+    HfClip,
+    LiteClip,
+    build_text_tower,
+    load_hf_clip,
+)
 from geoscope_core.training.zeroshot import ZeroShotDecoder
 
 log = logging.getLogger(__name__)
@@ -137,7 +143,7 @@ class TextFeatureBank:
 class _Heads(nn.Module):
     """DDP-wrappable: (image features, text features) -> (image emb, text emb, logit scale)."""
 
-    def __init__(self, net: nn.Module) -> None:
+    def __init__(self, net: ClipNet) -> None:
         super().__init__()
         self.net = net
 
@@ -148,7 +154,7 @@ class _Heads(nn.Module):
 class _Full(nn.Module):
     """DDP-wrappable: (pixels, text features) -> (image emb, text emb, logit scale)."""
 
-    def __init__(self, net: nn.Module) -> None:
+    def __init__(self, net: ClipNet) -> None:
         super().__init__()
         self.net = net
 
@@ -164,15 +170,15 @@ def _wrap(module: nn.Module, ctx: DistContext, device: str) -> nn.Module:
     return nn.parallel.DistributedDataParallel(module, device_ids=ids)
 
 
-def build_clip_model(config: ClipConfig) -> tuple[nn.Module, Any, int, tuple[str, str]]:
+def build_clip_model(config: ClipConfig) -> tuple[ClipNet, Any, int, tuple[str, str]]:
     """(model, tokenizer, input size, (tower name, weights id)) from pretrained parts.
 
     The last item keys the image feature cache; a lite model shares it with a CNN run
     on the same backbone and view recipe.
     """
     if config.clip_model:
-        net, tok = load_hf_clip(config.clip_model)
-        return net, tok, net.input_size, ("hf-clip", config.clip_model)
+        hf, tok = load_hf_clip(config.clip_model)
+        return hf, tok, hf.input_size, ("hf-clip", config.clip_model)
     backbone = build_backbone(config.backbone, config.pretrained, config.backbone_weights)
     tower, tok = build_text_tower(config.text_tower)
     net = LiteClip(backbone, tower, config.embed_dim, config.dropout, config.temperature)
@@ -185,7 +191,7 @@ def build_clip_model(config: ClipConfig) -> tuple[nn.Module, Any, int, tuple[str
 class ZeroShotEvaluator:
     """Zero-shot metrics of a model on photos whose image embeddings are given."""
 
-    def __init__(self, config: ClipConfig, net: nn.Module, bank: TextFeatureBank, device: str):
+    def __init__(self, config: ClipConfig, net: ClipNet, bank: TextFeatureBank, device: str):
         self.config = config
         self.net = net
         self.bank = bank
@@ -235,7 +241,7 @@ class ZeroShotEvaluator:
 
 
 @torch.no_grad()
-def _embed_photos(net: nn.Module, feats: np.ndarray, device: str) -> np.ndarray:
+def _embed_photos(net: ClipNet, feats: np.ndarray, device: str) -> np.ndarray:
     net.eval()
     out = [
         net.project_image(torch.from_numpy(feats[i : i + 512]).to(device)).float().cpu().numpy()
@@ -246,7 +252,7 @@ def _embed_photos(net: nn.Module, feats: np.ndarray, device: str) -> np.ndarray:
 
 @torch.no_grad()
 def _embed_photo_files(
-    net: nn.Module, paths: list[Path], recipe: ViewRecipe, device: str
+    net: ClipNet, paths: list[Path], recipe: ViewRecipe, device: str
 ) -> np.ndarray:
     net.eval()
     loader = torch.utils.data.DataLoader(
@@ -428,7 +434,10 @@ def train_clip(
             order = epoch_permutation(len(train_s), config.seed, 10_000 + epoch, ctx)
             rng = np.random.default_rng([config.seed, 10_000 + epoch, 11])
             loader = torch.utils.data.DataLoader(
-                torch.utils.data.Subset(RandomViewDataset(paths, recipe, epoch), order),
+                # torch types indices as Sequence[int]; Subset only indexes them (an int array does)
+                torch.utils.data.Subset(
+                    RandomViewDataset(paths, recipe, epoch), cast(Sequence[int], order)
+                ),
                 batch_size=config.batch_size,
                 num_workers=config.num_workers,
             )

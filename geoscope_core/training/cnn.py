@@ -11,8 +11,9 @@ frozen). Targets are haversine-smoothed over the cells of each level.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -332,7 +333,10 @@ def train_cnn(
             net.backbone.eval()  # BatchNorm statistics stay frozen
             order = epoch_permutation(len(train_s), config.seed, 10_000 + epoch, ctx)
             loader = torch.utils.data.DataLoader(
-                torch.utils.data.Subset(RandomViewDataset(train_paths, recipe, epoch), order),
+                # torch types indices as Sequence[int]; Subset only indexes them (an int array does)
+                torch.utils.data.Subset(
+                    RandomViewDataset(train_paths, recipe, epoch), cast(Sequence[int], order)
+                ),
                 batch_size=config.batch_size,
                 num_workers=config.num_workers,
             )

@@ -95,7 +95,7 @@ class TrainConfig:
         raise NotImplementedError
 
     def to_dict(self) -> dict[str, Any]:
-        d = {"model_type": self.model_type}
+        d: dict[str, Any] = {"model_type": self.model_type}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
             d[f.name] = list(v) if isinstance(v, tuple) else v

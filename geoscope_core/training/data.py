@@ -100,16 +100,18 @@ def _rng_for(recipe: ViewRecipe, path: Path, view: int) -> np.random.Generator:
 def make_view(path: Path, view: int, recipe: ViewRecipe) -> np.ndarray:
     """uint8 [size, size, 3] RGB view ``view`` of the photo at ``path`` (0 = centre crop)."""
     try:
-        with Image.open(path) as im:
-            im.draft("RGB", (recipe.size * 2, recipe.size * 2))
-            im = ImageOps.exif_transpose(im).convert("RGB")
+        with Image.open(path) as src:
+            src.draft("RGB", (recipe.size * 2, recipe.size * 2))
+            im = ImageOps.exif_transpose(src).convert("RGB")
     except (OSError, ValueError, Image.DecompressionBombError) as e:
         raise DataError(f"cannot decode {path}: {e}") from e
     s = recipe.size
     w, h = im.size
     if view == 0:
         scale = s / min(w, h)
-        im = im.resize((max(s, round(w * scale)), max(s, round(h * scale))), Image.BILINEAR)
+        im = im.resize(
+            (max(s, round(w * scale)), max(s, round(h * scale))), Image.Resampling.BILINEAR
+        )
         left, top = (im.width - s) // 2, (im.height - s) // 2
         return np.array(im.crop((left, top, left + s, top + s)), dtype=np.uint8)
     rng = _rng_for(recipe, path, view)
@@ -119,7 +121,7 @@ def make_view(path: Path, view: int, recipe: ViewRecipe) -> np.ndarray:
     ch = int(min(h, round(np.sqrt(area / aspect))))
     x0 = int(rng.integers(0, w - cw + 1))
     y0 = int(rng.integers(0, h - ch + 1))
-    im = im.crop((x0, y0, x0 + cw, y0 + ch)).resize((s, s), Image.BILINEAR)
+    im = im.crop((x0, y0, x0 + cw, y0 + ch)).resize((s, s), Image.Resampling.BILINEAR)
     j = recipe.color_jitter
     if j > 0:
         for enhancer in (ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color):

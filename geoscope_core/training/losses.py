@@ -34,8 +34,13 @@ def haversine_smoothed_targets(
         out = np.zeros((n, c), dtype=np.float32)
         out[np.arange(n), true_cells] = 1.0
         return out
-    d = haversine_km(
-        lats[:, None], lons[:, None], np.asarray(cell_lats)[None, :], np.asarray(cell_lons)[None, :]
+    d = np.asarray(
+        haversine_km(
+            lats[:, None],
+            lons[:, None],
+            np.asarray(cell_lats)[None, :],
+            np.asarray(cell_lons)[None, :],
+        )
     )
     ref = d[np.arange(n), true_cells][:, None]
     t = np.exp(-np.maximum(d - ref, 0.0) / tau_km)

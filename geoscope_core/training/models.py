@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -18,9 +18,15 @@ from torch import nn
 from geoscope_core.errors import TrainingError
 from geoscope_core.training.backbones import Backbone
 
+if TYPE_CHECKING:  # transformers is imported where a model is built
+    from transformers import CLIPModel, CLIPTextModel, CLIPVisionConfig, PreTrainedModel
+
 
 class PixelInput(nn.Module):
     """uint8 [N, H, W, 3] -> float32 [N, 3, H, W], scaled to 0-1 and mean/std normalised."""
+
+    mean: torch.Tensor  # buffers, registered in __init__
+    std: torch.Tensor
 
     def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
         super().__init__()
@@ -99,7 +105,7 @@ def minilm_path() -> Path:
 class TextTower(nn.Module):
     """A BERT-like encoder with mean pooling: (input_ids, attention_mask) [N, L] -> [N, H]."""
 
-    def __init__(self, encoder: nn.Module) -> None:
+    def __init__(self, encoder: PreTrainedModel) -> None:
         super().__init__()
         self.encoder = encoder
         self.hidden_size = int(encoder.config.hidden_size)
@@ -114,7 +120,7 @@ class TextTower(nn.Module):
 class ClipTextTower(nn.Module):
     """The text model of an HF CLIP (pooled EOS token): (input_ids, attention_mask) -> [N, H]."""
 
-    def __init__(self, text_model: nn.Module) -> None:
+    def __init__(self, text_model: CLIPTextModel) -> None:
         super().__init__()
         self.encoder = text_model
         self.hidden_size = int(text_model.config.hidden_size)
@@ -123,7 +129,9 @@ class ClipTextTower(nn.Module):
         return self.encoder(input_ids=input_ids, attention_mask=attention_mask).pooler_output
 
 
-def build_text_tower(spec: str, arch: dict[str, Any] | None = None) -> tuple[nn.Module, Any]:
+def build_text_tower(
+    spec: str, arch: dict[str, Any] | None = None
+) -> tuple[TextTower | ClipTextTower, Any]:
     """(tower, tokenizer) for ``spec`` "minilm", "tiny-bert" (tests) or an HF CLIP folder.
 
     ``arch`` (from a checkpoint: {"text_config": ..., "tokenizer_dir": ...}) rebuilds
@@ -171,7 +179,7 @@ class LiteClip(nn.Module):
     def __init__(
         self,
         backbone: Backbone,
-        text_tower: nn.Module,
+        text_tower: TextTower | ClipTextTower,
         embed_dim: int,
         dropout: float,
         temperature: float,
@@ -218,13 +226,16 @@ class HfClip(nn.Module):
     features are the towers' pooled outputs.
     """
 
-    def __init__(self, clip: nn.Module) -> None:
+    def __init__(self, clip: CLIPModel) -> None:
         super().__init__()
         self.clip = clip
         cfg = clip.config
         self.pixel = PixelInput(_CLIP_MEAN, _CLIP_STD)
-        self.input_size = int(cfg.vision_config.image_size)
-        self.embed_dim = int(cfg.projection_dim)
+        # CLIPConfig turns a dict vision_config into a CLIPVisionConfig, whose image_size
+        # is one int for CLIP; projection_dim always has a default.
+        vision = cast("CLIPVisionConfig", cfg.vision_config)
+        self.input_size = int(cast(int, vision.image_size))
+        self.embed_dim = int(cast(int, cfg.projection_dim))
         self.logit_scale = clip.logit_scale
 
     def image_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -272,10 +283,14 @@ def load_hf_clip(path_or_id: str, arch: dict[str, Any] | None = None) -> tuple[H
     return HfClip(clip), tok
 
 
+#: The image-text models: what ``ZeroShotModel`` and the contrastive training hold.
+ClipNet = LiteClip | HfClip
+
+
 class ImageEncoder(nn.Module):
     """Export view of a CLIP-like model: uint8 pixels [N, S, S, 3] -> (embedding [N, D],)."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: ClipNet) -> None:
         super().__init__()
         self.model = model
 
@@ -286,7 +301,7 @@ class ImageEncoder(nn.Module):
 class TextEncoder(nn.Module):
     """Export view: (input_ids, attention_mask) int64 [N, L] -> embedding [N, D]."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: ClipNet) -> None:
         super().__init__()
         self.model = model
 

@@ -75,7 +75,7 @@ def tiny_checkpoint(tmp_dir: Path, model_type: Literal["cnn", "clip"] = "cnn") -
     backbone = build_backbone("tiny", pretrained=False)
     if model_type == "cnn":
         labels = tiny_labels()
-        config = CnnConfig(
+        cnn_config = CnnConfig(
             name="tiny-cnn",
             backbone="tiny",
             pretrained=False,
@@ -83,18 +83,20 @@ def tiny_checkpoint(tmp_dir: Path, model_type: Literal["cnn", "clip"] = "cnn") -
             kmeans_k=len(TINY_CELLS),
             epochs=0,
         )
-        net = GeoClassifier(backbone, {lv: len(rows) for lv, rows in labels.items()}, dropout=0.0)
-        net.eval()
+        classifier = GeoClassifier(
+            backbone, {lv: len(rows) for lv, rows in labels.items()}, dropout=0.0
+        )
+        classifier.eval()
         return save_checkpoint(
             out,
-            config,
-            net,
-            describe_arch(net, backbone.input_size),
+            cnn_config,
+            classifier,
+            describe_arch(classifier, backbone.input_size),
             labels=labels,
             metrics={"final": {}},
         )
     if model_type == "clip":
-        config = ClipConfig(
+        clip_config = ClipConfig(
             name="tiny-clip",
             backbone="tiny",
             pretrained=False,
@@ -103,13 +105,13 @@ def tiny_checkpoint(tmp_dir: Path, model_type: Literal["cnn", "clip"] = "cnn") -
             epochs=0,
         )
         tower, tok = build_text_tower("tiny-bert")
-        net = LiteClip(backbone, tower, config.embed_dim, 0.0, config.temperature)
-        net.eval()
+        clip = LiteClip(backbone, tower, clip_config.embed_dim, 0.0, clip_config.temperature)
+        clip.eval()
         return save_checkpoint(
             out,
-            config,
-            net,
-            describe_arch(net, backbone.input_size),
+            clip_config,
+            clip,
+            describe_arch(clip, backbone.input_size),
             tokenizer=tok,
             metrics={"final": {}},
         )
