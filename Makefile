@@ -33,6 +33,7 @@ test: $(VENV)/.all exiftool
 lint: $(VENV)/.all
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy geoscope_core export desktop
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
