@@ -291,30 +291,22 @@ def _apply_plan(image: Any, plan: _Plan) -> dict[str, str]:
     """Set ``plan`` on an exiv2 image (metadata already read); returns replaced old values."""
     exiv2 = _exiv2()
     old: dict[str, str] = {}
-    if plan.exif:
-        exif = image.exifData()
-        for key, value in plan.exif.items():
-            it = _find(exif, exiv2.ExifKey(key))
+    for values, data, key_type in (
+        (plan.exif, image.exifData, exiv2.ExifKey),
+        (plan.xmp, image.xmpData, exiv2.XmpKey),
+        (plan.iptc, image.iptcData, exiv2.IptcKey),
+    ):
+        if not values:
+            continue
+        container = data()
+        for key, value in values.items():
+            it = _find(container, key_type(key))
             if it is not None:
                 old[key] = it.toString()
-            if key.endswith("GPSProcessingMethod"):
-                exif[key] = exiv2.CommentValue(value)
+            if key == "Exif.GPSInfo.GPSProcessingMethod":  # UNDEFINED with a charset prefix
+                container[key] = exiv2.CommentValue(value)
             else:
-                exif[key] = value
-    if plan.xmp:
-        xmp = image.xmpData()
-        for key, value in plan.xmp.items():
-            it = _find(xmp, exiv2.XmpKey(key))
-            if it is not None:
-                old[key] = it.toString()
-            xmp[key] = value
-    if plan.iptc:
-        iptc = image.iptcData()
-        for key, value in plan.iptc.items():
-            it = _find(iptc, exiv2.IptcKey(key))
-            if it is not None:
-                old[key] = it.toString()
-            iptc[key] = value
+                container[key] = value
     return old
 
 
