@@ -25,13 +25,7 @@ import torch
 from geoscope_core.geo.distance import haversine_km
 from geoscope_core.training.backbones import build_backbone
 from geoscope_core.training.config import TrainConfig, load_config
-from geoscope_core.training.data import (
-    FeatureCache,
-    Sample,
-    ViewRecipe,
-    feature_cache_root,
-    load_samples,
-)
+from geoscope_core.training.data import Sample, ViewRecipe, feature_cache_for, load_samples
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +79,7 @@ def run_baselines(config: TrainConfig, progress: bool = False) -> dict[str, Any]
     pixel = PixelInput(backbone.mean, backbone.std)
     size = config.input_size or backbone.input_size
     recipe = ViewRecipe.of(config, size)
-    weights = config.backbone_weights or ("pretrained" if config.pretrained else "random")
-    if not config.pretrained and not config.backbone_weights:
-        weights += f"-seed{config.seed}"
-    cache = FeatureCache(
-        feature_cache_root(config), FeatureCache.make_key(config.backbone, weights, recipe)
-    )
+    cache = feature_cache_for(config, recipe)
 
     def encoder(px: torch.Tensor) -> torch.Tensor:
         return backbone.module(pixel(px))

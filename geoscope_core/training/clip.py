@@ -35,12 +35,12 @@ from geoscope_core.training.backbones import build_backbone, set_trainable_block
 from geoscope_core.training.checkpoint import describe_arch, load_trainer_state, save_checkpoint
 from geoscope_core.training.config import ClipConfig
 from geoscope_core.training.data import (
-    FeatureCache,
     RandomViewDataset,
     Sample,
     ViewDataset,
     ViewRecipe,
-    feature_cache_root,
+    backbone_weights_id,
+    feature_cache_for,
     load_samples,
 )
 from geoscope_core.training.loop import (
@@ -182,10 +182,8 @@ def build_clip_model(config: ClipConfig) -> tuple[ClipNet, Any, int, tuple[str, 
     backbone = build_backbone(config.backbone, config.pretrained, config.backbone_weights)
     tower, tok = build_text_tower(config.text_tower)
     net = LiteClip(backbone, tower, config.embed_dim, config.dropout, config.temperature)
-    weights = config.backbone_weights or ("pretrained" if config.pretrained else "random")
-    if not config.pretrained and not config.backbone_weights:
-        weights += f"-seed{config.seed}"
-    return net, tok, config.input_size or backbone.input_size, (config.backbone, weights)
+    image_id = (config.backbone, backbone_weights_id(config))
+    return net, tok, config.input_size or backbone.input_size, image_id
 
 
 class ZeroShotEvaluator:
@@ -313,14 +311,7 @@ def train_clip(
     text_tower = net.text_features
     bank = TextFeatureBank(text_tower, tok, config.text_max_length, device)
     recipe = ViewRecipe.of(config, size)
-    if isinstance(net, HfClip):
-        recipe = ViewRecipe(
-            size, config.aug_scale_min, config.color_jitter, config.hflip, config.seed
-        )
-    cache = FeatureCache(
-        feature_cache_root(config),
-        FeatureCache.make_key(*image_id, recipe),
-    )
+    cache = feature_cache_for(config, recipe, image_id)
 
     def encoder(px: torch.Tensor) -> torch.Tensor:
         return net.image_features(net.pixel(px.to(device)))

@@ -31,12 +31,11 @@ from geoscope_core.training.checkpoint import (
 )
 from geoscope_core.training.config import CnnConfig
 from geoscope_core.training.data import (
-    FeatureCache,
     RandomViewDataset,
     Sample,
     ViewDataset,
     ViewRecipe,
-    feature_cache_root,
+    feature_cache_for,
     load_samples,
 )
 from geoscope_core.training.loop import (
@@ -226,12 +225,7 @@ def train_cnn(
 
     # -- phase 1: frozen backbone, cached features ---------------------------------------
     recipe = ViewRecipe.of(config, size)
-    weights_id = config.backbone_weights or ("pretrained" if config.pretrained else "random")
-    if not config.pretrained and not config.backbone_weights:
-        weights_id += f"-seed{config.seed}"
-    cache = FeatureCache(
-        feature_cache_root(config), FeatureCache.make_key(config.backbone, weights_id, recipe)
-    )
+    cache = feature_cache_for(config, recipe)
     set_trainable_blocks(backbone, 0)
     net.backbone.eval()
 

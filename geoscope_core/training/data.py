@@ -246,3 +246,22 @@ class FeatureCache:
 def feature_cache_root(config: TrainConfig) -> Path:
     """``config.feature_cache`` or ``settings.cache_dir()/"features"``."""
     return Path(config.feature_cache) if config.feature_cache else settings.cache_dir() / "features"
+
+
+def backbone_weights_id(config: TrainConfig) -> str:
+    """Which weights ``config.backbone`` carries, as the feature cache key names them: the
+    weights file, "pretrained", or "random-seed<seed>" (random weights follow the seed)."""
+    if config.backbone_weights:
+        return config.backbone_weights
+    return "pretrained" if config.pretrained else f"random-seed{config.seed}"
+
+
+def feature_cache_for(
+    config: TrainConfig, recipe: ViewRecipe, image_id: tuple[str, str] | None = None
+) -> FeatureCache:
+    """The cache of the features that ``config``'s frozen backbone makes of ``recipe``'s views.
+
+    ``image_id``: (tower name, weights id) of another image tower (an HF CLIP).
+    """
+    name, weights = image_id or (config.backbone, backbone_weights_id(config))
+    return FeatureCache(feature_cache_root(config), FeatureCache.make_key(name, weights, recipe))
