@@ -44,11 +44,11 @@ from geoscope_core.training.data import (
     load_samples,
 )
 from geoscope_core.training.loop import (
-    DistContext,
     epoch_permutation,
     init_distributed,
     pick_device,
     seed_everything,
+    wrap_ddp,
     write_report,
 )
 from geoscope_core.training.losses import label_aware_contrastive_loss
@@ -59,6 +59,7 @@ from geoscope_core.training.models import (
     build_text_tower,
     load_hf_clip,
 )
+from geoscope_core.training.phases import encode_splits
 from geoscope_core.training.zeroshot import ZeroShotDecoder
 
 log = logging.getLogger(__name__)
@@ -161,13 +162,6 @@ class _Full(nn.Module):
     def forward(self, pixels: torch.Tensor, txt: torch.Tensor) -> tuple[torch.Tensor, ...]:
         img = self.net.image_features(self.net.pixel(pixels))
         return self.net.project_image(img), self.net.project_text(txt), self.net.logit_scale
-
-
-def _wrap(module: nn.Module, ctx: DistContext, device: str) -> nn.Module:
-    if not ctx.active:
-        return module
-    ids = [torch.device(device).index] if device.startswith("cuda") else None
-    return nn.parallel.DistributedDataParallel(module, device_ids=ids)
 
 
 def build_clip_model(config: ClipConfig) -> tuple[ClipNet, Any, int, tuple[str, str]]:
@@ -319,32 +313,9 @@ def train_clip(
     texts, cap_index, cap_level, keys = build_captions(config, train_s)
     log.info("%d train / %d val photos, %d distinct captions", len(train_s), len(val_s), len(texts))
     text_f = bank(texts)
-    train_f = cache.encode(
-        [s.path for s in train_s],
-        config.feature_views,
-        recipe,
-        encoder,
-        32,
-        config.num_workers,
-        ctx.rank,
-        ctx.world,
-        show,
-        ctx.barrier,
-    )
-    val_f = cache.encode(
-        [s.path for s in val_s],
-        1,
-        recipe,
-        encoder,
-        32,
-        config.num_workers,
-        ctx.rank,
-        ctx.world,
-        show,
-        ctx.barrier,
-    )[:, 0]
+    train_f, val_f = encode_splits(cache, config, train_s, val_s, recipe, encoder, ctx, show)
     evaluator = ZeroShotEvaluator(config, net, bank, device)
-    heads = _wrap(_Heads(net), ctx, device)
+    heads = wrap_ddp(_Heads(net), ctx, device)
 
     def step_batch(idx: np.ndarray, epoch_rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
         col = epoch_rng.integers(0, cap_index.shape[1], len(idx))
@@ -415,7 +386,7 @@ def train_clip(
         if resume and state["phase"] == "finetune":
             state = load_trainer_state(out, opt2)
             f_start = state["epoch"]
-        full = _wrap(_Full(net), ctx, device)
+        full = wrap_ddp(_Full(net), ctx, device)
         paths = [s.path for s in train_s]
         for epoch in range(f_start, config.finetune_epochs):
             seed_everything(config.seed * 1000 + 500 + epoch)

@@ -39,15 +39,16 @@ from geoscope_core.training.data import (
     load_samples,
 )
 from geoscope_core.training.loop import (
-    DistContext,
     epoch_permutation,
     init_distributed,
     pick_device,
     seed_everything,
+    wrap_ddp,
     write_report,
 )
 from geoscope_core.training.losses import haversine_smoothed_targets, soft_cross_entropy
 from geoscope_core.training.models import GeoClassifier
+from geoscope_core.training.phases import encode_splits
 
 log = logging.getLogger(__name__)
 
@@ -128,13 +129,6 @@ class _Heads(nn.Module):
     def forward(self, feats: torch.Tensor) -> tuple[torch.Tensor, ...]:
         out = self.net.heads(feats)
         return tuple(out[lv] for lv in self.net.levels)
-
-
-def _wrap(module: nn.Module, ctx: DistContext, device: str) -> nn.Module:
-    if not ctx.active:
-        return module
-    ids = [torch.device(device).index] if device.startswith("cuda") else None
-    return nn.parallel.DistributedDataParallel(module, device_ids=ids)
 
 
 def _loss(outs: tuple[torch.Tensor, ...], targets: list[torch.Tensor]) -> torch.Tensor:
@@ -234,32 +228,8 @@ def train_cnn(
 
     need_cache = state["phase"] == "head" and (state["epoch"] < config.epochs or not history)
     if need_cache or config.finetune_epochs == 0:
-        paths = [s.path for s in train_s]
-        train_f = cache.encode(
-            paths,
-            config.feature_views,
-            recipe,
-            encoder,
-            32,
-            config.num_workers,
-            ctx.rank,
-            ctx.world,
-            show,
-            ctx.barrier,
-        )
-        val_f = cache.encode(
-            [s.path for s in val_s],
-            1,
-            recipe,
-            encoder,
-            32,
-            config.num_workers,
-            ctx.rank,
-            ctx.world,
-            show,
-            ctx.barrier,
-        )[:, 0]
-    heads = _wrap(_Heads(net), ctx, device)
+        train_f, val_f = encode_splits(cache, config, train_s, val_s, recipe, encoder, ctx, show)
+    heads = wrap_ddp(_Heads(net), ctx, device)
     final: dict[str, Any] = history[-1]["val"] if history else {}
     dists: np.ndarray = np.zeros(0)
     for epoch in range(
@@ -319,7 +289,7 @@ def train_cnn(
         if resume and state["phase"] == "finetune":
             state = load_trainer_state(out, opt2)
             start = state["epoch"]
-        model = _wrap(net, ctx, device)
+        model = wrap_ddp(net, ctx, device)
         train_paths = [s.path for s in train_s]
         for epoch in range(start, config.finetune_epochs):
             seed_everything(config.seed * 1000 + 500 + epoch)

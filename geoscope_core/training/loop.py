@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch import nn
 
 from geoscope_core.errors import TrainingError
 from geoscope_core.training.config import ClipConfig, CnnConfig, TrainConfig
@@ -73,6 +74,14 @@ def pick_device(requested: str, ctx: DistContext) -> str:
             requested = f"cuda:{ctx.local_rank % torch.cuda.device_count()}"
         torch.cuda.set_device(requested)
     return requested
+
+
+def wrap_ddp(module: nn.Module, ctx: DistContext, device: str) -> nn.Module:
+    """``module`` in DistributedDataParallel when the run is distributed, else as is."""
+    if not ctx.active:
+        return module
+    ids = [torch.device(device).index] if device.startswith("cuda") else None
+    return nn.parallel.DistributedDataParallel(module, device_ids=ids)
 
 
 def seed_everything(seed: int) -> None:
