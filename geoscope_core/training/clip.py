@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,25 +31,19 @@ from geoscope_core.errors import TrainingError
 from geoscope_core.geo.captions import caption_for_location
 from geoscope_core.geo.distance import haversine_km
 from geoscope_core.geo.gazetteer import get_gazetteer
+from geoscope_core.training import phases
 from geoscope_core.training.backbones import build_backbone, set_trainable_blocks
-from geoscope_core.training.checkpoint import describe_arch, load_trainer_state, save_checkpoint
+from geoscope_core.training.checkpoint import describe_arch
 from geoscope_core.training.config import ClipConfig
 from geoscope_core.training.data import (
-    RandomViewDataset,
     Sample,
     ViewDataset,
     ViewRecipe,
     backbone_weights_id,
     feature_cache_for,
-    load_samples,
 )
 from geoscope_core.training.loop import (
-    epoch_permutation,
-    init_distributed,
-    pick_device,
-    seed_everything,
     wrap_ddp,
-    write_report,
 )
 from geoscope_core.training.losses import label_aware_contrastive_loss
 from geoscope_core.training.models import (
@@ -59,7 +53,6 @@ from geoscope_core.training.models import (
     build_text_tower,
     load_hf_clip,
 )
-from geoscope_core.training.phases import encode_splits
 from geoscope_core.training.zeroshot import ZeroShotDecoder
 
 log = logging.getLogger(__name__)
@@ -259,14 +252,7 @@ def train_clip(
     config: ClipConfig, out: Path, resume: bool = False, progress: bool = True
 ) -> dict[str, Any]:
     """Train (or, with epochs=0, only evaluate) the contrastive model; returns the report."""
-    from tqdm import tqdm
-
-    ctx = init_distributed(config.device)
-    device = pick_device(config.device, ctx)
-    seed_everything(config.seed)
-    show = progress and ctx.is_main
-    train_s = load_samples(config, config.train_split)
-    val_s = load_samples(config, config.val_split)
+    ctx, device, show, train_s, val_s = phases.start_run(config, progress)
     net, tok, size, image_id = build_clip_model(config)
     net.to(device)
     arch = describe_arch(net, size)
@@ -293,14 +279,9 @@ def train_clip(
         net.logit_scale.requires_grad_(False)
         trainable = [p for p in trainable if p is not net.logit_scale]
     opt = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
-    state: dict[str, Any] = {"phase": "head", "epoch": 0, "history": []}
-    if resume:
-        from safetensors.torch import load_model
-
-        load_model(net, str(out / "model.safetensors"), device=device)
-        saved = load_trainer_state(out, None)
-        state = load_trainer_state(out, opt) if saved["phase"] == "head" else saved
+    state = phases.start_state(out, net, opt, device, resume)
     history: list[dict[str, Any]] = state["history"]
+    recorder = phases.EpochRecorder(out, config, net, arch, ctx, history, tokenizer=tok)
 
     text_tower = net.text_features
     bank = TextFeatureBank(text_tower, tok, config.text_max_length, device)
@@ -313,59 +294,43 @@ def train_clip(
     texts, cap_index, cap_level, keys = build_captions(config, train_s)
     log.info("%d train / %d val photos, %d distinct captions", len(train_s), len(val_s), len(texts))
     text_f = bank(texts)
-    train_f, val_f = encode_splits(cache, config, train_s, val_s, recipe, encoder, ctx, show)
+    train_f, val_f = phases.encode_splits(cache, config, train_s, val_s, recipe, encoder, ctx, show)
+    val_paths = [s.path for s in val_s]
     evaluator = ZeroShotEvaluator(config, net, bank, device)
     heads = wrap_ddp(_Heads(net), ctx, device)
 
-    def step_batch(idx: np.ndarray, epoch_rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
-        col = epoch_rng.integers(0, cap_index.shape[1], len(idx))
-        cidx = cap_index[idx, col]
-        lv = cap_level[idx, col]
-        pos = torch.from_numpy(positives_matrix(keys[idx], lv)).to(device)
-        txt = torch.from_numpy(text_f[cidx]).to(device)
-        return txt, pos
+    def contrastive_loss(
+        model: nn.Module, epoch_rng: np.random.Generator
+    ) -> Callable[[np.ndarray, torch.Tensor], torch.Tensor]:
+        """The loss of a batch for :func:`.phases.fit_epoch`: each photo's caption is drawn from
+        ``epoch_rng``; ``model`` maps (image input, text features) to (image emb, text emb,
+        logit scale)."""
+
+        def loss_of(idx: np.ndarray, x: torch.Tensor) -> torch.Tensor:
+            col = epoch_rng.integers(0, cap_index.shape[1], len(idx))
+            cidx = cap_index[idx, col]
+            lv = cap_level[idx, col]
+            pos = torch.from_numpy(positives_matrix(keys[idx], lv)).to(device)
+            txt = torch.from_numpy(text_f[cidx]).to(device)
+            ie, te, scale = model(x, txt)
+            return label_aware_contrastive_loss(ie, te, scale, pos)
+
+        return loss_of
 
     final: dict[str, Any] = history[-1]["val"] if history else {}
     dists = np.zeros(0)
     start = state["epoch"] if state["phase"] == "head" else config.epochs
     for epoch in range(start, config.epochs):
-        seed_everything(config.seed * 1000 + epoch)
-        net.train()
-        order = epoch_permutation(len(train_s), config.seed, epoch, ctx)
-        rng = np.random.default_rng([config.seed, epoch, 11])
+        order = phases.start_epoch(net, config, len(train_s), epoch, ctx, finetune=False)
+        rng = np.random.default_rng([config.seed, phases.epoch_key(epoch, False), 11])
         views = rng.integers(0, config.feature_views, len(train_s))
-        total = 0.0
-        for b in tqdm(
-            range(0, len(order), config.batch_size),
-            desc=f"epoch {epoch + 1}/{config.epochs}",
-            disable=not show,
-        ):
-            idx = order[b : b + config.batch_size]
-            txt, pos = step_batch(idx, rng)
-            img = torch.from_numpy(train_f[idx, views[idx]]).to(device)
-            ie, te, scale = heads(img, txt)
-            loss = label_aware_contrastive_loss(ie, te, scale, pos)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        final, dists = evaluator(_embed_photos(net, val_f, device), val_s)
-        history.append(
-            {"phase": "head", "epoch": epoch + 1, "loss": total / len(order), "val": final}
+        desc = f"epoch {epoch + 1}/{config.epochs}"
+        batches = phases.feature_batches(
+            train_f, views, order, config.batch_size, device, desc, show
         )
-        log.info("epoch %d loss %.4f val %s", epoch + 1, total / len(order), final)
-        if ctx.is_main:
-            save_checkpoint(
-                out,
-                config,
-                net,
-                arch,
-                metrics={"history": history, "final": final},
-                tokenizer=tok,
-                optimizer=opt,
-                trainer_state={"phase": "head", "epoch": epoch + 1, "history": history},
-            )
-        ctx.barrier()
+        loss = phases.fit_epoch(opt, batches, contrastive_loss(heads, rng))
+        final, dists = evaluator(_embed_photos(net, val_f, device), val_s)
+        recorder.end_epoch("head", epoch + 1, loss, final, opt)
 
     if config.finetune_epochs:
         if isinstance(net, HfClip):
@@ -377,93 +342,37 @@ def train_clip(
                 p.requires_grad_(True)
         else:
             params = set_trainable_blocks(net.backbone_info, config.unfreeze_blocks)
-        opt2 = torch.optim.AdamW(
-            [{"params": trainable}, {"params": params}],
-            lr=config.finetune_lr,
-            weight_decay=config.weight_decay,
-        )
-        f_start = 0
-        if resume and state["phase"] == "finetune":
-            state = load_trainer_state(out, opt2)
-            f_start = state["epoch"]
+        opt2, f_start = phases.finetune_optimizer(out, config, trainable, params, state, resume)
         full = wrap_ddp(_Full(net), ctx, device)
         paths = [s.path for s in train_s]
         for epoch in range(f_start, config.finetune_epochs):
-            seed_everything(config.seed * 1000 + 500 + epoch)
-            net.train()
+            order = phases.start_epoch(net, config, len(train_s), epoch, ctx, finetune=True)
             if not isinstance(net, HfClip):
                 net.backbone.eval()  # BatchNorm statistics stay frozen
-            order = epoch_permutation(len(train_s), config.seed, 10_000 + epoch, ctx)
-            rng = np.random.default_rng([config.seed, 10_000 + epoch, 11])
-            loader = torch.utils.data.DataLoader(
-                # torch types indices as Sequence[int]; Subset only indexes them (an int array does)
-                torch.utils.data.Subset(
-                    RandomViewDataset(paths, recipe, epoch), cast(Sequence[int], order)
-                ),
-                batch_size=config.batch_size,
-                num_workers=config.num_workers,
-            )
-            total = 0.0
-            for pixels, j in tqdm(loader, desc=f"fine-tune {epoch + 1}", disable=not show):
-                idx = order[j.numpy()]
-                txt, pos = step_batch(idx, rng)
-                ie, te, scale = full(pixels.to(device), txt)
-                loss = label_aware_contrastive_loss(ie, te, scale, pos)
-                opt2.zero_grad(set_to_none=True)
-                loss.backward()
-                opt2.step()
-                total += float(loss.detach()) * len(idx)
-            final, dists = evaluator(
-                _embed_photo_files(net, [s.path for s in val_s], recipe, device), val_s
-            )
-            history.append(
-                {"phase": "finetune", "epoch": epoch + 1, "loss": total / len(order), "val": final}
-            )
-            if ctx.is_main:
-                save_checkpoint(
-                    out,
-                    config,
-                    net,
-                    arch,
-                    metrics={"history": history, "final": final},
-                    tokenizer=tok,
-                    optimizer=opt2,
-                    trainer_state={"phase": "finetune", "epoch": epoch + 1, "history": history},
-                )
-            ctx.barrier()
+            rng = np.random.default_rng([config.seed, phases.epoch_key(epoch, True), 11])
+            batches = phases.view_batches(paths, recipe, epoch, order, config, device, show)
+            loss = phases.fit_epoch(opt2, batches, contrastive_loss(full, rng))
+            final, dists = evaluator(_embed_photo_files(net, val_paths, recipe, device), val_s)
+            recorder.end_epoch("finetune", epoch + 1, loss, final, opt2)
 
     if len(dists) == 0:  # zero-shot only (epochs=0), or resumed after the last epoch
         emb = (
             _embed_photos(net, val_f, device)
             if not config.finetune_epochs
-            else _embed_photo_files(net, [s.path for s in val_s], recipe, device)
+            else _embed_photo_files(net, val_paths, recipe, device)
         )
         final, dists = evaluator(emb, val_s)
-        if not history and ctx.is_main:
-            save_checkpoint(
-                out,
-                config,
-                net,
-                arch,
-                metrics={"history": [], "final": final},
-                tokenizer=tok,
-                optimizer=opt,
-                trainer_state={"phase": "head", "epoch": 0, "history": []},
-            )
-    report: dict[str, Any] = {"history": history, "final": final}
-    if ctx.is_main:
-        report = write_report(
-            out,
-            config.name,
-            history,
-            final,
-            {config.name: dists},
-            {
-                "n_train": len(train_s),
-                "n_captions": len(texts),
-                "caption_sha1": hashlib.sha1("\n".join(texts).encode()).hexdigest()[:12],
-            },
-        )
+        if not history:
+            recorder.save(final, opt)
+    report = recorder.report(
+        final,
+        dists,
+        {
+            "n_train": len(train_s),
+            "n_captions": len(texts),
+            "caption_sha1": hashlib.sha1("\n".join(texts).encode()).hexdigest()[:12],
+        },
+    )
     if not np.isfinite(final.get("median_km", 0.0)):
         raise TrainingError("validation produced non-finite distances")
     return report

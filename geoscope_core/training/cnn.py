@@ -11,9 +11,8 @@ frozen). Targets are haversine-smoothed over the cells of each level.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,32 +22,21 @@ from geoscope_core.errors import TrainingError
 from geoscope_core.geo.cells import CellSet, kmeans_cells, semantic_cells
 from geoscope_core.geo.distance import haversine_km, spherical_mean
 from geoscope_core.geo.gazetteer import get_gazetteer
+from geoscope_core.training import phases
 from geoscope_core.training.backbones import build_backbone, set_trainable_blocks
-from geoscope_core.training.checkpoint import (
-    describe_arch,
-    load_trainer_state,
-    save_checkpoint,
-)
+from geoscope_core.training.checkpoint import describe_arch
 from geoscope_core.training.config import CnnConfig
 from geoscope_core.training.data import (
-    RandomViewDataset,
     Sample,
     ViewDataset,
     ViewRecipe,
     feature_cache_for,
-    load_samples,
 )
 from geoscope_core.training.loop import (
-    epoch_permutation,
-    init_distributed,
-    pick_device,
-    seed_everything,
     wrap_ddp,
-    write_report,
 )
 from geoscope_core.training.losses import haversine_smoothed_targets, soft_cross_entropy
 from geoscope_core.training.models import GeoClassifier
-from geoscope_core.training.phases import encode_splits
 
 log = logging.getLogger(__name__)
 
@@ -170,14 +158,7 @@ def train_cnn(
     config: CnnConfig, out: Path, resume: bool = False, progress: bool = True
 ) -> dict[str, Any]:
     """Train the classifier described by ``config`` into ``out``; returns the report."""
-    from tqdm import tqdm
-
-    ctx = init_distributed(config.device)
-    device = pick_device(config.device, ctx)
-    seed_everything(config.seed)
-    show = progress and ctx.is_main
-    train_s = load_samples(config, config.train_split)
-    val_s = load_samples(config, config.val_split)
+    ctx, device, show, train_s, val_s = phases.start_run(config, progress)
     cells = build_cells(config, train_s)
     lats = np.array([s.lat for s in train_s])
     lons = np.array([s.lon for s in train_s])
@@ -197,7 +178,6 @@ def train_cnn(
     net = GeoClassifier(
         backbone, {lv: len(c) for lv, c in cells.items()}, config.hidden_dim, config.dropout
     ).to(device)
-    arch = describe_arch(net, size)
     labels = {lv: c.labels() for lv, c in cells.items()}
     log.info(
         "%d train / %d val photos; cells: %s",
@@ -206,16 +186,20 @@ def train_cnn(
         {lv: len(c) for lv, c in cells.items()},
     )
 
-    state: dict[str, Any] = {"phase": "head", "epoch": 0, "history": []}
     head_params = [p for n, p in net.named_parameters() if n.startswith(("neck", "head"))]
     opt = torch.optim.AdamW(head_params, lr=config.lr, weight_decay=config.weight_decay)
-    if resume:
-        from safetensors.torch import load_model
-
-        load_model(net, str(out / "model.safetensors"), device=device)
-        saved = load_trainer_state(out, None)
-        state = load_trainer_state(out, opt) if saved["phase"] == "head" else saved
+    state = phases.start_state(out, net, opt, device, resume)
     history: list[dict[str, Any]] = state["history"]
+    recorder = phases.EpochRecorder(
+        out, config, net, describe_arch(net, size), ctx, history, labels
+    )
+    val_paths = [s.path for s in val_s]
+
+    def validate(logits: dict[str, np.ndarray]) -> tuple[dict[str, Any], np.ndarray]:
+        return evaluate_logits(logits, cells, val_s, config.refine_top_k, config.refine_radius_km)
+
+    def targets(idx: np.ndarray) -> list[torch.Tensor]:
+        return [torch.from_numpy(t[idx]).to(device) for t in targets_np]
 
     # -- phase 1: frozen backbone, cached features ---------------------------------------
     recipe = ViewRecipe.of(config, size)
@@ -228,134 +212,56 @@ def train_cnn(
 
     need_cache = state["phase"] == "head" and (state["epoch"] < config.epochs or not history)
     if need_cache or config.finetune_epochs == 0:
-        train_f, val_f = encode_splits(cache, config, train_s, val_s, recipe, encoder, ctx, show)
+        train_f, val_f = phases.encode_splits(
+            cache, config, train_s, val_s, recipe, encoder, ctx, show
+        )
     heads = wrap_ddp(_Heads(net), ctx, device)
+
+    def head_loss(idx: np.ndarray, x: torch.Tensor) -> torch.Tensor:
+        return _loss(heads(x), targets(idx))
+
     final: dict[str, Any] = history[-1]["val"] if history else {}
     dists: np.ndarray = np.zeros(0)
     for epoch in range(
         state["epoch"] if state["phase"] == "head" else config.epochs, config.epochs
     ):
-        seed_everything(config.seed * 1000 + epoch)
-        net.train()
+        order = phases.start_epoch(net, config, len(train_s), epoch, ctx, finetune=False)
         net.backbone.eval()
-        order = epoch_permutation(len(train_s), config.seed, epoch, ctx)
-        views = np.random.default_rng([config.seed, epoch, 7]).integers(
+        views = np.random.default_rng([config.seed, phases.epoch_key(epoch, False), 7]).integers(
             0, config.feature_views, len(train_s)
         )
-        total = 0.0
-        steps = range(0, len(order), config.batch_size)
-        for b in tqdm(steps, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not show):
-            idx = order[b : b + config.batch_size]
-            x = torch.from_numpy(train_f[idx, views[idx]]).to(device)
-            tg = [torch.from_numpy(t[idx]).to(device) for t in targets_np]
-            loss = _loss(heads(x), tg)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        final, dists = evaluate_logits(
-            _logits_from_features(net, val_f, device),
-            cells,
-            val_s,
-            config.refine_top_k,
-            config.refine_radius_km,
+        desc = f"epoch {epoch + 1}/{config.epochs}"
+        batches = phases.feature_batches(
+            train_f, views, order, config.batch_size, device, desc, show
         )
-        history.append(
-            {"phase": "head", "epoch": epoch + 1, "loss": total / len(order), "val": final}
-        )
-        log.info("epoch %d loss %.4f val %s", epoch + 1, total / len(order), final)
-        if ctx.is_main:
-            save_checkpoint(
-                out,
-                config,
-                net,
-                arch,
-                labels,
-                {"history": history, "final": final},
-                optimizer=opt,
-                trainer_state={"phase": "head", "epoch": epoch + 1, "history": history},
-            )
-        ctx.barrier()
+        loss = phases.fit_epoch(opt, batches, head_loss)
+        final, dists = validate(_logits_from_features(net, val_f, device))
+        recorder.end_epoch("head", epoch + 1, loss, final, opt)
 
     # -- phase 2: unfreeze the last blocks, train on fresh augmented views ---------------
     if config.finetune_epochs:
         params = set_trainable_blocks(backbone, config.unfreeze_blocks)
-        opt2 = torch.optim.AdamW(
-            [{"params": head_params}, {"params": params}],
-            lr=config.finetune_lr,
-            weight_decay=config.weight_decay,
-        )
-        start = 0
-        if resume and state["phase"] == "finetune":
-            state = load_trainer_state(out, opt2)
-            start = state["epoch"]
+        opt2, start = phases.finetune_optimizer(out, config, head_params, params, state, resume)
         model = wrap_ddp(net, ctx, device)
         train_paths = [s.path for s in train_s]
+
+        def finetune_loss(idx: np.ndarray, pixels: torch.Tensor) -> torch.Tensor:
+            return _loss(model(pixels)[1:], targets(idx))
+
         for epoch in range(start, config.finetune_epochs):
-            seed_everything(config.seed * 1000 + 500 + epoch)
-            net.train()
+            order = phases.start_epoch(net, config, len(train_s), epoch, ctx, finetune=True)
             net.backbone.eval()  # BatchNorm statistics stay frozen
-            order = epoch_permutation(len(train_s), config.seed, 10_000 + epoch, ctx)
-            loader = torch.utils.data.DataLoader(
-                # torch types indices as Sequence[int]; Subset only indexes them (an int array does)
-                torch.utils.data.Subset(
-                    RandomViewDataset(train_paths, recipe, epoch), cast(Sequence[int], order)
-                ),
-                batch_size=config.batch_size,
-                num_workers=config.num_workers,
+            batches = phases.view_batches(train_paths, recipe, epoch, order, config, device, show)
+            loss = phases.fit_epoch(opt2, batches, finetune_loss)
+            final, dists = validate(
+                _logits_from_photos(net, val_paths, recipe, device, config.num_workers)
             )
-            total = 0.0
-            for pixels, idx in tqdm(loader, desc=f"fine-tune {epoch + 1}", disable=not show):
-                sel = order[idx.numpy()]
-                tg = [torch.from_numpy(t[sel]).to(device) for t in targets_np]
-                loss = _loss(model(pixels.to(device))[1:], tg)
-                opt2.zero_grad(set_to_none=True)
-                loss.backward()
-                opt2.step()
-                total += float(loss.detach()) * len(sel)
-            final, dists = evaluate_logits(
-                _logits_from_photos(
-                    net, [s.path for s in val_s], recipe, device, config.num_workers
-                ),
-                cells,
-                val_s,
-                config.refine_top_k,
-                config.refine_radius_km,
-            )
-            history.append(
-                {"phase": "finetune", "epoch": epoch + 1, "loss": total / len(order), "val": final}
-            )
-            if ctx.is_main:
-                save_checkpoint(
-                    out,
-                    config,
-                    net,
-                    arch,
-                    labels,
-                    {"history": history, "final": final},
-                    optimizer=opt2,
-                    trainer_state={"phase": "finetune", "epoch": epoch + 1, "history": history},
-                )
-            ctx.barrier()
+            recorder.end_epoch("finetune", epoch + 1, loss, final, opt2)
 
     if not history:
         raise TrainingError("nothing trained: epochs and finetune_epochs are both 0")
     if len(dists) == 0:  # resumed after the last epoch: measure again
-        final, dists = evaluate_logits(
-            _logits_from_photos(net, [s.path for s in val_s], recipe, device, 0),
-            cells,
-            val_s,
-            config.refine_top_k,
-            config.refine_radius_km,
-        )
-    report: dict[str, Any] = {"history": history, "final": final}
-    if ctx.is_main:
-        report = write_report(
-            out,
-            config.name,
-            history,
-            final,
-            {config.name: dists},
-            {"n_train": len(train_s), "cells": {lv: len(c) for lv, c in cells.items()}},
-        )
-    return report
+        final, dists = validate(_logits_from_photos(net, val_paths, recipe, device, 0))
+    return recorder.report(
+        final, dists, {"n_train": len(train_s), "cells": {lv: len(c) for lv, c in cells.items()}}
+    )
