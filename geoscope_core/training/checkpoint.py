@@ -179,14 +179,27 @@ def build_model(
     return LiteClip(backbone, tower, config.embed_dim, config.dropout, config.temperature), tok
 
 
-def _pixel_stats(model: GeoClassifier | ClipNet) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    mean = tuple(round(float(v), 6) for v in model.pixel.mean.flatten())
-    std = tuple(round(float(v), 6) for v in model.pixel.std.flatten())
-    return mean, std
+class _PixelStats:
+    """``mean`` and ``std`` (0-1 scale, per RGB channel) of the pixel input of ``net``."""
+
+    net: GeoClassifier | ClipNet
+
+    @property
+    def mean(self) -> tuple[float, float, float]:
+        return _rgb(self.net.pixel.mean)
+
+    @property
+    def std(self) -> tuple[float, float, float]:
+        return _rgb(self.net.pixel.std)
+
+
+def _rgb(values: torch.Tensor) -> tuple[float, float, float]:
+    r, g, b = (round(float(v), 6) for v in values.flatten())
+    return r, g, b
 
 
 @dataclass
-class ClassifierModel:
+class ClassifierModel(_PixelStats):
     """A trained geocell classifier (``ExportableModel`` with kind "classifier")."""
 
     net: GeoClassifier
@@ -195,14 +208,6 @@ class ClassifierModel:
     input_size: int
     kind: Literal["classifier", "zero-shot"] = "classifier"
     logit_scale: float = 1.0
-
-    @property
-    def mean(self) -> tuple[float, float, float]:
-        return _pixel_stats(self.net)[0]  # type: ignore[return-value]
-
-    @property
-    def std(self) -> tuple[float, float, float]:
-        return _pixel_stats(self.net)[1]  # type: ignore[return-value]
 
     @property
     def embedding_dim(self) -> int:
@@ -228,7 +233,7 @@ class ClassifierModel:
 
 
 @dataclass
-class ZeroShotModel:
+class ZeroShotModel(_PixelStats):
     """A trained image-text model (``ExportableModel`` with kind "zero-shot")."""
 
     net: ClipNet
@@ -236,14 +241,6 @@ class ZeroShotModel:
     config: ClipConfig
     input_size: int
     kind: Literal["classifier", "zero-shot"] = "zero-shot"
-
-    @property
-    def mean(self) -> tuple[float, float, float]:
-        return _pixel_stats(self.net)[0]  # type: ignore[return-value]
-
-    @property
-    def std(self) -> tuple[float, float, float]:
-        return _pixel_stats(self.net)[1]  # type: ignore[return-value]
 
     @property
     def embedding_dim(self) -> int:
