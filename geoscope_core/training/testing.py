@@ -13,7 +13,7 @@ import torch
 
 from geoscope_core.training.backbones import build_backbone
 from geoscope_core.training.checkpoint import describe_arch, save_checkpoint
-from geoscope_core.training.config import ClipConfig, CnnConfig
+from geoscope_core.training.config import ClipConfig, CnnConfig, TrainConfig
 from geoscope_core.training.models import GeoClassifier, LiteClip, build_text_tower
 
 #: (id, name, lat, lon, country_code, continent) of the tiny classifier's countries.
@@ -34,31 +34,25 @@ TINY_CELLS = (
 )
 
 
+def _label(
+    id_: str, name: str, parent: str, lat: float, lon: float, population: int, country_code: str
+) -> dict:
+    return {
+        "id": id_,
+        "name": name,
+        "parent": parent,
+        "lat": lat,
+        "lon": lon,
+        "population": population,
+        "country_code": country_code,
+    }
+
+
 def tiny_labels() -> dict[str, list[dict]]:
     countries = [
-        {
-            "id": i,
-            "name": n,
-            "parent": cont,
-            "lat": la,
-            "lon": lo,
-            "population": 1_000_000,
-            "country_code": cc,
-        }
-        for i, n, la, lo, cc, cont in TINY_COUNTRIES
+        _label(i, n, cont, la, lo, 1_000_000, cc) for i, n, la, lo, cc, cont in TINY_COUNTRIES
     ]
-    cells = [
-        {
-            "id": i,
-            "name": n,
-            "parent": cc,
-            "lat": la,
-            "lon": lo,
-            "population": 100_000,
-            "country_code": cc,
-        }
-        for i, n, la, lo, cc in TINY_CELLS
-    ]
+    cells = [_label(i, n, cc, la, lo, 100_000, cc) for i, n, la, lo, cc in TINY_CELLS]
     return {"country": countries, "cell": cells}
 
 
@@ -73,9 +67,12 @@ def tiny_checkpoint(tmp_dir: Path, model_type: Literal["cnn", "clip"] = "cnn") -
     torch.manual_seed(0)
     out = Path(tmp_dir) / f"tiny-{model_type}"
     backbone = build_backbone("tiny", pretrained=False)
+    config: TrainConfig
+    net: GeoClassifier | LiteClip
+    labels, tok = None, None
     if model_type == "cnn":
         labels = tiny_labels()
-        cnn_config = CnnConfig(
+        config = CnnConfig(
             name="tiny-cnn",
             backbone="tiny",
             pretrained=False,
@@ -83,19 +80,8 @@ def tiny_checkpoint(tmp_dir: Path, model_type: Literal["cnn", "clip"] = "cnn") -
             kmeans_k=len(TINY_CELLS),
             epochs=0,
         )
-        classifier = GeoClassifier(
-            backbone, {lv: len(rows) for lv, rows in labels.items()}, dropout=0.0
-        )
-        classifier.eval()
-        return save_checkpoint(
-            out,
-            cnn_config,
-            classifier,
-            describe_arch(classifier, backbone.input_size),
-            labels=labels,
-            metrics={"final": {}},
-        )
-    if model_type == "clip":
+        net = GeoClassifier(backbone, {lv: len(rows) for lv, rows in labels.items()}, dropout=0.0)
+    elif model_type == "clip":
         clip_config = ClipConfig(
             name="tiny-clip",
             backbone="tiny",
@@ -105,17 +91,20 @@ def tiny_checkpoint(tmp_dir: Path, model_type: Literal["cnn", "clip"] = "cnn") -
             epochs=0,
         )
         tower, tok = build_text_tower("tiny-bert")
-        clip = LiteClip(backbone, tower, clip_config.embed_dim, 0.0, clip_config.temperature)
-        clip.eval()
-        return save_checkpoint(
-            out,
-            clip_config,
-            clip,
-            describe_arch(clip, backbone.input_size),
-            tokenizer=tok,
-            metrics={"final": {}},
-        )
-    raise ValueError(f"model_type must be 'cnn' or 'clip', got {model_type!r}")
+        net = LiteClip(backbone, tower, clip_config.embed_dim, 0.0, clip_config.temperature)
+        config = clip_config
+    else:
+        raise ValueError(f"model_type must be 'cnn' or 'clip', got {model_type!r}")
+    net.eval()
+    return save_checkpoint(
+        out,
+        config,
+        net,
+        describe_arch(net, backbone.input_size),
+        labels=labels,
+        metrics={"final": {}},
+        tokenizer=tok,
+    )
 
 
 def tiny_hf_clip(tmp_dir: Path) -> Path:
