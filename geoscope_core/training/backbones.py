@@ -117,14 +117,21 @@ def load_state_file(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
+def _tv_net(name: str, pretrained: bool, weights_path: str) -> Any:
+    """torchvision model ``name`` with its weights (file, cached download or random); typed
+    Any, as the builders reach into each architecture's own attributes (``fc``, ``features``)."""
+    import torchvision
+
+    net = torchvision.models.get_model(name, weights=None)
+    state = _torchvision_state(name, pretrained, weights_path)
+    if state is not None:
+        net.load_state_dict(state)
+    return net
+
+
 def _tv_resnet(name: str) -> Callable[[bool, str], Backbone]:
     def build(pretrained: bool, weights_path: str) -> Backbone:
-        import torchvision
-
-        net = torchvision.models.get_model(name, weights=None)
-        state = _torchvision_state(name, pretrained, weights_path)
-        if state is not None:
-            net.load_state_dict(state)
+        net = _tv_net(name, pretrained, weights_path)
         dim = net.fc.in_features
         net.fc = nn.Identity()
         stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
@@ -145,12 +152,7 @@ def _tv_features(name: str) -> Callable[[bool, str], Backbone]:
     """torchvision nets with ``features`` and ``classifier`` (EfficientNet, MobileNet)."""
 
     def build(pretrained: bool, weights_path: str) -> Backbone:
-        import torchvision
-
-        net = torchvision.models.get_model(name, weights=None)
-        state = _torchvision_state(name, pretrained, weights_path)
-        if state is not None:
-            net.load_state_dict(state)
+        net = _tv_net(name, pretrained, weights_path)
         dim = next(m for m in net.classifier.modules() if isinstance(m, nn.Linear)).in_features
         net.classifier = nn.Identity()
         return Backbone(
