@@ -204,3 +204,40 @@ def test_small_gallery_uses_fallback_threshold() -> None:
         ).threshold
         == 0.3
     )
+
+
+def test_a_small_library_with_a_burst_of_one_town_never_leads() -> None:
+    """18 photos, 9 of them one town (seen in the camera-sample fixtures): too few to
+    calibrate on, so photos unlike the library keep the model's answer."""
+    rng = np.random.default_rng(8)
+    town = _unit(rng.normal(size=64))
+    burst = _unit(town + 0.9 * rng.normal(size=(9, 64)) / 8)
+    scattered = _unit(rng.normal(size=(9, 64)))
+    lats = np.concatenate([43.47 + rng.normal(scale=0.01, size=9), rng.uniform(-50, 60, 9)])
+    lons = np.concatenate([11.88 + rng.normal(scale=0.01, size=9), rng.uniform(-120, 150, 9)])
+    g = VisualGallery(np.concatenate([burst, scattered]), lats, lons)
+    pred = Prediction(lat=13.6, lon=101.3, confidence=0.2, radius_km=8000.0)
+    for q in _unit(rng.normal(size=(30, 64))):
+        assert g.blend(q, pred) == pred
+
+
+def test_far_apart_neighbours_are_not_averaged_into_a_place_between() -> None:
+    emb = _unit(np.array([[1.0, 0.01, 0.0], [1.0, -0.01, 0.0], [0.0, 0.0, 1.0]]))
+    lats, lons = np.array([43.47, -0.37, 10.0]), np.array([11.88, 36.06, 10.0])  # Italy, Kenya
+    g = VisualGallery(emb, lats, lons, threshold=0.5)
+    lat, lon, _, weight = g.gallery_estimate(_unit(np.array([1.0, 0.0, 0.0])))
+    to_italy = float(haversine_km(lat, lon, 43.47, 11.88))
+    to_kenya = float(haversine_km(lat, lon, -0.37, 36.06))
+    assert min(to_italy, to_kenya) < 1.0 and weight > 0.99
+
+
+def test_a_gallery_of_low_weight_moves_a_consistent_answer_little() -> None:
+    emb = _unit(np.eye(4, dtype=np.float32))
+    g = VisualGallery(emb, np.full(4, 45.0), np.full(4, 15.0), threshold=0.75, width=0.05)
+    q = _unit(np.array([1.0, 0.6, 0.0, 0.0]))  # similarity 0.86 -> weight ~0.9
+    far = _unit(np.array([1.0, 1.0, 1.0, 0.0]))  # similarity 0.58 -> weight ~0.03
+    pred = Prediction(lat=46.0, lon=15.0, confidence=0.2, radius_km=300.0)
+    sep = float(haversine_km(45.0, 15.0, 46.0, 15.0))
+    strong, weak = g.blend(q, pred), g.blend(far, pred)
+    assert float(haversine_km(strong.lat, strong.lon, 45.0, 15.0)) < 0.05 * sep
+    assert float(haversine_km(weak.lat, weak.lon, 46.0, 15.0)) < 0.01 * sep
