@@ -95,6 +95,29 @@ def solid_image(rgb: tuple[int, int, int], size: int = 64) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
+RED = solid_image((210, 40, 40))
+BLUE = solid_image((40, 40, 210))
+GREEN = solid_image((40, 200, 60))
+#: anchor image -> the label it must be predicted as (``make_bundle(anchors=...)``):
+#: red photos are in Split, blue ones in Tokyo, green ones in Paris.
+ANCHORS = {
+    "HR": RED,
+    "HR/Splitsko-Dalmatinska": RED,
+    "HR/Splitsko-Dalmatinska/Split": RED,
+    "JP": BLUE,
+    "JP/Tokyo": BLUE,
+    "JP/Tokyo/Tokyo": BLUE,
+    "FR": GREEN,
+    "FR/Île-de-France": GREEN,
+    "FR/Île-de-France/Paris": GREEN,
+}
+
+
+def anchors_of(*countries: str) -> dict[str, np.ndarray]:
+    """The ``ANCHORS`` of these country codes (and their regions and cities)."""
+    return {k: v for k, v in ANCHORS.items() if k.split("/")[0] in countries}
+
+
 def _encoder_model(
     size: int, grid: int, dim: int, level_sizes: Mapping[str, int], rng: np.random.Generator
 ):

@@ -10,9 +10,8 @@ import pytest
 
 from geoscope_core.cli import main
 from geoscope_core.settings import data_dir
-from tests.bundles import make_bundle, solid_image, write_jpeg
+from tests.bundles import BLUE, RED, anchors_of, make_bundle, write_jpeg
 
-RED, BLUE = solid_image((210, 40, 40)), solid_image((40, 40, 210))
 REQUIRED = {
     "n",
     "acc_km",
@@ -32,8 +31,7 @@ def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    anchors = {"HR": RED, "HR/Splitsko-Dalmatinska": RED, "HR/Splitsko-Dalmatinska/Split": RED,
-               "JP": BLUE, "JP/Tokyo": BLUE, "JP/Tokyo/Tokyo": BLUE}  # fmt: skip
+    anchors = anchors_of("HR", "JP")
     return make_bundle(tmp_path_factory.mktemp("b") / "tiny", anchors=anchors, logit_scale=50.0)
 
 

@@ -11,17 +11,9 @@ import pytest
 
 from geoscope_core.cli import main
 from geoscope_core.photos.metadata import read_metadata
-from tests.bundles import make_bundle, solid_image, write_jpeg
+from tests.bundles import BLUE, RED, anchors_of, make_bundle, solid_image, write_jpeg
 
-RED, BLUE = solid_image((210, 40, 40)), solid_image((40, 40, 210))
-ANCHORS = {
-    "HR": RED,
-    "HR/Splitsko-Dalmatinska": RED,
-    "HR/Splitsko-Dalmatinska/Split": RED,
-    "JP": BLUE,
-    "JP/Tokyo": BLUE,
-    "JP/Tokyo/Tokyo": BLUE,
-}
+ANCHORS = anchors_of("HR", "JP")
 
 
 @pytest.fixture(autouse=True)

@@ -14,9 +14,8 @@ from geoscope_core.runtime.bundle import check_bundle, load_bundle
 from geoscope_core.runtime.predictor import Predictor
 from geoscope_export import evaluate as ev
 from geoscope_export.calibrate import main, refit_error_model
-from tests.bundles import make_bundle, solid_image
+from tests.bundles import RED, make_bundle
 
-RED = solid_image((210, 40, 40))
 SPLIT = (43.508, 16.440)
 
 

@@ -8,23 +8,7 @@ import numpy as np
 import pytest
 
 from geoscope_core.settings import data_dir
-from tests.bundles import make_bundle, solid_image
-
-RED = solid_image((210, 40, 40))
-BLUE = solid_image((40, 40, 210))
-GREEN = solid_image((40, 200, 60))
-#: anchor image -> the place it must be predicted as.
-ANCHORS = {
-    "HR": RED,
-    "HR/Splitsko-Dalmatinska": RED,
-    "HR/Splitsko-Dalmatinska/Split": RED,
-    "JP": BLUE,
-    "JP/Tokyo": BLUE,
-    "JP/Tokyo/Tokyo": BLUE,
-    "FR": GREEN,
-    "FR/Île-de-France": GREEN,
-    "FR/Île-de-France/Paris": GREEN,
-}
+from tests.bundles import ANCHORS, BLUE, GREEN, RED, make_bundle
 
 
 @pytest.fixture(autouse=True)
