@@ -24,8 +24,6 @@ from geoscope_core.runtime.manifest import MANIFEST_NAME, ErrorModel, Manifest
 from geoscope_core.runtime.predictor import Predictor
 from geoscope_export import evaluate as ev
 
-log = logging.getLogger(__name__)
-
 
 def refit_error_model(
     bundle_dir: Path,
