@@ -79,6 +79,50 @@ def circle_points(lat: float, lon: float, radius_km: float, n: int = 96) -> np.n
     return np.column_stack([lon2, np.degrees(phi2)])
 
 
+@dataclass(frozen=True)
+class CircleShapes:
+    """How to draw a geodesic circle on a map spanning longitudes -180..180: ``fills``
+    polygons and ``outlines`` lines (float64 [m, 2] of lon, lat degrees), ``closed``
+    when the outline is a loop (it is not when the circle goes round a pole)."""
+
+    fills: list[np.ndarray]
+    outlines: list[np.ndarray]
+    closed: bool
+
+
+def circle_shapes(lat: float, lon: float, radius_km: float, n: int = 96) -> CircleShapes:
+    """The geodesic circle around (lat, lon) degrees with radius ``radius_km``, to draw.
+
+    A circle over a pole is filled up to that pole (its ring runs round every longitude);
+    one over both poles fills the whole map; parts beyond +-180 come again shifted by 360.
+    """
+    ring = circle_points(lat, lon, radius_km, n)
+    reach = np.degrees(min(radius_km, np.pi * EARTH_RADIUS_KM * 0.999) / EARTH_RADIUS_KM)
+    north, south = 90.0 - lat < reach, 90.0 + lat < reach
+    if north and south:
+        world = np.array([[-180.0, -90.0], [180.0, -90.0], [180.0, 90.0], [-180.0, 90.0]])
+        return CircleShapes([world], [], closed=False)
+    turn = np.array([360.0, 0.0])
+    fill, closed = ring, True
+    if north or south:
+        # the ring's end meets its start one turn round; close the area along the pole
+        pole = 90.0 if north else -90.0
+        end = ring[0] + np.sign(ring[-1, 0] - ring[0, 0]) * turn
+        ring = np.vstack([ring, end])
+        fill = np.vstack([ring, [[end[0], pole], [ring[0, 0], pole]]])
+        closed = False
+
+    def copies(shape: np.ndarray) -> list[np.ndarray]:
+        out = [shape]
+        if shape[:, 0].min() < -180.0:
+            out.append(shape + turn)
+        if shape[:, 0].max() > 180.0:
+            out.append(shape - turn)
+        return out
+
+    return CircleShapes(copies(fill), copies(ring), closed)
+
+
 def km_per_degree_lat() -> float:
     """Kilometres per degree of latitude (mean Earth radius)."""
     return EARTH_RADIUS_KM * np.pi / 180.0

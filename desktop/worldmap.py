@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from geoscope_desktop.items import PhotoStatus
-from geoscope_desktop.mapdata import circle_points, km_per_degree_lat, world_outlines
+from geoscope_desktop.mapdata import circle_shapes, km_per_degree_lat, world_outlines
 from geoscope_desktop.photo_model import STATUS_COLORS
 
 log = logging.getLogger(__name__)
@@ -155,14 +155,23 @@ class WorldMapView(QGraphicsView):
         """Show the selected photo's estimate (degrees) and its uncertainty circle (km)."""
         self.clear_estimate()
         if radius_km > 0:
-            ring = circle_points(lat, lon, radius_km)
-            pen = QPen(ESTIMATE, 1.5)
-            pen.setCosmetic(True)
+            shapes = circle_shapes(lat, lon, radius_km)
             fill = QColor(ESTIMATE)
             fill.setAlpha(45)
-            circle = self._scene.addPolygon(_polygon(ring), pen, QBrush(fill))
-            circle.setZValue(8)
-            self._estimate_items.append(circle)
+            for area in shapes.fills:
+                item = self._scene.addPolygon(_polygon(area), QPen(Qt.PenStyle.NoPen), fill)
+                item.setZValue(8)
+                self._estimate_items.append(item)
+            pen = QPen(ESTIMATE, 1.5)
+            pen.setCosmetic(True)
+            for line in shapes.outlines:
+                path = QPainterPath()
+                path.addPolygon(_polygon(line))
+                if shapes.closed:
+                    path.closeSubpath()
+                edge = self._scene.addPath(path, pen)
+                edge.setZValue(8)
+                self._estimate_items.append(edge)
         marker = _Marker(lat, lon, ESTIMATE, 13.0)
         marker.setPen(QPen(QColor("white"), 2.2))
         marker.setZValue(10)

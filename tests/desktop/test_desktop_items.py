@@ -158,3 +158,37 @@ def test_installed_qt_bindings_keep_reference_counts() -> None:
     assert sys.getrefcount(None) - none_before > -50, bindings_problem()
     assert sys.getrefcount(True) - true_before > -50, bindings_problem()
     assert app is not None
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon", "radius"),
+    [(13.6, 101.3, 8793.0), (-70.0, 20.0, 3000.0), (64.0, 179.5, 300.0), (-33.9, 151.2, 750.0)],
+)
+def test_circle_shapes_fill_exactly_the_circle_on_the_map(
+    lat: float, lon: float, radius: float
+) -> None:
+    """Circles over a pole or across the antimeridian: a map point is inside one of the
+    polygons exactly when it lies within the radius."""
+    from matplotlib.path import Path as MplPath
+
+    from geoscope_desktop.mapdata import circle_shapes
+
+    shapes = circle_shapes(lat, lon, radius, n=720)
+    assert shapes.closed == (lat > -60 and radius < 5000)  # the outline is a loop
+    paths = [MplPath(poly) for poly in shapes.fills]
+    rng = np.random.default_rng(0)
+    pts = np.column_stack([rng.uniform(-180, 180, 4000), rng.uniform(-89, 89, 4000)])
+    d = haversine_km(lat, lon, pts[:, 1], pts[:, 0])
+    clear = np.abs(d - radius) > 0.02 * radius + 100  # away from the drawn edge
+    inside = np.array([any(p.contains_point(pt) for p in paths) for pt in pts[clear]])
+    np.testing.assert_array_equal(inside, d[clear] <= radius)
+
+
+def test_circle_shapes_over_both_poles_fill_the_whole_map() -> None:
+    from geoscope_desktop.mapdata import circle_shapes
+
+    shapes = circle_shapes(0.0, 0.0, 15000.0)
+    (world,) = shapes.fills
+    assert shapes.outlines == []
+    assert world[:, 0].min() == -180 and world[:, 0].max() == 180
+    assert world[:, 1].min() == -90 and world[:, 1].max() == 90
