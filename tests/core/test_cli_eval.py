@@ -57,6 +57,7 @@ def test_eval_known_answers(bundle: Path, tmp_path: Path, capsys) -> None:
     assert set(m["acc_km"]) == {"1", "25", "200", "750", "2500"}
     assert m["acc_km"]["25"] == pytest.approx(2 / 3) and m["acc_km"]["2500"] == pytest.approx(2 / 3)
     assert m["country_acc"] == pytest.approx(2 / 3)
+    assert m["within_radius"] == pytest.approx(2 / 3)  # the confident wrong answer is not
     assert 9000 < m["mean_km"] * 3 - 0 < 10000 + 2 * 5
     assert m["median_km"] < 5 and m["images_per_s"] > 0 and m["model"].startswith("tiny@")
     assert plot.stat().st_size > 1000
