@@ -77,14 +77,16 @@ def evaluate(
     true_admin1: Sequence[str] | None = None,
     pred_city: Sequence[str] | None = None,
     true_city: Sequence[str] | None = None,
+    pred_radius_km: ArrayLike | None = None,
 ) -> dict[str, Any]:
     """Metrics of N predictions against the truth (all coordinates in degrees, [N]).
 
     Returns ``{"n", "acc_km": {"1", "25", "200", "750", "2500"}, "median_km",
-    "mean_km", "country_acc", "admin1_acc", "city_acc", "geoscore"}``. A label
-    accuracy is computed over the rows with a non-empty true label (case-insensitive
-    comparison) and is None when no labels were given. Raises DataError for empty,
-    mismatched or invalid input.
+    "mean_km", "country_acc", "admin1_acc", "city_acc", "geoscore"}``, and with
+    ``pred_radius_km`` [N] the predictions' error radii, ``"within_radius"``: the share
+    of photos no farther off than their radius says. A label accuracy is computed over
+    the rows with a non-empty true label (case-insensitive comparison) and is None when
+    no labels were given. Raises DataError for empty, mismatched or invalid input.
     """
     arrays = [
         np.atleast_1d(np.asarray(a, dtype=np.float64))
@@ -101,6 +103,12 @@ def evaluate(
         if not np.isfinite(a).all() or (np.abs(a) > limit).any():
             raise DataError(f"{name} holds non-finite or out-of-range degrees")
     d = np.asarray(haversine_km(*arrays), dtype=np.float64)
+    extra: dict[str, Any] = {}
+    if pred_radius_km is not None:
+        radius = np.atleast_1d(np.asarray(pred_radius_km, dtype=np.float64))
+        if radius.shape != (n,):
+            raise DataError(f"{radius.shape[0]} radii for {n} predictions")
+        extra["within_radius"] = float(np.mean(d <= radius))
     return {
         "n": n,
         "acc_km": accuracy_at(d),
@@ -110,6 +118,7 @@ def evaluate(
         "admin1_acc": _label_accuracy(pred_admin1, true_admin1, n, "admin1"),
         "city_acc": _label_accuracy(pred_city, true_city, n, "city"),
         "geoscore": geoscore(d),
+        **extra,
     }
 
 

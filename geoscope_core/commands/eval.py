@@ -68,17 +68,10 @@ def run(args: argparse.Namespace) -> int:
         np.array([t.lon for t in truth]),
         pred_cc=[p.country_code for p in preds] if has_cc else None,
         true_cc=[t.country_code for t in truth] if has_cc else None,
-    )
-    error_km = haversine_km(
-        np.array([p.lat for p in preds]),
-        np.array([p.lon for p in preds]),
-        np.array([t.lat for t in truth]),
-        np.array([t.lon for t in truth]),
+        pred_radius_km=[p.radius_km for p in preds],  # how honest the +-radius is
     )
     wall = scanner.stats.wall_s
     metrics.update(
-        # how honest the +-radius is: the share of photos no farther off than it says
-        within_radius=float(np.mean(error_km <= np.array([p.radius_km for p in preds]))),
         images_per_s=len(ok) / wall if wall > 0 else 0.0,
         model=predictor.model_id,
         failed=len(failed),
@@ -103,6 +96,12 @@ def run(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.json}")
     if args.plot:
-        out = plot_accuracy_vs_distance({predictor.model_id: np.asarray(error_km)}, args.plot)
+        d = haversine_km(
+            np.array([p.lat for p in preds]),
+            np.array([p.lon for p in preds]),
+            np.array([t.lat for t in truth]),
+            np.array([t.lon for t in truth]),
+        )
+        out = plot_accuracy_vs_distance({predictor.model_id: np.asarray(d)}, args.plot)
         print(f"wrote {out}")
     return 1 if failed else 0

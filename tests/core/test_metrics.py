@@ -62,6 +62,12 @@ def test_evaluate_on_known_city_pairs() -> None:
     assert m["country_acc"] == pytest.approx(2 / 3)
     assert m["admin1_acc"] == pytest.approx(1 / 2)  # the row without a true admin-1 is left out
     assert m["city_acc"] is None
+    # radii: London is 343.6 km off (outside 300, inside 400); exact hits are always inside
+    within = evaluate(pred_lat, pred_lon, true_lat, true_lon, pred_radius_km=[300, 1, 1])
+    assert within["within_radius"] == pytest.approx(2 / 3)
+    assert evaluate(pred_lat, pred_lon, true_lat, true_lon, pred_radius_km=[400, 1, 1])[
+        "within_radius"
+    ] == pytest.approx(1.0)
 
 
 def test_evaluate_rejects_bad_input() -> None:
@@ -73,6 +79,8 @@ def test_evaluate_rejects_bad_input() -> None:
         evaluate([91.0], [0.0], [0.0], [0.0])
     with pytest.raises(DataError):
         evaluate([0.0], [0.0], [0.0], [0.0], pred_cc=["HR", "FR"], true_cc=["HR"])
+    with pytest.raises(DataError):
+        evaluate([0.0], [0.0], [0.0], [0.0], pred_radius_km=[1.0, 2.0])
 
 
 def test_plot_writes_a_png(tmp_path: Path) -> None:
