@@ -218,11 +218,11 @@ class VisualGallery:
         least half have that neighbour within ``good_km`` km and within a
         quarter of the median distance between two random gallery photos (so
         that in a library shot in one town, "right" means the same spot, not
-        the same town). So the gallery
-        leads exactly where a nearest neighbour is more often right than wrong
-        for this library and this embedding model. With fewer than MIN_CALIBRATION_PHOTOS photos
-        (too few to learn from) the threshold is FALLBACK_THRESHOLD (infinite: the
-        gallery never leads; time neighbours still work).
+        the same town). So the gallery leads exactly where a nearest neighbour is
+        more often right than wrong for this library and this embedding model.
+        With fewer than MIN_CALIBRATION_PHOTOS photos (too few to learn from) the
+        threshold is FALLBACK_THRESHOLD (infinite: the gallery never leads; time
+        neighbours still work).
         """
         n = len(self)
         if n < MIN_CALIBRATION_PHOTOS:
