@@ -143,17 +143,15 @@ def main(argv: list[str] | None = None) -> int:
             outputs = ev.run_encoder(sessions[name], val.pixels, 16)
             decoded = ev.decode_with(predictor, ev.level_logits(outputs, heads, m.logit_scale))
             met = ev.metrics_for(decoded, val)
-            im2gps = val.group == "im2gps3k_dev"
+            world = val.scope == "world"
             sub = (
                 ev.metrics_for(
                     ev.Decoded(
-                        *(getattr(decoded, f)[im2gps] for f in ev.Decoded.__dataclass_fields__)
+                        *(getattr(decoded, f)[world] for f in ev.Decoded.__dataclass_fields__)
                     ),
-                    ev.LabelledPixels(
-                        *(getattr(val, f)[im2gps] for f in ev.LabelledPixels.__dataclass_fields__)
-                    ),
+                    val.subset(world),
                 )
-                if im2gps.any()
+                if world.any()
                 else None
             )
             rows.append(
@@ -165,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
                     "acc_km": met["acc_km"],
                     "country_acc": met["country_acc"],
                     "median_km": round(met["median_km"], 1),
-                    "im2gps3k_dev_acc_km": sub["acc_km"] if sub else None,
+                    "world_acc_km": sub["acc_km"] if sub else None,
                 }
             )
 
@@ -180,13 +178,13 @@ def main(argv: list[str] | None = None) -> int:
     header = (
         f"{'variant':<16} {'MB':>6} {'b1 ph/s':>8} {'b16 ph/s':>9} {'x fp32':>7} "
         f"{'@200':>6} {'@750':>6} {'@2500':>6} {'country':>8} {'med km':>8} "
-        f"{'im2gps@750':>10} {'im2gps@2500':>11}"
+        f"{'world@750':>10} {'world@2500':>11}"
     )
     print(header)
     print("-" * len(header))
     for r in rows:
         acc = r["acc_km"]
-        sub = r["im2gps3k_dev_acc_km"] or {}
+        sub = r["world_acc_km"] or {}
         print(
             f"{r['variant']:<16} {r['size_mb']:>6.2f} {r['photos_s_b1']:>8.1f} "
             f"{r['photos_s_b16']:>9.1f} {r['photos_s_b16'] / base['photos_s_b16']:>7.2f} "

@@ -33,14 +33,16 @@ def refit_error_model(
     batch_size: int = 16,
 ) -> ErrorModel:
     """Fit the error model of the bundle folder ``bundle_dir`` on ``labels_csv`` (None: the
-    shared val split; ``max_photos`` > 0 samples that many) and write it to its manifest."""
+    shared val split), keeping only its world-scope photos when it has a ``scope`` column
+    (``evaluate.fit_records``); ``max_photos`` > 0 samples that many. Writes the model to
+    the bundle's manifest."""
     root = Path(bundle_dir)
     if not (root / MANIFEST_NAME).is_file():
         raise BundleError(f"{bundle_dir}: calibrate needs an unpacked bundle folder")
     predictor = Predictor.load(root, provider="cpu")
     bundle = predictor.bundle
     spec = bundle.manifest.input
-    records = ev.sample_records(ev.load_records(labels_csv, "val"), max_photos)
+    records = ev.sample_records(ev.fit_records(ev.load_records(labels_csv, "val")), max_photos)
     photos = ev.decode_records(records, spec.size, spec.resize)
     preds = []
     for start in range(0, len(photos), batch_size):
@@ -52,6 +54,8 @@ def refit_error_model(
     edges, radii = ev.error_model(confidence, err_km, quantile=quantile)
     model = ErrorModel(edges, radii)
     source = str(labels_csv) if labels_csv else "shared geo labels.csv, split val"
+    if any(r.scope for r in records):
+        source += f", scope {ev.FIT_SCOPE}"
     metrics = {
         **bundle.manifest.metrics,
         "error_model": {"source": source, "photos": len(photos), "quantile": quantile},
@@ -71,7 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("bundle", type=Path, help="unpacked bundle folder (rewritten in place)")
     parser.add_argument(
-        "--labels", type=Path, help="labels CSV path,lat,lon (default: the shared val split)"
+        "--labels",
+        type=Path,
+        help="labels CSV path,lat,lon[,scope] (default: the shared val split); "
+        "with a scope column only its world photos are used",
     )
     parser.add_argument("--max-photos", type=int, default=0, help="sample this many (0: all)")
     parser.add_argument(

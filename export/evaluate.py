@@ -25,16 +25,28 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class LabelledPixels:
     """Decoded photos: ``pixels`` uint8 [N, S, S, 3], true ``lat``/``lon`` (degrees) [N],
-    ``country_code`` [N] ("" when unknown), ``group`` [N] (the photo's folder name)."""
+    ``country_code`` [N] ("" when unknown), ``group`` [N] (the photo's data set, or its
+    folder name when the record names none), ``scope`` [N] ("" when unknown)."""
 
     pixels: np.ndarray
     lat: np.ndarray
     lon: np.ndarray
     country_code: np.ndarray
     group: np.ndarray
+    scope: np.ndarray
+
+    def subset(self, mask: np.ndarray) -> LabelledPixels:
+        """The photos where the boolean ``mask`` [N] is true."""
+        return LabelledPixels(*(getattr(self, f)[mask] for f in self.__dataclass_fields__))
 
     def __len__(self) -> int:
         return len(self.pixels)
+
+
+#: The scope whose photos fit a bundle's temperature, refinement and error radius: the
+#: photos users meet. Regional and one-place sets are dense in a few places and, pooled,
+#: would reward a model that names those places for everything.
+FIT_SCOPE = "world"
 
 
 def load_records(csv: Path | None, split: str) -> list[Any]:
@@ -51,6 +63,17 @@ def load_records(csv: Path | None, split: str) -> list[Any]:
     return records
 
 
+def fit_records(records: Sequence[Any], scope: str = FIT_SCOPE) -> list[Any]:
+    """The records a bundle's decoding is fitted on: those of ``scope`` when the records
+    carry scopes (a labels CSV with a ``scope`` column), else all of them."""
+    if not any(getattr(r, "scope", "") for r in records):
+        return list(records)
+    chosen = [r for r in records if r.scope == scope]
+    if not chosen:
+        raise DataError(f"no {scope!r}-scope photos to fit on")
+    return chosen
+
+
 def sample_records(records: Sequence[Any], n: int, seed: int = 0) -> list[Any]:
     """``n`` records drawn without replacement (all when ``n`` <= 0 or >= len), in file order."""
     if n <= 0 or n >= len(records):
@@ -63,7 +86,7 @@ def decode_records(records: Sequence[Any], size: int, resize: ResizeMode) -> Lab
     """Decode ``records`` with the runtime's own image loader (skipping undecodable photos)."""
     from geoscope_core.runtime.images import load_image
 
-    pixels, lat, lon, cc, group = [], [], [], [], []
+    pixels, lat, lon, cc, group, scope = [], [], [], [], [], []
     for rec in records:
         try:
             pixels.append(load_image(rec.path, size, resize))
@@ -73,7 +96,8 @@ def decode_records(records: Sequence[Any], size: int, resize: ResizeMode) -> Lab
         lat.append(rec.lat)
         lon.append(rec.lon)
         cc.append(getattr(rec, "country_code", "") or "")
-        group.append(Path(rec.path).parent.name)
+        group.append(getattr(rec, "set", "") or Path(rec.path).parent.name)
+        scope.append(getattr(rec, "scope", "") or "")
     if not pixels:
         raise DataError("none of the photos could be decoded")
     return LabelledPixels(
@@ -82,6 +106,7 @@ def decode_records(records: Sequence[Any], size: int, resize: ResizeMode) -> Lab
         np.asarray(lon, dtype=np.float64),
         np.asarray(cc, dtype=object),
         np.asarray(group, dtype=object),
+        np.asarray(scope, dtype=object),
     )
 
 
@@ -223,14 +248,14 @@ def metrics_for(decoded: Decoded, data: LabelledPixels) -> dict[str, Any]:
     return dict(result)
 
 
-def grouped_metrics(decoded: Decoded, data: LabelledPixels) -> dict[str, dict[str, Any]]:
-    """``metrics_for`` per photo group (the photos' folder name, e.g. the data set)."""
+def grouped_metrics(
+    decoded: Decoded, data: LabelledPixels, by: str = "group"
+) -> dict[str, dict[str, Any]]:
+    """``metrics_for`` per value of ``data.<by>`` ("group": the data set; "scope")."""
+    keys = getattr(data, by)
     out = {}
-    for group in sorted(set(data.group)):
-        mask = data.group == group
+    for key in sorted({str(k) for k in keys if k}):
+        mask = keys == key
         sub_dec = Decoded(*(getattr(decoded, f)[mask] for f in Decoded.__dataclass_fields__))
-        sub_data = LabelledPixels(
-            *(getattr(data, f)[mask] for f in LabelledPixels.__dataclass_fields__)
-        )
-        out[str(group)] = metrics_for(sub_dec, sub_data)
+        out[key] = metrics_for(sub_dec, data.subset(mask))
     return out

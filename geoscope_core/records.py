@@ -18,20 +18,28 @@ from geoscope_core.errors import DataError, MetadataError
 
 logger = logging.getLogger(__name__)
 
-#: Columns a labels CSV must have; ``country_code`` and ``split`` are optional.
+#: Columns a labels CSV must have; the other :class:`GeoRecord` fields are optional.
 REQUIRED_COLUMNS: tuple[str, ...] = ("path", "lat", "lon")
+#: Optional text columns copied as they are (stripped) into the record field of that name.
+TEXT_COLUMNS: tuple[str, ...] = ("split", "set", "scope", "location_id")
 
 
 @dataclass(frozen=True)
 class GeoRecord:
     """One photo with its true location: ``lat``/``lon`` in degrees, ``country_code``
-    ISO alpha-2 ("" when unknown), ``split`` e.g. "train"/"val" ("" when not given)."""
+    ISO alpha-2 ("" when unknown), ``split`` e.g. "train"/"val", ``set`` the data set it
+    comes from, ``scope`` how widely that set is spread ("world", "regional",
+    "one_place") and ``location_id`` the place it shows (views of one place share it);
+    each "" when not given."""
 
     path: Path
     lat: float
     lon: float
     country_code: str = ""
     split: str = ""
+    set: str = ""
+    scope: str = ""
+    location_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,8 +68,9 @@ def _parse_coordinate(text: str | None, name: str, limit: float) -> float:
 def read_labels_csv(
     csv_path: Path, root: Path | None = None, check_files: bool = True
 ) -> tuple[list[GeoRecord], list[RecordProblem]]:
-    """Read a labels CSV with columns ``path,lat,lon[,country_code][,split]`` (any order,
-    extra columns ignored, header names case-insensitive).
+    """Read a labels CSV with columns ``path,lat,lon`` and optionally ``country_code``,
+    ``split``, ``set``, ``scope``, ``location_id`` (any order, extra columns ignored,
+    header names case-insensitive).
 
     Paths are relative to ``root`` (default: the CSV's folder) unless absolute. Rows
     with a missing or malformed field, a bad country code, too many fields or (with
@@ -127,9 +136,8 @@ def _row_record(
     path = Path(rel) if Path(rel).is_absolute() else base / rel
     if check_files and not path.is_file():
         raise ValueError(f"photo {path} not found")
-    return GeoRecord(
-        path=path, lat=lat, lon=lon, country_code=cc, split=(cell("split") or "").strip()
-    )
+    text = {name: (cell(name) or "").strip() for name in TEXT_COLUMNS}
+    return GeoRecord(path=path, lat=lat, lon=lon, country_code=cc, **text)
 
 
 def records_from_folder(folder: Path) -> tuple[list[GeoRecord], list[RecordProblem]]:
@@ -164,8 +172,9 @@ def records_from_folder(folder: Path) -> tuple[list[GeoRecord], list[RecordProbl
 
 
 def shared_geo_records(split: str | None = None) -> list[GeoRecord]:
-    """The development data set ``data_dir()/geo/labels.csv`` (2,935 photos), optionally
-    only one ``split`` ("train" or "val").
+    """The development data set ``data_dir()/geo/labels.csv`` (see its README: photos
+    with ``set``, ``scope`` and ``location_id``), optionally only one ``split``
+    ("train" or "val").
 
     Raises DataError when the data is missing (set $GEOSCOPE_DATA), when a row is
     invalid, or when no record has the requested split.

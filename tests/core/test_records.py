@@ -126,13 +126,27 @@ def test_records_from_folder_reports_unusable_photos(tmp_path: Path) -> None:
 
 
 def test_shared_geo_labels_read_completely() -> None:
+    """Every row of the shared labels CSV becomes a record with its set, scope and place,
+    and the split is grouped by place (the data grows: properties, not counts)."""
     csv_path = data_dir() / "geo" / "labels.csv"
     assert csv_path.is_file(), f"shared data missing at {csv_path} (set GEOSCOPE_DATA)"
+    with csv_path.open(encoding="utf-8") as fh:
+        rows = sum(1 for line in fh if line.strip()) - 1
     records = shared_geo_records()
-    assert len(records) == 2935
-    assert len({r.country_code for r in records}) == 87
+    assert len(records) == rows
+    assert {r.split for r in records} == {"train", "val"}
+    assert {r.scope for r in records} == {"world", "regional", "one_place"}
+    assert all(r.set and r.location_id and r.country_code for r in records)
+    assert len({r.country_code for r in records}) >= 80
+    # views of one place never straddle the split, and each set has both splits
+    split_of: dict[str, set[str]] = {}
+    for r in records:
+        split_of.setdefault(r.location_id, set()).add(r.split)
+    assert all(len(s) == 1 for s in split_of.values())
+    for name in {r.set for r in records}:
+        assert {r.split for r in records if r.set == name} == {"train", "val"}, name
     train, val = shared_geo_records("train"), shared_geo_records("val")
-    assert len(train) + len(val) == 2935
+    assert len(train) + len(val) == len(records)
     assert all(r.path.is_file() for r in val[:50])
     with pytest.raises(DataError):
         shared_geo_records("test")
