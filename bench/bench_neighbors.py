@@ -35,7 +35,7 @@ import numpy as np
 
 from geoscope_core.geo.distance import haversine_km
 from geoscope_core.photos.neighbors import VisualGallery
-from geoscope_core.runtime.prediction import Prediction
+from geoscope_core.prediction import Prediction
 from geoscope_core.settings import cache_dir, data_dir
 
 SETS = ("campus_beersheva", "croatia_streetview")

@@ -148,7 +148,8 @@ def rescan_figures(workdir: Path, n: int) -> None:
     JPEG, so the folder is cheap to make) with the tiny test bundle: the re-scan is
     stat + SQLite look-ups + neighbour pass, no decoding."""
     from geoscope_core.runtime.predictor import Predictor
-    from geoscope_core.runtime.scanner import Scanner, ScanOptions
+    from geoscope_core.scan.pipeline import Scanner
+    from geoscope_core.scan.types import ScanOptions
     from tests.bundles import make_bundle, solid_image, write_jpeg
 
     folder = workdir / f"rescan-{n}"
@@ -181,7 +182,8 @@ def rescan_figures(workdir: Path, n: int) -> None:
 
 def child_pipeline(args: argparse.Namespace) -> dict:
     from geoscope_core.runtime.predictor import Predictor
-    from geoscope_core.runtime.scanner import Scanner, ScanOptions
+    from geoscope_core.scan.pipeline import Scanner
+    from geoscope_core.scan.types import ScanOptions
 
     paths = sorted(Path(args.photos).glob("*.jpg"))
     paths = (paths * (args.limit // len(paths) + 1))[: args.limit]

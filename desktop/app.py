@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 
 from geoscope_core.errors import ConfigError
+from geoscope_core.runtime.session import PROVIDER_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="geoscope-desktop", description="GeoScope desktop app")
     p.add_argument("folder", type=Path, nargs="?", default=None, help="photo folder to open")
     p.add_argument("--model", default=None, help="bundle name or path (default geoscope-lite)")
-    p.add_argument("--provider", choices=("auto", "cpu", "cuda"), default=None)
+    p.add_argument("--provider", choices=PROVIDER_NAMES, default=None)
     p.add_argument("--scan", action="store_true", help="scan the folder as soon as it opens")
     p.add_argument("--self-test", action="store_true", help="headless scan of the sample photos")
     p.add_argument(

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from geoscope_core.runtime.prediction import Candidate, Source
+from geoscope_core.prediction import Candidate, Source
 from geoscope_desktop.items import PhotoItem, PhotoStatus, format_km, format_latlon, place_text
 from geoscope_desktop.photo_model import STATUS_COLORS
 

@@ -19,7 +19,7 @@ def export_items(items: Sequence[PhotoItem], target: Path) -> Path:
 
     Raises ConfigError for another suffix and OSError when the file cannot be written.
     """
-    from geoscope_core.runtime.results import write_results
+    from geoscope_core.scan.output import write_results
 
     results = []
     for it in items:

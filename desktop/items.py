@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from geoscope_core.errors import ConfigError
-from geoscope_core.runtime.prediction import Candidate, Prediction
+from geoscope_core.prediction import Candidate, Prediction
 
 if TYPE_CHECKING:
-    from geoscope_core.runtime.scanner import ScanResult
+    from geoscope_core.scan.types import ScanResult
 
 
 class PhotoStatus(str, enum.Enum):

@@ -48,7 +48,7 @@ from PySide6.QtWidgets import (
 
 from geoscope_core import __version__
 from geoscope_core.errors import GeoScopeError
-from geoscope_core.runtime.prediction import Candidate
+from geoscope_core.prediction import Candidate
 from geoscope_desktop.detail import PREVIEW_SIZE, DetailPane
 from geoscope_desktop.dialogs import Dialogs
 from geoscope_desktop.items import REVIEWABLE, PhotoItem, PhotoStatus, ProgressMeter
@@ -74,7 +74,7 @@ from geoscope_desktop.worldmap import WorldMapView
 if TYPE_CHECKING:
     from geoscope_core.photos.writer import WriteReport
     from geoscope_core.runtime.predictor import Predictor
-    from geoscope_core.runtime.scanner import ScanOptions, ScanResult
+    from geoscope_core.scan.types import ScanOptions, ScanResult
 
 log = logging.getLogger(__name__)
 

@@ -18,14 +18,15 @@ from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThread, QThreadPool, 
 from PySide6.QtGui import QImage, QImageReader
 
 from geoscope_core.errors import ConfigError
+from geoscope_core.runtime.session import PROVIDER_NAMES
 
 if TYPE_CHECKING:
     from geoscope_core.runtime.predictor import Predictor
-    from geoscope_core.runtime.scanner import ScanOptions
+    from geoscope_core.scan.types import ScanOptions
 
 log = logging.getLogger(__name__)
 
-PROVIDERS = ("auto", "cpu", "cuda")
+PROVIDERS = PROVIDER_NAMES
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,8 @@ class ScanWorker(QObject):
     @Slot()
     def run(self) -> None:
         try:
-            from geoscope_core.runtime.scanner import Scanner, ScanOptions
+            from geoscope_core.scan.pipeline import Scanner
+            from geoscope_core.scan.types import ScanOptions
 
             predictor = self._predictor
             if predictor is None:

@@ -24,7 +24,8 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from geoscope_core.errors import ExportError
+from geoscope_core.errors import BundleError, ExportError
+from geoscope_core.runtime.session import open_session
 
 log = logging.getLogger(__name__)
 
@@ -102,15 +103,10 @@ def export_text_encoder(module: nn.Module, max_length: int, path: Path, opset: i
 
 def session(path: Path, threads: int = 0) -> ort.InferenceSession:
     """A CPU ONNX Runtime session (``threads`` 0 = ONNX Runtime's default)."""
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    if threads:
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
     try:
-        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    except Exception as e:  # onnxruntime raises its own untyped errors
-        raise ExportError(f"ONNX Runtime cannot load {path}: {e}") from e
+        return open_session(path, threads=threads)
+    except BundleError as e:
+        raise ExportError(f"ONNX Runtime cannot load {path}: {e.__cause__}") from e
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,13 @@ import argparse
 from pathlib import Path
 
 from geoscope_core.errors import ConfigError
+from geoscope_core.runtime.session import PROVIDER_NAMES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder", type=Path, nargs="?", default=None, help="photo folder to open")
     parser.add_argument("--model", default=None, help="bundle name or path (default geoscope-lite)")
-    parser.add_argument("--provider", choices=("auto", "cpu", "cuda"), default=None)
+    parser.add_argument("--provider", choices=PROVIDER_NAMES, default=None)
     parser.add_argument(
         "--scan", action="store_true", help="start scanning the folder as soon as it opens"
     )

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from geoscope_core.runtime.session import PROVIDER_NAMES
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("photos", type=Path, nargs="+", help="photo folder(s) or file(s)")
@@ -37,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="XMP sidecar policy when writing",
     )
-    parser.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--provider", choices=PROVIDER_NAMES, default="auto")
     parser.add_argument("--no-cache", action="store_true", help="ignore and bypass the scan cache")
     parser.add_argument(
         "--no-neighbors",
@@ -108,8 +110,9 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from geoscope_core.runtime.predictor import Predictor
-    from geoscope_core.runtime.results import write_results
-    from geoscope_core.runtime.scanner import STATUSES, Scanner, ScanOptions
+    from geoscope_core.scan.output import write_results
+    from geoscope_core.scan.pipeline import Scanner
+    from geoscope_core.scan.types import STATUSES, ScanOptions
 
     t0 = time.perf_counter()
     options = ScanOptions(

@@ -28,7 +28,7 @@ import numpy as np
 
 from geoscope_core import settings
 from geoscope_core.photos.metadata import PhotoMetadata, sidecar_path
-from geoscope_core.runtime.prediction import Prediction
+from geoscope_core.prediction import Prediction
 
 log = logging.getLogger(__name__)
 

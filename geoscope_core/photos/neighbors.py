@@ -30,7 +30,7 @@ import numpy as np
 
 from geoscope_core.errors import ConfigError, GazetteerError
 from geoscope_core.photos.metadata import PhotoMetadata
-from geoscope_core.runtime.prediction import Candidate, Prediction, Source
+from geoscope_core.prediction import Candidate, Prediction, Source
 
 log = logging.getLogger(__name__)
 

@@ -49,7 +49,7 @@ from geoscope_core.photos.metadata import (
     read_metadata,
     sidecar_path,
 )
-from geoscope_core.runtime.prediction import Prediction, Source
+from geoscope_core.prediction import Prediction, Source
 
 log = logging.getLogger(__name__)
 

@@ -351,23 +351,21 @@ def check_bundle(path: str | Path) -> list[str]:
     if any(IMAGE_ENCODER in p for p in problems):
         return problems
     try:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        files = [IMAGE_ENCODER]
-        if manifest.text_encoder and manifest.text_encoder.file in manifest.files:
-            files.append(manifest.text_encoder.file)
-        for rel in files:
-            try:
-                session = ort.InferenceSession(
-                    str(bundle.file(rel)), opts, providers=["CPUExecutionProvider"]
-                )
-            except Exception as e:
-                problems.append(f"{rel} cannot be loaded by ONNX Runtime: {e}")
-                continue
-            if rel == IMAGE_ENCODER:
-                problems += onnx_io_problems(bundle, session)
+        import onnxruntime  # noqa: F401
     except ImportError as e:
         problems.append(f"onnxruntime is not installed: {e}")
+        return problems
+    from geoscope_core.runtime.session import open_session
+
+    files = [IMAGE_ENCODER]
+    if manifest.text_encoder and manifest.text_encoder.file in manifest.files:
+        files.append(manifest.text_encoder.file)
+    for rel in files:
+        try:
+            session = open_session(bundle.file(rel))
+        except BundleError as e:
+            problems.append(f"{rel} cannot be loaded by ONNX Runtime: {e.__cause__}")
+            continue
+        if rel == IMAGE_ENCODER:
+            problems += onnx_io_problems(bundle, session)
     return problems

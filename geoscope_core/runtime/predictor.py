@@ -32,42 +32,22 @@ Decoding (all parameters come from the bundle manifest):
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from geoscope_core.errors import BundleError, ProviderError
+from geoscope_core.errors import BundleError
+from geoscope_core.prediction import Candidate, Prediction, Source
 from geoscope_core.runtime.bundle import IMAGE_ENCODER, Bundle, load_bundle, onnx_io_problems
 from geoscope_core.runtime.manifest import BundleKind
-from geoscope_core.runtime.prediction import Candidate, Prediction, Source
+from geoscope_core.runtime.session import Provider, open_session
 
 log = logging.getLogger(__name__)
 
-PROVIDERS: dict[str, tuple[str, ...]] = {
-    "cpu": ("CPUExecutionProvider",),
-    "cuda": ("CUDAExecutionProvider", "CPUExecutionProvider"),
-}
 NAMED_LEVELS = ("country", "admin1", "city")
 EARTH_RADIUS_KM = 6371.0088
-
-
-def physical_cores() -> int:
-    """Physical CPU cores available to this process (logical count halved when SMT is on)."""
-    try:
-        logical = len(os.sched_getaffinity(0))
-    except AttributeError:
-        logical = os.cpu_count() or 1
-    try:
-        import psutil
-
-        phys = psutil.cpu_count(logical=False) or logical
-        total = psutil.cpu_count(logical=True) or logical
-        return max(1, min(logical, round(logical * phys / total)))
-    except ImportError:
-        return max(1, logical)
 
 
 def _haversine_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:
@@ -121,10 +101,10 @@ class Predictor:
     Build with ``Predictor.load``; the constructor does no I/O.
     """
 
-    def __init__(self, bundle: Bundle, session: Any, provider: str) -> None:
+    def __init__(self, bundle: Bundle, session: Any, provider: Provider) -> None:
         self.bundle = bundle
         self.session = session
-        self.provider = provider
+        self.provider: str = provider.value  # "cpu" or "cuda"
         self.model_id = bundle.model_id
         m = bundle.manifest
         self.input_size = m.input.size
@@ -147,51 +127,26 @@ class Predictor:
     # -- construction --------------------------------------------------------------------
     @classmethod
     def load(
-        cls, model: str | Path | None = None, provider: str = "auto", threads: int = 0
+        cls,
+        model: str | Path | None = None,
+        provider: Provider | str = Provider.AUTO,
+        threads: int = 0,
     ) -> Predictor:
         """Load and verify a bundle (name, folder or .zip; None = default) and open its
-        image encoder. ``provider``: "auto" (CUDA when available, else CPU), "cpu" or
-        "cuda" (ProviderError when unavailable). ``threads``: intra-op threads
-        (0 = the machine's physical cores)."""
-        import onnxruntime as ort
-
-        if provider not in ("auto", "cpu", "cuda"):
-            raise ProviderError(f"unknown provider {provider!r} (auto, cpu or cuda)")
-        available = ort.get_available_providers()
-        if provider == "cuda" and "CUDAExecutionProvider" not in available:
-            raise ProviderError(
-                "CUDA was requested but this ONNX Runtime has no CUDAExecutionProvider "
-                f"(available: {', '.join(available)}); install onnxruntime-gpu with a "
-                "working CUDA setup, or use --provider cpu"
-            )
-        if provider == "auto":
-            provider = "cuda" if "CUDAExecutionProvider" in available else "cpu"
+        image encoder. ``provider``: a ``Provider`` or its name: "auto" (CUDA when
+        available, else CPU), "cpu" or "cuda" (ProviderError when unavailable).
+        ``threads``: intra-op threads (0 = the machine's physical cores)."""
+        resolved = Provider.parse(provider).resolve()
         bundle = load_bundle(model, verify=True)
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.intra_op_num_threads = threads or physical_cores()
-        opts.inter_op_num_threads = 1
-        # Memory patterns pre-plan buffers per input shape (full and last batches differ):
-        # off, the default bundle's session peaks 73 MB lower (238 -> 165 MB) at about the
-        # same speed, and inference is a small part of a scan's time next to decoding.
-        opts.enable_mem_pattern = False
-        # No busy-waiting: the decode threads need the cores between batches.
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        opts.log_severity_level = 3
-        try:
-            session = ort.InferenceSession(
-                str(bundle.file(IMAGE_ENCODER)), opts, providers=list(PROVIDERS[provider])
-            )
-        except Exception as e:
-            raise BundleError(f"ONNX Runtime cannot load {IMAGE_ENCODER}: {e}") from e
-        if provider == "cuda" and "CUDAExecutionProvider" not in session.get_providers():
-            raise ProviderError("CUDAExecutionProvider failed to initialise (see ORT log)")
+        session = open_session(
+            bundle.file(IMAGE_ENCODER), resolved, threads=threads, scan_tuned=True
+        )
         problems = onnx_io_problems(bundle, session)
         if problems:
             raise BundleError(f"bundle {bundle.path} image encoder: " + "; ".join(problems))
-        predictor = cls(bundle, session, provider)
+        predictor = cls(bundle, session, resolved)
         predictor._prepare_levels()
-        log.info("predictor %s on %s", predictor.model_id, provider)
+        log.info("predictor %s on %s", predictor.model_id, resolved.value)
         return predictor
 
     def _prepare_levels(self) -> None:

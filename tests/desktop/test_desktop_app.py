@@ -23,7 +23,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from geoscope_core.runtime.scanner import ScanOptions
+from geoscope_core.scan.types import ScanOptions
 from geoscope_core.settings import CACHE_ENV, data_dir
 from geoscope_desktop.items import PhotoStatus
 from geoscope_desktop.main_window import MainWindow

@@ -10,7 +10,7 @@ import pytest
 
 from geoscope_core.errors import ConfigError
 from geoscope_core.geo.distance import haversine_km
-from geoscope_core.runtime.prediction import Candidate, Prediction, Source
+from geoscope_core.prediction import Candidate, Prediction, Source
 from geoscope_desktop.items import (
     PhotoItem,
     PhotoStatus,

@@ -11,7 +11,7 @@ from typing import Any
 
 import exifread
 
-from geoscope_core.runtime.prediction import Prediction
+from geoscope_core.prediction import Prediction
 from geoscope_core.settings import data_dir
 
 #: Keys of an ExifTool dump that describe the file system or the file as a whole.

@@ -15,7 +15,7 @@ from geoscope_core.errors import MetadataError
 from geoscope_core.photos.jpegedit import split_jpeg
 from geoscope_core.photos.metadata import read_metadata, read_sidecar_gps, sidecar_path
 from geoscope_core.photos.writer import WriteOptions, write_locations
-from geoscope_core.runtime.prediction import Prediction
+from geoscope_core.prediction import Prediction
 
 
 def broken_fixtures() -> list[Path]:

@@ -27,7 +27,7 @@ CHILD = r"""
 import json, sys
 from pathlib import Path
 from geoscope_core.photos.writer import write_locations
-from geoscope_core.runtime.prediction import Prediction
+from geoscope_core.prediction import Prediction
 pred = Prediction.from_dict(json.loads(sys.argv[1]))
 files = [Path(p) for p in sys.argv[3:]]
 print("ready", flush=True)

@@ -18,7 +18,7 @@ from geoscope_core.photos.neighbors import (
     VisualGallery,
     time_neighbor_estimate,
 )
-from geoscope_core.runtime.prediction import Prediction, Source
+from geoscope_core.prediction import Prediction, Source
 
 T0 = datetime(2024, 5, 1, 12, 0, 0)
 CAM = "Canon Canon EOS 40D 123"

@@ -25,7 +25,7 @@ from geoscope_core.errors import ConfigError
 from geoscope_core.photos.journal import read_journal, undo
 from geoscope_core.photos.metadata import read_metadata, sidecar_path
 from geoscope_core.photos.writer import SidecarPolicy, WriteOptions, write_locations
-from geoscope_core.runtime.prediction import Prediction, Source
+from geoscope_core.prediction import Prediction, Source
 
 #: Tags that may change because GeoScope added IPTC records (a digest of them).
 IPTC_DIGESTS = {"File:CurrentIPTCDigest", "Photoshop:IPTCDigest"}

@@ -6,11 +6,9 @@ import numpy as np
 import pytest
 
 from geoscope_core.errors import BundleError, ProviderError
-from geoscope_core.runtime.prediction import Source
+from geoscope_core.prediction import Source
 from geoscope_core.runtime.predictor import Predictor, _haversine_km
-from tests.bundles import make_bundle, solid_image
-
-from .conftest import BLUE, GREEN, RED, anchor_pixels
+from tests.bundles import BLUE, GREEN, RED, make_bundle, solid_image
 
 
 @pytest.mark.parametrize("bundle", ["zs_bundle", "cls_bundle"])
@@ -33,6 +31,10 @@ def test_anchor_images_are_located_hierarchically(bundle: str, request) -> None:
     assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
     assert np.allclose(pr.embed(anchor_pixels()), emb, atol=1e-6)
     assert pr.predict(anchor_pixels()[:1])[0].city == "Split"
+
+
+def anchor_pixels() -> np.ndarray:
+    return np.stack([RED, BLUE, GREEN])
 
 
 def test_confidence_is_the_joint_probability_of_the_chain(zs_bundle: Path) -> None:

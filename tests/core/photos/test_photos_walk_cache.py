@@ -10,7 +10,7 @@ import numpy as np
 from geoscope_core.photos.cache import CacheEntry, FileKey, ScanCache
 from geoscope_core.photos.metadata import PhotoMetadata
 from geoscope_core.photos.walk import iter_photos
-from geoscope_core.runtime.prediction import Candidate, Prediction, Source
+from geoscope_core.prediction import Candidate, Prediction, Source
 
 
 def test_walk_is_sorted_recursive_and_skips_hidden(tmp_path: Path) -> None:

@@ -7,13 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import geoscope_core.photos.neighbors as neighbors
-from geoscope_core.runtime.prediction import Source
+import geoscope_core.scan.pipeline as pipeline
+from geoscope_core.prediction import Source
 from geoscope_core.runtime.predictor import Predictor
-from geoscope_core.runtime.scanner import Scanner, ScanOptions
-from tests.bundles import write_jpeg
-
-from .conftest import BLUE, GREEN, RED
+from geoscope_core.scan.pipeline import Scanner
+from geoscope_core.scan.types import ScanOptions
+from tests.bundles import BLUE, GREEN, RED, write_jpeg
 
 SYDNEY = (-33.869, 151.209)
 ZAGREB = (45.815, 15.982)
@@ -46,7 +45,7 @@ def test_gallery_is_built_from_tagged_embeddings_and_blends_the_rest(
     zs_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     built, blended = [], []
-    real = neighbors.VisualGallery
+    real = pipeline.VisualGallery
 
     class Spy(real):
         def __init__(self, embeddings, lats, lons, **kw):
@@ -58,7 +57,7 @@ def test_gallery_is_built_from_tagged_embeddings_and_blends_the_rest(
             blended.append((np.array(embedding), prediction, out))
             return out
 
-    monkeypatch.setattr(neighbors, "VisualGallery", Spy)
+    monkeypatch.setattr(pipeline, "VisualGallery", Spy)
     g1 = write_jpeg(tmp_path / "g1.jpg", BLUE, gps=SYDNEY, camera=("A", "1"))
     g2 = write_jpeg(tmp_path / "g2.jpg", GREEN, gps=ZAGREB, camera=("A", "1"))
     q = write_jpeg(tmp_path / "q.jpg", BLUE, camera=("B", "2"))

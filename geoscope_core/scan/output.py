@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from geoscope_core.errors import ConfigError
-from geoscope_core.runtime.scanner import ScanResult
+from geoscope_core.scan.types import ScanResult
 
 #: CSV columns, in order.
 CSV_FIELDS = (

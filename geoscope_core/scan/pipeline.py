@@ -29,72 +29,20 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TypedDict
 
 import numpy as np
 
-from geoscope_core.errors import ConfigError, GeoScopeError
+from geoscope_core.errors import GeoScopeError
 from geoscope_core.photos.cache import CacheEntry, FileKey, ScanCache
-from geoscope_core.photos.metadata import PhotoMetadata
+from geoscope_core.photos.metadata import PhotoMetadata, read_metadata
+from geoscope_core.photos.neighbors import VisualGallery, time_neighbor_estimate
+from geoscope_core.prediction import Prediction, Source
 from geoscope_core.runtime.images import load_image
-from geoscope_core.runtime.prediction import Prediction, Source
+from geoscope_core.runtime.predictor import Predictor
+from geoscope_core.scan.types import EXIF_RADIUS_KM, ScanOptions, ScanResult, ScanStats
 
 log = logging.getLogger(__name__)
-
-#: Error radius (km) reported for a camera GPS fix.
-EXIF_RADIUS_KM = 0.05
-STATUSES = ("exif", "predicted", "neighbors", "error")
-
-
-@dataclass(frozen=True)
-class ScanOptions:
-    """How a scan runs. ``batch_size`` images per inference call; ``workers`` decode
-    threads (0 = one per CPU); ``time_window_s`` seconds for time neighbours;
-    ``cache_path`` overrides the cache file (default in ``settings.cache_dir()``)."""
-
-    use_cache: bool = True
-    neighbors: bool = True
-    repredict_gps: bool = False
-    batch_size: int = 16
-    workers: int = 0
-    time_window_s: float = 300.0
-    cache_path: Path | None = None
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.batch_size <= 1024:
-            raise ConfigError(f"batch_size must be in 1..1024, got {self.batch_size}")
-        if not 0 <= self.workers <= 256:
-            raise ConfigError(f"workers must be in 0..256, got {self.workers}")
-        if self.time_window_s < 0:
-            raise ConfigError(f"time_window_s must be >= 0, got {self.time_window_s}")
-
-
-@dataclass(frozen=True)
-class ScanResult:
-    """Outcome for one photo. ``status``: "exif" (the photo carries a camera GPS fix),
-    "predicted" (the model), "neighbors" (the user's own tagged photos) or "error"
-    (``error`` says why; ``prediction`` is None)."""
-
-    path: Path
-    status: str
-    prediction: Prediction | None
-    metadata: PhotoMetadata | None
-    error: str = ""
-
-
-@dataclass
-class ScanStats:
-    """Figures of the last scan: seconds summed over threads, and counts."""
-
-    wall_s: float = 0.0
-    metadata_s: float = 0.0
-    decode_s: float = 0.0
-    decode_cpu_s: float = 0.0  # CPU time of the decode threads (excludes waiting for a core)
-    infer_s: float = 0.0
-    wait_s: float = 0.0  # main thread waiting for a decode to finish
-    decoded: int = 0
-    cached: int = 0
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
 
 
 class _PlaceNames(TypedDict, total=False):
@@ -174,7 +122,7 @@ class Scanner:
     the figures of the last scan.
     """
 
-    def __init__(self, predictor: Any, options: ScanOptions | None = None) -> None:
+    def __init__(self, predictor: Predictor, options: ScanOptions | None = None) -> None:
         self.predictor = predictor
         self.options = options or ScanOptions()
         self.stats = ScanStats()
@@ -276,8 +224,6 @@ class Scanner:
                 self.stats.cached += 1
 
     def _read_metadata(self, items: list[_Item], pool: ThreadPoolExecutor) -> None:
-        from geoscope_core.photos.metadata import read_metadata
-
         def one(it: _Item) -> None:
             t = time.perf_counter()
             try:
@@ -397,11 +343,9 @@ class Scanner:
             it.dirty = False
 
     # -- neighbours --------------------------------------------------------------------
-    def _gallery(self, items: list[_Item]) -> Any:
+    def _gallery(self, items: list[_Item]) -> VisualGallery | None:
         if not items:
             return None
-        from geoscope_core.photos.neighbors import VisualGallery
-
         emb = np.stack([it.embedding() for it in items]).astype(np.float32)
         lats = np.array([it.camera_gps()[0] for it in items], dtype=np.float64)
         lons = np.array([it.camera_gps()[1] for it in items], dtype=np.float64)
@@ -413,8 +357,6 @@ class Scanner:
         near = times.near(it.meta, self.options.time_window_s)
         if not near:
             return None
-        from geoscope_core.photos.neighbors import time_neighbor_estimate
-
         return time_neighbor_estimate(it.meta, near, window_s=self.options.time_window_s)
 
     def _name_exif(self, items: list[_Item]) -> None:

@@ -1,14 +1,13 @@
-"""Fixtures of the runtime tests: an isolated cache folder and tiny real bundles."""
+"""Fixtures of the core tests: an isolated cache folder and tiny real bundles."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from geoscope_core.settings import data_dir
-from tests.bundles import ANCHORS, BLUE, GREEN, RED, make_bundle
+from tests.bundles import ANCHORS, make_bundle
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +37,3 @@ def fixtures_dir() -> Path:
             f"shared test data missing: {root} (set GEOSCOPE_DATA to the shared data folder)"
         )
     return root
-
-
-def anchor_pixels() -> np.ndarray:
-    return np.stack([RED, BLUE, GREEN])

@@ -11,10 +11,9 @@ from geoscope_core.errors import ConfigError
 from geoscope_core.photos.cache import ScanCache
 from geoscope_core.photos.walk import iter_photos
 from geoscope_core.runtime.predictor import Predictor
-from geoscope_core.runtime.scanner import Scanner, ScanOptions
-from tests.bundles import solid_image, write_jpeg
-
-from .conftest import BLUE, GREEN, RED
+from geoscope_core.scan.pipeline import Scanner
+from geoscope_core.scan.types import ScanOptions
+from tests.bundles import BLUE, GREEN, RED, solid_image, write_jpeg
 
 ZAGREB = (45.815, 15.982)
 

@@ -1,0 +1,65 @@
+"""What a scan takes and gives: its options, one result per photo, and its figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from geoscope_core.errors import ConfigError
+from geoscope_core.photos.metadata import PhotoMetadata
+from geoscope_core.prediction import Prediction
+
+#: Error radius (km) reported for a camera GPS fix.
+EXIF_RADIUS_KM = 0.05
+STATUSES = ("exif", "predicted", "neighbors", "error")
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """How a scan runs. ``batch_size`` images per inference call; ``workers`` decode
+    threads (0 = one per CPU); ``time_window_s`` seconds for time neighbours;
+    ``cache_path`` overrides the cache file (default in ``settings.cache_dir()``)."""
+
+    use_cache: bool = True
+    neighbors: bool = True
+    repredict_gps: bool = False
+    batch_size: int = 16
+    workers: int = 0
+    time_window_s: float = 300.0
+    cache_path: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_size <= 1024:
+            raise ConfigError(f"batch_size must be in 1..1024, got {self.batch_size}")
+        if not 0 <= self.workers <= 256:
+            raise ConfigError(f"workers must be in 0..256, got {self.workers}")
+        if self.time_window_s < 0:
+            raise ConfigError(f"time_window_s must be >= 0, got {self.time_window_s}")
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """Outcome for one photo. ``status``: "exif" (the photo carries a camera GPS fix),
+    "predicted" (the model), "neighbors" (the user's own tagged photos) or "error"
+    (``error`` says why; ``prediction`` is None)."""
+
+    path: Path
+    status: str
+    prediction: Prediction | None
+    metadata: PhotoMetadata | None
+    error: str = ""
+
+
+@dataclass
+class ScanStats:
+    """Figures of the last scan: seconds summed over threads, and counts."""
+
+    wall_s: float = 0.0
+    metadata_s: float = 0.0
+    decode_s: float = 0.0
+    decode_cpu_s: float = 0.0  # CPU time of the decode threads (excludes waiting for a core)
+    infer_s: float = 0.0
+    wait_s: float = 0.0  # main thread waiting for a decode to finish
+    decoded: int = 0
+    cached: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
