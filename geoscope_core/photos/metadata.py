@@ -3,9 +3,9 @@
 EXIF is read with exifread (GPS, DateTimeOriginal, camera make/model/serial,
 orientation). GPS is also looked for in an XMP sidecar ``photo.ext.xmp``
 (darktable / digiKam convention), which is where GeoScope writes estimates for
-HEIC and raw files. A location GeoScope wrote itself is recognised by its
-``GPSProcessingMethod`` or its XMP estimate mark, so it is never mistaken for a
-camera fix.
+the formats it does not modify in place (``geoscope_core.formats``). A location
+GeoScope wrote itself is recognised by its ``GPSProcessingMethod`` or its XMP
+estimate mark, so it is never mistaken for a camera fix.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from geoscope_core.errors import MetadataError
+from geoscope_core.formats import format_from_header
 
 log = logging.getLogger(__name__)
 
@@ -27,20 +28,6 @@ ESTIMATE_METHOD_PREFIX = "GeoScope estimate"
 #: XMP namespace of GeoScope's own fields (``Xmp.geoscope.*``).
 XMP_NAMESPACE = "http://geoscope.invalid/ns/1.0/"
 XMP_PREFIX = "geoscope"
-
-#: Leading bytes of the file formats whose metadata can be read.
-_SIGNATURES: tuple[tuple[int, bytes], ...] = (
-    (0, b"\xff\xd8\xff"),  # JPEG
-    (0, b"II*\x00"),  # TIFF little-endian (also DNG, NEF, ARW, CR2, ...)
-    (0, b"MM\x00*"),  # TIFF big-endian
-    (0, b"IIRO"),  # Olympus ORF
-    (0, b"IIRS"),  # Olympus ORF (old)
-    (0, b"IIU\x00"),  # Panasonic RW2
-    (0, b"FUJIFILMCCD-RAW"),  # Fujifilm RAF
-    (4, b"ftyp"),  # HEIC / HEIF / AVIF / CR3 (ISO base media)
-    (0, b"\x89PNG\r\n\x1a\n"),  # PNG
-    (8, b"WEBP"),  # WebP (RIFF)
-)
 
 
 @dataclass(frozen=True)
@@ -70,10 +57,8 @@ def sidecar_path(path: Path) -> Path:
 def _check_signature(path: Path, head: bytes) -> None:
     if not head:
         raise MetadataError(f"{path}: empty file")
-    for offset, magic in _SIGNATURES:
-        if head[offset : offset + len(magic)] == magic:
-            return
-    raise MetadataError(f"{path}: not a supported image format (unrecognised file header)")
+    if format_from_header(head) is None:
+        raise MetadataError(f"{path}: not a supported image format (unrecognised file header)")
 
 
 def _ratio_to_float(v: Any) -> float:

@@ -1,4 +1,7 @@
-"""Find the photos under a folder: recursive, sorted, hidden entries skipped, symlink-loop safe."""
+"""Find the photos under a folder: recursive, sorted, hidden entries skipped, symlink-loop safe.
+
+A photo is a file of a format in ``geoscope_core.formats``.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +10,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from geoscope_core.runtime.images import SUPPORTED_SUFFIXES
+from geoscope_core.formats import is_photo
 
 log = logging.getLogger(__name__)
-
-
-def is_photo(path: Path) -> bool:
-    """Whether ``path``'s suffix is one the runtime decodes (case-insensitive)."""
-    return path.suffix.lower() in SUPPORTED_SUFFIXES
 
 
 def iter_photos(root: Path, include_hidden: bool = False) -> Iterator[Path]:

@@ -18,8 +18,10 @@ What is written (all marked as an estimate, never as a fix):
 - IPTC-IIM: ``City``, ``ProvinceState``, ``CountryName``, ``CountryCode``
   (ISO alpha-3, as IIM specifies).
 
-HEIC/HEIF, camera raw and read-only files get an XMP sidecar ``photo.ext.xmp``
-(darktable / digiKam convention) instead of an in-place write.
+Formats ``geoscope_core.formats`` marks as sidecar formats (HEIC/HEIF, AVIF,
+PNG, WebP, BMP) and read-only files get an XMP sidecar ``photo.ext.xmp``
+(darktable / digiKam convention) instead of an in-place write; a file of no
+supported format is skipped.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from typing import Any
 
 from geoscope_core import settings
 from geoscope_core.errors import ConfigError, GazetteerError, MetadataError
+from geoscope_core.formats import WriteMode, format_of
 from geoscope_core.geo.gazetteer import country_alpha3, country_name
 from geoscope_core.photos import journal as journal_mod
 from geoscope_core.photos.jpegedit import dms
@@ -53,17 +56,6 @@ from geoscope_core.prediction import Prediction, Source
 
 log = logging.getLogger(__name__)
 
-#: Formats exiv2 rewrites in place without touching image data.
-IN_PLACE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".tif", ".tiff"})
-#: Formats that always get a sidecar (HEIC/HEIF containers and camera raw).
-SIDECAR_SUFFIXES = frozenset(
-    {
-        ".heic", ".heif", ".hif", ".avif",
-        ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".dng", ".raf",
-        ".orf", ".rw2", ".pef", ".srw", ".x3f", ".3fr", ".iiq", ".erf", ".kdc", ".mrw",
-        ".mos", ".raw", ".rwl", ".png", ".webp",
-    }
-)  # fmt: skip
 #: Files larger than this are not rewritten in memory; they get a sidecar (bytes).
 MAX_IN_PLACE_BYTES = 1 << 30
 
@@ -73,7 +65,7 @@ ACTIONS = ("written", "sidecar", "skipped", "would-write", "failed")
 class SidecarPolicy(str, enum.Enum):
     """When to write an XMP sidecar instead of modifying the photo.
 
-    AUTO: only for formats that cannot be written in place safely (HEIC, raw)
+    AUTO: only for formats that cannot be written in place safely (HEIC, PNG, ...)
     and read-only files; ALWAYS: every photo; NEVER: never (such photos are
     skipped with a reason).
     """
@@ -583,20 +575,20 @@ def _write_real(
         return WriteResult(path, "failed", "file not found")
     if not stat.S_ISREG(st.st_mode):
         return WriteResult(path, "failed", "not a regular file")
+    fmt = format_of(path)
+    if fmt is None:
+        return WriteResult(path, "skipped", f"unsupported format {path.suffix or '(no suffix)'}")
 
     meta = read_metadata(path)  # MetadataError -> failed (caller)
     reason = _existing_gps_reason(meta, options)
     if reason:
         return WriteResult(path, "skipped", reason)
 
-    suffix = path.suffix.lower()
     why_sidecar = ""
     if options.sidecar == SidecarPolicy.ALWAYS:
         why_sidecar = "sidecar requested"
-    elif suffix in SIDECAR_SUFFIXES:
-        why_sidecar = f"{suffix} files are not modified in place"
-    elif suffix not in IN_PLACE_SUFFIXES:
-        why_sidecar = f"unknown format {suffix or '(no suffix)'}"
+    elif fmt.write is WriteMode.SIDECAR:
+        why_sidecar = f"{fmt.name} files are not modified in place"
     elif _is_read_only(st, path):
         why_sidecar = "file is read-only"
     elif st.st_size > MAX_IN_PLACE_BYTES:

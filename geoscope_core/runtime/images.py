@@ -24,31 +24,15 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from geoscope_core.errors import ImageDecodeError
+from geoscope_core.formats import format_of
 from geoscope_core.runtime.manifest import ResizeMode
 
 log = logging.getLogger(__name__)
-
-#: File suffixes (lower case) the scanner considers photos.
-SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
-    {
-        ".jpg",
-        ".jpeg",
-        ".jpe",
-        ".png",
-        ".tif",
-        ".tiff",
-        ".webp",
-        ".heic",
-        ".heif",
-        ".bmp",
-    }
-)
 
 #: Default ceiling on width x height (pixels): 200 MP, far above any camera's
 #: output, far below what would exhaust memory.
 DEFAULT_MAX_PIXELS = 200_000_000
 
-_HEIF_SUFFIXES = frozenset({".heic", ".heif"})
 _heif_lock = threading.Lock()
 _heif_registered = False
 
@@ -133,7 +117,9 @@ def load_image(
     unsupported or too large (> ``max_pixels`` pixels) images.
     """
     path = Path(path)
-    if path.suffix.lower() in _HEIF_SUFFIXES:
+    fmt = format_of(path)
+    heif = fmt is not None and fmt.heif
+    if heif:
         register_heif()
     try:
         with warnings.catch_warnings():
@@ -142,7 +128,7 @@ def load_image(
     except FileNotFoundError as e:
         raise ImageDecodeError(f"{path}: file not found") from e
     except UnidentifiedImageError as e:
-        if path.suffix.lower() not in _HEIF_SUFFIXES and register_heif():
+        if not heif and register_heif():
             # A HEIF file with a misleading suffix.
             try:
                 im = Image.open(path)
