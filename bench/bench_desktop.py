@@ -112,7 +112,7 @@ def scan_child(folder: Path, model: str | None, settings: Path) -> None:
                 "rss_idle_mb": rss_idle / 1024,
                 "rss_after_mb": _status_kb("VmRSS") / 1024,
                 "rss_peak_mb": _status_kb("VmHWM") / 1024,
-                "model": window.predictor.model_id if window.predictor else "?",
+                "model": window.models.predictor.model_id if window.models.predictor else "?",
                 "dialog_errors": errors,
             }
         ),

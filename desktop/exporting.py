@@ -13,6 +13,9 @@ from pathlib import Path
 
 from geoscope_desktop.items import PhotoItem, PhotoStatus
 
+#: file-dialog filters per export kind
+FILE_FILTERS = {"csv": "CSV (*.csv)", "geojson": "GeoJSON (*.geojson *.json)"}
+
 
 def export_items(items: Sequence[PhotoItem], target: Path) -> Path:
     """Write the scanned ``items`` to ``target`` (.csv, .json or .geojson); returns the path.

@@ -34,6 +34,10 @@ class PhotoStatus(str, enum.Enum):
 
 #: statuses whose estimate the user may accept or reject
 REVIEWABLE = frozenset({PhotoStatus.ESTIMATED, PhotoStatus.ACCEPTED, PhotoStatus.REJECTED})
+#: writer actions after which the photo carries its estimate
+WRITTEN_ACTIONS = frozenset({"written", "sidecar"})
+#: undo actions after which the photo is back as it was
+RESTORED_ACTIONS = frozenset({"restored", "removed-sidecar"})
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,30 @@ class PhotoItem:
         return replace(
             base, prediction=result.prediction, model_prediction=result.prediction, status=status
         )
+
+    def is_confident(self, threshold: float) -> bool:
+        """True for an unreviewed estimate at or above ``threshold`` (0-1): what
+        "accept all confident" accepts."""
+        return (
+            self.status is PhotoStatus.ESTIMATED
+            and self.prediction is not None
+            and self.prediction.confidence >= threshold
+        )
+
+    def after_write(self, action: str, reason: str = "", target: Path | None = None) -> PhotoItem:
+        """This item after the writer's ``action`` (written|sidecar|failed|skipped) on it."""
+        if action in WRITTEN_ACTIONS:
+            note = f"written to {target.name}" if action == "sidecar" and target else ""
+            return replace(self, status=PhotoStatus.WRITTEN, message=note)
+        if action == "failed":
+            return replace(self, message=f"not written: {reason}")
+        return replace(self, message=f"skipped: {reason or action}")
+
+    def after_undo(self, action: str) -> PhotoItem:
+        """This item after undo's ``action`` on its file: a restored photo is accepted again."""
+        if action in RESTORED_ACTIONS and self.status is PhotoStatus.WRITTEN:
+            return replace(self, status=PhotoStatus.ACCEPTED, message="")
+        return self
 
     def accepted(self) -> PhotoItem:
         if self.status not in REVIEWABLE or self.prediction is None:

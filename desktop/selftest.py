@@ -108,7 +108,7 @@ def _run(photos: Path, tmp: Path, model: str | None, provider: str) -> int:
     if shot.isNull() or shot.width() < 100:
         print("self-test FAILED: the window did not render")
         ok = False
-    model_id = window.predictor.model_id if window.predictor is not None else "?"
+    model_id = window.models.predictor.model_id if window.models.predictor is not None else "?"
     window.close()
     app.processEvents()
     elapsed = time.perf_counter() - t0

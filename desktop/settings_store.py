@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import cast
 
 from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtWidgets import QSplitter, QWidget
 
 from geoscope_desktop.workers import PROVIDERS, ModelChoice
 
@@ -72,6 +73,22 @@ class AppSettings:
 
     def set_geometry(self, key: str, value: QByteArray) -> None:
         self.store.setValue(f"layout/{key}", value)
+
+    def restore_layout(self, window: QWidget, splitters: dict[str, QSplitter]) -> None:
+        """Put ``window``'s geometry and its ``splitters`` back as they were saved."""
+        geo = self.geometry("window")
+        if geo is not None:
+            window.restoreGeometry(geo)
+        for key, splitter in splitters.items():
+            state = self.geometry(key)
+            if state is not None:
+                splitter.restoreState(state)
+
+    def save_layout(self, window: QWidget, splitters: dict[str, QSplitter]) -> None:
+        self.set_geometry("window", window.saveGeometry())
+        for key, splitter in splitters.items():
+            self.set_geometry(key, splitter.saveState())
+        self.sync()
 
     def sync(self) -> None:
         self.store.sync()

@@ -159,9 +159,9 @@ def test_end_to_end_scan_accept_write_undo(qtbot: Any, window: MainWindow, tmp_p
 
     window.dialogs.folder = folder  # type: ignore[attr-defined]
     with qtbot.waitSignal(window.folder_opened):
-        window.act_open.trigger()
+        window.acts.open.trigger()
     assert len(window.model) == len(photos)
-    assert window.act_scan.isEnabled() and not window.act_write.isEnabled()
+    assert window.acts.scan.isEnabled() and not window.acts.write.isEnabled()
     # the file's own GPS shows before any scan (read with the thumbnail)
     window.table.scrollToBottom()
     qtbot.waitUntil(lambda: window.model.item_for(folder / "DSCN0010.jpg").gps is not None)
@@ -182,10 +182,10 @@ def test_end_to_end_scan_accept_write_undo(qtbot: Any, window: MainWindow, tmp_p
     # select everything and accept: the GPS photo is not reviewable and stays as it is
     window.table.selectAll()
     qtbot.keyClick(window.table, Qt.Key.Key_A)
-    accepted = window.accepted_items()
+    accepted = window.review.accepted_items()
     assert len(accepted) == len(estimated)
     assert window.model.item_for(folder / "DSCN0010.jpg").status is PhotoStatus.HAS_GPS
-    assert window.act_write.isEnabled()
+    assert window.acts.write.isEnabled()
 
     with qtbot.waitSignal(window.write_finished, timeout=60_000) as blocker:
         assert window.write_accepted()
@@ -203,7 +203,7 @@ def test_end_to_end_scan_accept_write_undo(qtbot: Any, window: MainWindow, tmp_p
         assert lon == pytest.approx(it.prediction.lon, abs=1e-4)
         assert sha(it.path) != originals[it.path]
     assert sha(folder / "DSCN0010.jpg") == originals[folder / "DSCN0010.jpg"]
-    assert window.act_undo.isEnabled()
+    assert window.acts.undo.isEnabled()
 
     with qtbot.waitSignal(window.undo_finished, timeout=60_000):
         assert window.undo_last_write()
@@ -211,7 +211,7 @@ def test_end_to_end_scan_accept_write_undo(qtbot: Any, window: MainWindow, tmp_p
     for p, digest in originals.items():
         assert sha(p) == digest, f"{p.name} not restored byte for byte"
     assert all(window.model.item_for(it.path).status is PhotoStatus.ACCEPTED for it in accepted)
-    assert not window.act_undo.isEnabled()
+    assert not window.acts.undo.isEnabled()
 
 
 def test_cancel_during_scan_keeps_window_usable(
@@ -225,18 +225,18 @@ def test_cancel_during_scan_keeps_window_usable(
     def on_progress(done: int, total: int) -> None:  # runs in the GUI thread
         if not cancelled_at:
             cancelled_at.append(done)
-            window.act_cancel.trigger()
+            window.acts.cancel.trigger()
 
     window.scan_progress.connect(on_progress)
     with qtbot.waitSignal(window.scan_finished, timeout=SCAN_TIMEOUT_MS) as blocker:
         assert window.start_scan()
-        assert window.act_cancel.isEnabled() and not window.act_scan.isEnabled()
+        assert window.acts.cancel.isEnabled() and not window.acts.scan.isEnabled()
     assert blocker.args == [True]
     counts = window.model.counts()
     assert counts[PhotoStatus.PENDING] > 0, "the scan ran to the end despite Cancel"
     assert counts[PhotoStatus.ESTIMATED] >= 1
     assert not window.progress.isVisible()
-    assert window.act_scan.isEnabled() and not window.act_cancel.isEnabled()
+    assert window.acts.scan.isEnabled() and not window.acts.cancel.isEnabled()
     assert window.dialogs.errors == []  # type: ignore[attr-defined]
     # the window is still usable: a second scan finishes every photo
     window.scan_progress.disconnect(on_progress)
@@ -373,22 +373,22 @@ def test_filter_sort_export_and_about(qtbot: Any, window: MainWindow, tmp_path: 
     dialogs: FakeDialogs = window.dialogs  # type: ignore[assignment]
     dialogs.save_to = tmp_path / "out.geojson"
     with qtbot.waitSignal(window.export_finished):
-        window.act_export_geojson.trigger()
+        window.acts.export_geojson.trigger()
     gj = json.loads((tmp_path / "out.geojson").read_text())
     assert gj["type"] == "FeatureCollection"
     assert len(gj["features"]) == len(photos) - 1
     paths = {f["properties"]["path"] for f in gj["features"]}
     assert str(photos[0]) not in paths
     dialogs.save_to = tmp_path / "out.csv"
-    window.act_export_csv.trigger()
+    window.acts.export_csv.trigger()
     with open(tmp_path / "out.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == len(photos) and {"path", "lat", "lon", "confidence"} <= set(rows[0])
 
-    window.act_about.trigger()
+    window.acts.about.trigger()
     text = dialogs.markdowns[-1]
-    assert "tiny-desktop" in text and window.predictor is not None
-    assert window.predictor.model_id in text
+    assert "tiny-desktop" in text and window.models.predictor is not None
+    assert window.models.predictor.model_id in text
 
 
 def test_settings_recent_folders_and_drop(qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
@@ -411,7 +411,7 @@ def test_settings_recent_folders_and_drop(qtbot: Any, window: MainWindow, tmp_pa
     assert blocker.args == [b] and len(window.model) == 2
     assert window.settings.recent_folders()[:2] == [b, a]
     assert [a.text() for a in window.recent_menu.actions()][:2] == [f"&1 {b}", f"&2 {a}"]
-    window.provider_actions["cpu"].trigger()
+    window.acts.provider_actions["cpu"].trigger()
     window.close()
 
     again = MainWindow(
@@ -419,9 +419,9 @@ def test_settings_recent_folders_and_drop(qtbot: Any, window: MainWindow, tmp_pa
     )
     qtbot.addWidget(again)
     assert again.settings.recent_folders()[:2] == [b, a]
-    assert again.choice.provider == "cpu"
-    assert again.choice.model == window.choice.model
-    assert again.provider_actions["cpu"].isChecked()
+    assert again.models.choice.provider == "cpu"
+    assert again.models.choice.model == window.models.choice.model
+    assert again.acts.provider_actions["cpu"].isChecked()
 
 
 def test_missing_folder_and_bad_model_show_errors(
@@ -432,19 +432,19 @@ def test_missing_folder_and_bad_model_show_errors(
     assert dialogs.errors and "could not be read" in dialogs.errors[-1][1]
     # a folder that is not a bundle is refused with a message; the choice stays
     dialogs.folder = tmp_path
-    before = window.choice
-    window.act_choose_model.trigger()
+    before = window.models.choice
+    window.acts.choose_model.trigger()
     assert dialogs.errors[-1][0] == "Not a usable model bundle"
-    assert window.choice == before
+    assert window.models.choice == before
     # a model that fails to load during a scan: an error dialog, the window goes on
     folder = tmp_path / "p"
     copy_geo_photos(folder, 1)
     assert window.open_folder(folder)
-    window._set_choice(ModelChoice(str(tmp_path / "nope"), "cpu"))
+    window.models.set_choice(ModelChoice(str(tmp_path / "nope"), "cpu"))
     assert scan(qtbot, window) is False
     assert dialogs.errors[-1][0] == "Scan failed"
     assert window.model.counts()[PhotoStatus.PENDING] == 1
-    assert window.act_scan.isEnabled()
+    assert window.acts.scan.isEnabled()
 
 
 def test_app_command_imports_no_qt_at_module_level() -> None:
@@ -486,7 +486,7 @@ def test_screenshot_of_main_window_with_results(
 
     default = models_dir() / DEFAULT_MODEL
     if default.is_dir():  # the shipped model gives real places; the tiny one random ones
-        window._set_choice(ModelChoice(None, "cpu"))
+        window.models.set_choice(ModelChoice(None, "cpu"))
     folder = tmp_path / "Holiday photos"
     photos = copy_geo_photos(folder, 14, start=3)
     photos.append(copy_fixture(folder, "gps/DSCN0010.jpg"))
@@ -552,7 +552,7 @@ def test_map_wheel_zoom_and_reset(qtbot: Any, window: MainWindow) -> None:
     for _ in range(40):  # zoom is bounded
         wheel(5)
     assert view.km_per_pixel() > 0.9 * world / 4000
-    window.act_reset_map.trigger()
+    window.acts.reset_map.trigger()
     assert view.km_per_pixel() == pytest.approx(world, rel=0.01)
 
 

@@ -192,3 +192,18 @@ def test_circle_shapes_over_both_poles_fill_the_whole_map() -> None:
     assert shapes.outlines == []
     assert world[:, 0].min() == -180 and world[:, 0].max() == 180
     assert world[:, 1].min() == -90 and world[:, 1].max() == 90
+
+
+def test_confident_write_and_undo_transitions() -> None:
+    est = PhotoItem(Path("a.jpg")).with_scan(_result("predicted", _pred(conf=0.4)))
+    assert est.is_confident(0.4) and not est.is_confident(0.41)
+    assert not est.accepted().is_confident(0.1), "only unreviewed estimates are accepted in bulk"
+    acc = est.accepted()
+    side = acc.after_write("sidecar", target=Path("a.jpg.xmp"))
+    assert side.status is PhotoStatus.WRITTEN and side.message == "written to a.jpg.xmp"
+    failed = acc.after_write("failed", "read-only")
+    assert failed.status is PhotoStatus.ACCEPTED and failed.message == "not written: read-only"
+    assert acc.after_write("skipped", "has GPS").message == "skipped: has GPS"
+    assert side.after_undo("restored").status is PhotoStatus.ACCEPTED
+    assert side.after_undo("missing") is side
+    assert acc.after_undo("restored") is acc

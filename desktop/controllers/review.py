@@ -1,0 +1,237 @@
+"""The review state of the open folder: its photos, their decisions and what was written.
+
+``ReviewController`` owns the ``PhotoTableModel``; scans, the user's decisions,
+writes and undo all change the photos through it. It emits ``changed(message)``
+after every change the user made (the message is for the status bar).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Signal
+
+from geoscope_core.prediction import Candidate
+from geoscope_desktop.items import (
+    RESTORED_ACTIONS,
+    WRITTEN_ACTIONS,
+    PhotoItem,
+    PhotoStatus,
+)
+from geoscope_desktop.photo_model import PhotoTableModel
+
+if TYPE_CHECKING:
+    from geoscope_core.photos.writer import WriteReport
+    from geoscope_core.scan.types import ScanResult
+
+log = logging.getLogger(__name__)
+
+#: statuses counted in the status bar, in this order
+COUNTED = (
+    PhotoStatus.HAS_GPS,
+    PhotoStatus.ESTIMATED,
+    PhotoStatus.ACCEPTED,
+    PhotoStatus.WRITTEN,
+    PhotoStatus.ERROR,
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a write or an undo did: ``done`` photos, one line per photo it did not
+    do (``problems``), ``failed`` of them because of an error (the rest were skipped)."""
+
+    done: int
+    problems: tuple[str, ...] = ()
+    failed: int = 0
+
+
+class ReviewController(QObject):
+    """The photos of the open folder and every transition they go through.
+
+    ``threshold``: the confidence (0-1) at or above which "accept all confident"
+    accepts an estimate (and below which the list calls it unconfident).
+    """
+
+    changed = Signal(str)
+
+    def __init__(
+        self,
+        request_thumbnail: Callable[[Path], None] | None = None,
+        threshold: float = 0.5,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.model = PhotoTableModel(request_thumbnail, self)
+        self.folder: Path | None = None
+        self.threshold = threshold
+
+    # -- folder -------------------------------------------------------------
+    def open_folder(self, folder: Path) -> list[Path]:
+        """List the photos under ``folder`` (recursively) and make them the list.
+
+        Raises OSError or GeoScopeError when the folder cannot be read; the
+        current list is then kept.
+        """
+        from geoscope_core.photos.walk import iter_photos
+
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder} is not a folder")
+        paths = list(iter_photos(folder))
+        self.folder = folder
+        self.model.set_paths(paths)
+        return paths
+
+    # -- reading ------------------------------------------------------------
+    def items(self) -> list[PhotoItem]:
+        return self.model.items()
+
+    def item_for(self, path: Path) -> PhotoItem | None:
+        try:
+            return self.model.item_for(Path(path))
+        except KeyError:
+            return None
+
+    def accepted_items(self) -> list[PhotoItem]:
+        """Photos whose accepted estimate is waiting to be written."""
+        return [
+            it
+            for it in self.model.items()
+            if it.status is PhotoStatus.ACCEPTED and it.prediction is not None
+        ]
+
+    def markers(self) -> list[tuple[float, float, PhotoStatus]]:
+        """(lat, lon, status) of every photo with a location to show (degrees)."""
+        out = []
+        for it in self.model.items():
+            loc = it.location
+            if loc is not None and it.status is not PhotoStatus.REJECTED:
+                out.append((loc[0], loc[1], it.status))
+        return out
+
+    def counts_text(self) -> str:
+        """'12 photos · 3 has GPS · 9 estimated' ('' for an empty list)."""
+        if not len(self.model):
+            return ""
+        c = self.model.counts()
+        parts = [f"{len(self.model):,} photos"]
+        parts += [f"{c[s]:,} {s.value}" for s in COUNTED if c[s]]
+        return " · ".join(parts)
+
+    def scan_summary(self) -> str:
+        c = self.model.counts()
+        return (
+            f"Scanned {len(self.model):,} photos: {c[PhotoStatus.ESTIMATED]:,} estimated,"
+            f" {c[PhotoStatus.HAS_GPS]:,} with GPS, {c[PhotoStatus.ERROR]:,} errors"
+        )
+
+    # -- what the scan and the file say ---------------------------------------
+    def apply_scan(self, result: ScanResult) -> PhotoItem | None:
+        """Take one scanner result; returns the updated item (None if not listed)."""
+        old = self.item_for(Path(result.path))
+        if old is None:
+            log.debug("result for a photo not in the list: %s", result.path)
+            return None
+        new = old.with_scan(result)
+        self.model.replace_item(new)
+        return new
+
+    def set_file_gps(self, path: Path, gps: Any) -> None:
+        """The file's own GPS, read before any scan (lat, lon degrees)."""
+        item = self.item_for(path)
+        if item is not None and item.status is PhotoStatus.PENDING and item.gps is None and gps:
+            self.model.replace_item(replace(item, gps=gps))
+
+    # -- the user's decisions -------------------------------------------------
+    def _update(self, fn: Callable[[PhotoItem], PhotoItem], rows: Iterable[int]) -> int:
+        return self.model.update_items(fn, rows)
+
+    def accept(self, rows: Sequence[int]) -> int:
+        n = self._update(PhotoItem.accepted, rows)
+        self.changed.emit(f"Accepted {n} estimate(s)")
+        return n
+
+    def reject(self, rows: Sequence[int]) -> int:
+        n = self._update(PhotoItem.rejected, rows)
+        self.changed.emit(f"Rejected {n} estimate(s)")
+        return n
+
+    def accept_confident(self) -> int:
+        """Accept every unreviewed estimate at or above ``threshold``."""
+        t = self.threshold
+        rows = [i for i, it in enumerate(self.model.items()) if it.is_confident(t)]
+        n = self._update(PhotoItem.accepted, rows)
+        self.changed.emit(f"Accepted {n} estimate(s) at or above {t:.0%}")
+        return n
+
+    def correct(self, path: Path, candidate: Candidate, radius_km: float | None = None) -> bool:
+        """Move one photo's estimate to ``candidate``; False when it cannot move."""
+        item = self.item_for(path)
+        if item is None:
+            return False
+        new = item.corrected_to(candidate, radius_km)
+        self.model.replace_item(new)
+        self.changed.emit("Moved the estimate" if new != item else "")
+        return new != item
+
+    def revert(self, path: Path) -> None:
+        item = self.item_for(path)
+        if item is not None:
+            self.model.replace_item(item.reverted())
+            self.changed.emit("Back to the model's estimate")
+
+    # -- writes and undo -----------------------------------------------------
+    def apply_written(self, report: WriteReport) -> Outcome:
+        """Mark what the writer did to each photo; returns how many were written."""
+        problems: list[str] = []
+        for res in report.results:
+            item = self.item_for(Path(res.path))
+            if item is None:
+                continue
+            self.model.replace_item(item.after_write(res.action, res.reason, res.target))
+            if res.action not in WRITTEN_ACTIONS:
+                problems.append(f"{Path(res.path).name}: {res.reason or res.action}")
+        written = sum(1 for r in report.results if r.action in WRITTEN_ACTIONS)
+        failed = sum(1 for r in report.results if r.action == "failed")
+        self.changed.emit(f"Wrote {written} photo(s)")
+        return Outcome(written, tuple(problems), failed)
+
+    def apply_undone(self, results: Sequence[Any]) -> Outcome:
+        """Mark the photos undo restored; returns how many were restored."""
+        problems: list[str] = []
+        for res in results:
+            item = self.item_for(Path(res.path))
+            if item is not None:
+                self.model.replace_item(item.after_undo(res.action))
+            if res.action not in RESTORED_ACTIONS:
+                problems.append(f"{Path(res.path).name}: {res.action} {res.reason}")
+        restored = sum(1 for r in results if r.action in RESTORED_ACTIONS)
+        self.changed.emit(f"Restored {restored} photo(s)")
+        return Outcome(restored, tuple(problems), len(problems))
+
+
+def candidate_at(lat: float, lon: float) -> Candidate:
+    """A candidate at a clicked point, named by the offline gazetteer when it can (degrees)."""
+    from geoscope_core.errors import GeoScopeError
+
+    try:
+        from geoscope_core.geo.gazetteer import get_gazetteer
+
+        rev = get_gazetteer().reverse(lat, lon)
+    except (ImportError, GeoScopeError) as e:
+        log.debug("no place name for %.4f, %.4f: %s", lat, lon, e)
+        return Candidate(lat=lat, lon=lon, confidence=1.0)
+    return Candidate(
+        lat=lat,
+        lon=lon,
+        confidence=1.0,
+        country_code=rev.country.country_code,
+        country=rev.country.name,
+        admin1=rev.admin1.name if rev.admin1 is not None else "",
+        city=rev.city.name if rev.distance_km < 25 else "",
+    )

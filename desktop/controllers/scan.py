@@ -1,0 +1,102 @@
+"""The running scan: one ``ScanJob`` at a time, its progress and its end."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from geoscope_desktop.items import ProgressMeter
+from geoscope_desktop.workers import ModelChoice, ScanJob, ScanWorker
+
+if TYPE_CHECKING:
+    from geoscope_core.runtime.predictor import Predictor
+    from geoscope_core.scan.types import ScanOptions
+
+log = logging.getLogger(__name__)
+
+
+class ScanController(QObject):
+    """Starts, cancels and reports scans (all signals in the GUI thread).
+
+    Signals: ``started()``; ``status(text)`` for the progress label;
+    ``progress(done, total)``; ``model_ready(Predictor)``; ``result(ScanResult)``
+    per photo; ``failed(message, details)``; ``finished(cancelled)`` always last.
+    ``meter`` holds the rate and ETA of the running (or last) scan.
+    """
+
+    started = Signal()
+    status = Signal(str)
+    progress = Signal(int, int)
+    model_ready = Signal(object)
+    result = Signal(object)
+    failed = Signal(str, str)
+    finished = Signal(bool)
+
+    def __init__(self, options: ScanOptions | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.options = options
+        self.meter = ProgressMeter()
+        self._job: ScanJob | None = None
+
+    def is_scanning(self) -> bool:
+        return self._job is not None
+
+    def start(
+        self, paths: Sequence[Path], choice: ModelChoice, predictor: Predictor | None
+    ) -> bool:
+        """Scan ``paths`` with ``predictor`` (loaded from ``choice`` when None) in a thread.
+
+        Returns False when a scan is already running or there is nothing to scan.
+        """
+        if self._job is not None or not paths:
+            return False
+        worker = ScanWorker(list(paths), choice, self.options, predictor)
+        worker.model_ready.connect(self._on_model_ready)
+        worker.progress.connect(self._on_progress)
+        worker.result.connect(self.result)
+        worker.failed.connect(self.failed)
+        job = ScanJob(worker, self)
+        job.done.connect(self._on_done)
+        self._job = job
+        self.meter.reset(len(paths))
+        self.started.emit()
+        self.status.emit("Loading the model…" if predictor is None else "Reading the photos…")
+        job.start()
+        return True
+
+    def cancel(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+            self.status.emit("Cancelling…")
+
+    def wait(self) -> None:
+        """Stop and join a running scan (the window is closing)."""
+        if self._job is not None:
+            self._job.wait()
+            self._job = None
+
+    def cancelled_text(self) -> str:
+        return f"Scan cancelled after {self.meter.done:,} of {self.meter.total:,} photos"
+
+    @Slot(object)
+    def _on_model_ready(self, predictor: Predictor) -> None:
+        self.model_ready.emit(predictor)
+        if self.meter.done == 0:
+            self.status.emit("Reading the photos…")
+
+    @Slot(int, int)
+    def _on_progress(self, done: int, total: int) -> None:
+        self.meter.update(done, total)
+        self.status.emit(self.meter.text())
+        self.progress.emit(done, total)
+
+    @Slot(bool)
+    def _on_done(self, cancelled: bool) -> None:
+        job, self._job = self._job, None
+        if job is not None:
+            job.deleteLater()
+        self.finished.emit(cancelled)

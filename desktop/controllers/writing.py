@@ -1,0 +1,115 @@
+"""Writing accepted locations into the photos, and undoing the last write."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Signal
+
+from geoscope_desktop.items import RESTORED_ACTIONS
+from geoscope_desktop.workers import TaskRunner
+
+if TYPE_CHECKING:
+    from geoscope_core.photos.writer import WriteReport
+    from geoscope_core.prediction import Prediction
+    from geoscope_desktop.items import PhotoItem
+    from geoscope_desktop.settings_store import AppSettings
+
+log = logging.getLogger(__name__)
+
+
+class WriteController(QObject):
+    """Runs the safe writer and undo on a small pool and remembers the last journal.
+
+    Signals: ``written(WriteReport)``, ``undone(list[UndoResult])``,
+    ``failed(message, details)``; ``busy_changed()`` when a task starts or ends.
+    The last journal is kept in ``settings`` so "Undo last write" survives a restart.
+    """
+
+    written = Signal(object)
+    undone = Signal(object)
+    failed = Signal(str, str)
+    busy_changed = Signal()
+
+    def __init__(self, settings: AppSettings, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._settings = settings
+        self._tasks = TaskRunner()
+        self._tasks.pool.setMaxThreadCount(2)
+        self.last_journal: Path | None = settings.last_journal()
+
+    def busy(self) -> bool:
+        return self._tasks.busy()
+
+    def write(self, pairs: Sequence[tuple[Path, Prediction]]) -> bool:
+        """Write each (photo, prediction) in a worker; False when busy or nothing to write."""
+        if not pairs or self.busy():
+            return False
+        pairs = list(pairs)
+
+        def work() -> WriteReport:
+            from geoscope_core.photos.writer import write_locations
+
+            return write_locations(pairs)
+
+        self._tasks.start(work, "Writing locations", self._on_written, self._on_failed)
+        self.busy_changed.emit()
+        return True
+
+    def undo(self) -> bool:
+        """Restore the files the last write changed; False when busy or there is none."""
+        journal = self.last_journal
+        if journal is None or self.busy():
+            return False
+
+        def work() -> list[Any]:
+            from geoscope_core.photos.journal import undo
+
+            return undo(journal)
+
+        self._tasks.start(work, "Undo", self._on_undone, self._on_failed)
+        self.busy_changed.emit()
+        return True
+
+    def wait(self) -> None:
+        self._tasks.wait()
+
+    def _set_journal(self, journal: Path | None) -> None:
+        self.last_journal = journal
+        self._settings.set_last_journal(journal)
+
+    def _on_written(self, report: WriteReport) -> None:
+        if report.journal is not None:
+            self._set_journal(report.journal)
+        self.busy_changed.emit()
+        self.written.emit(report)
+
+    def _on_undone(self, results: list[Any]) -> None:
+        if all(r.action in RESTORED_ACTIONS for r in results):
+            self._set_journal(None)
+        self.busy_changed.emit()
+        self.undone.emit(results)
+
+    def _on_failed(self, message: str, details: str) -> None:
+        self.busy_changed.emit()
+        self.failed.emit(message, details)
+
+
+def write_question(items: Sequence[PhotoItem]) -> tuple[str, str]:
+    """The question (text, details) asked before writing ``items``."""
+    n = len(items)
+    folders = sorted({str(it.path.parent) for it in items})
+    text = f"Write estimated locations into {n} photo{'s' if n != 1 else ''}?"
+    details = (
+        "GeoScope writes GPS latitude and longitude (and the place name) into each "
+        "photo's metadata, marked as an estimate. The image data is not touched. "
+        "Photos that already carry camera GPS are left alone, formats that cannot be "
+        "changed safely get an .xmp sidecar instead, and every change is journaled so "
+        "“Undo Last Write” restores the files exactly.\n\n"
+        + "\n".join(f"• {f}" for f in folders[:5])
+        + (f"\n• … and {len(folders) - 5} more folders" if len(folders) > 5 else "")
+    )
+    return text, details

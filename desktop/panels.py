@@ -1,0 +1,173 @@
+"""The window's panels, built here and only laid out: the photo list, the map box and
+the status bar widgets. Nothing here holds state or decides anything."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from geoscope_desktop.items import PhotoStatus
+from geoscope_desktop.photo_model import (
+    STATUS_COLORS,
+    THUMB_SIZE,
+    Column,
+    ConfidenceDelegate,
+    Filter,
+    PhotoFilterProxy,
+)
+from geoscope_desktop.worldmap import WorldMapView
+
+
+class ListPanel(QWidget):
+    """Filter box, file-name search, the photo table and the empty-folder placeholder."""
+
+    def __init__(self, proxy: PhotoFilterProxy, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.filter_box = QComboBox()
+        for f in Filter:
+            self.filter_box.addItem(f.value, f.value)
+        self.filter_box.setToolTip("Show only some photos")
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Filter by file name")
+        self.search.setClearButtonEnabled(True)
+        self.table = photo_table(proxy)
+        self.open_button = QPushButton("Open Folder…")
+        self.placeholder = placeholder(self.open_button)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.placeholder)
+        self.stack.addWidget(self.table)
+
+        filters = QHBoxLayout()
+        filters.setContentsMargins(0, 0, 0, 0)
+        filters.addWidget(self.filter_box)
+        filters.addWidget(self.search, 1)
+        lv = QVBoxLayout(self)
+        lv.setContentsMargins(8, 8, 4, 8)
+        lv.addLayout(filters)
+        lv.addWidget(self.stack, 1)
+
+    def show_table(self, shown: bool) -> None:
+        self.stack.setCurrentWidget(self.table if shown else self.placeholder)
+
+
+def photo_table(proxy: PhotoFilterProxy) -> QTableView:
+    table = QTableView()
+    table.setModel(proxy)
+    table.setSortingEnabled(True)
+    table.sortByColumn(Column.NAME, Qt.SortOrder.AscendingOrder)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+    table.setAlternatingRowColors(True)
+    table.setShowGrid(False)
+    table.setWordWrap(False)
+    table.setTextElideMode(Qt.TextElideMode.ElideRight)
+    table.setIconSize(QSize(THUMB_SIZE, THUMB_SIZE))
+    table.verticalHeader().setVisible(False)
+    table.verticalHeader().setDefaultSectionSize(THUMB_SIZE + 8)
+    table.setItemDelegateForColumn(Column.CONFIDENCE, ConfidenceDelegate(table))
+    header = table.horizontalHeader()
+    header.setHighlightSections(False)
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    header.setSectionResizeMode(Column.PLACE, QHeaderView.ResizeMode.Stretch)
+    for col, width in (
+        (Column.THUMB, THUMB_SIZE + 14),
+        (Column.NAME, 170),
+        (Column.GPS, 128),
+        (Column.CONFIDENCE, 84),
+        (Column.STATUS, 80),
+    ):
+        table.setColumnWidth(col, width)
+    return table
+
+
+def placeholder(open_button: QPushButton) -> QWidget:
+    """What the list shows before a folder with photos is open."""
+    widget = QWidget()
+    ph = QVBoxLayout(widget)
+    ph.addStretch(1)
+    title = QLabel("Where were these photos taken?")
+    title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    title.setStyleSheet("font-size: 20px; font-weight: 600;")
+    hint = QLabel(
+        "Open a folder of photos (Ctrl+O) or drop one here.\n"
+        "GeoScope estimates each photo's location on this computer — nothing is uploaded."
+    )
+    hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    open_button.setFixedWidth(180)
+    ph.addWidget(title)
+    ph.addWidget(hint)
+    row = QHBoxLayout()
+    row.addStretch(1)
+    row.addWidget(open_button)
+    row.addStretch(1)
+    ph.addLayout(row)
+    ph.addStretch(2)
+    return widget
+
+
+def map_box(world: WorldMapView) -> QWidget:
+    """The map with its legend of marker colours underneath."""
+    legend = QLabel(
+        "  ".join(
+            f"<span style='color:{STATUS_COLORS[s]}; font-size:14px'>●</span> {s.value}"
+            for s in (
+                PhotoStatus.HAS_GPS,
+                PhotoStatus.ESTIMATED,
+                PhotoStatus.ACCEPTED,
+                PhotoStatus.WRITTEN,
+            )
+        )
+        + "  <span style='color:#d32f2f; font-size:14px'>◉</span> selected"
+    )
+    legend.setStyleSheet("padding: 2px 6px;")
+    box = QWidget()
+    mv = QVBoxLayout(box)
+    mv.setContentsMargins(8, 0, 8, 4)
+    mv.setSpacing(2)
+    mv.addWidget(world, 1)
+    mv.addWidget(legend)
+    return box
+
+
+class StatusWidgets:
+    """Counts, scan progress (label, bar, Cancel) and the model label of the status bar."""
+
+    def __init__(self) -> None:
+        self.progress = QProgressBar()
+        self.progress.setFixedWidth(220)
+        self.progress.setTextVisible(False)
+        self.progress_label = QLabel("")
+        self.cancel_btn = QPushButton("Cancel")
+        self.counts_label = QLabel("")
+        self.model_label = QLabel("")
+
+    def install(self, bar: QWidget) -> None:
+        bar.addWidget(self.counts_label)  # type: ignore[attr-defined]
+        for w in (self.progress_label, self.progress, self.cancel_btn, self.model_label):
+            bar.addPermanentWidget(w)  # type: ignore[attr-defined]
+        self.show_progress(False)
+
+    def scan_started(self) -> None:
+        self.progress.setRange(0, 0)  # busy until the first photo is done
+        self.show_progress(True)
+
+    def set_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(done)
+
+    def show_progress(self, visible: bool) -> None:
+        for w in (self.progress, self.progress_label, self.cancel_btn):
+            w.setVisible(visible)
