@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from geoscope_core import __version__
+from geoscope_core.runtime.summary import bundle_summary, model_card
 
 if TYPE_CHECKING:
-    from geoscope_core.runtime.bundle import Bundle
     from geoscope_core.runtime.predictor import Predictor
     from geoscope_desktop.workers import ModelChoice
 
 log = logging.getLogger(__name__)
-
-#: bundle files taken as the model card, first found wins (case-insensitive)
-CARD_NAMES = ("model_card.md", "modelcard.md", "card.md", "readme.md")
-
 
 #: (keys, action) listed in the About box; the actions themselves are set in main_window.
 SHORTCUTS = (
@@ -36,33 +31,12 @@ SHORTCUTS = (
 )
 
 
-def model_card(bundle: Bundle) -> str:
-    """The bundle's own card (markdown) if it ships one, else ''."""
-    files = {rel.lower(): rel for rel in bundle.manifest.files}
-    for name in CARD_NAMES:
-        if name in files:
-            try:
-                return bundle.file(files[name]).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as e:
-                log.warning("model card %s unreadable: %s", files[name], e)
-    return ""
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
-
-
 def about_markdown(choice: ModelChoice, predictor: Predictor | None = None) -> str:
     """Markdown for the About box. Reads the bundle's manifest when no predictor is loaded
     (raises BundleError when the chosen bundle is unusable)."""
     from geoscope_core.runtime.bundle import load_bundle
 
     bundle = predictor.bundle if predictor is not None else load_bundle(choice.model, verify=False)
-    m = bundle.manifest
     lines = [
         f"# GeoScope {__version__}",
         "",
@@ -70,28 +44,13 @@ def about_markdown(choice: ModelChoice, predictor: Predictor | None = None) -> s
         "computer and writes the estimate into the photos only when you ask. Nothing is "
         "uploaded.",
         "",
-        f"## Model: {m.name}",
+        f"## Model: {bundle.manifest.name}",
         "",
         f"- Identifier: `{bundle.model_id}`",
-        f"- Kind: {m.kind.value}, input {m.input.size} px ({m.input.resize.value})",
-        f"- Levels: {', '.join(f'{lv.name} ({len(bundle.labels(lv.name)):,})' for lv in m.levels)}",
+        *(f"- {label.capitalize()}: {text}" for label, text in bundle_summary(bundle)),
         f"- Runs on: {choice.provider}",
         f"- Location: `{bundle.path}`",
     ]
-    if m.quantization:
-        lines.append(f"- Quantization: {_fmt(m.quantization)}")
-    if m.description:
-        lines += ["", m.description]
-    if m.metrics:
-        lines += ["", "### Measured at export", "", "| metric | value |", "|---|---|"]
-        for key, value in m.metrics.items():
-            lines.append(f"| {key} | {_fmt(value)} |")
-    if m.producer:
-        lines += ["", "### Produced with", ""]
-        lines += [f"- {k}: {_fmt(v)}" for k, v in m.producer.items()]
-    card = model_card(bundle)
-    if card:
-        lines += ["", "---", "", card]
     lines += [
         "",
         "### Keyboard",
@@ -104,4 +63,12 @@ def about_markdown(choice: ModelChoice, predictor: Predictor | None = None) -> s
         "",
         "Map: Natural Earth 1:110m country outlines (public domain).",
     ]
+    card = model_card(bundle)
+    if card:
+        lines += ["", "---", "", _demote(card)]
     return "\n".join(lines) + "\n"
+
+
+def _demote(markdown: str) -> str:
+    """The card's headings one level down, under the About box's own."""
+    return "\n".join("#" + ln if ln.startswith("#") else ln for ln in markdown.splitlines())

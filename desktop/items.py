@@ -196,14 +196,22 @@ def format_duration(seconds: float) -> str:
 class ProgressMeter:
     """Rate (photos/s) and ETA over a sliding window of recent progress reports.
 
-    ``window_s``: seconds of history the rate is measured over. The clock is
+    ``window_s``: seconds of history the rate is measured over; ``settle_s``:
+    seconds of reports needed before an ETA is given. The rate is measured from
+    the first report, not from ``reset``: loading the model and the first
+    decodes would otherwise make the first ETA far too long. The clock is
     injectable for tests.
     """
 
-    def __init__(self, window_s: float = 10.0, clock: object = time.monotonic) -> None:
+    def __init__(
+        self, window_s: float = 10.0, clock: object = time.monotonic, settle_s: float = 2.0
+    ) -> None:
         if window_s <= 0:
             raise ConfigError(f"window_s must be > 0, got {window_s}")
+        if settle_s < 0:
+            raise ConfigError(f"settle_s must be >= 0, got {settle_s}")
         self._window_s = window_s
+        self._settle_s = settle_s
         self._clock = clock
         self._samples: deque[tuple[float, int]] = deque()
         self.done = 0
@@ -213,7 +221,6 @@ class ProgressMeter:
         self._samples.clear()
         self.done = 0
         self.total = total
-        self._samples.append((self._now(), 0))
 
     def _now(self) -> float:
         return float(self._clock())  # type: ignore[operator]
@@ -235,9 +242,9 @@ class ProgressMeter:
 
     @property
     def eta_s(self) -> float | None:
-        """Seconds left at the current rate; None while the rate is unknown."""
+        """Seconds left at the current rate; None until the rate has settled."""
         rate = self.rate
-        if rate <= 0:
+        if rate <= 0 or self._samples[-1][0] - self._samples[0][0] < self._settle_s:
             return None
         return max(0, self.total - self.done) / rate
 

@@ -169,6 +169,7 @@ class MainWindow(QMainWindow):
         s = self.scanner
         s.started.connect(self.status.scan_started)
         s.started.connect(self._update_actions)
+        s.started.connect(self.statusBar().clearMessage)
         s.status.connect(self.status.progress_label.setText)
         s.progress.connect(self.status.set_progress)
         s.progress.connect(self.scan_progress)
@@ -377,7 +378,7 @@ class MainWindow(QMainWindow):
             scanning=self.scanner.is_scanning(),
             busy=self.writer.busy(),
             has_photos=has_photos,
-            selected=self.selection.any(),
+            selected=self.selection.reviewable(),
             accepted=len(self.review.accepted_items()),
             can_undo=self.writer.last_journal is not None,
         )

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QTableView
 from geoscope_desktop.controllers.images import ImageFeeder
 from geoscope_desktop.controllers.review import ReviewController
 from geoscope_desktop.detail import DetailPane
-from geoscope_desktop.items import PhotoItem, PhotoStatus
+from geoscope_desktop.items import REVIEWABLE, PhotoItem, PhotoStatus
 from geoscope_desktop.photo_model import PhotoFilterProxy
 from geoscope_desktop.worldmap import WorldMapView
 
@@ -68,8 +68,13 @@ class PhotoSelection(QObject):
     def paths(self) -> list[Path]:
         return [self.review.model.item(r).path for r in self.rows()]
 
-    def any(self) -> bool:
-        return bool(len(self.review.model)) and self.table.selectionModel().hasSelection()
+    def reviewable(self) -> bool:
+        """Whether a selected photo has an estimate to accept or reject."""
+        model = self.review.model
+        return any(
+            model.item(r).status in REVIEWABLE and model.item(r).prediction is not None
+            for r in self.rows()
+        )
 
     def select_paths(self, paths: Sequence[Path]) -> None:
         """Select these photos (those the filter shows); the first becomes current."""
@@ -108,6 +113,7 @@ class PhotoSelection(QObject):
         """``item`` changed (e.g. a scan result came in)."""
         if self.detail.item is not None and self.detail.item.path == item.path:
             self.show(item, center=False)
+            self.changed.emit()
         self._markers.start()
 
     def show(self, item: PhotoItem, center: bool) -> None:

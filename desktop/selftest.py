@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from geoscope_core.errors import GeoScopeError
 from geoscope_core.settings import CACHE_ENV
 
 TIMEOUT_S = 600
@@ -61,12 +62,19 @@ def _run(photos: Path, tmp: Path, model: str | None, provider: str) -> int:
     if problem:
         print(f"self-test FAILED: {problem}")
         return 1
+    try:
+        from geoscope_core.runtime.bundle import load_bundle
+
+        load_bundle(model, verify=False)
+    except GeoScopeError as e:
+        print(f"self-test FAILED: the model cannot be used: {e}")
+        return 1
     t0 = time.perf_counter()
     app = QApplication.instance() or QApplication([sys.argv[0]])
     window = MainWindow(make_settings(tmp / "settings.ini"), ModelChoice(model, provider))
     errors: list[str] = []
     window.dialogs.error = lambda title, text, details="": errors.append(  # type: ignore[method-assign]
-        f"{title}: {text}\n{details}"
+        f"{title}: {text}"
     )
     window.show()
     if not window.open_folder(photos):

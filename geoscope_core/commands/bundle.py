@@ -18,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from geoscope_core.runtime.bundle import check_bundle, load_bundle, resolve_bundle_path
+    from geoscope_core.runtime.summary import bundle_summary
 
     if args.action == "check":
         path = resolve_bundle_path(args.bundle)
@@ -38,16 +39,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"name          {m.name}")
     print(f"path          {bundle.path}")
     print(f"model id      {bundle.model_id}")
-    print(f"kind          {m.kind.value}")
-    print(f"input         {m.input.size}px {m.input.resize.value}")
-    print(f"embedding_dim {m.embedding_dim}")
+    for label, text in bundle_summary(bundle):
+        print(f"{label:13s} {text}")
     print(f"temperature   {m.temperature:g}   logit_scale {m.logit_scale:g}")
-    for lv in m.levels:
-        print(f"level         {lv.name:10s} {len(bundle.labels(lv.name)):6d} labels")
-    if m.quantization:
-        print(f"quantization  {json.dumps(m.quantization)}")
-    if m.metrics:
-        print(f"metrics       {json.dumps(m.metrics)}")
     size = sum(p.stat().st_size for p in Path(bundle.path).rglob("*") if p.is_file())
     print(f"size          {size / 1e6:.1f} MB")
     return 0

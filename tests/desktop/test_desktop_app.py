@@ -162,6 +162,8 @@ def test_end_to_end_scan_accept_write_undo(qtbot: Any, window: MainWindow, tmp_p
         window.acts.open.trigger()
     assert len(window.model) == len(photos)
     assert window.acts.scan.isEnabled() and not window.acts.write.isEnabled()
+    assert window.selection.rows(), "the first photo is selected"
+    assert not window.acts.accept.isEnabled() and not window.acts.reject.isEnabled()
     # the file's own GPS shows before any scan (read with the thumbnail)
     window.table.scrollToBottom()
     qtbot.waitUntil(lambda: window.model.item_for(folder / "DSCN0010.jpg").gps is not None)
@@ -238,9 +240,13 @@ def test_cancel_during_scan_keeps_window_usable(
     assert not window.progress.isVisible()
     assert window.acts.scan.isEnabled() and not window.acts.cancel.isEnabled()
     assert window.dialogs.errors == []  # type: ignore[attr-defined]
+    assert "cancelled" in window.statusBar().currentMessage()
     # the window is still usable: a second scan finishes every photo
     window.scan_progress.disconnect(on_progress)
+    messages: list[str] = []
+    window.scan_progress.connect(lambda *_: messages.append(window.statusBar().currentMessage()))
     assert scan(qtbot, window) is False
+    assert messages and not any("cancelled" in m for m in messages)
     assert window.model.counts()[PhotoStatus.ESTIMATED] == len(photos)
 
 
@@ -389,6 +395,7 @@ def test_filter_sort_export_and_about(qtbot: Any, window: MainWindow, tmp_path: 
     text = dialogs.markdowns[-1]
     assert "tiny-desktop" in text and window.models.predictor is not None
     assert window.models.predictor.model_id in text
+    assert '{"' not in text and "[{" not in text, "no raw JSON in the About box"
 
 
 def test_settings_recent_folders_and_drop(qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
@@ -579,6 +586,31 @@ def test_cli_app_self_test(tmp_path: Path, tiny_bundle: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "self-test passed" in proc.stdout
     assert "grace_hopper_with_gps.jpg" in proc.stdout and "has GPS" in proc.stdout
+
+
+def test_self_test_with_a_missing_model_says_so_without_a_traceback(tmp_path: Path) -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", CACHE_ENV: str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "geoscope_core.cli", "app", "--model", "nosuch", "--self-test"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode == 1
+    out = proc.stdout + proc.stderr
+    assert "the model cannot be used" in out and "nosuch" in out
+    assert "Traceback" not in out
+
+
+def test_about_box_summarises_the_default_model() -> None:
+    from geoscope_desktop.about import about_markdown
+
+    text = about_markdown(ModelChoice(None, "cpu"))
+    assert "- Accuracy: within 25 km" in text and "GeoScore" in text
+    assert "- Error radius: 68% of" in text
+    assert '{"' not in text, "no raw JSON in the About box"
+    assert "## Model card: `geoscope-lite`" in text  # the card beside the bundle, demoted
 
 
 def test_no_display_is_a_clear_error(tmp_path: Path) -> None:

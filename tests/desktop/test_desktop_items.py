@@ -207,3 +207,19 @@ def test_confident_write_and_undo_transitions() -> None:
     assert side.after_undo("restored").status is PhotoStatus.ACCEPTED
     assert side.after_undo("missing") is side
     assert acc.after_undo("restored") is acc
+
+
+def test_first_eta_ignores_the_model_load() -> None:
+    now = [0.0]
+    meter = ProgressMeter(window_s=10, clock=lambda: now[0])
+    meter.reset(1000)
+    now[0] = 30.0  # 30 s loading the model before the first photo is done
+    meter.update(10, 1000)
+    assert meter.eta_s is None, "no ETA from a single report"
+    now[0] = 31.0
+    meter.update(20, 1000)
+    assert meter.eta_s is None, "no ETA before the rate has settled"
+    now[0] = 32.0
+    meter.update(30, 1000)
+    assert meter.rate == pytest.approx(10.0)  # not 30 / 32 s
+    assert meter.eta_s == pytest.approx(97.0)
