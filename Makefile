@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PHOTOS ?=
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test app lint bench clean exiftool desktop-deps
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,18 @@ demo: $(VENV)/.base
 exiftool:
 	@command -v exiftool >/dev/null || { apt-get update -qq && apt-get install -y -qq libimage-exiftool-perl >/dev/null; }
 
-test: $(VENV)/.all exiftool
+# The system libraries Qt's X11 plugin loads (Debian/Ubuntu packages, listed in
+# desktop/system_libs.py); without them the app cannot open its window.
+desktop-deps:
+	@pkgs="$$($(PYTHON) desktop/system_libs.py)"; \
+	dpkg -s $$pkgs >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $$pkgs >/dev/null; }
+
+test: $(VENV)/.all exiftool desktop-deps
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+# The desktop app (PHOTOS opens that folder).
+app: $(VENV)/.all desktop-deps
+	$(VENV)/bin/geoscope app $(PHOTOS)
 
 lint: $(VENV)/.all
 	$(VENV)/bin/ruff check .

@@ -99,6 +99,16 @@ def make_settings(path: Path | None):  # type: ignore[no-untyped-def]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the app; a setup problem (no display, missing libraries) is one clear line
+    on stderr and exit status 2."""
+    try:
+        return _main(argv)
+    except ConfigError as e:
+        print(f"geoscope-desktop: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(
         level=logging.WARNING - 10 * min(args.verbose, 2),
@@ -121,6 +131,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set); "
             "run it from a desktop session, or use --self-test for a headless check"
         )
+    from geoscope_desktop.system_libs import missing_libraries, uses_xcb, xcb_problem
+
+    if uses_xcb():
+        problem = xcb_problem(missing_libraries())
+        if problem:
+            raise ConfigError(problem)
 
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication

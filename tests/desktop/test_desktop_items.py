@@ -223,3 +223,29 @@ def test_first_eta_ignores_the_model_load() -> None:
     meter.update(30, 1000)
     assert meter.rate == pytest.approx(10.0)  # not 30 / 32 s
     assert meter.eta_s == pytest.approx(97.0)
+
+
+def test_missing_qt_system_libraries_are_named_with_their_packages(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from geoscope_desktop import app, system_libs
+
+    assert system_libs.missing_libraries(["libc.so.6", "libgeoscope-nosuch.so.9"]) == [
+        "libgeoscope-nosuch.so.9"
+    ]
+    assert system_libs.uses_xcb({"DISPLAY": ":0"}, "linux")
+    assert not system_libs.uses_xcb({"DISPLAY": ":0", "QT_QPA_PLATFORM": "offscreen"}, "linux")
+    assert system_libs.uses_xcb({"QT_QPA_PLATFORM": "xcb"}, "linux")
+    assert not system_libs.uses_xcb({"WAYLAND_DISPLAY": "wayland-0", "DISPLAY": ":0"}, "linux")
+    assert not system_libs.uses_xcb({"DISPLAY": ":0"}, "darwin")
+    # the app refuses to start (instead of Qt aborting the process) and says what to install
+    monkeypatch.setenv("DISPLAY", ":99")
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr(
+        system_libs, "missing_libraries", lambda: ["libxcb-cursor.so.0", "libxcb-icccm.so.4"]
+    )
+    assert app.main(["--settings", "/nonexistent/s.ini"]) == 2
+    err = capsys.readouterr().err
+    assert "apt-get install libxcb-cursor0 libxcb-icccm4" in err
+    assert "Traceback" not in err
