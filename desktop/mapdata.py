@@ -15,10 +15,11 @@ from importlib import resources
 import numpy as np
 
 from geoscope_core.errors import DataError
+from geoscope_core.geo.distance import EARTH_RADIUS_KM
 
 log = logging.getLogger(__name__)
 
-EARTH_RADIUS_KM = 6371.0088
+
 RESOURCE = "world_outlines.json"
 
 

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from geoscope_core.errors import ExportError
-from geoscope_core.geo.gazetteer import Gazetteer, Place
+from geoscope_core.geo.gazetteer import Gazetteer
+from geoscope_core.geo.places import Place
 
 log = logging.getLogger(__name__)
 

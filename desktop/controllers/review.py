@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
+from geoscope_core.geo.places import names_at
 from geoscope_core.prediction import Candidate
 from geoscope_desktop.items import (
     RESTORED_ACTIONS,
@@ -216,22 +217,7 @@ class ReviewController(QObject):
 
 
 def candidate_at(lat: float, lon: float) -> Candidate:
-    """A candidate at a clicked point, named by the offline gazetteer when it can (degrees)."""
-    from geoscope_core.errors import GeoScopeError
-
-    try:
-        from geoscope_core.geo.gazetteer import get_gazetteer
-
-        rev = get_gazetteer().reverse(lat, lon)
-    except (ImportError, GeoScopeError) as e:
-        log.debug("no place name for %.4f, %.4f: %s", lat, lon, e)
-        return Candidate(lat=lat, lon=lon, confidence=1.0)
-    return Candidate(
-        lat=lat,
-        lon=lon,
-        confidence=1.0,
-        country_code=rev.country.country_code,
-        country=rev.country.name,
-        admin1=rev.admin1.name if rev.admin1 is not None else "",
-        city=rev.city.name if rev.distance_km < 25 else "",
-    )
+    """A candidate at a clicked point, named by the place that contains it (degrees); a
+    city only within 25 km of the click."""
+    names = names_at(lat, lon, city_within_km=25.0)
+    return Candidate(lat=lat, lon=lon, confidence=1.0, **names.fields())

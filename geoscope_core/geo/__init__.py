@@ -1,17 +1,20 @@
-"""Offline geography: gazetteer, reverse geocoding, haversine, geocells, captions (numpy only).
+"""Offline geography: gazetteer, naming a point, haversine, geocells, captions (numpy only).
 
 Nothing is loaded at import; the gazetteer loads on the first :func:`get_gazetteer` call.
 """
 
 from geoscope_core.geo.distance import EARTH_RADIUS_KM, haversine_km
-from geoscope_core.geo.gazetteer import LEVELS, Gazetteer, Place, ReverseResult, get_gazetteer
+from geoscope_core.geo.gazetteer import LEVELS, Gazetteer, get_gazetteer
+from geoscope_core.geo.places import Place, PlaceNames, ReverseResult, names_at
 
 __all__ = [
     "EARTH_RADIUS_KM",
     "LEVELS",
     "Gazetteer",
     "Place",
+    "PlaceNames",
     "ReverseResult",
     "get_gazetteer",
     "haversine_km",
+    "names_at",
 ]

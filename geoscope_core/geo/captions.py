@@ -19,7 +19,8 @@ import string
 import numpy as np
 
 from geoscope_core.errors import ConfigError, GazetteerError
-from geoscope_core.geo.gazetteer import LEVELS, Gazetteer, Place
+from geoscope_core.geo.gazetteer import LEVELS, Gazetteer
+from geoscope_core.geo.places import Place
 
 #: Caption templates per style, then per level (coarse to fine).
 STYLE_TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {

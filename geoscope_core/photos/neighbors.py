@@ -28,7 +28,9 @@ from datetime import datetime
 
 import numpy as np
 
-from geoscope_core.errors import ConfigError, GazetteerError
+from geoscope_core.errors import ConfigError
+from geoscope_core.geo.distance import haversine_km
+from geoscope_core.geo.places import names_at
 from geoscope_core.photos.metadata import PhotoMetadata
 from geoscope_core.prediction import Candidate, Prediction, Source
 
@@ -51,14 +53,6 @@ FALLBACK_THRESHOLD = math.inf
 TIME_MODEL = "time-neighbors"
 VISUAL_MODEL = "visual-neighbors"
 
-_R_KM = 6371.0088
-
-
-def _haversine_km(lat1, lon1, lat2, lon2):  # type: ignore[no-untyped-def]
-    from geoscope_core.geo.distance import haversine_km
-
-    return haversine_km(lat1, lon1, lat2, lon2)
-
 
 def _interpolate(a: tuple[float, float], b: tuple[float, float], f: float) -> tuple[float, float]:
     """Point at fraction ``f`` (0-1) of the great-circle arc a -> b (degrees)."""
@@ -75,21 +69,9 @@ def _interpolate(a: tuple[float, float], b: tuple[float, float], f: float) -> tu
 
 
 def _with_names(pred: Prediction) -> Prediction:
-    """Fill country/admin1/city from the offline gazetteer (unchanged if it is unavailable)."""
-    try:
-        from geoscope_core.geo.gazetteer import get_gazetteer
-
-        r = get_gazetteer().reverse(pred.lat, pred.lon)
-    except (ImportError, GazetteerError) as e:
-        log.debug("no gazetteer for neighbour names: %s", e)
-        return pred
-    return replace(
-        pred,
-        country_code=r.country.country_code,
-        country=r.country.name,
-        admin1=r.admin1.name if r.admin1 is not None else "",
-        city=r.city.name,
-    )
+    """``pred`` named by the place that contains its own point (a neighbour's estimate is a
+    new point: names the model gave another point do not carry over)."""
+    return replace(pred, **names_at(pred.lat, pred.lon).fields())
 
 
 def _usable_fix(m: PhotoMetadata) -> bool:
@@ -133,7 +115,7 @@ def time_neighbor_estimate(
         ga, a = before
         gb, b = after
         span = ga + gb
-        dist = float(_haversine_km(a.gps[0], a.gps[1], b.gps[0], b.gps[1]))  # type: ignore[index]
+        dist = float(haversine_km(a.gps[0], a.gps[1], b.gps[0], b.gps[1]))  # type: ignore[index]
         if span > 0:
             speed = max(speed, dist / span)
         lat, lon = _interpolate(a.gps, b.gps, ga / span if span > 0 else 0.0)  # type: ignore[arg-type]
@@ -233,11 +215,11 @@ class VisualGallery:
         sims[np.arange(len(idx)), idx] = -np.inf
         j = np.argmax(sims, axis=1)
         s = sims[np.arange(len(idx)), j]
-        d = np.asarray(_haversine_km(self.lats[idx], self.lons[idx], self.lats[j], self.lons[j]))
+        d = np.asarray(haversine_km(self.lats[idx], self.lons[idx], self.lats[j], self.lons[j]))
         # A right neighbour must say more than "somewhere in this library": within
         # good_km, and within a quarter of the typical distance between two gallery photos.
         perm = rng.permutation(idx)
-        pair_km = _haversine_km(self.lats[idx], self.lons[idx], self.lats[perm], self.lons[perm])
+        pair_km = haversine_km(self.lats[idx], self.lons[idx], self.lats[perm], self.lons[perm])
         typical = float(np.median(pair_km))
         good_radius = max(min(self.good_km, 0.25 * typical), GPS_ERROR_KM)
         order = np.argsort(-s)
@@ -278,7 +260,7 @@ class VisualGallery:
 
         idx, sims = self.search(embedding)
         same_place = (
-            _haversine_km(self.lats[idx], self.lons[idx], self.lats[idx[0]], self.lons[idx[0]])
+            haversine_km(self.lats[idx], self.lons[idx], self.lats[idx[0]], self.lons[idx[0]])
             <= CLUSTER_KM
         )
         idx, sims = idx[same_place], sims[same_place]
@@ -286,7 +268,7 @@ class VisualGallery:
         w = np.exp(z)
         w /= w.sum()
         lat, lon = spherical_mean(self.lats[idx], self.lons[idx], w)
-        d = np.asarray(_haversine_km(self.lats[idx], self.lons[idx], lat, lon), dtype=np.float64)
+        d = np.asarray(haversine_km(self.lats[idx], self.lons[idx], lat, lon), dtype=np.float64)
         radius = GPS_ERROR_KM + float(np.sqrt((w * d**2).sum()))
         x = (float(sims[0]) - self.threshold) / self.width
         weight = 0.5 * (1.0 + math.tanh(x / 2.0))  # the logistic function, overflow-free
@@ -314,7 +296,7 @@ class VisualGallery:
         g_lat, g_lon, g_radius, wg = self.gallery_estimate(embedding)
         if wg < 0.01:
             return prediction
-        sep = float(_haversine_km(g_lat, g_lon, prediction.lat, prediction.lon))
+        sep = float(haversine_km(g_lat, g_lon, prediction.lat, prediction.lon))
         # Two probabilities of being right: the gallery's weight and the model's confidence.
         gallery_leads = wg > prediction.confidence
         if sep <= max(g_radius, prediction.radius_km):

@@ -38,9 +38,10 @@ from pathlib import Path
 from typing import Any
 
 from geoscope_core import settings
-from geoscope_core.errors import ConfigError, GazetteerError, MetadataError
+from geoscope_core.errors import ConfigError, MetadataError
 from geoscope_core.formats import WriteMode, format_of
-from geoscope_core.geo.gazetteer import country_alpha3, country_name
+from geoscope_core.geo.countries import country_alpha3
+from geoscope_core.geo.places import PlaceNames, names_at
 from geoscope_core.photos import journal as journal_mod
 from geoscope_core.photos.jpegedit import dms
 from geoscope_core.photos.metadata import (
@@ -128,16 +129,6 @@ class WriteReport:
 
 
 @dataclass(frozen=True)
-class Place:
-    """Place names written with a location (any may be empty)."""
-
-    city: str = ""
-    state: str = ""
-    country: str = ""
-    country_code: str = ""  # ISO 3166-1 alpha-2
-
-
-@dataclass(frozen=True)
 class _Plan:
     exif: dict[str, Any] = field(default_factory=dict)
     xmp: dict[str, str] = field(default_factory=dict)
@@ -161,34 +152,10 @@ def _rational_dms(value: float) -> str:
     return f"{deg}/1 {minutes}/1 {micro}/1000000"
 
 
-def place_for(prediction: Prediction) -> Place:
-    """Place names for a prediction: its own names, completed from the offline gazetteer."""
-    place = Place(
-        city=prediction.city,
-        state=prediction.admin1,
-        country=prediction.country,
-        country_code=prediction.country_code.upper(),
-    )
-    if place.city and place.country and place.country_code:
-        return place
-    try:
-        from geoscope_core.geo.gazetteer import get_gazetteer
-
-        r = get_gazetteer().reverse(prediction.lat, prediction.lon)
-        cc = place.country_code or r.country.country_code
-        same_country = cc == r.country.country_code
-        place = Place(
-            city=place.city or (r.city.name if same_country else ""),
-            state=place.state or (r.admin1.name if same_country and r.admin1 else ""),
-            country=place.country or (r.country.name if same_country else ""),
-            country_code=cc,
-        )
-    except (ImportError, GazetteerError) as e:
-        log.debug("no gazetteer for place names: %s", e)
-    if place.country_code and not place.country:
-        name = country_name(place.country_code, unknown="")
-        place = Place(place.city, place.state, name, place.country_code)
-    return place
+def place_for(prediction: Prediction) -> PlaceNames:
+    """Place names written with a prediction: ``geo.places.names_at`` of its point, with
+    its own names as the hint (so the names always contain the written point)."""
+    return names_at(prediction.lat, prediction.lon, PlaceNames.of(prediction))
 
 
 def _truncate_utf8(text: str, max_bytes: int) -> str:
@@ -211,7 +178,7 @@ def estimate_note(prediction: Prediction) -> str:
     return f"{ESTIMATE_METHOD_PREFIX} ({', '.join(parts)})"
 
 
-def _plan(prediction: Prediction, place: Place, *, exif: bool, iptc: bool) -> _Plan:
+def _plan(prediction: Prediction, place: PlaceNames, *, exif: bool, iptc: bool) -> _Plan:
     lat, lon = float(prediction.lat), float(prediction.lon)
     note = estimate_note(prediction)
     xmp: dict[str, str] = {
@@ -228,8 +195,8 @@ def _plan(prediction: Prediction, place: Place, *, exif: bool, iptc: bool) -> _P
     }
     if place.city:
         xmp["Xmp.photoshop.City"] = place.city
-    if place.state:
-        xmp["Xmp.photoshop.State"] = place.state
+    if place.admin1:
+        xmp["Xmp.photoshop.State"] = place.admin1
     if place.country:
         xmp["Xmp.photoshop.Country"] = place.country
     if place.country_code:
@@ -250,8 +217,8 @@ def _plan(prediction: Prediction, place: Place, *, exif: bool, iptc: bool) -> _P
     if iptc:
         if place.city:
             iptc_values["Iptc.Application2.City"] = _truncate_utf8(place.city, 32)
-        if place.state:
-            iptc_values["Iptc.Application2.ProvinceState"] = _truncate_utf8(place.state, 32)
+        if place.admin1:
+            iptc_values["Iptc.Application2.ProvinceState"] = _truncate_utf8(place.admin1, 32)
         if place.country:
             iptc_values["Iptc.Application2.CountryName"] = _truncate_utf8(place.country, 64)
         a3 = country_alpha3(place.country_code)
@@ -302,7 +269,7 @@ def _apply_plan(image: Any, plan: _Plan) -> dict[str, str]:
     return old
 
 
-def _iptc_allowed(image: Any, place: Place) -> bool:
+def _iptc_allowed(image: Any, place: PlaceNames) -> bool:
     """Whether IPTC-IIM can be written without changing how existing IPTC is read.
 
     With no IPTC yet, GeoScope declares UTF-8 itself; with existing IPTC that
@@ -316,7 +283,7 @@ def _iptc_allowed(image: Any, place: Place) -> bool:
     it = _find(iptc, exiv2.IptcKey("Iptc.Envelope.CharacterSet"))
     if it is not None and it.toString() == "\x1b%G":
         return True
-    names = (place.city, place.state, place.country)
+    names = (place.city, place.admin1, place.country)
     return all(n.isascii() for n in names)
 
 
@@ -334,7 +301,7 @@ def _old_values(image: Any, keys: Iterable[str]) -> dict[str, str]:
     return old
 
 
-def _iptc_values(image: Any, place: Place) -> dict[str, str]:
+def _iptc_values(image: Any, place: PlaceNames) -> dict[str, str]:
     """IPTC place fields to add: only those the photo does not have yet, and none when
     its XMP already names a place (the two would disagree)."""
     exiv2 = _exiv2()
@@ -355,7 +322,9 @@ def _iptc_values(image: Any, place: Place) -> dict[str, str]:
     return values
 
 
-def _modify_jpeg_bytes(data: bytes, prediction: Prediction, place: Place) -> tuple[bytes, dict]:
+def _modify_jpeg_bytes(
+    data: bytes, prediction: Prediction, place: PlaceNames
+) -> tuple[bytes, dict]:
     """Return the JPEG ``data`` with the location written append-only (see ``jpegedit``),
     and the values it replaced."""
     from geoscope_core.photos import jpegedit as je
@@ -413,7 +382,9 @@ def _modify_jpeg_bytes(data: bytes, prediction: Prediction, place: Place) -> tup
     return je.join_jpeg(segments, rest), old
 
 
-def _modify_tiff_bytes(data: bytes, prediction: Prediction, place: Place) -> tuple[bytes, dict]:
+def _modify_tiff_bytes(
+    data: bytes, prediction: Prediction, place: PlaceNames
+) -> tuple[bytes, dict]:
     """Return the TIFF ``data`` with the location written by exiv2 (strip/tile data is
     copied, never re-encoded); an existing XMP packet is kept as it is."""
     exiv2 = _exiv2()
@@ -468,7 +439,7 @@ def altered_tags(before: bytes, after: bytes) -> list[str]:
 
 
 def _modify_sidecar_bytes(
-    existing: bytes | None, prediction: Prediction, place: Place
+    existing: bytes | None, prediction: Prediction, place: PlaceNames
 ) -> tuple[bytes, dict]:
     exiv2 = _exiv2()
     if existing is None:
@@ -609,7 +580,7 @@ def _write_real(
     return _write_sidecar(path, prediction, place, options, journal, why_sidecar)
 
 
-def _prepare_in_place(data: bytes, prediction: Prediction, place: Place) -> tuple[bytes, dict]:
+def _prepare_in_place(data: bytes, prediction: Prediction, place: PlaceNames) -> tuple[bytes, dict]:
     """The new bytes of a photo (JPEG or TIFF) and the values replaced, checked: the
     location reads back (exifread) and no pre-existing tag changed (exifread dump,
     maker notes included); otherwise raises _UnsafeInPlace."""
@@ -644,7 +615,7 @@ def _write_in_place(
     path: Path,
     st: os.stat_result,
     prediction: Prediction,
-    place: Place,
+    place: PlaceNames,
     options: WriteOptions,
     journal: journal_mod.JournalWriter,
 ) -> WriteResult:
@@ -688,7 +659,7 @@ def _write_in_place(
 def _write_sidecar(
     path: Path,
     prediction: Prediction,
-    place: Place,
+    place: PlaceNames,
     options: WriteOptions,
     journal: journal_mod.JournalWriter,
     why: str,

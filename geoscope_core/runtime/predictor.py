@@ -20,9 +20,11 @@ Decoding (all parameters come from the bundle manifest):
   the radius of its confidence bin in ``manifest.error_model`` when present, else the
   probability-weighted mean distance of the top-k candidates from the chosen
   point, at least ``decoding["min_radius_km"]`` (default 25 km).
-* Names: from the chain's ``country``/``admin1``/``city`` levels; when the
-  finest level is not one of these (e.g. geocells) the missing names come from
-  reverse geocoding the final point with GEO's gazetteer.
+* Names: ``geo.places.place_point`` of each candidate's point with the names of
+  the chain's ``country``/``admin1``/``city`` labels (or the finest label's
+  country code) as the hint: a point outside the label's country is moved to
+  that country's city nearest to it, and the point is named by the place that
+  contains it, so a point always lies in the place it names.
 
 ``manifest.decoding`` keys: ``level``, ``beam`` (5), ``top_k`` (5), ``refine``
 ("top" | "weighted"), ``refine_k`` (5), ``refine_radius_km`` (500),
@@ -39,6 +41,8 @@ from typing import Any
 import numpy as np
 
 from geoscope_core.errors import BundleError
+from geoscope_core.geo.distance import haversine_km, spherical_mean
+from geoscope_core.geo.places import PlaceNames, place_point
 from geoscope_core.prediction import Candidate, Prediction, Source
 from geoscope_core.runtime.bundle import IMAGE_ENCODER, Bundle, load_bundle, onnx_io_problems
 from geoscope_core.runtime.manifest import BundleKind
@@ -47,16 +51,6 @@ from geoscope_core.runtime.session import Provider, open_session
 log = logging.getLogger(__name__)
 
 NAMED_LEVELS = ("country", "admin1", "city")
-EARTH_RADIUS_KM = 6371.0088
-
-
-def _haversine_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:
-    """Great-circle distance in km; degrees in, numpy broadcasting."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp = p2 - p1
-    dl = np.radians(np.asarray(lon2) - np.asarray(lon1))
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -122,7 +116,6 @@ class Predictor:
         self.min_radius_km = float(dec.get("min_radius_km", 25.0))
         self._levels: dict[str, _Level] = {}
         self._chain: list[str] = []
-        self._gazetteer: Any = None
 
     # -- construction --------------------------------------------------------------------
     @classmethod
@@ -255,7 +248,8 @@ class Predictor:
         i = h.nodes[h.deepest]
         return float(lv.lat[i]), float(lv.lon[i])
 
-    def _names(self, h: _Hyp) -> dict[str, str]:
+    def _names(self, h: _Hyp) -> PlaceNames:
+        """The names the hypothesis's labels give (on named levels), as a hint."""
         names = {"country_code": "", "country": "", "admin1": "", "city": ""}
         for level in NAMED_LEVELS:
             if level in h.nodes:
@@ -265,40 +259,7 @@ class Predictor:
         if not names["country_code"]:
             row = self._levels[h.deepest].rows[h.nodes[h.deepest]]
             names["country_code"] = str(row.get("country_code") or "")
-        return names
-
-    def _fill_names(self, lat: float, lon: float, names: dict[str, str]) -> dict[str, str]:
-        """Complete the names. When the finest level is not a named one (e.g. geocells),
-        the point is reverse geocoded for the missing names (admin1/city only when the
-        reverse result lies in the predicted country); the country name comes from its
-        code otherwise."""
-        from geoscope_core.errors import GazetteerError
-
-        gaz = self.gazetteer()
-        if self._chain[-1] not in NAMED_LEVELS:
-            r = gaz.reverse(lat, lon)
-            cc = names["country_code"] or r.country.country_code
-            same = cc == r.country.country_code
-            names = {
-                "country_code": cc,
-                "country": names["country"] or (r.country.name if same else ""),
-                "admin1": names["admin1"] or (r.admin1.name if same and r.admin1 else ""),
-                "city": names["city"] or (r.city.name if same else ""),
-            }
-        if not names["country"] and names["country_code"]:
-            try:
-                names["country"] = gaz.country(names["country_code"]).name
-            except GazetteerError:
-                log.debug("gazetteer has no country %r", names["country_code"])
-        return names
-
-    def gazetteer(self) -> Any:
-        """GEO's gazetteer, loaded on first use (for reverse geocoding)."""
-        if self._gazetteer is None:
-            from geoscope_core.geo.gazetteer import get_gazetteer
-
-            self._gazetteer = get_gazetteer()
-        return self._gazetteer
+        return PlaceNames(**names)
 
     def _to_prediction(self, hyps: list[_Hyp]) -> Prediction:
         best = hyps[0]
@@ -307,30 +268,26 @@ class Predictor:
         probs = np.array([h.prob for h in hyps])
         if self.refine == "weighted" and len(hyps) > 1:
             near = hyps[: self.refine_k]
-            d = _haversine_km(lat, lon, coords[: len(near), 0], coords[: len(near), 1])
+            d = haversine_km(lat, lon, coords[: len(near), 0], coords[: len(near), 1])
             keep = d <= self.refine_radius_km
-            lat, lon = _spherical_mean(
+            lat, lon = spherical_mean(
                 coords[: len(near), 0][keep], coords[: len(near), 1][keep], probs[: len(near)][keep]
             )
+        lat, lon, best_names = place_point(float(lat), float(lon), self._names(best))
         confidence = float(np.clip(best.prob, 0.0, 1.0))
         em = self.bundle.manifest.error_model
         k = min(self.top_k, len(hyps))
         if em is not None:
             radius = em.radius(confidence)
         else:
-            d = _haversine_km(lat, lon, coords[:k, 0], coords[:k, 1])
+            d = haversine_km(lat, lon, coords[:k, 0], coords[:k, 1])
             w = probs[:k]
             radius = float((w * d).sum() / max(w.sum(), 1e-12))
             radius = max(radius, self.min_radius_km)
-        cands = []
-        for h, (clat, clon) in zip(hyps[:k], coords[:k], strict=True):
-            names = self._names(h)
-            if h is best:
-                clat, clon = lat, lon
-            names = self._fill_names(float(clat), float(clon), names)
-            cands.append(
-                Candidate(lat=float(clat), lon=float(clon), confidence=float(h.prob), **names)
-            )
+        cands = [Candidate(lat=lat, lon=lon, confidence=float(best.prob), **best_names.fields())]
+        for h, (clat, clon) in zip(hyps[1:k], coords[1:k], strict=True):
+            clat, clon, names = place_point(float(clat), float(clon), self._names(h))
+            cands.append(Candidate(lat=clat, lon=clon, confidence=float(h.prob), **names.fields()))
         top = cands[0]
         return Prediction(
             lat=float(lat),
@@ -345,17 +302,3 @@ class Predictor:
             source=Source.MODEL,
             model=self.model_id,
         )
-
-
-def _spherical_mean(lat: np.ndarray, lon: np.ndarray, w: np.ndarray) -> tuple[float, float]:
-    """Weighted mean of points on the unit sphere; degrees in and out."""
-    la, lo = np.radians(lat), np.radians(lon)
-    xyz = np.stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)], axis=1)
-    v = (xyz * w[:, None]).sum(axis=0)
-    n = np.linalg.norm(v)
-    if n < 1e-12:
-        return float(lat[0]), float(lon[0])
-    v /= n
-    return float(np.degrees(np.arcsin(np.clip(v[2], -1, 1)))), float(
-        np.degrees(np.arctan2(v[1], v[0]))
-    )

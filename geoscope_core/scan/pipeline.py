@@ -29,11 +29,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TypedDict
 
 import numpy as np
 
 from geoscope_core.errors import GeoScopeError
+from geoscope_core.geo.places import PlaceNames, names_at_many
 from geoscope_core.photos.cache import CacheEntry, FileKey, ScanCache
 from geoscope_core.photos.metadata import PhotoMetadata, read_metadata
 from geoscope_core.photos.neighbors import VisualGallery, time_neighbor_estimate
@@ -43,15 +43,6 @@ from geoscope_core.runtime.predictor import Predictor
 from geoscope_core.scan.types import EXIF_RADIUS_KM, ScanOptions, ScanResult, ScanStats
 
 log = logging.getLogger(__name__)
-
-
-class _PlaceNames(TypedDict, total=False):
-    """Names of a camera fix's place, as ``Prediction`` fields."""
-
-    country_code: str
-    country: str
-    admin1: str
-    city: str
 
 
 @dataclass
@@ -64,7 +55,7 @@ class _Item:
     emb: np.ndarray | None = None
     error: str = ""
     dirty: bool = False  # needs writing to the cache
-    exif_names: _PlaceNames = field(default_factory=_PlaceNames)
+    exif_names: PlaceNames = field(default_factory=PlaceNames)
 
     @property
     def tagged(self) -> bool:
@@ -363,18 +354,10 @@ class Scanner:
         """Country/admin1/city names of camera fixes (reverse geocoding, vectorised)."""
         if not items or self.options.repredict_gps:
             return
-        from geoscope_core.geo.gazetteer import get_gazetteer
-
         lats = np.array([it.camera_gps()[0] for it in items])
         lons = np.array([it.camera_gps()[1] for it in items])
-        rev = get_gazetteer().reverse_many(lats, lons)
-        for it, r in zip(items, rev, strict=True):
-            it.exif_names = {
-                "country_code": r.country.country_code,
-                "country": r.country.name,
-                "admin1": r.admin1.name if r.admin1 is not None else "",
-                "city": r.city.name,
-            }
+        for it, names in zip(items, names_at_many(lats, lons), strict=True):
+            it.exif_names = names
 
     def _result(self, it: _Item) -> ScanResult:
         if it.error:
@@ -387,7 +370,7 @@ class Scanner:
                 confidence=1.0,
                 radius_km=EXIF_RADIUS_KM,
                 source=Source.EXIF,
-                **it.exif_names,
+                **it.exif_names.fields(),
             )
             return ScanResult(it.path, "exif", pred, it.meta)
         if it.pred is None:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from geoscope_core.geo.captions import prompts_for
-from geoscope_core.geo.gazetteer import Gazetteer, Place
+from geoscope_core.geo.gazetteer import Gazetteer
+from geoscope_core.geo.places import Place
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from geoscope_core.geo.captions import (
     prompts_for,
     render,
 )
-from geoscope_core.geo.gazetteer import LEVELS, Gazetteer, Place, get_gazetteer
+from geoscope_core.geo.gazetteer import LEVELS, Gazetteer, get_gazetteer
+from geoscope_core.geo.places import Place
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ import pytest
 
 from geoscope_core.errors import GazetteerError
 from geoscope_core.geo.distance import haversine_km
-from geoscope_core.geo.gazetteer import Gazetteer, Place, get_gazetteer
+from geoscope_core.geo.gazetteer import Gazetteer, get_gazetteer
+from geoscope_core.geo.places import Place
 
 LABEL_KEYS = {"id", "name", "parent", "lat", "lon", "population", "country_code"}
 
@@ -228,7 +229,7 @@ def test_reverse_works_across_the_antimeridian(gaz: Gazetteer) -> None:
 
 
 def test_country_name_and_alpha3_from_iso_codes() -> None:
-    from geoscope_core.geo.gazetteer import country_alpha3, country_name
+    from geoscope_core.geo.countries import country_alpha3, country_name
 
     assert country_name("hr") == "Croatia" and country_alpha3("hr") == "HRV"
     assert country_name("VA") == "Vatican City"  # a shorter name than ISO's

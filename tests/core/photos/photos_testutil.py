@@ -21,15 +21,17 @@ VOLATILE_KEYS = {
     "File:FileSize",
 }
 
+#: Reykjavik: west of Greenwich, so the W longitude reference is exercised; the names
+#: are the place that contains the point (the writer names the point itself).
 PREDICTION = Prediction(
-    lat=45.8150108,
-    lon=-15.9819190,
+    lat=64.1466,
+    lon=-21.9426,
     confidence=0.42,
     radius_km=25.0,
-    city="Zagreb",
-    admin1="Grad Zagreb",
-    country="Croatia",
-    country_code="HR",
+    city="Reykjavík",
+    admin1="Capital Region",
+    country="Iceland",
+    country_code="IS",
     model="geoscope-lite@0123456789ab",
 )
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from geoscope_core.errors import BundleError, ProviderError
+from geoscope_core.geo.distance import haversine_km
 from geoscope_core.prediction import Source
-from geoscope_core.runtime.predictor import Predictor, _haversine_km
+from geoscope_core.runtime.predictor import Predictor
 from tests.bundles import BLUE, GREEN, RED, make_bundle, solid_image
 
 
@@ -81,7 +82,7 @@ def test_radius_from_error_model_and_fallback(tmp_path: Path) -> None:
     assert p.radius_km == expected
     nb = make_bundle(tmp_path / "noem", logit_scale=5.0, decoding={"min_radius_km": 1.0})
     q = Predictor.load(nb).predict(GREEN[None])[0]
-    d = _haversine_km(q.lat, q.lon, [c.lat for c in q.top_k], [c.lon for c in q.top_k])
+    d = haversine_km(q.lat, q.lon, [c.lat for c in q.top_k], [c.lon for c in q.top_k])
     w = np.array([c.confidence for c in q.top_k])
     assert q.radius_km == pytest.approx(max(float((w * d).sum() / w.sum()), 1.0))
     assert q.radius_km > 100  # a random model is unsure: the radius says so
