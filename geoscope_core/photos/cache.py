@@ -32,7 +32,7 @@ from geoscope_core.prediction import Prediction
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: PhotoMetadata gained utc_offset_min, gps_utc, sub-seconds
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     path TEXT NOT NULL,

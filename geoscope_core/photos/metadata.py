@@ -14,7 +14,7 @@ import logging
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,10 @@ class PhotoMetadata:
     ``gps`` is ``(lat, lon)`` in degrees (WGS84) or None when the photo has no
     location; ``gps_is_estimate`` is True when that location was written by
     GeoScope (an estimate, not a camera fix); ``taken_at`` is EXIF
-    DateTimeOriginal as a naive local time; ``camera`` is "make model serial"
+    DateTimeOriginal (with SubSecTimeOriginal) as a naive camera-clock time;
+    ``utc_offset_min`` the OffsetTimeOriginal that goes with it, minutes east of UTC
+    (None when the camera wrote none); ``gps_utc`` the GPS fix time (GPSDateStamp +
+    GPSTimeStamp, naive UTC; None when absent); ``camera`` is "make model serial"
     ("" when unknown); ``orientation`` is the EXIF orientation 1-8.
     """
 
@@ -47,6 +50,8 @@ class PhotoMetadata:
     taken_at: datetime | None = None
     camera: str = ""
     orientation: int = 1
+    utc_offset_min: int | None = None
+    gps_utc: datetime | None = None
 
 
 def sidecar_path(path: Path) -> Path:
@@ -127,6 +132,47 @@ def _gps_from_exif(tags: dict[str, Any]) -> tuple[float, float] | None:
         # An all-zero GPS block is what many cameras write without a fix.
         return None
     return (lat, lon)
+
+
+_OFFSET = re.compile(r"^\s*([+-])(\d{1,2}):?(\d{2})\s*$")
+
+
+def parse_utc_offset(text: str) -> int | None:
+    """Minutes east of UTC of an EXIF OffsetTime value (``"+02:00"``, ``"-0530"``, ``"Z"``);
+    None for an empty or malformed value (cameras write ``"   :  "`` when unset)."""
+    text = text.strip()
+    if text.upper() == "Z":
+        return 0
+    m = _OFFSET.match(text)
+    if not m:
+        return None
+    minutes = int(m.group(2)) * 60 + int(m.group(3))
+    if minutes > 14 * 60:
+        return None
+    return -minutes if m.group(1) == "-" else minutes
+
+
+def _with_subsec(dt: datetime, subsec: str) -> datetime:
+    """``dt`` plus EXIF SubSecTime digits (``"5"`` is 0.5 s, ``"042"`` 0.042 s)."""
+    digits = subsec.strip().split(" ")[0]
+    if not digits.isdigit():
+        return dt
+    return dt.replace(microsecond=round(float("0." + digits) * 1e6) % 1_000_000)
+
+
+def _gps_utc(tags: dict[str, Any]) -> datetime | None:
+    date = _tag_str(tags, "GPS GPSDate")
+    stamp = tags.get("GPS GPSTimeStamp")
+    if not date or stamp is None:
+        return None
+    try:
+        h, m, s = (_ratio_to_float(v) for v in list(stamp.values)[:3])
+        day = datetime.strptime(date.strip()[:10], "%Y:%m:%d")
+    except (TypeError, ValueError, ZeroDivisionError, AttributeError):
+        return None
+    if not (0 <= h < 24 and 0 <= m < 60 and 0 <= s < 61):
+        return None
+    return day + timedelta(hours=h, minutes=m, seconds=s)
 
 
 def _parse_datetime(text: str) -> datetime | None:
@@ -234,11 +280,18 @@ def read_metadata(path: Path) -> PhotoMetadata:
             gps, is_estimate = None, False
 
     taken_at = None
-    for key in ("EXIF DateTimeOriginal", "EXIF DateTimeDigitized", "Image DateTime"):
+    utc_offset = None
+    for key, sub, off in (
+        ("EXIF DateTimeOriginal", "EXIF SubSecTimeOriginal", "EXIF OffsetTimeOriginal"),
+        ("EXIF DateTimeDigitized", "EXIF SubSecTimeDigitized", "EXIF OffsetTimeDigitized"),
+        ("Image DateTime", "EXIF SubSecTime", "EXIF OffsetTime"),
+    ):
         text = _tag_str(tags, key)
         if text:
             taken_at = _parse_datetime(text)
             if taken_at is not None:
+                taken_at = _with_subsec(taken_at, _tag_str(tags, sub))
+                utc_offset = parse_utc_offset(_tag_str(tags, off))
                 break
 
     camera = " ".join(
@@ -266,4 +319,6 @@ def read_metadata(path: Path) -> PhotoMetadata:
         taken_at=taken_at,
         camera=camera,
         orientation=orientation,
+        utc_offset_min=utc_offset,
+        gps_utc=_gps_utc(tags) if gps is not None else None,
     )
