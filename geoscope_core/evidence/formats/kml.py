@@ -1,0 +1,194 @@
+"""KML and KMZ: ``gx:Track`` (and ``gx:MultiTrack``), timestamped Placemarks, and Google
+Maps Timeline placemarks whose points carry no time but a ``TimeSpan``.
+
+Read with the standard library's ElementTree rather than fastkml: only four element
+kinds matter here, fastkml validates geometry strictly (an empty ``gx:coord``, which
+real exports contain, fails a whole track) and brings pygeoif and arrow along. The file is
+read incrementally, so a truncated file keeps every Placemark before the damage.
+
+A Placemark with a ``TimeSpan`` and N untimed coordinates gets them spread evenly from
+``begin`` to ``end`` (as ExifTool does); they share a span id and are always
+interpolated between, however long the span.
+"""
+
+from __future__ import annotations
+
+import io
+import xml.etree.ElementTree as ET
+import zipfile
+
+from geoscope_core.evidence.formats.base import RawTrack, TrackError, parse_time, to_float
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _children(el: ET.Element, name: str) -> list[ET.Element]:
+    return [c for c in el if _local(c.tag) == name]
+
+
+def _descendants(el: ET.Element, name: str) -> list[ET.Element]:
+    return [c for c in el.iter() if _local(c.tag) == name]
+
+
+def _text(el: ET.Element | None) -> str:
+    return (el.text or "").strip() if el is not None else ""
+
+
+def _coords(text: str) -> list[tuple[float, float, float | None]]:
+    """KML ``lon,lat[,alt]`` tuples separated by white space."""
+    out = []
+    for tup in text.split():
+        parts = tup.split(",")
+        if len(parts) < 2:
+            raise ValueError(f"coordinate {tup!r} is not lon,lat[,alt]")
+        alt = to_float(parts[2], "altitude") if len(parts) > 2 and parts[2] else None
+        out.append((to_float(parts[0], "longitude"), to_float(parts[1], "latitude"), alt))
+    return out
+
+
+def _gx_coord(text: str) -> tuple[float, float, float | None]:
+    """A ``gx:coord``: ``lon lat [alt]`` separated by spaces."""
+    parts = text.split()
+    if len(parts) < 2:
+        raise ValueError(f"gx:coord {text!r} is not 'lon lat [alt]'")
+    alt = to_float(parts[2], "altitude") if len(parts) > 2 else None
+    return to_float(parts[0], "longitude"), to_float(parts[1], "latitude"), alt
+
+
+class _Reader:
+    def __init__(self) -> None:
+        self.raw = RawTrack("KML")
+        self.segment = 0
+        self.span = 0
+        self.placemarks = 0
+
+    def placemark(self, pm: ET.Element) -> None:
+        self.placemarks += 1
+        where = f"Placemark {self.placemarks}"
+        tracks = _descendants(pm, "Track")
+        if tracks:
+            for i, trk in enumerate(tracks):
+                self.track(trk, f"{where} gx:Track {i + 1}", pm)
+            return
+        when = _text(next(iter(_descendants(pm, "when")), None))
+        span = next(iter(_descendants(pm, "TimeSpan")), None)
+        coords: list[tuple[float, float, float | None]] = []
+        for el in pm.iter():
+            if _local(el.tag) == "coordinates" and _text(el):
+                try:
+                    coords.extend(_coords(_text(el)))
+                except ValueError as e:
+                    self.raw.warn(f"{where}: {e}; coordinates skipped")
+        if not coords:
+            return
+        try:
+            if when:
+                t = parse_time(when)
+                if len(coords) > 1:
+                    self.raw.warn(
+                        f"{where}: one TimeStamp for {len(coords)} points; only the first kept"
+                    )
+                lon, lat, alt = coords[0]
+                self.raw.add(t, lat, lon, alt, self.segment, where=where)
+            elif span is not None:
+                self.spread(coords, span, where)
+        except ValueError as e:
+            self.raw.warn(f"{where}: {e}; placemark skipped")
+        self.segment += 1
+
+    def spread(self, coords: list, span: ET.Element, where: str) -> None:
+        begin_s = _text(next(iter(_children(span, "begin")), None))
+        end_s = _text(next(iter(_children(span, "end")), None))
+        if not end_s:
+            raise ValueError("TimeSpan without <end>")
+        end = parse_time(end_s)
+        begin = parse_time(begin_s) if begin_s else end
+        if len(coords) == 1:
+            coords = coords * 2
+        n = len(coords) - 1
+        self.span += 1
+        for i, (lon, lat, alt) in enumerate(coords):
+            t = begin + (end - begin) * (i / n) if n else end
+            if i == 0 and t in self.raw.t[-len(coords) - 2 :]:
+                t += 0.001  # the previous span ended here: keep both (ExifTool does)
+            self.raw.add(t, lat, lon, alt, self.segment, self.span, where=f"{where} point {i + 1}")
+
+    def track(self, trk: ET.Element, where: str, pm: ET.Element) -> None:
+        whens = [_text(w) for w in trk if _local(w.tag) == "when"]
+        coords = [_text(c) for c in trk if _local(c.tag) == "coord"]
+        if not whens:
+            span = next(iter(_descendants(pm, "TimeSpan")), None)
+            parsed = []
+            for i, c in enumerate(coords):
+                if not c:
+                    continue
+                try:
+                    parsed.append(_gx_coord(c))
+                except ValueError as e:
+                    self.raw.warn(f"{where} gx:coord {i + 1}: {e}; skipped")
+            if parsed and span is not None:
+                try:
+                    self.spread(parsed, span, where)
+                except ValueError as e:
+                    self.raw.warn(f"{where}: {e}; track skipped")
+            elif parsed:
+                self.raw.warn(f"{where}: {len(parsed)} gx:coord without <when>; skipped")
+            self.segment += 1
+            return
+        if len(whens) != len(coords):
+            self.raw.warn(
+                f"{where}: {len(whens)} <when> but {len(coords)} <gx:coord>; paired in order"
+            )
+        for i, (w, c) in enumerate(zip(whens, coords, strict=False)):
+            if not c:
+                self.raw.warn(f"{where} gx:coord {i + 1}: empty; skipped")
+                continue
+            try:
+                t = parse_time(w)
+                lon, lat, alt = _gx_coord(c)
+            except ValueError as e:
+                self.raw.warn(f"{where} point {i + 1}: {e}; skipped")
+                continue
+            self.raw.add(t, lat, lon, alt, self.segment, where=f"{where} point {i + 1}")
+        self.segment += 1
+
+
+def _kml_bytes(data: bytes) -> bytes:
+    """The KML document of a KMZ (``doc.kml``, else the first ``.kml`` entry)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            names = [n for n in z.namelist() if n.lower().endswith(".kml")]
+            if not names:
+                raise TrackError("KMZ archive holds no .kml file")
+            name = "doc.kml" if "doc.kml" in names else names[0]
+            return z.read(name)
+    except zipfile.BadZipFile as e:
+        raise TrackError(f"not a readable KMZ archive: {e}") from e
+
+
+def read(data: bytes, name: str = "") -> RawTrack:
+    kmz = data[:2] == b"PK"
+    if kmz:
+        data = _kml_bytes(data)
+    reader = _Reader()
+    reader.raw.format = "KMZ" if kmz else "KML"
+    stack: list[ET.Element] = []
+    try:
+        for event, el in ET.iterparse(io.BytesIO(data.lstrip()), events=("start", "end")):
+            if event == "start":
+                stack.append(el)
+                continue
+            stack.pop()
+            if _local(el.tag) == "Placemark":
+                reader.placemark(el)
+                el.clear()
+            elif _local(el.tag) == "Track" and not any(_local(s.tag) == "Placemark" for s in stack):
+                reader.track(el, f"gx:Track outside a Placemark (line {len(stack)})", el)
+    except ET.ParseError as e:
+        line, col = e.position
+        reader.raw.warn(f"line {line}, column {col}: not well-formed XML; points before it kept")
+        if not len(reader.raw):
+            raise TrackError(f"line {line}, column {col}: not well-formed KML: {e}") from e
+    return reader.raw

@@ -1,0 +1,242 @@
+"""Track readers: every format, damaged files keep their good points and name the place."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from geoscope_core.evidence.formats.base import parse_time
+from geoscope_core.evidence.tracks import Track, TrackError, load_track, load_tracks
+
+GPX = """<?xml version="1.0"?>
+<gpx version="1.1" creator="t" xmlns="http://www.topografix.com/GPX/1/1">
+<wpt lat="45.0" lon="7.0"><time>2024-05-01T09:59:00Z</time></wpt>
+<trk><trkseg>
+<trkpt lat="45.0" lon="7.0"><ele>100</ele><time>2024-05-01T10:00:00Z</time></trkpt>
+<trkpt lat="45.001" lon="7.0"><time>2024-05-01T10:00:10Z</time></trkpt>
+</trkseg><trkseg>
+<trkpt lat="45.002" lon="7.0"><time>2024-05-01T10:00:20Z</time></trkpt>
+<trkpt lat="45.003" lon="7.0"></trkpt>
+</trkseg></trk></gpx>
+"""
+
+
+def _write(tmp_path: Path, name: str, text: str | bytes) -> Path:
+    p = tmp_path / name
+    p.write_bytes(text.encode() if isinstance(text, str) else text)
+    return p
+
+
+def test_gpx_all_segments_waypoints_and_untimed_points(tmp_path: Path) -> None:
+    tr = load_track(_write(tmp_path, "a.gpx", GPX))
+    assert len(tr) == 4
+    assert tr.formats == ("GPX 1.1",)
+    assert tr.t[0] == parse_time("2024-05-01T09:59:00Z")
+    assert np.all(np.diff(tr.t) > 0)
+    assert tr.ele[1] == 100 and np.isnan(tr.ele[2])
+    assert any("without <time>" in w for w in tr.warnings)
+    assert len(tr.polylines()) == 3  # waypoint, segment 1, segment 2
+
+
+def test_truncated_gpx_keeps_points_before_the_damage(tmp_path: Path) -> None:
+    cut = GPX[: GPX.index('<trkpt lat="45.002"') + 30]
+    tr = load_track(_write(tmp_path, "cut.gpx", cut))
+    assert len(tr) == 3
+    assert any("line 8" in w and "not closed" in w for w in tr.warnings), tr.warnings
+
+
+def test_unreadable_and_empty_files_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(TrackError, match="empty file"):
+        load_track(_write(tmp_path, "e.gpx", ""))
+    with pytest.raises(TrackError, match=r"n\.gpx: no fix with a time"):
+        load_track(
+            _write(tmp_path, "n.gpx", GPX.replace("<time>", "<x>").replace("</time>", "</x>"))
+        )
+    with pytest.raises(TrackError, match="binary"):
+        load_track(_write(tmp_path, "a.fit", b"\x0e\x10\x00\x00FIT\x00"))
+    with pytest.raises(TrackError, match="cannot read"):
+        load_track(tmp_path / "missing.gpx")
+
+
+KML = """<?xml version="1.0"?>
+<kml xmlns="http://www.opengis.net/kml/2.2" xmlns:gx="http://www.google.com/kml/ext/2.2">
+<Document>
+<Placemark><gx:Track>
+<when>2024-05-01T10:00:00-02:00</when><when>2024-05-01T10:00:05-02:00</when>
+<when>2024-05-01T10:00:09-02:00</when>
+<gx:coord>7.0 45.0 100</gx:coord><gx:coord/><gx:coord>7.1 45.1 90</gx:coord>
+</gx:Track></Placemark>
+<Placemark><TimeStamp><when>2024-05-01T13:00:00Z</when></TimeStamp>
+<Point><coordinates>7.2,45.2,0</coordinates></Point></Placemark>
+<Placemark><TimeSpan><begin>2024-05-01T14:00:00Z</begin><end>2024-05-01T18:00:00Z</end></TimeSpan>
+<LineString><coordinates>7.3,45.3 7.4,45.4 7.5,45.5</coordinates></LineString></Placemark>
+</Document></kml>
+"""
+
+
+def test_kml_gx_track_placemarks_and_timespans(tmp_path: Path) -> None:
+    tr = load_track(_write(tmp_path, "a.kml", KML))
+    assert len(tr) == 6
+    assert tr.t[0] == parse_time("2024-05-01T12:00:00Z")
+    assert (tr.lat[1], tr.lon[1]) == (45.1, 7.1)  # the empty coord keeps its own <when>
+    assert any("gx:coord 2: empty" in w for w in tr.warnings)
+    spread = tr.t[-3:] - parse_time("2024-05-01T14:00:00Z")
+    assert list(spread) == [0.0, 7200.0, 14400.0]
+    assert tr.span[-1] == tr.span[-3] >= 0 and tr.span[0] == -1
+
+
+def test_kmz_and_truncated_kml(tmp_path: Path) -> None:
+    p = tmp_path / "a.kmz"
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("doc.kml", KML)
+    assert len(load_track(p)) == 6
+    cut = KML[: KML.index("<Placemark><TimeSpan>") + 20]
+    tr = load_track(_write(tmp_path, "cut.kml", cut))
+    assert len(tr) == 3
+    assert any("not well-formed" in w and "line" in w for w in tr.warnings)
+
+
+def test_nmea_rmc_gga_and_bad_checksum(tmp_path: Path) -> None:
+    def sentence(body: str, good: bool = True) -> str:
+        cs = 0
+        for ch in body:
+            cs ^= ord(ch)
+        return f"${body}*{cs if good else cs ^ 1:02X}"
+
+    text = "\n".join(
+        [
+            sentence("GPGGA,235959.000,5013.476,N,01710.477,E,1,09,0.8,468.7,M,0.0,M,,"),  # no date
+            sentence("GPRMC,000001.00,A,4249.96542,S,14726.73195,E,0.013,,231019,,,A"),
+            sentence("GPGGA,000001.00,4249.96542,S,14726.73195,E,1,09,0.96,30.0,M,-8.8,M,,"),
+            sentence("GPGGA,000003.00,4249.96600,S,14726.73195,E,1,09,0.96,31.0,M,-8.8,M,,", False),
+            sentence("GPGGA,000005.00,4249.96700,S,14726.73195,E,1,09,0.96,32.0,M,-8.8,M,,"),
+            "garbage line",
+        ]
+    )
+    tr = load_track(_write(tmp_path, "a.nmea", text))
+    # the first GGA has no date; the one with a wrong checksum is skipped and named
+    assert any("line 4: checksum" in w for w in tr.warnings), tr.warnings
+    assert any("no date" in w for w in tr.warnings)
+    assert len(tr) == 2
+    assert tr.t[0] == parse_time("2019-10-23T00:00:01Z") and tr.t[1] == tr.t[0] + 4
+    assert tr.lat[0] == pytest.approx(-42.832757, abs=1e-6)
+
+
+def test_tcx_geojson_csv_and_google(tmp_path: Path) -> None:
+    tcx = (
+        '<?xml version="1.0"?><TrainingCenterDatabase xmlns="http://www.garmin.com/'
+        'xmlschemas/TrainingCenterDatabase/v2"><Activities><Activity><Lap><Track>'
+        "<Trackpoint><Time>2024-01-01T10:00:00Z</Time><Position><LatitudeDegrees>52.52"
+        "</LatitudeDegrees><LongitudeDegrees>13.405</LongitudeDegrees></Position>"
+        "<AltitudeMeters>34</AltitudeMeters></Trackpoint>"
+        "<Trackpoint><Time>2024-01-01T10:00:05Z</Time><HeartRateBpm/></Trackpoint>"
+        "</Track></Lap></Activity></Activities></TrainingCenterDatabase>"
+    )
+    tr = load_track(_write(tmp_path, "a.tcx", tcx))
+    assert len(tr) == 1 and tr.ele[0] == 34
+
+    gj = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [1, 2]},
+                "properties": {"time": "2024-01-01T10:00:00+01:00"},
+            },
+            {
+                "type": "Feature",
+                "geometry": {"type": "LineString", "coordinates": [[1, 3], [1, 4]]},
+                "properties": {"coordTimes": ["2024-01-01T10:00:00Z", "2024-01-01T10:01:00Z"]},
+            },
+        ],
+    }
+    tr = load_track(_write(tmp_path, "a.geojson", json.dumps(gj)))
+    assert len(tr) == 3 and tr.t[0] == parse_time("2024-01-01T09:00:00Z")
+
+    csv_text = "time,lat,lon,ele\n2024-01-01T10:00:00Z,1,2,3\nbad,1,2,3\n1704103260,1.5,2,\n"
+    tr = load_track(_write(tmp_path, "a.csv", csv_text))
+    assert len(tr) == 2 and tr.t[1] == 1704103260.0
+    assert any(w.startswith("line 3:") for w in tr.warnings)
+
+    records = {
+        "locations": [
+            {"latitudeE7": 500000000, "longitudeE7": 140000000, "timestampMs": "1398441583147"},
+            {
+                "latitudeE7": 500000100,
+                "longitudeE7": 140000000,
+                "timestamp": "2014-04-25T16:00:00Z",
+            },
+        ]
+    }
+    tr = load_track(_write(tmp_path, "Records.json", json.dumps(records)))
+    assert len(tr) == 2 and tr.lat[0] == pytest.approx(50.0) and tr.t[0] == 1398441583.147
+
+    timeline = {
+        "semanticSegments": [
+            {
+                "startTime": "2024-06-15T09:00:00.000+02:00",
+                "endTime": "2024-06-15T12:00:00.000+02:00",
+                "visit": {"topCandidate": {"placeLocation": {"latLng": "48.8566°, 2.3522°"}}},
+            },
+            {
+                "startTime": "2024-06-15T12:00:00.000+02:00",
+                "endTime": "2024-06-15T13:00:00.000+02:00",
+                "timelinePath": [
+                    {"point": "48.86°, 2.34°", "time": "2024-06-15T12:10:00.000+02:00"}
+                ],
+            },
+        ]
+    }
+    tr = load_track(_write(tmp_path, "Timeline.json", json.dumps(timeline)))
+    assert len(tr) == 3 and tr.span[0] == tr.span[1] >= 0  # a 3 h visit is one span
+
+    semantic = {
+        "timelineObjects": [
+            {
+                "placeVisit": {
+                    "location": {"latitudeE7": 533407440, "longitudeE7": 837026901},
+                    "duration": {
+                        "startTimestamp": "2013-12-01T07:05:14Z",
+                        "endTimestamp": "2013-12-01T08:05:14Z",
+                    },
+                }
+            }
+        ]
+    }
+    tr = load_track(_write(tmp_path, "Semantic.json", json.dumps(semantic)))
+    assert len(tr) == 2 and tr.lat[0] == pytest.approx(53.340744)
+
+    with pytest.raises(TrackError, match="line 1, column"):
+        load_track(_write(tmp_path, "bad.json", '{"locations": [}'))
+
+
+def test_equal_times_keep_the_last_and_merge_renumbers() -> None:
+    a = Track.from_arrays([2.0, 1.0, 2.0], [0.0, 1.0, 2.0], [0.0, 0.0, 0.0])
+    assert list(a.t) == [1.0, 2.0] and a.lat[1] == 2.0
+    b = Track.from_arrays([0.5], [9.0], [9.0], segment=[0])
+    from geoscope_core.evidence.tracks import merge_tracks
+
+    m = merge_tracks([a, b])
+    assert list(m.t) == [0.5, 1.0, 2.0] and m.segment[0] == 1
+
+
+def test_every_shared_track_file_loads_or_says_why() -> None:
+    from geoscope_core.settings import data_dir
+
+    root = data_dir() / "tracks" / "tracks"
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    assert len(files) >= 100, root
+    loaded = 0
+    for p in files:
+        try:
+            tr = load_tracks([p])
+        except TrackError as e:
+            assert str(p) in str(e)
+            continue
+        loaded += 1
+        assert len(tr) and np.all(np.diff(tr.t) > 0)
+    assert loaded >= 90
