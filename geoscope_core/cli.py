@@ -19,6 +19,7 @@ from geoscope_core.errors import GeoScopeError
 #: subcommand -> (module, one-line help). A plain registry; order is the help order.
 COMMANDS: dict[str, tuple[str, str]] = {
     "scan": ("geoscope_core.commands.scan", "geolocate the photos in a folder"),
+    "track": ("geoscope_core.commands.track", "summarise a GPS track log (points, span, gaps)"),
     "undo": ("geoscope_core.commands.undo", "restore the files a write journal changed"),
     "bundle": ("geoscope_core.commands.bundle", "inspect and verify model bundles"),
     "eval": ("geoscope_core.commands.eval", "measure a model on a labelled photo set"),

@@ -31,7 +31,7 @@ def read(data: bytes, name: str = "") -> RawTrack:
         gpx = gpxpy.parse(text)
     except gpxpy.gpx.GPXException as e:
         raw.warn(f"not well-formed GPX ({e}); points before the damage kept")
-        _salvage(text, raw)
+        _salvage(text, raw, str(e))
         return raw
     raw.format = f"GPX {gpx.version}" if gpx.version else "GPX"
     raw.name = gpx.name or ""
@@ -73,14 +73,14 @@ _ELE = re.compile(r"<(?:\w+:)?ele>\s*([^<]*?)\s*</(?:\w+:)?ele>")
 _SEG = re.compile(r"<(?:\w+:)?(trkseg|trk|rte)\b")
 
 
-def _salvage(text: str, raw: RawTrack) -> None:
+def _salvage(text: str, raw: RawTrack, error: str) -> None:
     """Points of a damaged GPX file, by pattern: each complete ``<trkpt ...>...</trkpt>``
     (or wpt/rtept) with a time. Stops at the first incomplete point and says where."""
     seg = 0
     seg_starts = [m.start() for m in _SEG.finditer(text)]
     matches = list(_POINT.finditer(text))
     if not matches:
-        raise TrackError("no GPX points found (not well-formed XML)")
+        raise TrackError(f"not well-formed GPX and no point found: {error}")
     for m in matches:
         line = text.count("\n", 0, m.start()) + 1
         attrs = dict(_ATTR.findall(m.group(2)))

@@ -1,0 +1,46 @@
+"""``geoscope track FILE``: what a track log holds (points, time span, gaps, area)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", type=Path, nargs="+", metavar="FILE", help="track log(s)")
+    parser.add_argument(
+        "--max-gap",
+        type=float,
+        default=1800.0,
+        metavar="S",
+        help="report gaps between fixes longer than S seconds (default 1800)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from geoscope_core.errors import ConfigError
+    from geoscope_core.evidence.summary import format_summary, summarize
+    from geoscope_core.evidence.tracks import TrackError, load_track
+
+    if args.max_gap < 0:
+        raise ConfigError(f"--max-gap must be >= 0, got {args.max_gap}")
+    failed = 0
+    out = []
+    for path in args.files:
+        try:
+            s = summarize(load_track(path), args.max_gap)
+        except TrackError as e:
+            print(f"geoscope track: error: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        if args.json:
+            out.append({"file": str(path), **s.to_dict()})
+        else:
+            print(format_summary(str(path), s))
+    if args.json:
+        print(json.dumps(out if len(out) != 1 else out[0], indent=1))
+    return 1 if failed else 0
