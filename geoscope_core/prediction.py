@@ -11,6 +11,7 @@ class Source(str, enum.Enum):
     """Where a location came from."""
 
     MODEL = "model"  # the bundle's image encoder
+    TRACK = "track"  # the user's GPS track logs, by time
     NEIGHBORS = "neighbors"  # the user's own GPS-tagged photos (time or visual neighbours)
     EXIF = "exif"  # the photo already carried GPS
 

@@ -271,15 +271,19 @@ def write_jpeg(
     taken_at: str | None = None,
     camera: tuple[str, str] = ("Canon", "Canon EOS 40D"),
     size: tuple[int, int] = (256, 192),
+    offset: str | None = None,
 ) -> Path:
     """Save ``pixels`` (uint8 [H, W, 3]) upscaled to ``size`` as a JPEG with EXIF
-    Make/Model, DateTimeOriginal (``"YYYY:MM:DD HH:MM:SS"``) and GPS (degrees)."""
+    Make/Model, DateTimeOriginal (``"YYYY:MM:DD HH:MM:SS"``), OffsetTimeOriginal
+    (``"+02:00"``) and GPS (degrees)."""
     from PIL import Image
 
     exif = Image.Exif()
     exif[0x010F], exif[0x0110] = camera
     if taken_at:
         exif.get_ifd(0x8769)[0x9003] = taken_at
+    if offset:
+        exif.get_ifd(0x8769)[0x9011] = offset
     if gps is not None:
         g = exif.get_ifd(0x8825)
         for (ref_tag, val_tag), value, (pos, neg) in (

@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from geoscope_core.evidence.personal import EvidenceOptions
+    from geoscope_core.scan.pipeline import Scanner
 
 from geoscope_core.runtime.session import PROVIDER_NAMES
 
@@ -62,6 +67,59 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="time-neighbour window in seconds (default 300)",
     )
+    ev = parser.add_argument_group("your own evidence (placed by time, before the model)")
+    ev.add_argument(
+        "--track",
+        type=Path,
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="GPS track log(s): GPX, KML/KMZ, NMEA, IGC, TCX, GeoJSON, CSV, Google Takeout",
+    )
+    ev.add_argument(
+        "--reference",
+        type=Path,
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="DIR",
+        help="more folders of GPS-tagged photos (any device) to place by; not scanned",
+    )
+    ev.add_argument(
+        "--tz",
+        default=None,
+        metavar="ZONE",
+        help="time zone of camera clocks that wrote no offset (Europe/Rome, +02:00); "
+        "default: from where the track or your GPS photos were",
+    )
+    ev.add_argument(
+        "--time-offset",
+        action="append",
+        default=[],
+        metavar="[CAMERA=]+-[[HH:]MM:]SS",
+        help="add this to a camera's clock (like exiftool -geosync); CAMERA matches part "
+        "of 'make model serial'; repeatable",
+    )
+    ev.add_argument(
+        "--max-gap",
+        type=float,
+        default=1800.0,
+        metavar="S",
+        help="interpolate between fixes at most S seconds apart (default 1800, as ExifTool)",
+    )
+    ev.add_argument(
+        "--max-extrapolation",
+        type=float,
+        default=1800.0,
+        metavar="S",
+        help="take a fix's position at most S seconds from it (default 1800, as ExifTool)",
+    )
+    ev.add_argument(
+        "--no-estimate-offset",
+        action="store_true",
+        help="do not estimate camera clock offsets from your other photos",
+    )
     parser.add_argument("--batch-size", type=int, default=16, help="inference batch size")
     parser.add_argument("--workers", type=int, default=0, help="decode threads (0 = auto)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -100,7 +158,49 @@ def _print_table(results: list, root: Path | None) -> None:
         print(
             f"{r.status:9s} {p.lat:9.4f} {p.lon:10.4f} {p.confidence:5.2f} "
             f"{p.radius_km:7.1f}  {place or '-'}  |  {name}"
+            + (f"  ({r.reason})" if r.status in ("track", "neighbors") and r.reason else "")
         )
+
+
+def _evidence_options(args: argparse.Namespace) -> EvidenceOptions:
+    from geoscope_core.errors import DataError
+    from geoscope_core.evidence.personal import EvidenceOptions
+    from geoscope_core.evidence.phototime import parse_time_offset
+    from geoscope_core.evidence.placement import PlacementLimits
+
+    for p in (*args.track, *args.reference):
+        if not p.exists():
+            raise DataError(f"{p} does not exist")
+    return EvidenceOptions(
+        track_files=tuple(args.track),
+        tz=args.tz,
+        time_offsets=tuple(parse_time_offset(o) for o in args.time_offset),
+        limits=PlacementLimits(args.max_gap, args.max_extrapolation),
+        estimate_offsets=not args.no_estimate_offset,
+    )
+
+
+def _print_evidence(scanner: Scanner) -> None:
+    """What the user's own evidence was: tracks read, reference fixes, camera clocks."""
+    ev = scanner.evidence
+    if ev is None:
+        return
+    if ev.track is not None:
+        tr = ev.track
+        print(f"track: {len(tr)} fixes from {len(tr.sources)} file(s) ({', '.join(tr.formats)})")
+        for w in tr.warnings[:5]:
+            print(f"  skipped: {w}")
+    if ev.photo_track is not None:
+        print(f"GPS photos as fixes: {len(ev.photo_track)}")
+    for cam in ev.cameras.values():
+        if cam.origin == "none" and cam.estimate is None:
+            continue
+        name = cam.camera or "unknown camera"
+        if cam.origin == "none":
+            print(f"clock of {name}: left as is; {cam.estimate.note if cam.estimate else ''}")
+        else:
+            note = f"; {cam.estimate.note}" if cam.estimate else ""
+            print(f"clock of {name}: {cam.seconds:+.0f} s ({cam.origin}{note})")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -116,6 +216,8 @@ def run(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     options = ScanOptions(
+        evidence=_evidence_options(args),
+        references=tuple(args.reference),
         use_cache=not args.no_cache,
         neighbors=not args.no_neighbors,
         repredict_gps=args.repredict_gps,
@@ -155,7 +257,7 @@ def run(args: argparse.Namespace) -> int:
         items = [
             (r.path, r.prediction)
             for r in results
-            if r.status in ("predicted", "neighbors") and r.prediction is not None
+            if r.status in ("track", "neighbors", "predicted") and r.prediction is not None
         ]
         report = write_locations(
             items,
@@ -182,6 +284,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(failed)} file(s) failed:")
         for r in failed:
             print(f"  {r.path}: {r.error}")
+    _print_evidence(scanner)
     counts = ", ".join(f"{s} {scanner.stats.counts.get(s, 0)}" for s in STATUSES)
     rate = len(results) / elapsed if elapsed > 0 else 0.0
     print(

@@ -27,6 +27,7 @@ CSV_FIELDS = (
     "model",
     "taken_at",
     "camera",
+    "reason",
     "error",
 )
 FORMATS = {".csv": "csv", ".json": "json", ".geojson": "geojson"}
@@ -36,7 +37,7 @@ def result_row(r: ScanResult) -> dict[str, Any]:
     """Flat row of one result (CSV_FIELDS); empty strings where there is no value.
     ``lat``/``lon`` in degrees, ``radius_km`` in km, ``confidence`` 0-1."""
     row: dict[str, Any] = dict.fromkeys(CSV_FIELDS, "")
-    row.update(path=str(r.path), status=r.status, error=r.error)
+    row.update(path=str(r.path), status=r.status, error=r.error, reason=r.reason)
     p = r.prediction
     if p is not None:
         row.update(
@@ -75,6 +76,7 @@ def result_dict(r: ScanResult) -> dict[str, Any]:
     return {
         "path": str(r.path),
         "status": r.status,
+        "reason": r.reason,
         "error": r.error,
         "prediction": r.prediction.to_dict() if r.prediction else None,
         "metadata": meta,
@@ -88,7 +90,8 @@ def geojson(results: Sequence[ScanResult]) -> dict[str, Any]:
     for r in results:
         if r.prediction is None:
             continue
-        props = {"path": str(r.path), "status": r.status, **r.prediction.to_dict()}
+        props = {"path": str(r.path), "status": r.status, "reason": r.reason}
+        props.update(r.prediction.to_dict())
         props.pop("lat")
         props.pop("lon")
         if r.metadata is not None and r.metadata.taken_at:

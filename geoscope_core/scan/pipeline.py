@@ -7,9 +7,11 @@ Pipeline of ``Scanner.scan``:
 3. photos with a camera GPS fix are reported as ``exif`` (not predicted unless
    ``repredict_gps``); when neighbours are on they are run through the model
    first, to build the visual gallery from their embeddings;
-4. the other photos: a time neighbour (same camera, within
-   ``time_window_s`` of a tagged photo) if there is one, else the model's
-   prediction blended with the visual gallery.
+4. the other photos, in the order of evidence: by UTC time on the user's track logs
+   (``track``), then on the fixes of every GPS-tagged photo of any device, in the scan
+   or in ``references`` (``neighbors``; see ``evidence/personal.py``); a photo whose
+   zone is unknown, by a same-camera time neighbour within ``time_window_s``; else
+   the model's prediction blended with the visual gallery. Each result says why.
 
 Decoding runs in a thread pool (Pillow releases the GIL) while the main thread
 runs ONNX Runtime on the previous batch; at most ``window`` decoded images are
@@ -26,18 +28,20 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from geoscope_core.errors import GeoScopeError
+from geoscope_core.evidence.personal import TRACK, EvidenceOptions, PersonalEvidence, TimePlacement
+from geoscope_core.evidence.placement import PlacementLimits
 from geoscope_core.geo.places import PlaceNames, names_at_many
 from geoscope_core.photos.cache import CacheEntry, FileKey, ScanCache
 from geoscope_core.photos.metadata import PhotoMetadata, read_metadata
-from geoscope_core.photos.neighbors import VisualGallery, time_neighbor_estimate
-from geoscope_core.prediction import Prediction, Source
+from geoscope_core.photos.neighbors import TIME_MODEL, VisualGallery, time_neighbor_estimate
+from geoscope_core.prediction import Candidate, Prediction, Source
 from geoscope_core.runtime.images import load_image
 from geoscope_core.runtime.predictor import Predictor
 from geoscope_core.scan.types import EXIF_RADIUS_KM, ScanOptions, ScanResult, ScanStats
@@ -56,6 +60,7 @@ class _Item:
     error: str = ""
     dirty: bool = False  # needs writing to the cache
     exif_names: PlaceNames = field(default_factory=PlaceNames)
+    reason: str = ""  # what placed it, when the user's own evidence did
 
     @property
     def tagged(self) -> bool:
@@ -117,6 +122,8 @@ class Scanner:
         self.predictor = predictor
         self.options = options or ScanOptions()
         self.stats = ScanStats()
+        #: the user's evidence of the last scan (tracks, reference photos, camera offsets)
+        self.evidence: PersonalEvidence | None = None
         self._lock = threading.Lock()
 
     # -- public ------------------------------------------------------------------------
@@ -171,18 +178,31 @@ class Scanner:
             if cancelled.is_set():
                 return
 
-            # 2. the others: time neighbours, else the model blended with the gallery.
+            # 2. the others, in the order of evidence: the track logs, the GPS-tagged
+            #    photos of every device (by UTC time), same-camera time neighbours (photos
+            #    whose zone is unknown), else the model blended with the gallery.
             gallery = self._gallery(gallery_items) if opts.neighbors else None
+            evidence = self._evidence(live, gallery_items, pool, cache)
+            placed = evidence.place([it.meta for it in untagged if it.meta]) if evidence else []
+            by_evidence = iter(placed)
             times = _TimeIndex([it.meta for it in tagged if it.meta]) if opts.neighbors else None
             to_model: list[_Item] = []
             by_time: list[_Item] = []
+            named: list[tuple[_Item, TimePlacement]] = []
             for it in untagged:
+                tp = next(by_evidence) if evidence is not None and it.meta else None
+                if tp is not None:
+                    named.append((it, tp))
+                    by_time.append(it)
+                    continue
                 est = self._time_neighbor(it, times) if times is not None else None
                 if est is not None:
                     it.pred = est
+                    it.reason = "your GPS photos: same camera, by time"
                     by_time.append(it)
                 else:
                     to_model.append(it)
+            self._name_placements(named)
             if cache is not None:
                 self._store(by_time, cache)  # their metadata, so a re-scan skips reading it
             for it in by_time:
@@ -198,7 +218,9 @@ class Scanner:
             stats.wall_s = time.perf_counter() - t0
 
     # -- stages ------------------------------------------------------------------------
-    def _stat_and_cache(self, items: list[_Item], cache: ScanCache | None) -> None:
+    def _stat_and_cache(
+        self, items: list[_Item], cache: ScanCache | None, count: bool = True
+    ) -> None:
         for it in items:
             try:
                 it.key = FileKey.of(it.path)
@@ -212,7 +234,7 @@ class Scanner:
             entry = found.get(key.path)
             if entry is not None:
                 it.meta, it.pred, it.emb = entry.metadata, entry.prediction, entry.embedding
-                self.stats.cached += 1
+                self.stats.cached += count
 
     def _read_metadata(self, items: list[_Item], pool: ThreadPoolExecutor) -> None:
         def one(it: _Item) -> None:
@@ -342,6 +364,68 @@ class Scanner:
         lons = np.array([it.camera_gps()[1] for it in items], dtype=np.float64)
         return VisualGallery(emb, lats, lons)
 
+    def _evidence(
+        self,
+        live: list[_Item],
+        embedded: list[_Item],
+        pool: ThreadPoolExecutor,
+        cache: ScanCache | None,
+    ) -> PersonalEvidence | None:
+        """The user's evidence for this scan: track logs, and every camera-GPS photo of the
+        scan and of ``references`` as a fix; clock offsets settled. None when there is none
+        (no track, and neighbours off or no tagged photo)."""
+        opts = self.options
+        ev_opts = opts.evidence or EvidenceOptions()
+        if ev_opts.photo_limits is None:
+            # photos are sparser than a log: take a photo's position only within the
+            # time-neighbour window of it (interpolating between two up to the gap limit)
+            lim = ev_opts.limits
+            ext = min(opts.time_window_s, lim.max_extrapolation_s)
+            ev_opts = replace(ev_opts, photo_limits=PlacementLimits(lim.max_gap_s, ext))
+        evidence = PersonalEvidence.load(ev_opts)
+        refs: list[_Item] = []
+        if opts.references:
+            from geoscope_core.photos.walk import iter_photos
+
+            seen = {it.path for it in live}
+            refs = [_Item(p) for d in opts.references for p in iter_photos(d) if p not in seen]
+            self._stat_and_cache(refs, cache, count=False)
+            self._read_metadata([it for it in refs if it.key and it.meta is None], pool)
+            if cache is not None:
+                self._store([it for it in refs if it.meta is not None], cache)
+        if opts.neighbors or opts.references:
+            metas = [it.meta for it in (*live, *refs) if it.meta is not None and it.tagged]
+            evidence.add_reference_photos(metas)
+        if evidence.empty:
+            self.evidence = None
+            return None
+        embeddings = {it.path: it.emb for it in (*embedded, *live, *refs) if it.emb is not None}
+        evidence.resolve_offsets([it.meta for it in live if it.meta is not None], embeddings)
+        self.evidence = evidence
+        return evidence
+
+    def _name_placements(self, named: list[tuple[_Item, TimePlacement]]) -> None:
+        """Predictions (with place names, reverse geocoded at once) of time placements."""
+        if not named:
+            return
+        lats = np.array([tp.lat for _, tp in named])
+        lons = np.array([tp.lon for _, tp in named])
+        for (it, tp), place in zip(named, names_at_many(lats, lons), strict=True):
+            source = Source.TRACK if tp.source == TRACK else Source.NEIGHBORS
+            names = place.fields()
+            first = Candidate(tp.lat, tp.lon, tp.confidence, **names)
+            it.pred = Prediction(
+                lat=tp.lat,
+                lon=tp.lon,
+                confidence=tp.confidence,
+                radius_km=tp.radius_km,
+                top_k=(first,),
+                source=source,
+                model="track" if source is Source.TRACK else TIME_MODEL,
+                **names,
+            )
+            it.reason = f"{tp.reason} (time zone: {tp.time.zone_note})"
+
     def _time_neighbor(self, it: _Item, times: _TimeIndex) -> Prediction | None:
         if it.meta is None:
             return None
@@ -372,9 +456,15 @@ class Scanner:
                 source=Source.EXIF,
                 **it.exif_names.fields(),
             )
-            return ScanResult(it.path, "exif", pred, it.meta)
+            return ScanResult(it.path, "exif", pred, it.meta, reason="camera GPS")
         if it.pred is None:
             reason = it.meta_error or "no prediction"
             return ScanResult(it.path, "error", None, it.meta, reason)
-        status = "neighbors" if it.pred.source is Source.NEIGHBORS else "predicted"
-        return ScanResult(it.path, status, it.pred, it.meta)
+        status = _STATUS.get(it.pred.source, "predicted")
+        reason = it.reason or (
+            "your GPS photos: they look alike" if status == "neighbors" else "model"
+        )
+        return ScanResult(it.path, status, it.pred, it.meta, reason=reason)
+
+
+_STATUS = {Source.TRACK: "track", Source.NEIGHBORS: "neighbors", Source.MODEL: "predicted"}

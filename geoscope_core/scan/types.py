@@ -6,19 +6,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from geoscope_core.errors import ConfigError
+from geoscope_core.evidence.personal import EvidenceOptions
 from geoscope_core.photos.metadata import PhotoMetadata
 from geoscope_core.prediction import Prediction
 
 #: Error radius (km) reported for a camera GPS fix.
 EXIF_RADIUS_KM = 0.05
-STATUSES = ("exif", "predicted", "neighbors", "error")
+STATUSES = ("exif", "track", "neighbors", "predicted", "error")
 
 
 @dataclass(frozen=True)
 class ScanOptions:
     """How a scan runs. ``batch_size`` images per inference call; ``workers`` decode
-    threads (0 = one per CPU); ``time_window_s`` seconds for time neighbours;
-    ``cache_path`` overrides the cache file (default in ``settings.cache_dir()``)."""
+    threads (0 = one per CPU); ``time_window_s`` seconds for same-camera time neighbours
+    of photos whose UTC time is unknown; ``cache_path`` overrides the cache file (default
+    in ``settings.cache_dir()``); ``evidence`` the user's track logs, time zone, clock
+    offsets and gap limits (None: defaults, no track); ``references`` folders of more
+    GPS-tagged photos to place by (read, never reported or written)."""
 
     use_cache: bool = True
     neighbors: bool = True
@@ -27,6 +31,8 @@ class ScanOptions:
     workers: int = 0
     time_window_s: float = 300.0
     cache_path: Path | None = None
+    evidence: EvidenceOptions | None = None
+    references: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= 1024:
@@ -40,14 +46,17 @@ class ScanOptions:
 @dataclass(frozen=True)
 class ScanResult:
     """Outcome for one photo. ``status``: "exif" (the photo carries a camera GPS fix),
-    "predicted" (the model), "neighbors" (the user's own tagged photos) or "error"
-    (``error`` says why; ``prediction`` is None)."""
+    "track" (placed by time on the user's track logs), "neighbors" (the user's own
+    GPS-tagged photos, any device, by time or by look), "predicted" (the model) or "error"
+    (``error`` says why; ``prediction`` is None). ``reason`` says what placed it, e.g.
+    "track, 14 s from a fix"."""
 
     path: Path
     status: str
     prediction: Prediction | None
     metadata: PhotoMetadata | None
     error: str = ""
+    reason: str = ""
 
 
 @dataclass

@@ -56,7 +56,7 @@ def test_scan_csv(bundle: Path, photos: Path, tmp_path: Path, capsys) -> None:
     assert float(rows["tagged.jpg"]["lat"]) == pytest.approx(45.815, abs=1e-4)
     assert rows["broken.jpg"]["status"] == "error" and rows["broken.jpg"]["error"]
     assert "1 file(s) failed" in out and "broken.jpg" in out
-    assert "4 photos in" in out and "exif 1, predicted 2, neighbors 0, error 1" in out
+    assert "4 photos in" in out and "exif 1, track 0, neighbors 0, predicted 2, error 1" in out
 
 
 def test_scan_geojson_and_json(bundle: Path, photos: Path, tmp_path: Path, capsys) -> None:

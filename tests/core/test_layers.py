@@ -15,6 +15,7 @@ FORBIDDEN = {
     "photos": {"runtime", "scan", "training", "commands"},
     "geo": {"runtime", "photos", "scan", "training", "commands"},
     "scan": {"training", "commands"},
+    "evidence": {"runtime", "scan", "training", "commands"},
 }
 
 

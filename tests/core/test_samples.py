@@ -28,3 +28,23 @@ def test_sample_folder_is_idempotent(tmp_path: Path) -> None:
     before = {p.name: p.stat().st_mtime_ns for p in a.iterdir()}
     make_sample_folder(tmp_path)
     assert {p.name: p.stat().st_mtime_ns for p in a.iterdir()} == before
+
+
+def test_sample_track_places_the_photo_taken_on_it(tmp_path: Path) -> None:
+    import numpy as np
+
+    from geoscope_core.evidence.personal import PersonalEvidence
+    from geoscope_core.evidence.tracks import load_track
+    from geoscope_core.photos.metadata import read_metadata
+    from geoscope_core.samples import ON_TRACK_NAME, TRACK_FIXES, TRACK_NAME, _route_point
+
+    folder = make_sample_folder(tmp_path)
+    track = load_track(folder / TRACK_NAME)
+    assert len(track) == TRACK_FIXES and track.end - track.start == 1800
+    meta = read_metadata(folder / ON_TRACK_NAME)
+    assert meta.gps is None and meta.utc_offset_min == -240
+    (placed,) = PersonalEvidence(track).place([meta])
+    assert placed is not None and placed.source == "track"
+    assert placed.reason == "track, 5 s from a fix"
+    want = _route_point(1055 / 1800)
+    assert np.hypot(placed.lat - want[0], placed.lon - want[1]) < 2e-4

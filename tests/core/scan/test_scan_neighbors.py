@@ -18,7 +18,7 @@ SYDNEY = (-33.869, 151.209)
 ZAGREB = (45.815, 15.982)
 
 
-def test_time_neighbour_places_untagged_photo_of_the_same_camera(
+def test_time_neighbours_place_untagged_photos_of_any_camera(
     zs_bundle: Path, tmp_path: Path
 ) -> None:
     cam, other = ("Nikon", "D70"), ("Canon", "EOS")
@@ -33,7 +33,9 @@ def test_time_neighbour_places_untagged_photo_of_the_same_camera(
     assert by[near].status == "neighbors" and by[near].prediction.source is Source.NEIGHBORS
     assert (by[near].prediction.lat, by[near].prediction.lon) == pytest.approx(ZAGREB, abs=1e-3)
     assert by[far].status == "predicted" and by[far].prediction.city == "Tokyo"
-    assert by[othercam].status == "predicted"
+    # another device's GPS photo a minute away places it too (its zone from that photo's GPS)
+    assert by[othercam].status == "neighbors"
+    assert "your GPS photos" in by[othercam].reason and "Europe/Zagreb" in by[othercam].reason
     # window is honoured; neighbours can be switched off
     opts = ScanOptions(time_window_s=30.0)
     assert {r.path: r.status for r in Scanner(pr, opts).scan([tagged, near])}[near] == "predicted"

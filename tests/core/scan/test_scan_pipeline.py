@@ -57,7 +57,13 @@ def test_scan_outcomes(zs_bundle: Path, tmp_path: Path) -> None:
     assert t.prediction.country_code == "HR" and t.prediction.city  # reverse geocoded name
     b = by[f["broken"]]
     assert b.status == "error" and b.prediction is None and b.error
-    assert scanner.stats.counts == {"exif": 1, "predicted": 3, "neighbors": 0, "error": 1}
+    assert scanner.stats.counts == {
+        "exif": 1,
+        "track": 0,
+        "neighbors": 0,
+        "predicted": 3,
+        "error": 1,
+    }
     assert scanner.stats.decoded == 3  # the tagged photo is not run through the model
 
 
