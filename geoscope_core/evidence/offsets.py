@@ -9,7 +9,8 @@ on the track. Its photos tell ``d`` two ways:
   and the phone. For a candidate offset ``d``, every (camera photo i, reference photo j)
   pair adds ``w_ij * exp(-((t_i + d - t_j) / sigma)^2 / 2)`` to a score, where ``w_ij``
   is how much more alike the two images are than is usual for this trip (cosine
-  similarity of the model's image embeddings above its 90th percentile over all pairs).
+  similarity of the model's image embeddings above its 90th percentile over all pairs;
+  above the median when that leaves no pair).
   The offset is the best-scoring ``d``.
 
 An estimate is *clear* when anchors agree (spread under ``sigma``) or the best score
@@ -109,6 +110,8 @@ def from_photos(
         return None
     base = float(np.quantile(sim[near], s.quantile))
     w = np.where(near, np.maximum(sim - base, 0.0), 0.0)
+    if not (w > 0).any():  # few pairs, the best all alike: above the median then
+        w = np.where(near, np.maximum(sim - float(np.median(sim[near])), 0.0), 0.0)
     ii, jj = np.nonzero(w > 0)
     if not len(ii):
         return None

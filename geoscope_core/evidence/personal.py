@@ -202,6 +202,28 @@ class PersonalEvidence:
         self._rebuild()
         return out
 
+    def cameras_to_estimate(self, metas: Sequence[PhotoMetadata]) -> set[str]:
+        """Cameras among ``metas`` whose offset only look-alike photos can tell: estimation
+        on, no ``--time-offset`` for them, no photo of theirs with a GPS time, and GPS
+        photos of other devices to compare with."""
+        if not self.options.estimate_offsets or not self._photo_fixes:
+            return set()
+        given = {
+            m.camera
+            for m in metas
+            if any(o.applies_to(m.camera) for o in self.options.time_offsets)
+        }
+        anchored = {m.camera for m in metas if m.gps_utc is not None}
+        others = {f[3] for f in self._photo_fixes}
+        return {
+            m.camera
+            for m in metas
+            if m.taken_at is not None
+            and m.gps is None
+            and m.camera not in given | anchored
+            and others - {m.camera}
+        }
+
     def estimate_offset(
         self,
         camera: str,

@@ -182,7 +182,13 @@ class Scanner:
             #    photos of every device (by UTC time), same-camera time neighbours (photos
             #    whose zone is unknown), else the model blended with the gallery.
             gallery = self._gallery(gallery_items) if opts.neighbors else None
-            evidence = self._evidence(live, gallery_items, pool, cache)
+            evidence = self._evidence(
+                live,
+                gallery_items,
+                pool,
+                cache,
+                lambda its: self._embed(its, pool, cache, cancelled),
+            )
             placed = evidence.place([it.meta for it in untagged if it.meta]) if evidence else []
             by_evidence = iter(placed)
             times = _TimeIndex([it.meta for it in tagged if it.meta]) if opts.neighbors else None
@@ -364,16 +370,31 @@ class Scanner:
         lons = np.array([it.camera_gps()[1] for it in items], dtype=np.float64)
         return VisualGallery(emb, lats, lons)
 
+    def _embed(
+        self,
+        items: list[_Item],
+        pool: ThreadPoolExecutor,
+        cache: ScanCache | None,
+        cancel: threading.Event,
+    ) -> None:
+        """Run the model on ``items`` now (their predictions and embeddings are kept, so
+        the later stages do not run it again)."""
+        for _ in self._infer(items, pool, cache, cancel, need=True):
+            pass
+
     def _evidence(
         self,
         live: list[_Item],
         embedded: list[_Item],
         pool: ThreadPoolExecutor,
         cache: ScanCache | None,
+        embed: Callable[[list[_Item]], None],
     ) -> PersonalEvidence | None:
         """The user's evidence for this scan: track logs, and every camera-GPS photo of the
-        scan and of ``references`` as a fix; clock offsets settled. None when there is none
-        (no track, and neighbours off or no tagged photo)."""
+        scan and of ``references`` as a fix; clock offsets settled (a camera whose offset
+        must be estimated from look-alike photos has its photos, and the reference photos,
+        run through the model first: ``embed``). None when there is no evidence (no
+        track, and neighbours off or no tagged photo)."""
         opts = self.options
         ev_opts = opts.evidence or EvidenceOptions()
         if ev_opts.photo_limits is None:
@@ -399,6 +420,12 @@ class Scanner:
         if evidence.empty:
             self.evidence = None
             return None
+        metas = [it.meta for it in live if it.meta is not None]
+        need = evidence.cameras_to_estimate(metas)
+        if need:
+            todo = [it for it in live if it.meta and not it.tagged and it.meta.camera in need]
+            todo += [it for it in (*live, *refs) if it.tagged]
+            embed([it for it in todo if it.emb is None and not it.error])
         embeddings = {it.path: it.emb for it in (*embedded, *live, *refs) if it.emb is not None}
         evidence.resolve_offsets([it.meta for it in live if it.meta is not None], embeddings)
         self.evidence = evidence

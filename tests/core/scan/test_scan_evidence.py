@@ -175,3 +175,68 @@ def test_cli_scan_with_track_writes_marked_estimates(
     assert "exif 0, track 2" in capsys.readouterr().out
     assert main(["scan", str(again), "--time-offset", "bogus"]) == 2
     assert "--time-offset 'bogus'" in capsys.readouterr().err
+
+
+def test_camera_clock_estimated_from_look_alike_phone_photos(
+    zs_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The camera's clock is 5 min ahead; the phone shot the same three scenes."""
+    phone, cam = ("Apple", "iPhone 13"), ("SONY", "ILCE-7M2")
+    places = [(41.8902, 12.4922), (41.8986, 12.4769), (41.9009, 12.4833)]
+    for i, (px, gps) in enumerate(zip((RED, GREEN, BLUE), places, strict=True)):
+        write_jpeg(
+            tmp_path / "phone" / f"IMG_{i}.jpg",
+            px,
+            gps=gps,
+            camera=phone,
+            taken_at=f"2024:05:01 10:{10 * i:02d}:00",
+            offset="+02:00",
+        )
+        write_jpeg(
+            tmp_path / "cam" / f"DSC_{i}.jpg",
+            px,
+            camera=cam,
+            taken_at=f"2024:05:01 10:{10 * i + 5:02d}:04",
+        )
+    rc = main(
+        [
+            "scan",
+            str(tmp_path / "cam"),
+            "--reference",
+            str(tmp_path / "phone"),
+            "--model",
+            str(zs_bundle),
+            "--no-cache",
+            "--no-progress",
+            "--out",
+            str(tmp_path / "r.json"),
+        ]
+    )
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    assert "clock of SONY ILCE-7M2: -304 s (estimated; 3 near-simultaneous" in text, text
+    rows = sorted(json.loads((tmp_path / "r.json").read_text()), key=lambda d: d["path"])
+    for d, want in zip(rows, places, strict=True):
+        assert d["status"] == "neighbors", d
+        p = d["prediction"]
+        assert (p["lat"], p["lon"]) == pytest.approx(want, abs=1e-6)
+        assert "clock -304 s" in d["reason"]
+    # with estimation off, the 5-minute error stays: placed between two phone photos
+    main(
+        [
+            "scan",
+            str(tmp_path / "cam"),
+            "--reference",
+            str(tmp_path / "phone"),
+            "--model",
+            str(zs_bundle),
+            "--no-cache",
+            "--no-progress",
+            "--no-estimate-offset",
+            "--out",
+            str(tmp_path / "r0.json"),
+        ]
+    )
+    rows0 = sorted(json.loads((tmp_path / "r0.json").read_text()), key=lambda d: d["path"])
+    p0 = rows0[0]["prediction"]
+    assert abs(p0["lat"] - places[0][0]) + abs(p0["lon"] - places[0][1]) > 1e-3
