@@ -158,6 +158,7 @@ class Scanner:
             return result
 
         try:
+            evidence = self._load_evidence()  # first: a bad track file fails before any work
             self._stat_and_cache(items, cache)
             self._read_metadata([it for it in items if it.key and it.meta is None], pool)
             live = [it for it in items if not it.error]
@@ -182,21 +183,22 @@ class Scanner:
             #    photos of every device (by UTC time), same-camera time neighbours (photos
             #    whose zone is unknown), else the model blended with the gallery.
             gallery = self._gallery(gallery_items) if opts.neighbors else None
-            evidence = self._evidence(
+            used = self._evidence(
+                evidence,
                 live,
                 gallery_items,
                 pool,
                 cache,
                 lambda its: self._embed(its, pool, cache, cancelled),
             )
-            placed = evidence.place([it.meta for it in untagged if it.meta]) if evidence else []
+            placed = used.place([it.meta for it in untagged if it.meta]) if used else []
             by_evidence = iter(placed)
             times = _TimeIndex([it.meta for it in tagged if it.meta]) if opts.neighbors else None
             to_model: list[_Item] = []
             by_time: list[_Item] = []
             named: list[tuple[_Item, TimePlacement]] = []
             for it in untagged:
-                tp = next(by_evidence) if evidence is not None and it.meta else None
+                tp = next(by_evidence) if used is not None and it.meta else None
                 if tp is not None:
                     named.append((it, tp))
                     by_time.append(it)
@@ -382,19 +384,9 @@ class Scanner:
         for _ in self._infer(items, pool, cache, cancel, need=True):
             pass
 
-    def _evidence(
-        self,
-        live: list[_Item],
-        embedded: list[_Item],
-        pool: ThreadPoolExecutor,
-        cache: ScanCache | None,
-        embed: Callable[[list[_Item]], None],
-    ) -> PersonalEvidence | None:
-        """The user's evidence for this scan: track logs, and every camera-GPS photo of the
-        scan and of ``references`` as a fix; clock offsets settled (a camera whose offset
-        must be estimated from look-alike photos has its photos, and the reference photos,
-        run through the model first: ``embed``). None when there is no evidence (no
-        track, and neighbours off or no tagged photo)."""
+    def _load_evidence(self) -> PersonalEvidence:
+        """The evidence options of this scan with its track logs read (TrackError names a
+        bad file)."""
         opts = self.options
         ev_opts = opts.evidence or EvidenceOptions()
         if ev_opts.photo_limits is None:
@@ -403,7 +395,23 @@ class Scanner:
             lim = ev_opts.limits
             ext = min(opts.time_window_s, lim.max_extrapolation_s)
             ev_opts = replace(ev_opts, photo_limits=PlacementLimits(lim.max_gap_s, ext))
-        evidence = PersonalEvidence.load(ev_opts)
+        return PersonalEvidence.load(ev_opts)
+
+    def _evidence(
+        self,
+        evidence: PersonalEvidence,
+        live: list[_Item],
+        embedded: list[_Item],
+        pool: ThreadPoolExecutor,
+        cache: ScanCache | None,
+        embed: Callable[[list[_Item]], None],
+    ) -> PersonalEvidence | None:
+        """The user's evidence for this scan: ``evidence`` (its track logs read), and every
+        camera-GPS photo of the scan and of ``references`` as a fix; clock offsets settled
+        (a camera whose offset must be estimated from look-alike photos has its photos, and
+        the reference photos, run through the model first: ``embed``). None when there is
+        no evidence (no track, and neighbours off or no tagged photo)."""
+        opts = self.options
         refs: list[_Item] = []
         if opts.references:
             from geoscope_core.photos.walk import iter_photos

@@ -240,3 +240,26 @@ def test_camera_clock_estimated_from_look_alike_phone_photos(
     rows0 = sorted(json.loads((tmp_path / "r0.json").read_text()), key=lambda d: d["path"])
     p0 = rows0[0]["prediction"]
     assert abs(p0["lat"] - places[0][0]) + abs(p0["lon"] - places[0][1]) > 1e-3
+
+
+def test_a_bad_track_file_fails_before_any_photo_is_read(
+    zs_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ph = _photos(tmp_path / "p")
+    bad = tmp_path / "bad.gpx"
+    bad.write_text("<gpx><trk><trkseg><trkpt lat='1' lon='2'><time>nope</time>")
+    rc = main(
+        [
+            "scan",
+            str(tmp_path / "p"),
+            "--model",
+            str(zs_bundle),
+            "--no-cache",
+            "--no-progress",
+            "--track",
+            str(bad),
+        ]
+    )
+    captured = capsys.readouterr()
+    assert rc == 2 and "bad.gpx" in captured.err and "no fix" in captured.err
+    assert not any(str(p) in captured.out for p in ph.values())
