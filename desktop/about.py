@@ -61,7 +61,8 @@ def about_markdown(choice: ModelChoice, predictor: Predictor | None = None) -> s
         "",
         "---",
         "",
-        "Map: Natural Earth 1:110m country outlines (public domain).",
+        "Map: Natural Earth 1:110m countries and 1:10m land, lakes, borders and regions "
+        "(public domain); place names from GeoNames (CC BY 4.0).",
     ]
     card = model_card(bundle)
     if card:

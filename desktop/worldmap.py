@@ -12,13 +12,14 @@ import logging
 import math
 from collections.abc import Iterable
 
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
     QMouseEvent,
     QPainter,
     QPainterPath,
+    QPalette,
     QPen,
     QPolygonF,
     QResizeEvent,
@@ -34,19 +35,19 @@ from PySide6.QtWidgets import (
 )
 
 from geoscope_desktop.items import PhotoStatus
+from geoscope_desktop.map_layers import DARK, LIGHT, MapLayers, Zoom
 from geoscope_desktop.mapdata import circle_shapes, km_per_degree_lat, world_outlines
 from geoscope_desktop.photo_model import STATUS_COLORS
 
 log = logging.getLogger(__name__)
 
-OCEAN = QColor("#cfe2ee")
-LAND = QColor("#f3efe6")
-LAND_HIGHLIGHT = QColor("#f6d9a8")
-BORDER = QColor("#a9a291")
-GRATICULE = QColor(255, 255, 255, 150)
 ESTIMATE = QColor("#d32f2f")
+#: how long the view rests before the layers in view are built (ms)
+LAYER_DELAY_MS = 60
 
 MAX_ZOOM = 4000.0
+#: the closest focus_on zooms (degrees of latitude in view)
+MIN_SPAN_DEG = 0.02
 CLICK_SLOP_PX = 4
 PICK_RADIUS_PX = 6
 
@@ -83,7 +84,9 @@ class WorldMapView(QGraphicsView):
         self._scene.setSceneRect(QRectF(-180, -90, 360, 180))
         self.setScene(self._scene)
         self.setRenderHints(QPainter.RenderHint.Antialiasing)
-        self.setBackgroundBrush(QBrush(QColor("#e9edf1")))
+        dark = self.palette().color(QPalette.ColorRole.Window).lightness() < 128
+        self.colors = DARK if dark else LIGHT
+        self.setBackgroundBrush(QBrush(self.colors.background))
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
@@ -92,36 +95,48 @@ class WorldMapView(QGraphicsView):
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setMinimumSize(240, 140)
         self._countries: dict[str, QGraphicsPathItem] = {}
+        self._unnamed: list[QGraphicsPathItem] = []
         self._highlighted: str = ""
         self._markers: list[_Marker] = []
         self._estimate_items: list[QGraphicsItem] = []
         self._press: QPoint | None = None
         self._fitted = False
+        self._preloaded = False
         self._build_base()
+        self.layers = MapLayers(self._scene, self.colors)
+        self._layer_timer = QTimer(self)
+        self._layer_timer.setSingleShot(True)
+        self._layer_timer.setInterval(LAYER_DELAY_MS)
+        self._layer_timer.timeout.connect(self.update_layers)
+        for bar in (self.horizontalScrollBar(), self.verticalScrollBar()):
+            bar.valueChanged.connect(lambda _v: self._layer_timer.start())
         self.setToolTip("Wheel: zoom · drag: pan · click: move the selected photo here")
 
     # -- base map ------------------------------------------------------------
     def _build_base(self) -> None:
-        ocean = self._scene.addRect(QRectF(-180, -90, 360, 180), QPen(Qt.PenStyle.NoPen), OCEAN)
+        c = self.colors
+        ocean = self._scene.addRect(QRectF(-180, -90, 360, 180), QPen(Qt.PenStyle.NoPen), c.ocean)
         ocean.setZValue(-10)
-        grat_pen = QPen(GRATICULE, 0)
+        grat_pen = QPen(c.graticule, 0)
         grat_pen.setCosmetic(True)
         for lon in range(-150, 180, 30):
             self._scene.addLine(lon, -90, lon, 90, grat_pen).setZValue(-9)
         for lat in range(-60, 90, 30):
             self._scene.addLine(-180, -lat, 180, -lat, grat_pen).setZValue(-9)
-        border = QPen(BORDER, 0.8)
+        border = QPen(c.border, 0.8)
         border.setCosmetic(True)
         for country in world_outlines():
             path = QPainterPath()
             for ring in country.rings:
                 path.addPolygon(_polygon(ring))
                 path.closeSubpath()
-            item = self._scene.addPath(path, border, QBrush(LAND))
+            item = self._scene.addPath(path, border, QBrush(c.land))
             item.setZValue(-5)
             item.setToolTip(country.name)
             if country.iso_a2:
                 self._countries[country.iso_a2] = item
+            else:
+                self._unnamed.append(item)
 
     @property
     def country_codes(self) -> set[str]:
@@ -183,21 +198,23 @@ class WorldMapView(QGraphicsView):
 
     def _highlight(self, code: str) -> None:
         if self._highlighted in self._countries:
-            self._countries[self._highlighted].setBrush(QBrush(LAND))
+            self._countries[self._highlighted].setBrush(QBrush(self.colors.land))
         self._highlighted = code if code in self._countries else ""
         if self._highlighted:
-            self._countries[self._highlighted].setBrush(QBrush(LAND_HIGHLIGHT))
+            self._countries[self._highlighted].setBrush(QBrush(self.colors.highlight))
 
     def focus_on(self, lat: float, lon: float, radius_km: float) -> None:
         """Centre on (lat, lon) degrees, zoomed so a ``radius_km`` circle is well visible."""
-        span_deg = max(24.0, min(180.0, 4.0 * radius_km / km_per_degree_lat()))
+        span_deg = max(MIN_SPAN_DEG, min(180.0, 4.0 * radius_km / km_per_degree_lat()))
         rect = QRectF(lon - span_deg, -lat - span_deg / 2, 2 * span_deg, span_deg)
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
         self._fitted = True
+        self.update_layers()
 
     def reset_view(self) -> None:
         """Show the whole world."""
         self.fitInView(QRectF(-180, -85, 360, 170), Qt.AspectRatioMode.KeepAspectRatio)
+        self._layer_timer.start()
 
     def zoom_by(self, factor: float) -> None:
         current = self.transform().m11()
@@ -205,6 +222,26 @@ class WorldMapView(QGraphicsView):
         target = min(max(current * factor, base * 0.9), base * MAX_ZOOM)
         factor = target / current if current else 1.0
         self.scale(factor, factor)
+        self._layer_timer.start()
+
+    def visible_box(self) -> tuple[float, float, float, float]:
+        """(west, south, east, north) degrees of what the view shows."""
+        r = self.mapToScene(self.viewport().rect()).boundingRect()
+        return (
+            max(-180.0, r.left()),
+            max(-90.0, -r.bottom()),
+            min(180.0, r.right()),
+            min(90.0, -r.top()),
+        )
+
+    def update_layers(self) -> None:
+        """Show the layers and place names of the current zoom for what is in view."""
+        zoom = Zoom.at(self.km_per_pixel())
+        for item in self._countries.values():
+            item.setVisible(zoom is Zoom.WORLD)
+        for item in self._unnamed:
+            item.setVisible(zoom is Zoom.WORLD)
+        self.layers.update(*self.visible_box(), zoom)
 
     def _base_scale(self) -> float:
         vp = self.viewport().rect()
@@ -220,11 +257,15 @@ class WorldMapView(QGraphicsView):
         super().resizeEvent(event)
         if not self._fitted:
             self.reset_view()
+        self._layer_timer.start()
 
     def showEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         super().showEvent(event)
         if not self._fitted:
             self.reset_view()
+        if not self._preloaded:
+            self._preloaded = True
+            QTimer.singleShot(500, MapLayers.preload)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         steps = event.angleDelta().y() / 120.0

@@ -626,3 +626,61 @@ def test_no_display_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2, proc.stderr
     assert "no display" in proc.stderr
+
+
+def test_map_draws_natural_earth_10m_and_town_names_by_zoom(qtbot: Any, window: MainWindow) -> None:
+    from geoscope_desktop.map_layers import Zoom
+
+    view = window.map
+    view.reset_view()
+    view.update_layers()
+    assert view.layers.zoom is Zoom.WORLD and not view.layers.visible_layers
+    assert view.layers.labels == []
+    view.focus_on(45.1, 15.2, 250)  # Croatia
+    assert view.layers.zoom is Zoom.COUNTRY
+    assert {"land_coarse", "borders", "admin1", "lakes"} <= view.layers.visible_layers
+    assert "Zagreb" in view.layers.labels
+    view.focus_on(42.65, 18.09, 4)  # Dubrovnik
+    assert view.layers.zoom is Zoom.TOWN
+    assert {"land", "borders"} <= view.layers.visible_layers
+    assert "land_coarse" not in view.layers.visible_layers
+    assert "Dubrovnik" in view.layers.labels
+    shots = {}
+    for name, (lat, lon, km) in {
+        "world": (20.0, 0.0, 20_000),
+        "country": (45.1, 15.2, 250),
+        "town": (42.65, 18.09, 4),
+    }.items():
+        view.focus_on(lat, lon, km)
+        qtbot.wait(20)
+        shots[name] = view.grab()
+        shots[name].save(str(Path(tempfile.gettempdir()) / f"geoscope_map_{name}.png"))
+    # at town zoom the sea and the land differ along the 1:10m coast: two colours at least
+    town = shots["town"].toImage()
+    colours = {town.pixelColor(x, y).name() for x in range(0, town.width(), 7) for y in (20, 60)}
+    assert len(colours) >= 2
+
+
+def test_dark_palette_darkens_the_map(qtbot: Any) -> None:
+    from PySide6.QtGui import QColor, QPalette
+    from PySide6.QtWidgets import QApplication
+
+    from geoscope_desktop.map_layers import DARK, LIGHT
+    from geoscope_desktop.worldmap import WorldMapView
+
+    app = QApplication.instance()
+    before = app.palette()
+    dark = QPalette(before)
+    dark.setColor(QPalette.ColorRole.Window, QColor("#202124"))
+    dark.setColor(QPalette.ColorRole.WindowText, QColor("#e8eaed"))
+    app.setPalette(dark)
+    try:
+        view = WorldMapView()
+        qtbot.addWidget(view)
+        assert view.colors is DARK
+    finally:
+        app.setPalette(before)
+    light = WorldMapView()
+    qtbot.addWidget(light)
+    assert light.colors is LIGHT
+    assert DARK.land.lightness() < 80 < LIGHT.land.lightness()

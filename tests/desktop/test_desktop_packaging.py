@@ -55,6 +55,7 @@ def test_frozen_app_builds_without_torch_and_passes_its_self_test(tmp_path: Path
     assert not {n for n in names if n.startswith(("torch", "transformers", "matplotlib"))}
     assert (internal / "geoscope_core" / "models" / DEFAULT_MODEL / "manifest.json").is_file()
     assert (internal / "geoscope_desktop" / "resources" / "world_outlines.json").is_file()
+    assert (internal / "geoscope_desktop" / "resources" / "basemap.npz").is_file()
     assert (internal / "samples").is_dir()
     size_mb = (
         sum(p.stat().st_size for p in app.rglob("*") if p.is_file() and not p.is_symlink()) / 1e6
