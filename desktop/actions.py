@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtCore import QObject, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QStyle, QToolBar
 
 if TYPE_CHECKING:
@@ -209,6 +209,25 @@ class RecentMenu:
     def _clear(self) -> None:
         self._settings.clear_recent_folders()
         self.rebuild()
+
+
+class FolderDrop(QObject):
+    """Takes the window's drag-and-drop events: a folder (or a file of one) dropped
+    emits ``dropped(folder)``."""
+
+    dropped = Signal(Path)
+
+    def enter(self, event: QDragEnterEvent) -> None:
+        if dropped_folder(event.mimeData().urls()) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def drop(self, event: QDropEvent) -> None:
+        folder = dropped_folder(event.mimeData().urls())
+        if folder is not None:
+            event.acceptProposedAction()
+            self.dropped.emit(folder)
 
 
 def dropped_folder(urls: Sequence[Any]) -> Path | None:

@@ -52,6 +52,24 @@ class Dialogs:
         box.exec()
         return box.clickedButton() is ok
 
+    def unwritten(self, n: int) -> str:
+        """Quitting with ``n`` accepted locations not written: "write", "quit" or "cancel"."""
+        box = QMessageBox(self._parent)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Quit GeoScope")
+        box.setText(f"{n} accepted location{'s are' if n != 1 else ' is'} not written yet.")
+        box.setInformativeText(
+            "Your decisions are kept for this folder and come back when you open it again, "
+            "but the photos do not carry them until you write them."
+        )
+        write = box.addButton("Write…", QMessageBox.ButtonRole.AcceptRole)
+        quit_ = box.addButton("Quit Without Writing", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(write)
+        box.exec()
+        clicked = box.clickedButton()
+        return "write" if clicked is write else "quit" if clicked is quit_ else "cancel"
+
     def error(self, title: str, text: str, details: str = "") -> None:
         """An error with its technical details folded away."""
         log.error("%s: %s", title, text)

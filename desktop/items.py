@@ -93,8 +93,45 @@ class PhotoItem:
                 message=result.error or "could not be read",
             )
         status = PhotoStatus.HAS_GPS if result.status == "exif" else PhotoStatus.ESTIMATED
+        if status is PhotoStatus.ESTIMATED and self.decided:
+            # the user's decision (restored from an earlier session) outlives a rescan
+            return replace(base, model_prediction=result.prediction, message="")
         return replace(
             base, prediction=result.prediction, model_prediction=result.prediction, status=status
+        )
+
+    @property
+    def decided(self) -> bool:
+        """True when the user accepted, rejected, moved or placed this photo's location."""
+        return self.prediction is not None and (
+            self.status in (PhotoStatus.ACCEPTED, PhotoStatus.REJECTED) or self.corrected
+        )
+
+    def saved(self) -> dict[str, object] | None:
+        """The user's decision on this photo as JSON-able data (None when there is none)."""
+        if not self.decided or self.prediction is None:
+            return None
+        return {
+            "status": self.status.value,
+            "prediction": self.prediction.to_dict(),
+            "model_prediction": (
+                self.model_prediction.to_dict() if self.model_prediction is not None else None
+            ),
+        }
+
+    def restored(self, saved: dict[str, object]) -> PhotoItem:
+        """This (freshly listed) item with a decision ``saved`` earlier; raises KeyError,
+        TypeError or ValueError when ``saved`` is malformed."""
+        pred = Prediction.from_dict(saved["prediction"])  # type: ignore[arg-type]
+        model = saved.get("model_prediction")
+        status = PhotoStatus(saved["status"])
+        if status not in REVIEWABLE:
+            raise ValueError(f"not a review decision: {status.value}")
+        return replace(
+            self,
+            prediction=pred,
+            model_prediction=Prediction.from_dict(model) if isinstance(model, dict) else None,
+            status=status,
         )
 
     def is_confident(self, threshold: float) -> bool:

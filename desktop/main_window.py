@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QMainWindow, QSplitter
 
 from geoscope_core.errors import GeoScopeError
 from geoscope_core.prediction import Candidate
-from geoscope_desktop.actions import RecentMenu, WindowActions, dropped_folder
+from geoscope_desktop.actions import FolderDrop, RecentMenu, WindowActions
 from geoscope_desktop.controllers.images import ImageFeeder
 from geoscope_desktop.controllers.models import ModelController, cuda_available
 from geoscope_desktop.controllers.review import ReviewController, candidate_at
@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
 
         self.setWindowTitle("GeoScope")
         self.setAcceptDrops(True)
+        self.drops = FolderDrop(self)
         self.resize(1360, 860)
 
         self.acts = WindowActions(self, self.models.choice.provider, cuda_available())
@@ -149,6 +150,7 @@ class MainWindow(QMainWindow):
         for key, act in a.provider_actions.items():
             act.triggered.connect(lambda _=False, k=key: self.models.set_provider(k))
         self.list_panel.open_button.clicked.connect(self.choose_folder)
+        self.drops.dropped.connect(self.open_folder)
         self.filter_box.currentIndexChanged.connect(
             lambda i: self.proxy.set_mode(Filter(self.filter_box.itemData(i)))
         )
@@ -211,25 +213,17 @@ class MainWindow(QMainWindow):
         self.recent_menu.add(folder)
         self.selection.clear()
         self._after_review("")
-        self.statusBar().showMessage(
-            f"{len(paths):,} photos in {folder}" if paths else f"No photos in {folder}", 8000
-        )
+        self.statusBar().showMessage(self.review.opened_text(), 8000)
         if paths:
             self.table.selectRow(0)
         self.folder_opened.emit(folder)
         return True
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if dropped_folder(event.mimeData().urls()) is not None:
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+        self.drops.enter(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
-        folder = dropped_folder(event.mimeData().urls())
-        if folder is not None:
-            event.acceptProposedAction()
-            self.open_folder(folder)
+        self.drops.drop(event)
 
     # ---------------------------------------------------------------- scan --
     def start_scan(self) -> bool:
@@ -388,6 +382,15 @@ class MainWindow(QMainWindow):
         self.dialogs.error(title, message, details)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        unwritten = len(self.review.accepted_items())
+        if unwritten and not self.writer.busy():
+            answer = self.dialogs.unwritten(unwritten)
+            if answer != "quit":
+                event.ignore()
+                if answer == "write":
+                    self.write_accepted()
+                return
+        self.review.save_now()
         self.scanner.wait()
         self.images.wait()
         self.writer.wait()

@@ -78,9 +78,12 @@ class PhotoTableModel(QAbstractTableModel):
 
     # -- data access ----------------------------------------------------------
     def set_paths(self, paths: Sequence[Path]) -> None:
+        self.set_items([PhotoItem(path=p) for p in paths])
+
+    def set_items(self, items: Sequence[PhotoItem]) -> None:
         self.beginResetModel()
-        self._items = [PhotoItem(path=p) for p in paths]
-        self._row_of = {p: i for i, p in enumerate(paths)}
+        self._items = list(items)
+        self._row_of = {it.path: i for i, it in enumerate(self._items)}
         self._thumbs.clear()
         self._asked.clear()
         self.endResetModel()

@@ -13,10 +13,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from geoscope_core.geo.places import names_at
 from geoscope_core.prediction import Candidate
+from geoscope_desktop.controllers.persistence import load_review, save_review
 from geoscope_desktop.items import (
     RESTORED_ACTIONS,
     WRITTEN_ACTIONS,
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
     from geoscope_core.scan.types import ScanResult
 
 log = logging.getLogger(__name__)
+
+#: decisions are kept this long after the last change (ms)
+SAVE_DELAY_MS = 500
 
 #: statuses counted in the status bar, in this order
 COUNTED = (
@@ -70,6 +74,13 @@ class ReviewController(QObject):
         self.model = PhotoTableModel(request_thumbnail, self)
         self.folder: Path | None = None
         self.threshold = threshold
+        #: decisions restored when the folder was opened
+        self.restored = 0
+        self._save_timer = QTimer(self)
+        self._save_timer.setSingleShot(True)
+        self._save_timer.setInterval(SAVE_DELAY_MS)
+        self._save_timer.timeout.connect(self.save_now)
+        self.changed.connect(lambda _m: self.save_soon())
 
     # -- folder -------------------------------------------------------------
     def open_folder(self, folder: Path) -> list[Path]:
@@ -84,9 +95,26 @@ class ReviewController(QObject):
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder} is not a folder")
         paths = list(iter_photos(folder))
+        self.save_now()  # the folder being left
         self.folder = folder
-        self.model.set_paths(paths)
+        items = load_review(folder, [PhotoItem(path=p) for p in paths])
+        self.model.set_items(items)
+        self.restored = sum(1 for it in items if it.decided)
         return paths
+
+    # -- kept work ------------------------------------------------------------
+    def save_soon(self) -> None:
+        self._save_timer.start()
+
+    def save_now(self) -> None:
+        """Keep the open folder's decisions now (also on close); logs when it cannot."""
+        self._save_timer.stop()
+        if self.folder is None:
+            return
+        try:
+            save_review(self.folder, self.model.items())
+        except OSError as e:
+            log.warning("review state of %s not kept: %s", self.folder, e)
 
     # -- reading ------------------------------------------------------------
     def items(self) -> list[PhotoItem]:
@@ -123,6 +151,14 @@ class ReviewController(QObject):
         parts = [f"{len(self.model):,} photos"]
         parts += [f"{c[s]:,} {s.value}" for s in COUNTED if c[s]]
         return " · ".join(parts)
+
+    def opened_text(self) -> str:
+        """'120 photos in /f · 12 decisions kept from before' after ``open_folder``."""
+        n = len(self.model)
+        if not n:
+            return f"No photos in {self.folder}"
+        kept = f" · {self.restored:,} decisions kept from before" if self.restored else ""
+        return f"{n:,} photos in {self.folder}{kept}"
 
     def scan_summary(self) -> str:
         c = self.model.counts()

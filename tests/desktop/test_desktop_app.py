@@ -48,6 +48,8 @@ class FakeDialogs:
         self.folder: Path | None = None
         self.save_to: Path | None = None
         self.markdowns: list[str] = []
+        self.unwritten_answer = "quit"
+        self.unwritten_asked: list[int] = []
 
     def choose_folder(self, title: str, start: Path | None = None) -> Path | None:
         return self.folder
@@ -67,6 +69,10 @@ class FakeDialogs:
 
     def markdown(self, title: str, markdown: str) -> None:
         self.markdowns.append(markdown)
+
+    def unwritten(self, n: int) -> str:
+        self.unwritten_asked.append(n)
+        return self.unwritten_answer
 
 
 def _geo_rows() -> list[dict[str, str]]:
@@ -684,3 +690,62 @@ def test_dark_palette_darkens_the_map(qtbot: Any) -> None:
     qtbot.addWidget(light)
     assert light.colors is LIGHT
     assert DARK.land.lightness() < 80 < LIGHT.land.lightness()
+
+
+def test_review_work_is_kept_per_folder_and_quitting_asks(
+    qtbot: Any, window: MainWindow, tmp_path: Path, tiny_bundle: Path
+) -> None:
+    from geoscope_core.prediction import Candidate
+
+    folder = tmp_path / "trip"
+    photos = copy_geo_photos(folder, 4)
+    assert window.open_folder(folder)
+    assert scan(qtbot, window) is False
+    window.select_paths([photos[0]])
+    assert window.accept_selected() == 1
+    window.select_paths([photos[1]])
+    assert window.reject_selected() == 1
+    window.select_paths([photos[2]])
+    window.correct_current(Candidate(42.6507, 18.0944, 1.0, "HR", "Croatia", "", "Dubrovnik"))
+    moved = window.model.item_for(photos[2]).prediction
+    dialogs: FakeDialogs = window.dialogs  # type: ignore[assignment]
+
+    # quitting with an accepted, unwritten location asks; "cancel" keeps the window open
+    dialogs.unwritten_answer = "cancel"
+    window.close()
+    assert dialogs.unwritten_asked == [1] and window.isVisible()
+    dialogs.unwritten_answer = "quit"
+    window.close()
+    assert not window.isVisible()
+
+    def reopen() -> MainWindow:
+        win = MainWindow(
+            AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)),
+            ModelChoice(str(tiny_bundle), "cpu"),
+            ScanOptions(batch_size=8, workers=2),
+        )
+        win.dialogs = FakeDialogs()  # type: ignore[assignment]
+        qtbot.addWidget(win)
+        assert win.open_folder(folder)
+        return win
+
+    # a new window on the same folder restores every decision, even before a scan
+    again = reopen()
+    assert "3 decisions kept" in again.statusBar().currentMessage()
+    items = {p: again.model.item_for(p) for p in photos}
+    assert items[photos[0]].status is PhotoStatus.ACCEPTED
+    assert items[photos[1]].status is PhotoStatus.REJECTED
+    assert items[photos[2]].prediction == moved and items[photos[2]].corrected
+    assert items[photos[3]].status is PhotoStatus.PENDING
+    # a rescan keeps the decisions and fills in the rest
+    assert scan(qtbot, again) is False
+    assert again.model.item_for(photos[0]).status is PhotoStatus.ACCEPTED
+    assert again.model.item_for(photos[2]).prediction == moved
+    assert again.model.item_for(photos[3]).status is PhotoStatus.ESTIMATED
+    again.close()
+    # a photo changed since is not given its old decision
+    photos[1].write_bytes(photos[1].read_bytes() + b"\0")
+    third = reopen()
+    assert third.model.item_for(photos[1]).status is PhotoStatus.PENDING
+    assert third.model.item_for(photos[0]).status is PhotoStatus.ACCEPTED
+    third.close()
