@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -17,10 +18,25 @@ from PySide6.QtWidgets import (
 )
 
 from geoscope_core.prediction import Candidate, Source
-from geoscope_desktop.items import PhotoItem, PhotoStatus, format_km, format_latlon, place_text
+from geoscope_desktop.items import (
+    REVIEWABLE,
+    PhotoItem,
+    PhotoStatus,
+    format_km,
+    format_latlon,
+    place_text,
+)
 from geoscope_desktop.photo_model import STATUS_COLORS
 
 PREVIEW_SIZE = 320
+#: where a location came from, as the pane says it
+SOURCE_TEXT = {
+    Source.MODEL: "the model",
+    Source.NEIGHBORS: "your nearby photos",
+    Source.EXIF: "GPS",
+    Source.TRACK: "your track log",
+    Source.USER: "you (placed by hand)",
+}
 TOP_K = 5
 
 
@@ -29,6 +45,7 @@ class DetailPane(QWidget):
     ``reject_clicked`` and ``revert_clicked``."""
 
     alternative_chosen = Signal(object)
+    names_edited = Signal(str, str, str)
     accept_clicked = Signal()
     reject_clicked = Signal()
     revert_clicked = Signal()
@@ -68,6 +85,21 @@ class DetailPane(QWidget):
         self.alternatives.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.alternatives.setUniformItemSizes(True)
 
+        self.city_edit = QLineEdit()
+        self.region_edit = QLineEdit()
+        self.country_edit = QLineEdit()
+        for edit, what in (
+            (self.city_edit, "City"),
+            (self.region_edit, "Region"),
+            (self.country_edit, "Country"),
+        ):
+            edit.setPlaceholderText(what)
+            edit.setToolTip(f"{what} written with the location (Enter applies to the selection)")
+            edit.returnPressed.connect(self._on_names)
+        self.names_btn = QPushButton("Set Names")
+        self.names_btn.setToolTip("Write these place names with the selected photos' location")
+        self.names_btn.clicked.connect(self._on_names)
+
         self.accept_btn = QPushButton("Accept")
         self.accept_btn.setToolTip("Accept this estimate (A)")
         self.reject_btn = QPushButton("Reject")
@@ -87,6 +119,11 @@ class DetailPane(QWidget):
         alt_label.setStyleSheet("color: #5c6670; margin-top: 4px;")
         info.addWidget(alt_label)
         info.addWidget(self.alternatives, 1)
+        names = QHBoxLayout()
+        for edit in (self.city_edit, self.region_edit, self.country_edit):
+            names.addWidget(edit, 1)
+        names.addWidget(self.names_btn)
+        info.addLayout(names)
         buttons = QHBoxLayout()
         buttons.addWidget(self.accept_btn)
         buttons.addWidget(self.reject_btn)
@@ -115,6 +152,13 @@ class DetailPane(QWidget):
             self._image = QImage()
             self._render_preview()
         self.alternatives.clear()
+        pred = item.prediction if item is not None else None
+        self.city_edit.setText(pred.city if pred else "")
+        self.region_edit.setText(pred.admin1 if pred else "")
+        self.country_edit.setText(pred.country if pred else "")
+        editable = item is not None and pred is not None and item.status in REVIEWABLE
+        for w in (self.city_edit, self.region_edit, self.country_edit, self.names_btn):
+            w.setEnabled(editable)
         if item is None:
             self.title.setText("")
             self.place.setText("No photo selected")
@@ -139,11 +183,7 @@ class DetailPane(QWidget):
             if item.status is PhotoStatus.HAS_GPS:
                 lines.append("location from the photo's own GPS")
             else:
-                src = {
-                    Source.MODEL: "model",
-                    Source.NEIGHBORS: "your nearby photos",
-                    Source.EXIF: "GPS",
-                }[pred.source]
+                src = SOURCE_TEXT.get(pred.source, pred.source.value)
                 lines.append(
                     f"confidence <b>{pred.confidence:.0%}</b> · within ±{format_km(pred.radius_km)}"
                     f" · from {src}"
@@ -191,6 +231,18 @@ class DetailPane(QWidget):
     def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         super().resizeEvent(event)
         self._render_preview()
+
+    def _on_names(self) -> None:
+        self.names_edited.emit(
+            self.city_edit.text(), self.region_edit.text(), self.country_edit.text()
+        )
+
+    def set_names(self, city: str, region: str, country: str) -> None:
+        """Type these names and apply them, as the user does."""
+        self.city_edit.setText(city)
+        self.region_edit.setText(region)
+        self.country_edit.setText(country)
+        self._on_names()
 
     def choose_alternative(self, row: int) -> None:
         """Move the estimate to alternative ``row`` (0-based), as a double-click does."""

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from geoscope_core.errors import ConfigError
-from geoscope_core.prediction import Candidate, Prediction
+from geoscope_core.prediction import Candidate, Prediction, Source
 
 if TYPE_CHECKING:
     from geoscope_core.scan.types import ScanResult
@@ -102,9 +102,13 @@ class PhotoItem:
 
     @property
     def decided(self) -> bool:
-        """True when the user accepted, rejected, moved or placed this photo's location."""
+        """True when the user accepted, rejected, moved, placed or renamed this photo's
+        location."""
         return self.prediction is not None and (
-            self.status in (PhotoStatus.ACCEPTED, PhotoStatus.REJECTED) or self.corrected
+            self.status in (PhotoStatus.ACCEPTED, PhotoStatus.REJECTED)
+            or self.corrected
+            or self.placed
+            or (self.model_prediction is not None and self.prediction != self.model_prediction)
         )
 
     def saved(self) -> dict[str, object] | None:
@@ -187,6 +191,40 @@ class PhotoItem:
             changes["radius_km"] = radius_km
         moved = self.prediction.with_location(candidate.lat, candidate.lon, **changes)
         return replace(self, prediction=moved, status=PhotoStatus.ESTIMATED, message="")
+
+    def placed_at(self, candidate: Candidate, radius_km: float) -> PhotoItem:
+        """Placed by hand at ``candidate`` (a map drop or a place searched for): the
+        location is the user's (source ``user``, ``radius_km`` from what they did, km)
+        and accepted. Photos that carry GPS, were written or could not be read stay."""
+        if self.status not in (*REVIEWABLE, PhotoStatus.PENDING):
+            return self
+        c = candidate
+        placed = replace(
+            self.prediction or Prediction(c.lat, c.lon, 1.0, radius_km),
+            lat=c.lat,
+            lon=c.lon,
+            confidence=1.0,
+            radius_km=radius_km,
+            country_code=c.country_code,
+            country=c.country,
+            admin1=c.admin1,
+            city=c.city,
+            source=Source.USER,
+        )
+        return replace(self, prediction=placed, status=PhotoStatus.ACCEPTED, message="")
+
+    def renamed(self, city: str, admin1: str, country: str) -> PhotoItem:
+        """The estimate's place names as the user typed them (written with the location)."""
+        if self.prediction is None or self.status not in REVIEWABLE:
+            return self
+        named = replace(
+            self.prediction, city=city.strip(), admin1=admin1.strip(), country=country.strip()
+        )
+        return replace(self, prediction=named, message="")
+
+    @property
+    def placed(self) -> bool:
+        return self.prediction is not None and self.prediction.source is Source.USER
 
     def reverted(self) -> PhotoItem:
         """Back to the model's own estimate."""

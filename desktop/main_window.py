@@ -18,19 +18,19 @@ from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QMainWindow, QSplitter
 
 from geoscope_core.errors import GeoScopeError
-from geoscope_core.prediction import Candidate
 from geoscope_desktop.actions import FolderDrop, RecentMenu, WindowActions
 from geoscope_desktop.controllers.images import ImageFeeder
 from geoscope_desktop.controllers.models import ModelController, cuda_available
-from geoscope_desktop.controllers.review import ReviewController, candidate_at
+from geoscope_desktop.controllers.review import ReviewController
 from geoscope_desktop.controllers.scan import ScanController
 from geoscope_desktop.controllers.writing import WriteController, write_question
 from geoscope_desktop.detail import PREVIEW_SIZE, DetailPane
 from geoscope_desktop.dialogs import Dialogs
 from geoscope_desktop.exporting import FILE_FILTERS, export_items
-from geoscope_desktop.items import REVIEWABLE
 from geoscope_desktop.panels import ListPanel, StatusWidgets, map_box
 from geoscope_desktop.photo_model import THUMB_SIZE, Filter, PhotoFilterProxy
+from geoscope_desktop.place_search import PlaceSearch
+from geoscope_desktop.placing import Placing
 from geoscope_desktop.selection import PhotoSelection
 from geoscope_desktop.settings_store import AppSettings
 from geoscope_desktop.workers import ModelChoice
@@ -92,6 +92,7 @@ class MainWindow(QMainWindow):
         self.selection = PhotoSelection(
             self.table, self.proxy, self.review, self.detail, self.map, self.images, self
         )
+        self.placing = Placing(self.review, self.selection, self.map, self)
         self._connect()
         settings.restore_layout(self, self._splitters())
         self._update_actions()
@@ -105,9 +106,10 @@ class MainWindow(QMainWindow):
         self.search = self.list_panel.search
         self.detail = DetailPane()
         self.map = WorldMapView()
+        self.place_search = PlaceSearch()
         self.right_split = QSplitter(Qt.Orientation.Vertical)
         self.right_split.addWidget(self.detail)
-        self.right_split.addWidget(map_box(self.map))
+        self.right_split.addWidget(map_box(self.map, self.place_search))
         self.right_split.setStretchFactor(0, 2)
         self.right_split.setStretchFactor(1, 3)
         self.main_split = QSplitter(Qt.Orientation.Horizontal)
@@ -159,9 +161,7 @@ class MainWindow(QMainWindow):
         self.table.doubleClicked.connect(lambda _i: self.accept_selected())
         self.detail.accept_clicked.connect(self.accept_selected)
         self.detail.reject_clicked.connect(self.reject_selected)
-        self.detail.revert_clicked.connect(self.revert_current)
-        self.detail.alternative_chosen.connect(self.correct_current)
-        self.map.location_clicked.connect(self._on_map_clicked)
+        self.placing.wire(self.detail, self.map, self.place_search)
         self.status.cancel_btn.clicked.connect(self.scanner.cancel)
 
         self.models.changed.connect(self._on_model_changed)
@@ -255,22 +255,6 @@ class MainWindow(QMainWindow):
 
     def reject_selected(self) -> int:
         return self.review.reject(self.selection.rows())
-
-    @Slot(object)
-    def correct_current(self, candidate: Candidate, radius_km: float | None = None) -> None:
-        if self.detail.item is not None:
-            self.review.correct(self.detail.item.path, candidate, radius_km)
-
-    def revert_current(self) -> None:
-        if self.detail.item is not None:
-            self.review.revert(self.detail.item.path)
-
-    @Slot(float, float, float)
-    def _on_map_clicked(self, lat: float, lon: float, radius_km: float) -> None:
-        item = self.detail.item
-        if item is None or item.prediction is None or item.status not in REVIEWABLE:
-            return
-        self.correct_current(candidate_at(lat, lon), radius_km=max(0.05, radius_km))
 
     def _after_review(self, message: str) -> None:
         self.selection.refresh()

@@ -146,6 +146,9 @@ class MapLayers:
             try:
                 basemap()
                 town_table()
+                from geoscope_desktop.place_search import place_index
+
+                place_index()
             except (ImportError, GeoScopeError) as e:
                 log.warning("map layers unavailable: %s", e)
 

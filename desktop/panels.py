@@ -71,6 +71,8 @@ def photo_table(proxy: PhotoFilterProxy) -> QTableView:
     table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
     table.setAlternatingRowColors(True)
+    table.setDragEnabled(True)  # drag photos onto the map to place them
+    table.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
     table.setShowGrid(False)
     table.setWordWrap(False)
     table.setTextElideMode(Qt.TextElideMode.ElideRight)
@@ -118,8 +120,8 @@ def placeholder(open_button: QPushButton) -> QWidget:
     return widget
 
 
-def map_box(world: WorldMapView) -> QWidget:
-    """The map with its legend of marker colours underneath."""
+def map_box(world: WorldMapView, search: QWidget) -> QWidget:
+    """The place search over the map, the map, and its legend of marker colours."""
     legend = QLabel(
         "  ".join(
             f"<span style='color:{STATUS_COLORS[s]}; font-size:14px'>●</span> {s.value}"
@@ -131,12 +133,15 @@ def map_box(world: WorldMapView) -> QWidget:
             )
         )
         + "  <span style='color:#d32f2f; font-size:14px'>◉</span> selected"
+        + "  <span style='color:#7b1fa2; font-size:14px'>○</span> alternative"
+        + " · a number: photos there (click to select) · drag photos here to place them"
     )
     legend.setStyleSheet("padding: 2px 6px;")
     box = QWidget()
     mv = QVBoxLayout(box)
     mv.setContentsMargins(8, 0, 8, 4)
     mv.setSpacing(2)
+    mv.addWidget(search)
     mv.addWidget(world, 1)
     mv.addWidget(legend)
     return box

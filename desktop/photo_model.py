@@ -9,6 +9,8 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QByteArray,
+    QMimeData,
     QModelIndex,
     QPersistentModelIndex,
     QRect,
@@ -57,6 +59,19 @@ HEADERS = {
 }
 
 THUMB_SIZE = 48
+#: the drag format of photos dragged from the list (one path per line, UTF-8)
+PHOTOS_MIME = "application/x-geoscope-photos"
+
+
+def photos_mime(paths: Sequence[Path]) -> QMimeData:
+    mime = QMimeData()
+    mime.setData(PHOTOS_MIME, QByteArray("\n".join(str(p) for p in paths).encode("utf-8")))
+    return mime
+
+
+def paths_from_mime(mime: QMimeData) -> list[Path]:
+    raw = bytes(mime.data(PHOTOS_MIME).data()).decode("utf-8")
+    return [Path(line) for line in raw.splitlines() if line]
 
 
 class PhotoTableModel(QAbstractTableModel):
@@ -139,6 +154,18 @@ class PhotoTableModel(QAbstractTableModel):
         return out
 
     # -- Qt model interface ---------------------------------------------------
+    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
+        base = super().flags(index)
+        return base | Qt.ItemFlag.ItemIsDragEnabled if index.isValid() else base
+
+    def mimeTypes(self) -> list[str]:
+        return [PHOTOS_MIME]
+
+    def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
+        """The dragged rows' photos, to drop on the map."""
+        rows = sorted({i.row() for i in indexes if i.isValid()})
+        return photos_mime([self._items[r].path for r in rows])
+
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._items)
 

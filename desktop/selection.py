@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QTableView
 
 from geoscope_desktop.controllers.images import ImageFeeder
 from geoscope_desktop.controllers.review import ReviewController
-from geoscope_desktop.detail import DetailPane
+from geoscope_desktop.detail import TOP_K, DetailPane
 from geoscope_desktop.items import REVIEWABLE, PhotoItem, PhotoStatus
 from geoscope_desktop.photo_model import PhotoFilterProxy
 from geoscope_desktop.worldmap import WorldMapView
@@ -98,6 +98,7 @@ class PhotoSelection(QObject):
         """Nothing shown (another folder is opened)."""
         self.detail.show_item(None)
         self.world.clear_estimate()
+        self.world.set_alternatives(())
         self.refresh_markers()
 
     def refresh(self) -> None:
@@ -122,6 +123,8 @@ class PhotoSelection(QObject):
         if new_photo:
             self.images.request_preview(item.path)
         pred = item.prediction
+        reviewable = item.status in REVIEWABLE
+        self.world.set_alternatives(pred.top_k[1:TOP_K] if pred is not None and reviewable else ())
         if pred is not None:
             radius = 0.0 if item.status is PhotoStatus.HAS_GPS else pred.radius_km
             self.world.set_estimate(pred.lat, pred.lon, radius, pred.country_code, center=center)

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
     QMouseEvent,
     QPainter,
     QPainterPath,
@@ -26,7 +29,6 @@ from PySide6.QtGui import (
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
-    QGraphicsEllipseItem,
     QGraphicsItem,
     QGraphicsPathItem,
     QGraphicsScene,
@@ -34,10 +36,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from geoscope_desktop.items import PhotoStatus
+from geoscope_core.prediction import Candidate
 from geoscope_desktop.map_layers import DARK, LIGHT, MapLayers, Zoom
+from geoscope_desktop.map_markers import (
+    AlternativeDot,
+    Cluster,
+    Dot,
+    MapPhoto,
+    MarkerLayer,
+    cell_degrees,
+)
 from geoscope_desktop.mapdata import circle_shapes, km_per_degree_lat, world_outlines
-from geoscope_desktop.photo_model import STATUS_COLORS
+from geoscope_desktop.photo_model import PHOTOS_MIME, paths_from_mime
 
 log = logging.getLogger(__name__)
 
@@ -56,18 +66,6 @@ def _polygon(points: Iterable[tuple[float, float]]) -> QPolygonF:
     return QPolygonF([QPointF(float(lon), -float(lat)) for lon, lat in points])
 
 
-class _Marker(QGraphicsEllipseItem):
-    """A fixed-size dot at a photo's location (ignores zoom)."""
-
-    def __init__(self, lat: float, lon: float, color: QColor, size: float) -> None:
-        super().__init__(-size / 2, -size / 2, size, size)
-        self.setPos(lon, -lat)
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
-        self.setBrush(QBrush(color))
-        pen = QPen(QColor("white"), 1.2)
-        self.setPen(pen)
-
-
 class WorldMapView(QGraphicsView):
     """Zoomable, pannable world map.
 
@@ -77,6 +75,9 @@ class WorldMapView(QGraphicsView):
     """
 
     location_clicked = Signal(float, float, float)
+    photos_clicked = Signal(list)
+    alternative_clicked = Signal(object)
+    photos_dropped = Signal(list, float, float, float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -97,7 +98,8 @@ class WorldMapView(QGraphicsView):
         self._countries: dict[str, QGraphicsPathItem] = {}
         self._unnamed: list[QGraphicsPathItem] = []
         self._highlighted: str = ""
-        self._markers: list[_Marker] = []
+        self.markers = MarkerLayer(self._scene)
+        self.setAcceptDrops(True)
         self._estimate_items: list[QGraphicsItem] = []
         self._press: QPoint | None = None
         self._fitted = False
@@ -143,20 +145,18 @@ class WorldMapView(QGraphicsView):
         return set(self._countries)
 
     # -- content -------------------------------------------------------------
-    def set_markers(self, markers: Iterable[tuple[float, float, PhotoStatus]]) -> None:
-        """One dot per photo location (degrees), coloured by status."""
-        for m in self._markers:
-            self._scene.removeItem(m)
-        self._markers = []
-        for lat, lon, status in markers:
-            m = _Marker(lat, lon, QColor(STATUS_COLORS[status]), 7.0)
-            m.setZValue(5)
-            self._scene.addItem(m)
-            self._markers.append(m)
+    def set_markers(self, photos: Iterable[MapPhoto]) -> None:
+        """Every photo's location (degrees), clustered at this zoom, coloured by status."""
+        self.markers.set_photos(photos, cell_degrees(self.transform().m11()))
 
     @property
     def marker_count(self) -> int:
-        return len(self._markers)
+        """Photos on the map (a cluster counts its photos)."""
+        return len(self.markers.photos)
+
+    def set_alternatives(self, candidates: Sequence[Candidate]) -> None:
+        """The selected photo's other candidate places, to choose with a click."""
+        self.markers.set_alternatives(candidates)
 
     def clear_estimate(self) -> None:
         for item in self._estimate_items:
@@ -187,7 +187,7 @@ class WorldMapView(QGraphicsView):
                 edge = self._scene.addPath(path, pen)
                 edge.setZValue(8)
                 self._estimate_items.append(edge)
-        marker = _Marker(lat, lon, ESTIMATE, 13.0)
+        marker = Dot(lat, lon, ESTIMATE, 13.0)
         marker.setPen(QPen(QColor("white"), 2.2))
         marker.setZValue(10)
         self._scene.addItem(marker)
@@ -242,6 +242,7 @@ class WorldMapView(QGraphicsView):
         for item in self._unnamed:
             item.setVisible(zoom is Zoom.WORLD)
         self.layers.update(*self.visible_box(), zoom)
+        self.markers.recluster(cell_degrees(self.transform().m11()))
 
     def _base_scale(self) -> float:
         vp = self.viewport().rect()
@@ -288,10 +289,46 @@ class WorldMapView(QGraphicsView):
         if (pos - press).manhattanLength() > CLICK_SLOP_PX:
             self._fitted = True  # the user panned
             return
-        scene = self.mapToScene(pos)
-        lon, lat = scene.x(), -scene.y()
+        for item in self.items(pos):
+            if isinstance(item, AlternativeDot):
+                self.alternative_clicked.emit(item.candidate)
+                return
+            if isinstance(item, Cluster):
+                self.photos_clicked.emit(item.paths)
+                return
+        lat, lon = self.lat_lon_at(pos)
         if -90 <= lat <= 90 and -180 <= lon <= 180:
             self.location_clicked.emit(lat, lon, PICK_RADIUS_PX * self.km_per_pixel())
+
+    def lat_lon_at(self, pos: QPoint) -> tuple[float, float]:
+        """(lat, lon) degrees under viewport pixel ``pos``."""
+        scene = self.mapToScene(pos)
+        return -scene.y(), scene.x()
+
+    # -- photos dragged from the list ------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasFormat(PHOTOS_MIME):
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if event.mimeData().hasFormat(PHOTOS_MIME):
+            event.acceptProposedAction()
+        else:
+            super().dragMoveEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        """Photos dropped here are placed at the drop point; the radius is what a few
+        pixels span at this zoom (km)."""
+        if not event.mimeData().hasFormat(PHOTOS_MIME):
+            super().dropEvent(event)
+            return
+        paths = paths_from_mime(event.mimeData())
+        lat, lon = self.lat_lon_at(event.position().toPoint())
+        event.acceptProposedAction()
+        if paths and -90 <= lat <= 90 and -180 <= lon <= 180:
+            self.photos_dropped.emit(paths, lat, lon, PICK_RADIUS_PX * self.km_per_pixel())
 
     def click_at(self, lat: float, lon: float) -> None:
         """Emit a click at (lat, lon) degrees as if the user clicked there (keyboard, tests)."""

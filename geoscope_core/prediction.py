@@ -14,6 +14,7 @@ class Source(str, enum.Enum):
     TRACK = "track"  # the user's GPS track logs, by time
     NEIGHBORS = "neighbors"  # the user's own GPS-tagged photos (time or visual neighbours)
     EXIF = "exif"  # the photo already carried GPS
+    USER = "user"  # placed by hand; its radius is the one the user chose
 
 
 @dataclass(frozen=True)

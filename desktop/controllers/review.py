@@ -24,6 +24,7 @@ from geoscope_desktop.items import (
     PhotoItem,
     PhotoStatus,
 )
+from geoscope_desktop.map_markers import MapPhoto
 from geoscope_desktop.photo_model import PhotoTableModel
 
 if TYPE_CHECKING:
@@ -134,13 +135,13 @@ class ReviewController(QObject):
             if it.status is PhotoStatus.ACCEPTED and it.prediction is not None
         ]
 
-    def markers(self) -> list[tuple[float, float, PhotoStatus]]:
-        """(lat, lon, status) of every photo with a location to show (degrees)."""
+    def markers(self) -> list[MapPhoto]:
+        """Every photo with a location to show (degrees), rejected ones left out."""
         out = []
         for it in self.model.items():
             loc = it.location
             if loc is not None and it.status is not PhotoStatus.REJECTED:
-                out.append((loc[0], loc[1], it.status))
+                out.append(MapPhoto(loc[0], loc[1], it.status, it.path))
         return out
 
     def counts_text(self) -> str:
@@ -215,6 +216,21 @@ class ReviewController(QObject):
         self.model.replace_item(new)
         self.changed.emit("Moved the estimate" if new != item else "")
         return new != item
+
+    def place(self, paths: Sequence[Path], candidate: Candidate, radius_km: float) -> int:
+        """Place these photos by hand at ``candidate`` (radius in km); returns how many moved."""
+        rows = [self.model.row_of(p) for p in paths if self.item_for(p) is not None]
+        n = self._update(lambda it: it.placed_at(candidate, radius_km), rows)
+        where = candidate.city or candidate.admin1 or candidate.country or "the map"
+        self.changed.emit(f"Placed {n} photo(s) at {where}")
+        return n
+
+    def rename(self, paths: Sequence[Path], city: str, admin1: str, country: str) -> int:
+        """Give these photos' locations the place names the user typed."""
+        rows = [self.model.row_of(p) for p in paths if self.item_for(p) is not None]
+        n = self._update(lambda it: it.renamed(city, admin1, country), rows)
+        self.changed.emit(f"Renamed the place of {n} photo(s)")
+        return n
 
     def revert(self, path: Path) -> None:
         item = self.item_for(path)

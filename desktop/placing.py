@@ -1,0 +1,78 @@
+"""Moving and placing photos: an alternative chosen, a click or a drop on the map, a
+place found in the search box. Each becomes a review transition on the photos."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Slot
+
+from geoscope_core.prediction import Candidate
+from geoscope_desktop.controllers.review import ReviewController, candidate_at
+from geoscope_desktop.detail import DetailPane
+from geoscope_desktop.items import REVIEWABLE
+from geoscope_desktop.place_search import PlaceHit, PlaceSearch
+from geoscope_desktop.selection import PhotoSelection
+from geoscope_desktop.worldmap import WorldMapView
+
+#: the smallest radius a hand-placed location gets, km
+MIN_RADIUS_KM = 0.05
+
+
+class Placing(QObject):
+    """Turns the user's gestures on the detail pane, the map and the search box into
+    moves and placements of the photos (``review``) and their selection."""
+
+    def __init__(
+        self,
+        review: ReviewController,
+        selection: PhotoSelection,
+        world: WorldMapView,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.review, self.selection, self.world = review, selection, world
+
+    def wire(self, detail: DetailPane, world: WorldMapView, search: PlaceSearch) -> None:
+        detail.revert_clicked.connect(self.revert_current)
+        detail.alternative_chosen.connect(self.correct_current)
+        detail.names_edited.connect(self.rename_selected)
+        world.location_clicked.connect(self.map_clicked)
+        world.photos_clicked.connect(self.selection.select_paths)
+        world.alternative_clicked.connect(self.correct_current)
+        world.photos_dropped.connect(self.place_at)
+        search.place_chosen.connect(self.place_hit)
+
+    @Slot(object)
+    def correct_current(self, candidate: Candidate, radius_km: float | None = None) -> None:
+        """Move the current photo to one of its alternatives."""
+        if self.selection.current is not None:
+            self.review.correct(self.selection.current.path, candidate, radius_km)
+
+    def rename_selected(self, city: str, region: str, country: str) -> int:
+        """The place names typed in the detail pane, for every selected photo."""
+        return self.review.rename(self.selection.paths(), city, region, country)
+
+    def revert_current(self) -> None:
+        if self.selection.current is not None:
+            self.review.revert(self.selection.current.path)
+
+    @Slot(float, float, float)
+    def map_clicked(self, lat: float, lon: float, radius_km: float) -> None:
+        """A click on the map places the current photo there (its radius: the click's)."""
+        item = self.selection.current
+        if item is not None and item.prediction is not None and item.status in REVIEWABLE:
+            self.review.place([item.path], candidate_at(lat, lon), max(MIN_RADIUS_KM, radius_km))
+
+    def place_at(self, paths: Sequence[Path], lat: float, lon: float, radius_km: float) -> int:
+        """Photos dropped on the map at (lat, lon) degrees are placed there (radius km)."""
+        n = self.review.place(paths, candidate_at(lat, lon), max(MIN_RADIUS_KM, radius_km))
+        self.selection.select_paths(paths)
+        return n
+
+    def place_hit(self, hit: PlaceHit) -> int:
+        """A place chosen in the search box: the map centres on it, the selection goes there."""
+        c = hit.candidate
+        self.world.focus_on(c.lat, c.lon, max(hit.radius_km, 5.0))
+        return self.review.place(self.selection.paths(), c, hit.radius_km)
