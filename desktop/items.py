@@ -10,6 +10,7 @@ import enum
 import time
 from collections import deque
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,7 +49,8 @@ class PhotoItem:
     ``prediction``: the estimate shown (possibly corrected by the user);
     ``model_prediction``: the model's estimate before any correction;
     ``message``: the last error or write note for this photo;
-    ``result``: the scanner's raw result (kept for export).
+    ``result``: the scanner's raw result (kept for export);
+    ``taken_at``: EXIF date taken (naive local time); ``camera``: make, model, serial.
     """
 
     path: Path
@@ -58,6 +60,8 @@ class PhotoItem:
     status: PhotoStatus = PhotoStatus.PENDING
     message: str = ""
     result: ScanResult | None = None
+    taken_at: datetime | None = None
+    camera: str = ""
 
     @property
     def name(self) -> str:
@@ -82,8 +86,15 @@ class PhotoItem:
 
     def with_scan(self, result: ScanResult) -> PhotoItem:
         """This item updated from a scanner result (``status`` exif|predicted|neighbors|error)."""
-        gps = result.metadata.gps if result.metadata is not None else self.gps
-        base = replace(self, gps=gps, result=result, message=result.error)
+        meta = result.metadata
+        base = replace(
+            self,
+            gps=meta.gps if meta is not None else self.gps,
+            taken_at=meta.taken_at if meta is not None and meta.taken_at else self.taken_at,
+            camera=meta.camera if meta is not None and meta.camera else self.camera,
+            result=result,
+            message=result.error,
+        )
         if result.status == "error":
             return replace(
                 base,

@@ -157,6 +157,8 @@ class MainWindow(QMainWindow):
             lambda i: self.proxy.set_mode(Filter(self.filter_box.itemData(i)))
         )
         self.search.textChanged.connect(self.proxy.set_text)
+        self.list_panel.threshold.setValue(round(100 * self.review.threshold))
+        self.list_panel.threshold.valueChanged.connect(lambda v: self.set_threshold(v / 100))
         self.selection.changed.connect(self._update_actions)
         self.table.doubleClicked.connect(lambda _i: self.accept_selected())
         self.detail.accept_clicked.connect(self.accept_selected)
@@ -166,7 +168,7 @@ class MainWindow(QMainWindow):
 
         self.models.changed.connect(self._on_model_changed)
         self.images.thumbnail.connect(self.model.set_thumbnail)
-        self.images.gps_read.connect(self.review.set_file_gps)
+        self.images.gps_read.connect(self.review.set_file_metadata)
         self.review.changed.connect(self._after_review)
         s = self.scanner
         s.started.connect(self.status.scan_started)
@@ -250,8 +252,19 @@ class MainWindow(QMainWindow):
     def select_paths(self, paths: Sequence[Path]) -> None:
         self.selection.select_paths(paths)
 
+    def set_threshold(self, threshold: float) -> None:
+        """Confidence (0-1) from which an estimate counts as confident."""
+        self.review.threshold = threshold
+        self.proxy.set_threshold(threshold)
+        self.settings.set_threshold(threshold)
+
     def accept_selected(self) -> int:
-        return self.review.accept(self.selection.rows())
+        """Accept the selection; with one photo selected, the next one is selected."""
+        rows = self.selection.rows()
+        n = self.review.accept(rows)
+        if len(rows) == 1:
+            self.selection.next()
+        return n
 
     def reject_selected(self) -> int:
         return self.review.reject(self.selection.rows())

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QSpinBox,
     QStackedWidget,
     QTableView,
     QVBoxLayout,
@@ -41,8 +42,16 @@ class ListPanel(QWidget):
             self.filter_box.addItem(f.value, f.value)
         self.filter_box.setToolTip("Show only some photos")
         self.search = QLineEdit()
-        self.search.setPlaceholderText("Filter by file name")
+        self.search.setPlaceholderText("Filter by file or place name")
         self.search.setClearButtonEnabled(True)
+        self.threshold = QSpinBox()
+        self.threshold.setRange(0, 100)
+        self.threshold.setSuffix(" %")
+        self.threshold.setPrefix("confident ≥ ")
+        self.threshold.setToolTip(
+            "Estimates at or above this confidence count as confident: "
+            "“Accept All Confident” accepts them"
+        )
         self.table = photo_table(proxy)
         self.open_button = QPushButton("Open Folder…")
         self.placeholder = placeholder(self.open_button)
@@ -54,6 +63,7 @@ class ListPanel(QWidget):
         filters.setContentsMargins(0, 0, 0, 0)
         filters.addWidget(self.filter_box)
         filters.addWidget(self.search, 1)
+        filters.addWidget(self.threshold)
         lv = QVBoxLayout(self)
         lv.setContentsMargins(8, 8, 4, 8)
         lv.addLayout(filters)
@@ -75,7 +85,7 @@ def photo_table(proxy: PhotoFilterProxy) -> QTableView:
     table.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
     table.setShowGrid(False)
     table.setWordWrap(False)
-    table.setTextElideMode(Qt.TextElideMode.ElideRight)
+    table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # IMG_…_0042.jpg
     table.setIconSize(QSize(THUMB_SIZE, THUMB_SIZE))
     table.verticalHeader().setVisible(False)
     table.verticalHeader().setDefaultSectionSize(THUMB_SIZE + 8)
@@ -87,6 +97,8 @@ def photo_table(proxy: PhotoFilterProxy) -> QTableView:
     for col, width in (
         (Column.THUMB, THUMB_SIZE + 14),
         (Column.NAME, 170),
+        (Column.TAKEN, 118),
+        (Column.CAMERA, 110),
         (Column.GPS, 128),
         (Column.CONFIDENCE, 84),
         (Column.STATUS, 80),

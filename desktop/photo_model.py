@@ -20,7 +20,14 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QPainter, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from geoscope_desktop.items import PhotoItem, PhotoStatus, format_latlon, place_text
+from geoscope_core.prediction import Source
+from geoscope_desktop.items import (
+    REVIEWABLE,
+    PhotoItem,
+    PhotoStatus,
+    format_latlon,
+    place_text,
+)
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
@@ -43,22 +50,26 @@ STATUS_COLORS: dict[PhotoStatus, str] = {
 class Column(enum.IntEnum):
     THUMB = 0
     NAME = 1
-    GPS = 2
-    PLACE = 3
-    CONFIDENCE = 4
-    STATUS = 5
+    TAKEN = 2
+    CAMERA = 3
+    GPS = 4
+    PLACE = 5
+    CONFIDENCE = 6
+    STATUS = 7
 
 
 HEADERS = {
     Column.THUMB: "",
     Column.NAME: "File",
+    Column.TAKEN: "Taken",
+    Column.CAMERA: "Camera",
     Column.GPS: "GPS in file",
     Column.PLACE: "Estimated place",
     Column.CONFIDENCE: "Confidence",
     Column.STATUS: "Status",
 }
 
-THUMB_SIZE = 48
+THUMB_SIZE = 64
 #: the drag format of photos dragged from the list (one path per line, UTF-8)
 PHOTOS_MIME = "application/x-geoscope-photos"
 
@@ -208,6 +219,10 @@ class PhotoTableModel(QAbstractTableModel):
     def _display(it: PhotoItem, col: Column) -> str | None:
         if col is Column.NAME:
             return it.name
+        if col is Column.TAKEN:
+            return it.taken_at.strftime("%Y-%m-%d %H:%M") if it.taken_at else ""
+        if col is Column.CAMERA:
+            return it.camera
         if col is Column.GPS:
             return f"{it.gps[0]:.4f}, {it.gps[1]:.4f}" if it.gps else "—"
         if col is Column.PLACE:
@@ -235,6 +250,8 @@ class PhotoTableModel(QAbstractTableModel):
             return list(PhotoStatus).index(it.status)
         if col is Column.GPS:
             return 1 if it.gps else 0
+        if col is Column.TAKEN:  # by time; photos without a date last
+            return it.taken_at.isoformat() if it.taken_at else "~"
         if col is Column.THUMB:
             return it.name.lower()
         text = PhotoTableModel._display(it, col)
@@ -258,15 +275,27 @@ class Filter(str, enum.Enum):
 
     ALL = "All photos"
     REVIEW = "To review"
+    CONFIDENT = "Confident"
     UNCONFIDENT = "Unconfident"
     ACCEPTED = "Accepted"
+    PLACED = "Placed by you"
+    NEIGHBORS = "From your photos"
+    MODEL = "From the model"
     HAS_GPS = "Has GPS"
     WRITTEN = "Written"
     ERRORS = "Errors"
 
 
+SOURCE_FILTERS = {
+    Filter.PLACED: Source.USER,
+    Filter.NEIGHBORS: Source.NEIGHBORS,
+    Filter.MODEL: Source.MODEL,
+}
+
+
 class PhotoFilterProxy(QSortFilterProxyModel):
-    """Sorts by ``SORT_ROLE`` and filters by ``Filter`` and a file-name substring.
+    """Sorts by ``SORT_ROLE`` and filters by ``Filter`` and a substring of the file or
+    place name.
 
     ``threshold``: confidence (0-1) below which an estimate counts as unconfident.
     """
@@ -302,11 +331,21 @@ class PhotoFilterProxy(QSortFilterProxyModel):
         self._refilter(lambda: setattr(self, "threshold", threshold))
 
     def accepts(self, it: PhotoItem) -> bool:
-        if self._text and self._text not in it.name.lower():
+        if self._text and not (
+            self._text in it.name.lower() or self._text in place_text(it.prediction).lower()
+        ):
             return False
         m = self._mode
         if m is Filter.ALL:
             return True
+        if m is Filter.CONFIDENT:
+            return it.is_confident(self.threshold)
+        if m in SOURCE_FILTERS:
+            return (
+                it.prediction is not None
+                and it.status in REVIEWABLE
+                and it.prediction.source is SOURCE_FILTERS[m]
+            )
         if m is Filter.REVIEW:
             return it.status is PhotoStatus.ESTIMATED
         if m is Filter.UNCONFIDENT:

@@ -94,6 +94,12 @@ class PhotoSelection(QObject):
             else:
                 sel.select(idx, flags)
 
+    def next(self) -> None:
+        """Move to the photo below the current one in the list (Accept moves on)."""
+        row = self.table.currentIndex().row() + 1
+        if 0 < row < self.proxy.rowCount():
+            self.table.selectRow(row)
+
     def clear(self) -> None:
         """Nothing shown (another folder is opened)."""
         self.detail.show_item(None)

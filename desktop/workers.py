@@ -21,6 +21,7 @@ from geoscope_core.errors import ConfigError
 from geoscope_core.runtime.session import PROVIDER_NAMES
 
 if TYPE_CHECKING:
+    from geoscope_core.photos.metadata import PhotoMetadata
     from geoscope_core.runtime.predictor import Predictor
     from geoscope_core.scan.types import ScanOptions
 
@@ -203,16 +204,18 @@ class _ImageTask(QRunnable):
         image = read_scaled_image(self._path, self._size)
         self._signals.loaded.emit(self._generation, str(self._path), image)
         if self._with_gps:
-            self._signals.gps.emit(self._generation, str(self._path), read_gps(self._path))
+            self._signals.gps.emit(
+                self._generation, str(self._path), read_file_metadata(self._path)
+            )
 
 
-def read_gps(path: Path) -> tuple[float, float] | None:
-    """The GPS (lat, lon degrees) the file or its XMP sidecar carries; None if none/unreadable."""
+def read_file_metadata(path: Path) -> PhotoMetadata | None:
+    """What the file (or its XMP sidecar) says: GPS, date taken, camera; None if unreadable."""
     from geoscope_core.errors import MetadataError
     from geoscope_core.photos.metadata import read_metadata
 
     try:
-        return read_metadata(path).gps
+        return read_metadata(path)
     except MetadataError as e:
         log.debug("no metadata for %s: %s", path, e)
         return None
@@ -266,8 +269,8 @@ class ImageLoader(QObject):
         self._generation = 0
 
     def request(self, path: Path, size: int, priority: int = 0, with_gps: bool = False) -> None:
-        """Decode ``path`` to fit ``size`` px; with ``with_gps`` also read its GPS
-        (``gps_read(path, (lat, lon) | None)``)."""
+        """Decode ``path`` to fit ``size`` px; with ``with_gps`` also read its metadata
+        (``gps_read(path, PhotoMetadata | None)``)."""
         task = _ImageTask(self._signals, self._generation, path, size, with_gps)
         self._pool.start(task, priority)
 

@@ -14,7 +14,8 @@ class ImageFeeder(QObject):
     """Asks for thumbnails (with the file's own GPS) and previews, and hands them on.
 
     Signals: ``thumbnail(path, QPixmap)`` scaled to ``thumb_size`` px,
-    ``gps_read(path, (lat, lon) | None)``, ``preview(path, QImage)``.
+    ``gps_read(path, PhotoMetadata | None)`` (the file's GPS, date taken, camera),
+    ``preview(path, QImage)``.
     """
 
     thumbnail = Signal(Path, QPixmap)

@@ -179,11 +179,17 @@ class ReviewController(QObject):
         self.model.replace_item(new)
         return new
 
-    def set_file_gps(self, path: Path, gps: Any) -> None:
-        """The file's own GPS, read before any scan (lat, lon degrees)."""
+    def set_file_metadata(self, path: Path, meta: Any) -> None:
+        """What the file says before any scan: its own GPS (degrees), date taken, camera."""
         item = self.item_for(path)
-        if item is not None and item.status is PhotoStatus.PENDING and item.gps is None and gps:
-            self.model.replace_item(replace(item, gps=gps))
+        if item is None or meta is None:
+            return
+        gps = (
+            item.gps if item.gps is not None or item.status is not PhotoStatus.PENDING else meta.gps
+        )
+        self.model.replace_item(
+            replace(item, gps=gps, taken_at=meta.taken_at or item.taken_at, camera=meta.camera)
+        )
 
     # -- the user's decisions -------------------------------------------------
     def _update(self, fn: Callable[[PhotoItem], PhotoItem], rows: Iterable[int]) -> int:

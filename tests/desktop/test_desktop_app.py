@@ -27,7 +27,7 @@ from geoscope_core.scan.types import ScanOptions
 from geoscope_core.settings import CACHE_ENV, data_dir
 from geoscope_desktop.items import PhotoStatus
 from geoscope_desktop.main_window import MainWindow
-from geoscope_desktop.photo_model import Filter
+from geoscope_desktop.photo_model import Column, Filter
 from geoscope_desktop.settings_store import AppSettings
 from geoscope_desktop.workers import ModelChoice
 from tests.bundles import make_bundle
@@ -369,7 +369,7 @@ def test_filter_sort_export_and_about(qtbot: Any, window: MainWindow, tmp_path: 
     window.filter_box.setCurrentIndex(list(Filter).index(Filter.UNCONFIDENT))
     assert window.proxy.rowCount() == 4
     window.filter_box.setCurrentIndex(list(Filter).index(Filter.ALL))
-    window.table.sortByColumn(4, Qt.SortOrder.DescendingOrder)
+    window.table.sortByColumn(Column.CONFIDENCE, Qt.SortOrder.DescendingOrder)
     shown = [
         window.proxy.index(r, 0).data(Qt.ItemDataRole.UserRole + 2).prediction.confidence
         for r in range(window.proxy.rowCount())
@@ -888,3 +888,52 @@ def test_alternatives_on_the_map_are_chosen_with_one_click(
     qtbot.mouseClick(window.map.viewport(), Qt.MouseButton.LeftButton, pos=pos)
     moved = window.model.item_for(photo).prediction
     assert (moved.lat, moved.lon) == (second.lat, second.lon)
+
+
+def test_browse_date_camera_sort_by_time_filters_threshold_and_accept_moves_on(
+    qtbot: Any, window: MainWindow, tmp_path: Path
+) -> None:
+    folder = tmp_path / "browse"
+    fixtures = [copy_fixture(folder, name) for name in FIXTURE_JPEGS]
+    photos = copy_geo_photos(folder, 4) + fixtures
+    assert window.open_folder(folder)
+    assert scan(qtbot, window) is False
+    canon = window.model.item_for(folder / "Canon_40D.jpg")
+    assert canon.taken_at is not None and "Canon" in canon.camera
+    row = window.proxy.mapFromSource(window.model.index(window.model.row_of(canon.path), 0)).row()
+    assert window.proxy.index(row, Column.CAMERA).data() == canon.camera
+    assert window.proxy.index(row, Column.TAKEN).data().startswith(f"{canon.taken_at:%Y-%m-%d}")
+    assert window.table.textElideMode() is Qt.TextElideMode.ElideMiddle
+    # sort by time: dated photos in order, undated ones last
+    window.table.sortByColumn(Column.TAKEN, Qt.SortOrder.AscendingOrder)
+    taken = [
+        window.proxy.index(r, 0).data(Qt.ItemDataRole.UserRole + 2).taken_at
+        for r in range(window.proxy.rowCount())
+    ]
+    dated = [t for t in taken if t is not None]
+    assert dated == sorted(dated) and taken[: len(dated)] == dated
+    # the threshold is on screen and settable; "Confident" and "Accept All Confident" follow it
+    confs = sorted(it.prediction.confidence for it in window.model.items())
+    window.list_panel.threshold.setValue(0)
+    window.filter_box.setCurrentIndex(list(Filter).index(Filter.CONFIDENT))
+    assert window.proxy.rowCount() == len(photos)
+    window.list_panel.threshold.setValue(100)
+    certain = sum(1 for c in confs if c >= 1.0)
+    assert window.proxy.rowCount() == certain
+    assert window.settings.threshold() == pytest.approx(1.0)
+    assert window.review.accept_confident() == certain
+    window.filter_box.setCurrentIndex(list(Filter).index(Filter.MODEL))
+    assert window.proxy.rowCount() == len(photos)
+    window.filter_box.setCurrentIndex(list(Filter).index(Filter.PLACED))
+    assert window.proxy.rowCount() == 0
+    window.filter_box.setCurrentIndex(list(Filter).index(Filter.ALL))
+    # the text filter finds places too
+    place = window.model.item_for(photos[0]).prediction.country
+    window.search.setText(place)
+    assert 1 <= window.proxy.rowCount() <= len(photos)
+    window.search.clear()
+    # Accept moves on to the next photo
+    window.table.selectRow(0)
+    first = window.selection.paths()
+    assert window.accept_selected() == 1
+    assert window.selection.paths() != first and window.table.currentIndex().row() == 1

@@ -42,7 +42,7 @@ def _pred(lat: float = 45.8, lon: float = 15.98, conf: float = 0.4) -> Predictio
 
 
 def _result(status: str, pred: Prediction | None = None, gps=None, error: str = ""):
-    meta = SimpleNamespace(gps=gps)
+    meta = SimpleNamespace(gps=gps, taken_at=None, camera="")
     return SimpleNamespace(
         path=Path("a.jpg"), status=status, prediction=pred, metadata=meta, error=error
     )
