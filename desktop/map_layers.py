@@ -102,17 +102,30 @@ def ring_polygon(ring: np.ndarray) -> QPolygonF:
     return QPolygonF([QPointF(float(x), -float(y)) for x, y in ring])
 
 
-class _Towns:
-    """The gazetteer's places as arrays (lat, lon degrees, population), loaded once."""
+class Towns:
+    """The gazetteer's towns as arrays (straight from its cached tables, no per-town
+    objects): ``lat``/``lon`` degrees, ``pop`` people, ``names``, ``country`` ISO
+    codes and ``region`` names per town ('' when unknown)."""
 
     def __init__(self) -> None:
-        from geoscope_core.geo.gazetteer import get_gazetteer
+        from geoscope_core.geo.geonames import load_tables
 
-        places = get_gazetteer().cities()
-        self.lat = np.array([p.lat for p in places])
-        self.lon = np.array([p.lon for p in places])
-        self.pop = np.array([p.population for p in places], dtype=np.int64)
-        self.names = [p.name for p in places]
+        t = load_tables(True)
+        self.lat = t.city_lat
+        self.lon = t.city_lon
+        self.pop = t.city_pop
+        self.names = t.city_names
+        self._codes = t.country_codes
+        self._country = t.city_country
+        self._regions = t.admin1_names
+        self._region = t.city_admin1
+
+    def country(self, i: int) -> str:
+        return self._codes[int(self._country[i])]
+
+    def region(self, i: int) -> str:
+        r = int(self._region[i])
+        return self._regions[r] if r >= 0 else ""
 
     def top_in(self, west: float, south: float, east: float, north: float, n: int) -> list[int]:
         inside = (self.lon >= west) & (self.lon <= east) & (self.lat >= south) & (self.lat <= north)
@@ -121,9 +134,9 @@ class _Towns:
 
 
 @functools.lru_cache(maxsize=1)
-def town_table() -> _Towns:
+def town_table() -> Towns:
     """The gazetteer's places as arrays (read once, about 1.5 s: ``preload`` starts it)."""
-    return _Towns()
+    return Towns()
 
 
 class MapLayers:

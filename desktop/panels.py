@@ -96,10 +96,10 @@ def photo_table(proxy: PhotoFilterProxy) -> QTableView:
     header.setSectionResizeMode(Column.PLACE, QHeaderView.ResizeMode.Stretch)
     for col, width in (
         (Column.THUMB, THUMB_SIZE + 14),
-        (Column.NAME, 170),
-        (Column.TAKEN, 118),
-        (Column.CAMERA, 110),
-        (Column.GPS, 128),
+        (Column.NAME, 150),
+        (Column.TAKEN, 112),
+        (Column.CAMERA, 90),
+        (Column.GPS, 96),
         (Column.CONFIDENCE, 84),
         (Column.STATUS, 80),
     ):

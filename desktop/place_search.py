@@ -14,6 +14,7 @@ import logging
 import unicodedata
 from dataclasses import dataclass
 
+import numpy as np
 from PySide6.QtCore import QStringListModel, Qt, Signal
 from PySide6.QtWidgets import QCompleter, QLineEdit, QWidget
 
@@ -55,42 +56,52 @@ def fold(text: str) -> str:
 
 
 class PlaceIndex:
-    """Every gazetteer place by folded name (built once, about 2 s: call it off the GUI
-    thread first, as the map's preload does)."""
+    """Every gazetteer place by folded name: countries and regions as ``PlaceHit``s,
+    towns as indices into the map's ``Towns`` arrays (a hit is made only when found)."""
 
     def __init__(self) -> None:
         from geoscope_core.geo.gazetteer import country_name, get_gazetteer
+        from geoscope_desktop.map_layers import town_table
 
         gaz = get_gazetteer()
-        hits: list[PlaceHit] = []
+        self._country_name = country_name
+        self._towns = town_table()
+        areas: list[PlaceHit] = []
         for c in gaz.countries():
             cand = Candidate(c.lat, c.lon, 1.0, c.country_code, c.name)
-            hits.append(PlaceHit(f"{c.name} (country)", cand, COUNTRY_RADIUS_KM, c.population))
+            areas.append(PlaceHit(f"{c.name} (country)", cand, COUNTRY_RADIUS_KM, c.population))
         for a in gaz.admin1():
             country = country_name(a.country_code, a.country_code)
             cand = Candidate(a.lat, a.lon, 1.0, a.country_code, country, a.name)
-            hits.append(PlaceHit(f"{a.name}, {country}", cand, REGION_RADIUS_KM, a.population))
-        regions = {a.id: a.name for a in gaz.admin1()}
-        for t in gaz.cities():
-            country = country_name(t.country_code, t.country_code)
-            region = regions.get(t.parent or "", "")
-            cand = Candidate(t.lat, t.lon, 1.0, t.country_code, country, region, t.name)
-            label = ", ".join(p for p in (t.name, region, country) if p)
-            hits.append(PlaceHit(label, cand, town_radius_km(t.population), t.population))
-        keyed = sorted(((fold(h.label), i) for i, h in enumerate(hits)), key=lambda k: k[0])
+            areas.append(PlaceHit(f"{a.name}, {country}", cand, REGION_RADIUS_KM, a.population))
+        self._areas = areas
+        # entries >= 0 are towns, < 0 are areas (-1 - index)
+        keyed = [(fold(n), i) for i, n in enumerate(self._towns.names)]
+        keyed += [(fold(h.label), -1 - i) for i, h in enumerate(areas)]
+        keyed.sort(key=lambda k: k[0])
         self._keys = [k for k, _ in keyed]
-        self._order = [i for _, i in keyed]
-        self._hits = hits
+        self._order = np.asarray([i for _, i in keyed], dtype=np.int64)
+
+    def _hit(self, entry: int) -> PlaceHit:
+        if entry < 0:
+            return self._areas[-1 - entry]
+        t = self._towns
+        code, region = t.country(entry), t.region(entry)
+        country = self._country_name(code, code)
+        name, pop = t.names[entry], int(t.pop[entry])
+        cand = Candidate(float(t.lat[entry]), float(t.lon[entry]), 1.0, code, country, region, name)
+        label = ", ".join(p for p in (name, region, country) if p)
+        return PlaceHit(label, cand, town_radius_km(pop), pop)
 
     def search(self, text: str, n: int = MAX_HITS) -> list[PlaceHit]:
-        """Places whose name starts with ``text``, most populous first."""
+        """Places whose name starts with ``text``: one named exactly so first, then the
+        most populous."""
         key = fold(text.strip())
         if len(key) < 2:
             return []
         lo = bisect.bisect_left(self._keys, key)
         hi = bisect.bisect_left(self._keys, key + "\uffff")
-        found = [self._hits[self._order[i]] for i in range(lo, hi)]
-        # a place named exactly so first (the town before the region named after it)
+        found = [self._hit(int(e)) for e in self._order[lo:hi][:5000]]
         found.sort(key=lambda h: (fold(h.label.split(",")[0]) != key, -h.population))
         return found[:n]
 
@@ -120,6 +131,11 @@ class PlaceSearch(QLineEdit):
         self.textEdited.connect(self._on_edited)
         self.returnPressed.connect(self._on_return)
 
+    def _hide_popup(self) -> None:
+        popup = self.completer().popup()
+        if popup is not None:
+            popup.hide()
+
     def matches(self, text: str) -> list[PlaceHit]:
         try:
             return place_index().search(text)
@@ -135,6 +151,7 @@ class PlaceSearch(QLineEdit):
             self.completer().complete()
 
     def _on_activated(self, label: str) -> None:
+        self._hide_popup()
         hit = self._hits.get(label)
         if hit is not None:
             self.place_chosen.emit(hit)
@@ -149,6 +166,7 @@ class PlaceSearch(QLineEdit):
         self.setText(text)
         self._on_edited(text)
         hit = next(iter(self.matches(text)), None)
+        self._hide_popup()
         if hit is not None:
             self.place_chosen.emit(hit)
         return hit
