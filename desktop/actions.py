@@ -57,6 +57,9 @@ class WindowActions:
         self.quit = a("&Quit", Std.Quit)
         self.find = a("&Find…", Std.Find)
         self.reset_map = a("Show &Whole World", "Ctrl+0")
+        self.open_tiles = a(
+            "Open Offline &Map Tiles…", None, "Draw your own MBTiles file for street level"
+        )
         self.about = a("&About GeoScope…", "F1")
         self.default_model = a(
             "Use the &Default Model", None, "Use the model that ships with GeoScope"
@@ -144,6 +147,7 @@ class WindowActions:
 
         view = mb.addMenu("&View")
         view.addAction(self.reset_map)
+        view.addAction(self.open_tiles)
 
         help_menu = mb.addMenu("&Help")
         help_menu.addAction(self.about)

@@ -34,6 +34,11 @@ class Dialogs:
         chosen = QFileDialog.getExistingDirectory(self._parent, title, str(start or Path.home()))
         return Path(chosen) if chosen else None
 
+    def open_file(self, title: str, filters: str) -> Path | None:
+        """A file to open, or None when the user cancelled."""
+        chosen, _ = QFileDialog.getOpenFileName(self._parent, title, str(Path.home()), filters)
+        return Path(chosen) if chosen else None
+
     def save_file(self, title: str, start: Path, filters: str) -> Path | None:
         """A file name to save to, or None when the user cancelled."""
         chosen, _ = QFileDialog.getSaveFileName(self._parent, title, str(start), filters)

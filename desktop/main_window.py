@@ -8,7 +8,6 @@ window asks the user (through ``Dialogs``) and passes each action on.
 from __future__ import annotations
 
 import logging
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,20 +71,16 @@ class MainWindow(QMainWindow):
         self.models = ModelController(settings, choice or settings.model_choice(), self)
         self.scanner = ScanController(scan_options, self)
         self.images = ImageFeeder(THUMB_SIZE, PREVIEW_SIZE, self)
-        self.review = ReviewController(
-            self.images.request_thumbnail, settings.threshold(), parent=self
-        )
+        self.review = ReviewController(self.images.request_thumbnail, settings.threshold(), self)
         self.writer = WriteController(settings, self)
         self.model = self.review.model
         self.proxy = PhotoFilterProxy(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.set_threshold(settings.threshold())
-
         self.setWindowTitle("GeoScope")
         self.setAcceptDrops(True)
         self.drops = FolderDrop(self)
         self.resize(1360, 860)
-
         self.acts = WindowActions(self, self.models.choice.provider, cuda_available())
         self._build_ui()
         self.recent_menu = RecentMenu(self.acts.build_menus(), settings, self.open_folder)
@@ -94,7 +89,7 @@ class MainWindow(QMainWindow):
         )
         self.placing = Placing(self.review, self.selection, self.map, self)
         self._connect()
-        settings.restore_layout(self, self._splitters())
+        settings.restore_layout(self, self.splitters)
         self._update_actions()
         self._on_model_changed()
 
@@ -119,13 +114,11 @@ class MainWindow(QMainWindow):
         self.main_split.setStretchFactor(1, 2)
         self.main_split.setSizes([900, 640])
         self.setCentralWidget(self.main_split)
+        self.splitters = {"main_split": self.main_split, "right_split": self.right_split}
         self.addToolBar(self.acts.toolbar())
         self.status = StatusWidgets()
         self.status.install(self.statusBar())
         self.progress = self.status.progress
-
-    def _splitters(self) -> dict[str, QSplitter]:
-        return {"main_split": self.main_split, "right_split": self.right_split}
 
     def _connect(self) -> None:
         a = self.acts
@@ -144,6 +137,7 @@ class MainWindow(QMainWindow):
                 a.quit: self.close,
                 a.find: self.search.setFocus,
                 a.reset_map: self.map.reset_view,
+                a.open_tiles: self.choose_tiles,
                 a.about: self.show_about,
                 a.default_model: self.models.use_default,
                 a.choose_model: self.choose_model,
@@ -326,20 +320,16 @@ class MainWindow(QMainWindow):
         self.undo_finished.emit(results)
 
     # --------------------------------------------------------------- export --
-    def export_dialog(self, kind: str) -> None:
-        if not len(self.model):
-            return
+    def export_dialog(self, kind: str) -> bool:
+        """Write the current results (the photos' estimates as shown) to CSV or GeoJSON."""
         start = (self.review.folder or Path.home()) / f"geoscope-results.{kind}"
         target = self.dialogs.save_file(f"Export {kind.upper()}", start, FILE_FILTERS[kind])
-        if target is not None:
-            self.export_to(target)
-
-    def export_to(self, target: Path) -> bool:
-        """Write the current results (the photos' estimates as shown) to CSV or GeoJSON."""
+        if target is None or not len(self.model):
+            return False
         try:
             export_items(self.model.items(), target)
         except (OSError, GeoScopeError) as e:
-            self._error("Export failed", f"{target} could not be written: {e}", _tb())
+            self._error("Export failed", f"{target} could not be written: {e}")
             return False
         self.statusBar().showMessage(f"Saved {target}", 8000)
         self.export_finished.emit(target)
@@ -353,11 +343,23 @@ class MainWindow(QMainWindow):
         try:
             self.models.open_bundle(folder)
         except GeoScopeError as e:
-            self._error("Not a usable model bundle", str(e), _tb())
+            self._error("Not a usable model bundle", str(e))
 
     def _on_model_changed(self) -> None:
         self.acts.provider_actions[self.models.choice.provider].setChecked(True)
         self.status.model_label.setText(self.models.label())
+
+    def choose_tiles(self) -> bool:
+        """Ask for an MBTiles file and draw it on the map when zoomed in."""
+        path = self.dialogs.open_file("Open offline map tiles", "MBTiles (*.mbtiles)")
+        name = ""
+        try:
+            name = self.map.open_tiles(path) if path is not None else ""
+        except GeoScopeError as e:
+            self._error("Cannot use these map tiles", str(e))
+        if name:
+            self.statusBar().showMessage(f"Map tiles: {name} (shown when zoomed in)", 8000)
+        return bool(name)
 
     def show_about(self) -> None:
         self.dialogs.markdown("About GeoScope", self.models.about_markdown())
@@ -391,9 +393,5 @@ class MainWindow(QMainWindow):
         self.scanner.wait()
         self.images.wait()
         self.writer.wait()
-        self.settings.save_layout(self, self._splitters())
+        self.settings.save_layout(self, self.splitters)
         super().closeEvent(event)
-
-
-def _tb() -> str:
-    return traceback.format_exc()

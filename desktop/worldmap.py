@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
@@ -19,18 +20,22 @@ from PySide6.QtGui import (
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
+    QImage,
     QMouseEvent,
     QPainter,
     QPainterPath,
     QPalette,
     QPen,
+    QPixmap,
     QPolygonF,
     QResizeEvent,
+    QTransform,
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsPathItem,
+    QGraphicsPixmapItem,
     QGraphicsScene,
     QGraphicsView,
     QWidget,
@@ -47,6 +52,7 @@ from geoscope_desktop.map_markers import (
     cell_degrees,
 )
 from geoscope_desktop.mapdata import circle_shapes, km_per_degree_lat, world_outlines
+from geoscope_desktop.offline_tiles import MBTiles, tile_box
 from geoscope_desktop.photo_model import PHOTOS_MIME, paths_from_mime
 
 log = logging.getLogger(__name__)
@@ -99,6 +105,8 @@ class WorldMapView(QGraphicsView):
         self._unnamed: list[QGraphicsPathItem] = []
         self._highlighted: str = ""
         self.markers = MarkerLayer(self._scene)
+        self.tiles: MBTiles | None = None
+        self._tile_items: dict[tuple[int, int, int], QGraphicsPixmapItem] = {}
         self.setAcceptDrops(True)
         self._estimate_items: list[QGraphicsItem] = []
         self._press: QPoint | None = None
@@ -242,6 +250,7 @@ class WorldMapView(QGraphicsView):
         for item in self._unnamed:
             item.setVisible(zoom is Zoom.WORLD)
         self.layers.update(*self.visible_box(), zoom)
+        self._draw_tiles(zoom)
         self.markers.recluster(cell_degrees(self.transform().m11()))
 
     def _base_scale(self) -> float:
@@ -299,6 +308,47 @@ class WorldMapView(QGraphicsView):
         lat, lon = self.lat_lon_at(pos)
         if -90 <= lat <= 90 and -180 <= lon <= 180:
             self.location_clicked.emit(lat, lon, PICK_RADIUS_PX * self.km_per_pixel())
+
+    # -- the user's offline tiles ----------------------------------------------
+    def open_tiles(self, path: Path) -> str:
+        """Draw the raster MBTiles file at ``path`` when zoomed in; returns its name
+        (raises TilesError when it cannot be used)."""
+        source = MBTiles(path)
+        for item in self._tile_items.values():
+            self._scene.removeItem(item)
+        self._tile_items = {}
+        self.tiles = source
+        self.update_layers()
+        return source.name
+
+    def _draw_tiles(self, zoom: Zoom) -> None:
+        wanted: set[tuple[int, int, int]] = set()
+        if self.tiles is not None and zoom is not Zoom.WORLD:
+            z = self.tiles.zoom_for(self.km_per_pixel())
+            wanted = set(self.tiles.tiles_in(*self.visible_box(), z))
+            for key in wanted - set(self._tile_items):
+                data = self.tiles.tile(*key)
+                image = QImage.fromData(data) if data else QImage()
+                if image.isNull():
+                    continue
+                west, south, east, north = tile_box(*key)
+                item = QGraphicsPixmapItem(QPixmap.fromImage(image))
+                item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+                item.setPos(west, -north)
+                item.setTransform(
+                    QTransform.fromScale(
+                        (east - west) / image.width(), (north - south) / image.height()
+                    )
+                )
+                item.setZValue(-3.5)
+                self._scene.addItem(item)
+                self._tile_items[key] = item
+        for key, item in self._tile_items.items():
+            item.setVisible(key in wanted)
+
+    @property
+    def tiles_shown(self) -> int:
+        return sum(1 for item in self._tile_items.values() if item.isVisible())
 
     def lat_lon_at(self, pos: QPoint) -> tuple[float, float]:
         """(lat, lon) degrees under viewport pixel ``pos``."""
