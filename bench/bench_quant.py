@@ -104,15 +104,6 @@ def main(argv: list[str] | None = None) -> int:
     calib = ev.decode_records(
         ev.sample_records(ev.load_records(None, "train"), n_calib), size, resize
     )
-    heads = [
-        ev.LevelHead(
-            lv.name,
-            bundle.labels(lv.name),
-            output=lv.output,
-            embeddings=None if lv.output else bundle.embeddings(lv.name).astype(np.float32),
-        )
-        for lv in m.levels
-    ]
     predictor = Predictor.load(bundle.path, provider="cpu", threads=args.threads)
 
     rows = []
@@ -141,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
                     speed[name][batch] = max(speed[name][batch], tput)
         for name, path in variants.items():
             outputs = ev.run_encoder(sessions[name], val.pixels, 16)
-            decoded = ev.decode_with(predictor, ev.level_logits(outputs, heads, m.logit_scale))
+            decoded = ev.decode_with(
+                predictor.decoder, predictor.decoder.logits(outputs, "embedding")
+            )
             met = ev.metrics_for(decoded, val)
             world = val.scope == "world"
             sub = (

@@ -22,13 +22,16 @@ from typing import Any, cast
 import numpy as np
 
 from geoscope_core.errors import DataError, ExportError
+from geoscope_core.runtime.decoding import Decoder, decoding_for
 from geoscope_core.runtime.manifest import (
     MANIFEST_NAME,
     BundleKind,
+    DecodingSpec,
     ErrorModel,
     InputSpec,
     LevelSpec,
     Manifest,
+    Refine,
     ResizeMode,
     TextEncoderSpec,
     hash_bundle_files,
@@ -219,7 +222,7 @@ def _build(
     heads: list[ev.LevelHead] = []
     previous: list[tuple[str, set[str]]] = []
     text_spec = None
-    decoding: dict[str, Any]
+    decoding: DecodingSpec
     if zero_shot:
         from geoscope_core.geo.gazetteer import get_gazetteer
         from geoscope_export.label_embeddings import (
@@ -252,7 +255,7 @@ def _build(
             )
             heads.append(ev.LevelHead(name, rows, embeddings=half.astype(np.float32)))
             previous.append((name, {row["id"] for row in rows}))
-        decoding = {"cities_per_country": config.cities_per_country}
+        decoding = DecodingSpec(cities_per_country=config.cities_per_country)
         if config.text_encoder:
             text_spec = _export_text(model, root, work, config)
     else:
@@ -279,8 +282,16 @@ def _build(
             )
             heads.append(ev.LevelHead(name, list(rows), output=output))
             previous.append((name, {row["id"] for row in rows}))
-        decoding = {}
-    decoding.update({"level": levels[-1].name, "beam": 5, "top_k": 5, "refine": "top"})
+        # the training run's refinement (its validation measured it), TOP until
+        # validation on real photos picks between the two
+        train_cfg = training.get("config") or {}
+        decoding = DecodingSpec(
+            refine_k=int(train_cfg.get("refine_top_k", DecodingSpec.refine_k)),
+            refine_radius_km=float(
+                train_cfg.get("refine_radius_km", DecodingSpec.refine_radius_km)
+            ),
+        )
+    decoding = replace(decoding, level=levels[-1].name)
 
     # -- the shipped image encoder ----------------------------------------------------------
     shipped = root / IMAGE_ENCODER
@@ -412,14 +423,6 @@ def _export_text(
     return TextEncoderSpec(file=TEXT_ENCODER, tokenizer=TOKENIZER, max_length=max_length)
 
 
-def _predictor(root: Path, manifest: Manifest) -> Any:
-    """The runtime's Predictor over the bundle being built, with ``manifest`` written."""
-    from geoscope_core.runtime.predictor import Predictor
-
-    manifest.write(root / MANIFEST_NAME)
-    return Predictor.load(root, provider="cpu")
-
-
 def _validate(
     root: Path,
     manifest: Manifest,
@@ -428,32 +431,38 @@ def _validate(
     heads: list[ev.LevelHead],
     config: ExportConfig,
 ) -> Manifest:
-    """Measure the fp32 and shipped graphs on ``val`` with the runtime's decoding; choose
+    """Measure the fp32 and shipped graphs on ``val`` with the runtime's decoder (in memory,
+    the bundle is never reloaded); choose
     the refinement, fit the temperature and the error model of the shipped graph.
     Returns ``manifest`` completed with metrics, temperature, error_model, decoding."""
     from geoscope_core.geo.distance import haversine_km
 
+    decoder = Decoder.from_tables(
+        manifest,
+        {h.name: h.labels for h in heads},
+        {h.name: h.embeddings for h in heads if h.embeddings is not None},
+    )
     logits: dict[str, dict[str, np.ndarray]] = {}
     for tag, path in (("fp32", fp32), ("shipped", root / IMAGE_ENCODER)):
         outputs = ev.run_encoder(session(path), val.pixels, config.batch_size)
-        logits[tag] = ev.level_logits(outputs, heads, manifest.logit_scale)
+        logits[tag] = decoder.logits(outputs, "embedding")
 
-    # refinement: the one with the better GeoScore on val (shipped graph)
+    # refinement: the one with the better GeoScore on val (shipped graph), decoded in memory
     scores = {}
-    for refine in ("top", "weighted"):
-        trial = replace(manifest, decoding={**manifest.decoding, "refine": refine})
-        decoded = ev.decode_with(_predictor(root, trial), logits["shipped"])
-        scores[refine] = ev.metrics_for(decoded, val)["geoscore"]
-    refine = max(scores, key=lambda k: scores[k])
-    manifest = replace(manifest, decoding={**manifest.decoding, "refine": refine})
-    log.info("refinement %s (GeoScore on val: %s)", refine, scores)
+    for refine in Refine:
+        trial = decoder.with_manifest(decoding_for(manifest, refine=refine))
+        decoded = ev.decode_with(trial, logits["shipped"])
+        scores[refine.value] = ev.metrics_for(decoded, val)["geoscore"]
+    refine = max(Refine, key=lambda r: scores[r.value])
+    manifest = decoding_for(manifest, refine=refine)
+    log.info("refinement %s (GeoScore on val: %s)", refine.value, scores)
 
     finest = heads[-1]
     target = ev.nearest_label(finest, val.lat, val.lon)
     temperature = ev.fit_temperature(logits["shipped"][finest.name], target)
     manifest = replace(manifest, temperature=temperature)
-    predictor = _predictor(root, manifest)
-    results = {tag: ev.decode_with(predictor, lg) for tag, lg in logits.items()}
+    decoder = decoder.with_manifest(manifest)
+    results = {tag: ev.decode_with(decoder, lg) for tag, lg in logits.items()}
     shipped = results["shipped"]
     err_km = np.asarray(haversine_km(shipped.lat, shipped.lon, val.lat, val.lon))
     edges, radii = ev.error_model(shipped.confidence, err_km)

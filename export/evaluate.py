@@ -1,8 +1,8 @@
 """Run an exported image encoder over labelled photos: metrics, temperature, error model.
 
 Logits come from the exported graphs; decoding is the runtime's own
-(``geoscope_core.runtime.predictor.Predictor.decode``: hierarchical beam over the
-bundle's levels), so the metrics written at export are what users get.
+(``geoscope_core.runtime.decoding.Decoder``: hierarchical beam over the bundle's
+levels), so the metrics written at export are what users get.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 
 from geoscope_core.errors import DataError, ExportError, ImageDecodeError
 from geoscope_core.geo.distance import haversine_km
+from geoscope_core.runtime.decoding import Decoder
 from geoscope_core.runtime.manifest import ResizeMode
 
 log = logging.getLogger(__name__)
@@ -131,21 +132,6 @@ class LevelHead:
     embeddings: np.ndarray | None = None  # zero-shot: float32 [n_labels, D]
 
 
-def level_logits(
-    outputs: dict[str, np.ndarray], heads: Sequence[LevelHead], logit_scale: float
-) -> dict[str, np.ndarray]:
-    """Logits [N, n_labels] of each level (zero-shot: ``logit_scale * image @ text.T``)."""
-    logits = {}
-    for head in heads:
-        if head.output is not None:
-            logits[head.name] = outputs[head.output]
-        elif head.embeddings is not None:
-            logits[head.name] = logit_scale * outputs["embedding"] @ head.embeddings.T
-        else:
-            raise ExportError(f"level {head.name!r} has neither an output nor embeddings")
-    return logits
-
-
 @dataclass(frozen=True)
 class Decoded:
     """Per photo: predicted ``lat``/``lon`` (degrees), ``country_code`` and ``confidence``
@@ -157,11 +143,10 @@ class Decoded:
     confidence: np.ndarray
 
 
-def decode_with(predictor: Any, logits: dict[str, np.ndarray]) -> Decoded:
-    """Decode per-level logits [N, n_level] with the runtime's ``Predictor.decode``, so
-    export-time metrics are the metrics users get."""
-    n = len(next(iter(logits.values())))
-    preds = [predictor.decode({k: v[i] for k, v in logits.items()}) for i in range(n)]
+def decode_with(decoder: Decoder, logits: dict[str, np.ndarray]) -> Decoded:
+    """Decode per-level logits [N, n_level] with the runtime's decoder, so export-time
+    metrics are the metrics users get."""
+    preds = decoder.decode_many(logits)
     return Decoded(
         np.asarray([p.lat for p in preds], dtype=np.float64),
         np.asarray([p.lon for p in preds], dtype=np.float64),

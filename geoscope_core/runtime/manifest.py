@@ -120,6 +120,71 @@ class ErrorModel:
         return float(self.radius_km[max(i, 0)])
 
 
+class Refine(str, enum.Enum):
+    """Where an estimate's point lies among the decoded candidates."""
+
+    TOP = "top"  # the best candidate's place
+    WEIGHTED = "weighted"  # probability-weighted mean of the best ``refine_k`` nearby
+
+
+@dataclass(frozen=True)
+class DecodingSpec:
+    """How the runtime decodes a bundle's logits (``runtime.decoding``).
+
+    ``level``: the finest level decoded (None = the last level); ``beam``: hypotheses
+    kept per level; ``top_k``: candidates reported; ``refine``: TOP or WEIGHTED;
+    ``refine_k`` candidates within ``refine_radius_km`` (km) of the best are averaged
+    by WEIGHTED; ``min_radius_km``: the smallest error radius (km) when the bundle has
+    no error model. The defaults are what bundles that name no value get.
+    """
+
+    level: str | None = None
+    beam: int = 5
+    top_k: int = 5
+    refine: Refine = Refine.TOP
+    refine_k: int = 5
+    refine_radius_km: float = 500.0
+    min_radius_km: float = 25.0
+    cities_per_country: int | None = None  # zero-shot: cities per country in the city level
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.beam <= 1000 or not 1 <= self.top_k <= 1000:
+            raise BundleError(f"decoding beam and top_k must be in 1..1000: {self}")
+        if not 1 <= self.refine_k <= 1000:
+            raise BundleError(f"decoding refine_k must be in 1..1000, got {self.refine_k}")
+        if not (self.refine_radius_km >= 0 and self.min_radius_km >= 0):
+            raise BundleError("decoding refine_radius_km and min_radius_km must be >= 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["refine"] = self.refine.value
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DecodingSpec:
+        """Parse a manifest's ``decoding`` object; unknown keys are refused."""
+        if not isinstance(d, dict):
+            raise BundleError(f"decoding must be an object, got {type(d).__name__}")
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise BundleError(f"unknown decoding keys: {sorted(unknown)}")
+        try:
+            return cls(
+                level=None if d.get("level") is None else str(d["level"]),
+                beam=int(d.get("beam", cls.beam)),
+                top_k=int(d.get("top_k", cls.top_k)),
+                refine=Refine(d.get("refine", cls.refine.value)),
+                refine_k=int(d.get("refine_k", cls.refine_k)),
+                refine_radius_km=float(d.get("refine_radius_km", cls.refine_radius_km)),
+                min_radius_km=float(d.get("min_radius_km", cls.min_radius_km)),
+                cities_per_country=(
+                    None if d.get("cities_per_country") is None else int(d["cities_per_country"])
+                ),
+            )
+        except (TypeError, ValueError) as e:
+            raise BundleError(f"malformed decoding {d!r}: {e}") from e
+
+
 @dataclass(frozen=True)
 class Manifest:
     """Parsed ``manifest.json``. ``files`` maps bundle-relative path -> sha256 hex."""
@@ -135,7 +200,7 @@ class Manifest:
     outputs: dict[str, str] = field(default_factory=lambda: {"embedding": "embedding"})
     text_encoder: TextEncoderSpec | None = None
     error_model: ErrorModel | None = None
-    decoding: dict[str, Any] = field(default_factory=dict)
+    decoding: DecodingSpec = field(default_factory=DecodingSpec)
     producer: dict[str, str] = field(default_factory=dict)
     quantization: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -164,6 +229,8 @@ class Manifest:
             raise BundleError("a zero-shot bundle needs embedding_dim > 0")
         if self.temperature <= 0 or self.logit_scale <= 0:
             raise BundleError("temperature and logit_scale must be > 0")
+        if self.decoding.level is not None and self.decoding.level not in names:
+            raise BundleError(f"decoding level {self.decoding.level!r} is not a level: {names}")
         if "image_encoder.onnx" not in self.files:
             raise BundleError("manifest lists no image_encoder.onnx")
 
@@ -178,6 +245,7 @@ class Manifest:
         d = asdict(self)
         d["kind"] = self.kind.value
         d["input"]["resize"] = self.input.resize.value
+        d["decoding"] = self.decoding.to_dict()
         return {"format_version": d.pop("format_version"), **d}
 
     @classmethod
@@ -210,7 +278,7 @@ class Manifest:
                 error_model=(
                     ErrorModel(tuple(em["confidence"]), tuple(em["radius_km"])) if em else None
                 ),
-                decoding=dict(d.get("decoding", {})),
+                decoding=DecodingSpec.from_dict(d.get("decoding") or {}),
                 producer=dict(d.get("producer", {})),
                 quantization=dict(d.get("quantization", {})),
                 metrics=dict(d.get("metrics", {})),

@@ -20,8 +20,10 @@ from torch import nn
 
 from geoscope_core.errors import TrainingError
 from geoscope_core.geo.cells import CellSet, kmeans_cells, semantic_cells
-from geoscope_core.geo.distance import haversine_km, spherical_mean
+from geoscope_core.geo.distance import haversine_km
 from geoscope_core.geo.gazetteer import get_gazetteer
+from geoscope_core.runtime.decoding import refine_point, softmax
+from geoscope_core.runtime.manifest import DecodingSpec, Refine
 from geoscope_core.training import phases
 from geoscope_core.training.backbones import build_backbone, set_trainable_blocks
 from geoscope_core.training.checkpoint import describe_arch
@@ -63,26 +65,22 @@ def predict_locations(
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(lat [N], lon [N] degrees, country codes) from per-level logits [N, C_level].
 
-    Location: of the finest level's top-k cells, those within ``radius_km`` of the
-    arg-max cell's centroid, averaged on the sphere with their renormalised
-    probabilities (k = 1: the arg-max centroid; far cells never drag the answer
-    between two regions). Country: the country head's arg-max when there is one,
-    else the finest cell's country.
+    Location: the runtime's ``refine_point`` (WEIGHTED) over the finest level's top-k
+    cells: those within ``radius_km`` of the arg-max cell's centroid, averaged on the
+    sphere with their probabilities (k = 1: the arg-max centroid). The exporter
+    writes ``top_k``/``radius_km`` into the bundle's DecodingSpec. Country: the country
+    head's arg-max when there is one, else the finest cell's country.
     """
     finest = list(cells)[-1]
-    z = logits[finest].astype(np.float64)
-    p = np.exp(z - z.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
+    p = softmax(logits[finest].astype(np.float64))
     c = cells[finest]
-    k = min(top_k, p.shape[1])
-    top = np.argsort(-p, axis=1)[:, :k]
+    spec = DecodingSpec(refine=Refine.WEIGHTED, refine_k=top_k, refine_radius_km=radius_km)
+    top = np.argsort(-p, axis=1)[:, : min(top_k, p.shape[1])]
     lat = np.empty(len(p))
     lon = np.empty(len(p))
     for i in range(len(p)):
         idx = top[i]
-        near = haversine_km(c.lat[idx[0]], c.lon[idx[0]], c.lat[idx], c.lon[idx]) <= radius_km
-        idx = idx[near]
-        lat[i], lon[i] = spherical_mean(c.lat[idx], c.lon[idx], p[i, idx])
+        lat[i], lon[i] = refine_point(c.lat[idx], c.lon[idx], p[i, idx], spec)
     cc_level = "country" if "country" in cells else finest
     arg = logits[cc_level].argmax(axis=1)
     codes = [cells[cc_level].country_codes[j] for j in arg]

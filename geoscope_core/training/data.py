@@ -1,7 +1,8 @@
 """Training data: records, photo views (clean and augmented) and the feature cache.
 
 A *view* of a photo is a ``size`` x ``size`` uint8 RGB crop. View 0 is the plain
-centre crop the runtime uses (shorter side resized to ``size``, centre square);
+centre crop the runtime uses, made by the runtime's own ``load_image`` (shorter
+side resized to ``size`` with the same resampling, centre square);
 views 1.. are augmented deterministically from (seed, photo, view): a random
 resized crop (area fraction ``aug_scale_min``..1, aspect 3/4..4/3) and mild
 brightness / contrast / saturation jitter. There is no horizontal flip unless
@@ -28,7 +29,9 @@ import torch
 from PIL import Image, ImageEnhance, ImageOps
 
 from geoscope_core import settings
-from geoscope_core.errors import DataError, TrainingError
+from geoscope_core.errors import DataError, ImageDecodeError, TrainingError
+from geoscope_core.runtime.images import load_image
+from geoscope_core.runtime.manifest import ResizeMode
 from geoscope_core.training.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -86,6 +89,9 @@ class ViewRecipe:
     color_jitter: float = 0.2
     hflip: bool = False
     seed: int = 0
+    #: View 0 is the runtime's own decoding (``runtime.images.load_image``, centre crop):
+    #: named here so features cached from another centre crop are never reused.
+    centre_crop: str = "runtime.load_image/center-crop/bicubic"
 
     @classmethod
     def of(cls, config: TrainConfig, size: int) -> ViewRecipe:
@@ -98,7 +104,14 @@ def _rng_for(recipe: ViewRecipe, path: Path, view: int) -> np.random.Generator:
 
 
 def make_view(path: Path, view: int, recipe: ViewRecipe) -> np.ndarray:
-    """uint8 [size, size, 3] RGB view ``view`` of the photo at ``path`` (0 = centre crop)."""
+    """uint8 [size, size, 3] RGB view ``view`` of the photo at ``path``. View 0 is the
+    runtime's centre crop, decoded by the runtime's own loader (so a model trains and is
+    validated on exactly the pixels it is given when it runs)."""
+    if view == 0:
+        try:
+            return load_image(path, recipe.size, ResizeMode.CENTER_CROP)
+        except ImageDecodeError as e:
+            raise DataError(f"cannot decode {path}: {e}") from e
     try:
         with Image.open(path) as src:
             src.draft("RGB", (recipe.size * 2, recipe.size * 2))
@@ -107,13 +120,6 @@ def make_view(path: Path, view: int, recipe: ViewRecipe) -> np.ndarray:
         raise DataError(f"cannot decode {path}: {e}") from e
     s = recipe.size
     w, h = im.size
-    if view == 0:
-        scale = s / min(w, h)
-        im = im.resize(
-            (max(s, round(w * scale)), max(s, round(h * scale))), Image.Resampling.BILINEAR
-        )
-        left, top = (im.width - s) // 2, (im.height - s) // 2
-        return np.array(im.crop((left, top, left + s, top + s)), dtype=np.uint8)
     rng = _rng_for(recipe, path, view)
     area = w * h * rng.uniform(recipe.scale_min, 1.0)
     aspect = float(np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3))))

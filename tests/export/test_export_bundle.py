@@ -11,7 +11,7 @@ import pytest
 
 from geoscope_core.errors import BundleError, ExportError
 from geoscope_core.runtime.bundle import check_bundle, load_bundle
-from geoscope_core.runtime.manifest import BundleKind, Manifest, hash_bundle_files
+from geoscope_core.runtime.manifest import BundleKind, Manifest, Refine, hash_bundle_files
 from geoscope_core.runtime.predictor import Predictor
 from geoscope_export import ExportConfig, export_bundle
 from geoscope_export.onnx_export import session
@@ -157,7 +157,7 @@ def test_int8_bundle_calibrated_and_validated_on_real_photos(
     em = manifest.error_model
     assert em is not None and list(em.confidence) == sorted(em.confidence)
     assert all(a >= b for a, b in zip(em.radius_km, em.radius_km[1:], strict=False))
-    assert manifest.decoding["refine"] in ("top", "weighted")
+    assert manifest.decoding.refine in (Refine.TOP, Refine.WEIGHTED)
     assert check_bundle(out) == [] and check_bundle(folder) == []
     preds = Predictor.load(out, provider="cpu").predict(_pixels(2, 64))
     assert len(preds) == 2 and preds[0].radius_km > 0

@@ -41,14 +41,15 @@ def anchor_pixels() -> np.ndarray:
 def test_confidence_is_the_joint_probability_of_the_chain(zs_bundle: Path) -> None:
     pr = Predictor.load(zs_bundle)
     rng = np.random.default_rng(1)
-    logits = {name: rng.normal(0, 2, len(pr._levels[name].rows)) for name in pr._chain}
+    dec = pr.decoder
+    logits = {name: rng.normal(0, 2, len(dec.table(name).rows)) for name in dec.chain}
     pred = pr.decode(logits)
 
     def sm(x):
         e = np.exp(x - x.max())
         return e / e.sum()
 
-    lv = pr._levels
+    lv = {name: dec.table(name) for name in dec.chain}
     cc = next(i for i, r in enumerate(lv["country"].rows) if r["id"] == pred.country_code)
     a1_rows = [i for i, r in enumerate(lv["admin1"].rows) if r["parent"] == pred.country_code]
     a1 = next(i for i in a1_rows if lv["admin1"].rows[i]["name"] == pred.admin1)

@@ -1,0 +1,283 @@
+"""The one decoder: an image encoder's outputs -> per-level logits -> a Prediction.
+
+Training's evaluation, the exporter's validation and the runtime all decode
+through this module; its parameters are the bundle manifest's ``DecodingSpec``.
+
+* Per level, logits: zero-shot bundles score the image embedding against the
+  level's text embeddings (``logit_scale * <image, text>``); classifier bundles
+  read the level's logits output.
+* The *chain* is the decoding level (``DecodingSpec.level``, default the last
+  level) and its ancestors through ``LevelSpec.parent``. Top-down beam search
+  over the chain: the top level's probabilities are ``softmax(logits /
+  temperature)``; each of the ``beam`` best hypotheses is expanded into its
+  children at the next level with ``P(child) = P(parent) * softmax over the
+  siblings``; a hypothesis whose place has no children at that level stays as
+  it is. Probabilities are therefore joint, calibrated through the fitted
+  ``temperature``, and comparable across hypotheses.
+* Location (:func:`refine_point`): the best hypothesis's place (``refine`` TOP)
+  or the probability-weighted spherical mean of the ``refine_k`` best
+  hypotheses within ``refine_radius_km`` of it (WEIGHTED).
+* ``confidence`` = the chosen hypothesis's probability. ``radius_km``:
+  the radius of its confidence bin in ``manifest.error_model`` when present, else the
+  probability-weighted mean distance of the top-k candidates from the chosen
+  point, at least ``min_radius_km``.
+* Names: ``geo.places.place_point`` of each candidate's point with the names of
+  the chain's ``country``/``admin1``/``city`` labels (or the finest label's
+  country code) as the hint: a point outside the label's country is moved to
+  that country's city nearest to it, and the point is named by the place that
+  contains it, so a point always lies in the place it names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from geoscope_core.errors import BundleError
+from geoscope_core.geo.distance import haversine_km, spherical_mean
+from geoscope_core.geo.places import PlaceNames, place_point
+from geoscope_core.prediction import Candidate, Prediction, Source
+from geoscope_core.runtime.manifest import BundleKind, DecodingSpec, Manifest, Refine
+
+if TYPE_CHECKING:
+    from geoscope_core.runtime.bundle import Bundle
+
+NAMED_LEVELS = ("country", "admin1", "city")
+
+#: A label row as bundles store them: {id, name, parent, lat, lon, population, country_code}.
+LabelRow = Mapping[str, object]
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis (float64 in, float64 out)."""
+    z = x - x.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def refine_point(
+    lats: np.ndarray, lons: np.ndarray, probs: np.ndarray, spec: DecodingSpec
+) -> tuple[float, float]:
+    """The estimate's point (degrees) from candidates sorted best first: ``lats``/``lons``
+    [K] degrees, ``probs`` [K]. TOP: the best; WEIGHTED: the probability-weighted
+    spherical mean of the first ``spec.refine_k`` that lie within
+    ``spec.refine_radius_km`` of the best (far candidates never drag the answer
+    between two regions)."""
+    lat, lon = float(lats[0]), float(lons[0])
+    if spec.refine is Refine.TOP or len(lats) < 2:
+        return lat, lon
+    k = min(spec.refine_k, len(lats))
+    d = np.asarray(haversine_km(lat, lon, lats[:k], lons[:k]))
+    keep = d <= spec.refine_radius_km
+    return spherical_mean(lats[:k][keep], lons[:k][keep], probs[:k][keep])
+
+
+@dataclass(frozen=True)
+class LevelTable:
+    """Decoding tables of one level: label rows, coordinates (degrees), children per parent,
+    and where its logits come from (``embeddings`` float32 [N, D] of a zero-shot level,
+    or the classifier ``output`` name)."""
+
+    name: str
+    rows: Sequence[LabelRow]
+    lat: np.ndarray  # [N] degrees
+    lon: np.ndarray  # [N] degrees
+    embeddings: np.ndarray | None
+    output: str | None
+    children: dict[str, np.ndarray]  # parent label id -> indices into this level
+
+
+@dataclass
+class _Hyp:
+    prob: float
+    nodes: dict[str, int]  # level name -> label index
+    deepest: str  # level name of the finest node
+
+
+class Decoder:
+    """Decodes per-level logits with a manifest's levels, temperature, error model and
+    ``DecodingSpec``. Build with :meth:`from_bundle` (runtime) or :meth:`from_tables`
+    (a bundle being exported, or training's own label sets)."""
+
+    def __init__(
+        self, manifest: Manifest, tables: dict[str, LevelTable], model_id: str = ""
+    ) -> None:
+        self.manifest = manifest
+        self.spec = manifest.decoding
+        self.model_id = model_id
+        self._levels = tables
+        final = self.spec.level or manifest.levels[-1].name
+        chain = [manifest.level(final).name]
+        while (parent := manifest.level(chain[0]).parent) is not None:
+            if parent in chain:
+                raise BundleError(f"level hierarchy has a cycle at {parent!r}")
+            chain.insert(0, parent)
+        self.chain: tuple[str, ...] = tuple(chain)
+        for name in chain:
+            table = tables.get(name)
+            if table is None:
+                raise BundleError(f"no labels for level {name!r}")
+            if manifest.kind is BundleKind.ZERO_SHOT and table.embeddings is None:
+                raise BundleError(f"zero-shot level {name!r} has no label embeddings")
+            if manifest.kind is BundleKind.CLASSIFIER and table.output is None:
+                raise BundleError(f"classifier level {name!r} names no encoder output")
+
+    @classmethod
+    def from_tables(
+        cls,
+        manifest: Manifest,
+        rows: Mapping[str, Sequence[LabelRow]],
+        embeddings: Mapping[str, np.ndarray] | None = None,
+        model_id: str = "",
+    ) -> Decoder:
+        """A decoder over label ``rows`` per level (and float32 [N, D] ``embeddings`` per
+        level of a zero-shot manifest), without reading any file."""
+        tables: dict[str, LevelTable] = {}
+        for spec in manifest.levels:
+            level_rows = rows[spec.name]
+            groups: dict[str, list[int]] = {}
+            for i, r in enumerate(level_rows):
+                groups.setdefault(str(r.get("parent")), []).append(i)
+            emb = (embeddings or {}).get(spec.name)
+            tables[spec.name] = LevelTable(
+                name=spec.name,
+                rows=level_rows,
+                lat=np.array([float(r["lat"]) for r in level_rows]),  # type: ignore[arg-type]
+                lon=np.array([float(r["lon"]) for r in level_rows]),  # type: ignore[arg-type]
+                embeddings=None if emb is None else np.asarray(emb, dtype=np.float32),
+                output=spec.output,
+                children={k: np.asarray(v, dtype=np.int64) for k, v in groups.items()},
+            )
+        return cls(manifest, tables, model_id)
+
+    @classmethod
+    def from_bundle(cls, bundle: Bundle) -> Decoder:
+        """The decoder of a loaded bundle (its labels and, zero-shot, label embeddings)."""
+        m = bundle.manifest
+        rows = {lv.name: bundle.labels(lv.name) for lv in m.levels}
+        emb = (
+            {lv.name: bundle.embeddings(lv.name) for lv in m.levels}
+            if m.kind is BundleKind.ZERO_SHOT
+            else None
+        )
+        return cls.from_tables(m, rows, emb, bundle.model_id)
+
+    def with_manifest(self, manifest: Manifest) -> Decoder:
+        """The same label tables decoded with another manifest's temperature, error model
+        and decoding (the exporter's trials, in memory)."""
+        return Decoder(manifest, self._levels, self.model_id)
+
+    def table(self, level: str) -> LevelTable:
+        """The decoding table of ``level`` (BundleError for an unknown level)."""
+        if level not in self._levels:
+            raise BundleError(f"no level {level!r}")
+        return self._levels[level]
+
+    # -- logits ---------------------------------------------------------------------------
+    def output_names(self) -> list[str]:
+        """Encoder outputs the chain needs besides the embedding (classifier logits)."""
+        if self.manifest.kind is BundleKind.ZERO_SHOT:
+            return []
+        return [str(self._levels[n].output) for n in self.chain]
+
+    def logits(self, outputs: Mapping[str, np.ndarray], embedding: str) -> dict[str, np.ndarray]:
+        """Per chain level logits float [N, n_labels] from the encoder ``outputs``."""
+        m = self.manifest
+        out: dict[str, np.ndarray] = {}
+        for name in self.chain:
+            table = self._levels[name]
+            if m.kind is BundleKind.ZERO_SHOT:
+                emb = np.asarray(outputs[embedding], dtype=np.float32)
+                out[name] = m.logit_scale * (emb @ table.embeddings.T)  # type: ignore[union-attr]
+            else:
+                out[name] = np.asarray(outputs[str(table.output)], np.float32)
+        return out
+
+    def decode_many(self, logits: Mapping[str, np.ndarray]) -> list[Prediction]:
+        """One Prediction per row of per-level logits {level: [N, n_level]}."""
+        n = len(next(iter(logits.values())))
+        return [self.decode({k: v[i] for k, v in logits.items()}) for i in range(n)]
+
+    # -- decoding -------------------------------------------------------------------------
+    def decode(self, logits: Mapping[str, np.ndarray]) -> Prediction:
+        """Decode one image's per-level logits ({level: [n_level]}) into a Prediction."""
+        spec, t = self.spec, self.manifest.temperature
+        top = self._levels[self.chain[0]]
+        probs = softmax(np.asarray(logits[top.name], np.float64) / t)
+        order = np.argsort(-probs)[: max(spec.beam, spec.top_k)]
+        hyps = [_Hyp(float(probs[i]), {top.name: int(i)}, top.name) for i in order]
+        for name in self.chain[1:]:
+            level = self._levels[name]
+            lg = np.asarray(logits[name], np.float64) / t
+            hyps.sort(key=lambda h: -h.prob)
+            expanded: list[_Hyp] = []
+            for h in hyps[: spec.beam]:
+                parent_row = self._levels[h.deepest].rows[h.nodes[h.deepest]]
+                kids = level.children.get(str(parent_row["id"]))
+                if kids is None:
+                    expanded.append(h)
+                    continue
+                p = softmax(lg[kids])
+                for k, pk in zip(kids, p, strict=True):
+                    expanded.append(_Hyp(h.prob * float(pk), {**h.nodes, name: int(k)}, name))
+            hyps = expanded
+        hyps.sort(key=lambda h: -h.prob)
+        return self._to_prediction(hyps[: max(spec.top_k, spec.refine_k, 1)])
+
+    def _coords(self, h: _Hyp) -> tuple[float, float]:
+        lv = self._levels[h.deepest]
+        i = h.nodes[h.deepest]
+        return float(lv.lat[i]), float(lv.lon[i])
+
+    def _names(self, h: _Hyp) -> PlaceNames:
+        """The names the hypothesis's labels give (on named levels), as a hint."""
+        names = {"country_code": "", "country": "", "admin1": "", "city": ""}
+        for level in NAMED_LEVELS:
+            if level in h.nodes:
+                row = self._levels[level].rows[h.nodes[level]]
+                names[level] = str(row["name"])
+                names["country_code"] = names["country_code"] or str(row["country_code"])
+        if not names["country_code"]:
+            row = self._levels[h.deepest].rows[h.nodes[h.deepest]]
+            names["country_code"] = str(row.get("country_code") or "")
+        return PlaceNames(**names)
+
+    def _to_prediction(self, hyps: list[_Hyp]) -> Prediction:
+        spec = self.spec
+        best = hyps[0]
+        coords = np.array([self._coords(h) for h in hyps])
+        probs = np.array([h.prob for h in hyps])
+        lat, lon = refine_point(coords[:, 0], coords[:, 1], probs, spec)
+        lat, lon, best_names = place_point(float(lat), float(lon), self._names(best))
+        confidence = float(np.clip(best.prob, 0.0, 1.0))
+        em = self.manifest.error_model
+        k = min(spec.top_k, len(hyps))
+        if em is not None:
+            radius = em.radius(confidence)
+        else:
+            d = haversine_km(lat, lon, coords[:k, 0], coords[:k, 1])
+            w = probs[:k]
+            radius = float((w * d).sum() / max(w.sum(), 1e-12))
+            radius = max(radius, spec.min_radius_km)
+        cands = [Candidate(lat=lat, lon=lon, confidence=float(best.prob), **best_names.fields())]
+        for h, (clat, clon) in zip(hyps[1:k], coords[1:k], strict=True):
+            clat, clon, names = place_point(float(clat), float(clon), self._names(h))
+            cands.append(Candidate(lat=clat, lon=clon, confidence=float(h.prob), **names.fields()))
+        return Prediction(
+            lat=float(lat),
+            lon=float(lon),
+            confidence=confidence,
+            radius_km=radius,
+            top_k=tuple(cands),
+            source=Source.MODEL,
+            model=self.model_id,
+            **best_names.fields(),
+        )
+
+
+def decoding_for(manifest: Manifest, **changes: object) -> Manifest:
+    """``manifest`` with its DecodingSpec fields changed (e.g. ``refine=Refine.TOP``)."""
+    return replace(manifest, decoding=replace(manifest.decoding, **changes))  # type: ignore[arg-type]

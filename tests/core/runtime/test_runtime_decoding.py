@@ -1,0 +1,65 @@
+"""The decoding contract: one checked DecodingSpec in the manifest, one refinement rule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from geoscope_core.errors import BundleError
+from geoscope_core.runtime.bundle import load_bundle
+from geoscope_core.runtime.decoding import decoding_for, refine_point
+from geoscope_core.runtime.manifest import DecodingSpec, Manifest, Refine
+from geoscope_core.runtime.predictor import Predictor
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_spec_is_checked() -> None:
+    assert DecodingSpec.from_dict({}) == DecodingSpec()
+    spec = DecodingSpec.from_dict({"refine": "weighted", "refine_k": 3, "refine_radius_km": 150})
+    assert spec.refine is Refine.WEIGHTED and spec.to_dict()["refine"] == "weighted"
+    assert DecodingSpec.from_dict(spec.to_dict()) == spec
+    for bad in ({"refine": "median"}, {"beam": 0}, {"refine_k": "many"}, {"refin": "top"},
+                {"refine_radius_km": -1}):  # fmt: skip
+        with pytest.raises(BundleError):
+            DecodingSpec.from_dict(bad)
+
+
+def test_manifest_refuses_a_decoding_level_it_does_not_have(zs_bundle: Path) -> None:
+    d = json.loads((zs_bundle / "manifest.json").read_text())
+    d["decoding"] = {"level": "street"}
+    with pytest.raises(BundleError, match="street"):
+        Manifest.from_dict(d)
+
+
+def test_shipped_bundle_decodes_as_its_training_run_was_measured() -> None:
+    """The default bundle's refinement is its training config's (top 3 within 150 km)."""
+    m = load_bundle(None).manifest
+    config = json.loads((REPO / "configs" / f"{m.metrics['training']['name']}.json").read_text())
+    assert m.decoding.refine_k == config.get("refine_top_k", 3)
+    assert m.decoding.refine_radius_km == config.get("refine_radius_km", 150.0)
+
+
+def test_refine_point_averages_only_nearby_candidates() -> None:
+    lats = np.array([45.0, 45.5, 10.0, 45.2])
+    lons = np.array([15.0, 15.5, 100.0, 15.2])
+    probs = np.array([0.4, 0.3, 0.2, 0.1])
+    assert refine_point(lats, lons, probs, DecodingSpec()) == (45.0, 15.0)
+    spec = DecodingSpec(refine=Refine.WEIGHTED, refine_k=3, refine_radius_km=150.0)
+    lat, lon = refine_point(lats, lons, probs, spec)
+    assert 45.0 < lat < 45.3 and 15.0 < lon < 15.3  # the far third candidate is left out
+    one = DecodingSpec(refine=Refine.WEIGHTED, refine_k=1)
+    assert refine_point(lats, lons, probs, one) == pytest.approx((45.0, 15.0))
+
+
+def test_decoder_with_another_manifest_decodes_in_memory(cls_bundle: Path) -> None:
+    pr = Predictor.load(cls_bundle, provider="cpu")
+    rng = np.random.default_rng(3)
+    logits = {n: rng.normal(0, 1, len(pr.decoder.table(n).rows)) for n in pr.decoder.chain}
+    base = pr.decoder.decode(logits)
+    top1 = pr.decoder.with_manifest(decoding_for(pr.bundle.manifest, top_k=1)).decode(logits)
+    assert len(base.top_k) > 1 and len(top1.top_k) == 1
+    assert (top1.lat, top1.lon, top1.city) == (base.lat, base.lon, base.city)
