@@ -22,18 +22,15 @@ from typing import Any, cast
 import numpy as np
 
 from geoscope_core.errors import DataError, ExportError
-from geoscope_core.runtime.decoding import Decoder, decoding_for
+from geoscope_core.runtime.bundle import IMAGE_ENCODER
 from geoscope_core.runtime.manifest import (
     MANIFEST_NAME,
     BundleKind,
     DecodingSpec,
-    ErrorModel,
     InputSpec,
     LevelSpec,
     Manifest,
-    Refine,
     ResizeMode,
-    TextEncoderSpec,
     hash_bundle_files,
 )
 from geoscope_core.training.exportable import ExportableModel
@@ -42,7 +39,6 @@ from geoscope_export.config import ExportConfig, Int8Method, Quantize
 from geoscope_export.onnx_export import (
     check_parity,
     export_image_encoder,
-    export_text_encoder,
     is_convolutional,
     session,
 )
@@ -51,12 +47,11 @@ from geoscope_export.quantize import (
     quantize_dynamic_int8,
     quantize_static_int8,
 )
+from geoscope_export.text_export import export_text
+from geoscope_export.validation import validate_on_photos
 
 log = logging.getLogger(__name__)
 
-IMAGE_ENCODER = "image_encoder.onnx"
-TEXT_ENCODER = "text_encoder.onnx"
-TOKENIZER = "tokenizer.json"
 PARITY_PHOTOS = 8
 
 
@@ -257,7 +252,7 @@ def _build(
             previous.append((name, {row["id"] for row in rows}))
         decoding = DecodingSpec(cities_per_country=config.cities_per_country)
         if config.text_encoder:
-            text_spec = _export_text(model, root, work, config)
+            text_spec = export_text(model, root, work, config)
     else:
         labels = model.level_labels()
         if not labels:
@@ -338,7 +333,7 @@ def _build(
         description=description,
     )
     if val is not None:
-        manifest = _validate(root, manifest, fp32, val, heads, config)
+        manifest = validate_on_photos(root, manifest, fp32, val, heads, config)
     manifest.write(root / MANIFEST_NAME)
     Manifest.read(root / MANIFEST_NAME)  # what we wrote must parse and validate
 
@@ -379,129 +374,3 @@ def _quantize_image(
     if config.int8_method is not Int8Method.AUTO:
         info["choice"] = f"asked for {config.int8_method.value}"
     return info
-
-
-def _export_text(
-    model: ExportableModel, root: Path, work: Path, config: ExportConfig
-) -> TextEncoderSpec:
-    from tokenizers import Tokenizer
-
-    max_length = int(getattr(getattr(model, "config", None), "text_max_length", 0) or 64)
-    text_module = model.text_module().eval()
-    fp32 = export_text_encoder(text_module, max_length, work / "text_fp32.onnx", config.opset)
-    tok_json = model.tokenizer_json()
-    tokenizer = Tokenizer.from_str(tok_json)
-    tokenizer.enable_truncation(max_length)
-    pad_id = tokenizer.token_to_id("[PAD]") or tokenizer.token_to_id("<pad>") or 0
-    tokenizer.enable_padding(pad_id=pad_id)
-    samples = [
-        "A Street View photo in Croatia.",
-        "A photo taken close to the town of Split in the region of Splitsko-Dalmatinska.",
-        "A Street View image of a road in Texas, United States.",
-    ]
-    enc = tokenizer.encode_batch(samples)
-    inputs = {
-        "input_ids": np.asarray([e.ids for e in enc], dtype=np.int64),
-        "attention_mask": np.asarray([e.attention_mask for e in enc], dtype=np.int64),
-    }
-    check_parity(
-        text_module,
-        fp32,
-        inputs,
-        ["embedding"],
-        atol=config.parity_atol,
-        rtol=config.parity_rtol,
-    )
-    shipped = root / TEXT_ENCODER
-    if config.quantize is Quantize.INT8:
-        quantize_dynamic_int8(fp32, shipped)
-    elif config.quantize is Quantize.FP16:
-        convert_fp16(fp32, shipped)
-    else:
-        shutil.copyfile(fp32, shipped)
-    (root / TOKENIZER).write_text(tok_json, encoding="utf-8")
-    return TextEncoderSpec(file=TEXT_ENCODER, tokenizer=TOKENIZER, max_length=max_length)
-
-
-def _validate(
-    root: Path,
-    manifest: Manifest,
-    fp32: Path,
-    val: ev.LabelledPixels,
-    heads: list[ev.LevelHead],
-    config: ExportConfig,
-) -> Manifest:
-    """Measure the fp32 and shipped graphs on ``val`` with the runtime's decoder (in memory,
-    the bundle is never reloaded); choose
-    the refinement, fit the temperature and the error model of the shipped graph.
-    Returns ``manifest`` completed with metrics, temperature, error_model, decoding."""
-    from geoscope_core.geo.distance import haversine_km
-
-    decoder = Decoder.from_tables(
-        manifest,
-        {h.name: h.labels for h in heads},
-        {h.name: h.embeddings for h in heads if h.embeddings is not None},
-    )
-    logits: dict[str, dict[str, np.ndarray]] = {}
-    for tag, path in (("fp32", fp32), ("shipped", root / IMAGE_ENCODER)):
-        outputs = ev.run_encoder(session(path), val.pixels, config.batch_size)
-        logits[tag] = decoder.logits(outputs, "embedding")
-
-    # refinement: the one with the better GeoScore on val (shipped graph), decoded in memory
-    scores = {}
-    for refine in Refine:
-        trial = decoder.with_manifest(decoding_for(manifest, refine=refine))
-        decoded = ev.decode_with(trial, logits["shipped"])
-        scores[refine.value] = ev.metrics_for(decoded, val)["geoscore"]
-    refine = max(Refine, key=lambda r: scores[r.value])
-    manifest = decoding_for(manifest, refine=refine)
-    log.info("refinement %s (GeoScore on val: %s)", refine.value, scores)
-
-    finest = heads[-1]
-    target = ev.nearest_label(finest, val.lat, val.lon)
-    temperature = ev.fit_temperature(logits["shipped"][finest.name], target)
-    manifest = replace(manifest, temperature=temperature)
-    decoder = decoder.with_manifest(manifest)
-    results = {tag: ev.decode_with(decoder, lg) for tag, lg in logits.items()}
-    shipped = results["shipped"]
-    err_km = np.asarray(haversine_km(shipped.lat, shipped.lon, val.lat, val.lon))
-    edges, radii = ev.error_model(shipped.confidence, err_km)
-
-    shipped_tag = config.quantize.value if config.quantize is not Quantize.NONE else "fp32"
-    val_metrics: dict[str, Any] = {
-        "photos": len(val),
-        "source": str(config.val_csv) if config.val_csv else "shared geo labels.csv, split val",
-        "fp32": ev.metrics_for(results["fp32"], val),
-    }
-    if shipped_tag != "fp32":
-        val_metrics[shipped_tag] = ev.metrics_for(shipped, val)
-        val_metrics["drop"] = _drop(val_metrics["fp32"], val_metrics[shipped_tag])
-    by_group: dict[str, Any] = {
-        g: {"fp32": m} for g, m in ev.grouped_metrics(results["fp32"], val).items()
-    }
-    if shipped_tag != "fp32":
-        for g, m in ev.grouped_metrics(shipped, val).items():
-            by_group[g][shipped_tag] = m
-    val_metrics["by_group"] = by_group
-    val_metrics["refine_geoscore"] = scores
-    val_metrics["temperature_target"] = "nearest finest-level label to the true location"
-    moved = np.asarray(
-        haversine_km(shipped.lat, shipped.lon, results["fp32"].lat, results["fp32"].lon)
-    )
-    quant = {**manifest.quantization, "within_1km_of_fp32": round(float(np.mean(moved <= 1.0)), 4)}
-    return replace(
-        manifest,
-        metrics={**manifest.metrics, "val": val_metrics},
-        error_model=ErrorModel(edges, radii),
-        quantization=quant,
-    )
-
-
-def _drop(fp32: dict[str, Any], quant: dict[str, Any]) -> dict[str, float | None]:
-    """fp32 minus quantized for acc@750/2500 km and country accuracy (fractions)."""
-    out: dict[str, float | None] = {}
-    for key in ("750", "2500"):
-        out[f"acc_{key}km"] = round(fp32["acc_km"][key] - quant["acc_km"][key], 4)
-    a, b = fp32.get("country_acc"), quant.get("country_acc")
-    out["country_acc"] = round(a - b, 4) if a is not None and b is not None else None
-    return out

@@ -1,6 +1,7 @@
 """Refit a bundle's error radius on labelled photos, without re-exporting it.
 
-``python -m geoscope_export.calibrate BUNDLE [--labels labels.csv]`` runs the
+``geoscope calibrate BUNDLE [--labels labels.csv]`` (or ``python -m
+geoscope_export.calibrate``) runs the
 bundle as the runtime does over the photos (default: the shared geo data's val
 split), fits ``error_model`` with ``evaluate.error_model`` — the same fit the
 exporter makes — and rewrites ``manifest.json`` in place. The model files are
@@ -10,7 +11,6 @@ manifest, which invalidates cached scan results as it should.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from dataclasses import replace
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from geoscope_core.errors import BundleError, GeoScopeError
+from geoscope_core.errors import BundleError
 from geoscope_core.geo.distance import haversine_km
 from geoscope_core.runtime.manifest import MANIFEST_NAME, ErrorModel, Manifest
 from geoscope_core.runtime.predictor import Predictor
@@ -69,33 +69,11 @@ def refit_error_model(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m geoscope_export.calibrate",
-        description="Refit a bundle's error radius (error_model) on labelled photos.",
-    )
-    parser.add_argument("bundle", type=Path, help="unpacked bundle folder (rewritten in place)")
-    parser.add_argument(
-        "--labels",
-        type=Path,
-        help="labels CSV path,lat,lon[,scope] (default: the shared val split); "
-        "with a scope column only its world photos are used",
-    )
-    parser.add_argument("--max-photos", type=int, default=0, help="sample this many (0: all)")
-    parser.add_argument(
-        "--quantile", type=float, default=0.68, help="share of photos within the radius"
-    )
-    args = parser.parse_args(argv)
-    if not 0.0 < args.quantile < 1.0:
-        parser.error("--quantile must lie strictly between 0 and 1")
+    """``python -m geoscope_export.calibrate ARGS``: the same as ``geoscope calibrate ARGS``."""
+    from geoscope_core.cli import main as geoscope
+
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        model = refit_error_model(args.bundle, args.labels, args.max_photos, args.quantile)
-    except GeoScopeError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    for conf, radius in zip(model.confidence, model.radius_km, strict=True):
-        print(f"confidence >= {conf:.3f}: radius {radius:,.1f} km")
-    return 0
+    return geoscope(["calibrate", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

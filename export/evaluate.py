@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,11 @@ from geoscope_core.errors import DataError, ExportError, ImageDecodeError
 from geoscope_core.geo.distance import haversine_km
 from geoscope_core.runtime.decoding import Decoder
 from geoscope_core.runtime.manifest import ResizeMode
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
+
+    from geoscope_core.records import GeoRecord
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +55,7 @@ class LabelledPixels:
 FIT_SCOPE = "world"
 
 
-def load_records(csv: Path | None, split: str) -> list[Any]:
+def load_records(csv: Path | None, split: str) -> list[GeoRecord]:
     """GeoRecords from ``csv``, or the shared geo data's ``split`` when ``csv`` is None."""
     from geoscope_core.records import read_labels_csv, shared_geo_records
 
@@ -64,7 +69,7 @@ def load_records(csv: Path | None, split: str) -> list[Any]:
     return records
 
 
-def fit_records(records: Sequence[Any], scope: str = FIT_SCOPE) -> list[Any]:
+def fit_records(records: Sequence[GeoRecord], scope: str = FIT_SCOPE) -> list[GeoRecord]:
     """The records a bundle's decoding is fitted on: those of ``scope`` when the records
     carry scopes (a labels CSV with a ``scope`` column), else all of them."""
     if not any(getattr(r, "scope", "") for r in records):
@@ -75,7 +80,7 @@ def fit_records(records: Sequence[Any], scope: str = FIT_SCOPE) -> list[Any]:
     return chosen
 
 
-def sample_records(records: Sequence[Any], n: int, seed: int = 0) -> list[Any]:
+def sample_records(records: Sequence[GeoRecord], n: int, seed: int = 0) -> list[GeoRecord]:
     """``n`` records drawn without replacement (all when ``n`` <= 0 or >= len), in file order."""
     if n <= 0 or n >= len(records):
         return list(records)
@@ -83,7 +88,7 @@ def sample_records(records: Sequence[Any], n: int, seed: int = 0) -> list[Any]:
     return [records[i] for i in idx]
 
 
-def decode_records(records: Sequence[Any], size: int, resize: ResizeMode) -> LabelledPixels:
+def decode_records(records: Sequence[GeoRecord], size: int, resize: ResizeMode) -> LabelledPixels:
     """Decode ``records`` with the runtime's own image loader (skipping undecodable photos)."""
     from geoscope_core.runtime.images import load_image
 
@@ -111,7 +116,9 @@ def decode_records(records: Sequence[Any], size: int, resize: ResizeMode) -> Lab
     )
 
 
-def run_encoder(session: Any, pixels: np.ndarray, batch_size: int = 16) -> dict[str, np.ndarray]:
+def run_encoder(
+    session: ort.InferenceSession, pixels: np.ndarray, batch_size: int = 16
+) -> dict[str, np.ndarray]:
     """All outputs of an image-encoder session over ``pixels`` uint8 [N, S, S, 3], batched."""
     names = [o.name for o in session.get_outputs()]
     parts: dict[str, list[np.ndarray]] = {n: [] for n in names}

@@ -15,7 +15,7 @@ import numpy as np
 
 from geoscope_core.errors import ExportError
 from geoscope_core.geo.gazetteer import Gazetteer
-from geoscope_core.geo.places import Place
+from geoscope_core.geo.place import Place
 
 log = logging.getLogger(__name__)
 

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("geoscope_core.commands.eval", "measure a model on a labelled photo set"),
     "train": ("geoscope_core.commands.train", "train a model (needs the 'train' extra)"),
     "export": ("geoscope_core.commands.export", "export a checkpoint to a bundle ('export' extra)"),
+    "calibrate": ("geoscope_core.commands.calibrate", "refit a bundle's error radius on photos"),
     "app": ("geoscope_core.commands.app", "open the desktop app ('desktop' extra)"),
 }
 

@@ -20,7 +20,7 @@ from numpy.typing import ArrayLike
 from geoscope_core.errors import ConfigError, DataError
 from geoscope_core.geo.distance import haversine_km
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 #: Distance thresholds of the acc@km metrics (street, city, region, country, continent).
 THRESHOLDS_KM: tuple[int, ...] = (1, 25, 200, 750, 2500)
@@ -129,8 +129,13 @@ def plot_accuracy_vs_distance(curves: dict[str, np.ndarray], out_png: Path) -> P
     empty or invalid curve or an unwritable ``out_png``."""
     if not curves:
         raise ConfigError("no curves to plot")
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as e:
+        raise ConfigError(
+            f"plotting needs matplotlib, which is not installed ({e}); pip install matplotlib"
+        ) from e
 
     fig = Figure(figsize=(7.0, 4.5), dpi=120)
     FigureCanvasAgg(fig)
@@ -161,5 +166,5 @@ def plot_accuracy_vs_distance(curves: dict[str, np.ndarray], out_png: Path) -> P
         fig.savefig(out_png, format="png")
     except OSError as e:
         raise DataError(f"cannot write plot {out_png}: {e}") from e
-    logger.info("wrote accuracy-vs-distance plot %s", out_png)
+    log.info("wrote accuracy-vs-distance plot %s", out_png)
     return out_png

@@ -16,7 +16,7 @@ from pathlib import Path
 from geoscope_core import settings
 from geoscope_core.errors import DataError, MetadataError
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 #: Columns a labels CSV must have; the other :class:`GeoRecord` fields are optional.
 REQUIRED_COLUMNS: tuple[str, ...] = ("path", "lat", "lon")
@@ -110,7 +110,7 @@ def read_labels_csv(
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise DataError(f"cannot read labels CSV {csv_path}: {e}") from e
     if problems:
-        logger.warning("%s: %d row(s) skipped, first: %s", csv_path, len(problems), problems[0])
+        log.warning("%s: %d row(s) skipped, first: %s", csv_path, len(problems), problems[0])
     return records, problems
 
 

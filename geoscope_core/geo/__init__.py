@@ -5,7 +5,8 @@ Nothing is loaded at import; the gazetteer loads on the first :func:`get_gazette
 
 from geoscope_core.geo.distance import EARTH_RADIUS_KM, haversine_km
 from geoscope_core.geo.gazetteer import LEVELS, Gazetteer, get_gazetteer
-from geoscope_core.geo.places import Place, PlaceNames, ReverseResult, names_at
+from geoscope_core.geo.place import Place, ReverseResult
+from geoscope_core.geo.places import PlaceNames, names_at
 
 __all__ = [
     "EARTH_RADIUS_KM",

@@ -20,7 +20,7 @@ import numpy as np
 
 from geoscope_core.errors import ConfigError, GazetteerError
 from geoscope_core.geo.gazetteer import LEVELS, Gazetteer
-from geoscope_core.geo.places import Place
+from geoscope_core.geo.place import Place
 
 #: Caption templates per style, then per level (coarse to fine).
 STYLE_TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {

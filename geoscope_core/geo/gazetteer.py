@@ -45,9 +45,9 @@ from geoscope_core.geo.distance import (
     to_unit_vectors,
 )
 from geoscope_core.geo.geonames import Tables, load_tables
-from geoscope_core.geo.places import Place, ReverseResult
+from geoscope_core.geo.place import Place, ReverseResult
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 #: Levels of the place hierarchy, coarse to fine.
 LEVELS: tuple[str, ...] = ("continent", "country", "admin1", "city")

@@ -26,7 +26,7 @@ import numpy as np
 from geoscope_core import settings
 from geoscope_core.errors import GazetteerError
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 #: Bumped whenever the cached array layout or the derivation rules change.
 CACHE_FORMAT = 2
@@ -180,7 +180,7 @@ def _save_tables(tables: Tables, path: Path) -> None:
             if stale != path:
                 stale.unlink(missing_ok=True)
     except OSError as e:
-        logger.warning("could not cache the gazetteer at %s: %s", path, e)
+        log.warning("could not cache the gazetteer at %s: %s", path, e)
 
 
 def _load_tables(path: Path) -> Tables:
@@ -217,7 +217,7 @@ def load_tables(use_cache: bool = True) -> Tables:
         try:
             return _load_tables(path)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
-            logger.warning("ignoring unreadable gazetteer cache %s: %s", path, e)
+            log.warning("ignoring unreadable gazetteer cache %s: %s", path, e)
     tables = _parse_source(source)
     if use_cache:
         _save_tables(tables, path)

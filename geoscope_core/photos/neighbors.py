@@ -71,7 +71,10 @@ def _interpolate(a: tuple[float, float], b: tuple[float, float], f: float) -> tu
 def _with_names(pred: Prediction) -> Prediction:
     """``pred`` named by the place that contains its own point (a neighbour's estimate is a
     new point: names the model gave another point do not carry over)."""
-    return replace(pred, **names_at(pred.lat, pred.lon).fields())
+    n = names_at(pred.lat, pred.lon)
+    return replace(
+        pred, country_code=n.country_code, country=n.country, admin1=n.admin1, city=n.city
+    )
 
 
 def _usable_fix(m: PhotoMetadata) -> bool:

@@ -19,7 +19,7 @@ import zipfile
 from dataclasses import dataclass, field
 from hashlib import sha256 as _sha256
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from geoscope_core.runtime.manifest import (
     Manifest,
     sha256_file,
 )
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +266,7 @@ def _shape_problems(bundle: Bundle) -> list[str]:
     return problems
 
 
-def onnx_io_problems(bundle: Bundle, session: Any) -> list[str]:
+def onnx_io_problems(bundle: Bundle, session: ort.InferenceSession) -> list[str]:
     """Problems between the manifest and an ``onnxruntime.InferenceSession`` of the
     image encoder: one uint8 input [N, size, size, 3], the named outputs present,
     classifier output widths equal to the label counts."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from geoscope_core.prediction import Prediction
 from geoscope_core.runtime.bundle import IMAGE_ENCODER, Bundle, load_bundle, onnx_io_problems
 from geoscope_core.runtime.decoding import Decoder
 from geoscope_core.runtime.session import Provider, open_session
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +31,9 @@ class Predictor:
     Build with ``Predictor.load``; the constructor does no I/O.
     """
 
-    def __init__(self, bundle: Bundle, session: Any, provider: Provider, decoder: Decoder) -> None:
+    def __init__(
+        self, bundle: Bundle, session: ort.InferenceSession, provider: Provider, decoder: Decoder
+    ) -> None:
         self.bundle = bundle
         self.session = session
         self.provider: str = provider.value  # "cpu" or "cuda"

@@ -489,7 +489,10 @@ class Scanner:
                 confidence=1.0,
                 radius_km=EXIF_RADIUS_KM,
                 source=Source.EXIF,
-                **it.exif_names.fields(),
+                country_code=it.exif_names.country_code,
+                country=it.exif_names.country,
+                admin1=it.exif_names.admin1,
+                city=it.exif_names.city,
             )
             return ScanResult(it.path, "exif", pred, it.meta, reason="camera GPS")
         if it.pred is None:

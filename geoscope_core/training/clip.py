@@ -42,9 +42,7 @@ from geoscope_core.training.data import (
     backbone_weights_id,
     feature_cache_for,
 )
-from geoscope_core.training.loop import (
-    wrap_ddp,
-)
+from geoscope_core.training.distributed import wrap_ddp
 from geoscope_core.training.losses import label_aware_contrastive_loss
 from geoscope_core.training.models import (
     ClipNet,

@@ -34,9 +34,7 @@ from geoscope_core.training.data import (
     ViewRecipe,
     feature_cache_for,
 )
-from geoscope_core.training.loop import (
-    wrap_ddp,
-)
+from geoscope_core.training.distributed import wrap_ddp
 from geoscope_core.training.losses import haversine_smoothed_targets, soft_cross_entropy
 from geoscope_core.training.models import GeoClassifier
 

@@ -28,14 +28,14 @@ from geoscope_core.training.data import (
     ViewRecipe,
     load_samples,
 )
-from geoscope_core.training.loop import (
+from geoscope_core.training.distributed import (
     DistContext,
     epoch_permutation,
     init_distributed,
     pick_device,
     seed_everything,
-    write_report,
 )
+from geoscope_core.training.report import write_report
 
 log = logging.getLogger(__name__)
 

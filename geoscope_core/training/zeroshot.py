@@ -17,7 +17,7 @@ import numpy as np
 
 from geoscope_core.geo.captions import prompts_for
 from geoscope_core.geo.gazetteer import Gazetteer
-from geoscope_core.geo.places import Place
+from geoscope_core.geo.place import Place
 
 
 @dataclass(frozen=True)

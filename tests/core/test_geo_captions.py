@@ -15,7 +15,7 @@ from geoscope_core.geo.captions import (
     render,
 )
 from geoscope_core.geo.gazetteer import LEVELS, Gazetteer, get_gazetteer
-from geoscope_core.geo.places import Place
+from geoscope_core.geo.place import Place
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 from geoscope_core.errors import GazetteerError
 from geoscope_core.geo.distance import haversine_km
 from geoscope_core.geo.gazetteer import Gazetteer, get_gazetteer
-from geoscope_core.geo.places import Place
+from geoscope_core.geo.place import Place
 
 LABEL_KEYS = {"id", "name", "parent", "lat", "lon", "population", "country_code"}
 

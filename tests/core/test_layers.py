@@ -49,3 +49,59 @@ def test_runtime_and_photos_do_not_import_each_other() -> None:
 def test_shared_types_depend_on_no_layer() -> None:
     for name in ("prediction.py", "formats.py", "errors.py"):
         assert {m for m in imports_of(ROOT / name) if m != "geoscope_core.errors"} == set(), name
+
+
+def _imports(path: Path, module: str) -> set[str]:
+    """Modules of the project ``path`` imports, at any depth (a lazy import inside a
+    function is still a dependency), except under TYPE_CHECKING."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    out: set[str] = set()
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.dump(node.test):
+            continue
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Import):
+                out.update(a.name for a in sub.names)
+            elif isinstance(sub, ast.ImportFrom):
+                base = sub.module or ""
+                if sub.level:
+                    parts = package.split(".")[: len(package.split(".")) - sub.level + 1]
+                    base = ".".join([*parts, base] if base else parts)
+                out.add(base)
+                out.update(f"{base}.{a.name}" for a in sub.names)
+    return out
+
+
+def test_no_import_circle() -> None:
+    roots = {"geoscope_core": ROOT, "geoscope_export": ROOT.parent / "export"}
+    modules: dict[str, Path] = {}
+    for name, folder in roots.items():
+        for path in folder.rglob("*.py"):
+            rel = path.relative_to(folder).with_suffix("").parts
+            parts = rel[:-1] if rel[-1] == "__init__" else rel
+            modules[".".join((name, *parts))] = path
+    # a module's own parent packages are imported with it: not an edge
+    graph = {
+        m: {d for d in _imports(p, m) if d in modules and not (m + ".").startswith(d + ".")}
+        for m, p in modules.items()
+    }
+    state: dict[str, int] = {}
+    stack: list[str] = []
+    circles: list[list[str]] = []
+
+    def visit(m: str) -> None:
+        state[m] = 1
+        stack.append(m)
+        for d in sorted(graph[m]):
+            if state.get(d) == 1:
+                circles.append([*stack[stack.index(d) :], d])
+            elif d not in state:
+                visit(d)
+        stack.pop()
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m)
+    assert circles == [], "\n".join(" -> ".join(c) for c in circles)
