@@ -1,26 +1,33 @@
-"""Label sets and their text embeddings for zero-shot bundles.
+"""Label sets of zero-shot bundles and their float16 storage.
 
-Follows open_clip's ``build_zero_shot_classifier``: every class is captioned
-with all templates of its level, each caption embedding is L2-normalised, the
-class embedding is their mean, L2-normalised again. Stored as float16.
+The class embeddings themselves are ``geo.captions.label_embeddings`` (open_clip's
+``build_zero_shot_classifier`` recipe), the one the training's zero-shot
+validation uses too.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from geoscope_core.errors import ExportError
+from geoscope_core.geo.captions import TextEncoder, class_embeddings, label_embeddings
 from geoscope_core.geo.gazetteer import Gazetteer
 from geoscope_core.geo.place import Place
 
 log = logging.getLogger(__name__)
 
-#: texts -> float32 [len(texts), D] embeddings (the model's ``encode_text``).
-TextEncoder = Callable[[list[str]], np.ndarray]
+__all__ = [
+    "TextEncoder",
+    "class_embeddings",
+    "label_embeddings",
+    "level_rows",
+    "to_float16",
+    "zero_shot_places",
+]
 
 
 def zero_shot_places(
@@ -64,51 +71,6 @@ def level_rows(places: dict[str, list[Place]]) -> dict[str, list[dict[str, Any]]
         rows[level] = level_rows_
         shipped |= {p.id for p in level_places}
     return rows
-
-
-def class_embeddings(
-    encode_text: TextEncoder,
-    prompts: Sequence[Sequence[str]],
-    batch_size: int = 256,
-) -> np.ndarray:
-    """float32 [len(prompts), D]: per class the L2-normalised mean of its L2-normalised
-    prompt embeddings (open_clip's zero-shot classifier recipe)."""
-    if not prompts or any(len(p) == 0 for p in prompts):
-        raise ExportError("every class needs at least one prompt")
-    flat = [text for class_prompts in prompts for text in class_prompts]
-    chunks = []
-    for start in range(0, len(flat), batch_size):
-        emb = np.asarray(encode_text(flat[start : start + batch_size]), dtype=np.float32)
-        if emb.ndim != 2 or emb.shape[0] != len(flat[start : start + batch_size]):
-            raise ExportError(f"encode_text returned shape {emb.shape} for a batch of texts")
-        chunks.append(emb)
-    emb = np.concatenate(chunks)
-    emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
-    bounds = np.cumsum([0, *(len(p) for p in prompts)])
-    means = np.add.reduceat(emb, bounds[:-1], axis=0) / np.diff(bounds)[:, None]
-    norms = np.linalg.norm(means, axis=1, keepdims=True)
-    if not np.all(np.isfinite(means)) or np.any(norms < 1e-6):
-        raise ExportError("label embeddings are degenerate (NaN or templates cancel out)")
-    return (means / norms).astype(np.float32)
-
-
-def label_embeddings(
-    encode_text: TextEncoder,
-    places: Sequence[Place],
-    gaz: Gazetteer,
-    batch_size: int = 256,
-) -> np.ndarray:
-    """float32 [len(places), D] zero-shot class embeddings averaged over ``prompts_for``."""
-    from geoscope_core.geo.captions import prompts_for
-
-    prompts = [prompts_for(place, gaz) for place in places]
-    log.info(
-        "encoding %d captions for %d %s labels",
-        sum(map(len, prompts)),
-        len(places),
-        places[0].level if places else "?",
-    )
-    return class_embeddings(encode_text, prompts, batch_size=batch_size)
 
 
 def to_float16(embeddings: np.ndarray) -> np.ndarray:

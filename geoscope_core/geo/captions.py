@@ -1,4 +1,4 @@
-"""Synthetic captions for places, for training and zero-shot label embeddings.
+"""Synthetic captions for places, and the zero-shot label embeddings made from them.
 
 Templates follow StreetCLIP ("A Street View photo close to the town of {city} in
 the region of {region} in {country}.") plus ordinary-photo wording ("A photo
@@ -13,14 +13,18 @@ country is treated as missing ("close to the town of Singapore in Singapore").
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import string
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from geoscope_core.errors import ConfigError, GazetteerError
 from geoscope_core.geo.gazetteer import LEVELS, Gazetteer
 from geoscope_core.geo.place import Place
+
+log = logging.getLogger(__name__)
 
 #: Caption templates per style, then per level (coarse to fine).
 STYLE_TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -185,3 +189,50 @@ def caption_for_location(
     if place is None:
         place = result.country
     return caption(place, gaz, rng=rng, style=style)
+
+
+#: texts -> float32 [len(texts), D] embeddings (a model's ``encode_text``).
+TextEncoder = Callable[[list[str]], np.ndarray]
+
+
+def class_embeddings(
+    encode_text: TextEncoder,
+    prompts: Sequence[Sequence[str]],
+    batch_size: int = 256,
+) -> np.ndarray:
+    """float32 [len(prompts), D]: per class the L2-normalised mean of its L2-normalised
+    prompt embeddings (open_clip's zero-shot classifier recipe)."""
+    if not prompts or any(len(p) == 0 for p in prompts):
+        raise ConfigError("every class needs at least one prompt")
+    flat = [text for class_prompts in prompts for text in class_prompts]
+    chunks = []
+    for start in range(0, len(flat), batch_size):
+        emb = np.asarray(encode_text(flat[start : start + batch_size]), dtype=np.float32)
+        if emb.ndim != 2 or emb.shape[0] != len(flat[start : start + batch_size]):
+            raise ConfigError(f"encode_text returned shape {emb.shape} for a batch of texts")
+        chunks.append(emb)
+    emb = np.concatenate(chunks)
+    emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+    bounds = np.cumsum([0, *(len(p) for p in prompts)])
+    means = np.add.reduceat(emb, bounds[:-1], axis=0) / np.diff(bounds)[:, None]
+    norms = np.linalg.norm(means, axis=1, keepdims=True)
+    if not np.all(np.isfinite(means)) or np.any(norms < 1e-6):
+        raise ConfigError("label embeddings are degenerate (NaN or templates cancel out)")
+    return (means / norms).astype(np.float32)
+
+
+def label_embeddings(
+    encode_text: TextEncoder,
+    places: Sequence[Place],
+    gaz: Gazetteer,
+    batch_size: int = 256,
+) -> np.ndarray:
+    """float32 [len(places), D] zero-shot class embeddings averaged over ``prompts_for``."""
+    prompts = [prompts_for(place, gaz) for place in places]
+    log.info(
+        "encoding %d captions for %d %s labels",
+        sum(map(len, prompts)),
+        len(places),
+        places[0].level if places else "?",
+    )
+    return class_embeddings(encode_text, prompts, batch_size=batch_size)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geoscope_core.geo.captions import prompts_for
+from geoscope_core.geo.captions import label_embeddings
 from geoscope_core.geo.gazetteer import Gazetteer
 from geoscope_core.geo.place import Place
 
@@ -61,16 +61,7 @@ class ZeroShotDecoder:
         self._cities: dict[str, tuple[list[Place], np.ndarray]] = {}
 
     def _label_embeddings(self, places: Sequence[Place]) -> np.ndarray:
-        prompts = [prompts_for(p, self.gaz) for p in places]
-        flat = [t for ps in prompts for t in ps]
-        emb = self.embed_texts(flat)
-        out = np.empty((len(places), emb.shape[1]), dtype=np.float32)
-        start = 0
-        for i, ps in enumerate(prompts):
-            v = emb[start : start + len(ps)].mean(axis=0)
-            out[i] = v / max(float(np.linalg.norm(v)), 1e-12)
-            start += len(ps)
-        return out
+        return label_embeddings(self.embed_texts, places, self.gaz)
 
     def country_embeddings(self) -> np.ndarray:
         """float32 [n_countries, D] label embeddings, in ``self.countries`` order."""

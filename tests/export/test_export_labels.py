@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from geoscope_core.errors import ExportError
+from geoscope_core.errors import ConfigError
 from geoscope_core.geo.captions import prompts_for
 from geoscope_core.geo.gazetteer import get_gazetteer
 from geoscope_core.runtime.bundle import check_bundle, load_bundle
@@ -50,9 +50,9 @@ def test_class_embeddings_reject_empty_or_cancelling_prompts() -> None:
     def encode(texts: list[str]) -> np.ndarray:
         return np.array([[1.0, 0.0] if t == "x" else [-1.0, 0.0] for t in texts], np.float32)
 
-    with pytest.raises(ExportError):
+    with pytest.raises(ConfigError):
         class_embeddings(encode, [["x"], []])
-    with pytest.raises(ExportError, match="degenerate"):
+    with pytest.raises(ConfigError, match="degenerate"):
         class_embeddings(encode, [["x", "y"]])
 
 
