@@ -11,6 +11,7 @@ import numpy as np
 from geoscope_core.evidence.formats.base import utc_text
 from geoscope_core.evidence.placement import DEFAULT_MAX_GAP_S, _dist_m
 from geoscope_core.evidence.tracks import Track
+from geoscope_core.geo.distance import EARTH_RADIUS_KM
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def summarize(track: Track, max_gap_s: float = DEFAULT_MAX_GAP_S) -> TrackSummar
     lon0, lon1 = _lon_range(track.lon)
     width = (lon1 - lon0) % 360 if lon1 != lon0 else 0.0
     area = (
-        (6371.0088**2)
+        (EARTH_RADIUS_KM**2)
         * abs(math.sin(math.radians(lat1)) - math.sin(math.radians(lat0)))
         * math.radians(width)
     )

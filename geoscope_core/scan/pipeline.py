@@ -20,95 +20,37 @@ in memory at any time, whatever the number of photos.
 
 from __future__ import annotations
 
-import bisect
 import logging
-import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from geoscope_core.errors import GeoScopeError
-from geoscope_core.evidence.personal import TRACK, EvidenceOptions, PersonalEvidence, TimePlacement
+from geoscope_core.evidence.personal import EvidenceOptions, PersonalEvidence, TimePlacement
 from geoscope_core.evidence.placement import PlacementLimits
-from geoscope_core.geo.places import PlaceNames, names_at_many
 from geoscope_core.photos.cache import CacheEntry, FileKey, ScanCache
-from geoscope_core.photos.metadata import PhotoMetadata, read_metadata
-from geoscope_core.photos.neighbors import TIME_MODEL, VisualGallery, time_neighbor_estimate
-from geoscope_core.prediction import Candidate, Prediction, Source
+from geoscope_core.photos.metadata import read_metadata
+from geoscope_core.photos.neighbors import VisualGallery, time_neighbor_estimate
+from geoscope_core.prediction import Prediction, Source
 from geoscope_core.runtime.images import load_image
 from geoscope_core.runtime.predictor import Predictor
-from geoscope_core.scan.types import EXIF_RADIUS_KM, ScanOptions, ScanResult, ScanStats
+from geoscope_core.scan.items import (
+    Item,
+    TimeIndex,
+    default_workers,
+    name_exif,
+    name_placements,
+    result_of,
+)
+from geoscope_core.scan.types import ScanOptions, ScanResult, ScanStats
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class _Item:
-    path: Path
-    key: FileKey | None = None
-    meta: PhotoMetadata | None = None
-    meta_error: str = ""
-    pred: Prediction | None = None
-    emb: np.ndarray | None = None
-    error: str = ""
-    dirty: bool = False  # needs writing to the cache
-    exif_names: PlaceNames = field(default_factory=PlaceNames)
-    reason: str = ""  # what placed it, when the user's own evidence did
-
-    @property
-    def tagged(self) -> bool:
-        return self.meta is not None and self.meta.gps is not None and not self.meta.gps_is_estimate
-
-    def camera_gps(self) -> tuple[float, float]:
-        """(lat, lon) of a ``tagged`` item."""
-        assert self.meta is not None and self.meta.gps is not None, f"{self.path} has no GPS"
-        return self.meta.gps
-
-    def embedding(self) -> np.ndarray:
-        """``emb`` of an item known to be embedded."""
-        assert self.emb is not None, f"{self.path} has no embedding"
-        return self.emb
-
-
-def _default_workers() -> int:
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:
-        n = os.cpu_count() or 1
-    return max(1, min(n, 8))
-
-
-class _TimeIndex:
-    """Tagged photos grouped by camera and sorted by time, for window look-ups."""
-
-    def __init__(self, tagged: Sequence[PhotoMetadata]) -> None:
-        groups: dict[str, list[tuple[datetime, PhotoMetadata]]] = {}
-        for m in tagged:
-            if m.taken_at is not None:
-                groups.setdefault(m.camera, []).append((m.taken_at, m))
-        self._groups = {
-            cam: (
-                [m for _, m in sorted(tms, key=lambda tm: tm[0])],
-                sorted(t.timestamp() for t, _ in tms),
-            )
-            for cam, tms in groups.items()
-        }
-
-    def near(self, target: PhotoMetadata, window_s: float) -> list[PhotoMetadata]:
-        if target.taken_at is None or target.camera not in self._groups:
-            return []
-        ms, ts = self._groups[target.camera]
-        t = target.taken_at.timestamp()
-        lo = bisect.bisect_left(ts, t - window_s)
-        hi = bisect.bisect_right(ts, t + window_s)
-        return ms[lo:hi]
 
 
 class Scanner:
@@ -141,16 +83,16 @@ class Scanner:
         opts = self.options
         self.stats = stats = ScanStats()
         t0 = time.perf_counter()
-        items = [_Item(Path(p)) for p in paths]
+        items = [Item(Path(p)) for p in paths]
         total = len(items)
         done = 0
         cache = ScanCache.open(opts.cache_path) if opts.use_cache else None
-        pool = ThreadPoolExecutor(opts.workers or _default_workers(), "geoscope-decode")
+        pool = ThreadPoolExecutor(opts.workers or default_workers(), "geoscope-decode")
         cancelled = cancel if cancel is not None else threading.Event()
 
-        def emit(item: _Item) -> ScanResult:
+        def emit(item: Item) -> ScanResult:
             nonlocal done
-            result = self._result(item)
+            result = result_of(item, self.options.repredict_gps)
             stats.counts[result.status] += 1
             done += 1
             if progress is not None:
@@ -169,9 +111,9 @@ class Scanner:
             untagged = [it for it in live if not it.tagged]
 
             # 1. photos with camera GPS: reported as exif (and embedded for the gallery).
-            self._name_exif(tagged)
+            name_exif(tagged, self.options.repredict_gps)
             need_embed = opts.neighbors or opts.repredict_gps
-            gallery_items: list[_Item] = []
+            gallery_items: list[Item] = []
             for it in self._infer(tagged, pool, cache, cancelled, need=need_embed):
                 if it.emb is not None and not it.error:
                     gallery_items.append(it)
@@ -193,10 +135,10 @@ class Scanner:
             )
             placed = used.place([it.meta for it in untagged if it.meta]) if used else []
             by_evidence = iter(placed)
-            times = _TimeIndex([it.meta for it in tagged if it.meta]) if opts.neighbors else None
-            to_model: list[_Item] = []
-            by_time: list[_Item] = []
-            named: list[tuple[_Item, TimePlacement]] = []
+            times = TimeIndex([it.meta for it in tagged if it.meta]) if opts.neighbors else None
+            to_model: list[Item] = []
+            by_time: list[Item] = []
+            named: list[tuple[Item, TimePlacement]] = []
             for it in untagged:
                 tp = next(by_evidence) if used is not None and it.meta else None
                 if tp is not None:
@@ -210,7 +152,7 @@ class Scanner:
                     by_time.append(it)
                 else:
                     to_model.append(it)
-            self._name_placements(named)
+            name_placements(named)
             if cache is not None:
                 self._store(by_time, cache)  # their metadata, so a re-scan skips reading it
             for it in by_time:
@@ -227,7 +169,7 @@ class Scanner:
 
     # -- stages ------------------------------------------------------------------------
     def _stat_and_cache(
-        self, items: list[_Item], cache: ScanCache | None, count: bool = True
+        self, items: list[Item], cache: ScanCache | None, count: bool = True
     ) -> None:
         for it in items:
             try:
@@ -244,8 +186,8 @@ class Scanner:
                 it.meta, it.pred, it.emb = entry.metadata, entry.prediction, entry.embedding
                 self.stats.cached += count
 
-    def _read_metadata(self, items: list[_Item], pool: ThreadPoolExecutor) -> None:
-        def one(it: _Item) -> None:
+    def _read_metadata(self, items: list[Item], pool: ThreadPoolExecutor) -> None:
+        def one(it: Item) -> None:
             t = time.perf_counter()
             try:
                 it.meta = read_metadata(it.path)
@@ -273,21 +215,21 @@ class Scanner:
 
     def _infer(
         self,
-        items: list[_Item],
+        items: list[Item],
         pool: ThreadPoolExecutor,
         cache: ScanCache | None,
         cancel: threading.Event,
         need: bool,
-    ) -> Iterator[_Item]:
+    ) -> Iterator[Item]:
         """Yield ``items`` in order, each with a prediction and embedding when ``need``
         (decoded and run in batches unless cached) and the photo is not reported as exif."""
         opts = self.options
         bs = opts.batch_size
-        window = max(2 * bs, 4 * (opts.workers or _default_workers()))
-        queue: deque[tuple[_Item, Future | None]] = deque()
+        window = max(2 * bs, 4 * (opts.workers or default_workers()))
+        queue: deque[tuple[Item, Future | None]] = deque()
         source = iter(items)
 
-        def wants_model(it: _Item) -> bool:
+        def wants_model(it: Item) -> bool:
             if not need:
                 return False
             if it.tagged and not (opts.neighbors or opts.repredict_gps):
@@ -302,8 +244,8 @@ class Scanner:
                 fut = pool.submit(self._decode, it.path) if wants_model(it) else None
                 queue.append((it, fut))
 
-        out: list[_Item] = []
-        batch: list[tuple[_Item, np.ndarray]] = []
+        out: list[Item] = []
+        batch: list[tuple[Item, np.ndarray]] = []
         refill()
         while queue:
             it, fut = queue.popleft()
@@ -335,7 +277,7 @@ class Scanner:
                 self._store(out, cache)
             yield from out
 
-    def _run_batch(self, batch: list[tuple[_Item, np.ndarray]]) -> None:
+    def _run_batch(self, batch: list[tuple[Item, np.ndarray]]) -> None:
         if not batch:
             return
         t = time.perf_counter()
@@ -346,7 +288,7 @@ class Scanner:
         for (it, _), pred, emb in zip(batch, preds, embs, strict=True):
             it.pred, it.emb, it.dirty = pred, np.asarray(emb, np.float32), True
 
-    def _store(self, items: list[_Item], cache: ScanCache) -> None:
+    def _store(self, items: list[Item], cache: ScanCache) -> None:
         rows = [
             (
                 it.key,
@@ -364,7 +306,7 @@ class Scanner:
             it.dirty = False
 
     # -- neighbours --------------------------------------------------------------------
-    def _gallery(self, items: list[_Item]) -> VisualGallery | None:
+    def _gallery(self, items: list[Item]) -> VisualGallery | None:
         if not items:
             return None
         emb = np.stack([it.embedding() for it in items]).astype(np.float32)
@@ -374,7 +316,7 @@ class Scanner:
 
     def _embed(
         self,
-        items: list[_Item],
+        items: list[Item],
         pool: ThreadPoolExecutor,
         cache: ScanCache | None,
         cancel: threading.Event,
@@ -400,11 +342,11 @@ class Scanner:
     def _evidence(
         self,
         evidence: PersonalEvidence,
-        live: list[_Item],
-        embedded: list[_Item],
+        live: list[Item],
+        embedded: list[Item],
         pool: ThreadPoolExecutor,
         cache: ScanCache | None,
-        embed: Callable[[list[_Item]], None],
+        embed: Callable[[list[Item]], None],
     ) -> PersonalEvidence | None:
         """The user's evidence for this scan: ``evidence`` (its track logs read), and every
         camera-GPS photo of the scan and of ``references`` as a fix; clock offsets settled
@@ -412,12 +354,12 @@ class Scanner:
         the reference photos, run through the model first: ``embed``). None when there is
         no evidence (no track, and neighbours off or no tagged photo)."""
         opts = self.options
-        refs: list[_Item] = []
+        refs: list[Item] = []
         if opts.references:
             from geoscope_core.photos.walk import iter_photos
 
             seen = {it.path for it in live}
-            refs = [_Item(p) for d in opts.references for p in iter_photos(d) if p not in seen]
+            refs = [Item(p) for d in opts.references for p in iter_photos(d) if p not in seen]
             self._stat_and_cache(refs, cache, count=False)
             self._read_metadata([it for it in refs if it.key and it.meta is None], pool)
             if cache is not None:
@@ -439,70 +381,10 @@ class Scanner:
         self.evidence = evidence
         return evidence
 
-    def _name_placements(self, named: list[tuple[_Item, TimePlacement]]) -> None:
-        """Predictions (with place names, reverse geocoded at once) of time placements."""
-        if not named:
-            return
-        lats = np.array([tp.lat for _, tp in named])
-        lons = np.array([tp.lon for _, tp in named])
-        for (it, tp), place in zip(named, names_at_many(lats, lons), strict=True):
-            source = Source.TRACK if tp.source == TRACK else Source.NEIGHBORS
-            names = place.fields()
-            first = Candidate(tp.lat, tp.lon, tp.confidence, **names)
-            it.pred = Prediction(
-                lat=tp.lat,
-                lon=tp.lon,
-                confidence=tp.confidence,
-                radius_km=tp.radius_km,
-                top_k=(first,),
-                source=source,
-                model="track" if source is Source.TRACK else TIME_MODEL,
-                **names,
-            )
-            it.reason = f"{tp.reason} (time zone: {tp.time.zone_note})"
-
-    def _time_neighbor(self, it: _Item, times: _TimeIndex) -> Prediction | None:
+    def _time_neighbor(self, it: Item, times: TimeIndex) -> Prediction | None:
         if it.meta is None:
             return None
         near = times.near(it.meta, self.options.time_window_s)
         if not near:
             return None
         return time_neighbor_estimate(it.meta, near, window_s=self.options.time_window_s)
-
-    def _name_exif(self, items: list[_Item]) -> None:
-        """Country/admin1/city names of camera fixes (reverse geocoding, vectorised)."""
-        if not items or self.options.repredict_gps:
-            return
-        lats = np.array([it.camera_gps()[0] for it in items])
-        lons = np.array([it.camera_gps()[1] for it in items])
-        for it, names in zip(items, names_at_many(lats, lons), strict=True):
-            it.exif_names = names
-
-    def _result(self, it: _Item) -> ScanResult:
-        if it.error:
-            return ScanResult(it.path, "error", None, it.meta, it.error)
-        if it.tagged and not self.options.repredict_gps:
-            lat, lon = it.camera_gps()
-            pred = Prediction(
-                lat=float(lat),
-                lon=float(lon),
-                confidence=1.0,
-                radius_km=EXIF_RADIUS_KM,
-                source=Source.EXIF,
-                country_code=it.exif_names.country_code,
-                country=it.exif_names.country,
-                admin1=it.exif_names.admin1,
-                city=it.exif_names.city,
-            )
-            return ScanResult(it.path, "exif", pred, it.meta, reason="camera GPS")
-        if it.pred is None:
-            reason = it.meta_error or "no prediction"
-            return ScanResult(it.path, "error", None, it.meta, reason)
-        status = _STATUS.get(it.pred.source, "predicted")
-        reason = it.reason or (
-            "your GPS photos: they look alike" if status == "neighbors" else "model"
-        )
-        return ScanResult(it.path, status, it.pred, it.meta, reason=reason)
-
-
-_STATUS = {Source.TRACK: "track", Source.NEIGHBORS: "neighbors", Source.MODEL: "predicted"}

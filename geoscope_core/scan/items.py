@@ -1,0 +1,144 @@
+"""The scan pipeline's per-photo state, the time index of tagged photos, and results."""
+
+from __future__ import annotations
+
+import bisect
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from geoscope_core.evidence.personal import TRACK, TimePlacement
+from geoscope_core.geo.places import PlaceNames, names_at_many
+from geoscope_core.photos.cache import FileKey
+from geoscope_core.photos.metadata import PhotoMetadata
+from geoscope_core.photos.neighbors import TIME_MODEL
+from geoscope_core.prediction import Candidate, Prediction, Source
+from geoscope_core.scan.types import EXIF_RADIUS_KM, ScanResult
+
+
+@dataclass
+class Item:
+    path: Path
+    key: FileKey | None = None
+    meta: PhotoMetadata | None = None
+    meta_error: str = ""
+    pred: Prediction | None = None
+    emb: np.ndarray | None = None
+    error: str = ""
+    dirty: bool = False  # needs writing to the cache
+    exif_names: PlaceNames = field(default_factory=PlaceNames)
+    reason: str = ""  # what placed it, when the user's own evidence did
+
+    @property
+    def tagged(self) -> bool:
+        return self.meta is not None and self.meta.gps is not None and not self.meta.gps_is_estimate
+
+    def camera_gps(self) -> tuple[float, float]:
+        """(lat, lon) of a ``tagged`` item."""
+        assert self.meta is not None and self.meta.gps is not None, f"{self.path} has no GPS"
+        return self.meta.gps
+
+    def embedding(self) -> np.ndarray:
+        """``emb`` of an item known to be embedded."""
+        assert self.emb is not None, f"{self.path} has no embedding"
+        return self.emb
+
+
+def default_workers() -> int:
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:
+        n = os.cpu_count() or 1
+    return max(1, min(n, 8))
+
+
+class TimeIndex:
+    """Tagged photos grouped by camera and sorted by time, for window look-ups."""
+
+    def __init__(self, tagged: Sequence[PhotoMetadata]) -> None:
+        groups: dict[str, list[tuple[datetime, PhotoMetadata]]] = {}
+        for m in tagged:
+            if m.taken_at is not None:
+                groups.setdefault(m.camera, []).append((m.taken_at, m))
+        self._groups = {
+            cam: (
+                [m for _, m in sorted(tms, key=lambda tm: tm[0])],
+                sorted(t.timestamp() for t, _ in tms),
+            )
+            for cam, tms in groups.items()
+        }
+
+    def near(self, target: PhotoMetadata, window_s: float) -> list[PhotoMetadata]:
+        if target.taken_at is None or target.camera not in self._groups:
+            return []
+        ms, ts = self._groups[target.camera]
+        t = target.taken_at.timestamp()
+        lo = bisect.bisect_left(ts, t - window_s)
+        hi = bisect.bisect_right(ts, t + window_s)
+        return ms[lo:hi]
+
+
+def name_placements(named: list[tuple[Item, TimePlacement]]) -> None:
+    """Predictions (with place names, reverse geocoded at once) of time placements."""
+    if not named:
+        return
+    lats = np.array([tp.lat for _, tp in named])
+    lons = np.array([tp.lon for _, tp in named])
+    for (it, tp), place in zip(named, names_at_many(lats, lons), strict=True):
+        source = Source.TRACK if tp.source == TRACK else Source.NEIGHBORS
+        names = place.fields()
+        first = Candidate(tp.lat, tp.lon, tp.confidence, **names)
+        it.pred = Prediction(
+            lat=tp.lat,
+            lon=tp.lon,
+            confidence=tp.confidence,
+            radius_km=tp.radius_km,
+            top_k=(first,),
+            source=source,
+            model="track" if source is Source.TRACK else TIME_MODEL,
+            **names,
+        )
+        it.reason = f"{tp.reason} (time zone: {tp.time.zone_note})"
+
+
+def name_exif(items: list[Item], repredict_gps: bool) -> None:
+    """Country/admin1/city names of camera fixes (reverse geocoding, vectorised)."""
+    if not items or repredict_gps:
+        return
+    lats = np.array([it.camera_gps()[0] for it in items])
+    lons = np.array([it.camera_gps()[1] for it in items])
+    for it, names in zip(items, names_at_many(lats, lons), strict=True):
+        it.exif_names = names
+
+
+def result_of(it: Item, repredict_gps: bool) -> ScanResult:
+    """The ScanResult of a finished item."""
+    if it.error:
+        return ScanResult(it.path, "error", None, it.meta, it.error)
+    if it.tagged and not repredict_gps:
+        lat, lon = it.camera_gps()
+        pred = Prediction(
+            lat=float(lat),
+            lon=float(lon),
+            confidence=1.0,
+            radius_km=EXIF_RADIUS_KM,
+            source=Source.EXIF,
+            country_code=it.exif_names.country_code,
+            country=it.exif_names.country,
+            admin1=it.exif_names.admin1,
+            city=it.exif_names.city,
+        )
+        return ScanResult(it.path, "exif", pred, it.meta, reason="camera GPS")
+    if it.pred is None:
+        reason = it.meta_error or "no prediction"
+        return ScanResult(it.path, "error", None, it.meta, reason)
+    status = _STATUS.get(it.pred.source, "predicted")
+    reason = it.reason or ("your GPS photos: they look alike" if status == "neighbors" else "model")
+    return ScanResult(it.path, status, it.pred, it.meta, reason=reason)
+
+
+_STATUS = {Source.TRACK: "track", Source.NEIGHBORS: "neighbors", Source.MODEL: "predicted"}
