@@ -109,7 +109,8 @@ def make_view(path: Path, view: int, recipe: ViewRecipe) -> np.ndarray:
     validated on exactly the pixels it is given when it runs)."""
     if view == 0:
         try:
-            return load_image(path, recipe.size, ResizeMode.CENTER_CROP)
+            # a writable copy: torch.from_numpy warns on the decoder's read-only array
+            return np.array(load_image(path, recipe.size, ResizeMode.CENTER_CROP))
         except ImageDecodeError as e:
             raise DataError(f"cannot decode {path}: {e}") from e
     try:
