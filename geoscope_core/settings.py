@@ -11,6 +11,8 @@ import platformdirs
 DATA_ENV = "GEOSCOPE_DATA"
 #: Environment variable overriding the user cache folder.
 CACHE_ENV = "GEOSCOPE_CACHE_DIR"
+#: Environment variable overriding the user state folder (the journal signing key).
+STATE_ENV = "GEOSCOPE_STATE_DIR"
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,6 +31,15 @@ def cache_dir() -> Path:
     if env:
         return Path(env).expanduser()
     return Path(platformdirs.user_cache_dir("geoscope", appauthor=False))
+
+
+def state_dir() -> Path:
+    """User state folder, kept when the cache is cleared (the key that signs write
+    journals); not created here."""
+    env = os.environ.get(STATE_ENV)
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_state_dir("geoscope", appauthor=False))
 
 
 def models_dir() -> Path:

@@ -66,7 +66,7 @@ class WriteController(QObject):
             return False
 
         def work() -> list[Any]:
-            from geoscope_core.photos.journal import undo
+            from geoscope_core.photos.undo import undo
 
             return undo(journal)
 

@@ -11,18 +11,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     check = sub.add_parser("check", help="verify hashes, format version, shapes and ONNX I/O")
     check.add_argument("bundle", help="bundle directory, .zip or name")
+    check.add_argument(
+        "--model-id",
+        default=None,
+        metavar="ID",
+        help="fail unless the bundle's identity is ID (name@hash or >= 12 hex digits)",
+    )
     info = sub.add_parser("info", help="show a bundle's manifest summary")
     info.add_argument("bundle", help="bundle directory, .zip or name")
     info.add_argument("--json", action="store_true", help="print the whole manifest as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
-    from geoscope_core.runtime.bundle import check_bundle, load_bundle, resolve_bundle_path
+    from geoscope_core.errors import BundleError
+    from geoscope_core.runtime.bundle import (
+        bundle_identity,
+        check_bundle,
+        load_bundle,
+        resolve_bundle_path,
+    )
     from geoscope_core.runtime.summary import bundle_summary
 
     if args.action == "check":
         path = resolve_bundle_path(args.bundle)
-        problems = check_bundle(path)
+        problems = check_bundle(path, args.model_id)
+        try:
+            ident = bundle_identity(path)
+            print(f"model id {ident.model_id}  (sha256 {ident.sha256})")
+        except BundleError:
+            pass
         if problems:
             print(f"{path}: {len(problems)} problem(s)")
             for p in problems:

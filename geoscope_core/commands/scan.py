@@ -15,6 +15,21 @@ if TYPE_CHECKING:
 
 from geoscope_core.runtime.session import PROVIDER_NAMES
 
+#: ``--write`` skips estimates below this calibrated confidence unless told otherwise:
+#: under 0.5 an estimate is more likely wrong than right at the bundle's finest level,
+#: and what is written into a photo outlives the scan.
+DEFAULT_WRITE_MIN_CONFIDENCE = 0.5
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from e
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
+    return value
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("photos", type=Path, nargs="+", help="photo folder(s) or file(s)")
@@ -30,13 +45,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--min-confidence",
-        type=float,
-        default=0.0,
+        type=_probability,
+        default=None,
         metavar="P",
-        help="only write predictions with confidence >= P (0-1)",
+        help=(
+            "only write estimates with confidence >= P (0-1; default "
+            f"{DEFAULT_WRITE_MIN_CONFIDENCE:g}: below it an estimate is more likely wrong "
+            "than right)"
+        ),
     )
     parser.add_argument(
         "--overwrite-gps", action="store_true", help="replace GPS the camera recorded"
+    )
+    parser.add_argument(
+        "--model-id",
+        default=None,
+        metavar="ID",
+        help="refuse to scan unless the bundle's model id is ID (see `geoscope bundle check`)",
     )
     parser.add_argument(
         "--sidecar",
@@ -132,8 +157,15 @@ def _collect(targets: list[Path]) -> list[Path]:
     photos: list[Path] = []
     for t in targets:
         if not t.exists():
+            if t.is_symlink():
+                raise DataError(f"{t} is a dangling symbolic link (its target does not exist)")
             raise DataError(f"{t} does not exist")
-        photos.extend(iter_photos(t) if t.is_dir() else [t])
+        if t.is_dir():
+            photos.extend(iter_photos(t))
+        elif not t.is_file():
+            raise DataError(f"{t} is not a regular file (a FIFO, socket or device)")
+        else:
+            photos.append(t)
     seen: set[Path] = set()
     unique = []
     for p in photos:
@@ -203,6 +235,55 @@ def _print_evidence(scanner: Scanner) -> None:
             print(f"clock of {name}: {cam.seconds:+.0f} s ({cam.origin}{note})")
 
 
+def _write(args: argparse.Namespace, results: list) -> int:
+    """Write (or with --dry-run, show) the estimates; returns how many failed."""
+    from geoscope_core.photos.writer import (
+        SidecarPolicy,
+        WriteAction,
+        WriteOptions,
+        write_locations,
+    )
+
+    threshold = args.min_confidence
+    if threshold is None:
+        threshold = DEFAULT_WRITE_MIN_CONFIDENCE
+    items = [
+        (r.path, r.prediction)
+        for r in results
+        if r.prediction is not None and r.status not in ("exif", "error")
+    ]
+    report = write_locations(
+        items,
+        WriteOptions(
+            overwrite_gps=args.overwrite_gps,
+            sidecar=SidecarPolicy(args.sidecar),
+            keep_mtime=args.keep_mtime,
+            dry_run=args.dry_run or not args.write,
+            min_confidence=threshold,
+        ),
+    )
+    counts: dict[str, int] = {}
+    below = 0
+    for w in report.results:
+        counts[w.action.value] = counts.get(w.action.value, 0) + 1
+        if w.action is WriteAction.SKIPPED and w.reason.startswith("confidence "):
+            below += 1
+            continue
+        if w.action in (WriteAction.FAILED, WriteAction.SKIPPED, WriteAction.WOULD_WRITE):
+            reason = f"  ({w.reason})" if w.reason else ""
+            print(f"{w.action.value:12s} {w.path}{reason}")
+    print("write: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    if below:
+        origin = "the default " if args.min_confidence is None else ""
+        print(
+            f"skipped {below} estimate(s) below {origin}--min-confidence {threshold:g}"
+            + (" (pass --min-confidence 0 to write them)" if args.min_confidence is None else "")
+        )
+    if report.journal is not None:
+        print(f"journal: {report.journal}  (undo with: geoscope undo {report.journal})")
+    return counts.get(WriteAction.FAILED.value, 0)
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
     import time
@@ -225,8 +306,19 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         time_window_s=args.time_window,
     )
-    predictor = Predictor.load(args.model, provider=args.provider)
     photos = _collect(args.photos)
+    if not photos:
+        where = ", ".join(str(p) for p in args.photos)
+        print(f"no photos found in {where}")
+        return 1
+    predictor = Predictor.load(args.model, provider=args.provider)
+    if args.model_id and predictor.model_id != args.model_id:
+        from geoscope_core.errors import BundleError
+
+        raise BundleError(
+            f"the bundle's model id is {predictor.model_id}, not {args.model_id}: "
+            "it is not the model you pinned"
+        )
     scanner = Scanner(predictor, options)
     results = []
     with tqdm(
@@ -252,33 +344,7 @@ def run(args: argparse.Namespace) -> int:
     failed = [r for r in results if r.status == "error"]
     write_failed = 0
     if args.write or args.dry_run:
-        from geoscope_core.photos.writer import SidecarPolicy, WriteOptions, write_locations
-
-        items = [
-            (r.path, r.prediction)
-            for r in results
-            if r.status in ("track", "neighbors", "predicted") and r.prediction is not None
-        ]
-        report = write_locations(
-            items,
-            WriteOptions(
-                overwrite_gps=args.overwrite_gps,
-                sidecar=SidecarPolicy(args.sidecar),
-                keep_mtime=args.keep_mtime,
-                dry_run=args.dry_run or not args.write,
-                min_confidence=args.min_confidence,
-            ),
-        )
-        actions: dict[str, int] = {}
-        for w in report.results:
-            actions[w.action] = actions.get(w.action, 0) + 1
-            if w.action in ("failed", "skipped", "would-write"):
-                reason = f"  ({w.reason})" if w.reason else ""
-                print(f"{w.action:12s} {w.path}{reason}")
-        write_failed = actions.get("failed", 0)
-        print("write: " + ", ".join(f"{k} {v}" for k, v in sorted(actions.items())))
-        if report.journal is not None:
-            print(f"journal: {report.journal}  (undo with: geoscope undo {report.journal})")
+        write_failed = _write(args, results)
 
     if failed:
         print(f"{len(failed)} file(s) failed:")

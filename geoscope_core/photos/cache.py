@@ -66,7 +66,13 @@ class FileKey:
             side = sidecar_path(p).stat().st_mtime_ns
         except OSError:
             side = 0
-        return cls(str(p), st.st_size, st.st_mtime_ns, side)
+        return cls(cache_key(p), st.st_size, st.st_mtime_ns, side)
+
+
+def cache_key(path: Path) -> str:
+    """``path`` as text SQLite can store: a name that is not valid UTF-8 (kept by Python
+    as surrogate escapes) has its raw bytes written as ``\\xNN``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,11 @@ values changed, and a corrupt XMP packet was silently dropped). Here instead:
   more entry, the GPSInfo pointer) is appended at the end of the Exif TIFF
   block; only the 4-byte IFD0 offset in the TIFF header (or the GPSInfo
   pointer's value) changes. Every other byte, maker notes included, stays at
-  its offset.
-- XMP: a new XMP APP1 segment (serialised by exiv2's ``XmpParser``) is added
-  only when the photo has no XMP; an existing packet is kept byte for byte.
+  its offset. The new GPS IFD replaces the old one whole, so no field of an
+  earlier fix (status, altitude, time stamp) is left beside the estimate.
+- XMP: the photo's packet, with the estimate merged in by exiv2's
+  ``XmpParser`` (every existing property kept), replaces the old XMP segment;
+  a photo without XMP gets a new segment.
 - IPTC: the IIM block is serialised by exiv2 (into a scratch JPEG) and put in
   a new APP13 segment, or replaces the IPTC resource of the existing Photoshop
   IRB, keeping the other resources.
@@ -29,8 +31,10 @@ import io
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from geoscope_core.errors import MetadataError
+from geoscope_core.photos.tags import TAGS, Field, dms
 
 EXIF_HEADER = b"Exif\x00\x00"
 XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
@@ -155,7 +159,12 @@ def _read_ifd(tiff: bytes, offset: int, bo: str) -> tuple[list[bytes], int]:
     return raw, next_ifd
 
 
-def tiff_with_gps(tiff: bytes, gps: Sequence[TiffEntry], bo_hint: str = ">") -> bytes:
+def tiff_with_gps(
+    tiff: bytes,
+    gps: Sequence[TiffEntry],
+    bo_hint: str = ">",
+    ifd0: Sequence[TiffEntry] = (),
+) -> bytes:
     """Return the Exif TIFF block ``tiff`` with a new GPS IFD appended.
 
     Existing bytes keep their offsets: the GPS IFD (and, if IFD0 had no GPSInfo
@@ -167,10 +176,14 @@ def tiff_with_gps(tiff: bytes, gps: Sequence[TiffEntry], bo_hint: str = ">") -> 
     if not tiff:
         bo = bo_hint
         header = (b"MM\x00*" if bo == ">" else b"II*\x00") + struct.pack(bo + "I", 8)
-        gps_at = 8 + 2 + 12 + 4
+        placeholder = TiffEntry(GPS_IFD_TAG, LONG, 1, b"\x00" * 4)
+        first = bytearray(_encode_ifd([*ifd0, placeholder], 8, bo, 0))
+        _pad_even(first)
+        gps_at = 8 + len(first)
         pointer = TiffEntry(GPS_IFD_TAG, LONG, 1, struct.pack(bo + "I", gps_at))
-        ifd0 = _encode_ifd([pointer], 8, bo, 0)
-        return header + ifd0 + _encode_ifd(gps, gps_at, bo, 0)
+        first = bytearray(_encode_ifd([*ifd0, pointer], 8, bo, 0))
+        _pad_even(first)
+        return header + bytes(first) + _encode_ifd(gps, gps_at, bo, 0)
     bo = _tiff_byte_order(tiff)
     (ifd0_at,) = struct.unpack(bo + "I", tiff[4:8])
     raw, next_ifd = _read_ifd(tiff, ifd0_at, bo)
@@ -178,72 +191,38 @@ def tiff_with_gps(tiff: bytes, gps: Sequence[TiffEntry], bo_hint: str = ">") -> 
     for k, entry in enumerate(raw):
         if struct.unpack(bo + "H", entry[:2])[0] == GPS_IFD_TAG:
             pointer_k = k
-    gps = _merge_existing_gps(tiff, raw[pointer_k] if pointer_k is not None else None, gps, bo)
     out = bytearray(tiff)
     _pad_even(out)
-    gps_at = len(out)
-    out += _encode_ifd(gps, gps_at, bo, 0)
     if pointer_k is not None:
         # Repoint the existing GPSInfo entry (same size: rewrite its 12 bytes in place).
+        gps_at = len(out)
+        out += _encode_ifd(gps, gps_at, bo, 0)
         entry_at = ifd0_at + 2 + 12 * pointer_k
         out[entry_at : entry_at + 12] = struct.pack(bo + "HHII", GPS_IFD_TAG, LONG, 1, gps_at)
         return bytes(out)
-    _pad_even(out)
     new_ifd0_at = len(out)
     entries: list[TiffEntry] = []
     for e in raw:
         tag, typ, count = struct.unpack(bo + "HHI", e[:8])
         entries.append(TiffEntry(tag, typ, count, e[8:12]))  # inline or offset, verbatim
+    gps_at = new_ifd0_at + 2 + 12 * (len(entries) + 1) + 4  # every IFD0 value is inline
     entries.append(TiffEntry(GPS_IFD_TAG, LONG, 1, struct.pack(bo + "I", gps_at)))
     out += _encode_ifd(entries, new_ifd0_at, bo, next_ifd)
+    out += _encode_ifd(gps, gps_at, bo, 0)
+    # Readers that bound IFD1 by the space after IFD0 (ExifTool) must find it whole.
+    ifd1_size = _ifd_size(tiff, next_ifd, bo)
+    if len(out) - new_ifd0_at < ifd1_size:
+        out += bytes(ifd1_size - (len(out) - new_ifd0_at))
     out[4:8] = struct.pack(bo + "I", new_ifd0_at)
     return bytes(out)
 
 
-#: GPS tags kept from the photo when present (rather than replaced): the version.
-_KEEP_EXISTING = frozenset({0x0000})
-
-
-def _merge_existing_gps(
-    tiff: bytes, pointer: bytes | None, gps: Sequence[TiffEntry], bo: str
-) -> list[TiffEntry]:
-    """``gps`` plus the entries of the photo's existing GPS IFD that it does not replace
-    (copied verbatim: their out-of-line values stay where they are)."""
-    if pointer is None:
-        return list(gps)
-    _tag, typ, count, at = struct.unpack(bo + "HHII", pointer)
-    if typ not in (LONG, 13) or count != 1:
-        return list(gps)
-    try:
-        raw, _next = _read_ifd(tiff, at, bo)
-    except MetadataError:
-        return list(gps)  # a dangling GPS pointer: nothing to keep
-    existing = {}
-    for e in raw:
-        tag, etyp, ecount = struct.unpack(bo + "HHI", e[:8])
-        existing[tag] = TiffEntry(tag, etyp, ecount, e[8:12])
-    merged = {e.tag: e for e in gps}
-    for tag, entry in existing.items():
-        if tag not in merged or tag in _KEEP_EXISTING:
-            merged[tag] = entry
-    return list(merged.values())
-
-
-def dms(value: float) -> tuple[int, int, int]:
-    """|``value``| degrees as (degrees, minutes, microseconds of arc): the numerators of
-    EXIF's GPS rational triple d/1 m/1 s/1000000 (sub-millimetre)."""
-    a = abs(value)
-    deg = int(a)
-    rem = (a - deg) * 60.0
-    minutes = int(rem)
-    micro = round((rem - minutes) * 60.0 * 1_000_000)
-    if micro >= 60_000_000:
-        micro -= 60_000_000
-        minutes += 1
-    if minutes >= 60:
-        minutes -= 60
-        deg += 1
-    return deg, minutes, micro
+def _ifd_size(tiff: bytes, offset: int, bo: str) -> int:
+    """Bytes of the IFD table at ``offset`` (count, entries, next pointer); 0 if none."""
+    if offset < 8 or offset + 2 > len(tiff):
+        return 0
+    (count,) = struct.unpack(bo + "H", tiff[offset : offset + 2])
+    return 2 + 12 * count + 4
 
 
 def _rational3(value: float, bo: str) -> bytes:
@@ -251,22 +230,52 @@ def _rational3(value: float, bo: str) -> bytes:
     return struct.pack(bo + "6I", deg, 1, minutes, 1, micro, 1_000_000)
 
 
-def gps_entries(lat: float, lon: float, note: str, radius_m: float, bo: str) -> list[TiffEntry]:
-    """The GPS IFD GeoScope writes: version 2.3, lat/lon (degrees -> D/M/S rationals,
-    micro-second precision), WGS-84 datum, ``GPSProcessingMethod`` = ``note``
-    (ASCII) and ``GPSHPositioningError`` = ``radius_m`` metres."""
-    method = b"ASCII\x00\x00\x00" + note.encode("ascii", "replace")
-    datum = b"WGS-84\x00"
-    radius = max(0, min(round(radius_m), 0xFFFFFFFF))
+def gps_entries(values: dict[Field, Any], bo: str) -> list[TiffEntry]:
+    """The GPS IFD entries for ``values`` (see ``tags.TAGS``) in byte order ``bo``:
+    coordinates as D/M/S rationals (micro-second precision) with their refs, the
+    version, datum, positioning error (metres) and the estimate note (ASCII)."""
+    out: list[TiffEntry] = []
+    for spec in TAGS:
+        if spec.field not in values or spec.exif_id is None:
+            continue
+        v = values[spec.field]
+        tag = spec.exif_id
+        if spec.field in (Field.LATITUDE, Field.LONGITUDE):
+            ref = (b"N" if v >= 0 else b"S") if spec.field is Field.LATITUDE else None
+            ref = ref or (b"E" if v >= 0 else b"W")
+            out.append(TiffEntry(tag - 1, ASCII, 2, ref + b"\x00"))
+            out.append(TiffEntry(tag, RATIONAL, 3, _rational3(v, bo)))
+        elif spec.field is Field.GPS_VERSION:
+            out.append(TiffEntry(tag, BYTE, 4, bytes(v)))
+        elif spec.field is Field.H_ERROR:
+            radius = max(0, min(round(v), 0xFFFFFFFF))
+            out.append(TiffEntry(tag, RATIONAL, 1, struct.pack(bo + "2I", radius, 1)))
+        elif spec.field in (Field.NOTE, Field.METHOD):
+            text = b"ASCII\x00\x00\x00" + str(v).encode("ascii", "replace")
+            out.append(TiffEntry(tag, UNDEFINED, len(text), text))
+        else:
+            text = str(v).encode("ascii", "replace") + b"\x00"
+            out.append(TiffEntry(tag, ASCII, len(text), text))
+    return out
+
+
+def resolution_entries(segments: Sequence[Segment], bo: str) -> list[TiffEntry]:
+    """IFD0 XResolution/YResolution/ResolutionUnit and YCbCrPositioning, which EXIF
+    requires of a JPEG's IFD0, taken from the JFIF header when there is one (else
+    72 dpi): for photos that had no EXIF block."""
+    x, y, unit = 72, 72, 2
+    for seg in segments:
+        if seg.marker == 0xE0 and seg.payload[:5] == b"JFIF\x00" and len(seg.payload) >= 12:
+            jfif_unit = seg.payload[7]
+            jx, jy = struct.unpack(">HH", seg.payload[8:12])
+            if jfif_unit in (1, 2) and jx and jy:
+                x, y, unit = jx, jy, jfif_unit + 1  # JFIF 1=dpi, 2=dpcm; EXIF 2=inch, 3=cm
+            break
     return [
-        TiffEntry(0x0000, BYTE, 4, bytes((2, 3, 0, 0))),
-        TiffEntry(0x0001, ASCII, 2, (b"N" if lat >= 0 else b"S") + b"\x00"),
-        TiffEntry(0x0002, RATIONAL, 3, _rational3(lat, bo)),
-        TiffEntry(0x0003, ASCII, 2, (b"E" if lon >= 0 else b"W") + b"\x00"),
-        TiffEntry(0x0004, RATIONAL, 3, _rational3(lon, bo)),
-        TiffEntry(0x0012, ASCII, len(datum), datum),
-        TiffEntry(0x001B, UNDEFINED, len(method), method),
-        TiffEntry(0x001F, RATIONAL, 1, struct.pack(bo + "2I", radius, 1)),
+        TiffEntry(0x011A, RATIONAL, 1, struct.pack(bo + "2I", x, 1)),
+        TiffEntry(0x011B, RATIONAL, 1, struct.pack(bo + "2I", y, 1)),
+        TiffEntry(0x0128, SHORT, 1, struct.pack(bo + "H", unit)),
+        TiffEntry(0x0213, SHORT, 1, struct.pack(bo + "H", 1)),
     ]
 
 

@@ -4,8 +4,15 @@ EXIF is read with exifread (GPS, DateTimeOriginal, camera make/model/serial,
 orientation). GPS is also looked for in an XMP sidecar ``photo.ext.xmp``
 (darktable / digiKam convention), which is where GeoScope writes estimates for
 the formats it does not modify in place (``geoscope_core.formats``). A location
-GeoScope wrote itself is recognised by its ``GPSProcessingMethod`` or its XMP
-estimate mark, so it is never mistaken for a camera fix.
+GeoScope wrote itself is recognised by its estimate note (EXIF
+``GPSAreaInformation``; ``GPSProcessingMethod`` in files written by older
+versions) or its XMP estimate mark, so it is never mistaken for a camera fix.
+Any GPS a common reader sees counts: EXIF rationals, DOUBLE or FLOAT values,
+and XMP ``exif:GPS*`` embedded in the file.
+
+exifread keeps parser state in module globals (its HEIC reader gives wrong
+results when two threads read at once), so every exifread call goes through
+:func:`exif_tags`, which serialises them.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,14 +28,21 @@ from typing import Any
 
 from geoscope_core.errors import MetadataError
 from geoscope_core.formats import format_from_header
+from geoscope_core.photos.tags import (
+    BY_FIELD,
+    NOTE_KEYS_EXIF,
+    NOTE_KEYS_XMP,
+    XMP_NAMESPACE,
+    XMP_PREFIX,
+    Field,
+    is_estimate_note,
+)
 
 log = logging.getLogger(__name__)
 
-#: Prefix of the EXIF ``GPSProcessingMethod`` GeoScope writes; marks an estimate.
-ESTIMATE_METHOD_PREFIX = "GeoScope estimate"
-#: XMP namespace of GeoScope's own fields (``Xmp.geoscope.*``).
-XMP_NAMESPACE = "http://geoscope.invalid/ns/1.0/"
-XMP_PREFIX = "geoscope"
+_EXIFREAD_LOCK = threading.Lock()
+#: How far into a file an embedded XMP packet is looked for (bytes).
+XMP_SCAN_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -66,7 +81,20 @@ def _check_signature(path: Path, head: bytes) -> None:
         raise MetadataError(f"{path}: not a supported image format (unrecognised file header)")
 
 
+def exif_tags(f: Any, *, details: bool = False) -> dict[str, Any]:
+    """exifread's tags of the open binary file ``f`` (thread-safe; see module docstring).
+    Raises whatever exifread raises on corrupt data."""
+    import exifread
+
+    with _EXIFREAD_LOCK:
+        return exifread.process_file(
+            f, details=details, truncate_tags=not details, extract_thumbnail=False
+        )
+
+
 def _ratio_to_float(v: Any) -> float:
+    if isinstance(v, tuple) and len(v) == 1:  # exifread gives DOUBLE/FLOAT as 1-tuples
+        v = v[0]
     num = getattr(v, "num", None)
     den = getattr(v, "den", None)
     if num is not None and den is not None:
@@ -106,16 +134,10 @@ def _tag_str(tags: dict[str, Any], key: str) -> str:
         return ""
 
 
-def _is_estimate_method(text: str) -> bool:
-    """Whether a GPSProcessingMethod (with or without its 8-byte charset prefix) is GeoScope's."""
-    for charset in ("ASCII", "UNICODE", "JIS"):
-        if text.startswith(charset):
-            text = text[len(charset) :]
-            break
-    return text.strip().startswith(ESTIMATE_METHOD_PREFIX)
-
-
-def _gps_from_exif(tags: dict[str, Any]) -> tuple[float, float] | None:
+def gps_from_exif(tags: dict[str, Any]) -> tuple[float, float] | None:
+    """``(lat, lon)`` in degrees from exifread tags, or None when absent, unusable or
+    the all-zero block cameras write without a fix. Rational, DOUBLE and FLOAT
+    coordinates are read alike."""
     lat_t = tags.get("GPS GPSLatitude")
     lon_t = tags.get("GPS GPSLongitude")
     if lat_t is None or lon_t is None:
@@ -205,15 +227,70 @@ def parse_xmp_coordinate(text: str) -> float:
     return -deg if m.group(4) in "SW" else deg
 
 
-def format_xmp_coordinate(value: float, positive: str, negative: str) -> str:
-    """Format degrees as an XMP GPS coordinate ``"DDD,MM.mmmmmmK"`` (about 2 mm precision)."""
-    ref = positive if value >= 0 else negative
-    a = abs(value)
-    deg = int(a)
-    minutes = (a - deg) * 60.0
-    if round(minutes, 8) >= 60.0:
-        deg, minutes = deg + 1, 0.0
-    return f"{deg},{minutes:.8f}{ref}"
+def xmp_gps(values: dict[str, str]) -> tuple[tuple[float, float] | None, bool]:
+    """GPS ``((lat, lon) | None, is_estimate)`` from XMP values (exiv2 key -> string).
+    Raises MetadataError on an unreadable coordinate."""
+    is_estimate = values.get(BY_FIELD[Field.ESTIMATE].xmp, "").lower() == "true" or any(
+        is_estimate_note(values.get(k, "")) for k in NOTE_KEYS_XMP
+    )
+    lat_s = values.get(BY_FIELD[Field.LATITUDE].xmp)
+    lon_s = values.get(BY_FIELD[Field.LONGITUDE].xmp)
+    if not lat_s or not lon_s:
+        return None, is_estimate
+    lat = parse_xmp_coordinate(lat_s)
+    lon = parse_xmp_coordinate(lon_s)
+    if not (math.isfinite(lat) and math.isfinite(lon)) or abs(lat) > 90 or abs(lon) > 180:
+        return None, is_estimate
+    if lat == 0.0 and lon == 0.0:
+        return None, is_estimate
+    return (lat, lon), is_estimate
+
+
+#: Namespaces whose properties GeoScope reads from XMP, by URI -> exiv2 prefix.
+_XMP_NAMESPACES = {
+    "http://ns.adobe.com/exif/1.0/": "exif",
+    XMP_NAMESPACE: XMP_PREFIX,
+    "http://ns.adobe.com/photoshop/1.0/": "photoshop",
+    "http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/": "iptc",
+}
+
+
+def decode_xmp(packet: str) -> dict[str, str]:
+    """exiv2-style key -> text of the simple properties GeoScope reads (exif, photoshop,
+    Iptc4xmpCore, geoscope namespaces) in an XMP packet, attribute or element form.
+
+    Parsed with the standard library's expat (no entity expansion attacks since
+    expat 2.4, no external entities) rather than exiv2, whose namespace registry is
+    process-wide and would be changed by odd packets. MetadataError if not XML.
+    """
+    import xml.etree.ElementTree as ET
+
+    body = packet[packet.find("<x:xmpmeta") :] if "<x:xmpmeta" in packet else packet
+    end = body.rfind("</x:xmpmeta>")
+    if end >= 0:
+        body = body[: end + len("</x:xmpmeta>")]
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError as e:
+        raise MetadataError(f"invalid XMP packet: {e}") from e
+    out: dict[str, str] = {}
+
+    def key(tag: str) -> str | None:
+        if not tag.startswith("{"):
+            return None
+        uri, _, name = tag[1:].partition("}")
+        prefix = _XMP_NAMESPACES.get(uri)
+        return f"Xmp.{prefix}.{name}" if prefix else None
+
+    for el in root.iter():
+        for attr, value in el.attrib.items():
+            k = key(attr)
+            if k:
+                out.setdefault(k, value)
+        k = key(el.tag)
+        if k and len(el) == 0 and el.text and el.text.strip():
+            out.setdefault(k, el.text.strip())
+    return out
 
 
 def read_sidecar_gps(xmp_path: Path) -> tuple[tuple[float, float] | None, bool]:
@@ -221,28 +298,26 @@ def read_sidecar_gps(xmp_path: Path) -> tuple[tuple[float, float] | None, bool]:
 
     Raises MetadataError when the sidecar exists but cannot be parsed.
     """
-    import exiv2
-
     try:
-        data = xmp_path.read_bytes()
-        image = exiv2.ImageFactory.open(data)
-        image.readMetadata()
-        xmp = image.xmpData()
-        values = {d.key(): d.toString() for d in xmp}
-    except (OSError, exiv2.Exiv2Error) as e:
+        text = xmp_path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
         raise MetadataError(f"{xmp_path}: unreadable XMP sidecar: {e}") from e
-    is_estimate = values.get(f"Xmp.{XMP_PREFIX}.Estimate", "").lower() == "true" or values.get(
-        "Xmp.exif.GPSProcessingMethod", ""
-    ).startswith(ESTIMATE_METHOD_PREFIX)
-    lat_s = values.get("Xmp.exif.GPSLatitude")
-    lon_s = values.get("Xmp.exif.GPSLongitude")
-    if not lat_s or not lon_s:
-        return None, is_estimate
-    lat = parse_xmp_coordinate(lat_s)
-    lon = parse_xmp_coordinate(lon_s)
-    if abs(lat) > 90 or abs(lon) > 180:
-        return None, is_estimate
-    return (lat, lon), is_estimate
+    try:
+        return xmp_gps(decode_xmp(text))
+    except MetadataError as e:
+        raise MetadataError(f"{xmp_path}: unreadable XMP sidecar: {e}") from e
+
+
+def embedded_xmp(head: bytes) -> str | None:
+    """The first XMP packet (``<x:xmpmeta ...</x:xmpmeta>``) in a file's leading bytes,
+    found by packet scanning as the XMP specification allows for any format."""
+    start = head.find(b"<x:xmpmeta")
+    if start < 0:
+        return None
+    end = head.find(b"</x:xmpmeta>", start)
+    if end < 0:
+        return None
+    return head[start : end + len(b"</x:xmpmeta>")].decode("utf-8", "replace")
 
 
 def read_metadata(path: Path) -> PhotoMetadata:
@@ -253,15 +328,15 @@ def read_metadata(path: Path) -> PhotoMetadata:
     metadata cannot be parsed; a photo that simply has no EXIF gives a
     PhotoMetadata with empty fields.
     """
-    import exifread
-
     path = Path(path)
     try:
         with path.open("rb") as f:
             head = f.read(32)
             _check_signature(path, head)
             f.seek(0)
-            tags = exifread.process_file(f, details=False, extract_thumbnail=False)
+            tags = exif_tags(f)
+            f.seek(0)
+            packet = embedded_xmp(f.read(XMP_SCAN_BYTES))
     except MetadataError:
         raise
     except OSError as e:
@@ -269,8 +344,15 @@ def read_metadata(path: Path) -> PhotoMetadata:
     except Exception as e:  # exifread raises many types on corrupt data
         raise MetadataError(f"{path}: corrupt metadata ({type(e).__name__}: {e})") from e
 
-    gps = _gps_from_exif(tags)
-    is_estimate = gps is not None and _is_estimate_method(_tag_str(tags, "GPS GPSProcessingMethod"))
+    gps = gps_from_exif(tags)
+    is_estimate = gps is not None and any(
+        is_estimate_note(_tag_str(tags, k)) for k in NOTE_KEYS_EXIF
+    )
+    if gps is None and packet is not None:
+        try:
+            gps, is_estimate = xmp_gps(decode_xmp(packet))
+        except MetadataError as e:
+            log.info("%s: embedded XMP ignored: %s", path, e)
     xmp_path = sidecar_path(path)
     if gps is None and xmp_path.is_file():
         try:

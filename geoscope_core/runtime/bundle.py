@@ -6,6 +6,13 @@ verifies the sha256 of every file the manifest lists, the format version, and
 the shapes of label files and embeddings; ``check_bundle`` additionally opens
 the ONNX graphs and checks their input/output names and shapes, and lists every
 problem instead of stopping at the first.
+
+A bundle's identity is the sha256 of its canonical manifest (keys sorted, no
+whitespace), which lists the sha256 of every other file: any edit to a setting
+(a temperature, a label file and its hash) gives another model id. Users pin
+the id they trust (``geoscope scan --model-id``, ``bundle check --model-id``).
+Every file in the bundle must be listed (hidden ones too), and a zip whose
+entry names are not plain relative POSIX paths is refused.
 """
 
 from __future__ import annotations
@@ -25,11 +32,11 @@ import numpy as np
 
 from geoscope_core import settings
 from geoscope_core.errors import BundleError
+from geoscope_core.fsio import sha256_file
 from geoscope_core.runtime.manifest import (
     MANIFEST_NAME,
     BundleKind,
     Manifest,
-    sha256_file,
 )
 
 if TYPE_CHECKING:
@@ -44,7 +51,7 @@ IMAGE_ENCODER = "image_encoder.onnx"
 
 @dataclass(frozen=True)
 class Bundle:
-    """A verified bundle on disk. ``sha256`` is the hash of the manifest.json bytes
+    """A verified bundle on disk. ``sha256`` is the hash of the canonical manifest
     (which itself lists the hash of every other file, so it identifies the model)."""
 
     path: Path
@@ -60,6 +67,15 @@ class Bundle:
     def model_id(self) -> str:
         """``"<name>@<first 12 hex digits of sha256>"``, the value of ``Prediction.model``."""
         return f"{self.manifest.name}@{self.sha256[:12]}"
+
+    def matches(self, pinned: str) -> bool:
+        """Whether ``pinned`` names this bundle: its model id, or at least 12 leading hex
+        digits of its sha256 (with or without the ``name@`` part)."""
+        text = pinned.strip().lower()
+        digest = text.split("@", 1)[1] if "@" in text else text
+        if "@" in text and text.split("@", 1)[0] != self.manifest.name.lower():
+            return False
+        return len(digest) >= 12 and self.sha256.startswith(digest)
 
     def file(self, rel: str) -> Path:
         """Absolute path of a bundle file (bundle-relative POSIX path ``rel``)."""
@@ -159,11 +175,18 @@ def _extract_zip(zip_path: Path) -> Path:
     """Extract a bundle zip into the cache (once per zip content); returns the bundle root."""
     digest = sha256_file(zip_path)
     dest = settings.cache_dir() / "bundles" / digest[:24]
-    if not (dest / ".complete").exists():
+    marker = dest.with_name(dest.name + ".complete")
+    if not marker.exists():
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest.parent))
         try:
             with zipfile.ZipFile(zip_path) as zf:
+                bad = [i.filename for i in zf.infolist() if not _plain_zip_name(i)]
+                if bad:
+                    raise BundleError(
+                        f"bundle zip {zip_path} has entries that are not plain relative "
+                        f"paths (refused): {', '.join(map(repr, bad[:5]))}"
+                    )
                 for info in zf.infolist():
                     if info.is_dir():
                         continue
@@ -171,10 +194,10 @@ def _extract_zip(zip_path: Path) -> Path:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     with zf.open(info) as src, open(target, "wb") as out:
                         shutil.copyfileobj(src, out)
-            (tmp / ".complete").write_text(digest + "\n", encoding="utf-8")
             if dest.exists():
                 shutil.rmtree(dest)
             tmp.rename(dest)
+            marker.write_text(digest + "\n", encoding="utf-8")
         except (zipfile.BadZipFile, OSError, EOFError) as e:
             shutil.rmtree(tmp, ignore_errors=True)
             raise BundleError(f"cannot extract bundle zip {zip_path}: {e}") from e
@@ -187,6 +210,22 @@ def _extract_zip(zip_path: Path) -> Path:
     if len(subdirs) == 1 and (subdirs[0] / MANIFEST_NAME).exists():
         return subdirs[0]
     raise BundleError(f"bundle zip {zip_path} holds no manifest.json")
+
+
+def _plain_zip_name(info: zipfile.ZipInfo) -> bool:
+    """Whether a zip entry is a plain file or folder at a relative POSIX path: no
+    backslashes, drive letters, absolute or ``..`` parts, control characters,
+    symbolic links or duplicate separators."""
+    name = info.filename
+    if not name or "\\" in name or ":" in name or name.startswith("/"):
+        return False
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return False
+    parts = name.rstrip("/").split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        return False
+    mode = info.external_attr >> 16
+    return not (mode and (mode & 0o170000) == 0o120000)  # a symlink entry
 
 
 def _bundle_root(path: Path) -> Path:
@@ -220,12 +259,9 @@ def _hash_problems(root: Path, manifest: Manifest) -> list[str]:
     listed = set(manifest.files)
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root).as_posix()
-        if (
-            p.is_file()
-            and rel not in listed
-            and p.name != MANIFEST_NAME
-            and not any(part.startswith(".") for part in PurePosixPath(rel).parts)
-        ):
+        if p.is_symlink():
+            problems.append(f"{rel} is a symbolic link (bundles hold plain files only)")
+        elif p.is_file() and rel not in listed and rel != MANIFEST_NAME:
             problems.append(f"file {rel} is not listed in the manifest")
     return problems
 
@@ -317,10 +353,16 @@ def onnx_io_problems(bundle: Bundle, session: ort.InferenceSession) -> list[str]
 
 
 def _manifest_sha(root: Path) -> str:
+    """sha256 of the canonical manifest: its JSON with sorted keys and no whitespace, so
+    the id changes with any value and never with formatting."""
     try:
-        return _sha256((root / MANIFEST_NAME).read_bytes()).hexdigest()
+        doc = json.loads((root / MANIFEST_NAME).read_bytes())
     except OSError as e:
         raise BundleError(f"no readable manifest.json in {root}: {e}") from e
+    except ValueError as e:
+        raise BundleError(f"manifest.json in {root} is not JSON: {e}") from e
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def load_bundle(path_or_name: str | Path | None = None, verify: bool = True) -> Bundle:
@@ -342,15 +384,28 @@ def load_bundle(path_or_name: str | Path | None = None, verify: bool = True) -> 
     return bundle
 
 
-def check_bundle(path: str | Path) -> list[str]:
-    """Every problem found in a bundle (empty list = ok): manifest, hashes, shapes, ONNX I/O."""
+def bundle_identity(path: str | Path) -> Bundle:
+    """The bundle at ``path`` with its identity (model id), without verifying its files."""
+    root = _bundle_root(resolve_bundle_path(path))
+    manifest = Manifest.read(root / MANIFEST_NAME)
+    return Bundle(path=root, manifest=manifest, sha256=_manifest_sha(root))
+
+
+def check_bundle(path: str | Path, model_id: str | None = None) -> list[str]:
+    """Every problem found in a bundle (empty list = ok): manifest, hashes, shapes, ONNX
+    I/O, and, with ``model_id`` (see :meth:`Bundle.matches`), a different identity."""
     try:
-        root = _bundle_root(resolve_bundle_path(path))
-        manifest = Manifest.read(root / MANIFEST_NAME)
-        bundle = Bundle(path=root, manifest=manifest, sha256=_manifest_sha(root))
+        bundle = bundle_identity(path)
     except BundleError as e:
         return [str(e)]
+    root, manifest = bundle.path, bundle.manifest
     problems = _hash_problems(root, manifest) + _shape_problems(bundle)
+    if model_id and not bundle.matches(model_id):
+        problems.insert(
+            0,
+            f"model id is {bundle.model_id} (sha256 {bundle.sha256}), not the pinned "
+            f"{model_id}: the manifest or a file differs from the bundle you trust",
+        )
     if any(IMAGE_ENCODER in p for p in problems):
         return problems
     try:

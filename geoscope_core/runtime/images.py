@@ -103,6 +103,15 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
+def _allow_pixels(max_pixels: int) -> None:
+    """Raise Pillow's decompression-bomb ceiling (an error at twice MAX_IMAGE_PIXELS) to
+    ``max_pixels``, so the one limit that applies is GeoScope's; never lowers it."""
+    with _heif_lock:
+        current = Image.MAX_IMAGE_PIXELS
+        if current is not None and 2 * current < max_pixels:
+            Image.MAX_IMAGE_PIXELS = max_pixels // 2 + 1
+
+
 def load_image(
     path: Path,
     size: int,
@@ -121,9 +130,11 @@ def load_image(
     heif = fmt is not None and fmt.heif
     if heif:
         register_heif()
+    _allow_pixels(max_pixels)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # The limit is ``max_pixels`` (checked below), not Pillow's 89 MP warning.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(path)
     except FileNotFoundError as e:
         raise ImageDecodeError(f"{path}: file not found") from e

@@ -68,6 +68,25 @@ def exiftool_dump(paths: list[Path]) -> dict[Path, dict[str, Any]]:
     return {Path(d["SourceFile"]): d for d in json.loads(out)}
 
 
+def exiftool_warnings(paths: list[Path]) -> dict[Path, set[str]]:
+    """The warnings of ``exiftool -validate`` for each file (its own checks of the spec)."""
+    out = subprocess.run(
+        [exiftool_path(), "-validate", "-warning", "-a", "-s", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    ).stdout
+    result: dict[Path, set[str]] = {p: set() for p in paths}
+    current = paths[0]
+    for line in out.splitlines():
+        if line.startswith("======== "):
+            current = Path(line[len("======== ") :])
+        elif line.startswith("Warning"):
+            result.setdefault(current, set()).add(line.split(":", 1)[1].strip())
+    return result
+
+
 def exifread_dump(path: Path) -> dict[str, str]:
     with path.open("rb") as f:
         tags = exifread.process_file(f, details=True, truncate_tags=False, extract_thumbnail=False)

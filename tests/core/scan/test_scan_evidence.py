@@ -147,13 +147,21 @@ def test_cli_scan_with_track_writes_marked_estimates(
     assert meta.gps is not None and meta.gps_is_estimate
     dump = json.loads(
         subprocess.run(
-            ["exiftool", "-j", "-XMP-geoscope:all", "-GPSProcessingMethod", str(ph["offset"])],
+            [
+                "exiftool",
+                "-j",
+                "-XMP-geoscope:all",
+                "-GPSProcessingMethod",
+                "-GPSAreaInformation",
+                str(ph["offset"]),
+            ],
             capture_output=True,
             text=True,
             check=True,
         ).stdout
     )[0]
-    assert "from track" in dump["GPSProcessingMethod"]
+    assert "from track" in dump["GPSAreaInformation"]  # the note; the method is MANUAL
+    assert dump["GPSProcessingMethod"] == "MANUAL"
     assert any(v == "track" for k, v in dump.items() if k.endswith("Source")), dump
     # a scan of the written folder reports them as estimates, placed again by the track
     again = tmp_path / "again"

@@ -1,0 +1,227 @@
+"""File-system safety shared by every layer: one sha256, one atomic write, folder locks.
+
+``atomic_write_bytes`` is the only way GeoScope replaces a file: temporary file
+in the same folder (named ``.<name>.<random>.geoscope-tmp``), fsync, mode /
+owner / times copied, rename, fsync of the folder. A kill at any moment leaves
+the original or the complete new file, plus at worst one temporary file, which
+``remove_stale_temps`` deletes on the next write into that folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import logging
+import os
+import stat
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from geoscope_core.errors import GeoScopeError
+
+log = logging.getLogger(__name__)
+
+#: Temporary files GeoScope writes next to a photo carry this suffix.
+TEMP_SUFFIX = ".geoscope-tmp"
+#: A temporary file older than this (seconds) belongs to a writer that died.
+STALE_TEMP_S = 600.0
+#: The lock file ``scan --write`` holds in a folder while it writes there.
+LOCK_NAME = ".geoscope.lock"
+
+
+class FolderLockedError(GeoScopeError):
+    """Another GeoScope process is writing into the same folder."""
+
+
+class FileChangedError(GeoScopeError):
+    """A file changed on disk while GeoScope was writing it (nothing was replaced)."""
+
+
+def is_read_only(st: os.stat_result, path: Path) -> bool:
+    """True when the file is read-only by its mode bits (also for root, for whom access() lies)."""
+    if not st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+        return True
+    return not os.access(path, os.W_OK)
+
+
+def folder_writable(folder: Path) -> bool:
+    """Whether files can be created in ``folder`` (by its mode bits and access())."""
+    try:
+        st = folder.stat()
+    except OSError:
+        return False
+    if not st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+        return False
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
+def check_unchanged(path: Path, st: os.stat_result) -> None:
+    """Raise FileChangedError when ``path`` no longer has the size, mtime and inode of ``st``."""
+    now = path.stat()
+    if (now.st_size, now.st_mtime_ns, now.st_ino) != (st.st_size, st.st_mtime_ns, st.st_ino):
+        raise FileChangedError("file changed while GeoScope was writing it")
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex sha256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes (read in ``chunk``-byte pieces)."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or a new file in ``folder`` durable (no-op where unsupported)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(
+    target: Path,
+    data: bytes,
+    *,
+    mode: int | None = None,
+    owner: tuple[int, int] | None = None,
+    times_ns: tuple[int, int] | None = None,
+    before_replace: Callable[[], None] | None = None,
+) -> None:
+    """Write ``data`` to ``target`` atomically.
+
+    ``mode`` (permission bits only; setuid/setgid/sticky are dropped), ``owner``
+    (uid, gid; kept when permitted) and ``times_ns`` (atime, mtime in ns) are
+    applied to the temporary file before the rename. ``before_replace`` is called
+    after the temporary file is durable and before the rename; it may raise to
+    abort (the temporary file is then removed and ``target`` untouched). The
+    temporary file is created 0600, so no one else can read it meanwhile.
+    Raises OSError.
+    """
+    target = Path(target)
+    folder = target.parent
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=folder)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            if owner is not None:
+                with contextlib.suppress(PermissionError):
+                    os.fchown(f.fileno(), owner[0], owner[1])
+            if mode is not None:  # after chown, which may clear setuid bits
+                os.fchmod(f.fileno(), mode & 0o777)
+            os.fsync(f.fileno())
+        if times_ns is not None:
+            os.utime(tmp, ns=times_ns)
+        if before_replace is not None:
+            before_replace()
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    fsync_dir(folder)
+
+
+def write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Create ``path`` (which must not exist) with ``data`` and ``mode``, durably."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode & 0o777)
+    with os.fdopen(fd, "wb") as f:
+        os.fchmod(f.fileno(), mode & 0o777)  # umask does not apply
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def remove_stale_temps(folder: Path, older_than_s: float = STALE_TEMP_S) -> list[Path]:
+    """Delete GeoScope's leftover temporary files in ``folder`` (from a writer that was
+    killed) older than ``older_than_s`` seconds; returns what was removed."""
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not (entry.name.startswith(".") and entry.name.endswith(TEMP_SUFFIX)):
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(st.st_mode) and now - st.st_mtime >= older_than_s:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError as e:
+            log.debug("cannot remove leftover %s: %s", entry.path, e)
+    if removed:
+        log.info("removed %d leftover temporary file(s) in %s", len(removed), folder)
+    return removed
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path) -> Iterator[Path | None]:
+    """Hold an exclusive lock on ``folder`` (``flock`` on ``folder/.geoscope.lock``).
+
+    Raises FolderLockedError at once when another process holds it. Yields the
+    lock file, or None when the folder is read-only (nothing can be written
+    there by anyone who honours permissions, so there is nothing to lock).
+    """
+    lock_path = Path(folder) / LOCK_NAME
+    while True:
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as e:
+            if e.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
+                yield None
+                return
+            raise
+        try:
+            _lock_fd(fd)
+        except BlockingIOError as e:
+            os.close(fd)
+            raise FolderLockedError(
+                f"{folder} is being written by another GeoScope process "
+                f"(lock {lock_path}); try again when it has finished"
+            ) from e
+        try:
+            same = os.fstat(fd).st_ino == lock_path.stat().st_ino
+        except OSError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the holder removed the file between our open and lock: retry
+    try:
+        yield lock_path
+    finally:
+        with contextlib.suppress(OSError):
+            lock_path.unlink()
+        os.close(fd)  # releases the lock
+
+
+def _lock_fd(fd: int) -> None:
+    """Take a non-blocking exclusive lock on ``fd``; BlockingIOError when held elsewhere."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+        except OSError as e:
+            raise BlockingIOError(str(e)) from e
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

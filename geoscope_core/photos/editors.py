@@ -1,0 +1,199 @@
+"""The byte editors: new file bytes carrying an estimate, per format.
+
+Each editor takes the original bytes and the field values (``estimate``) and
+returns the new bytes and the metadata values they replaced (for the journal).
+JPEG is edited append-only (``jpegedit``); TIFF and XMP sidecars through exiv2.
+Every editor replaces the whole GPS block, EXIF and XMP alike, and merges into
+an existing XMP packet rather than dropping or ignoring it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from geoscope_core.errors import MetadataError
+from geoscope_core.photos import exiv2io as x2
+from geoscope_core.photos import jpegedit as je
+from geoscope_core.photos.metadata import decode_xmp
+from geoscope_core.photos.tags import (
+    BY_FIELD,
+    PLACE_FIELDS,
+    XMP_NAMESPACE,
+    XMP_PLACE_KEYS,
+    XMP_PREFIX,
+    Field,
+    exif_values,
+    iptc_values,
+    xmp_values,
+)
+
+log = logging.getLogger(__name__)
+
+#: A packet GeoScope cannot merge into losslessly (extended XMP continues elsewhere).
+_EXTENDED_XMP = "HasExtendedXMP"
+
+
+def _xmp_for_photo(values: dict[Field, Any], existing: dict[str, str] | None) -> dict[str, str]:
+    """XMP values to set: all of them, but no place names over a packet that already
+    names a place (its names stay; the estimate flag and location are still added)."""
+    xmp = xmp_values(values)
+    if existing and any(existing.get(k, "").strip() for k in XMP_PLACE_KEYS):
+        for f in PLACE_FIELDS:
+            xmp.pop(BY_FIELD[f].xmp, None)
+    return xmp
+
+
+#: XML namespace of each exiv2 XMP prefix GeoScope writes (exiv2 prefix -> (XML prefix, URI)).
+_XML_NS = {
+    "exif": ("exif", "http://ns.adobe.com/exif/1.0/"),
+    "photoshop": ("photoshop", "http://ns.adobe.com/photoshop/1.0/"),
+    "iptc": ("Iptc4xmpCore", "http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/"),
+    XMP_PREFIX: (XMP_PREFIX, XMP_NAMESPACE),
+}
+#: XMP properties an existing packet may keep instead of GeoScope's value (no location).
+_HARMLESS = frozenset({BY_FIELD[Field.GPS_VERSION].xmp, BY_FIELD[Field.MAP_DATUM].xmp})
+_RDF = 'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"'
+
+
+def xmp_with_description(packet: str, values: dict[str, str]) -> str | None:
+    """``packet`` with one more ``rdf:Description`` holding ``values`` (exiv2 keys of
+    simple properties), inserted before ``</rdf:RDF>``: every existing byte of the
+    packet is kept. None when that cannot be done (another RDF prefix, a property
+    already present, a packet that does not parse afterwards)."""
+    from xml.sax.saxutils import quoteattr
+
+    if _RDF not in packet.replace("'", '"') or packet.count("</rdf:RDF>") != 1:
+        return None
+    present = set(values) & set(decode_xmp(packet))
+    if present - _HARMLESS:
+        return None
+    values = {k: v for k, v in values.items() if k not in present}
+    declared: dict[str, str] = {}
+    attrs: list[str] = []
+    for key, value in values.items():
+        _, prefix, name = key.split(".", 2)
+        xml_prefix, uri = _XML_NS[prefix]
+        declared[xml_prefix] = uri
+        attrs.append(f"{xml_prefix}:{name}={quoteattr(value)}")
+    ns = "".join(f"\n    xmlns:{p}={quoteattr(u)}" for p, u in declared.items())
+    body = "".join(f"\n   {a}" for a in attrs)
+    description = f' <rdf:Description rdf:about=""{ns}{body}/>\n'
+    at = packet.index("</rdf:RDF>")
+    new = packet[:at] + description + packet[at:]
+    try:
+        got = decode_xmp(new)
+    except MetadataError:
+        return None
+    return new if all(got.get(k) == v for k, v in values.items()) else None
+
+
+def _names(values: dict[Field, Any]) -> list[str]:
+    return [str(values[f]) for f in (Field.CITY, Field.STATE, Field.COUNTRY) if f in values]
+
+
+def jpeg_bytes(data: bytes, values: dict[Field, Any], alpha3: str) -> tuple[bytes, dict[str, str]]:
+    """The JPEG ``data`` with the estimate written append-only (see ``jpegedit``), and
+    the values it replaced."""
+    src = x2.open_image(data)
+    xmp_plan = xmp_values(values)
+    iptc_plan = iptc_values(values, alpha3)
+    old = x2.current_values(src, [*xmp_plan, *iptc_plan])
+    segments, rest = je.split_jpeg(data)
+    exif_at = next(
+        (
+            k
+            for k, s in enumerate(segments)
+            if s.marker == 0xE1 and s.payload.startswith(je.EXIF_HEADER)
+        ),
+        None,
+    )
+    if exif_at is not None:
+        tiff = segments[exif_at].payload[len(je.EXIF_HEADER) :]
+        bo = "<" if tiff[:2] == b"II" else ">"
+        gps = je.gps_entries(values, bo)
+        segments[exif_at] = je.Segment(0xE1, je.EXIF_HEADER + je.tiff_with_gps(tiff, gps))
+        insert_at = exif_at + 1
+    else:
+        gps = je.gps_entries(values, ">")
+        ifd0 = je.resolution_entries(segments, ">")
+        insert_at = 0  # after the leading APP0 segments (JFIF, JFXX, CIFF)
+        while insert_at < len(segments) and segments[insert_at].marker == 0xE0:
+            insert_at += 1
+        block = je.tiff_with_gps(b"", gps, ">", ifd0)
+        segments.insert(insert_at, je.Segment(0xE1, je.EXIF_HEADER + block))
+        insert_at += 1
+    xmp_at = [
+        k
+        for k, s in enumerate(segments)
+        if s.marker == 0xE1 and s.payload.startswith(je.XMP_HEADER)
+    ]
+    if not xmp_at:
+        packet = x2.encode_xmp(xmp_plan)
+        segments.insert(insert_at, je.Segment(0xE1, je.XMP_HEADER + packet.encode("utf-8")))
+        insert_at += 1
+    elif len(xmp_at) == 1:
+        text = segments[xmp_at[0]].payload[len(je.XMP_HEADER) :].decode("utf-8", "replace")
+        if _EXTENDED_XMP in text:
+            log.info("extended XMP is kept as it is (no XMP estimate added)")
+        else:
+            try:
+                plan = _xmp_for_photo(values, decode_xmp(text))
+                packet = xmp_with_description(text, plan) or x2.encode_xmp(plan, text)
+                payload = je.XMP_HEADER + packet.encode("utf-8")
+                if len(payload) <= je.MAX_SEGMENT_PAYLOAD:
+                    segments[xmp_at[0]] = je.Segment(0xE1, payload)
+            except MetadataError as e:
+                log.info("existing XMP kept as it is: %s", e)
+    iptc_add = x2.iptc_to_add(src, iptc_plan, _names(values))
+    if iptc_add:
+        had_iptc = not src.iptcData().empty()
+        try:
+            iim = je.iptc_iim(data if had_iptc else None, iptc_add, set_utf8=not had_iptc)
+            segments = je.with_iptc(segments, iim, insert_at)
+        except MetadataError as e:
+            log.info("IPTC place names not written: %s", e)
+    return je.join_jpeg(segments, rest), old
+
+
+def tiff_bytes(data: bytes, values: dict[Field, Any], alpha3: str) -> tuple[bytes, dict[str, str]]:
+    """The TIFF ``data`` with the estimate written by exiv2 (strip/tile data is copied,
+    never re-encoded); an existing XMP packet gets the estimate merged in."""
+    image = x2.open_image(data)
+    existing = {d.key(): d.toString() for d in image.xmpData()}
+    xmp_plan = _xmp_for_photo(values, existing)
+    iptc_add = x2.iptc_to_add(image, iptc_values(values, alpha3), _names(values))
+    old = x2.current_values(image, [*xmp_plan, *iptc_add])
+    packet = str(image.xmpPacket() or "")
+    merged = xmp_with_description(packet, xmp_plan) if packet else None
+    x2.clear_gps(image)
+    x2.set_values(image.exifData(), exif_values(values))
+    if merged is not None:  # the packet keeps every byte it had
+        image.writeXmpFromPacket(True)
+        image.setXmpPacket(merged)
+    else:
+        x2.set_values(image.xmpData(), xmp_plan)
+    if iptc_add:
+        x2.set_values(image.iptcData(), iptc_add)
+        if image.iptcData().count() == len(iptc_add):
+            image.iptcData()["Iptc.Envelope.CharacterSet"] = x2.IPTC_UTF8
+    out = x2.image_bytes(image)
+    del image
+    return out, old
+
+
+def sidecar_bytes(existing: bytes | None, values: dict[Field, Any]) -> tuple[bytes, dict[str, str]]:
+    """A new XMP sidecar for the estimate, or ``existing`` with it merged in (its GPS
+    properties replaced, every other property kept); and the values replaced."""
+    exiv2 = x2.exiv2_module()
+    if existing is None:
+        image = exiv2.ImageFactory.create(exiv2.ImageType.xmp)
+    else:
+        image = x2.open_image(existing)
+    plan = xmp_values(values)
+    old = x2.current_values(image, plan)
+    x2.erase_keys(image.xmpData(), lambda k: not k.startswith("Xmp.exif.GPS"))
+    x2.set_values(image.xmpData(), plan)
+    out = x2.image_bytes(image)
+    del image
+    return out, old

@@ -1,0 +1,84 @@
+"""What GeoScope writes for one estimate: the field values of ``tags.TAGS``.
+
+Provenance is honest: every location not read from the photo itself (model,
+neighbours, track, user) is written as an estimate with its source and its own
+radius. Place names are only as fine as the estimate: no city is named for a
+guess whose radius is larger than a city's area, no region for one larger than
+a region's.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+from geoscope_core.geo.countries import country_alpha3
+from geoscope_core.geo.places import PlaceNames, names_at
+from geoscope_core.photos.tags import ESTIMATE_NOTE_PREFIX, Field
+from geoscope_core.prediction import Prediction, Source
+
+log = logging.getLogger(__name__)
+
+#: Largest radius (km) for which a city is named: about a metropolitan area.
+CITY_MAX_RADIUS_KM = 50.0
+#: Largest radius (km) for which an admin-1 region is named: about a large region.
+STATE_MAX_RADIUS_KM = 300.0
+
+
+def place_for(prediction: Prediction) -> PlaceNames:
+    """Place names written with a prediction: ``geo.places.names_at`` of its point (its
+    own names as the hint, so the names always contain the written point), cut to
+    what its radius supports."""
+    place = names_at(prediction.lat, prediction.lon, PlaceNames.of(prediction))
+    radius = prediction.radius_km
+    return replace(
+        place,
+        city=place.city if radius <= CITY_MAX_RADIUS_KM else "",
+        admin1=place.admin1 if radius <= STATE_MAX_RADIUS_KM else "",
+    )
+
+
+def estimate_note(prediction: Prediction) -> str:
+    """The human-readable estimate mark, e.g.
+    "GeoScope estimate (model geoscope-lite@ab12cd34ef56, confidence 0.42, radius 25 km)"."""
+    parts = []
+    if prediction.model and prediction.source is Source.MODEL:
+        parts.append(f"model {prediction.model}")
+    if prediction.source is not Source.MODEL:
+        parts.append(f"from {prediction.source.value}")
+    parts.append(f"confidence {prediction.confidence:.2f}")
+    parts.append(f"radius {prediction.radius_km:.3g} km")
+    return f"{ESTIMATE_NOTE_PREFIX} ({', '.join(parts)})"
+
+
+def estimate_values(prediction: Prediction, place: PlaceNames) -> dict[Field, Any]:
+    """Every field GeoScope writes for ``prediction`` (see ``tags.Field`` for units)."""
+    values: dict[Field, Any] = {
+        Field.GPS_VERSION: (2, 3, 0, 0),
+        Field.LATITUDE: float(prediction.lat),
+        Field.LONGITUDE: float(prediction.lon),
+        Field.MAP_DATUM: "WGS-84",
+        Field.H_ERROR: prediction.radius_km * 1000.0,
+        Field.METHOD: "MANUAL",
+        Field.NOTE: estimate_note(prediction),
+        Field.ESTIMATE: True,
+        Field.SOURCE: prediction.source.value,
+        Field.MODEL: prediction.model,
+        Field.CONFIDENCE: prediction.confidence,
+        Field.RADIUS_KM: prediction.radius_km,
+    }
+    for f, name in (
+        (Field.CITY, place.city),
+        (Field.STATE, place.admin1),
+        (Field.COUNTRY, place.country),
+        (Field.COUNTRY_CODE, place.country_code),
+    ):
+        if name:
+            values[f] = name
+    return values
+
+
+def iptc_alpha3(place: PlaceNames) -> str:
+    """The place's ISO alpha-3 country code, as IPTC-IIM wants it ("" if none)."""
+    return country_alpha3(place.country_code) if place.country_code else ""
