@@ -47,7 +47,8 @@ def open_image(data: bytes) -> Any:
 
 def _reason(e: Exception) -> str:
     """exiv2's message without its numeric error code."""
-    text = str(e).strip()
+    last = e.args[-1] if e.args else ""
+    text = (last if isinstance(last, str) else str(e)).strip()
     return text.split(": ", 1)[1] if text[:1].isdigit() and ": " in text else text
 
 
