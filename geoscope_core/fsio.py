@@ -65,6 +65,13 @@ def check_unchanged(path: Path, st: os.stat_result) -> None:
         raise FileChangedError("file changed while GeoScope was writing it")
 
 
+def path_text(path: Path | str) -> str:
+    """``path`` as printable UTF-8 text: bytes of a name that is not valid UTF-8 (kept by
+    Python as surrogate escapes) are written as ``\\xNN``, so printing, CSV, JSON and
+    SQLite never fail on it."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def sha256_bytes(data: bytes) -> str:
     """Hex sha256 of ``data``."""
     return hashlib.sha256(data).hexdigest()

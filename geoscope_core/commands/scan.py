@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from geoscope_core.evidence.personal import EvidenceOptions
     from geoscope_core.scan.pipeline import Scanner
 
+from geoscope_core.fsio import path_text
 from geoscope_core.runtime.session import PROVIDER_NAMES
 
 #: ``--write`` skips estimates below this calibrated confidence unless told otherwise:
@@ -179,9 +180,9 @@ def _print_table(results: list, root: Path | None) -> None:
     print(f"{'status':9s} {'lat':>9s} {'lon':>10s} {'conf':>5s} {'±km':>7s}  place  |  photo")
     for r in results:
         try:
-            name = str(r.path.relative_to(root)) if root else str(r.path)
+            name = path_text(r.path.relative_to(root) if root else r.path)
         except ValueError:
-            name = str(r.path)
+            name = path_text(r.path)
         p = r.prediction
         if p is None:
             print(f"{r.status:9s} {'':>9s} {'':>10s} {'':>5s} {'':>7s}  -  |  {name}")
@@ -271,7 +272,7 @@ def _write(args: argparse.Namespace, results: list) -> int:
             continue
         if w.action in (WriteAction.FAILED, WriteAction.SKIPPED, WriteAction.WOULD_WRITE):
             reason = f"  ({w.reason})" if w.reason else ""
-            print(f"{w.action.value:12s} {w.path}{reason}")
+            print(f"{w.action.value:12s} {path_text(w.path)}{reason}")
     print("write: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     if below:
         origin = "the default " if args.min_confidence is None else ""
@@ -312,7 +313,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"no photos found in {where}")
         return 1
     predictor = Predictor.load(args.model, provider=args.provider)
-    if args.model_id and predictor.model_id != args.model_id:
+    if args.model_id and not predictor.bundle.matches(args.model_id):
         from geoscope_core.errors import BundleError
 
         raise BundleError(
@@ -349,7 +350,7 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         print(f"{len(failed)} file(s) failed:")
         for r in failed:
-            print(f"  {r.path}: {r.error}")
+            print(f"  {path_text(r.path)}: {r.error}")
     _print_evidence(scanner)
     counts = ", ".join(f"{s} {scanner.stats.counts.get(s, 0)}" for s in STATUSES)
     rate = len(results) / elapsed if elapsed > 0 else 0.0

@@ -34,6 +34,7 @@ def _size(n: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from geoscope_core.errors import JournalError
+    from geoscope_core.fsio import path_text
     from geoscope_core.photos.undo import (
         DEFAULT_PRUNE_DAYS,
         UNDONE,
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     results = undo(args.journal)
     bad = 0
     for r in results:
-        line = f"{r.action.value:16s} {r.path}"
+        line = f"{r.action.value:16s} {path_text(r.path)}"
         if r.reason:
             line += f"  ({r.reason})"
         print(line)

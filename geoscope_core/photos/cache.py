@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from geoscope_core import settings
+from geoscope_core.fsio import path_text
 from geoscope_core.photos.metadata import PhotoMetadata, sidecar_path
 from geoscope_core.prediction import Prediction
 
@@ -66,13 +67,7 @@ class FileKey:
             side = sidecar_path(p).stat().st_mtime_ns
         except OSError:
             side = 0
-        return cls(cache_key(p), st.st_size, st.st_mtime_ns, side)
-
-
-def cache_key(path: Path) -> str:
-    """``path`` as text SQLite can store: a name that is not valid UTF-8 (kept by Python
-    as surrogate escapes) has its raw bytes written as ``\\xNN``."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
+        return cls(path_text(p), st.st_size, st.st_mtime_ns, side)
 
 
 @dataclass(frozen=True)

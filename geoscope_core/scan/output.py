@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from geoscope_core.errors import ConfigError
+from geoscope_core.fsio import path_text
 from geoscope_core.scan.types import ScanResult
 
 #: CSV columns, in order.
@@ -37,7 +38,7 @@ def result_row(r: ScanResult) -> dict[str, Any]:
     """Flat row of one result (CSV_FIELDS); empty strings where there is no value.
     ``lat``/``lon`` in degrees, ``radius_km`` in km, ``confidence`` 0-1."""
     row: dict[str, Any] = dict.fromkeys(CSV_FIELDS, "")
-    row.update(path=str(r.path), status=r.status, error=r.error, reason=r.reason)
+    row.update(path=path_text(r.path), status=r.status, error=r.error, reason=r.reason)
     p = r.prediction
     if p is not None:
         row.update(
@@ -74,7 +75,7 @@ def result_dict(r: ScanResult) -> dict[str, Any]:
             "orientation": m.orientation,
         }
     return {
-        "path": str(r.path),
+        "path": path_text(r.path),
         "status": r.status,
         "reason": r.reason,
         "error": r.error,
@@ -90,7 +91,7 @@ def geojson(results: Sequence[ScanResult]) -> dict[str, Any]:
     for r in results:
         if r.prediction is None:
             continue
-        props = {"path": str(r.path), "status": r.status, "reason": r.reason}
+        props = {"path": path_text(r.path), "status": r.status, "reason": r.reason}
         props.update(r.prediction.to_dict())
         props.pop("lat")
         props.pop("lon")

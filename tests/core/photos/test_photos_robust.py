@@ -53,6 +53,20 @@ def test_cache_keeps_photos_whose_names_are_not_utf8(tmp_path: Path) -> None:
     assert got[key.path].metadata is not None and got[key.path].metadata.path == photo
 
 
+def test_scan_of_a_folder_with_a_non_utf8_name_completes(
+    zs_bundle: Path, tmp_path: Path, capsys
+) -> None:
+    folder = tmp_path / "p"
+    write_jpeg(folder / "ok.jpg", RED)
+    write_jpeg(folder / os.fsdecode(b"caf\xe9.jpg"), RED)
+    out = tmp_path / "r.csv"
+    args = ["scan", str(folder), "--model", str(zs_bundle), "--no-progress"]
+    assert main([*args, "--out", str(out)]) == 0
+    assert "caf\\xe9.jpg" in out.read_text(encoding="utf-8")
+    assert main(args) == 0  # the table, printed, and the cached second scan
+    assert "caf\\xe9.jpg" in capsys.readouterr().out
+
+
 def test_scan_refuses_a_fifo_and_a_dangling_link_without_hanging(tmp_path: Path, capsys) -> None:
     fifo = tmp_path / "pipe.jpg"
     os.mkfifo(fifo)
