@@ -281,7 +281,13 @@ def _write(args: argparse.Namespace, results: list) -> int:
             + (" (pass --min-confidence 0 to write them)" if args.min_confidence is None else "")
         )
     if report.journal is not None:
-        print(f"journal: {report.journal}  (undo with: geoscope undo {report.journal})")
+        from geoscope_core.photos.undo import backup_size
+
+        size = backup_size(report.journal) / 1e6
+        print(
+            f"journal: {report.journal}  ({size:.1f} MB of backups; "
+            f"undo with: geoscope undo {report.journal})"
+        )
     return counts.get(WriteAction.FAILED.value, 0)
 
 

@@ -157,6 +157,11 @@ class JournalInfo:
     size_bytes: int
 
 
+def backup_size(journal: Path) -> int:
+    """Bytes the backups of ``journal`` take."""
+    return _tree_size(Path(journal).with_suffix(BACKUP_SUFFIX))
+
+
 def _tree_size(path: Path) -> int:
     if not path.is_dir():
         return 0

@@ -59,5 +59,7 @@ def _walk(folder: Path, include_hidden: bool, seen: set[tuple[int, int]]) -> Ite
                 yield from _walk(path, include_hidden, seen)
             elif entry.is_file(follow_symlinks=True) and is_photo(path):
                 yield path
+            elif is_photo(path) and entry.is_symlink() and not os.path.exists(path):
+                log.warning("skipping %s: dangling symbolic link", path)
         except OSError as e:
             log.warning("skipping %s: %s", path, e)

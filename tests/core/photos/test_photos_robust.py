@@ -169,3 +169,12 @@ def test_per_file_messages_are_plain(tmp_path: Path) -> None:
     for r in report.results:
         assert str(r.path) not in r.reason  # the path is printed once, beside the reason
         assert "code" not in r.reason.lower() and "Exiv2Error" not in r.reason
+
+
+def test_walk_reports_a_dangling_link(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from geoscope_core.photos.walk import iter_photos
+
+    write_jpeg(tmp_path / "ok.jpg", RED)
+    (tmp_path / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    assert [p.name for p in iter_photos(tmp_path)] == ["ok.jpg"]
+    assert "gone.jpg: dangling symbolic link" in caplog.text
