@@ -15,7 +15,6 @@ from typing import Any
 from geoscope_core.errors import MetadataError
 from geoscope_core.photos import exiv2io as x2
 from geoscope_core.photos import jpegedit as je
-from geoscope_core.photos.metadata import decode_xmp
 from geoscope_core.photos.tags import (
     BY_FIELD,
     PLACE_FIELDS,
@@ -27,6 +26,7 @@ from geoscope_core.photos.tags import (
     iptc_values,
     xmp_values,
 )
+from geoscope_core.photos.xmpread import decode_xmp
 
 log = logging.getLogger(__name__)
 

@@ -29,14 +29,10 @@ from typing import Any
 from geoscope_core.errors import MetadataError
 from geoscope_core.formats import format_from_header
 from geoscope_core.photos.tags import (
-    BY_FIELD,
     NOTE_KEYS_EXIF,
-    NOTE_KEYS_XMP,
-    XMP_NAMESPACE,
-    XMP_PREFIX,
-    Field,
     is_estimate_note,
 )
+from geoscope_core.photos.xmpread import decode_xmp, embedded_xmp, xmp_gps
 
 log = logging.getLogger(__name__)
 
@@ -207,92 +203,6 @@ def _parse_datetime(text: str) -> datetime | None:
     return None
 
 
-_NUM = r"(\d+(?:\.\d+)?)"
-_XMP_COORD = re.compile(rf"^\s*{_NUM}(?:,{_NUM})?(?:,{_NUM})?\s*([NSEW])\s*$")
-
-
-def parse_xmp_coordinate(text: str) -> float:
-    """Parse an XMP GPS coordinate (``"45,48.2057N"`` or ``"45,48,12.3N"``) to degrees."""
-    m = _XMP_COORD.match(text)
-    if not m:
-        try:
-            return float(text)
-        except ValueError as e:
-            raise MetadataError(f"unreadable XMP coordinate {text!r}") from e
-    deg = float(m.group(1))
-    if m.group(2):
-        deg += float(m.group(2)) / 60.0
-    if m.group(3):
-        deg += float(m.group(3)) / 3600.0
-    return -deg if m.group(4) in "SW" else deg
-
-
-def xmp_gps(values: dict[str, str]) -> tuple[tuple[float, float] | None, bool]:
-    """GPS ``((lat, lon) | None, is_estimate)`` from XMP values (exiv2 key -> string).
-    Raises MetadataError on an unreadable coordinate."""
-    is_estimate = values.get(BY_FIELD[Field.ESTIMATE].xmp, "").lower() == "true" or any(
-        is_estimate_note(values.get(k, "")) for k in NOTE_KEYS_XMP
-    )
-    lat_s = values.get(BY_FIELD[Field.LATITUDE].xmp)
-    lon_s = values.get(BY_FIELD[Field.LONGITUDE].xmp)
-    if not lat_s or not lon_s:
-        return None, is_estimate
-    lat = parse_xmp_coordinate(lat_s)
-    lon = parse_xmp_coordinate(lon_s)
-    if not (math.isfinite(lat) and math.isfinite(lon)) or abs(lat) > 90 or abs(lon) > 180:
-        return None, is_estimate
-    if lat == 0.0 and lon == 0.0:
-        return None, is_estimate
-    return (lat, lon), is_estimate
-
-
-#: Namespaces whose properties GeoScope reads from XMP, by URI -> exiv2 prefix.
-_XMP_NAMESPACES = {
-    "http://ns.adobe.com/exif/1.0/": "exif",
-    XMP_NAMESPACE: XMP_PREFIX,
-    "http://ns.adobe.com/photoshop/1.0/": "photoshop",
-    "http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/": "iptc",
-}
-
-
-def decode_xmp(packet: str) -> dict[str, str]:
-    """exiv2-style key -> text of the simple properties GeoScope reads (exif, photoshop,
-    Iptc4xmpCore, geoscope namespaces) in an XMP packet, attribute or element form.
-
-    Parsed with the standard library's expat (no entity expansion attacks since
-    expat 2.4, no external entities) rather than exiv2, whose namespace registry is
-    process-wide and would be changed by odd packets. MetadataError if not XML.
-    """
-    import xml.etree.ElementTree as ET
-
-    body = packet[packet.find("<x:xmpmeta") :] if "<x:xmpmeta" in packet else packet
-    end = body.rfind("</x:xmpmeta>")
-    if end >= 0:
-        body = body[: end + len("</x:xmpmeta>")]
-    try:
-        root = ET.fromstring(body)
-    except ET.ParseError as e:
-        raise MetadataError(f"invalid XMP packet: {e}") from e
-    out: dict[str, str] = {}
-
-    def key(tag: str) -> str | None:
-        if not tag.startswith("{"):
-            return None
-        uri, _, name = tag[1:].partition("}")
-        prefix = _XMP_NAMESPACES.get(uri)
-        return f"Xmp.{prefix}.{name}" if prefix else None
-
-    for el in root.iter():
-        for attr, value in el.attrib.items():
-            k = key(attr)
-            if k:
-                out.setdefault(k, value)
-        k = key(el.tag)
-        if k and len(el) == 0 and el.text and el.text.strip():
-            out.setdefault(k, el.text.strip())
-    return out
-
-
 def read_sidecar_gps(xmp_path: Path) -> tuple[tuple[float, float] | None, bool]:
     """GPS ``((lat, lon) | None, is_estimate)`` from an XMP sidecar file.
 
@@ -306,18 +216,6 @@ def read_sidecar_gps(xmp_path: Path) -> tuple[tuple[float, float] | None, bool]:
         return xmp_gps(decode_xmp(text))
     except MetadataError as e:
         raise MetadataError(f"{xmp_path}: unreadable XMP sidecar: {e}") from e
-
-
-def embedded_xmp(head: bytes) -> str | None:
-    """The first XMP packet (``<x:xmpmeta ...</x:xmpmeta>``) in a file's leading bytes,
-    found by packet scanning as the XMP specification allows for any format."""
-    start = head.find(b"<x:xmpmeta")
-    if start < 0:
-        return None
-    end = head.find(b"</x:xmpmeta>", start)
-    if end < 0:
-        return None
-    return head[start : end + len(b"</x:xmpmeta>")].decode("utf-8", "replace")
 
 
 def read_metadata(path: Path) -> PhotoMetadata:
