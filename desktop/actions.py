@@ -33,6 +33,9 @@ class WindowActions:
         self.open = a("&Open Folder…", Std.Open, "Open a folder of photos", sp.SP_DirOpenIcon)
         self.scan = a("&Scan", "F5", "Estimate where the photos were taken", sp.SP_MediaPlay)
         self.cancel = a("&Cancel Scan", "Esc", "Stop the running scan", sp.SP_MediaStop)
+        self.add_tracks = a(
+            "Add &Track Logs…", None, "Place photos by your GPS track logs (GPX, KML, …)"
+        )
         self.accept = a("&Accept", "A", "Accept the selected estimates", sp.SP_DialogApplyButton)
         self.reject = a("&Reject", "R", "Reject the selected estimates", sp.SP_DialogDiscardButton)
         self.accept_confident = a(
@@ -136,6 +139,8 @@ class WindowActions:
         scan = mb.addMenu("&Scan")
         scan.addAction(self.scan)
         scan.addAction(self.cancel)
+        scan.addSeparator()
+        scan.addAction(self.add_tracks)
 
         model = mb.addMenu("&Model")
         model.addAction(self.default_model)

@@ -188,6 +188,8 @@ class DetailPane(QWidget):
                     f"confidence <b>{pred.confidence:.0%}</b> · within ±{format_km(pred.radius_km)}"
                     f" · from {src}"
                 )
+            if item.result is not None and item.result.reason and not item.placed:
+                lines.append(f"why: {_escape(item.result.reason)}")
             if item.corrected:
                 lines.append("<i>moved by you</i>")
             if item.message:

@@ -39,6 +39,11 @@ class Dialogs:
         chosen, _ = QFileDialog.getOpenFileName(self._parent, title, str(Path.home()), filters)
         return Path(chosen) if chosen else None
 
+    def open_files(self, title: str, filters: str = "") -> list[Path]:
+        """Files to open ([] when the user cancelled)."""
+        chosen, _ = QFileDialog.getOpenFileNames(self._parent, title, str(Path.home()), filters)
+        return [Path(c) for c in chosen]
+
     def save_file(self, title: str, start: Path, filters: str) -> Path | None:
         """A file name to save to, or None when the user cancelled."""
         chosen, _ = QFileDialog.getSaveFileName(self._parent, title, str(start), filters)

@@ -67,7 +67,6 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings
         self.dialogs = Dialogs(self)
-        self.last_error: str = ""
         self.models = ModelController(settings, choice or settings.model_choice(), self)
         self.scanner = ScanController(scan_options, self)
         self.images = ImageFeeder(THUMB_SIZE, PREVIEW_SIZE, self)
@@ -138,6 +137,7 @@ class MainWindow(QMainWindow):
                 a.find: self.search.setFocus,
                 a.reset_map: self.map.reset_view,
                 a.open_tiles: self.choose_tiles,
+                a.add_tracks: self.add_tracks,
                 a.about: self.show_about,
                 a.default_model: self.models.use_default,
                 a.choose_model: self.choose_model,
@@ -173,13 +173,13 @@ class MainWindow(QMainWindow):
         s.progress.connect(self.scan_progress)
         s.model_ready.connect(self.models.loaded)
         s.result.connect(self._on_result)
-        s.failed.connect(lambda msg, details: self._error("Scan failed", msg, details))
+        s.failed.connect(lambda msg, details: self.dialogs.error("Scan failed", msg, details))
         s.finished.connect(self._on_scan_done)
         self.writer.busy_changed.connect(self._update_actions)
         self.writer.written.connect(self._on_written)
         self.writer.undone.connect(self._on_undone)
         self.writer.failed.connect(
-            lambda msg, details: self._error("Something went wrong", msg, details)
+            lambda msg, details: self.dialogs.error("Something went wrong", msg, details)
         )
 
     # ------------------------------------------------------------- folders --
@@ -202,7 +202,7 @@ class MainWindow(QMainWindow):
         try:
             paths = self.review.open_folder(folder)
         except (OSError, GeoScopeError) as e:
-            self._error("Cannot open folder", f"{folder} could not be read: {e}")
+            self.dialogs.error("Cannot open folder", f"{folder} could not be read: {e}")
             return False
         self.list_panel.show_table(bool(paths))
         self.setWindowTitle(f"{folder.name} — GeoScope")
@@ -226,6 +226,15 @@ class MainWindow(QMainWindow):
         """Scan every photo of the open folder in a worker thread."""
         paths = [it.path for it in self.model.items()]
         return self.scanner.start(paths, self.models.choice, self.models.reusable_predictor())
+
+    @Slot(object)
+    def add_tracks(self) -> None:
+        """Track logs the next scan places photos with (by time), drawn on the map."""
+        try:
+            lines = self.scanner.add_tracks(self.dialogs.open_files("Add track logs"))
+        except GeoScopeError as e:
+            return self.dialogs.error("Cannot read the track logs", str(e))
+        self.map.set_tracks(lines)
 
     @Slot(object)
     def _on_result(self, result: ScanResult) -> None:
@@ -270,17 +279,15 @@ class MainWindow(QMainWindow):
         if message:
             self.statusBar().showMessage(message, 5000)
 
-    # ---------------------------------------------------------------- write --
     def write_accepted(self) -> bool:
         """Ask, then write every accepted estimate through the safe writer (in a worker)."""
         items = self.review.accepted_items()
         if not items or self.writer.busy() or self.scanner.is_scanning():
             return False
-        n = len(items)
         text, details = write_question(items)
-        if not self.dialogs.confirm("Write locations", text, details, ok_text=f"Write {n}"):
+        if not self.dialogs.confirm("Write locations", text, details, f"Write {len(items)}"):
             return False
-        self.statusBar().showMessage(f"Writing {n} photos…")
+        self.statusBar().showMessage(f"Writing {len(items)} photos…")
         return self.writer.write([(it.path, it.prediction) for it in items if it.prediction])
 
     def _on_written(self, report: WriteReport) -> None:
@@ -311,7 +318,7 @@ class MainWindow(QMainWindow):
     def _on_undone(self, results: list[Any]) -> None:
         out = self.review.apply_undone(results)
         if out.problems:
-            self._error(
+            self.dialogs.error(
                 "Undo incomplete",
                 f"Restored {out.done} photo(s); {len(out.problems)} could not be restored.",
                 "\n".join(out.problems),
@@ -319,7 +326,6 @@ class MainWindow(QMainWindow):
         self._update_actions()
         self.undo_finished.emit(results)
 
-    # --------------------------------------------------------------- export --
     def export_dialog(self, kind: str) -> bool:
         """Write the current results (the photos' estimates as shown) to CSV or GeoJSON."""
         start = (self.review.folder or Path.home()) / f"geoscope-results.{kind}"
@@ -329,7 +335,7 @@ class MainWindow(QMainWindow):
         try:
             export_items(self.model.items(), target)
         except (OSError, GeoScopeError) as e:
-            self._error("Export failed", f"{target} could not be written: {e}")
+            self.dialogs.error("Export failed", f"{target} could not be written: {e}")
             return False
         self.statusBar().showMessage(f"Saved {target}", 8000)
         self.export_finished.emit(target)
@@ -343,7 +349,7 @@ class MainWindow(QMainWindow):
         try:
             self.models.open_bundle(folder)
         except GeoScopeError as e:
-            self._error("Not a usable model bundle", str(e))
+            self.dialogs.error("Not a usable model bundle", str(e))
 
     def _on_model_changed(self) -> None:
         self.acts.provider_actions[self.models.choice.provider].setChecked(True)
@@ -356,7 +362,7 @@ class MainWindow(QMainWindow):
         try:
             name = self.map.open_tiles(path) if path is not None else ""
         except GeoScopeError as e:
-            self._error("Cannot use these map tiles", str(e))
+            self.dialogs.error("Cannot use these map tiles", str(e))
         if name:
             self.statusBar().showMessage(f"Map tiles: {name} (shown when zoomed in)", 8000)
         return bool(name)
@@ -375,10 +381,6 @@ class MainWindow(QMainWindow):
             accepted=len(self.review.accepted_items()),
             can_undo=self.writer.last_journal is not None,
         )
-
-    def _error(self, title: str, message: str, details: str = "") -> None:
-        self.last_error = message
-        self.dialogs.error(title, message, details)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         unwritten = len(self.review.accepted_items())

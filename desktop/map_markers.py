@@ -13,11 +13,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen
+import numpy as np
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen, QPolygonF
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
     QGraphicsItem,
+    QGraphicsPathItem,
     QGraphicsScene,
     QStyleOptionGraphicsItem,
     QWidget,
@@ -29,6 +31,7 @@ from geoscope_desktop.photo_model import STATUS_COLORS
 
 CLUSTER_PX = 26.0
 ALTERNATIVE = QColor("#7b1fa2")
+TRACK = QColor("#1e88e5")
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,7 @@ class MarkerLayer:
         self.photos: list[MapPhoto] = []
         self.clusters: list[Cluster] = []
         self.alternatives: list[AlternativeDot] = []
+        self.tracks: list[QGraphicsPathItem] = []
 
     def set_photos(self, photos: Iterable[MapPhoto], cell_deg: float) -> None:
         self.photos = list(photos)
@@ -126,6 +130,20 @@ class MarkerLayer:
             item.setZValue(5)
             self._scene.addItem(item)
             self.clusters.append(item)
+
+    def set_tracks(self, lines: Sequence[np.ndarray]) -> None:
+        """Track logs as lines ([K, 2] lat, lon degrees)."""
+        for item in self.tracks:
+            self._scene.removeItem(item)
+        pen = QPen(TRACK, 2.0)
+        pen.setCosmetic(True)
+        self.tracks = []
+        for line in lines:
+            path = QPainterPath()
+            path.addPolygon(QPolygonF([QPointF(float(lon), -float(lat)) for lat, lon in line]))
+            item = self._scene.addPath(path, pen)
+            item.setZValue(4)
+            self.tracks.append(item)
 
     def set_alternatives(self, candidates: Sequence[Candidate]) -> None:
         for a in self.alternatives:

@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QBrush,
@@ -308,6 +309,10 @@ class WorldMapView(QGraphicsView):
         lat, lon = self.lat_lon_at(pos)
         if -90 <= lat <= 90 and -180 <= lon <= 180:
             self.location_clicked.emit(lat, lon, PICK_RADIUS_PX * self.km_per_pixel())
+
+    def set_tracks(self, lines: Sequence[np.ndarray]) -> None:
+        """The user's track logs as lines ([K, 2] lat, lon degrees)."""
+        self.markers.set_tracks(lines)
 
     # -- the user's offline tiles ----------------------------------------------
     def open_tiles(self, path: Path) -> str:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 from geoscope_desktop.items import ProgressMeter
@@ -67,6 +69,21 @@ class ScanController(QObject):
         self.status.emit("Loading the model…" if predictor is None else "Reading the photos…")
         job.start()
         return True
+
+    def add_tracks(self, paths: Sequence[Path]) -> list[np.ndarray]:
+        """Place the next scans' photos by these track logs too; returns every loaded
+        track's lines to draw ([K, 2] lat, lon degrees). Raises GeoScopeError for a file
+        that cannot be read (the tracks in use stay as they were)."""
+        from geoscope_core.evidence.personal import EvidenceOptions
+        from geoscope_core.evidence.tracks import load_tracks
+        from geoscope_core.scan.types import ScanOptions
+
+        options = self.options or ScanOptions()
+        evidence = options.evidence or EvidenceOptions()
+        files = tuple(dict.fromkeys([*evidence.track_files, *map(Path, paths)]))
+        lines = load_tracks(list(files)).polylines() if files else []
+        self.options = replace(options, evidence=replace(evidence, track_files=files))
+        return lines
 
     def cancel(self) -> None:
         if self._job is not None:
