@@ -122,6 +122,33 @@ def evaluate(
     }
 
 
+def evaluate_by(
+    groups: Sequence[str],
+    pred_lat: ArrayLike,
+    pred_lon: ArrayLike,
+    true_lat: ArrayLike,
+    true_lon: ArrayLike,
+    pred_cc: Sequence[str] | None = None,
+    true_cc: Sequence[str] | None = None,
+    pred_radius_km: ArrayLike | None = None,
+) -> dict[str, dict[str, Any]]:
+    """:func:`evaluate` per distinct non-empty value of ``groups`` [N] (a data set or a
+    scope), in sorted order; rows whose group is "" are left out."""
+    keys = np.asarray(groups, dtype=object)
+    columns = [np.asarray(a) for a in (pred_lat, pred_lon, true_lat, true_lon)]
+    optional = {
+        "pred_cc": pred_cc,
+        "true_cc": true_cc,
+        "pred_radius_km": pred_radius_km,
+    }
+    out: dict[str, dict[str, Any]] = {}
+    for key in sorted({str(k) for k in keys if k}):
+        rows = np.flatnonzero(keys == key)
+        picked = {name: None if v is None else [v[i] for i in rows] for name, v in optional.items()}
+        out[key] = evaluate(*(c[rows] for c in columns), **picked)  # type: ignore[arg-type]
+    return out
+
+
 def plot_accuracy_vs_distance(curves: dict[str, np.ndarray], out_png: Path) -> Path:
     """Plot, for each named array of error distances (km), the fraction of photos within
     x km against x (log scale, 0.1 to 20,000 km) on one PNG; the acc@km thresholds are

@@ -9,7 +9,9 @@ from geoscope_core.runtime.session import PROVIDER_NAMES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("labels", type=Path, help="CSV with columns path,lat,lon[,country_code]")
+    parser.add_argument(
+        "labels", type=Path, help="CSV with columns path,lat,lon[,country_code][,set][,scope]"
+    )
     parser.add_argument(
         "--root", type=Path, default=None, help="folder the paths are relative to (default: CSV's)"
     )
@@ -31,7 +33,12 @@ def run(args: argparse.Namespace) -> int:
 
     from geoscope_core.errors import DataError
     from geoscope_core.geo.distance import haversine_km
-    from geoscope_core.metrics import THRESHOLDS_KM, evaluate, plot_accuracy_vs_distance
+    from geoscope_core.metrics import (
+        THRESHOLDS_KM,
+        evaluate,
+        evaluate_by,
+        plot_accuracy_vs_distance,
+    )
     from geoscope_core.records import read_labels_csv
     from geoscope_core.runtime.predictor import Predictor
     from geoscope_core.scan.pipeline import Scanner
@@ -64,15 +71,23 @@ def run(args: argparse.Namespace) -> int:
     preds = [p for _, p in ok]
     truth = [rec for rec, _ in ok]
     has_cc = all(rec.country_code for rec in truth)
-    metrics = evaluate(
+    coords = (
         np.array([p.lat for p in preds]),
         np.array([p.lon for p in preds]),
         np.array([t.lat for t in truth]),
         np.array([t.lon for t in truth]),
-        pred_cc=[p.country_code for p in preds] if has_cc else None,
-        true_cc=[t.country_code for t in truth] if has_cc else None,
-        pred_radius_km=[p.radius_km for p in preds],  # how honest the +-radius is
     )
+    labels = {
+        "pred_cc": [p.country_code for p in preds] if has_cc else None,
+        "true_cc": [t.country_code for t in truth] if has_cc else None,
+        "pred_radius_km": [p.radius_km for p in preds],  # how honest the +-radius is
+    }
+    metrics = evaluate(*coords, **labels)
+    # per data set and per scope: pooled figures hide a model that names one place
+    for key, attr in (("by_set", "set"), ("by_scope", "scope")):
+        groups = [getattr(t, attr) for t in truth]
+        if any(groups):
+            metrics[key] = evaluate_by(groups, *coords, **labels)
     wall = scanner.stats.wall_s
     metrics.update(
         images_per_s=len(ok) / wall if wall > 0 else 0.0,
@@ -94,6 +109,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"geoscore   {metrics['geoscore']:.0f}")
     print(f"radius     {100 * metrics['within_radius']:6.1f} % of photos within their ± radius")
     print(f"speed      {metrics['images_per_s']:.1f} images/s")
+    for key in ("by_scope", "by_set"):
+        for name, m in metrics.get(key, {}).items():
+            acc = " ".join(f"{100 * m['acc_km'][f'{t:g}']:5.1f}" for t in THRESHOLDS_KM)
+            cc = m.get("country_acc")
+            country = f"  country {100 * cc:5.1f} %" if cc is not None else ""
+            print(f"{key[3:]:<6} {name:<22} n={m['n']:<5} acc@1/25/200/750/2500 {acc}{country}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")

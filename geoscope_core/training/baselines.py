@@ -47,13 +47,20 @@ def medoid(samples: Sequence[Sample]) -> Sample:
 
 
 def _evaluate(pred: Sequence[Sample], truth: Sequence[Sample]) -> dict[str, Any]:
-    from geoscope_core.metrics import evaluate
+    """Metrics pooled, and ``by_set``/``by_scope`` when the truth names sets/scopes."""
+    from geoscope_core.metrics import evaluate, evaluate_by
 
-    return evaluate(
+    coords = (
         np.array([p.lat for p in pred]), np.array([p.lon for p in pred]),
         np.array([t.lat for t in truth]), np.array([t.lon for t in truth]),
-        pred_cc=[p.country_code for p in pred], true_cc=[t.country_code for t in truth],
     )  # fmt: skip
+    cc = {"pred_cc": [p.country_code for p in pred], "true_cc": [t.country_code for t in truth]}
+    out = evaluate(*coords, **cc)
+    for key, attr in (("by_set", "set"), ("by_scope", "scope")):
+        groups = [getattr(t, attr) for t in truth]
+        if any(groups):
+            out[key] = evaluate_by(groups, *coords, **cc)
+    return out
 
 
 def nearest_neighbour(train_f: np.ndarray, val_f: np.ndarray) -> np.ndarray:

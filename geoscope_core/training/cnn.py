@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from geoscope_core.errors import TrainingError
+from geoscope_core.geo.balance import place_weights
 from geoscope_core.geo.cells import CellSet, kmeans_cells, semantic_cells
 from geoscope_core.geo.distance import haversine_km
 from geoscope_core.geo.gazetteer import get_gazetteer
@@ -41,15 +42,33 @@ from geoscope_core.training.models import GeoClassifier
 log = logging.getLogger(__name__)
 
 
+def sample_weights(config: CnnConfig, samples: list[Sample]) -> np.ndarray:
+    """Training weight [N] of each sample (mean 1): ``place_weights`` when
+    ``config.balance_km`` is set, else all ones."""
+    if not config.balance_km:
+        return np.ones(len(samples))
+    lats = np.array([s.lat for s in samples])
+    lons = np.array([s.lon for s in samples])
+    return place_weights(lats, lons, config.balance_km, config.balance_power)
+
+
 def build_cells(config: CnnConfig, samples: list[Sample]) -> dict[str, CellSet]:
-    """Cells per level from the training coordinates (deterministic)."""
+    """Cells per level from the training coordinates (deterministic); k-means cells
+    follow the balanced weights of :func:`sample_weights`."""
     lats = np.array([s.lat for s in samples])
     lons = np.array([s.lon for s in samples])
     gaz = get_gazetteer()
     cells: dict[str, CellSet] = {}
     for level in config.levels:
         if level == "cell":
-            cells[level] = kmeans_cells(lats, lons, config.kmeans_k, seed=config.seed, gaz=gaz)
+            cells[level] = kmeans_cells(
+                lats,
+                lons,
+                config.kmeans_k,
+                seed=config.seed,
+                gaz=gaz,
+                weights=sample_weights(config, samples),
+            )
         else:
             cells[level] = semantic_cells(gaz, level, lats, lons, config.min_samples)
     return cells
@@ -92,14 +111,20 @@ def evaluate_logits(
     top_k: int,
     radius_km: float = 150.0,
 ) -> tuple[dict[str, Any], np.ndarray]:
-    """GEO metrics dict and distances [N] km for predictions against ``samples``."""
-    from geoscope_core.metrics import evaluate
+    """GEO metrics dict and distances [N] km for predictions against ``samples``: pooled,
+    and (when the samples name them) ``by_set`` and ``by_scope``."""
+    from geoscope_core.metrics import evaluate, evaluate_by
 
     lat, lon, codes = predict_locations(logits, cells, top_k, radius_km)
     tl = np.array([s.lat for s in samples])
     tn = np.array([s.lon for s in samples])
     true_cc = [s.country_code for s in samples]
-    metrics = evaluate(lat, lon, tl, tn, pred_cc=codes, true_cc=true_cc if all(true_cc) else None)
+    cc = {"pred_cc": codes, "true_cc": true_cc} if all(true_cc) else {}
+    metrics = evaluate(lat, lon, tl, tn, **cc)
+    for key, attr in (("by_set", "set"), ("by_scope", "scope")):
+        groups = [getattr(s, attr) for s in samples]
+        if any(groups):
+            metrics[key] = evaluate_by(groups, lat, lon, tl, tn, **cc)
     return metrics, np.asarray(haversine_km(lat, lon, tl, tn))
 
 
@@ -115,9 +140,12 @@ class _Heads(nn.Module):
         return tuple(out[lv] for lv in self.net.levels)
 
 
-def _loss(outs: tuple[torch.Tensor, ...], targets: list[torch.Tensor]) -> torch.Tensor:
+def _loss(
+    outs: tuple[torch.Tensor, ...], targets: list[torch.Tensor], weights: torch.Tensor
+) -> torch.Tensor:
     return sum(
-        (soft_cross_entropy(o, t) for o, t in zip(outs, targets, strict=True)), torch.zeros(())
+        (soft_cross_entropy(o, t, weights) for o, t in zip(outs, targets, strict=True)),
+        torch.zeros(()),
     )
 
 
@@ -169,6 +197,7 @@ def train_cnn(
         )
         for level, c in cells.items()
     ]
+    weights_np = sample_weights(config, train_s).astype(np.float32)
     backbone = build_backbone(config.backbone, config.pretrained, config.backbone_weights)
     size = config.input_size or backbone.input_size
     net = GeoClassifier(
@@ -197,6 +226,9 @@ def train_cnn(
     def targets(idx: np.ndarray) -> list[torch.Tensor]:
         return [torch.from_numpy(t[idx]).to(device) for t in targets_np]
 
+    def weights(idx: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(weights_np[idx]).to(device)
+
     # -- phase 1: frozen backbone, cached features ---------------------------------------
     recipe = ViewRecipe.of(config, size)
     cache = feature_cache_for(config, recipe)
@@ -214,7 +246,7 @@ def train_cnn(
     heads = wrap_ddp(_Heads(net), ctx, device)
 
     def head_loss(idx: np.ndarray, x: torch.Tensor) -> torch.Tensor:
-        return _loss(heads(x), targets(idx))
+        return _loss(heads(x), targets(idx), weights(idx))
 
     final: dict[str, Any] = history[-1]["val"] if history else {}
     dists: np.ndarray = np.zeros(0)
@@ -242,7 +274,7 @@ def train_cnn(
         train_paths = [s.path for s in train_s]
 
         def finetune_loss(idx: np.ndarray, pixels: torch.Tensor) -> torch.Tensor:
-            return _loss(model(pixels)[1:], targets(idx))
+            return _loss(model(pixels)[1:], targets(idx), weights(idx))
 
         for epoch in range(start, config.finetune_epochs):
             order = phases.start_epoch(net, config, len(train_s), epoch, ctx, finetune=True)

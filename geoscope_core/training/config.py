@@ -117,6 +117,10 @@ class CnnConfig(TrainConfig):
     centroids of the finest level that lie within ``refine_radius_km`` of the arg-max
     centroid (k = 1: the arg-max centroid). ``country_smoothing_km``:
     tau of the country level (countries are far apart, a smaller tau is one-hot).
+    ``balance_km`` > 0 weights each training photo (loss and k-means) by
+    ``geo.balance.place_weights`` over grid squares of that side, so that each square
+    weighs ``n**balance_power`` for its ``n`` photos: a dense campus or one country's
+    Street View cannot dominate the world; 0 = every photo weighs the same.
     """
 
     name: str = "cnn"
@@ -129,9 +133,13 @@ class CnnConfig(TrainConfig):
     dropout: float = 0.1
     refine_top_k: int = 3
     refine_radius_km: float = 150.0
+    balance_km: float = 0.0
+    balance_power: float = 0.5
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.balance_km < 0 or not 0.0 <= self.balance_power <= 1.0:
+            raise ConfigError("balance_km must be >= 0 and balance_power in 0..1")
         if not self.levels or any(lv not in LEVELS for lv in self.levels):
             raise ConfigError(f"levels must be a non-empty subset of {LEVELS}, got {self.levels}")
         if len(set(self.levels)) != len(self.levels):

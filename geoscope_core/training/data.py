@@ -39,12 +39,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Sample:
-    """One labelled photo: ``lat``/``lon`` in degrees, ISO alpha-2 ``country_code``."""
+    """One labelled photo: ``lat``/``lon`` in degrees, ISO alpha-2 ``country_code``, the
+    data ``set`` and ``scope`` it belongs to ("" when the labels do not say)."""
 
     path: Path
     lat: float
     lon: float
     country_code: str = ""
+    set: str = ""
+    scope: str = ""
 
 
 def load_samples(config: TrainConfig, split: str) -> list[Sample]:
@@ -62,7 +65,10 @@ def load_samples(config: TrainConfig, split: str) -> list[Sample]:
         records = [r for r in records if r.split == split]
     else:
         records = shared_geo_records(split)
-    samples = [Sample(Path(r.path), float(r.lat), float(r.lon), r.country_code) for r in records]
+    samples = [
+        Sample(Path(r.path), float(r.lat), float(r.lon), r.country_code, r.set, r.scope)
+        for r in records
+    ]
     return _limit(config, split, samples)
 
 

@@ -47,9 +47,15 @@ def haversine_smoothed_targets(
     return (t / t.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean over the batch of -sum_c targets[n, c] * log_softmax(logits)[n, c]; both [N, C]."""
-    return -(targets * F.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
+def soft_cross_entropy(
+    logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean over the batch of -sum_c targets[n, c] * log_softmax(logits)[n, c]; both [N, C].
+    With ``weights`` [N] the mean is weighted (sum of w_n * loss_n over sum of w_n)."""
+    per_sample = -(targets * F.log_softmax(logits, dim=-1)).sum(dim=-1)
+    if weights is None:
+        return per_sample.mean()
+    return (weights * per_sample).sum() / weights.sum().clamp_min(1e-12)
 
 
 def label_aware_contrastive_loss(

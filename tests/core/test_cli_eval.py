@@ -86,3 +86,30 @@ def test_eval_on_shared_data(bundle: Path, tmp_path: Path) -> None:
     accs = [m["acc_km"][k] for k in ("1", "25", "200", "750", "2500")]
     assert accs == sorted(accs) and all(0.0 <= a <= 1.0 for a in accs)
     assert 0.0 <= m["country_acc"] <= 1.0 and 0 <= m["geoscore"] <= 5000
+
+
+def test_eval_reports_each_set_and_scope(bundle: Path, tmp_path: Path, capsys) -> None:
+    """With set and scope columns, every figure is also given per set and per scope, so a
+    model that is right only on one dense regional set shows it."""
+    root = tmp_path / "set"
+    write_jpeg(root / "split.jpg", RED)
+    write_jpeg(root / "tokyo.jpg", BLUE)
+    write_jpeg(root / "wrong.jpg", BLUE)
+    labels = root / "labels.csv"
+    labels.write_text(
+        "path,lat,lon,country_code,set,scope\n"
+        "split.jpg,43.51,16.44,HR,croatia,regional\n"
+        "tokyo.jpg,35.69,139.69,JP,travel,world\n"
+        "wrong.jpg,43.51,16.44,HR,travel,world\n"
+    )
+    out_json = tmp_path / "m.json"
+    assert main(["eval", str(labels), "--model", str(bundle), "--json", str(out_json)]) == 0
+    m = json.loads(out_json.read_text())
+    assert set(m["by_set"]) == {"croatia", "travel"}
+    assert set(m["by_scope"]) == {"regional", "world"}
+    assert m["by_set"]["croatia"]["n"] == 1 and m["by_set"]["croatia"]["acc_km"]["25"] == 1.0
+    assert m["by_scope"]["world"]["n"] == 2
+    assert m["by_scope"]["world"]["acc_km"]["25"] == pytest.approx(0.5)
+    assert m["by_scope"]["world"]["country_acc"] == pytest.approx(0.5)
+    out = capsys.readouterr().out
+    assert "travel" in out and "regional" in out

@@ -40,6 +40,11 @@ def test_train_writes_checkpoint_report_and_loads_back(tmp_path):
     assert all(np.isfinite(h["loss"]) for h in report["history"])
     final = report["final"]
     assert final["n"] == 16 and set(final["acc_km"]) == {"1", "25", "200", "750", "2500"}
+    # the shared data names sets and scopes: the report gives each
+    val_sets = {s.set for s in load_samples(cfg, "val")}
+    assert set(final["by_set"]) == val_sets
+    assert sum(m["n"] for m in final["by_set"].values()) == 16
+    assert sum(m["n"] for m in final["by_scope"].values()) == 16
     for name in ("config.json", "arch.json", "model.safetensors", "metrics.json", "accuracy.png"):
         assert (out / name).is_file(), name
     assert json.loads((out / "metrics.json").read_text())["final"] == final
@@ -99,3 +104,19 @@ def test_missing_torchvision_weights_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(TrainingError, match="pretrained=false"):
         build_backbone("resnet18", pretrained=True)
     assert build_backbone("resnet18", pretrained=False).feature_dim == 512
+
+
+def test_balanced_training_weights_dense_places_down(tmp_path):
+    """With balance_km the campus photos weigh less than the world's, and training runs."""
+    from geoscope_core.training.cnn import sample_weights
+
+    cfg = tiny_config(tmp_path, balance_km=25.0, balance_power=0.0, max_train=0)
+    samples = load_samples(cfg, "train")
+    w = sample_weights(cfg, samples)
+    assert w.mean() == pytest.approx(1.0)
+    campus = np.array([s.set == "campus_beersheva" for s in samples])
+    world = np.array([s.scope == "world" for s in samples])
+    assert campus.any() and w[campus].mean() < 0.05 * w[world].mean()
+    assert np.allclose(sample_weights(tiny_config(tmp_path), samples), 1.0)
+    report = train(tiny_config(tmp_path, balance_km=25.0, epochs=1), tmp_path / "b", progress=False)
+    assert np.isfinite(report["history"][0]["loss"])

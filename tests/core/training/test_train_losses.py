@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -94,3 +95,15 @@ def test_positives_matrix_uses_caption_granularity():
     )  # caption 0 is a country caption: true of photo 1 too; caption 1 is a city caption
     np.testing.assert_array_equal(pos, expected)
     assert pos.diagonal().all()
+
+
+def test_weighted_soft_cross_entropy_is_a_weighted_mean():
+    logits = torch.tensor([[2.0, 0.0], [0.0, 2.0]])
+    targets = torch.tensor([[1.0, 0.0], [1.0, 0.0]])  # first right, second wrong
+    per = -(targets * F.log_softmax(logits, dim=-1)).sum(dim=-1)
+    w = torch.tensor([3.0, 1.0])
+    got = soft_cross_entropy(logits, targets, w)
+    assert float(got) == pytest.approx(float((per * w).sum() / w.sum()))
+    assert float(soft_cross_entropy(logits, targets, torch.ones(2))) == pytest.approx(
+        float(soft_cross_entropy(logits, targets))
+    )
