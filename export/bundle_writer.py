@@ -50,6 +50,8 @@ from geoscope_export.quantize import (
 from geoscope_export.text_export import export_text
 from geoscope_export.validation import validate_on_photos
 
+#: The bundle file of a classifier's retrieval gallery (``runtime.gallery``).
+GALLERY_FILE = "gallery.npz"
 log = logging.getLogger(__name__)
 
 PARITY_PHOTOS = 8
@@ -292,6 +294,12 @@ def _build(
     shipped = root / IMAGE_ENCODER
     quant = _quantize_image(fp32, shipped, config, calib)
     quant["parity_fp32"] = parity.to_dict()
+    if config.gallery_dim and not zero_shot:
+        decoding = replace(
+            decoding,
+            gallery=_write_gallery(root, shipped, heads[-1], spec, config),
+            gallery_top_cells=config.gallery_top_cells,
+        )
     logit_scale = float(model.logit_scale) if zero_shot else 1.0
 
     metrics: dict[str, Any] = {}
@@ -336,6 +344,25 @@ def _build(
         manifest = validate_on_photos(root, manifest, fp32, val, heads, config)
     manifest.write(root / MANIFEST_NAME)
     Manifest.read(root / MANIFEST_NAME)  # what we wrote must parse and validate
+
+
+def _write_gallery(
+    root: Path, encoder: Path, finest: ev.LevelHead, spec: InputSpec, config: ExportConfig
+) -> str:
+    """Embed the training photos with the shipped ``encoder`` and write the bundle's
+    gallery (each photo in the ``finest`` level's nearest cell); returns its file name."""
+    from geoscope_core.runtime.gallery import build_gallery, write_gallery
+
+    records = ev.load_records(config.calibration_csv, "train")
+    photos = ev.decode_records(records, spec.size, spec.resize)
+    embeddings = ev.run_encoder(session(encoder), photos.pixels, config.batch_size)["embedding"]
+    cells = ev.nearest_label(finest, photos.lat, photos.lon)
+    gallery = build_gallery(
+        embeddings, photos.lat, photos.lon, cells, config.gallery_dim, config.gallery_top_cells
+    )
+    write_gallery(gallery, root / GALLERY_FILE)
+    log.info("gallery: %d photos x %d dimensions", *gallery.embeddings.shape)
+    return GALLERY_FILE
 
 
 def _write_json(path: Path, obj: Any) -> None:

@@ -42,6 +42,11 @@ class ExportConfig:
     tolerance, ``|onnx - torch| <= atol + rtol * max|torch|`` per output.
     ``opset``: ONNX opset of the exported graphs (>= 17). ``int8_float_edges``: static
     int8 keeps the first convolution and the classifier heads in float32.
+    ``gallery_dim`` > 0 (classifier bundles): embed the training photos (those of
+    ``calibration_csv``, default the shared train split) with the shipped encoder,
+    projected on that many principal components, for retrieval refinement inside the
+    ``gallery_top_cells`` most likely cells (``geoscope_core.runtime.gallery``); the
+    validation keeps it only when it raises the GeoScore of the fitting photos.
     """
 
     quantize: Quantize | str = Quantize.INT8
@@ -64,6 +69,8 @@ class ExportConfig:
     batch_size: int = 16
     seed: int = 0
     int8_float_edges: bool = True
+    gallery_dim: int = 0
+    gallery_top_cells: int = 5
 
     def __post_init__(self) -> None:
         try:
@@ -94,6 +101,8 @@ class ExportConfig:
             raise ConfigError("parity_atol must be > 0 and parity_rtol >= 0")
         if self.batch_size < 1:
             raise ConfigError("batch_size must be >= 1")
+        if self.gallery_dim < 0 or self.gallery_top_cells < 1:
+            raise ConfigError("gallery_dim must be >= 0 and gallery_top_cells >= 1")
         if self.name is not None and (not self.name or "/" in self.name or "@" in self.name):
             raise ConfigError(f"invalid bundle name {self.name!r}")
         for attr in ("calibration_csv", "val_csv"):

@@ -150,10 +150,12 @@ class Decoded:
     confidence: np.ndarray
 
 
-def decode_with(decoder: Decoder, logits: dict[str, np.ndarray]) -> Decoded:
+def decode_with(
+    decoder: Decoder, logits: dict[str, np.ndarray], embeddings: np.ndarray | None = None
+) -> Decoded:
     """Decode per-level logits [N, n_level] with the runtime's decoder, so export-time
-    metrics are the metrics users get."""
-    preds = decoder.decode_many(logits)
+    metrics are the metrics users get; ``embeddings`` [N, D] feed its gallery, if any."""
+    preds = decoder.decode_many(logits, embeddings)
     return Decoded(
         np.asarray([p.lat for p in preds], dtype=np.float64),
         np.asarray([p.lon for p in preds], dtype=np.float64),

@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from geoscope_core.errors import DataError
 from geoscope_core.geo.distance import haversine_km
 from geoscope_core.runtime.bundle import IMAGE_ENCODER
 from geoscope_core.runtime.decoding import Decoder, decoding_for
-from geoscope_core.runtime.manifest import ErrorModel, Manifest, Refine
+from geoscope_core.runtime.manifest import ErrorModel, Manifest, Refine, hash_bundle_files
 from geoscope_export import evaluate as ev
 from geoscope_export.config import ExportConfig, Quantize
 from geoscope_export.onnx_export import session
@@ -35,56 +36,95 @@ def validate_on_photos(
     config: ExportConfig,
 ) -> Manifest:
     """Measure the fp32 and shipped graphs on ``val`` with the runtime's decoder (in memory,
-    the bundle is never reloaded); choose
-    the refinement, fit the temperature and the error model of the shipped graph.
-    Returns ``manifest`` completed with metrics, temperature, error_model, decoding."""
+    the bundle is never reloaded); choose the refinement (and whether to keep the gallery),
+    fit the temperature and the error model of the shipped graph on the world-scope
+    photos (all of them when ``val`` names no scopes): the photos users meet, not dense
+    regional sets. Returns ``manifest`` completed with metrics, temperature,
+    error_model, decoding."""
+    from geoscope_core.runtime.gallery import Gallery
+
     decoder = Decoder.from_tables(
         manifest,
         {h.name: h.labels for h in heads},
         {h.name: h.embeddings for h in heads if h.embeddings is not None},
     )
+    spec = manifest.decoding
+    if spec.gallery is not None:
+        decoder = decoder.with_gallery(
+            Gallery.read(
+                root / spec.gallery,
+                top_cells=spec.gallery_top_cells,
+                n_cells=len(heads[-1].labels),
+                embedding_dim=manifest.embedding_dim,
+            )
+        )
     logits: dict[str, dict[str, np.ndarray]] = {}
+    embeddings: dict[str, np.ndarray] = {}
     for tag, path in (("fp32", fp32), ("shipped", root / IMAGE_ENCODER)):
         outputs = ev.run_encoder(session(path), val.pixels, config.batch_size)
         logits[tag] = decoder.logits(outputs, "embedding")
+        embeddings[tag] = outputs["embedding"]
+    fit = val.scope == ev.FIT_SCOPE if (val.scope != "").any() else np.ones(len(val), bool)
+    if not fit.any():
+        raise DataError(f"no {ev.FIT_SCOPE!r}-scope validation photos to fit on")
+    fit_val = val.subset(fit)
+    fit_logits = {k: v[fit] for k, v in logits["shipped"].items()}
+    fit_emb = embeddings["shipped"][fit]
 
-    # refinement: the one with the better GeoScore on val (shipped graph), decoded in memory
-    scores = {}
-    for refine in Refine:
-        trial = decoder.with_manifest(decoding_for(manifest, refine=refine))
-        decoded = ev.decode_with(trial, logits["shipped"])
-        scores[refine.value] = ev.metrics_for(decoded, val)["geoscore"]
-    refine = max(Refine, key=lambda r: scores[r.value])
-    manifest = decoding_for(manifest, refine=refine)
-    log.info("refinement %s (GeoScore on val: %s)", refine.value, scores)
+    # decoding: the refinement (with or without the gallery) with the best GeoScore on the
+    # fitting photos (shipped graph), decoded in memory
+    galleries = (spec.gallery, None) if spec.gallery is not None else (None,)
+    scores: dict[str, float] = {}
+    for gallery in galleries:
+        for refine in Refine:
+            trial = decoding_for(manifest, refine=refine, gallery=gallery)
+            decoded = ev.decode_with(decoder.with_manifest(trial), fit_logits, fit_emb)
+            label = refine.value + ("+gallery" if gallery else "")
+            scores[label] = ev.metrics_for(decoded, fit_val)["geoscore"]
+    chosen = max(scores, key=lambda k: scores[k])
+    refine = Refine(chosen.split("+")[0])
+    keep_gallery = spec.gallery if chosen.endswith("+gallery") else None
+    manifest = decoding_for(manifest, refine=refine, gallery=keep_gallery)
+    if spec.gallery is not None and keep_gallery is None:
+        (root / spec.gallery).unlink()
+        manifest = replace(manifest, files=hash_bundle_files(root))
+    log.info("decoding %s (GeoScore on the fitting photos: %s)", chosen, scores)
 
     finest = heads[-1]
-    target = ev.nearest_label(finest, val.lat, val.lon)
-    temperature = ev.fit_temperature(logits["shipped"][finest.name], target)
+    target = ev.nearest_label(finest, fit_val.lat, fit_val.lon)
+    temperature = ev.fit_temperature(fit_logits[finest.name], target)
     manifest = replace(manifest, temperature=temperature)
     decoder = decoder.with_manifest(manifest)
-    results = {tag: ev.decode_with(decoder, lg) for tag, lg in logits.items()}
+    results = {tag: ev.decode_with(decoder, lg, embeddings[tag]) for tag, lg in logits.items()}
     shipped = results["shipped"]
     err_km = np.asarray(haversine_km(shipped.lat, shipped.lon, val.lat, val.lon))
-    edges, radii = ev.error_model(shipped.confidence, err_km)
+    edges, radii = ev.error_model(shipped.confidence[fit], err_km[fit])
 
     shipped_tag = config.quantize.value if config.quantize is not Quantize.NONE else "fp32"
+    tags = {"fp32": results["fp32"]}
+    if shipped_tag != "fp32":
+        tags[shipped_tag] = shipped
     val_metrics: dict[str, Any] = {
         "photos": len(val),
         "source": str(config.val_csv) if config.val_csv else "shared geo labels.csv, split val",
-        "fp32": ev.metrics_for(results["fp32"], val),
+        "fitted_on": f"{int(fit.sum())} photos of scope {ev.FIT_SCOPE}"
+        if not fit.all()
+        else "all validation photos",
+        **{tag: ev.metrics_for(decoded, val) for tag, decoded in tags.items()},
     }
     if shipped_tag != "fp32":
-        val_metrics[shipped_tag] = ev.metrics_for(shipped, val)
         val_metrics["drop"] = _drop(val_metrics["fp32"], val_metrics[shipped_tag])
-    by_group: dict[str, Any] = {
-        g: {"fp32": m} for g, m in ev.grouped_metrics(results["fp32"], val).items()
-    }
-    if shipped_tag != "fp32":
-        for g, m in ev.grouped_metrics(shipped, val).items():
-            by_group[g][shipped_tag] = m
-    val_metrics["by_group"] = by_group
-    val_metrics["refine_geoscore"] = scores
+    for key, by in (("by_group", "group"), ("by_scope", "scope")):
+        grouped: dict[str, Any] = {}
+        for tag, decoded in tags.items():
+            for g, m in ev.grouped_metrics(decoded, val, by).items():
+                grouped.setdefault(g, {})[tag] = m
+        if grouped:
+            val_metrics[key] = grouped
+    if ev.FIT_SCOPE in val_metrics.get("by_scope", {}) and shipped_tag != "fp32":
+        world = val_metrics["by_scope"][ev.FIT_SCOPE]
+        val_metrics[f"drop_{ev.FIT_SCOPE}"] = _drop(world["fp32"], world[shipped_tag])
+    val_metrics["decoding_geoscore"] = scores
     val_metrics["temperature_target"] = "nearest finest-level label to the true location"
     moved = np.asarray(
         haversine_km(shipped.lat, shipped.lon, results["fp32"].lat, results["fp32"].lon)

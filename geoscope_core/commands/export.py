@@ -59,6 +59,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0,
         help="use at most this many validation photos (0 = all)",
     )
+    parser.add_argument(
+        "--gallery-dim",
+        type=int,
+        default=0,
+        help="classifiers: ship a retrieval gallery of the training photos with this many "
+        "dimensions (0 = none; 256 for the default model)",
+    )
     parser.add_argument("--no-val", action="store_true", help="skip validation metrics")
     parser.add_argument("--no-text", action="store_true", help="omit the text encoder")
     parser.add_argument("--name", default=None, help="bundle name (default: the --out folder name)")
@@ -82,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         val_csv=args.val,
         calibration_images=args.calibration_images,
         max_val=args.max_val,
+        gallery_dim=args.gallery_dim,
         validate=not args.no_val,
         text_encoder=not args.no_text,
         name=args.name,

@@ -40,6 +40,7 @@ from geoscope_core.errors import BundleError
 from geoscope_core.geo.distance import haversine_km, spherical_mean
 from geoscope_core.geo.places import PlaceNames, place_point
 from geoscope_core.prediction import Candidate, Prediction, Source
+from geoscope_core.runtime.gallery import Gallery
 from geoscope_core.runtime.manifest import BundleKind, DecodingSpec, Manifest, Refine
 
 if TYPE_CHECKING:
@@ -103,12 +104,17 @@ class Decoder:
     (a bundle being exported, or training's own label sets)."""
 
     def __init__(
-        self, manifest: Manifest, tables: dict[str, LevelTable], model_id: str = ""
+        self,
+        manifest: Manifest,
+        tables: dict[str, LevelTable],
+        model_id: str = "",
+        gallery: Gallery | None = None,
     ) -> None:
         self.manifest = manifest
         self.spec = manifest.decoding
         self.model_id = model_id
         self._levels = tables
+        self._gallery = gallery
         final = self.spec.level or manifest.levels[-1].name
         chain = [manifest.level(final).name]
         while (parent := manifest.level(chain[0]).parent) is not None:
@@ -163,12 +169,31 @@ class Decoder:
             if m.kind is BundleKind.ZERO_SHOT
             else None
         )
-        return cls.from_tables(m, rows, emb, bundle.model_id)
+        decoder = cls.from_tables(m, rows, emb, bundle.model_id)
+        if m.decoding.gallery is None:
+            return decoder
+        finest = decoder.chain[-1]
+        gallery = Gallery.read(
+            bundle.file(m.decoding.gallery),
+            top_cells=m.decoding.gallery_top_cells,
+            n_cells=len(decoder.table(finest).rows),
+            embedding_dim=m.embedding_dim,
+        )
+        return decoder.with_gallery(gallery)
 
     def with_manifest(self, manifest: Manifest) -> Decoder:
-        """The same label tables decoded with another manifest's temperature, error model
-        and decoding (the exporter's trials, in memory)."""
-        return Decoder(manifest, self._levels, self.model_id)
+        """The same label tables (and gallery) decoded with another manifest's temperature,
+        error model and decoding (the exporter's trials, in memory)."""
+        return Decoder(manifest, self._levels, self.model_id, self._gallery)
+
+    def with_gallery(self, gallery: Gallery | None) -> Decoder:
+        """The same decoder refining with ``gallery`` (used while the spec names one)."""
+        return Decoder(self.manifest, self._levels, self.model_id, gallery)
+
+    @property
+    def gallery(self) -> Gallery | None:
+        """The gallery the answers are refined with: None unless the spec names one."""
+        return self._gallery if self.spec.gallery is not None else None
 
     def table(self, level: str) -> LevelTable:
         """The decoding table of ``level`` (BundleError for an unknown level)."""
@@ -196,14 +221,28 @@ class Decoder:
                 out[name] = np.asarray(outputs[str(table.output)], np.float32)
         return out
 
-    def decode_many(self, logits: Mapping[str, np.ndarray]) -> list[Prediction]:
-        """One Prediction per row of per-level logits {level: [N, n_level]}."""
+    def decode_many(
+        self, logits: Mapping[str, np.ndarray], embeddings: np.ndarray | None = None
+    ) -> list[Prediction]:
+        """One Prediction per row of per-level logits {level: [N, n_level]}; with the
+        encoder's ``embeddings`` [N, D], refined by the gallery when there is one."""
         n = len(next(iter(logits.values())))
-        return [self.decode({k: v[i] for k, v in logits.items()}) for i in range(n)]
+        gallery = self.gallery
+        queries = gallery.project(embeddings) if gallery and embeddings is not None else None
+        return [
+            self.decode(
+                {k: v[i] for k, v in logits.items()}, None if queries is None else queries[i]
+            )
+            for i in range(n)
+        ]
 
     # -- decoding -------------------------------------------------------------------------
-    def decode(self, logits: Mapping[str, np.ndarray]) -> Prediction:
-        """Decode one image's per-level logits ({level: [n_level]}) into a Prediction."""
+    def decode(
+        self, logits: Mapping[str, np.ndarray], query: np.ndarray | None = None
+    ) -> Prediction:
+        """Decode one image's per-level logits ({level: [n_level]}) into a Prediction; with
+        its gallery-space ``query`` [G] (``Gallery.project``) and a gallery, the location
+        is that of the most similar gallery photo inside the most likely cells."""
         spec, t = self.spec, self.manifest.temperature
         top = self._levels[self.chain[0]]
         probs = softmax(np.asarray(logits[top.name], np.float64) / t)
@@ -225,7 +264,8 @@ class Decoder:
                     expanded.append(_Hyp(h.prob * float(pk), {**h.nodes, name: int(k)}, name))
             hyps = expanded
         hyps.sort(key=lambda h: -h.prob)
-        return self._to_prediction(hyps[: max(spec.top_k, spec.refine_k, 1)])
+        keep = max(spec.top_k, spec.refine_k, spec.gallery_top_cells, 1)
+        return self._to_prediction(hyps[:keep], query)
 
     def _coords(self, h: _Hyp) -> tuple[float, float]:
         lv = self._levels[h.deepest]
@@ -245,13 +285,21 @@ class Decoder:
             names["country_code"] = str(row.get("country_code") or "")
         return PlaceNames(**names)
 
-    def _to_prediction(self, hyps: list[_Hyp]) -> Prediction:
+    def _to_prediction(self, hyps: list[_Hyp], query: np.ndarray | None = None) -> Prediction:
         spec = self.spec
         best = hyps[0]
         coords = np.array([self._coords(h) for h in hyps])
         probs = np.array([h.prob for h in hyps])
         lat, lon = refine_point(coords[:, 0], coords[:, 1], probs, spec)
-        lat, lon, best_names = place_point(float(lat), float(lon), self._names(best))
+        hint = self._names(best)
+        gallery = self.gallery
+        if gallery is not None and query is not None:
+            finest = self.chain[-1]
+            spot = gallery.refine(query, (h.nodes[finest] for h in hyps if finest in h.nodes))
+            if spot is not None:
+                # a real photo's place: named as it is, never moved into the head's country
+                (lat, lon), hint = spot, PlaceNames()
+        lat, lon, best_names = place_point(float(lat), float(lon), hint)
         confidence = float(np.clip(best.prob, 0.0, 1.0))
         em = self.manifest.error_model
         k = min(spec.top_k, len(hyps))

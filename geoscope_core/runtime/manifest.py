@@ -135,7 +135,9 @@ class DecodingSpec:
     kept per level; ``top_k``: candidates reported; ``refine``: TOP or WEIGHTED;
     ``refine_k`` candidates within ``refine_radius_km`` (km) of the best are averaged
     by WEIGHTED; ``min_radius_km``: the smallest error radius (km) when the bundle has
-    no error model. The defaults are what bundles that name no value get.
+    no error model; ``gallery``: the bundle file of a gallery of training photos
+    (``runtime.gallery``) that refines the answer inside the ``gallery_top_cells`` most
+    likely cells, None = no gallery. The defaults are what bundles that name no value get.
     """
 
     level: str | None = None
@@ -146,6 +148,8 @@ class DecodingSpec:
     refine_radius_km: float = 500.0
     min_radius_km: float = 25.0
     cities_per_country: int | None = None  # zero-shot: cities per country in the city level
+    gallery: str | None = None
+    gallery_top_cells: int = 5
 
     def __post_init__(self) -> None:
         if not 1 <= self.beam <= 1000 or not 1 <= self.top_k <= 1000:
@@ -154,6 +158,8 @@ class DecodingSpec:
             raise BundleError(f"decoding refine_k must be in 1..1000, got {self.refine_k}")
         if not (self.refine_radius_km >= 0 and self.min_radius_km >= 0):
             raise BundleError("decoding refine_radius_km and min_radius_km must be >= 0")
+        if self.gallery_top_cells < 1:
+            raise BundleError(f"decoding gallery_top_cells must be >= 1: {self}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -180,6 +186,8 @@ class DecodingSpec:
                 cities_per_country=(
                     None if d.get("cities_per_country") is None else int(d["cities_per_country"])
                 ),
+                gallery=None if d.get("gallery") is None else str(d["gallery"]),
+                gallery_top_cells=int(d.get("gallery_top_cells", cls.gallery_top_cells)),
             )
         except (TypeError, ValueError) as e:
             raise BundleError(f"malformed decoding {d!r}: {e}") from e

@@ -103,7 +103,7 @@ class Predictor:
         outs = dict(zip(names, self._run(pixels, names), strict=True))
         emb = np.asarray(outs[self._emb_output], dtype=np.float32)
         logits = self.decoder.logits(outs, self._emb_output)
-        return self.decoder.decode_many(logits), emb
+        return self.decoder.decode_many(logits, emb), emb
 
     def decode(self, logits: dict[str, np.ndarray]) -> Prediction:
         """Decode one image's per-level logits ({level: [n_level]}) into a Prediction."""
