@@ -130,9 +130,11 @@ def validate_on_photos(
         haversine_km(shipped.lat, shipped.lon, results["fp32"].lat, results["fp32"].lon)
     )
     quant = {**manifest.quantization, "within_1km_of_fp32": round(float(np.mean(moved <= 1.0)), 4)}
+    fitted = {"source": val_metrics["source"] + f", {val_metrics['fitted_on']}",
+              "photos": int(fit.sum()), "quantile": 0.68}  # fmt: skip
     return replace(
         manifest,
-        metrics={**manifest.metrics, "val": val_metrics},
+        metrics={**manifest.metrics, "val": val_metrics, "error_model": fitted},
         error_model=ErrorModel(edges, radii),
         quantization=quant,
     )

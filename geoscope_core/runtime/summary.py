@@ -57,7 +57,13 @@ def bundle_summary(bundle: Bundle) -> list[tuple[str, str]]:
     if q:
         rows.append(("quantization", str(q.get("method") or q.get("weights") or "yes")))
     val = (m.metrics or {}).get("val") or {}
-    measured = val.get("int8") or val.get("fp32") or (m.metrics or {}).get("final")
+    world = (val.get("by_scope") or {}).get("world") or {}
+    measured = (
+        world.get("int8") or world.get("fp32") or val.get("int8") or val.get("fp32")
+        or (m.metrics or {}).get("final")
+    )  # fmt: skip
+    if world:
+        val = {**val, "source": f"{val.get('source', 'val')}, scope world"}
     if isinstance(measured, Mapping):
         rows.append(("accuracy", accuracy_line(measured) + f" — {val.get('source', 'at export')}"))
     em = (m.metrics or {}).get("error_model")
