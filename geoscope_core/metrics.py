@@ -135,17 +135,24 @@ def evaluate_by(
     """:func:`evaluate` per distinct non-empty value of ``groups`` [N] (a data set or a
     scope), in sorted order; rows whose group is "" are left out."""
     keys = np.asarray(groups, dtype=object)
-    columns = [np.asarray(a) for a in (pred_lat, pred_lon, true_lat, true_lon)]
-    optional = {
-        "pred_cc": pred_cc,
-        "true_cc": true_cc,
-        "pred_radius_km": pred_radius_km,
-    }
+    plat, plon, tlat, tlon = (
+        np.asarray(a, dtype=np.float64) for a in (pred_lat, pred_lon, true_lat, true_lon)
+    )
+    pcc = None if pred_cc is None else np.asarray(pred_cc, dtype=object)
+    tcc = None if true_cc is None else np.asarray(true_cc, dtype=object)
+    radius = None if pred_radius_km is None else np.asarray(pred_radius_km, dtype=np.float64)
     out: dict[str, dict[str, Any]] = {}
     for key in sorted({str(k) for k in keys if k}):
         rows = np.flatnonzero(keys == key)
-        picked = {name: None if v is None else [v[i] for i in rows] for name, v in optional.items()}
-        out[key] = evaluate(*(c[rows] for c in columns), **picked)  # type: ignore[arg-type]
+        out[key] = evaluate(
+            plat[rows],
+            plon[rows],
+            tlat[rows],
+            tlon[rows],
+            pred_cc=None if pcc is None else [str(v) for v in pcc[rows]],
+            true_cc=None if tcc is None else [str(v) for v in tcc[rows]],
+            pred_radius_km=None if radius is None else radius[rows],
+        )
     return out
 
 

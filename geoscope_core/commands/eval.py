@@ -77,17 +77,15 @@ def run(args: argparse.Namespace) -> int:
         np.array([t.lat for t in truth]),
         np.array([t.lon for t in truth]),
     )
-    labels = {
-        "pred_cc": [p.country_code for p in preds] if has_cc else None,
-        "true_cc": [t.country_code for t in truth] if has_cc else None,
-        "pred_radius_km": [p.radius_km for p in preds],  # how honest the +-radius is
-    }
-    metrics = evaluate(*coords, **labels)
+    pred_cc = [p.country_code for p in preds] if has_cc else None
+    true_cc = [t.country_code for t in truth] if has_cc else None
+    radius = [p.radius_km for p in preds]  # how honest the +-radius is
+    metrics = evaluate(*coords, pred_cc=pred_cc, true_cc=true_cc, pred_radius_km=radius)
     # per data set and per scope: pooled figures hide a model that names one place
     for key, attr in (("by_set", "set"), ("by_scope", "scope")):
         groups = [getattr(t, attr) for t in truth]
         if any(groups):
-            metrics[key] = evaluate_by(groups, *coords, **labels)
+            metrics[key] = evaluate_by(groups, *coords, pred_cc, true_cc, radius)
     wall = scanner.stats.wall_s
     metrics.update(
         images_per_s=len(ok) / wall if wall > 0 else 0.0,
