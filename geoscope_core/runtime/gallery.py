@@ -16,7 +16,7 @@ and ``cell`` (index of each photo's cell in the decoding level's labels).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +124,7 @@ def build_gallery(
         cell=np.asarray(cell, np.int64),
         top_cells=top_cells,
     )
-    return Gallery(**{**g.__dict__, "embeddings": g.project(x).astype(np.float16)})
+    return replace(g, embeddings=g.project(x).astype(np.float16))
 
 
 def write_gallery(gallery: Gallery, path: Path) -> None:

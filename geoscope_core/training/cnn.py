@@ -52,9 +52,11 @@ def sample_weights(config: CnnConfig, samples: list[Sample]) -> np.ndarray:
     return place_weights(lats, lons, config.balance_km, config.balance_power)
 
 
-def build_cells(config: CnnConfig, samples: list[Sample]) -> dict[str, CellSet]:
+def build_cells(
+    config: CnnConfig, samples: list[Sample], weights: np.ndarray | None = None
+) -> dict[str, CellSet]:
     """Cells per level from the training coordinates (deterministic); k-means cells
-    follow the balanced weights of :func:`sample_weights`."""
+    follow ``weights`` [N] (default: :func:`sample_weights`)."""
     lats = np.array([s.lat for s in samples])
     lons = np.array([s.lon for s in samples])
     gaz = get_gazetteer()
@@ -67,7 +69,7 @@ def build_cells(config: CnnConfig, samples: list[Sample]) -> dict[str, CellSet]:
                 config.kmeans_k,
                 seed=config.seed,
                 gaz=gaz,
-                weights=sample_weights(config, samples),
+                weights=sample_weights(config, samples) if weights is None else weights,
             )
         else:
             cells[level] = semantic_cells(gaz, level, lats, lons, config.min_samples)
@@ -183,7 +185,8 @@ def train_cnn(
 ) -> dict[str, Any]:
     """Train the classifier described by ``config`` into ``out``; returns the report."""
     ctx, device, show, train_s, val_s = phases.start_run(config, progress)
-    cells = build_cells(config, train_s)
+    weights_np = sample_weights(config, train_s)
+    cells = build_cells(config, train_s, weights_np)
     lats = np.array([s.lat for s in train_s])
     lons = np.array([s.lon for s in train_s])
     targets_np = [
@@ -197,7 +200,7 @@ def train_cnn(
         )
         for level, c in cells.items()
     ]
-    weights_np = sample_weights(config, train_s).astype(np.float32)
+    weights_np = weights_np.astype(np.float32)
     backbone = build_backbone(config.backbone, config.pretrained, config.backbone_weights)
     size = config.input_size or backbone.input_size
     net = GeoClassifier(
