@@ -22,16 +22,16 @@ from typing import Any, cast
 import numpy as np
 
 from geoscope_core.errors import DataError, ExportError
-from geoscope_core.runtime.bundle import IMAGE_ENCODER
 from geoscope_core.runtime.manifest import (
+    IMAGE_ENCODER,
     MANIFEST_NAME,
     BundleKind,
     DecodingSpec,
     InputSpec,
-    LevelSpec,
     Manifest,
     ResizeMode,
     hash_bundle_files,
+    level_specs,
 )
 from geoscope_core.training.exportable import ExportableModel
 from geoscope_export import evaluate as ev
@@ -145,17 +145,6 @@ def _versions() -> dict[str, str]:
     }
 
 
-def _level_parent(
-    name: str, rows: list[dict[str, Any]], previous: list[tuple[str, set[str]]]
-) -> str | None:
-    """The closest level above whose ids the rows' ``parent`` fields refer to."""
-    parents = {row.get("parent") for row in rows}
-    for level, ids in reversed(previous):
-        if parents and parents <= ids:
-            return level
-    return None
-
-
 def _build(
     model: ExportableModel,
     root: Path,
@@ -215,19 +204,14 @@ def _build(
 
     # -- levels and labels ---------------------------------------------------------------
     (root / "labels").mkdir(parents=True)
-    levels: list[LevelSpec] = []
-    heads: list[ev.LevelHead] = []
-    previous: list[tuple[str, set[str]]] = []
+    kind = BundleKind.ZERO_SHOT if zero_shot else BundleKind.CLASSIFIER
     text_spec = None
+    embeddings: dict[str, np.ndarray] = {}
     decoding: DecodingSpec
     if zero_shot:
         from geoscope_core.geo.gazetteer import get_gazetteer
-        from geoscope_export.label_embeddings import (
-            label_embeddings,
-            level_rows,
-            to_float16,
-            zero_shot_places,
-        )
+        from geoscope_core.geo.labelsets import level_rows, zero_shot_places
+        from geoscope_export.label_embeddings import label_embeddings, to_float16
 
         gaz = get_gazetteer()
         places = zero_shot_places(gaz, config.levels, config.cities_per_country)
@@ -241,44 +225,14 @@ def _build(
                 )
             half = to_float16(emb)
             np.save(root / "labels" / f"{name}.npy", half)
-            _write_json(root / "labels" / f"{name}.json", rows)
-            levels.append(
-                LevelSpec(
-                    name=name,
-                    labels=f"labels/{name}.json",
-                    embeddings=f"labels/{name}.npy",
-                    parent=_level_parent(name, rows, previous),
-                )
-            )
-            heads.append(ev.LevelHead(name, rows, embeddings=half.astype(np.float32)))
-            previous.append((name, {row["id"] for row in rows}))
+            embeddings[name] = half.astype(np.float32)
         decoding = DecodingSpec(cities_per_country=config.cities_per_country)
         if config.text_encoder:
             text_spec = export_text(model, root, work, config)
     else:
-        labels = model.level_labels()
-        if not labels:
+        rows_by_level = {name: list(rows) for name, rows in model.level_labels().items()}
+        if not rows_by_level:
             raise ExportError("a classifier model returned no level labels")
-        for name, rows in labels.items():
-            output = f"logits_{name}"
-            if output not in probe:
-                raise ExportError(f"level {name!r} has no encoder output {output!r}")
-            if probe[output].shape[1] != len(rows):
-                raise ExportError(
-                    f"output {output!r} has {probe[output].shape[1]} logits "
-                    f"but level {name!r} has {len(rows)} labels"
-                )
-            _write_json(root / "labels" / f"{name}.json", rows)
-            levels.append(
-                LevelSpec(
-                    name=name,
-                    labels=f"labels/{name}.json",
-                    output=output,
-                    parent=_level_parent(name, rows, previous),
-                )
-            )
-            heads.append(ev.LevelHead(name, list(rows), output=output))
-            previous.append((name, {row["id"] for row in rows}))
         # the training run's refinement (its validation measured it), TOP until
         # validation on real photos picks between the two
         train_cfg = training.get("config") or {}
@@ -288,6 +242,20 @@ def _build(
                 train_cfg.get("refine_radius_km", DecodingSpec.refine_radius_km)
             ),
         )
+    levels = level_specs(kind, rows_by_level)
+    heads: list[ev.LevelHead] = []
+    for level in levels:
+        rows = rows_by_level[level.name]
+        if level.output is not None:
+            if level.output not in probe:
+                raise ExportError(f"level {level.name!r} has no encoder output {level.output!r}")
+            if probe[level.output].shape[1] != len(rows):
+                raise ExportError(
+                    f"output {level.output!r} has {probe[level.output].shape[1]} logits "
+                    f"but level {level.name!r} has {len(rows)} labels"
+                )
+        _write_json(root / level.labels, rows)
+        heads.append(ev.LevelHead(level.name, rows, level.output, embeddings.get(level.name)))
     decoding = replace(decoding, level=levels[-1].name)
 
     # -- the shipped image encoder ----------------------------------------------------------
@@ -324,7 +292,7 @@ def _build(
     )
     manifest = Manifest(
         name=name,
-        kind=BundleKind.ZERO_SHOT if zero_shot else BundleKind.CLASSIFIER,
+        kind=kind,
         input=spec,
         levels=tuple(levels),
         files=hash_bundle_files(root),

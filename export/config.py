@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from geoscope_core.errors import ConfigError
-
-#: Levels a zero-shot bundle can carry, coarse to fine.
-ZERO_SHOT_LEVELS: tuple[str, ...] = ("country", "admin1", "city")
+from geoscope_core.geo.labelsets import ZERO_SHOT_LEVELS
 
 
 class Quantize(str, enum.Enum):

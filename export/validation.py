@@ -17,9 +17,14 @@ import numpy as np
 
 from geoscope_core.errors import DataError
 from geoscope_core.geo.distance import haversine_km
-from geoscope_core.runtime.bundle import IMAGE_ENCODER
 from geoscope_core.runtime.decoding import Decoder, decoding_for
-from geoscope_core.runtime.manifest import ErrorModel, Manifest, Refine, hash_bundle_files
+from geoscope_core.runtime.manifest import (
+    IMAGE_ENCODER,
+    ErrorModel,
+    Manifest,
+    Refine,
+    hash_bundle_files,
+)
 from geoscope_export import evaluate as ev
 from geoscope_export.config import ExportConfig, Quantize
 from geoscope_export.onnx_export import session

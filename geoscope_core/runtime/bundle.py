@@ -33,11 +33,7 @@ import numpy as np
 from geoscope_core import settings
 from geoscope_core.errors import BundleError
 from geoscope_core.fsio import sha256_file
-from geoscope_core.runtime.manifest import (
-    MANIFEST_NAME,
-    BundleKind,
-    Manifest,
-)
+from geoscope_core.runtime.manifest import IMAGE_ENCODER, MANIFEST_NAME, BundleKind, Manifest
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -46,7 +42,6 @@ log = logging.getLogger(__name__)
 
 #: Keys every label row carries (DESIGN: labels/<level>.json).
 LABEL_KEYS = ("id", "name", "parent", "lat", "lon", "population", "country_code")
-IMAGE_ENCODER = "image_encoder.onnx"
 
 
 @dataclass(frozen=True)

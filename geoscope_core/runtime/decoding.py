@@ -41,7 +41,15 @@ from geoscope_core.geo.distance import haversine_km, spherical_mean
 from geoscope_core.geo.places import PlaceNames, place_point
 from geoscope_core.prediction import Candidate, Prediction, Source
 from geoscope_core.runtime.gallery import Gallery
-from geoscope_core.runtime.manifest import BundleKind, DecodingSpec, Manifest, Refine
+from geoscope_core.runtime.manifest import (
+    IMAGE_ENCODER,
+    BundleKind,
+    DecodingSpec,
+    InputSpec,
+    Manifest,
+    Refine,
+    level_specs,
+)
 
 if TYPE_CHECKING:
     from geoscope_core.runtime.bundle import Bundle
@@ -158,6 +166,33 @@ class Decoder:
                 children={k: np.asarray(v, dtype=np.int64) for k, v in groups.items()},
             )
         return cls(manifest, tables, model_id)
+
+    @classmethod
+    def for_labels(
+        cls,
+        kind: BundleKind,
+        rows: Mapping[str, Sequence[LabelRow]],
+        embeddings: Mapping[str, np.ndarray] | None = None,
+        *,
+        logit_scale: float = 1.0,
+        decoding: DecodingSpec | None = None,
+    ) -> Decoder:
+        """A decoder over label ``rows`` per level (top first) as an exported bundle of
+        ``kind`` would hold them (``manifest.level_specs``), with temperature 1 and no
+        error model: how training measures a model before it is a bundle."""
+        emb = dict(embeddings or {})
+        dim = next((int(e.shape[1]) for e in emb.values()), 0)
+        manifest = Manifest(
+            name="in-memory",
+            kind=kind,
+            input=InputSpec(),
+            levels=level_specs(kind, rows),
+            files={IMAGE_ENCODER: ""},
+            embedding_dim=dim,
+            logit_scale=logit_scale,
+            decoding=decoding or DecodingSpec(),
+        )
+        return cls.from_tables(manifest, rows, emb)
 
     @classmethod
     def from_bundle(cls, bundle: Bundle) -> Decoder:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import bisect
 import enum
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from geoscope_core.fsio import sha256_file
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
+IMAGE_ENCODER = "image_encoder.onnx"
 
 
 class BundleKind(str, enum.Enum):
@@ -239,7 +241,7 @@ class Manifest:
             raise BundleError("temperature and logit_scale must be > 0")
         if self.decoding.level is not None and self.decoding.level not in names:
             raise BundleError(f"decoding level {self.decoding.level!r} is not a level: {names}")
-        if "image_encoder.onnx" not in self.files:
+        if IMAGE_ENCODER not in self.files:
             raise BundleError("manifest lists no image_encoder.onnx")
 
     def level(self, name: str) -> LevelSpec:
@@ -312,6 +314,33 @@ class Manifest:
 
     def write(self, path: Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+
+def level_specs(
+    kind: BundleKind, rows: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> tuple[LevelSpec, ...]:
+    """The levels of a bundle holding label ``rows`` per level (in hierarchy order, top
+    first), at the bundle's conventional paths: ``labels/<level>.json``, and
+    ``labels/<level>.npy`` (zero-shot) or the encoder output ``logits_<level>``
+    (classifier). A level's parent is the closest level above whose ids all its rows'
+    ``parent`` fields name (None when there is none)."""
+    levels: list[LevelSpec] = []
+    previous: list[tuple[str, set[object]]] = []
+    for name, level_rows in rows.items():
+        parents = {row.get("parent") for row in level_rows}
+        parent = next((lv for lv, ids in reversed(previous) if parents and parents <= ids), None)
+        zero_shot = kind is BundleKind.ZERO_SHOT
+        levels.append(
+            LevelSpec(
+                name=name,
+                labels=f"labels/{name}.json",
+                embeddings=f"labels/{name}.npy" if zero_shot else None,
+                output=None if zero_shot else f"logits_{name}",
+                parent=parent,
+            )
+        )
+        previous.append((name, {row.get("id") for row in level_rows}))
+    return tuple(levels)
 
 
 def hash_bundle_files(root: Path) -> dict[str, str]:

@@ -15,8 +15,9 @@ import numpy as np
 
 from geoscope_core.errors import BundleError, ConfigError
 from geoscope_core.prediction import Prediction
-from geoscope_core.runtime.bundle import IMAGE_ENCODER, Bundle, load_bundle, onnx_io_problems
+from geoscope_core.runtime.bundle import Bundle, load_bundle, onnx_io_problems
 from geoscope_core.runtime.decoding import Decoder
+from geoscope_core.runtime.manifest import IMAGE_ENCODER
 from geoscope_core.runtime.session import Provider, open_session
 
 if TYPE_CHECKING:

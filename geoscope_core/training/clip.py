@@ -10,7 +10,7 @@ draws one caption per photo at a random granularity. With ``unfreeze_blocks`` an
 (the text side keeps its cached features). ``epochs=0`` only measures zero-shot
 accuracy and saves the checkpoint (any CLIP checkpoint as is, e.g. StreetCLIP).
 
-Validation is hierarchical zero-shot decoding (:mod:`.zeroshot`) on the val photos;
+Validation decodes the val photos as a zero-shot bundle does (:mod:`.zeroshot`);
 with ``exclude_countries`` the report adds zero-shot country accuracy on the val
 photos of those held-out countries against chance (1 / number of countries).
 """
@@ -29,7 +29,6 @@ from torch import nn
 
 from geoscope_core.errors import TrainingError
 from geoscope_core.geo.captions import caption_for_location
-from geoscope_core.geo.distance import haversine_km
 from geoscope_core.geo.gazetteer import get_gazetteer
 from geoscope_core.training import phases
 from geoscope_core.training.backbones import build_backbone, set_trainable_blocks
@@ -51,7 +50,8 @@ from geoscope_core.training.models import (
     build_text_tower,
     load_hf_clip,
 )
-from geoscope_core.training.zeroshot import ZeroShotDecoder
+from geoscope_core.training.report import evaluate_predictions
+from geoscope_core.training.zeroshot import zero_shot_decoder
 
 log = logging.getLogger(__name__)
 
@@ -189,27 +189,19 @@ class ZeroShotEvaluator:
     def __call__(
         self, image_emb: np.ndarray, samples: list[Sample]
     ) -> tuple[dict[str, Any], np.ndarray]:
-        from geoscope_core.metrics import evaluate
-
         self.net.eval()
         scale = float(self.net.logit_scale.detach().exp().clamp(max=100.0))
-        decoder = ZeroShotDecoder(
-            self.gaz, self.embed_texts, self.config.top_countries, self.config.top_cities
+        decoder = zero_shot_decoder(
+            self.gaz, self.embed_texts, scale, self.config.top_countries, self.config.top_cities
         )
-        guesses = decoder.decode(image_emb, scale)
-        lat = np.array([g.lat for g in guesses])
-        lon = np.array([g.lon for g in guesses])
-        tl = np.array([s.lat for s in samples])
-        tn = np.array([s.lon for s in samples])
-        true_cc = [s.country_code for s in samples]
-        pred_cc = [g.country_code for g in guesses]
-        metrics = evaluate(
-            lat, lon, tl, tn, pred_cc=pred_cc, true_cc=true_cc if all(true_cc) else None
-        )
+        predictions = decoder.decode_many(decoder.logits({"embedding": image_emb}, "embedding"))
+        metrics, distances = evaluate_predictions(predictions, samples)
         held = set(self.config.exclude_countries)
         if held:
+            true_cc = [s.country_code for s in samples]
+            pred_cc = [p.country_code for p in predictions]
             sel = [i for i, s in enumerate(samples) if s.country_code in held]
-            n_countries = len(decoder.countries or [])
+            n_countries = len(decoder.table("country").rows)
             metrics["heldout"] = {
                 "countries": sorted(held),
                 "n": len(sel),
@@ -220,7 +212,7 @@ class ZeroShotEvaluator:
                 "n_candidate_countries": n_countries,
             }
         metrics["logit_scale"] = scale
-        return metrics, np.asarray(haversine_km(lat, lon, tl, tn))
+        return metrics, distances
 
 
 @torch.no_grad()

@@ -21,10 +21,9 @@ from torch import nn
 from geoscope_core.errors import TrainingError
 from geoscope_core.geo.balance import place_weights
 from geoscope_core.geo.cells import CellSet, kmeans_cells, semantic_cells
-from geoscope_core.geo.distance import haversine_km
 from geoscope_core.geo.gazetteer import get_gazetteer
-from geoscope_core.runtime.decoding import refine_point, softmax
-from geoscope_core.runtime.manifest import DecodingSpec, Refine
+from geoscope_core.runtime.decoding import Decoder
+from geoscope_core.runtime.manifest import BundleKind, DecodingSpec, Refine
 from geoscope_core.training import phases
 from geoscope_core.training.backbones import build_backbone, set_trainable_blocks
 from geoscope_core.training.checkpoint import describe_arch
@@ -38,6 +37,7 @@ from geoscope_core.training.data import (
 from geoscope_core.training.distributed import wrap_ddp
 from geoscope_core.training.losses import haversine_smoothed_targets, soft_cross_entropy
 from geoscope_core.training.models import GeoClassifier
+from geoscope_core.training.report import evaluate_predictions
 
 log = logging.getLogger(__name__)
 
@@ -76,34 +76,14 @@ def build_cells(
     return cells
 
 
-def predict_locations(
-    logits: dict[str, np.ndarray],
-    cells: dict[str, CellSet],
-    top_k: int,
-    radius_km: float = 150.0,
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(lat [N], lon [N] degrees, country codes) from per-level logits [N, C_level].
-
-    Location: the runtime's ``refine_point`` (WEIGHTED) over the finest level's top-k
-    cells: those within ``radius_km`` of the arg-max cell's centroid, averaged on the
-    sphere with their probabilities (k = 1: the arg-max centroid). The exporter
-    writes ``top_k``/``radius_km`` into the bundle's DecodingSpec. Country: the country
-    head's arg-max when there is one, else the finest cell's country.
-    """
-    finest = list(cells)[-1]
-    p = softmax(logits[finest].astype(np.float64))
-    c = cells[finest]
-    spec = DecodingSpec(refine=Refine.WEIGHTED, refine_k=top_k, refine_radius_km=radius_km)
-    top = np.argsort(-p, axis=1)[:, : min(top_k, p.shape[1])]
-    lat = np.empty(len(p))
-    lon = np.empty(len(p))
-    for i in range(len(p)):
-        idx = top[i]
-        lat[i], lon[i] = refine_point(c.lat[idx], c.lon[idx], p[i, idx], spec)
-    cc_level = "country" if "country" in cells else finest
-    arg = logits[cc_level].argmax(axis=1)
-    codes = [cells[cc_level].country_codes[j] for j in arg]
-    return lat, lon, codes
+def cell_decoder(cells: dict[str, CellSet], top_k: int, radius_km: float = 150.0) -> Decoder:
+    """The runtime's decoder over the cells of each level (top first), as the exporter
+    ships them: beam search down the levels, and the point refined WEIGHTED over the
+    ``top_k`` best candidates within ``radius_km`` (the exporter writes both into the
+    bundle's DecodingSpec). Logits are keyed by level name."""
+    decoding = DecodingSpec(refine=Refine.WEIGHTED, refine_k=top_k, refine_radius_km=radius_km)
+    rows = {level: c.labels() for level, c in cells.items()}
+    return Decoder.for_labels(BundleKind.CLASSIFIER, rows, decoding=decoding)
 
 
 def evaluate_logits(
@@ -113,21 +93,10 @@ def evaluate_logits(
     top_k: int,
     radius_km: float = 150.0,
 ) -> tuple[dict[str, Any], np.ndarray]:
-    """GEO metrics dict and distances [N] km for predictions against ``samples``: pooled,
-    and (when the samples name them) ``by_set`` and ``by_scope``."""
-    from geoscope_core.metrics import evaluate, evaluate_by
-
-    lat, lon, codes = predict_locations(logits, cells, top_k, radius_km)
-    tl = np.array([s.lat for s in samples])
-    tn = np.array([s.lon for s in samples])
-    true_cc = [s.country_code for s in samples]
-    cc = {"pred_cc": codes, "true_cc": true_cc} if all(true_cc) else {}
-    metrics = evaluate(lat, lon, tl, tn, **cc)
-    for key, attr in (("by_set", "set"), ("by_scope", "scope")):
-        groups = [getattr(s, attr) for s in samples]
-        if any(groups):
-            metrics[key] = evaluate_by(groups, lat, lon, tl, tn, **cc)
-    return metrics, np.asarray(haversine_km(lat, lon, tl, tn))
+    """GEO metrics dict and distances [N] km of per-level logits [N, C_level] decoded by
+    :func:`cell_decoder` against ``samples`` (``report.evaluate_predictions``)."""
+    predictions = cell_decoder(cells, top_k, radius_km).decode_many(logits)
+    return evaluate_predictions(predictions, samples)
 
 
 class _Heads(nn.Module):

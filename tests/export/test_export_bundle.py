@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,29 @@ def test_runtime_loads_and_predicts(fp32_bundle: Path) -> None:
         assert 0 < p.confidence <= 1
         assert p.country_code in codes
         assert p.model.startswith("tiny-fp32@")
+
+
+def test_training_decodes_as_the_bundle_does(fp32_bundle: Path) -> None:
+    """Training's validation decoder and the exported bundle's give the same answers."""
+    from geoscope_core.geo.cells import CellSet
+    from geoscope_core.runtime.decoding import Decoder, decoding_for
+    from geoscope_core.training.cnn import cell_decoder
+
+    bundle = load_bundle(fp32_bundle)
+    spec = bundle.manifest.decoding
+    runtime = Decoder.from_bundle(bundle)
+    runtime = runtime.with_manifest(decoding_for(bundle.manifest, refine=Refine.WEIGHTED))
+    cells = {
+        lv.name: CellSet.from_labels(lv.name, bundle.labels(lv.name))
+        for lv in bundle.manifest.levels
+    }
+    training = cell_decoder(cells, spec.refine_k, spec.refine_radius_km)
+    assert training.chain == runtime.chain == ("country", "cell")
+    rng = np.random.default_rng(5)
+    logits = {n: rng.normal(0, 3, (20, len(cells[n]))) for n in cells}
+    assert training.decode_many(logits) == [
+        replace(p, model="") for p in runtime.decode_many(logits)
+    ]
 
 
 def test_tampered_file_is_refused(fp32_bundle: Path, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +15,7 @@ from geoscope_core.geo.gazetteer import get_gazetteer
 from geoscope_core.runtime.bundle import check_bundle, load_bundle
 from geoscope_core.runtime.manifest import BundleKind, Manifest
 from geoscope_export import ExportConfig, export_bundle
-from geoscope_export.label_embeddings import (
-    class_embeddings,
-    label_embeddings,
-    level_rows,
-    zero_shot_places,
-)
+from geoscope_export.label_embeddings import class_embeddings, label_embeddings
 from geoscope_export.onnx_export import session
 
 from .conftest import TinyZeroShot
@@ -54,27 +50,6 @@ def test_class_embeddings_reject_empty_or_cancelling_prompts() -> None:
         class_embeddings(encode, [["x"], []])
     with pytest.raises(ConfigError, match="degenerate"):
         class_embeddings(encode, [["x", "y"]])
-
-
-def test_zero_shot_places_and_rows() -> None:
-    gaz = get_gazetteer()
-    places = zero_shot_places(gaz, ("country", "admin1", "city"), cities_per_country=3)
-    assert len(places["country"]) == len(gaz.countries())
-    assert len(places["admin1"]) == len(gaz.admin1())
-    hr = [c for c in places["city"] if c.country_code == "HR"]
-    assert [c.id for c in hr] == [c.id for c in gaz.top_cities("HR", n=3)]
-    assert hr[0].name == "Zagreb"
-    assert all(len([c for c in places["city"] if c.country_code == cc.country_code]) <= 3
-               for cc in places["country"])  # fmt: skip
-    rows = level_rows(places)
-    admin1_ids = {r["id"] for r in rows["admin1"]}
-    country_ids = {r["id"] for r in rows["country"]}
-    assert all(r["parent"] in admin1_ids | country_ids for r in rows["city"])
-    assert set(rows["city"][0]) == {"id", "name", "parent", "lat", "lon", "population",
-                                    "country_code"}  # fmt: skip
-    # without the admin-1 level, cities point at their shipped country
-    rows2 = level_rows(zero_shot_places(gaz, ("country", "city"), cities_per_country=2))
-    assert all(r["parent"] == r["country_code"] for r in rows2["city"])
 
 
 def test_label_embeddings_use_every_template() -> None:
@@ -119,12 +94,32 @@ def test_zero_shot_bundle(tiny_clip_checkpoint: Path, tmp_path: Path) -> None:
     bundle = load_bundle(out)
     assert bundle.embeddings("city").shape[1] == 16
 
+    # training's zero-shot validation decodes with the same labels, as the runtime does
+    from geoscope_core.runtime.decoding import Decoder
+    from geoscope_core.training.checkpoint import load_checkpoint
+    from geoscope_core.training.zeroshot import zero_shot_decoder
+
+    model = load_checkpoint(tiny_clip_checkpoint)
+    runtime = Decoder.from_bundle(bundle)
+    training = zero_shot_decoder(
+        get_gazetteer(), model.encode_text, model.logit_scale, runtime.spec.beam, top_cities=2
+    )
+    assert training.chain == runtime.chain
+    for level in runtime.chain:
+        assert training.table(level).rows == runtime.table(level).rows
+        np.testing.assert_allclose(
+            training.table(level).embeddings, runtime.table(level).embeddings, atol=2e-3
+        )
+    image = np.random.default_rng(2).normal(size=(10, 16)).astype(np.float32)
+    image /= np.linalg.norm(image, axis=1, keepdims=True)
+    logits = training.logits({"embedding": image}, "embedding")
+    assert training.decode_many(logits) == [
+        replace(p, model="") for p in runtime.decode_many(logits)
+    ]
+
     # the shipped text encoder + tokenizer reproduce the PyTorch text tower
     from tokenizers import Tokenizer
 
-    from geoscope_core.training.checkpoint import load_checkpoint
-
-    model = load_checkpoint(tiny_clip_checkpoint)
     tok = Tokenizer.from_file(str(out / "tokenizer.json"))
     texts = ["A Street View photo in Croatia.", "A photo taken in Tirana, Albania."]
     enc = [tok.encode(t) for t in texts]

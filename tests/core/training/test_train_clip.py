@@ -12,7 +12,7 @@ from geoscope_core.training.checkpoint import ZeroShotModel, load_checkpoint
 from geoscope_core.training.config import ClipConfig, CnnConfig
 from geoscope_core.training.loop import train
 from geoscope_core.training.testing import tiny_hf_clip
-from geoscope_core.training.zeroshot import ZeroShotDecoder
+from geoscope_core.training.zeroshot import zero_shot_decoder
 
 
 def clip_config(tmp_path, **kw) -> ClipConfig:
@@ -57,13 +57,16 @@ def test_lite_clip_trains_and_decodes_zero_shot(tmp_path):
     with torch.no_grad():
         (emb,) = model.image_module()(pixels)
     gaz = get_gazetteer()
-    decoder = ZeroShotDecoder(gaz, model.encode_text, top_countries=2, top_cities=3)
-    guesses = decoder.decode(emb.numpy(), model.logit_scale)
-    assert len(guesses) == 3
-    for g in guesses:
-        assert -90 <= g.lat <= 90 and -180 <= g.lon <= 180
-        assert gaz.country(g.country_code).id == g.country_code
-        assert 0 < g.country_prob <= 1
+    decoder = zero_shot_decoder(
+        gaz, model.encode_text, model.logit_scale, top_countries=2, top_cities=3
+    )
+    assert decoder.chain == ("country", "city") and decoder.spec.beam == 2
+    predictions = decoder.decode_many(decoder.logits({"embedding": emb.numpy()}, "embedding"))
+    assert len(predictions) == 3
+    for p in predictions:
+        assert -90 <= p.lat <= 90 and -180 <= p.lon <= 180
+        assert gaz.country(p.country_code).id == p.country_code
+        assert 0 < p.confidence <= 1
 
 
 @pytest.mark.slow
