@@ -81,9 +81,9 @@ def scan_child(folder: Path, model: str | None, settings: Path) -> None:
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from geoscope_desktop.app import make_settings
     from geoscope_desktop.items import PhotoStatus
     from geoscope_desktop.main_window import MainWindow
+    from geoscope_desktop.settings_store import make_settings
     from geoscope_desktop.workers import ModelChoice
 
     app = QApplication([sys.argv[0]])

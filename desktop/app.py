@@ -21,14 +21,6 @@ from geoscope_core.runtime.session import PROVIDER_NAMES
 
 log = logging.getLogger(__name__)
 
-#: Qt binding releases that corrupt reference counts: PySide6 6.12.0 drops a
-#: reference to the returned object on every void call and every signal emit
-#: (None/True), so a session aborts after a few thousand calls.
-BROKEN_PYSIDE = frozenset({"6.12.0"})
-
-ORGANIZATION = "GeoScope"
-APPLICATION = "GeoScope"
-
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="geoscope-desktop", description="GeoScope desktop app")
@@ -76,28 +68,6 @@ def _install_excepthook() -> None:
     sys.excepthook = hook
 
 
-def bindings_problem() -> str:
-    """Why the installed Qt bindings are unsafe, or '' when they are fine."""
-    import PySide6
-
-    if PySide6.__version__ in BROKEN_PYSIDE:
-        return (
-            f"PySide6 {PySide6.__version__} corrupts Python reference counts and crashes "
-            "long sessions; install another release: pip install 'PySide6-Essentials!=6.12.0'"
-        )
-    return ""
-
-
-def make_settings(path: Path | None):  # type: ignore[no-untyped-def]
-    from PySide6.QtCore import QSettings
-
-    from geoscope_desktop.settings_store import AppSettings
-
-    if path is not None:
-        return AppSettings(QSettings(str(path), QSettings.Format.IniFormat))
-    return AppSettings(QSettings(ORGANIZATION, APPLICATION))
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the app; a setup problem (no display, missing libraries) is one clear line
     on stderr and exit status 2."""
@@ -118,6 +88,8 @@ def _main(argv: Sequence[str] | None) -> int:
         from geoscope_desktop.selftest import run_self_test
 
         return run_self_test(args.folder, model=args.model, provider=args.provider or "auto")
+
+    from geoscope_desktop.bindings import bindings_problem
 
     problem = bindings_problem()
     if problem:
@@ -142,6 +114,7 @@ def _main(argv: Sequence[str] | None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from geoscope_desktop.main_window import MainWindow
+    from geoscope_desktop.settings_store import APPLICATION, ORGANIZATION, make_settings
     from geoscope_desktop.workers import ModelChoice
 
     app = QApplication.instance() or QApplication([sys.argv[0]])

@@ -61,7 +61,7 @@ class PlaceIndex:
 
     def __init__(self) -> None:
         from geoscope_core.geo.gazetteer import country_name, get_gazetteer
-        from geoscope_desktop.map_layers import town_table
+        from geoscope_desktop.towns import town_table
 
         gaz = get_gazetteer()
         self._country_name = country_name

@@ -53,9 +53,10 @@ def _run(photos: Path, tmp: Path, model: str | None, provider: str) -> int:
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from geoscope_desktop.app import bindings_problem, make_settings
+    from geoscope_desktop.bindings import bindings_problem
     from geoscope_desktop.items import PhotoStatus, place_text
     from geoscope_desktop.main_window import MainWindow
+    from geoscope_desktop.settings_store import make_settings
     from geoscope_desktop.workers import ModelChoice
 
     problem = bindings_problem()

@@ -11,6 +11,9 @@ from PySide6.QtWidgets import QSplitter, QWidget
 from geoscope_desktop.workers import PROVIDERS, ModelChoice
 
 MAX_RECENT = 8
+#: Where ``QSettings`` keeps the app's settings by default.
+ORGANIZATION = "GeoScope"
+APPLICATION = "GeoScope"
 
 
 class AppSettings:
@@ -92,3 +95,10 @@ class AppSettings:
 
     def sync(self) -> None:
         self.store.sync()
+
+
+def make_settings(path: Path | None) -> AppSettings:
+    """The app's settings: in the INI file ``path``, or the platform's default store."""
+    if path is not None:
+        return AppSettings(QSettings(str(path), QSettings.Format.IniFormat))
+    return AppSettings(QSettings(ORGANIZATION, APPLICATION))

@@ -74,7 +74,11 @@ def _imports(path: Path, module: str) -> set[str]:
 
 
 def test_no_import_circle() -> None:
-    roots = {"geoscope_core": ROOT, "geoscope_export": ROOT.parent / "export"}
+    roots = {
+        "geoscope_core": ROOT,
+        "geoscope_export": ROOT.parent / "export",
+        "geoscope_desktop": ROOT.parent / "desktop",
+    }
     modules: dict[str, Path] = {}
     for name, folder in roots.items():
         for path in folder.rglob("*.py"):

@@ -144,7 +144,7 @@ def test_installed_qt_bindings_keep_reference_counts() -> None:
     from PySide6.QtCore import QObject, Signal
     from PySide6.QtWidgets import QApplication, QLabel
 
-    from geoscope_desktop.app import bindings_problem
+    from geoscope_desktop.bindings import bindings_problem
 
     class Probe(QObject):
         ping = Signal(int)
