@@ -1,0 +1,163 @@
+"""The map: zoom, Natural Earth layers and town names, dark palette, the user's own tiles.
+
+Driven through the main window (pytest-qt); see ``appdriver`` and ``conftest``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QPointF, Qt
+
+from geoscope_desktop.main_window import MainWindow
+from tests.desktop.appdriver import (
+    FakeDialogs,
+)
+
+
+def test_map_wheel_zoom_and_reset(qtbot: Any, window: MainWindow) -> None:
+    from PySide6.QtCore import QPoint as P
+    from PySide6.QtGui import QWheelEvent
+
+    view = window.map
+    view.reset_view()
+    world = view.km_per_pixel()
+    centre = QPointF(view.viewport().rect().center())
+
+    def wheel(steps: int) -> None:
+        ev = QWheelEvent(
+            centre,
+            view.mapToGlobal(centre),
+            P(0, 0),
+            P(0, 120 * steps),
+            Qt.MouseButton.NoButton,
+            Qt.KeyboardModifier.NoModifier,
+            Qt.ScrollPhase.NoScrollPhase,
+            False,
+        )
+        view.wheelEvent(ev)
+
+    wheel(3)
+    assert view.km_per_pixel() == pytest.approx(world / 1.25**3, rel=0.01)
+    for _ in range(40):  # zoom is bounded
+        wheel(5)
+    assert view.km_per_pixel() > 0.9 * world / 4000
+    window.acts.reset_map.trigger()
+    assert view.km_per_pixel() == pytest.approx(world, rel=0.01)
+
+
+def test_map_draws_natural_earth_10m_and_town_names_by_zoom(qtbot: Any, window: MainWindow) -> None:
+    from geoscope_desktop.map_layers import Zoom
+
+    view = window.map
+    view.reset_view()
+    view.update_layers()
+    assert view.layers.zoom is Zoom.WORLD and not view.layers.visible_layers
+    assert view.layers.labels == []
+    view.focus_on(45.1, 15.2, 250)  # Croatia
+    assert view.layers.zoom is Zoom.COUNTRY
+    assert {"land_coarse", "borders", "admin1", "lakes"} <= view.layers.visible_layers
+    assert "Zagreb" in view.layers.labels
+    view.focus_on(42.65, 18.09, 4)  # Dubrovnik
+    assert view.layers.zoom is Zoom.TOWN
+    assert {"land", "borders"} <= view.layers.visible_layers
+    assert "land_coarse" not in view.layers.visible_layers
+    assert "Dubrovnik" in view.layers.labels
+    shots = {}
+    for name, (lat, lon, km) in {
+        "world": (20.0, 0.0, 20_000),
+        "country": (45.1, 15.2, 250),
+        "town": (42.65, 18.09, 4),
+    }.items():
+        view.focus_on(lat, lon, km)
+        qtbot.wait(20)
+        shots[name] = view.grab()
+        shots[name].save(str(Path(tempfile.gettempdir()) / f"geoscope_map_{name}.png"))
+    # at town zoom the sea and the land differ along the 1:10m coast: two colours at least
+    town = shots["town"].toImage()
+    colours = {town.pixelColor(x, y).name() for x in range(0, town.width(), 7) for y in (20, 60)}
+    assert len(colours) >= 2
+
+
+def test_dark_palette_darkens_the_map(qtbot: Any) -> None:
+    from PySide6.QtGui import QColor, QPalette
+    from PySide6.QtWidgets import QApplication
+
+    from geoscope_desktop.map_layers import DARK, LIGHT
+    from geoscope_desktop.worldmap import WorldMapView
+
+    app = QApplication.instance()
+    before = app.palette()
+    dark = QPalette(before)
+    dark.setColor(QPalette.ColorRole.Window, QColor("#202124"))
+    dark.setColor(QPalette.ColorRole.WindowText, QColor("#e8eaed"))
+    app.setPalette(dark)
+    try:
+        view = WorldMapView()
+        qtbot.addWidget(view)
+        assert view.colors is DARK
+    finally:
+        app.setPalette(before)
+    light = WorldMapView()
+    qtbot.addWidget(light)
+    assert light.colors is LIGHT
+    assert DARK.land.lightness() < 80 < LIGHT.land.lightness()
+
+
+def _mbtiles(path: Path, fmt: str, tiles: dict[tuple[int, int, int], bytes]) -> Path:
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE metadata (name TEXT, value TEXT)")
+    db.execute("CREATE TABLE tiles (zoom_level INT, tile_column INT, tile_row INT, tile_data BLOB)")
+    db.executemany("INSERT INTO metadata VALUES (?, ?)", [("name", "my town"), ("format", fmt)])
+    for (z, x, y), data in tiles.items():
+        db.execute("INSERT INTO tiles VALUES (?, ?, ?, ?)", (z, x, 2**z - 1 - y, data))
+    db.commit()
+    db.close()
+    return path
+
+
+def test_user_mbtiles_are_drawn_at_street_level(
+    qtbot: Any, window: MainWindow, tmp_path: Path
+) -> None:
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+    from PySide6.QtGui import QColor, QImage
+
+    from geoscope_desktop.offline_tiles import tile_box, tile_xy
+
+    image = QImage(256, 256, QImage.Format.Format_RGB32)
+    image.fill(QColor("#ff00ff"))
+    data = QByteArray()
+    buf = QBuffer(data)
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buf, "PNG")
+    x, y = tile_xy(42.645, 18.10, 14)
+    w, s_, e, n = tile_box(14, x, y)
+    assert w <= 18.10 <= e and s_ <= 42.645 <= n
+    tiles = {(14, x + dx, y + dy): bytes(data.data()) for dx in (-1, 0, 1) for dy in (-1, 0, 1)}
+    good = _mbtiles(tmp_path / "town.mbtiles", "png", tiles)
+    dialogs: FakeDialogs = window.dialogs  # type: ignore[assignment]
+    dialogs.open_path = good
+    window.acts.open_tiles.trigger()
+    assert dialogs.errors == [] and "my town" in window.statusBar().currentMessage()
+    window.map.reset_view()
+    window.map.update_layers()
+    assert window.map.tiles_shown == 0  # not at world zoom
+    window.map.focus_on(42.645, 18.10, 0.3)
+    assert window.map.tiles_shown >= 1
+    qtbot.wait(20)
+    shot = window.map.grab().toImage()
+    centre = shot.pixelColor(shot.width() // 2, shot.height() // 3)
+    assert (centre.red(), centre.green(), centre.blue()) == (255, 0, 255)
+    # vector tiles and non-MBTiles files are refused with a clear message
+    dialogs.open_path = _mbtiles(tmp_path / "vector.mbtiles", "pbf", tiles)
+    window.acts.open_tiles.trigger()
+    assert "only raster tiles" in dialogs.errors[-1][1]
+    (tmp_path / "junk.mbtiles").write_bytes(b"not sqlite at all" * 10)
+    dialogs.open_path = tmp_path / "junk.mbtiles"
+    window.acts.open_tiles.trigger()
+    assert "not an MBTiles file" in dialogs.errors[-1][1]
