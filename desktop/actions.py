@@ -36,6 +36,7 @@ class WindowActions:
         self.add_tracks = a(
             "Add &Track Logs…", None, "Place photos by your GPS track logs (GPX, KML, …)"
         )
+        self.clocks = a("Camera &Clocks…", None, "Correct a camera's clock: its photos move")
         self.accept = a("&Accept", "A", "Accept the selected estimates", sp.SP_DialogApplyButton)
         self.reject = a("&Reject", "R", "Reject the selected estimates", sp.SP_DialogDiscardButton)
         self.accept_confident = a(
@@ -141,6 +142,7 @@ class WindowActions:
         scan.addAction(self.cancel)
         scan.addSeparator()
         scan.addAction(self.add_tracks)
+        scan.addAction(self.clocks)
 
         model = mb.addMenu("&Model")
         model.addAction(self.default_model)
@@ -221,22 +223,37 @@ class RecentMenu:
 
 
 class FolderDrop(QObject):
-    """Takes the window's drag-and-drop events: a folder (or a file of one) dropped
-    emits ``dropped(folder)``."""
+    """Takes the window's drag-and-drop events: track logs dropped emit
+    ``tracks_dropped(paths)``; else a folder (or a file of one) emits ``dropped(folder)``."""
 
     dropped = Signal(Path)
+    tracks_dropped = Signal(list)
 
     def enter(self, event: QDragEnterEvent) -> None:
-        if dropped_folder(event.mimeData().urls()) is not None:
+        urls = event.mimeData().urls()
+        if dropped_tracks(urls) or dropped_folder(urls) is not None:
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def drop(self, event: QDropEvent) -> None:
-        folder = dropped_folder(event.mimeData().urls())
-        if folder is not None:
+        urls = event.mimeData().urls()
+        tracks = dropped_tracks(urls)
+        folder = dropped_folder(urls)
+        if tracks:
+            event.acceptProposedAction()
+            self.tracks_dropped.emit(tracks)
+        elif folder is not None:
             event.acceptProposedAction()
             self.dropped.emit(folder)
+
+
+def dropped_tracks(urls: Sequence[Any]) -> list[Path]:
+    """The track log files among dropped ``urls`` (QUrl), by their extension."""
+    from geoscope_core.evidence.tracks import TRACK_SUFFIXES
+
+    files = [Path(u.toLocalFile()) for u in urls if u.isLocalFile()]
+    return [p for p in files if p.suffix.lower() in TRACK_SUFFIXES and p.is_file()]
 
 
 def dropped_folder(urls: Sequence[Any]) -> Path | None:

@@ -176,7 +176,8 @@ class DetailPane(QWidget):
         elif pred is None:
             self.place.setText("Not scanned yet")
             gps = f"GPS in file: {format_latlon(*item.gps)}<br>" if item.gps else ""
-            self.facts.setText(f"{gps}{status}")
+            note = f"<br>{_escape(item.message)}" if item.message else ""
+            self.facts.setText(f"{gps}{status}{note}")
         else:
             self.place.setText(place_text(pred) or format_latlon(pred.lat, pred.lon))
             lines = [format_latlon(pred.lat, pred.lon)]

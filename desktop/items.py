@@ -111,6 +111,20 @@ class PhotoItem:
             base, prediction=result.prediction, model_prediction=result.prediction, status=status
         )
 
+    def unplaced(self, message: str) -> PhotoItem:
+        """Back to not scanned (``message`` says why): its evidence no longer places it
+        and no other estimate is known (``result`` keeps what was read of the file). A
+        decision of the user's stays."""
+        if self.decided or self.status is not PhotoStatus.ESTIMATED:
+            return self
+        return replace(
+            self,
+            prediction=None,
+            model_prediction=None,
+            status=PhotoStatus.PENDING,
+            message=message,
+        )
+
     @property
     def decided(self) -> bool:
         """True when the user accepted, rejected, moved, placed or renamed this photo's

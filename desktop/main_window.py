@@ -32,6 +32,7 @@ from geoscope_desktop.place_search import PlaceSearch
 from geoscope_desktop.placing import Placing
 from geoscope_desktop.selection import PhotoSelection
 from geoscope_desktop.settings_store import AppSettings
+from geoscope_desktop.tracking import Tracking
 from geoscope_desktop.workers import ModelChoice
 from geoscope_desktop.worldmap import WorldMapView
 
@@ -87,6 +88,7 @@ class MainWindow(QMainWindow):
             self.table, self.proxy, self.review, self.detail, self.map, self.images, self
         )
         self.placing = Placing(self.review, self.selection, self.map, self)
+        self.tracking = Tracking(self)
         self._connect()
         settings.restore_layout(self, self.splitters)
         self._update_actions()
@@ -137,7 +139,8 @@ class MainWindow(QMainWindow):
                 a.find: self.search.setFocus,
                 a.reset_map: self.map.reset_view,
                 a.open_tiles: self.choose_tiles,
-                a.add_tracks: self.add_tracks,
+                a.add_tracks: self.tracking.choose,
+                a.clocks: self.tracking.dock.show,
                 a.about: self.show_about,
                 a.default_model: self.models.use_default,
                 a.choose_model: self.choose_model,
@@ -147,6 +150,7 @@ class MainWindow(QMainWindow):
             act.triggered.connect(lambda _=False, k=key: self.models.set_provider(k))
         self.list_panel.open_button.clicked.connect(self.choose_folder)
         self.drops.dropped.connect(self.open_folder)
+        self.drops.tracks_dropped.connect(self.tracking.add)
         self.filter_box.currentIndexChanged.connect(
             lambda i: self.proxy.set_mode(Filter(self.filter_box.itemData(i)))
         )
@@ -226,15 +230,6 @@ class MainWindow(QMainWindow):
         """Scan every photo of the open folder in a worker thread."""
         paths = [it.path for it in self.model.items()]
         return self.scanner.start(paths, self.models.choice, self.models.reusable_predictor())
-
-    @Slot(object)
-    def add_tracks(self) -> None:
-        """Track logs the next scan places photos with (by time), drawn on the map."""
-        try:
-            lines = self.scanner.add_tracks(self.dialogs.open_files("Add track logs"))
-        except GeoScopeError as e:
-            return self.dialogs.error("Cannot read the track logs", str(e))
-        self.map.set_tracks(lines)
 
     @Slot(object)
     def _on_result(self, result: ScanResult) -> None:

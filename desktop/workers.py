@@ -21,6 +21,7 @@ from geoscope_core.errors import ConfigError
 from geoscope_core.runtime.session import PROVIDER_NAMES
 
 if TYPE_CHECKING:
+    from geoscope_core.evidence.personal import PersonalEvidence
     from geoscope_core.photos.metadata import PhotoMetadata
     from geoscope_core.runtime.predictor import Predictor
     from geoscope_core.scan.types import ScanOptions
@@ -89,6 +90,8 @@ class ScanWorker(QObject):
         self._options = options
         self._predictor = predictor
         self._cancel = threading.Event()
+        #: the user's evidence the scan placed photos by (None: none); read after ``finished``
+        self.evidence: PersonalEvidence | None = None
 
     def cancel(self) -> None:
         """Ask the scan to stop (thread-safe); ``finished(True)`` follows."""
@@ -115,6 +118,7 @@ class ScanWorker(QObject):
                 self.result.emit(res)
                 if self._cancel.is_set():
                     break
+            self.evidence = scanner.evidence
         except Exception as e:  # a worker is an edge: report, never crash the app
             log.exception("scan failed")
             self.failed.emit(f"The scan stopped: {e}", _details())

@@ -364,6 +364,8 @@ class WorldMapView(QGraphicsView):
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasFormat(PHOTOS_MIME):
             event.acceptProposedAction()
+        elif event.mimeData().hasUrls():
+            event.ignore()  # files (track logs, a folder) go on to the window
         else:
             super().dragEnterEvent(event)
 

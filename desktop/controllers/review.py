@@ -179,6 +179,16 @@ class ReviewController(QObject):
         self.model.replace_item(new)
         return new
 
+    def unplace(self, path: Path, message: str) -> PhotoItem | None:
+        """Take back a photo's estimate that its evidence no longer gives (see
+        ``PhotoItem.unplaced``); returns the item (None if not listed)."""
+        old = self.item_for(path)
+        if old is None:
+            return None
+        new = old.unplaced(message)
+        self.model.replace_item(new)
+        return new
+
     def set_file_metadata(self, path: Path, meta: Any) -> None:
         """What the file says before any scan: its own GPS (degrees), date taken, camera."""
         item = self.item_for(path)

@@ -15,6 +15,7 @@ from geoscope_desktop.items import ProgressMeter
 from geoscope_desktop.workers import ModelChoice, ScanJob, ScanWorker
 
 if TYPE_CHECKING:
+    from geoscope_core.evidence.personal import PersonalEvidence
     from geoscope_core.runtime.predictor import Predictor
     from geoscope_core.scan.types import ScanOptions
 
@@ -43,6 +44,8 @@ class ScanController(QObject):
         self.options = options
         self.meter = ProgressMeter()
         self._job: ScanJob | None = None
+        #: the user's evidence the last finished scan placed photos by (None: none)
+        self.evidence: PersonalEvidence | None = None
 
     def is_scanning(self) -> bool:
         return self._job is not None
@@ -85,6 +88,18 @@ class ScanController(QObject):
         self.options = replace(options, evidence=replace(evidence, track_files=files))
         return lines
 
+    def set_time_offset(self, camera: str, seconds: float) -> None:
+        """The next scans correct ``camera``'s clock by ``seconds`` (as --time-offset)."""
+        from geoscope_core.evidence.personal import EvidenceOptions
+        from geoscope_core.evidence.phototime import ClockOffset
+        from geoscope_core.scan.types import ScanOptions
+
+        options = self.options or ScanOptions()
+        evidence = options.evidence or EvidenceOptions()
+        kept = [o for o in evidence.time_offsets if o.camera != camera]
+        offsets = (*kept, ClockOffset(seconds, camera))
+        self.options = replace(options, evidence=replace(evidence, time_offsets=offsets))
+
     def cancel(self) -> None:
         if self._job is not None:
             self._job.cancel()
@@ -115,5 +130,6 @@ class ScanController(QObject):
     def _on_done(self, cancelled: bool) -> None:
         job, self._job = self._job, None
         if job is not None:
+            self.evidence = job.worker.evidence
             job.deleteLater()
         self.finished.emit(cancelled)

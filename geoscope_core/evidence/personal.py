@@ -127,6 +127,13 @@ class PersonalEvidence:
                 return float(tr.lat[i]), float(tr.lon[i])
         return None
 
+    def set_offset(self, camera: str, seconds: float, origin: str = "set by you") -> None:
+        """Use ``seconds`` as ``camera``'s clock correction from now on (the photo track
+        of its GPS photos follows); raises ConfigError for an unusable offset."""
+        ClockOffset(seconds, camera)  # the same bounds as --time-offset
+        self.cameras[camera] = CameraOffset(camera, float(seconds), origin)
+        self._rebuild()
+
     def offset_of(self, camera: str) -> float:
         if camera in self.cameras:
             return self.cameras[camera].seconds

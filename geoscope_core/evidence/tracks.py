@@ -173,6 +173,12 @@ def merge_tracks(tracks: Sequence[Track], name: str = "") -> Track:
     )
 
 
+#: File extensions of the track logs read here (``detect_format`` reads the content).
+TRACK_SUFFIXES = frozenset(
+    {".gpx", ".kml", ".kmz", ".tcx", ".nmea", ".nma", ".igc", ".geojson", ".json", ".csv"}
+)
+
+
 def detect_format(data: bytes, name: str = "") -> str:
     """The reader for ``data``: ``gpx``, ``kml``, ``tcx``, ``json``, ``owntracks``, ``nmea``,
     ``igc`` or ``csv``, from the content (the extension only breaks ties)."""

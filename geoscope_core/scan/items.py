@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from geoscope_core.evidence.personal import TRACK, TimePlacement
+from geoscope_core.evidence.personal import TRACK, PersonalEvidence, TimePlacement
 from geoscope_core.geo.places import PlaceNames, names_at_many
 from geoscope_core.photos.cache import FileKey
 from geoscope_core.photos.metadata import PhotoMetadata
@@ -103,6 +103,21 @@ def name_placements(named: list[tuple[Item, TimePlacement]]) -> None:
             **names,
         )
         it.reason = f"{tp.reason} (time zone: {tp.time.zone_note})"
+
+
+def placed_by_time(
+    evidence: PersonalEvidence, metas: Sequence[PhotoMetadata]
+) -> list[ScanResult | None]:
+    """The results ``evidence`` gives photos without camera GPS (``metas``) by time, as the
+    scan would report them (None where it places none): how a changed clock offset moves
+    photos without running the model again."""
+    items = [Item(m.path, meta=m) for m in metas]
+    placed = evidence.place(metas)
+    name_placements([(it, tp) for it, tp in zip(items, placed, strict=True) if tp is not None])
+    return [
+        result_of(it, False) if tp is not None else None
+        for it, tp in zip(items, placed, strict=True)
+    ]
 
 
 def name_exif(items: list[Item], repredict_gps: bool) -> None:

@@ -100,7 +100,7 @@ class Scanner:
             return result
 
         try:
-            evidence = self._load_evidence()  # first: a bad track file fails before any work
+            evidence = load_evidence(opts)  # first: a bad track file fails before any work
             self._stat_and_cache(items, cache)
             self._read_metadata([it for it in items if it.key and it.meta is None], pool)
             live = [it for it in items if not it.error]
@@ -326,19 +326,6 @@ class Scanner:
         for _ in self._infer(items, pool, cache, cancel, need=True):
             pass
 
-    def _load_evidence(self) -> PersonalEvidence:
-        """The evidence options of this scan with its track logs read (TrackError names a
-        bad file)."""
-        opts = self.options
-        ev_opts = opts.evidence or EvidenceOptions()
-        if ev_opts.photo_limits is None:
-            # photos are sparser than a log: take a photo's position only within the
-            # time-neighbour window of it (interpolating between two up to the gap limit)
-            lim = ev_opts.limits
-            ext = min(opts.time_window_s, lim.max_extrapolation_s)
-            ev_opts = replace(ev_opts, photo_limits=PlacementLimits(lim.max_gap_s, ext))
-        return PersonalEvidence.load(ev_opts)
-
     def _evidence(
         self,
         evidence: PersonalEvidence,
@@ -388,3 +375,16 @@ class Scanner:
         if not near:
             return None
         return time_neighbor_estimate(it.meta, near, window_s=self.options.time_window_s)
+
+
+def load_evidence(opts: ScanOptions) -> PersonalEvidence:
+    """The evidence of a scan with ``opts``: its track logs read (TrackError names a bad
+    file), no photo added yet."""
+    ev_opts = opts.evidence or EvidenceOptions()
+    if ev_opts.photo_limits is None:
+        # photos are sparser than a log: take a photo's position only within the
+        # time-neighbour window of it (interpolating between two up to the gap limit)
+        lim = ev_opts.limits
+        ext = min(opts.time_window_s, lim.max_extrapolation_s)
+        ev_opts = replace(ev_opts, photo_limits=PlacementLimits(lim.max_gap_s, ext))
+    return PersonalEvidence.load(ev_opts)

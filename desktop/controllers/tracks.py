@@ -1,0 +1,176 @@
+"""The user's track logs and camera clocks in the app.
+
+Tracks come from Scan ▸ Add Track Logs or a drop on the window; they place the photos
+of the next scan by time and, after a scan, the photos already listed at once. A
+camera's clock offset changed in the Camera Clocks panel moves its photos live: the
+evidence of the last scan places them again by time (``scan.items.placed_by_time``),
+no model is run and nothing is read again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal
+
+from geoscope_desktop.controllers.review import ReviewController
+from geoscope_desktop.controllers.scan import ScanController
+
+if TYPE_CHECKING:
+    from geoscope_core.evidence.personal import PersonalEvidence
+    from geoscope_core.photos.metadata import PhotoMetadata
+    from geoscope_core.scan.types import ScanResult
+
+log = logging.getLogger(__name__)
+
+#: what a photo the evidence no longer places says until it is scanned again
+OFF_TRACK = "not on your track with this clock offset: scan again for the model's estimate"
+
+
+@dataclass(frozen=True)
+class CameraClock:
+    """One camera of the scanned photos: its ``camera`` name, clock correction
+    ``seconds`` (added to its clock to get true time), where that came from (``origin``:
+    "estimated", "set by you", "--time-offset", "none") and how many ``photos``."""
+
+    camera: str
+    seconds: float
+    origin: str
+    photos: int
+
+
+class TrackController(QObject):
+    """Track logs, the evidence of the last scan and its cameras' clocks.
+
+    Signals: ``tracks_changed(list)`` the lines to draw ([K, 2] lat, lon degrees);
+    ``cameras_changed()`` after a scan or a change of the tracks; ``moved(n)`` after
+    photos were placed again (``n`` photos changed).
+    """
+
+    tracks_changed = Signal(list)
+    cameras_changed = Signal()
+    moved = Signal(int)
+
+    def __init__(
+        self, scanner: ScanController, review: ReviewController, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._scanner = scanner
+        self._review = review
+        self.evidence: PersonalEvidence | None = None
+        #: photos the evidence placed by time (the rest are the model's or their own GPS)
+        self._by_time: set[Path] = set()
+        #: each photo's last result not placed by the evidence, to go back to
+        self._fallback: dict[Path, ScanResult] = {}
+        scanner.result.connect(self._on_result)
+        scanner.finished.connect(self._on_scan_done)
+
+    # -- tracks ----------------------------------------------------------------------
+    def add(self, paths: Sequence[Path]) -> int:
+        """Use these track logs too (raises GeoScopeError naming a file that cannot be
+        read; the tracks in use stay). Photos already scanned are placed by them at once;
+        returns how many moved."""
+        if not paths:
+            return 0
+        lines = self._scanner.add_tracks(paths)
+        self.tracks_changed.emit(lines)
+        if not any(it.result is not None for it in self._review.items()):
+            return 0
+        from geoscope_core.scan.pipeline import load_evidence
+
+        evidence = load_evidence(self._scanner.options)  # type: ignore[arg-type]
+        metas = self._metas()
+        if self._scanner.options is None or self._scanner.options.neighbors:
+            evidence.add_reference_photos([m for m in metas if _tagged(m)])
+        if self.evidence is not None:
+            for co in self.evidence.cameras.values():
+                evidence.set_offset(co.camera, co.seconds, co.origin)
+        else:
+            evidence.resolve_offsets(metas)
+        self.evidence = evidence
+        self.cameras_changed.emit()
+        return self._place_again()
+
+    # -- clocks ------------------------------------------------------------------------
+    def cameras(self) -> list[CameraClock]:
+        """The cameras of the scanned photos with a capture time, most photos first."""
+        counts: dict[str, int] = {}
+        for m in self._metas():
+            if m.taken_at is not None:
+                counts[m.camera] = counts.get(m.camera, 0) + 1
+        out = []
+        for cam, n in counts.items():
+            co = self.evidence.cameras.get(cam) if self.evidence is not None else None
+            seconds = co.seconds if co is not None else 0.0
+            out.append(CameraClock(cam, seconds, co.origin if co is not None else "none", n))
+        return sorted(out, key=lambda c: (-c.photos, c.camera))
+
+    def set_offset(self, camera: str, seconds: float) -> int:
+        """Correct ``camera``'s clock by ``seconds`` and place the photos again by time;
+        returns how many photos moved (0 without evidence: no track, no GPS photo)."""
+        self._scanner.set_time_offset(camera, seconds)
+        if self.evidence is None:
+            return 0
+        self.evidence.set_offset(camera, seconds)
+        return self._place_again()
+
+    # -- placing -------------------------------------------------------------------------
+    def _metas(self) -> list[PhotoMetadata]:
+        return [
+            it.result.metadata
+            for it in self._review.items()
+            if it.result is not None and it.result.metadata is not None
+        ]
+
+    def _place_again(self) -> int:
+        """Every scanned photo without camera GPS placed again by the evidence; those it
+        no longer places go back to their earlier estimate (or wait for a scan)."""
+        from geoscope_core.scan.items import placed_by_time
+
+        if self.evidence is None:
+            return 0
+        metas = [m for m in self._metas() if not _tagged(m)]
+        moved = 0
+        for meta, result in zip(metas, placed_by_time(self.evidence, metas), strict=True):
+            before = self._review.item_for(meta.path)
+            if result is not None:
+                self._by_time.add(meta.path)
+                after = self._review.apply_scan(result)
+            elif meta.path in self._by_time:
+                self._by_time.discard(meta.path)
+                back = self._fallback.get(meta.path)
+                after = (
+                    self._review.apply_scan(back)
+                    if back is not None
+                    else self._review.unplace(meta.path, OFF_TRACK)
+                )
+            else:
+                continue
+            moved += after is not None and before is not None and after.location != before.location
+        self.moved.emit(moved)
+        return moved
+
+    def _on_result(self, result: ScanResult) -> None:
+        self._by_time.discard(Path(result.path))
+        if result.status in ("predicted", "neighbors") and result.prediction is not None:
+            self._fallback[Path(result.path)] = result
+
+    def _on_scan_done(self, _cancelled: bool) -> None:
+        from geoscope_core.scan.items import placed_by_time
+
+        self.evidence = self._scanner.evidence
+        if self.evidence is not None:
+            metas = [m for m in self._metas() if not _tagged(m)]
+            placed = placed_by_time(self.evidence, metas)
+            self._by_time = {m.path for m, r in zip(metas, placed, strict=True) if r is not None}
+            for path in self._by_time:
+                self._fallback.pop(path, None)
+        self.cameras_changed.emit()
+
+
+def _tagged(meta: PhotoMetadata) -> bool:
+    return meta.gps is not None and not meta.gps_is_estimate
