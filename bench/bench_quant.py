@@ -96,21 +96,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no checkpoint at {checkpoint} (pass --checkpoint)", file=sys.stderr)
         return 2
     model = load_checkpoint(checkpoint)
-    size, resize = m.input.size, m.input.resize
-    val = ev.decode_records(
-        ev.sample_records(ev.load_records(None, "val"), args.max_val), size, resize
-    )
+    val = ev.decode_records(ev.sample_records(ev.load_records(None, "val"), args.max_val), m.input)
     n_calib = int(m.quantization.get("calibration_images", 128))
-    calib = ev.decode_records(
-        ev.sample_records(ev.load_records(None, "train"), n_calib), size, resize
-    )
+    calib = ev.decode_records(ev.sample_records(ev.load_records(None, "train"), n_calib), m.input)
     predictor = Predictor.load(bundle.path, provider="cpu", threads=args.threads)
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         fp32 = export_image_encoder(
-            model.image_module(), size, model.image_output_names(), work / "fp32.onnx"
+            model.image_module(), m.input.size, model.image_output_names(), work / "fp32.onnx"
         )
         variants = {"fp32": fp32}
         quantize_static_int8(fp32, work / "static.onnx", calib.pixels)

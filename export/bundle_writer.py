@@ -27,8 +27,8 @@ from geoscope_core.runtime.manifest import (
     MANIFEST_NAME,
     BundleKind,
     DecodingSpec,
-    InputSpec,
     Manifest,
+    PreprocessSpec,
     ResizeMode,
     hash_bundle_files,
     level_specs,
@@ -155,7 +155,7 @@ def _build(
 ) -> None:
     zero_shot = model.kind == "zero-shot"
     resize = ResizeMode(getattr(model, "resize", ResizeMode.CENTER_CROP))
-    spec = InputSpec(
+    spec = PreprocessSpec(
         size=int(model.input_size),
         resize=resize,
         mean=tuple(float(v) for v in model.mean),  # type: ignore[arg-type]
@@ -171,13 +171,11 @@ def _build(
     if need_calib:
         records = ev.load_records(config.calibration_csv, "train")
         records = ev.sample_records(records, config.calibration_images, seed=config.seed)
-        calib = ev.decode_records(records, spec.size, spec.resize)
+        calib = ev.decode_records(records, spec)
     val = None
     if config.validate:
         records = ev.load_records(config.val_csv, "val")
-        val = ev.decode_records(
-            ev.sample_records(records, config.max_val, seed=config.seed), spec.size, spec.resize
-        )
+        val = ev.decode_records(ev.sample_records(records, config.max_val, seed=config.seed), spec)
 
     # -- image encoder: fp32 graph + parity -------------------------------------------
     image_module = model.image_module().eval()
@@ -315,14 +313,14 @@ def _build(
 
 
 def _write_gallery(
-    root: Path, encoder: Path, finest: ev.LevelHead, spec: InputSpec, config: ExportConfig
+    root: Path, encoder: Path, finest: ev.LevelHead, spec: PreprocessSpec, config: ExportConfig
 ) -> str:
     """Embed the training photos with the shipped ``encoder`` and write the bundle's
     gallery (each photo in the ``finest`` level's nearest cell); returns its file name."""
     from geoscope_core.runtime.gallery import build_gallery, write_gallery
 
     records = ev.load_records(config.calibration_csv, "train")
-    photos = ev.decode_records(records, spec.size, spec.resize)
+    photos = ev.decode_records(records, spec)
     embeddings = ev.run_encoder(session(encoder), photos.pixels, config.batch_size)["embedding"]
     cells = ev.nearest_label(finest, photos.lat, photos.lon)
     gallery = build_gallery(

@@ -43,7 +43,7 @@ def refit_error_model(
     bundle = predictor.bundle
     spec = bundle.manifest.input
     records = ev.sample_records(ev.fit_records(ev.load_records(labels_csv, "val")), max_photos)
-    photos = ev.decode_records(records, spec.size, spec.resize)
+    photos = ev.decode_records(records, spec)
     preds = []
     for start in range(0, len(photos), batch_size):
         preds.extend(predictor.predict(photos.pixels[start : start + batch_size]))

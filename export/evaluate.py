@@ -18,7 +18,7 @@ import numpy as np
 from geoscope_core.errors import DataError, ExportError, ImageDecodeError
 from geoscope_core.geo.distance import haversine_km
 from geoscope_core.runtime.decoding import Decoder
-from geoscope_core.runtime.manifest import ResizeMode
+from geoscope_core.runtime.manifest import PreprocessSpec
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -88,14 +88,14 @@ def sample_records(records: Sequence[GeoRecord], n: int, seed: int = 0) -> list[
     return [records[i] for i in idx]
 
 
-def decode_records(records: Sequence[GeoRecord], size: int, resize: ResizeMode) -> LabelledPixels:
-    """Decode ``records`` with the runtime's own image loader (skipping undecodable photos)."""
-    from geoscope_core.runtime.images import load_image
+def decode_records(records: Sequence[GeoRecord], spec: PreprocessSpec) -> LabelledPixels:
+    """Decode ``records`` as the runtime does under ``spec`` (skipping undecodable photos)."""
+    from geoscope_core.runtime.images import preprocess
 
     pixels, lat, lon, cc, group, scope = [], [], [], [], [], []
     for rec in records:
         try:
-            pixels.append(load_image(rec.path, size, resize))
+            pixels.append(preprocess(rec.path, spec))
         except ImageDecodeError as e:
             log.warning("skipped %s: %s", rec.path, e)
             continue

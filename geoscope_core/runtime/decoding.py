@@ -45,8 +45,8 @@ from geoscope_core.runtime.manifest import (
     IMAGE_ENCODER,
     BundleKind,
     DecodingSpec,
-    InputSpec,
     Manifest,
+    PreprocessSpec,
     Refine,
     level_specs,
 )
@@ -185,7 +185,7 @@ class Decoder:
         manifest = Manifest(
             name="in-memory",
             kind=kind,
-            input=InputSpec(),
+            input=PreprocessSpec(),
             levels=level_specs(kind, rows),
             files={IMAGE_ENCODER: ""},
             embedding_dim=dim,

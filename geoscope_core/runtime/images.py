@@ -25,13 +25,18 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from geoscope_core.errors import ImageDecodeError
 from geoscope_core.formats import format_of
-from geoscope_core.runtime.manifest import ResizeMode
+from geoscope_core.runtime.manifest import Interpolation, PreprocessSpec, ResizeMode
 
 log = logging.getLogger(__name__)
 
 #: Default ceiling on width x height (pixels): 200 MP, far above any camera's
 #: output, far below what would exhaust memory.
 DEFAULT_MAX_PIXELS = 200_000_000
+
+_RESAMPLING = {
+    Interpolation.BICUBIC: Image.Resampling.BICUBIC,
+    Interpolation.BILINEAR: Image.Resampling.BILINEAR,
+}
 
 _heif_lock = threading.Lock()
 _heif_registered = False
@@ -112,17 +117,26 @@ def _allow_pixels(max_pixels: int) -> None:
             Image.MAX_IMAGE_PIXELS = max_pixels // 2 + 1
 
 
+def preprocess(
+    path: Path, spec: PreprocessSpec, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
+    """The image encoder's input uint8 [size, size, 3] from the photo at ``path``, as
+    ``spec`` (a bundle manifest's ``input``, or a training backbone's) says."""
+    return load_image(path, spec.size, spec.resize, max_pixels, spec.interpolation)
+
+
 def load_image(
     path: Path,
     size: int,
     resize: ResizeMode = ResizeMode.CENTER_CROP,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    interpolation: Interpolation = Interpolation.BICUBIC,
 ) -> np.ndarray:
     """Decode ``path`` to a uint8 RGB array of shape [size, size, 3].
 
     ``resize``: CENTER_CROP scales the shorter side to ``size`` and keeps the
-    centre square; SQUASH scales both sides to ``size``. Orientation from EXIF
-    is applied first. Raises ImageDecodeError for unreadable, corrupt,
+    centre square; SQUASH scales both sides to ``size``; with the ``interpolation``
+    filter. Orientation from EXIF is applied first. Raises ImageDecodeError for unreadable, corrupt,
     unsupported or too large (> ``max_pixels`` pixels) images.
     """
     path = Path(path)
@@ -176,7 +190,7 @@ def load_image(
             out = ImageOps.exif_transpose(im) or im
             out = _to_rgb(out)
             box = _target_box(out.width, out.height, size, resize)
-            out = out.resize((size, size), Image.Resampling.BICUBIC, box=box, reducing_gap=3.0)
+            out = out.resize((size, size), _RESAMPLING[interpolation], box=box, reducing_gap=3.0)
             arr = np.asarray(out, dtype=np.uint8)
     except ImageDecodeError:
         raise

@@ -9,8 +9,8 @@ A bundle is a directory (or a .zip of the same content)::
     labels/<level>.npy     float16 [N, D] L2-normalised text embeddings (zero-shot)
 
 The image encoder does its own normalisation (mean/std are recorded here for
-reference only): the runtime resizes/crops to ``input.size`` and feeds uint8
-RGB pixels in NHWC layout.
+reference only): the runtime resizes/crops to ``input.size`` as ``input``
+(a ``PreprocessSpec``) says and feeds uint8 RGB pixels in NHWC layout.
 
 ``Manifest.from_dict`` validates everything it can without reading other
 files; ``geoscope_core.runtime.bundle`` checks hashes and shapes.
@@ -48,14 +48,32 @@ class ResizeMode(str, enum.Enum):
     SQUASH = "squash"  # resize both sides to ``size`` ignoring aspect ratio
 
 
+class Interpolation(str, enum.Enum):
+    """The resampling filter that scales a photo to the encoder's input."""
+
+    BICUBIC = "bicubic"
+    BILINEAR = "bilinear"
+
+
 @dataclass(frozen=True)
-class InputSpec:
-    """Image input of the image encoder. ``size`` in pixels; mean/std on the 0-1 scale."""
+class PreprocessSpec:
+    """How a photo becomes the image encoder's input, for training and the runtime alike
+    (the manifest's ``input``; ``runtime.images.preprocess`` applies it, and training's
+    view 0 is made by the same function): ``size`` x ``size`` pixels by ``resize`` with
+    ``interpolation``; ``mean``/``std`` (0-1 scale) are what the encoder normalises with
+    inside its graph. Manifests written before ``interpolation`` was recorded were all
+    made and read bicubic, its default."""
 
     size: int = 224
     resize: ResizeMode = ResizeMode.CENTER_CROP
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    interpolation: Interpolation = Interpolation.BICUBIC
+
+    @property
+    def pixels_id(self) -> str:
+        """Names how the pixels are made (not their size), e.g. for a feature cache key."""
+        return f"runtime.load_image/{self.resize.value}/{self.interpolation.value}"
 
     def __post_init__(self) -> None:
         if not 16 <= self.size <= 1024:
@@ -201,7 +219,7 @@ class Manifest:
 
     name: str
     kind: BundleKind
-    input: InputSpec
+    input: PreprocessSpec
     levels: tuple[LevelSpec, ...]
     files: dict[str, str]
     embedding_dim: int = 0
@@ -255,6 +273,7 @@ class Manifest:
         d = asdict(self)
         d["kind"] = self.kind.value
         d["input"]["resize"] = self.input.resize.value
+        d["input"]["interpolation"] = self.input.interpolation.value
         d["decoding"] = self.decoding.to_dict()
         return {"format_version": d.pop("format_version"), **d}
 
@@ -264,6 +283,8 @@ class Manifest:
             inp = dict(d.get("input", {}))
             if "resize" in inp:
                 inp["resize"] = ResizeMode(inp["resize"])
+            if "interpolation" in inp:
+                inp["interpolation"] = Interpolation(inp["interpolation"])
             for key in ("mean", "std"):
                 if key in inp:
                     inp[key] = tuple(inp[key])
@@ -273,7 +294,7 @@ class Manifest:
                 format_version=int(d.get("format_version", -1)),
                 name=str(d["name"]),
                 kind=BundleKind(d["kind"]),
-                input=InputSpec(**inp),
+                input=PreprocessSpec(**inp),
                 levels=tuple(LevelSpec(**lv) for lv in d["levels"]),
                 files=dict(d["files"]),
                 embedding_dim=int(d.get("embedding_dim", 0)),

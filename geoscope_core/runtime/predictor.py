@@ -40,8 +40,9 @@ class Predictor:
         self.provider: str = provider.value  # "cpu" or "cuda"
         self.model_id = bundle.model_id
         m = bundle.manifest
+        #: how a photo becomes this bundle's input (``runtime.images.preprocess``)
+        self.preprocess = m.input
         self.input_size = m.input.size
-        self.resize = m.input.resize
         self._input_name = session.get_inputs()[0].name
         batch_dim = session.get_inputs()[0].shape[0]
         self._fixed_batch = batch_dim if isinstance(batch_dim, int) else 0

@@ -38,7 +38,7 @@ from geoscope_core.photos.cache import CacheEntry, FileKey, ScanCache
 from geoscope_core.photos.metadata import read_metadata
 from geoscope_core.photos.neighbors import VisualGallery, time_neighbor_estimate
 from geoscope_core.prediction import Prediction, Source
-from geoscope_core.runtime.images import load_image
+from geoscope_core.runtime.images import preprocess
 from geoscope_core.runtime.predictor import Predictor
 from geoscope_core.scan.items import (
     Item,
@@ -207,7 +207,7 @@ class Scanner:
     def _decode(self, path: Path) -> np.ndarray:
         t, c = time.perf_counter(), time.thread_time()
         try:
-            return load_image(path, self.predictor.input_size, self.predictor.resize)
+            return preprocess(path, self.predictor.preprocess)
         finally:
             with self._lock:
                 self.stats.decode_s += time.perf_counter() - t

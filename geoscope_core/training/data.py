@@ -1,7 +1,7 @@
 """Training data: records, photo views (clean and augmented) and the feature cache.
 
 A *view* of a photo is a ``size`` x ``size`` uint8 RGB crop. View 0 is the plain
-centre crop the runtime uses, made by the runtime's own ``load_image`` (shorter
+centre crop the runtime uses, made by the runtime's own ``preprocess`` (shorter
 side resized to ``size`` with the same resampling, centre square);
 views 1.. are augmented deterministically from (seed, photo, view): a random
 resized crop (area fraction ``aug_scale_min``..1, aspect 3/4..4/3) and mild
@@ -30,8 +30,8 @@ from PIL import Image, ImageEnhance, ImageOps
 
 from geoscope_core import settings
 from geoscope_core.errors import DataError, ImageDecodeError, TrainingError
-from geoscope_core.runtime.images import load_image
-from geoscope_core.runtime.manifest import ResizeMode
+from geoscope_core.runtime.images import preprocess
+from geoscope_core.runtime.manifest import PreprocessSpec
 from geoscope_core.training.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -95,9 +95,14 @@ class ViewRecipe:
     color_jitter: float = 0.2
     hflip: bool = False
     seed: int = 0
-    #: View 0 is the runtime's own decoding (``runtime.images.load_image``, centre crop):
-    #: named here so features cached from another centre crop are never reused.
-    centre_crop: str = "runtime.load_image/center-crop/bicubic"
+    #: How view 0 is made (``view0``'s ``pixels_id``): named here so features cached
+    #: from other pixels are never reused.
+    centre_crop: str = PreprocessSpec().pixels_id
+
+    @property
+    def view0(self) -> PreprocessSpec:
+        """View 0's preprocessing: the runtime's default spec at ``size``."""
+        return PreprocessSpec(size=self.size)
 
     @classmethod
     def of(cls, config: TrainConfig, size: int) -> ViewRecipe:
@@ -116,7 +121,7 @@ def make_view(path: Path, view: int, recipe: ViewRecipe) -> np.ndarray:
     if view == 0:
         try:
             # a writable copy: torch.from_numpy warns on the decoder's read-only array
-            return np.array(load_image(path, recipe.size, ResizeMode.CENTER_CROP))
+            return np.array(preprocess(path, recipe.view0))
         except ImageDecodeError as e:
             raise DataError(f"cannot decode {path}: {e}") from e
     try:

@@ -6,7 +6,7 @@ import numpy as np
 
 from geoscope_core.records import shared_geo_records
 from geoscope_core.runtime.bundle import check_bundle, load_bundle, resolve_bundle_path
-from geoscope_core.runtime.images import load_image
+from geoscope_core.runtime.images import preprocess
 from geoscope_core.runtime.predictor import Predictor
 from geoscope_core.settings import DEFAULT_MODEL, models_dir
 
@@ -32,8 +32,7 @@ def test_default_bundle_places_croatian_street_view_in_croatia() -> None:
     predictor = Predictor.load(None, provider="cpu")
     records = [r for r in shared_geo_records("val") if "croatia_streetview" in str(r.path)]
     records = records[:: max(len(records) // 8, 1)][:8]
-    size, resize = predictor.input_size, predictor.resize
-    preds = predictor.predict(np.stack([load_image(r.path, size, resize) for r in records]))
+    preds = predictor.predict(np.stack([preprocess(r.path, predictor.preprocess) for r in records]))
     assert sum(p.country_code == "HR" for p in preds) >= 5
 
 
@@ -46,8 +45,7 @@ def test_default_bundle_error_radius_holds_about_two_thirds_of_world_photos() ->
     predictor = Predictor.load(None, provider="cpu")
     records = [r for r in shared_geo_records("val") if r.scope == "world"][::4]
     assert len(records) >= 200
-    size, resize = predictor.input_size, predictor.resize
-    pixels = np.stack([load_image(r.path, size, resize) for r in records])
+    pixels = np.stack([preprocess(r.path, predictor.preprocess) for r in records])
     preds = [p for i in range(0, len(pixels), 32) for p in predictor.predict(pixels[i : i + 32])]
     err = haversine_km(
         np.array([p.lat for p in preds]),

@@ -16,7 +16,7 @@ import pytest
 from geoscope_core.cli import main
 from geoscope_core.records import shared_geo_records
 from geoscope_core.runtime.bundle import check_bundle
-from geoscope_core.runtime.images import load_image
+from geoscope_core.runtime.images import preprocess
 from geoscope_core.runtime.manifest import Manifest
 from geoscope_core.runtime.predictor import Predictor
 
@@ -46,7 +46,7 @@ def test_rebuild_small_bundle_from_scratch(tmp_path: Path) -> None:
 
     predictor = Predictor.load(bundle, provider="cpu")
     records = shared_geo_records("val")[:4]
-    pixels = np.stack([load_image(r.path, manifest.input.size, manifest.input.resize)
+    pixels = np.stack([preprocess(r.path, manifest.input)
                        for r in records])  # fmt: skip
     preds = predictor.predict(pixels)
     assert len(preds) == 4

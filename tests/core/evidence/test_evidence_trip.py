@@ -80,7 +80,7 @@ def _build(tmp: Path) -> tuple[list[Path], list[Path], dict[Path, tuple[float, f
 
 @pytest.mark.slow
 def test_camera_offset_estimated_and_photos_placed_from_the_phone(tmp_path: Path) -> None:
-    from geoscope_core.runtime.images import load_image
+    from geoscope_core.runtime.images import preprocess
     from geoscope_core.runtime.predictor import Predictor
 
     cams, phones, truth = _build(tmp_path)
@@ -91,7 +91,7 @@ def test_camera_offset_estimated_and_photos_placed_from_the_phone(tmp_path: Path
 
     predictor = Predictor.load(None, provider="cpu")
     paths = cams + phones
-    pixels = np.stack([load_image(p, predictor.input_size, predictor.resize) for p in paths])
+    pixels = np.stack([preprocess(p, predictor.preprocess) for p in paths])
     _, embs = predictor.predict_with_embeddings(pixels)
     embeddings = {p: np.asarray(e, np.float32) for p, e in zip(paths, embs, strict=True)}
 
