@@ -24,12 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from geoscope_core.errors import BundleError
-    from geoscope_core.runtime.bundle import (
-        bundle_identity,
-        check_bundle,
-        load_bundle,
-        resolve_bundle_path,
-    )
+    from geoscope_core.runtime.bundle import bundle_identity, check_bundle, load_bundle
+    from geoscope_core.runtime.locate import resolve_bundle_path
     from geoscope_core.runtime.summary import bundle_summary
 
     if args.action == "check":

@@ -19,20 +19,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
-import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from hashlib import sha256 as _sha256
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from geoscope_core import settings
 from geoscope_core.errors import BundleError
 from geoscope_core.fsio import sha256_file
+from geoscope_core.runtime.locate import bundle_root, resolve_bundle_path, safe_join
 from geoscope_core.runtime.manifest import IMAGE_ENCODER, MANIFEST_NAME, BundleKind, Manifest
 
 if TYPE_CHECKING:
@@ -74,7 +70,7 @@ class Bundle:
 
     def file(self, rel: str) -> Path:
         """Absolute path of a bundle file (bundle-relative POSIX path ``rel``)."""
-        return _safe_join(self.path, rel)
+        return safe_join(self.path, rel)
 
     def labels(self, level: str) -> list[dict[str, Any]]:
         """Label rows of ``level``: ``{id, name, parent, lat, lon, population, country_code}``."""
@@ -92,13 +88,6 @@ class Bundle:
                 raise BundleError(f"level {level!r} of bundle {self.name!r} has no embeddings")
             self._cache[key] = _read_embeddings(self.file(spec.embeddings)).astype(np.float32)
         return self._cache[key]
-
-
-def _safe_join(root: Path, rel: str) -> Path:
-    parts = PurePosixPath(rel).parts
-    if not parts or PurePosixPath(rel).is_absolute() or ".." in parts:
-        raise BundleError(f"bundle path {rel!r} escapes the bundle folder")
-    return Path(root).joinpath(*parts)
 
 
 def _read_labels(path: Path) -> list[dict[str, Any]]:
@@ -134,103 +123,6 @@ def _read_embeddings(path: Path) -> np.ndarray:
     return arr
 
 
-# -- locating bundles --------------------------------------------------------------------
-
-
-def resolve_bundle_path(path_or_name: str | Path | None = None) -> Path:
-    """Bundle location for a name (looked up in ``settings.models_dir()``) or a path.
-
-    ``None`` means the default bundle (``settings.DEFAULT_MODEL``). A name may
-    resolve to ``<models_dir>/<name>`` or ``<models_dir>/<name>.zip``.
-    """
-    if path_or_name is None or str(path_or_name) == "":
-        path_or_name = settings.DEFAULT_MODEL
-    candidate = Path(path_or_name).expanduser()
-    if candidate.exists():
-        return candidate
-    text = str(path_or_name)
-    if "/" not in text and os.sep not in text:
-        models = settings.models_dir()
-        for p in (models / text, models / f"{text}.zip"):
-            if p.exists():
-                return p
-        available = sorted(
-            p.name.removesuffix(".zip")
-            for p in (models.iterdir() if models.is_dir() else ())
-            if p.is_dir() or p.suffix == ".zip"
-        )
-        raise BundleError(
-            f"no bundle named {text!r} in {models} "
-            f"(available: {', '.join(available) or 'none'}); pass a bundle folder or .zip path"
-        )
-    raise BundleError(f"bundle {text!r} does not exist")
-
-
-def _extract_zip(zip_path: Path) -> Path:
-    """Extract a bundle zip into the cache (once per zip content); returns the bundle root."""
-    digest = sha256_file(zip_path)
-    dest = settings.cache_dir() / "bundles" / digest[:24]
-    marker = dest.with_name(dest.name + ".complete")
-    if not marker.exists():
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest.parent))
-        try:
-            with zipfile.ZipFile(zip_path) as zf:
-                bad = [i.filename for i in zf.infolist() if not _plain_zip_name(i)]
-                if bad:
-                    raise BundleError(
-                        f"bundle zip {zip_path} has entries that are not plain relative "
-                        f"paths (refused): {', '.join(map(repr, bad[:5]))}"
-                    )
-                for info in zf.infolist():
-                    if info.is_dir():
-                        continue
-                    target = _safe_join(tmp, info.filename)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    with zf.open(info) as src, open(target, "wb") as out:
-                        shutil.copyfileobj(src, out)
-            if dest.exists():
-                shutil.rmtree(dest)
-            tmp.rename(dest)
-            marker.write_text(digest + "\n", encoding="utf-8")
-        except (zipfile.BadZipFile, OSError, EOFError) as e:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise BundleError(f"cannot extract bundle zip {zip_path}: {e}") from e
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-    if (dest / MANIFEST_NAME).exists():
-        return dest
-    subdirs = [p for p in dest.iterdir() if p.is_dir()]
-    if len(subdirs) == 1 and (subdirs[0] / MANIFEST_NAME).exists():
-        return subdirs[0]
-    raise BundleError(f"bundle zip {zip_path} holds no manifest.json")
-
-
-def _plain_zip_name(info: zipfile.ZipInfo) -> bool:
-    """Whether a zip entry is a plain file or folder at a relative POSIX path: no
-    backslashes, drive letters, absolute or ``..`` parts, control characters,
-    symbolic links or duplicate separators."""
-    name = info.filename
-    if not name or "\\" in name or ":" in name or name.startswith("/"):
-        return False
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
-        return False
-    parts = name.rstrip("/").split("/")
-    if any(p in ("", ".", "..") for p in parts):
-        return False
-    mode = info.external_attr >> 16
-    return not (mode and (mode & 0o170000) == 0o120000)  # a symlink entry
-
-
-def _bundle_root(path: Path) -> Path:
-    if path.is_file() and path.suffix.lower() == ".zip":
-        return _extract_zip(path)
-    if path.is_dir():
-        return path
-    raise BundleError(f"{path} is neither a bundle folder nor a .zip")
-
-
 # -- verification -------------------------------------------------------------------------
 
 
@@ -238,7 +130,7 @@ def _hash_problems(root: Path, manifest: Manifest) -> list[str]:
     problems = []
     for rel, expected in sorted(manifest.files.items()):
         try:
-            p = _safe_join(root, rel)
+            p = safe_join(root, rel)
         except BundleError as e:
             problems.append(str(e))
             continue
@@ -368,7 +260,7 @@ def load_bundle(path_or_name: str | Path | None = None, verify: bool = True) -> 
     corrupted, tampered with or inconsistent.
     """
     path = resolve_bundle_path(path_or_name)
-    root = _bundle_root(path)
+    root = bundle_root(path)
     manifest = Manifest.read(root / MANIFEST_NAME)
     bundle = Bundle(path=root, manifest=manifest, sha256=_manifest_sha(root))
     if verify:
@@ -381,7 +273,7 @@ def load_bundle(path_or_name: str | Path | None = None, verify: bool = True) -> 
 
 def bundle_identity(path: str | Path) -> Bundle:
     """The bundle at ``path`` with its identity (model id), without verifying its files."""
-    root = _bundle_root(resolve_bundle_path(path))
+    root = bundle_root(resolve_bundle_path(path))
     manifest = Manifest.read(root / MANIFEST_NAME)
     return Bundle(path=root, manifest=manifest, sha256=_manifest_sha(root))
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from geoscope_core.records import shared_geo_records
-from geoscope_core.runtime.bundle import check_bundle, load_bundle, resolve_bundle_path
+from geoscope_core.runtime.bundle import check_bundle, load_bundle
 from geoscope_core.runtime.images import preprocess
+from geoscope_core.runtime.locate import resolve_bundle_path
 from geoscope_core.runtime.predictor import Predictor
 from geoscope_core.settings import DEFAULT_MODEL, models_dir
 
