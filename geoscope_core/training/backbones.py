@@ -63,6 +63,7 @@ class Backbone:
     std: tuple[float, float, float]
     blocks: list[nn.Module] = field(default_factory=list)
     arch: dict[str, Any] = field(default_factory=dict)
+    part_dims: tuple[int, ...] = ()  # a concatenated backbone's branch feature dims
 
 
 class _LiteFeatures(nn.Module):
@@ -120,6 +121,7 @@ def _concat(names: list[str], pretrained: bool) -> Backbone:
         first.std,
         # unfreezing the last n blocks unfreezes the last branch's
         blocks=[b for p in parts for b in p.blocks],
+        part_dims=tuple(p.feature_dim for p in parts),
     )
 
 

@@ -86,7 +86,7 @@ def run_baselines(config: TrainConfig, progress: bool = False) -> dict[str, Any]
     pixel = PixelInput(backbone.mean, backbone.std)
     size = config.input_size or backbone.input_size
     recipe = ViewRecipe.of(config, size)
-    cache = feature_cache_for(config, recipe)
+    cache = feature_cache_for(config, recipe, part_dims=backbone.part_dims)
 
     def encoder(px: torch.Tensor) -> torch.Tensor:
         return backbone.module(pixel(px))

@@ -203,7 +203,7 @@ def train_cnn(
 
     # -- phase 1: frozen backbone, cached features ---------------------------------------
     recipe = ViewRecipe.of(config, size)
-    cache = feature_cache_for(config, recipe)
+    cache = feature_cache_for(config, recipe, part_dims=backbone.part_dims)
     set_trainable_blocks(backbone, 0)
     net.backbone.eval()
 

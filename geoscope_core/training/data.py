@@ -188,24 +188,39 @@ class FeatureCache:
 
     ``key`` identifies the backbone, weights and view recipe; the folder is
     ``root/key``. Files are written atomically, so ranks of a distributed run may
-    share the cache.
+    share the cache. ``parts``: for a concatenated backbone ``A+B``, each branch's
+    (key, feature dim): each branch's slice lives in that branch's own folder, so a
+    branch encoded alone before is read back instead of encoded again.
     """
 
-    def __init__(self, root: Path, key: str) -> None:
+    def __init__(self, root: Path, key: str, parts: Sequence[tuple[str, int]] = ()) -> None:
         self.folder = Path(root) / key
+        self.parts = [(Path(root) / k, dim) for k, dim in parts] or [(self.folder, 0)]
 
     @staticmethod
     def make_key(backbone: str, weights: str, recipe: ViewRecipe) -> str:
         text = json.dumps([backbone, weights, recipe.__dict__], sort_keys=True, default=str)
         return f"{backbone}-{recipe.size}-{hashlib.sha1(text.encode()).hexdigest()[:12]}"
 
-    def file_for(self, path: Path, view: int) -> Path:
+    def files_for(self, path: Path, view: int) -> list[Path]:
+        """The cache files of ``path``'s view ``view``: one per part."""
         try:
             st = path.stat()
         except OSError as e:
             raise DataError(f"photo not found: {path}") from e
         ident = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
-        return self.folder / f"{hashlib.sha1(ident.encode()).hexdigest()}_v{view}.npy"
+        name = f"{hashlib.sha1(ident.encode()).hexdigest()}_v{view}.npy"
+        return [folder / name for folder, _ in self.parts]
+
+    def _save(self, files: list[Path], row: np.ndarray) -> None:
+        bounds = np.cumsum([0] + [dim for _, dim in self.parts])
+        for k, f in enumerate(files):
+            piece = row if len(files) == 1 else row[bounds[k] : bounds[k + 1]]
+            f.parent.mkdir(parents=True, exist_ok=True)
+            tmp = f.with_suffix(f".{os.getpid()}.tmp")
+            with open(tmp, "wb") as fh:
+                np.save(fh, piece.astype(np.float16))
+            tmp.replace(f)
 
     def encode(
         self,
@@ -225,17 +240,19 @@ class FeatureCache:
         ``encoder`` maps uint8 [B, S, S, 3] to features [B, F]. In a distributed run
         each rank encodes its share of the missing items, then all read the cache.
         """
-        files = [[self.file_for(p, v) for v in range(views)] for p in paths]
+        files = [[self.files_for(p, v) for v in range(views)] for p in paths]
         if barrier is not None:  # every rank must see the same cache state to split the work
             barrier()
         missing = [
-            (i, v) for i in range(len(paths)) for v in range(views) if not files[i][v].is_file()
+            (i, v)
+            for i in range(len(paths))
+            for v in range(views)
+            if not all(f.is_file() for f in files[i][v])
         ]
         if barrier is not None:  # nobody writes before every rank has listed
             barrier()
         mine = missing[rank::world]
         if mine:
-            self.folder.mkdir(parents=True, exist_ok=True)
             log.info("encoding %d views (%d cached)", len(mine), len(paths) * views - len(missing))
             loader = torch.utils.data.DataLoader(
                 ViewDataset(paths, mine, recipe), batch_size=batch_size, num_workers=num_workers
@@ -247,16 +264,12 @@ class FeatureCache:
                     feats = encoder(pixels).float().cpu().numpy()
                 for row, j in zip(feats, idx.tolist(), strict=True):
                     i, v = mine[j]
-                    tmp = files[i][v].with_suffix(f".{os.getpid()}.tmp")
-                    with open(tmp, "wb") as fh:
-                        np.save(fh, row.astype(np.float16))
-                    tmp.replace(files[i][v])
+                    self._save(files[i][v], row)
         if barrier is not None:
             barrier()
         try:
-            return np.stack([np.stack([np.load(f) for f in row]) for row in files]).astype(
-                np.float32
-            )
+            rows = [[np.concatenate([np.load(f) for f in fs]) for fs in row] for row in files]
+            return np.stack([np.stack(r) for r in rows]).astype(np.float32)
         except (OSError, ValueError) as e:
             raise TrainingError(f"feature cache {self.folder} is damaged: {e}") from e
 
@@ -275,11 +288,23 @@ def backbone_weights_id(config: TrainConfig) -> str:
 
 
 def feature_cache_for(
-    config: TrainConfig, recipe: ViewRecipe, image_id: tuple[str, str] | None = None
+    config: TrainConfig,
+    recipe: ViewRecipe,
+    image_id: tuple[str, str] | None = None,
+    part_dims: Sequence[int] = (),
 ) -> FeatureCache:
     """The cache of the features that ``config``'s frozen backbone makes of ``recipe``'s views.
 
     ``image_id``: (tower name, weights id) of another image tower (an HF CLIP).
+    ``part_dims``: a concatenated backbone's branch feature dims (``Backbone.part_dims``).
     """
     name, weights = image_id or (config.backbone, backbone_weights_id(config))
-    return FeatureCache(feature_cache_root(config), FeatureCache.make_key(name, weights, recipe))
+    root = feature_cache_root(config)
+    parts: list[tuple[str, int]] = []
+    if len(part_dims) > 1 and weights == "pretrained":  # random branches differ when joined
+        names = name.split("+")
+        if len(names) != len(part_dims):
+            raise TrainingError(f"backbone {name!r} has {len(part_dims)} parts")
+        keys = [FeatureCache.make_key(n, weights, recipe) for n in names]
+        parts = list(zip(keys, part_dims, strict=True))
+    return FeatureCache(root, FeatureCache.make_key(name, weights, recipe), parts)

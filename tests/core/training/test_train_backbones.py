@@ -78,3 +78,39 @@ def test_concatenated_backbone_trains_and_loads_back(tmp_path):
     # both branches' weights are in the checkpoint (strictly loaded back above)
     keys = load_file(str(out / "model.safetensors"))
     assert any(".branches.0." in k for k in keys) and any(".branches.1." in k for k in keys)
+
+
+def test_concatenated_features_are_cached_per_branch_and_reused(tmp_path):
+    from PIL import Image
+
+    from geoscope_core.training.config import CnnConfig
+    from geoscope_core.training.data import ViewRecipe, feature_cache_for
+
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"p{i}.jpg")
+        Image.new("RGB", (40, 30), (60 * i, 90, 30)).save(paths[-1])
+    cfg = CnnConfig(backbone="a+b", feature_cache=str(tmp_path / "cache"))
+    recipe = ViewRecipe.of(cfg, 32)
+    calls = []
+
+    def encoder(dim_offset: float, dim: int):
+        def run(px: torch.Tensor) -> torch.Tensor:
+            calls.append(dim)
+            base = px.float().mean(dim=(1, 2, 3)).unsqueeze(1)
+            return base + dim_offset + torch.arange(dim, dtype=torch.float32)
+
+        return run
+
+    joined = feature_cache_for(cfg, recipe, part_dims=(2, 3))
+    both = joined.encode(paths, 1, recipe, encoder(0.0, 5))
+    assert both.shape == (3, 1, 5) and calls == [5]
+    # branch a alone reads its slice from the cache: its encoder never runs
+    alone = feature_cache_for(CnnConfig(backbone="a", feature_cache=cfg.feature_cache), recipe)
+    a = alone.encode(paths, 1, recipe, encoder(100.0, 2))
+    assert calls == [5]
+    np.testing.assert_allclose(a, both[:, :, :2], rtol=1e-3)
+    # joined again: everything cached
+    again = joined.encode(paths, 1, recipe, encoder(0.0, 5))
+    assert calls == [5]
+    np.testing.assert_allclose(again, both)
