@@ -9,8 +9,9 @@ on the track. Its photos tell ``d`` two ways:
   and the phone. For a candidate offset ``d``, every (camera photo i, reference photo j)
   pair adds ``w_ij * exp(-((t_i + d - t_j) / sigma)^2 / 2)`` to a score, where ``w_ij``
   is how much more alike the two images are than is usual for this trip (cosine
-  similarity of the model's image embeddings above its 90th percentile over all pairs;
-  above the median when that leaves no pair).
+  similarity of the model's image embeddings above its 90th percentile over all pairs,
+  or above the ``min(Nc, Nr)``-th most alike pair when that is lower, since each camera
+  photo may have one twin; above the median when that leaves no pair).
   The offset is the best-scoring ``d``.
 
 An estimate is *clear* when anchors agree (spread under ``sigma``) or the best score
@@ -108,7 +109,11 @@ def from_photos(
     near = np.isfinite(lag) & (np.abs(lag) <= s.max_s + 4 * s.sigma_s)
     if not near.any():
         return None
-    base = float(np.quantile(sim[near], s.quantile))
+    ranked = np.sort(sim[near])[::-1]
+    # each camera photo has at most one twin, so up to min(Nc, Nr) pairs may be real:
+    # a small trip's 90th percentile would leave only its single most alike pair
+    twins = min(cam.shape[0], ref.shape[0], len(ranked) - 1)
+    base = min(float(np.quantile(ranked, s.quantile)), float(ranked[twins]) if twins else 1.0)
     w = np.where(near, np.maximum(sim - base, 0.0), 0.0)
     if not (w > 0).any():  # few pairs, the best all alike: above the median then
         w = np.where(near, np.maximum(sim - float(np.median(sim[near])), 0.0), 0.0)
