@@ -1,4 +1,4 @@
-"""The map's Natural Earth 1:10m layers (``resources/basemap.npz``), read tile by tile.
+"""The map's Natural Earth layers (``resources/basemap.npz``), read tile by tile.
 
 Made by ``packaging/make_basemap.py`` (its docstring gives the source and the
 commands). Each layer is cut into ``tile_deg`` degree tiles; a tile holds rings

@@ -1,4 +1,4 @@
-"""What the map draws at each zoom: Natural Earth 1:10m tiles and town names in view.
+"""What the map draws at each zoom: Natural Earth tiles and town names in view.
 
 Scene coordinates are the map's (``x = lon``, ``y = -lat``, degrees). The world
 zoom shows the 1:110m countries the view builds itself; closer in, ``MapLayers``
@@ -34,8 +34,8 @@ class Zoom(enum.Enum):
     """How close the map is, by kilometres per screen pixel."""
 
     WORLD = "world"  # > 6 km/px: 1:110m countries
-    COUNTRY = "country"  # 0.6-6 km/px: simplified 1:10m land, borders, regions, lakes
-    TOWN = "town"  # < 0.6 km/px: full 1:10m
+    COUNTRY = "country"  # 0.6-6 km/px: simplified 1:10m land, borders, regions, lakes; rivers
+    TOWN = "town"  # < 0.6 km/px: full 1:10m, rivers (1:50m) drawn wider
 
     @classmethod
     def at(cls, km_per_px: float) -> Zoom:
@@ -47,10 +47,20 @@ class Zoom(enum.Enum):
 #: layers drawn at each zoom, bottom to top
 ZOOM_LAYERS: dict[Zoom, tuple[str, ...]] = {
     Zoom.WORLD: (),
-    Zoom.COUNTRY: ("land_coarse", "lakes", "admin1", "borders"),
-    Zoom.TOWN: ("land", "lakes", "admin1", "borders"),
+    Zoom.COUNTRY: ("land_coarse", "rivers", "lakes", "admin1", "borders"),
+    Zoom.TOWN: ("land", "rivers", "lakes", "admin1", "borders"),
 }
-LAYER_Z = {"land_coarse": -6.0, "land": -6.0, "lakes": -4.5, "admin1": -4.2, "borders": -4.0}
+#: rivers under the lakes: a lake's centreline is hidden by its water
+LAYER_Z = {
+    "land_coarse": -6.0,
+    "land": -6.0,
+    "rivers": -4.6,
+    "lakes": -4.5,
+    "admin1": -4.2,
+    "borders": -4.0,
+}
+#: river width (screen pixels) at each zoom
+RIVER_PX = {Zoom.WORLD: 0.0, Zoom.COUNTRY: 1.0, Zoom.TOWN: 1.8}
 #: place names labelled in view at each zoom
 LABELS = {Zoom.WORLD: 0, Zoom.COUNTRY: 30, Zoom.TOWN: 45}
 
@@ -66,6 +76,7 @@ class MapColors:
     border: QColor
     admin1: QColor
     lake: QColor
+    river: QColor
     graticule: QColor
     text: QColor
     halo: QColor
@@ -79,6 +90,7 @@ LIGHT = MapColors(
     border=QColor("#a9a291"),
     admin1=QColor("#cfc7b4"),
     lake=QColor("#cfe2ee"),
+    river=QColor("#6f9ec6"),
     graticule=QColor(255, 255, 255, 150),
     text=QColor("#3b3a36"),
     halo=QColor(255, 255, 255, 200),
@@ -91,6 +103,7 @@ DARK = MapColors(
     border=QColor("#77716a"),
     admin1=QColor("#4c4944"),
     lake=QColor("#1b2836"),
+    river=QColor("#41668a"),
     graticule=QColor(255, 255, 255, 28),
     text=QColor("#d8d4cc"),
     halo=QColor(0, 0, 0, 170),
@@ -132,7 +145,11 @@ class MapLayers:
 
     def update(self, west: float, south: float, east: float, north: float, zoom: Zoom) -> None:
         """Show ``zoom``'s layers for the box in view (degrees)."""
-        self.zoom = zoom
+        if zoom is not self.zoom:
+            self.zoom = zoom
+            for (name, _), item in self._built.items():
+                if name == "rivers":
+                    self._style(item, name)  # their width goes by zoom
         wanted = ZOOM_LAYERS[zoom]
         for (name, _), item in self._built.items():
             item.setVisible(name in wanted)
@@ -181,6 +198,12 @@ class MapLayers:
             pen.setCosmetic(True)
             item.setPen(pen)
             item.setBrush(QBrush(c.lake))
+        elif name == "rivers":
+            pen = QPen(c.river, RIVER_PX[self.zoom])
+            pen.setCosmetic(True)
+            pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+            pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+            item.setPen(pen)
         else:
             pen = QPen(
                 c.border if name == "borders" else c.admin1, 1.1 if name == "borders" else 0.8

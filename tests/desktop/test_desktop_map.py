@@ -1,4 +1,4 @@
-"""The map: zoom, Natural Earth layers and town names, dark palette, the user's own tiles.
+"""The map: zoom, Natural Earth layers and town names, dark palette, rivers, the user's own tiles.
 
 Driven through the main window (pytest-qt); see ``appdriver`` and ``conftest``.
 """
@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 
@@ -161,3 +162,44 @@ def test_user_mbtiles_are_drawn_at_street_level(
     dialogs.open_path = tmp_path / "junk.mbtiles"
     window.acts.open_tiles.trigger()
     assert "not an MBTiles file" in dialogs.errors[-1][1]
+
+
+def test_rivers_are_blue_lines_by_zoom(qtbot: Any, window: MainWindow) -> None:
+    from geoscope_desktop.basemap import basemap
+    from geoscope_desktop.map_layers import RIVER_PX, Zoom
+
+    view = window.map
+    view.reset_view()
+    view.update_layers()
+    assert "rivers" not in view.layers.visible_layers
+    view.focus_on(47.5, 19.05, 250)  # Hungary
+    assert view.layers.zoom is Zoom.COUNTRY and "rivers" in view.layers.visible_layers
+    # the Danube flows through Budapest: a river point within 2 km of the city centre
+    rivers = basemap()["rivers"]
+    points = np.vstack(
+        [r for t in rivers.tiles_in(18.9, 47.3, 19.2, 47.7) for r in rivers.tile_rings(t)]
+    )
+    near = points[np.argmin(np.hypot(points[:, 0] - 19.05, points[:, 1] - 47.50))]
+    assert abs(near[0] - 19.05) < 0.03 and abs(near[1] - 47.50) < 0.03
+    widths = {}
+    for zoom, km in ((Zoom.COUNTRY, 250), (Zoom.TOWN, 10)):
+        view.focus_on(float(near[1]), float(near[0]), km)
+        assert view.layers.zoom is zoom
+        qtbot.wait(20)
+        items = [i for (n, _), i in view.layers._built.items() if n == "rivers" and i.isVisible()]
+        widths[zoom] = {i.pen().widthF() for i in items}
+        # drawn in the palette's river colour where the river point is
+        shot = view.viewport().grab().toImage()
+        at = view.view_point(float(near[1]), float(near[0]))
+        river = view.colors.river
+        seen = [
+            shot.pixelColor(at.x() + dx, at.y() + dy) for dx in range(-2, 3) for dy in range(-2, 3)
+        ]
+        assert any(
+            abs(c.red() - river.red())
+            + abs(c.green() - river.green())
+            + abs(c.blue() - river.blue())
+            < 40
+            for c in seen
+        ), [c.name() for c in seen]
+    assert widths == {Zoom.COUNTRY: {RIVER_PX[Zoom.COUNTRY]}, Zoom.TOWN: {RIVER_PX[Zoom.TOWN]}}
