@@ -62,7 +62,9 @@ class WindowActions:
         self.find = a("&Find…", Std.Find)
         self.reset_map = a("Show &Whole World", "Ctrl+0")
         self.open_tiles = a(
-            "Open Offline &Map Tiles…", None, "Draw your own MBTiles file for street level"
+            "Open Offline &Map Tiles…",
+            None,
+            "Draw your own MBTiles or PMTiles file for street level",
         )
         self.about = a("&About GeoScope…", "F1")
         self.default_model = a(

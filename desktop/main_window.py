@@ -351,8 +351,10 @@ class MainWindow(QMainWindow):
         self.status.model_label.setText(self.models.label())
 
     def choose_tiles(self) -> bool:
-        """Ask for an MBTiles file and draw it on the map when zoomed in."""
-        path = self.dialogs.open_file("Open offline map tiles", "MBTiles (*.mbtiles)")
+        """Ask for an MBTiles or PMTiles file and draw it on the map when zoomed in."""
+        path = self.dialogs.open_file(
+            "Open offline map tiles", "Map tiles (*.mbtiles *.pmtiles);;All files (*)"
+        )
         name = ""
         try:
             name = self.map.open_tiles(path) if path is not None else ""

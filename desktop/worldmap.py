@@ -53,7 +53,7 @@ from geoscope_desktop.map_markers import (
     cell_degrees,
 )
 from geoscope_desktop.mapdata import circle_shapes, km_per_degree_lat, world_outlines
-from geoscope_desktop.offline_tiles import MBTiles, tile_box
+from geoscope_desktop.offline_tiles import TileFile, open_tile_file, tile_box
 from geoscope_desktop.photo_model import PHOTOS_MIME, paths_from_mime
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ class WorldMapView(QGraphicsView):
         self._unnamed: list[QGraphicsPathItem] = []
         self._highlighted: str = ""
         self.markers = MarkerLayer(self._scene)
-        self.tiles: MBTiles | None = None
+        self.tiles: TileFile | None = None
         self._tile_items: dict[tuple[int, int, int], QGraphicsPixmapItem] = {}
         self.setAcceptDrops(True)
         self._estimate_items: list[QGraphicsItem] = []
@@ -316,12 +316,14 @@ class WorldMapView(QGraphicsView):
 
     # -- the user's offline tiles ----------------------------------------------
     def open_tiles(self, path: Path) -> str:
-        """Draw the raster MBTiles file at ``path`` when zoomed in; returns its name
-        (raises TilesError when it cannot be used)."""
-        source = MBTiles(path)
+        """Draw the raster MBTiles or PMTiles file at ``path`` when zoomed in; returns
+        its name (raises TilesError when it cannot be used)."""
+        source = open_tile_file(path)
         for item in self._tile_items.values():
             self._scene.removeItem(item)
         self._tile_items = {}
+        if self.tiles is not None:
+            self.tiles.close()
         self.tiles = source
         self.update_layers()
         return source.name

@@ -1,4 +1,4 @@
-"""The map: zoom, Natural Earth layers and town names, dark palette, rivers, the user's own tiles.
+"""The map: zoom, Natural Earth layers, rivers and town names, dark palette.
 
 Driven through the main window (pytest-qt); see ``appdriver`` and ``conftest``.
 """
@@ -14,9 +14,6 @@ import pytest
 from PySide6.QtCore import QPointF, Qt
 
 from geoscope_desktop.main_window import MainWindow
-from tests.desktop.appdriver import (
-    FakeDialogs,
-)
 
 
 def test_map_wheel_zoom_and_reset(qtbot: Any, window: MainWindow) -> None:
@@ -106,62 +103,6 @@ def test_dark_palette_darkens_the_map(qtbot: Any) -> None:
     qtbot.addWidget(light)
     assert light.colors is LIGHT
     assert DARK.land.lightness() < 80 < LIGHT.land.lightness()
-
-
-def _mbtiles(path: Path, fmt: str, tiles: dict[tuple[int, int, int], bytes]) -> Path:
-    import sqlite3
-
-    db = sqlite3.connect(path)
-    db.execute("CREATE TABLE metadata (name TEXT, value TEXT)")
-    db.execute("CREATE TABLE tiles (zoom_level INT, tile_column INT, tile_row INT, tile_data BLOB)")
-    db.executemany("INSERT INTO metadata VALUES (?, ?)", [("name", "my town"), ("format", fmt)])
-    for (z, x, y), data in tiles.items():
-        db.execute("INSERT INTO tiles VALUES (?, ?, ?, ?)", (z, x, 2**z - 1 - y, data))
-    db.commit()
-    db.close()
-    return path
-
-
-def test_user_mbtiles_are_drawn_at_street_level(
-    qtbot: Any, window: MainWindow, tmp_path: Path
-) -> None:
-    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
-    from PySide6.QtGui import QColor, QImage
-
-    from geoscope_desktop.offline_tiles import tile_box, tile_xy
-
-    image = QImage(256, 256, QImage.Format.Format_RGB32)
-    image.fill(QColor("#ff00ff"))
-    data = QByteArray()
-    buf = QBuffer(data)
-    buf.open(QIODevice.OpenModeFlag.WriteOnly)
-    image.save(buf, "PNG")
-    x, y = tile_xy(42.645, 18.10, 14)
-    w, s_, e, n = tile_box(14, x, y)
-    assert w <= 18.10 <= e and s_ <= 42.645 <= n
-    tiles = {(14, x + dx, y + dy): bytes(data.data()) for dx in (-1, 0, 1) for dy in (-1, 0, 1)}
-    good = _mbtiles(tmp_path / "town.mbtiles", "png", tiles)
-    dialogs: FakeDialogs = window.dialogs  # type: ignore[assignment]
-    dialogs.open_path = good
-    window.acts.open_tiles.trigger()
-    assert dialogs.errors == [] and "my town" in window.statusBar().currentMessage()
-    window.map.reset_view()
-    window.map.update_layers()
-    assert window.map.tiles_shown == 0  # not at world zoom
-    window.map.focus_on(42.645, 18.10, 0.3)
-    assert window.map.tiles_shown >= 1
-    qtbot.wait(20)
-    shot = window.map.grab().toImage()
-    centre = shot.pixelColor(shot.width() // 2, shot.height() // 3)
-    assert (centre.red(), centre.green(), centre.blue()) == (255, 0, 255)
-    # vector tiles and non-MBTiles files are refused with a clear message
-    dialogs.open_path = _mbtiles(tmp_path / "vector.mbtiles", "pbf", tiles)
-    window.acts.open_tiles.trigger()
-    assert "only raster tiles" in dialogs.errors[-1][1]
-    (tmp_path / "junk.mbtiles").write_bytes(b"not sqlite at all" * 10)
-    dialogs.open_path = tmp_path / "junk.mbtiles"
-    window.acts.open_tiles.trigger()
-    assert "not an MBTiles file" in dialogs.errors[-1][1]
 
 
 def test_rivers_are_blue_lines_by_zoom(qtbot: Any, window: MainWindow) -> None:
