@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QImage, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -22,6 +23,7 @@ from geoscope_desktop.items import (
     REVIEWABLE,
     PhotoItem,
     PhotoStatus,
+    PlaceEdit,
     format_km,
     format_latlon,
     place_text,
@@ -41,11 +43,12 @@ TOP_K = 5
 
 
 class DetailPane(QWidget):
-    """Shows one ``PhotoItem``. Emits ``alternative_chosen(Candidate)``, ``accept_clicked``,
-    ``reject_clicked`` and ``revert_clicked``."""
+    """Shows one ``PhotoItem``. Emits ``alternative_chosen(Candidate)``,
+    ``names_edited(PlaceEdit)``, ``accept_clicked``, ``reject_clicked`` and
+    ``revert_clicked``."""
 
     alternative_chosen = Signal(object)
-    names_edited = Signal(str, str, str)
+    names_edited = Signal(object)
     accept_clicked = Signal()
     reject_clicked = Signal()
     revert_clicked = Signal()
@@ -85,10 +88,14 @@ class DetailPane(QWidget):
         self.alternatives.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.alternatives.setUniformItemSizes(True)
 
+        self.sublocation_edit = QLineEdit()
         self.city_edit = QLineEdit()
         self.region_edit = QLineEdit()
         self.country_edit = QLineEdit()
+        self.name_edits = (self.sublocation_edit, self.city_edit, self.region_edit,
+                           self.country_edit)  # fmt: skip
         for edit, what in (
+            (self.sublocation_edit, "Sublocation"),
             (self.city_edit, "City"),
             (self.region_edit, "Region"),
             (self.country_edit, "Country"),
@@ -119,10 +126,11 @@ class DetailPane(QWidget):
         alt_label.setStyleSheet("color: #5c6670; margin-top: 4px;")
         info.addWidget(alt_label)
         info.addWidget(self.alternatives, 1)
-        names = QHBoxLayout()
-        for edit in (self.city_edit, self.region_edit, self.country_edit):
-            names.addWidget(edit, 1)
-        names.addWidget(self.names_btn)
+        names = QGridLayout()
+        names.setHorizontalSpacing(4)
+        for k, edit in enumerate(self.name_edits):
+            names.addWidget(edit, k // 2, k % 2)
+        names.addWidget(self.names_btn, 0, 2, 2, 1)
         info.addLayout(names)
         buttons = QHBoxLayout()
         buttons.addWidget(self.accept_btn)
@@ -153,11 +161,12 @@ class DetailPane(QWidget):
             self._render_preview()
         self.alternatives.clear()
         pred = item.prediction if item is not None else None
+        self.sublocation_edit.setText(pred.sublocation if pred else "")
         self.city_edit.setText(pred.city if pred else "")
         self.region_edit.setText(pred.admin1 if pred else "")
         self.country_edit.setText(pred.country if pred else "")
         editable = item is not None and pred is not None and item.status in REVIEWABLE
-        for w in (self.city_edit, self.region_edit, self.country_edit, self.names_btn):
+        for w in (*self.name_edits, self.names_btn):
             w.setEnabled(editable)
         if item is None:
             self.title.setText("")
@@ -236,15 +245,12 @@ class DetailPane(QWidget):
         self._render_preview()
 
     def _on_names(self) -> None:
-        self.names_edited.emit(
-            self.city_edit.text(), self.region_edit.text(), self.country_edit.text()
-        )
+        self.names_edited.emit(PlaceEdit(*(e.text() for e in self.name_edits)))
 
-    def set_names(self, city: str, region: str, country: str) -> None:
+    def set_names(self, city: str, region: str, country: str, sublocation: str = "") -> None:
         """Type these names and apply them, as the user does."""
-        self.city_edit.setText(city)
-        self.region_edit.setText(region)
-        self.country_edit.setText(country)
+        for edit, text in zip(self.name_edits, (sublocation, city, region, country), strict=True):
+            edit.setText(text)
         self._on_names()
 
     def choose_alternative(self, row: int) -> None:

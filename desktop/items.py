@@ -42,6 +42,16 @@ RESTORED_ACTIONS = frozenset({"restored", "removed-sidecar"})
 
 
 @dataclass(frozen=True)
+class PlaceEdit:
+    """Place names as the user typed them in the detail pane (any may be empty)."""
+
+    sublocation: str = ""
+    city: str = ""
+    region: str = ""
+    country: str = ""
+
+
+@dataclass(frozen=True)
 class PhotoItem:
     """One photo in the list.
 
@@ -211,6 +221,7 @@ class PhotoItem:
             "country": candidate.country,
             "admin1": candidate.admin1,
             "city": candidate.city,
+            "sublocation": "",  # the part of the old place is not a part of the new one
         }
         if radius_km is not None:
             changes["radius_km"] = radius_km
@@ -234,16 +245,21 @@ class PhotoItem:
             country=c.country,
             admin1=c.admin1,
             city=c.city,
+            sublocation="",
             source=Source.USER,
         )
         return replace(self, prediction=placed, status=PhotoStatus.ACCEPTED, message="")
 
-    def renamed(self, city: str, admin1: str, country: str) -> PhotoItem:
+    def renamed(self, names: PlaceEdit) -> PhotoItem:
         """The estimate's place names as the user typed them (written with the location)."""
         if self.prediction is None or self.status not in REVIEWABLE:
             return self
         named = replace(
-            self.prediction, city=city.strip(), admin1=admin1.strip(), country=country.strip()
+            self.prediction,
+            sublocation=names.sublocation.strip(),
+            city=names.city.strip(),
+            admin1=names.region.strip(),
+            country=names.country.strip(),
         )
         return replace(self, prediction=named, message="")
 
@@ -259,11 +275,12 @@ class PhotoItem:
 
 
 def place_text(pred: Prediction | Candidate | None) -> str:
-    """'City, Region, Country' from whatever parts are known ('' when none)."""
+    """'Sublocation, City, Region, Country' from whatever parts are known ('' when none)."""
     if pred is None:
         return ""
     parts: list[str] = []
-    for part in (pred.city, pred.admin1, pred.country or pred.country_code):
+    sub = pred.sublocation if isinstance(pred, Prediction) else ""
+    for part in (sub, pred.city, pred.admin1, pred.country or pred.country_code):
         if part and part not in parts:
             parts.append(part)
     return ", ".join(parts)

@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, Slot
 from geoscope_core.prediction import Candidate
 from geoscope_desktop.controllers.review import ReviewController, candidate_at
 from geoscope_desktop.detail import DetailPane
-from geoscope_desktop.items import REVIEWABLE
+from geoscope_desktop.items import REVIEWABLE, PlaceEdit
 from geoscope_desktop.place_search import PlaceHit, PlaceSearch
 from geoscope_desktop.selection import PhotoSelection
 from geoscope_desktop.worldmap import WorldMapView
@@ -50,9 +50,10 @@ class Placing(QObject):
         if self.selection.current is not None:
             self.review.correct(self.selection.current.path, candidate, radius_km)
 
-    def rename_selected(self, city: str, region: str, country: str) -> int:
+    @Slot(object)
+    def rename_selected(self, names: PlaceEdit) -> int:
         """The place names typed in the detail pane, for every selected photo."""
-        return self.review.rename(self.selection.paths(), city, region, country)
+        return self.review.rename(self.selection.paths(), names)
 
     def revert_current(self) -> None:
         if self.selection.current is not None:

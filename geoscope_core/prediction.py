@@ -38,7 +38,8 @@ class Prediction:
     (0-1) that the chosen place is right at the bundle's finest level;
     ``radius_km`` the estimated error radius; ``top_k`` alternatives, best
     first (the first equals the prediction itself); ``model`` is
-    ``"<bundle name>@<sha256 prefix>"``.
+    ``"<bundle name>@<sha256 prefix>"``; ``sublocation`` the part of the city (a
+    district, a landmark) as the user typed it ("" unless they did).
     """
 
     lat: float
@@ -52,6 +53,7 @@ class Prediction:
     top_k: tuple[Candidate, ...] = field(default_factory=tuple)
     source: Source = Source.MODEL
     model: str = ""
+    sublocation: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

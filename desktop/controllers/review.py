@@ -23,6 +23,7 @@ from geoscope_desktop.items import (
     WRITTEN_ACTIONS,
     PhotoItem,
     PhotoStatus,
+    PlaceEdit,
 )
 from geoscope_desktop.map_markers import MapPhoto
 from geoscope_desktop.photo_model import PhotoTableModel
@@ -241,10 +242,10 @@ class ReviewController(QObject):
         self.changed.emit(f"Placed {n} photo(s) at {where}")
         return n
 
-    def rename(self, paths: Sequence[Path], city: str, admin1: str, country: str) -> int:
+    def rename(self, paths: Sequence[Path], names: PlaceEdit) -> int:
         """Give these photos' locations the place names the user typed."""
         rows = [self.model.row_of(p) for p in paths if self.item_for(p) is not None]
-        n = self._update(lambda it: it.renamed(city, admin1, country), rows)
+        n = self._update(lambda it: it.renamed(names), rows)
         self.changed.emit(f"Renamed the place of {n} photo(s)")
         return n
 

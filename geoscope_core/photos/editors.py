@@ -17,6 +17,7 @@ from geoscope_core.photos import exiv2io as x2
 from geoscope_core.photos import jpegedit as je
 from geoscope_core.photos.tags import (
     BY_FIELD,
+    NAME_FIELDS,
     PLACE_FIELDS,
     XMP_NAMESPACE,
     XMP_PLACE_KEYS,
@@ -89,7 +90,7 @@ def xmp_with_description(packet: str, values: dict[str, str]) -> str | None:
 
 
 def _names(values: dict[Field, Any]) -> list[str]:
-    return [str(values[f]) for f in (Field.CITY, Field.STATE, Field.COUNTRY) if f in values]
+    return [str(values[f]) for f in NAME_FIELDS if f in values]
 
 
 def jpeg_bytes(data: bytes, values: dict[Field, Any], alpha3: str) -> tuple[bytes, dict[str, str]]:

@@ -2,9 +2,9 @@
 
 Provenance is honest: every location not read from the photo itself (model,
 neighbours, track, user) is written as an estimate with its source and its own
-radius. Place names are only as fine as the estimate: no city is named for a
-guess whose radius is larger than a city's area, no region for one larger than
-a region's.
+radius. Place names are only as fine as the estimate: no city (nor the user's
+sublocation within it) is named for a guess whose radius is larger than a city's
+area, no region for one larger than a region's.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ def estimate_values(prediction: Prediction, place: PlaceNames) -> dict[Field, An
         Field.RADIUS_KM: prediction.radius_km,
     }
     for f, name in (
+        (Field.SUBLOCATION, prediction.sublocation.strip() if place.city else ""),
         (Field.CITY, place.city),
         (Field.STATE, place.admin1),
         (Field.COUNTRY, place.country),

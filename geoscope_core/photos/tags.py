@@ -35,6 +35,7 @@ class Field(str, enum.Enum):
     MODEL = "model"  # "<bundle>@<id>"
     CONFIDENCE = "confidence"  # 0-1
     RADIUS_KM = "radius_km"  # km
+    SUBLOCATION = "sublocation"  # within the city: a district, a landmark
     CITY = "city"
     STATE = "state"
     COUNTRY = "country"
@@ -76,6 +77,8 @@ TAGS: tuple[TagSpec, ...] = (
     TagSpec(Field.MODEL, xmp=_GS + "Model"),
     TagSpec(Field.CONFIDENCE, xmp=_GS + "Confidence"),
     TagSpec(Field.RADIUS_KM, xmp=_GS + "RadiusKm"),
+    TagSpec(Field.SUBLOCATION, xmp="Xmp.iptc.Location", iptc="Iptc.Application2.SubLocation",
+            iptc_max_bytes=32),
     TagSpec(Field.CITY, xmp="Xmp.photoshop.City", iptc="Iptc.Application2.City",
             iptc_max_bytes=32),
     TagSpec(Field.STATE, xmp="Xmp.photoshop.State", iptc="Iptc.Application2.ProvinceState",
@@ -88,9 +91,11 @@ TAGS: tuple[TagSpec, ...] = (
 
 BY_FIELD: dict[Field, TagSpec] = {t.field: t for t in TAGS}
 #: Place-name fields (IPTC and XMP), in the order they are written.
-PLACE_FIELDS = (Field.CITY, Field.STATE, Field.COUNTRY, Field.COUNTRY_CODE)
+PLACE_FIELDS = (Field.SUBLOCATION, Field.CITY, Field.STATE, Field.COUNTRY, Field.COUNTRY_CODE)
+#: Fields holding a place's name (not a code), finest first.
+NAME_FIELDS = (Field.SUBLOCATION, Field.CITY, Field.STATE, Field.COUNTRY)
 #: XMP keys whose presence in a packet means it already names a place.
-XMP_PLACE_KEYS = tuple(BY_FIELD[f].xmp for f in (Field.CITY, Field.STATE, Field.COUNTRY))
+XMP_PLACE_KEYS = tuple(BY_FIELD[f].xmp for f in NAME_FIELDS)
 #: XMP GPS keys of a location (any ``Xmp.exif.GPS*`` key belongs to the GPS block).
 XMP_GPS_PREFIX = "Xmp.exif.GPS"
 #: Old or other EXIF fields that may carry GeoScope's estimate note.
