@@ -146,7 +146,7 @@ def map_box(world: WorldMapView, search: QWidget) -> QWidget:
         )
         + "  <span style='color:#d32f2f; font-size:14px'>◉</span> selected"
         + "  <span style='color:#7b1fa2; font-size:14px'>○</span> alternative"
-        + " · a number: photos there (click to select) · drag photos here to place them"
+        + " · a number: photos there (click to select) · drag photos/markers to place them"
     )
     legend.setStyleSheet("padding: 2px 6px;")
     box = QWidget()

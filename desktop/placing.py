@@ -12,6 +12,7 @@ from geoscope_core.prediction import Candidate
 from geoscope_desktop.controllers.review import ReviewController, candidate_at
 from geoscope_desktop.detail import DetailPane
 from geoscope_desktop.items import REVIEWABLE, PlaceEdit
+from geoscope_desktop.marker_drag import MarkerDrag
 from geoscope_desktop.place_search import PlaceHit, PlaceSearch
 from geoscope_desktop.selection import PhotoSelection
 from geoscope_desktop.worldmap import WorldMapView
@@ -42,6 +43,7 @@ class Placing(QObject):
         world.photos_clicked.connect(self.selection.select_paths)
         world.alternative_clicked.connect(self.correct_current)
         world.photos_dropped.connect(self.place_at)
+        self.marker_drag = MarkerDrag(world)
         search.place_chosen.connect(self.place_hit)
 
     @Slot(object)
@@ -67,7 +69,12 @@ class Placing(QObject):
             self.review.place([item.path], candidate_at(lat, lon), max(MIN_RADIUS_KM, radius_km))
 
     def place_at(self, paths: Sequence[Path], lat: float, lon: float, radius_km: float) -> int:
-        """Photos dropped on the map at (lat, lon) degrees are placed there (radius km)."""
+        """Photos dropped on the map at (lat, lon) degrees (from the list, or a marker
+        dragged) are placed there (radius km); the selection goes along when they are
+        part of it."""
+        selected = self.selection.paths()
+        if set(paths) & set(selected):
+            paths = [*selected, *(p for p in paths if p not in set(selected))]
         n = self.review.place(paths, candidate_at(lat, lon), max(MIN_RADIUS_KM, radius_km))
         self.selection.select_paths(paths)
         return n

@@ -121,7 +121,7 @@ class WorldMapView(QGraphicsView):
         self._layer_timer.timeout.connect(self.update_layers)
         for bar in (self.horizontalScrollBar(), self.verticalScrollBar()):
             bar.valueChanged.connect(lambda _v: self._layer_timer.start())
-        self.setToolTip("Wheel: zoom · drag: pan · click: move the selected photo here")
+        self.setToolTip("Wheel: zoom · drag: pan (a marker: move its photos) · click: place here")
 
     # -- base map ------------------------------------------------------------
     def _build_base(self) -> None:
@@ -263,6 +263,10 @@ class WorldMapView(QGraphicsView):
         scale = self.transform().m11() or 1.0
         return km_per_degree_lat() / scale
 
+    def pick_radius_km(self) -> float:
+        """The radius of a place the user points at (click, drop): a few pixels, in km."""
+        return PICK_RADIUS_PX * self.km_per_pixel()
+
     # -- events --------------------------------------------------------------
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -308,7 +312,7 @@ class WorldMapView(QGraphicsView):
                 return
         lat, lon = self.lat_lon_at(pos)
         if -90 <= lat <= 90 and -180 <= lon <= 180:
-            self.location_clicked.emit(lat, lon, PICK_RADIUS_PX * self.km_per_pixel())
+            self.location_clicked.emit(lat, lon, self.pick_radius_km())
 
     def set_tracks(self, lines: Sequence[np.ndarray]) -> None:
         """The user's track logs as lines ([K, 2] lat, lon degrees)."""
@@ -378,8 +382,7 @@ class WorldMapView(QGraphicsView):
             super().dragMoveEvent(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
-        """Photos dropped here are placed at the drop point; the radius is what a few
-        pixels span at this zoom (km)."""
+        """Photos dropped here are placed at the drop point (``pick_radius_km``)."""
         if not event.mimeData().hasFormat(PHOTOS_MIME):
             super().dropEvent(event)
             return
@@ -387,11 +390,11 @@ class WorldMapView(QGraphicsView):
         lat, lon = self.lat_lon_at(event.position().toPoint())
         event.acceptProposedAction()
         if paths and -90 <= lat <= 90 and -180 <= lon <= 180:
-            self.photos_dropped.emit(paths, lat, lon, PICK_RADIUS_PX * self.km_per_pixel())
+            self.photos_dropped.emit(paths, lat, lon, self.pick_radius_km())
 
     def click_at(self, lat: float, lon: float) -> None:
         """Emit a click at (lat, lon) degrees as if the user clicked there (keyboard, tests)."""
-        self.location_clicked.emit(lat, lon, PICK_RADIUS_PX * self.km_per_pixel())
+        self.location_clicked.emit(lat, lon, self.pick_radius_km())
 
     def view_point(self, lat: float, lon: float) -> QPoint:
         """Viewport pixel of (lat, lon) degrees."""

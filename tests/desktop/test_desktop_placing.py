@@ -157,3 +157,68 @@ def test_alternatives_on_the_map_are_chosen_with_one_click(
     qtbot.mouseClick(window.map.viewport(), Qt.MouseButton.LeftButton, pos=pos)
     moved = window.model.item_for(photo).prediction
     assert (moved.lat, moved.lon) == (second.lat, second.lon)
+
+
+def _drag_marker(qtbot: Any, window: MainWindow, photo: Path, lat: float, lon: float) -> float:
+    """Press on ``photo``'s marker, move the mouse in steps and release at (lat, lon);
+    returns the pick radius (km) at the zoom of the drop (placing recentres the map)."""
+    window.map.focus_on(43.52, 16.35, 20)  # Split and Trogir, 15 km apart
+    window.selection.refresh_markers()
+    marker = next(c for c in window.map.markers.clusters if photo in c.paths)
+    start = window.map.mapFromScene(marker.pos())
+    end = window.map.view_point(lat, lon)
+    vp = window.map.viewport()
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=start)
+    box = window.map.visible_box()
+    for k in range(1, 6):
+        qtbot.mouseMove(vp, pos=start + (end - start) * (k / 5))
+    assert marker.pos().x() == pytest.approx(lon, abs=0.01)  # the marker follows the mouse
+    assert window.map.visible_box() == pytest.approx(box)  # and the map does not pan
+    radius = window.map.pick_radius_km()
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=end)
+    return radius
+
+
+def test_dragging_a_marker_moves_its_photos_or_the_selection(
+    qtbot: Any, window: MainWindow, tmp_path: Path
+) -> None:
+    from geoscope_core.prediction import Source
+
+    folder = tmp_path / "marker"
+    photos = copy_geo_photos(folder, 5)
+    assert window.open_folder(folder)
+    window.map.focus_on(43.52, 16.35, 20)
+    qtbot.wait(10)
+    _drop_on_map(window, photos[:2], 43.508, 16.44)  # Split
+    _drop_on_map(window, photos[2:3], 43.516, 16.25)  # Trogir
+    split = window.model.item_for(photos[0]).prediction
+
+    # a marker outside the selection moves its own photo, with the radius of the zoom
+    window.select_paths([photos[4]])
+    radius = _drag_marker(qtbot, window, photos[2], 43.55, 16.33)  # Kaštela
+    moved = window.model.item_for(photos[2]).prediction
+    assert moved.lat == pytest.approx(43.55, abs=0.01)
+    assert moved.lon == pytest.approx(16.33, abs=0.01)
+    assert moved.source is Source.USER and moved.country_code == "HR"
+    assert moved.radius_km == pytest.approx(radius) and radius < 5  # as for a drop
+    assert window.model.item_for(photos[2]).status is PhotoStatus.ACCEPTED
+    assert window.model.item_for(photos[0]).prediction == split
+    assert window.model.item_for(photos[4]).prediction is None
+
+    # a marker that is part of the selection takes the whole selection along
+    window.select_paths([photos[0], photos[4]])
+    _drag_marker(qtbot, window, photos[0], 43.53, 16.40)
+    for p in (photos[0], photos[1], photos[4]):  # photos[1] shares photos[0]'s marker
+        pred = window.model.item_for(p).prediction
+        assert (pred.lat, pred.lon) == pytest.approx((43.53, 16.40), abs=0.01), p.name
+    assert window.model.item_for(photos[2]).prediction == moved
+    assert window.model.item_for(photos[3]).prediction is None
+
+    # pressing a marker without moving stays a click: it selects the marker's photos
+    window.map.focus_on(43.52, 16.35, 20)
+    window.selection.refresh_markers()
+    marker = next(c for c in window.map.markers.clusters if photos[2] in c.paths)
+    pos = window.map.mapFromScene(marker.pos())
+    qtbot.mouseClick(window.map.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert window.selection.paths() == [photos[2]]
+    assert window.model.item_for(photos[2]).prediction == moved
