@@ -37,6 +37,11 @@ class WindowActions:
             "Add &Track Logs…", None, "Place photos by your GPS track logs (GPX, KML, …)"
         )
         self.clocks = a("Camera &Clocks…", None, "Correct a camera's clock: its photos move")
+        self.time_window = a(
+            "Time-Neighbour &Window…",
+            None,
+            "How close in time your GPS-tagged photos must be to place a photo by them",
+        )
         self.accept = a("&Accept", "A", "Accept the selected estimates", sp.SP_DialogApplyButton)
         self.reject = a("&Reject", "R", "Reject the selected estimates", sp.SP_DialogDiscardButton)
         self.accept_confident = a(
@@ -145,6 +150,7 @@ class WindowActions:
         scan.addSeparator()
         scan.addAction(self.add_tracks)
         scan.addAction(self.clocks)
+        scan.addAction(self.time_window)
 
         model = mb.addMenu("&Model")
         model.addAction(self.default_model)

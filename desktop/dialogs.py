@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFileDialog,
+    QInputDialog,
     QMessageBox,
     QTextBrowser,
     QVBoxLayout,
@@ -79,6 +80,17 @@ class Dialogs:
         box.exec()
         clicked = box.clickedButton()
         return "write" if clicked is write else "quit" if clicked is quit_ else "cancel"
+
+    def number(self, title: str, text: str, value: int, maximum: int, step: int) -> int | None:
+        """A whole number in 0..``maximum`` the user typed, or None when they cancelled."""
+        dlg = QInputDialog(self._parent)
+        dlg.setWindowTitle(title)
+        dlg.setLabelText(text)
+        dlg.setInputMode(QInputDialog.InputMode.IntInput)
+        dlg.setIntRange(0, maximum)
+        dlg.setIntStep(step)
+        dlg.setIntValue(value)
+        return dlg.intValue() if dlg.exec() == QDialog.DialogCode.Accepted else None
 
     def error(self, title: str, text: str, details: str = "") -> None:
         """An error with its technical details folded away."""

@@ -32,6 +32,7 @@ from geoscope_desktop.place_search import PlaceSearch
 from geoscope_desktop.placing import Placing
 from geoscope_desktop.selection import PhotoSelection
 from geoscope_desktop.settings_store import AppSettings
+from geoscope_desktop.time_window import TimeWindow
 from geoscope_desktop.tracking import Tracking
 from geoscope_desktop.workers import ModelChoice
 from geoscope_desktop.worldmap import WorldMapView
@@ -89,6 +90,7 @@ class MainWindow(QMainWindow):
         )
         self.placing = Placing(self.review, self.selection, self.map, self)
         self.tracking = Tracking(self)
+        self.time_window = TimeWindow(self)
         self._connect()
         settings.restore_layout(self, self.splitters)
         self._update_actions()

@@ -61,6 +61,21 @@ class AppSettings:
     def set_threshold(self, value: float) -> None:
         self.store.setValue("unconfident_below", float(value))
 
+    # scan
+    def time_window_s(self) -> float:
+        """Seconds within which a same-camera GPS photo places a photo by time."""
+        from geoscope_core.scan.types import ScanOptions
+
+        default = ScanOptions().time_window_s
+        try:
+            value = float(self.store.value("scan/time_window_s", default))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            value = default
+        return value if value >= 0 else default
+
+    def set_time_window_s(self, seconds: float) -> None:
+        self.store.setValue("scan/time_window_s", float(seconds))
+
     # last write journal (so "Undo last write" survives a restart)
     def last_journal(self) -> Path | None:
         raw = self.store.value("last_journal", "")

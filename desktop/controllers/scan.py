@@ -100,6 +100,13 @@ class ScanController(QObject):
         offsets = (*kept, ClockOffset(seconds, camera))
         self.options = replace(options, evidence=replace(evidence, time_offsets=offsets))
 
+    def set_time_window(self, seconds: float) -> None:
+        """The next scans place photos by same-camera time neighbours within ``seconds``
+        (as --time-window)."""
+        from geoscope_core.scan.types import ScanOptions
+
+        self.options = replace(self.options or ScanOptions(), time_window_s=float(seconds))
+
     def cancel(self) -> None:
         if self._job is not None:
             self._job.cancel()

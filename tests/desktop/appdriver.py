@@ -38,6 +38,8 @@ class FakeDialogs:
         self.markdowns: list[str] = []
         self.unwritten_answer = "quit"
         self.unwritten_asked: list[int] = []
+        self.number_answer: int | None = None
+        self.numbers_asked: list[tuple[str, int]] = []
 
     def choose_folder(self, title: str, start: Path | None = None) -> Path | None:
         return self.folder
@@ -54,6 +56,10 @@ class FakeDialogs:
     def confirm(self, title: str, text: str, details: str = "", ok_text: str = "OK") -> bool:
         self.confirms.append((title, text, details))
         return self.answer
+
+    def number(self, title: str, text: str, value: int, maximum: int, step: int) -> int | None:
+        self.numbers_asked.append((title, value))
+        return self.number_answer
 
     def error(self, title: str, text: str, details: str = "") -> None:
         self.errors.append((title, text, details))
