@@ -66,6 +66,8 @@ class WindowActions:
         self.quit = a("&Quit", Std.Quit)
         self.find = a("&Find…", Std.Find)
         self.reset_map = a("Show &Whole World", "Ctrl+0")
+        self.filmstrip = a("&Filmstrip", "F6", "Bigger thumbnails of the photos around this one")
+        self.filmstrip.setCheckable(True)
         self.open_tiles = a(
             "Open Offline &Map Tiles…",
             None,
@@ -161,6 +163,8 @@ class WindowActions:
             run_on.addAction(act)
 
         view = mb.addMenu("&View")
+        view.addAction(self.filmstrip)
+        view.addSeparator()
         view.addAction(self.reset_map)
         view.addAction(self.open_tiles)
 

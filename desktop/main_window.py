@@ -17,6 +17,7 @@ from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QMainWindow, QSplitter
 
 from geoscope_core.errors import GeoScopeError
+from geoscope_desktop import filmstrip
 from geoscope_desktop.actions import FolderDrop, RecentMenu, WindowActions
 from geoscope_desktop.controllers.images import ImageFeeder
 from geoscope_desktop.controllers.models import ModelController, cuda_available
@@ -91,6 +92,7 @@ class MainWindow(QMainWindow):
         self.placing = Placing(self.review, self.selection, self.map, self)
         self.tracking = Tracking(self)
         self.time_window = TimeWindow(self)
+        self.filmstrip = filmstrip.install(self)
         self._connect()
         settings.restore_layout(self, self.splitters)
         self._update_actions()
@@ -393,6 +395,7 @@ class MainWindow(QMainWindow):
         self.review.save_now()
         self.scanner.wait()
         self.images.wait()
+        self.filmstrip.wait()
         self.writer.wait()
         self.settings.save_layout(self, self.splitters)
         super().closeEvent(event)

@@ -76,6 +76,13 @@ class AppSettings:
     def set_time_window_s(self, seconds: float) -> None:
         self.store.setValue("scan/time_window_s", float(seconds))
 
+    # view
+    def filmstrip_shown(self) -> bool:
+        return str(self.store.value("view/filmstrip", "false")).lower() == "true"
+
+    def set_filmstrip_shown(self, shown: bool) -> None:
+        self.store.setValue("view/filmstrip", "true" if shown else "false")
+
     # last write journal (so "Undo last write" survives a restart)
     def last_journal(self) -> Path | None:
         raw = self.store.value("last_journal", "")
