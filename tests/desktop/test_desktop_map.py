@@ -129,7 +129,10 @@ def test_rivers_are_blue_lines_by_zoom(qtbot: Any, window: MainWindow) -> None:
         qtbot.wait(20)
         items = [i for (n, _), i in view.layers._built.items() if n == "rivers" and i.isVisible()]
         widths[zoom] = {i.pen().widthF() for i in items}
-        # drawn in the palette's river colour where the river point is
+        # drawn in the palette's river colour where the river point is, with the town
+        # names hidden (Budapest's dot sits on the river where the map is short)
+        for label in view.layers._labels:
+            label.setVisible(False)
         shot = view.viewport().grab().toImage()
         at = view.view_point(float(near[1]), float(near[0]))
         river = view.colors.river
