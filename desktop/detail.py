@@ -208,7 +208,8 @@ class DetailPane(QWidget):
             self.facts.setText("<br>".join(lines))
             for cand in pred.top_k[:TOP_K]:
                 name = place_text(cand) or format_latlon(cand.lat, cand.lon)
-                row = QListWidgetItem(f"{cand.confidence:>4.0%}   {name}")
+                within = "" if cand.radius_km is None else f" ±{format_km(cand.radius_km)}"
+                row = QListWidgetItem(f"{cand.confidence:>4.0%}{within}   {name}")
                 row.setData(Qt.ItemDataRole.UserRole, cand)
                 row.setToolTip(format_latlon(cand.lat, cand.lon))
                 self.alternatives.addItem(row)

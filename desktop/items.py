@@ -207,25 +207,26 @@ class PhotoItem:
             return self
         return replace(self, status=PhotoStatus.REJECTED, message="")
 
-    def corrected_to(self, candidate: Candidate, radius_km: float | None = None) -> PhotoItem:
-        """Move the estimate to ``candidate`` (an alternative or a map click).
-
-        Photos that carry GPS are never moved; ``radius_km`` replaces the
-        estimate's error radius when given (km).
-        """
+    def corrected_to(self, candidate: Candidate) -> PhotoItem:
+        """Move the estimate to ``candidate`` (one of its alternatives), with the
+        candidate's own confidence, names and error radius: what is written and
+        exported is the alternative as the model rated it. Photos that carry GPS are
+        never moved; only a candidate without a radius (saved by an older GeoScope)
+        keeps the estimate's radius."""
         if self.prediction is None or self.status not in REVIEWABLE:
             return self
-        changes: dict[str, object] = {
-            "confidence": candidate.confidence,
-            "country_code": candidate.country_code,
-            "country": candidate.country,
-            "admin1": candidate.admin1,
-            "city": candidate.city,
-            "sublocation": "",  # the part of the old place is not a part of the new one
-        }
-        if radius_km is not None:
-            changes["radius_km"] = radius_km
-        moved = self.prediction.with_location(candidate.lat, candidate.lon, **changes)
+        radius = candidate.radius_km
+        moved = self.prediction.with_location(
+            candidate.lat,
+            candidate.lon,
+            confidence=candidate.confidence,
+            radius_km=self.prediction.radius_km if radius is None else radius,
+            country_code=candidate.country_code,
+            country=candidate.country,
+            admin1=candidate.admin1,
+            city=candidate.city,
+            sublocation="",  # the part of the old place is not a part of the new one
+        )
         return replace(self, prediction=moved, status=PhotoStatus.ESTIMATED, message="")
 
     def placed_at(self, candidate: Candidate, radius_km: float) -> PhotoItem:

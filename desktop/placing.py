@@ -47,10 +47,10 @@ class Placing(QObject):
         search.place_chosen.connect(self.place_hit)
 
     @Slot(object)
-    def correct_current(self, candidate: Candidate, radius_km: float | None = None) -> None:
-        """Move the current photo to one of its alternatives."""
+    def correct_current(self, candidate: Candidate) -> None:
+        """Move the current photo to one of its alternatives (with its own radius)."""
         if self.selection.current is not None:
-            self.review.correct(self.selection.current.path, candidate, radius_km)
+            self.review.correct(self.selection.current.path, candidate)
 
     @Slot(object)
     def rename_selected(self, names: PlaceEdit) -> int:

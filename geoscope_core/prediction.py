@@ -19,7 +19,13 @@ class Source(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Candidate:
-    """One place hypothesis. ``lat``/``lon`` in degrees, ``confidence`` in 0-1."""
+    """One place hypothesis. ``lat``/``lon`` in degrees, ``confidence`` in 0-1.
+
+    ``radius_km``: the hypothesis's own error radius (km), by the same rule as its
+    prediction's radius applied to its own confidence, so an alternative the user
+    chooses is written with the radius it has. None for a place that is no estimate
+    (a point clicked or a place searched for): the user's action gives its radius.
+    """
 
     lat: float
     lon: float
@@ -28,6 +34,7 @@ class Candidate:
     country: str = ""
     admin1: str = ""
     city: str = ""
+    radius_km: float | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,11 @@ class Prediction:
                 "top_k": tuple(Candidate(**c) for c in d.get("top_k", ())),
             }
         )
+
+    def as_candidate(self) -> Candidate:
+        """This prediction as the first of its alternatives (its point, names and radius)."""
+        names = {k: getattr(self, k) for k in ("country_code", "country", "admin1", "city")}
+        return Candidate(self.lat, self.lon, self.confidence, radius_km=self.radius_km, **names)
 
     def with_location(self, lat: float, lon: float, **changes: Any) -> Prediction:
         """A copy moved to ``lat``/``lon`` (e.g. a user's correction)."""

@@ -224,12 +224,13 @@ class ReviewController(QObject):
         self.changed.emit(f"Accepted {n} estimate(s) at or above {t:.0%}")
         return n
 
-    def correct(self, path: Path, candidate: Candidate, radius_km: float | None = None) -> bool:
-        """Move one photo's estimate to ``candidate``; False when it cannot move."""
+    def correct(self, path: Path, candidate: Candidate) -> bool:
+        """Move one photo's estimate to its alternative ``candidate`` (with the
+        candidate's own radius); False when it cannot move."""
         item = self.item_for(path)
         if item is None:
             return False
-        new = item.corrected_to(candidate, radius_km)
+        new = item.corrected_to(candidate)
         self.model.replace_item(new)
         self.changed.emit("Moved the estimate" if new != item else "")
         return new != item
@@ -289,4 +290,4 @@ def candidate_at(lat: float, lon: float) -> Candidate:
     """A candidate at a clicked point, named by the place that contains it (degrees); a
     city only within 25 km of the click."""
     names = names_at(lat, lon, city_within_km=25.0)
-    return Candidate(lat=lat, lon=lon, confidence=1.0, **names.fields())
+    return Candidate(lat=lat, lon=lon, confidence=1.0, radius_km=None, **names.fields())

@@ -33,7 +33,9 @@ from geoscope_core.prediction import Prediction
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2  # 2: PhotoMetadata gained utc_offset_min, gps_utc, sub-seconds
+#: 2: PhotoMetadata gained utc_offset_min, gps_utc, sub-seconds; 3: each
+#: alternative of a prediction carries its own radius_km
+SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     path TEXT NOT NULL,

@@ -32,7 +32,7 @@ from geoscope_core.errors import ConfigError
 from geoscope_core.geo.distance import haversine_km
 from geoscope_core.geo.places import names_at
 from geoscope_core.photos.metadata import PhotoMetadata
-from geoscope_core.prediction import Candidate, Prediction, Source
+from geoscope_core.prediction import Prediction, Source
 
 log = logging.getLogger(__name__)
 
@@ -137,9 +137,7 @@ def time_neighbor_estimate(
         model=TIME_MODEL,
     )
     pred = _with_names(pred)
-    first = Candidate(pred.lat, pred.lon, pred.confidence, pred.country_code, pred.country,
-                      pred.admin1, pred.city)  # fmt: skip
-    return replace(pred, top_k=(first,))
+    return replace(pred, top_k=(pred.as_candidate(),))
 
 
 class VisualGallery:
@@ -335,8 +333,6 @@ class VisualGallery:
                 model=f"{VISUAL_MODEL}+{prediction.model}" if prediction.model else VISUAL_MODEL,
             )
             pred = _with_names(pred)
-            first = Candidate(pred.lat, pred.lon, pred.confidence, pred.country_code,
-                              pred.country, pred.admin1, pred.city)  # fmt: skip
-            return replace(pred, top_k=(first, *prediction.top_k))
+            return replace(pred, top_k=(pred.as_candidate(), *prediction.top_k))
         return replace(prediction, lat=float(lat), lon=float(lon), radius_km=float(radius),
                        confidence=confidence)  # fmt: skip

@@ -20,7 +20,8 @@ through this module; its parameters are the bundle manifest's ``DecodingSpec``.
 * ``confidence`` = the chosen hypothesis's probability. ``radius_km``:
   the radius of its confidence bin in ``manifest.error_model`` when present, else the
   probability-weighted mean distance of the top-k candidates from the chosen
-  point, at least ``min_radius_km``.
+  point, at least ``min_radius_km``. Each alternative in ``top_k`` has its own
+  radius by the same rule, from its own confidence and point.
 * Names: ``geo.places.place_point`` of each candidate's point with the names of
   the chain's ``country``/``admin1``/``city`` labels (or the finest label's
   country code) as the hint: a point outside the label's country is moved to
@@ -334,31 +335,46 @@ class Decoder:
             if spot is not None:
                 # a real photo's place: named as it is, never moved into the head's country
                 (lat, lon), hint = spot, PlaceNames()
-        lat, lon, best_names = place_point(float(lat), float(lon), hint)
-        confidence = float(np.clip(best.prob, 0.0, 1.0))
-        em = self.manifest.error_model
         k = min(spec.top_k, len(hyps))
-        if em is not None:
-            radius = em.radius(confidence)
-        else:
-            d = haversine_km(lat, lon, coords[:k, 0], coords[:k, 1])
-            w = probs[:k]
-            radius = float((w * d).sum() / max(w.sum(), 1e-12))
-            radius = max(radius, spec.min_radius_km)
-        cands = [Candidate(lat=lat, lon=lon, confidence=float(best.prob), **best_names.fields())]
-        for h, (clat, clon) in zip(hyps[1:k], coords[1:k], strict=True):
-            clat, clon, names = place_point(float(clat), float(clon), self._names(h))
-            cands.append(Candidate(lat=clat, lon=clon, confidence=float(h.prob), **names.fields()))
+        points = [place_point(float(lat), float(lon), hint)]
+        points += [
+            place_point(float(clat), float(clon), self._names(h))
+            for h, (clat, clon) in zip(hyps[1:k], coords[1:k], strict=True)
+        ]
+        confidences = [float(np.clip(h.prob, 0.0, 1.0)) for h in hyps[:k]]
+        radii = [
+            self._radius(clat, clon, c, coords[:k], probs[:k])
+            for (clat, clon, _), c in zip(points, confidences, strict=True)
+        ]
+        cands = tuple(
+            Candidate(clat, clon, c, radius_km=r, **names.fields())
+            for (clat, clon, names), c, r in zip(points, confidences, radii, strict=True)
+        )
+        lat, lon, best_names = points[0]
         return Prediction(
             lat=float(lat),
             lon=float(lon),
-            confidence=confidence,
-            radius_km=radius,
-            top_k=tuple(cands),
+            confidence=confidences[0],
+            radius_km=radii[0],
+            top_k=cands,
             source=Source.MODEL,
             model=self.model_id,
             **best_names.fields(),
         )
+
+    def _radius(
+        self, lat: float, lon: float, confidence: float, coords: np.ndarray, probs: np.ndarray
+    ) -> float:
+        """The error radius (km) of a hypothesis at ``lat``/``lon`` (degrees) with
+        ``confidence``: its confidence bin's in the manifest's error model; without one,
+        the ``probs`` [K]-weighted mean distance of the candidates ``coords`` [K, 2]
+        (degrees) from its point, at least ``min_radius_km``."""
+        em = self.manifest.error_model
+        if em is not None:
+            return em.radius(confidence)
+        d = haversine_km(lat, lon, coords[:, 0], coords[:, 1])
+        radius = float((probs * d).sum() / max(probs.sum(), 1e-12))
+        return max(radius, self.spec.min_radius_km)
 
 
 def decoding_for(manifest: Manifest, **changes: object) -> Manifest:

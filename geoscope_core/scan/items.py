@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from geoscope_core.geo.places import PlaceNames, names_at_many
 from geoscope_core.photos.cache import FileKey
 from geoscope_core.photos.metadata import PhotoMetadata
 from geoscope_core.photos.neighbors import TIME_MODEL
-from geoscope_core.prediction import Candidate, Prediction, Source
+from geoscope_core.prediction import Prediction, Source
 from geoscope_core.scan.types import EXIF_RADIUS_KM, ScanResult
 
 
@@ -90,18 +90,17 @@ def name_placements(named: list[tuple[Item, TimePlacement]]) -> None:
     lons = np.array([tp.lon for _, tp in named])
     for (it, tp), place in zip(named, names_at_many(lats, lons), strict=True):
         source = Source.TRACK if tp.source == TRACK else Source.NEIGHBORS
-        names = place.fields()
-        first = Candidate(tp.lat, tp.lon, tp.confidence, **names)
-        it.pred = Prediction(
+        pred = Prediction(
             lat=tp.lat,
             lon=tp.lon,
             confidence=tp.confidence,
             radius_km=tp.radius_km,
-            top_k=(first,),
             source=source,
             model="track" if source is Source.TRACK else TIME_MODEL,
-            **names,
+            top_k=(),
+            **place.fields(),
         )
+        it.pred = replace(pred, top_k=(pred.as_candidate(),))
         it.reason = f"{tp.reason} (time zone: {tp.time.zone_note})"
 
 

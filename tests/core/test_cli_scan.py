@@ -76,6 +76,11 @@ def test_scan_geojson_and_json(bundle: Path, photos: Path, tmp_path: Path, capsy
     assert rc == 0
     data = json.loads(js.read_text())
     assert {d["prediction"]["city"] for d in data} == {"Split", "Tokyo"}
+    for d in data:  # every alternative carries its own radius; a far one is wider
+        top, *alts = d["prediction"]["top_k"]
+        assert top["radius_km"] == d["prediction"]["radius_km"] and alts
+        assert all(c["radius_km"] >= 25.0 for c in alts)
+        assert max(c["radius_km"] for c in alts) > top["radius_km"]
 
 
 def test_scan_table_and_cache(bundle: Path, photos: Path, capsys) -> None:

@@ -24,8 +24,8 @@ from geoscope_desktop.mapdata import circle_points, world_outlines
 
 
 def _pred(lat: float = 45.8, lon: float = 15.98, conf: float = 0.4) -> Prediction:
-    alt = Candidate(43.5, 16.44, 0.3, "HR", "Croatia", "Splitsko-Dalmatinska", "Split")
-    first = Candidate(lat, lon, conf, "HR", "Croatia", "Grad Zagreb", "Zagreb")
+    alt = Candidate(43.5, 16.44, 0.3, "HR", "Croatia", "Splitsko-Dalmatinska", "Split", 310.0)
+    first = Candidate(lat, lon, conf, "HR", "Croatia", "Grad Zagreb", "Zagreb", 120.0)
     return Prediction(
         lat=lat,
         lon=lon,
@@ -73,11 +73,13 @@ def test_review_transitions_and_correction() -> None:
     moved = acc.corrected_to(alt)
     assert (moved.prediction.lat, moved.prediction.lon) == (alt.lat, alt.lon)
     assert moved.prediction.city == "Split" and moved.prediction.confidence == pytest.approx(0.3)
+    assert moved.prediction.radius_km == 310.0  # the alternative's own radius, not the top's
     assert moved.corrected and moved.status is PhotoStatus.ESTIMATED
     assert moved.model_prediction == est.prediction
-    clicked = moved.corrected_to(Candidate(10.0, 20.0, 1.0), radius_km=2.5)
-    assert clicked.prediction.radius_km == 2.5
-    back = clicked.reverted()
+    # a candidate without a radius of its own (saved by an older version) keeps the radius
+    legacy = moved.corrected_to(Candidate(10.0, 20.0, 0.2))
+    assert legacy.prediction.radius_km == 310.0 and legacy.prediction.lat == 10.0
+    back = legacy.reverted()
     assert back.prediction == est.prediction and not back.corrected
 
 

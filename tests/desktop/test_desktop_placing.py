@@ -5,6 +5,8 @@ Driven through the main window (pytest-qt); see ``appdriver`` and ``conftest``.
 
 from __future__ import annotations
 
+import csv
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -222,3 +224,38 @@ def test_dragging_a_marker_moves_its_photos_or_the_selection(
     qtbot.mouseClick(window.map.viewport(), Qt.MouseButton.LeftButton, pos=pos)
     assert window.selection.paths() == [photos[2]]
     assert window.model.item_for(photos[2]).prediction == moved
+
+
+def test_a_chosen_alternative_is_written_and_exported_with_its_own_radius(
+    qtbot: Any, window: MainWindow, tmp_path: Path
+) -> None:
+    from geoscope_core.photos.estimate import CITY_MAX_RADIUS_KM
+
+    folder = tmp_path / "altw"
+    (photo,) = copy_geo_photos(folder, 1)
+    assert window.open_folder(folder)
+    assert scan(qtbot, window) is False
+    window.select_paths([photo])
+    top = window.model.item_for(photo).prediction
+    row = max(range(1, len(top.top_k)), key=lambda i: abs(top.top_k[i].radius_km - top.radius_km))
+    alt = top.top_k[row]
+    assert alt.radius_km is not None and abs(alt.radius_km - top.radius_km) > 1.0
+    window.detail.choose_alternative(row)  # the pane's list, as a double-click does
+    chosen = window.model.item_for(photo).prediction
+    assert (chosen.lat, chosen.lon, chosen.radius_km) == (alt.lat, alt.lon, alt.radius_km)
+    assert window.accept_selected() == 1
+    with qtbot.waitSignal(window.write_finished, timeout=60_000) as blocker:
+        assert window.write_accepted()
+    assert [r.action for r in blocker.args[0].results] == ["written"]
+    tags = ["-GPS:GPSHPositioningError", "-GPS:GPSAreaInformation", "-XMP-photoshop:City"]
+    run = subprocess.run(
+        ["exiftool", "-j", "-n", *tags, str(photo)], capture_output=True, text=True, check=True
+    )
+    got = json.loads(run.stdout)[0]
+    assert got["GPSHPositioningError"] == pytest.approx(alt.radius_km * 1000, rel=1e-3)
+    assert f"radius {alt.radius_km:.3g} km" in got["GPSAreaInformation"]
+    assert ("City" in got) == (alt.radius_km <= CITY_MAX_RADIUS_KM)  # no city for a wide guess
+    window.dialogs.save_to = tmp_path / "out.csv"  # type: ignore[attr-defined]
+    assert window.export_dialog("csv")
+    (exported,) = csv.DictReader((tmp_path / "out.csv").open(encoding="utf-8"))
+    assert float(exported["radius_km"]) == pytest.approx(alt.radius_km, abs=1e-3)

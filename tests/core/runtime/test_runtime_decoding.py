@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from geoscope_core.errors import BundleError
+from geoscope_core.geo.distance import haversine_km
 from geoscope_core.runtime.bundle import load_bundle
-from geoscope_core.runtime.decoding import decoding_for, refine_point
+from geoscope_core.runtime.decoding import Decoder, decoding_for, refine_point
 from geoscope_core.runtime.manifest import DecodingSpec, Manifest, Refine
 from geoscope_core.runtime.predictor import Predictor
 
@@ -63,3 +65,28 @@ def test_decoder_with_another_manifest_decodes_in_memory(cls_bundle: Path) -> No
     top1 = pr.decoder.with_manifest(decoding_for(pr.bundle.manifest, top_k=1)).decode(logits)
     assert len(base.top_k) > 1 and len(top1.top_k) == 1
     assert (top1.lat, top1.lon, top1.city) == (base.lat, base.lon, base.city)
+
+
+def test_each_alternative_has_the_radius_of_its_own_confidence() -> None:
+    """The top answer's rule applied to every candidate: the error model's bin of its own
+    confidence; without an error model, the weighted spread of the candidates around its
+    own point. So an alternative the user chooses is written with an honest radius."""
+    decoder = Decoder.from_bundle(load_bundle(None))
+    em = decoder.manifest.error_model
+    assert em is not None
+    rng = np.random.default_rng(5)
+    logits = {n: rng.normal(0, 1, len(decoder.table(n).rows)) for n in decoder.chain}
+    logits[decoder.chain[-1]][0] += 9.0  # a confident top answer among unsure alternatives
+    pred = decoder.decode(logits)
+    assert len(pred.top_k) >= 3 and pred.top_k[0].radius_km == pred.radius_km
+    for c in pred.top_k:
+        assert c.radius_km == em.radius(c.confidence)
+    assert pred.top_k[1].radius_km > pred.radius_km  # less sure, so wider
+    plain = decoder.with_manifest(replace(decoder.manifest, error_model=None)).decode(logits)
+    lat = np.array([c.lat for c in plain.top_k])
+    lon = np.array([c.lon for c in plain.top_k])
+    w = np.array([c.confidence for c in plain.top_k])
+    for c in plain.top_k:
+        spread = float((w * haversine_km(c.lat, c.lon, lat, lon)).sum() / w.sum())
+        assert c.radius_km == pytest.approx(max(spread, decoder.spec.min_radius_km), rel=1e-3)
+    assert plain.radius_km == plain.top_k[0].radius_km < plain.top_k[1].radius_km
