@@ -248,6 +248,8 @@ class PhotoItem:
             city=c.city,
             sublocation="",
             source=Source.USER,
+            placed_utc="",
+            altitude_m=None,
         )
         return replace(self, prediction=placed, status=PhotoStatus.ACCEPTED, message="")
 

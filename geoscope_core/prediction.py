@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
 from typing import Any
 
 
@@ -46,7 +47,11 @@ class Prediction:
     ``radius_km`` the estimated error radius; ``top_k`` alternatives, best
     first (the first equals the prediction itself); ``model`` is
     ``"<bundle name>@<sha256 prefix>"``; ``sublocation`` the part of the city (a
-    district, a landmark) as the user typed it ("" unless they did).
+    district, a landmark) as the user typed it ("" unless they did). A placement by
+    time (``track``, or ``neighbors`` on the user's GPS photos) also has
+    ``placed_utc``, the photo's UTC time it was placed at (ISO 8601, e.g.
+    "2024-01-29T09:40:05Z"; "" otherwise), and ``altitude_m``, metres above sea level
+    interpolated from the fixes (None unknown).
     """
 
     lat: float
@@ -61,6 +66,8 @@ class Prediction:
     source: Source = Source.MODEL
     model: str = ""
     sublocation: str = ""
+    placed_utc: str = ""
+    altitude_m: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -84,5 +91,21 @@ class Prediction:
         return Candidate(self.lat, self.lon, self.confidence, radius_km=self.radius_km, **names)
 
     def with_location(self, lat: float, lon: float, **changes: Any) -> Prediction:
-        """A copy moved to ``lat``/``lon`` (e.g. a user's correction)."""
-        return replace(self, lat=lat, lon=lon, **changes)
+        """A copy moved to ``lat``/``lon`` (e.g. a user's correction): the time and
+        altitude of a placement by time no longer belong to it."""
+        return replace(self, lat=lat, lon=lon, **{"placed_utc": "", "altitude_m": None, **changes})
+
+    @property
+    def placed_time(self) -> datetime | None:
+        """``placed_utc`` as an aware UTC datetime (None when there is none)."""
+        if not self.placed_utc:
+            return None
+        return datetime.fromisoformat(self.placed_utc).astimezone(timezone.utc)
+
+
+def utc_iso(epoch_s: float) -> str:
+    """ISO 8601 UTC text of epoch seconds, to the millisecond when there is a fraction
+    ("2024-01-29T09:40:05Z", "2024-01-29T09:40:05.379Z")."""
+    dt = datetime.fromtimestamp(round(epoch_s, 3), tz=timezone.utc)
+    spec = "milliseconds" if dt.microsecond else "seconds"
+    return dt.replace(tzinfo=None).isoformat(timespec=spec) + "Z"

@@ -70,7 +70,8 @@ class EvidenceOptions:
 class TimePlacement:
     """Where a photo was by time: ``lat``/``lon`` degrees, ``radius_km``, ``confidence``
     0-1, ``source`` "track" or "neighbors", ``reason`` e.g. "track, 14 s from a fix",
-    ``time`` its UTC time and where the zone came from."""
+    ``time`` its UTC time and where the zone came from, ``altitude_m`` metres above sea
+    level from the fixes' elevations (None when they have none)."""
 
     lat: float
     lon: float
@@ -79,6 +80,7 @@ class TimePlacement:
     source: str
     reason: str
     time: PhotoTime
+    altitude_m: float | None = None
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,8 @@ class PersonalEvidence:
         self.options = options or EvidenceOptions()
         self.track = track if track is not None and len(track) else None
         self.photo_track: Track | None = None
-        self._photo_fixes: list[tuple[float, float, float, str, Path]] = []
+        # (utc s, lat, lon, camera, path, altitude m or NaN) of each GPS photo
+        self._photo_fixes: list[tuple[float, float, float, str, Path, float]] = []
         self._ref_metas: list[PhotoMetadata] = []
         self.cameras: dict[str, CameraOffset] = {}
         self._zone = parse_zone(self.options.tz) if self.options.tz else None
@@ -165,12 +168,13 @@ class PersonalEvidence:
         for m in self._ref_metas:
             t = self.photo_time(m)
             if t.known and m.gps is not None:
-                self._photo_fixes.append((t.utc, m.gps[0], m.gps[1], m.camera, m.path))
+                alt = math.nan if m.gps_altitude_m is None else m.gps_altitude_m
+                self._photo_fixes.append((t.utc, m.gps[0], m.gps[1], m.camera, m.path, alt))
         self.photo_track = None
         if self._photo_fixes:
-            arr = np.array([f[:3] for f in self._photo_fixes], dtype=np.float64)
+            arr = np.array([(*f[:3], f[5]) for f in self._photo_fixes], dtype=np.float64)
             self.photo_track = Track.from_arrays(
-                arr[:, 0], arr[:, 1], arr[:, 2], name="GPS-tagged photos"
+                arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], name="GPS-tagged photos"
             )
         return len(self._photo_fixes)
 
@@ -296,6 +300,7 @@ class PersonalEvidence:
             source=label,
             reason=reason,
             time=time,
+            altitude_m=float(p.ele[k]) if np.isfinite(p.ele[k]) else None,
         )
 
 

@@ -10,6 +10,10 @@ For a photo at UTC time ``t`` and fixes ``T[0] < ... < T[n-1]``:
   great circle at fraction ``(t - T[i]) / (T[i+1] - T[i])``;
 - in a longer gap: the nearer fix if within ``max_extrapolation_s``, else refused.
 
+Elevation (as ExifTool's, where fixes lack one): from the fixes that have one, linearly
+in time between the two that bracket an interpolated photo (each within ``max_gap_s`` of
+it), else that of the nearest such fix within ``max_extrapolation_s``; else unknown (NaN).
+
 Error radius (metres): ``GPS_ERROR_M + speed * dt`` with ``dt`` the time to the nearer
 fix and ``speed`` the larger of walking speed and the speed between the two fixes (or
 between the last two at an end). Confidence: ``0.99 * exp(-radius / CONFIDENCE_SCALE_M)``,
@@ -73,14 +77,16 @@ class PlacementLimits:
 class Placements:
     """Result of :func:`place_by_time` for M photo times; arrays [M].
 
-    ``ok`` bool (placed or not), ``lat``/``lon`` degrees (NaN where not placed),
-    ``radius_m`` metres, ``confidence`` 0-1, ``dt_s`` seconds from the photo to the nearest
-    fix used (NaN when refused for lack of time), ``gap_s`` seconds between the bracketing
-    fixes (0 at an end), ``how`` :class:`How` codes, ``fix`` index of the nearest fix (-1)."""
+    ``ok`` bool (placed or not), ``lat``/``lon`` degrees and ``ele`` metres (NaN where not
+    placed or, for ``ele``, unknown), ``radius_m`` metres, ``confidence`` 0-1, ``dt_s``
+    seconds from the photo to the nearest fix used (NaN when refused for lack of time),
+    ``gap_s`` seconds between the bracketing fixes (0 at an end), ``how`` :class:`How`
+    codes, ``fix`` index of the nearest fix (-1)."""
 
     ok: np.ndarray
     lat: np.ndarray
     lon: np.ndarray
+    ele: np.ndarray
     radius_m: np.ndarray
     confidence: np.ndarray
     dt_s: np.ndarray
@@ -171,7 +177,7 @@ def place_by_time(
     speed = np.full(m, WALKING_M_S)
     if n == 0:
         nan = np.full(m, np.nan)
-        return Placements(np.zeros(m, bool), lat, lon, nan, np.zeros(m), dt, gap, how, fix)
+        return Placements(np.zeros(m, bool), lat, lon, nan, nan, np.zeros(m), dt, gap, how, fix)
     T = track.t
     timed = np.isfinite(t)
     i1 = np.clip(np.searchsorted(T, np.where(timed, t, 0.0), side="right"), 1, max(n - 1, 1))
@@ -235,4 +241,32 @@ def place_by_time(
     ok = how < How.REFUSED_BEFORE
     radius = np.where(ok, GPS_ERROR_M + speed * np.nan_to_num(dt), np.nan)
     conf = np.where(ok, 0.99 * np.exp(-np.nan_to_num(radius) / CONFIDENCE_SCALE_M), 0.0)
-    return Placements(ok, lat, lon, radius, conf, dt, gap, how, fix)
+    ele = _elevation(track, t, how, lim)
+    return Placements(ok, lat, lon, ele, radius, conf, dt, gap, how, fix)
+
+
+def _elevation(track: Track, t: np.ndarray, how: np.ndarray, lim: PlacementLimits) -> np.ndarray:
+    """Elevations (m, NaN unknown) of photos at ``t`` placed as ``how`` says, from the
+    fixes of ``track`` that have one (see the module docstring)."""
+    out = np.full(t.shape[0], np.nan)
+    has = np.isfinite(track.ele)
+    placed = how < How.REFUSED_BEFORE
+    if not has.any() or not placed.any():
+        return out
+    te, ee = track.t[has], track.ele[has]
+    tt = t[placed]
+    j0 = np.searchsorted(te, tt, side="right") - 1  # the last fix with one at or before
+    j1 = np.searchsorted(te, tt, side="left")  # the first at or after
+    d0 = np.where(j0 >= 0, tt - te[np.maximum(j0, 0)], np.inf)
+    d1 = np.where(j1 < len(te), te[np.minimum(j1, len(te) - 1)] - tt, np.inf)
+    e0, e1 = ee[np.maximum(j0, 0)], ee[np.minimum(j1, len(te) - 1)]
+    with np.errstate(invalid="ignore"):
+        f = np.where(d0 + d1 > 0, d0 / (d0 + d1), 0.0)
+    between = np.where(f > 0, e0 + f * (e1 - e0), e0)
+    nearest = np.where(d0 <= d1, e0, e1)
+    on_track = np.isin(how[placed], (How.INTERPOLATED, How.EXACT))
+    bracketed = on_track & (d0 <= lim.max_gap_s) & (d1 <= lim.max_gap_s)
+    near = np.minimum(d0, d1) <= lim.max_extrapolation_s
+    ele = np.where(bracketed, between, np.where(near, nearest, np.nan))
+    out[placed] = ele
+    return out

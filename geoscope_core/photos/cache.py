@@ -34,7 +34,7 @@ from geoscope_core.prediction import Prediction
 log = logging.getLogger(__name__)
 
 #: 2: PhotoMetadata gained utc_offset_min, gps_utc, sub-seconds; 3: each
-#: alternative of a prediction carries its own radius_km
+#: alternative of a prediction carries its own radius_km, PhotoMetadata gps_altitude_m
 SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (

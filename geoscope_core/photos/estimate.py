@@ -2,14 +2,19 @@
 
 Provenance is honest: every location not read from the photo itself (model,
 neighbours, track, user) is written as an estimate with its source and its own
-radius. Place names are only as fine as the estimate: no city (nor the user's
-sublocation within it) is named for a guess whose radius is larger than a city's
-area, no region for one larger than a region's.
+radius. A placement by time (the user's track, or their other devices' GPS photos) is
+written like a camera fix, with the UTC date and time it was placed at and the
+altitude the fixes give, yet still marked with its source (GPSAreaInformation and
+the XMP estimate flag), so it never passes for the camera's own GPS; a model's or
+the user's guess has no time or altitude to write. Place names are only as fine as
+the estimate: no city (nor the user's sublocation within it) is named for a guess
+whose radius is larger than a city's area, no region for one larger than a region's.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -20,6 +25,8 @@ from geoscope_core.prediction import Prediction, Source
 
 log = logging.getLogger(__name__)
 
+#: Sources that place a photo by its time, so have a fix time (and maybe an altitude).
+BY_TIME = (Source.TRACK, Source.NEIGHBORS)
 #: Largest radius (km) for which a city is named: about a metropolitan area.
 CITY_MAX_RADIUS_KM = 50.0
 #: Largest radius (km) for which an admin-1 region is named: about a large region.
@@ -68,6 +75,13 @@ def estimate_values(prediction: Prediction, place: PlaceNames) -> dict[Field, An
         Field.CONFIDENCE: prediction.confidence,
         Field.RADIUS_KM: prediction.radius_km,
     }
+    when = prediction.placed_time
+    if prediction.source in BY_TIME and when is not None:
+        values[Field.GPS_DATE] = when.strftime("%Y:%m:%d")
+        values[Field.GPS_TIME] = when
+        if prediction.altitude_m is not None and math.isfinite(prediction.altitude_m):
+            values[Field.ALTITUDE] = abs(prediction.altitude_m)
+            values[Field.ALTITUDE_REF] = 1 if prediction.altitude_m < 0 else 0
     for f, name in (
         (Field.SUBLOCATION, prediction.sublocation.strip() if place.city else ""),
         (Field.CITY, place.city),

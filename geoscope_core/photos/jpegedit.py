@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from geoscope_core.errors import MetadataError
-from geoscope_core.photos.tags import TAGS, Field, dms
+from geoscope_core.photos.tags import TAGS, Field, dms, hms_ms
 
 EXIF_HEADER = b"Exif\x00\x00"
 XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
@@ -233,7 +233,8 @@ def _rational3(value: float, bo: str) -> bytes:
 def gps_entries(values: dict[Field, Any], bo: str) -> list[TiffEntry]:
     """The GPS IFD entries for ``values`` (see ``tags.TAGS``) in byte order ``bo``:
     coordinates as D/M/S rationals (micro-second precision) with their refs, the
-    version, datum, positioning error (metres) and the estimate note (ASCII)."""
+    version, datum, positioning error (metres), the estimate note (ASCII), and for a
+    placement by time its UTC date and time and altitude (millimetres)."""
     out: list[TiffEntry] = []
     for spec in TAGS:
         if spec.field not in values or spec.exif_id is None:
@@ -250,6 +251,14 @@ def gps_entries(values: dict[Field, Any], bo: str) -> list[TiffEntry]:
         elif spec.field is Field.H_ERROR:
             radius = max(0, min(round(v), 0xFFFFFFFF))
             out.append(TiffEntry(tag, RATIONAL, 1, struct.pack(bo + "2I", radius, 1)))
+        elif spec.field is Field.GPS_TIME:
+            h, m, ms = hms_ms(v)
+            out.append(TiffEntry(tag, RATIONAL, 3, struct.pack(bo + "6I", h, 1, m, 1, ms, 1000)))
+        elif spec.field is Field.ALTITUDE:
+            mm = max(0, min(round(v * 1000), 0xFFFFFFFF))
+            out.append(TiffEntry(tag, RATIONAL, 1, struct.pack(bo + "2I", mm, 1000)))
+        elif spec.field is Field.ALTITUDE_REF:
+            out.append(TiffEntry(tag, BYTE, 1, bytes([int(v)])))
         elif spec.field in (Field.NOTE, Field.METHOD):
             text = b"ASCII\x00\x00\x00" + str(v).encode("ascii", "replace")
             out.append(TiffEntry(tag, UNDEFINED, len(text), text))

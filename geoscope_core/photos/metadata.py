@@ -51,8 +51,9 @@ class PhotoMetadata:
     DateTimeOriginal (with SubSecTimeOriginal) as a naive camera-clock time;
     ``utc_offset_min`` the OffsetTimeOriginal that goes with it, minutes east of UTC
     (None when the camera wrote none); ``gps_utc`` the GPS fix time (GPSDateStamp +
-    GPSTimeStamp, naive UTC; None when absent); ``camera`` is "make model serial"
-    ("" when unknown); ``orientation`` is the EXIF orientation 1-8.
+    GPSTimeStamp, naive UTC) and ``gps_altitude_m`` its altitude (metres above sea
+    level), both of camera GPS only (None when absent or for an estimate); ``camera``
+    is "make model serial" ("" when unknown); ``orientation`` is the EXIF orientation 1-8.
     """
 
     path: Path
@@ -63,6 +64,7 @@ class PhotoMetadata:
     orientation: int = 1
     utc_offset_min: int | None = None
     gps_utc: datetime | None = None
+    gps_altitude_m: float | None = None
 
 
 def sidecar_path(path: Path) -> Path:
@@ -150,6 +152,22 @@ def gps_from_exif(tags: dict[str, Any]) -> tuple[float, float] | None:
         # An all-zero GPS block is what many cameras write without a fix.
         return None
     return (lat, lon)
+
+
+def _gps_altitude(tags: dict[str, Any]) -> float | None:
+    """GPSAltitude (metres; negative below sea level by GPSAltitudeRef 1), or None."""
+    tag = tags.get("GPS GPSAltitude")
+    if tag is None:
+        return None
+    try:
+        alt = _ratio_to_float(tag.values[0])
+        ref = tags.get("GPS GPSAltitudeRef")
+        below = ref is not None and int(ref.values[0]) == 1
+    except (TypeError, ValueError, ZeroDivisionError, AttributeError, IndexError):
+        return None
+    if not math.isfinite(alt):
+        return None
+    return -alt if below else alt
 
 
 _OFFSET = re.compile(r"^\s*([+-])(\d{1,2}):?(\d{2})\s*$")
@@ -292,6 +310,8 @@ def read_metadata(path: Path) -> PhotoMetadata:
                 orientation = value
         except (TypeError, ValueError, IndexError):
             pass
+    # A GeoScope estimate's GPS time and altitude are the track's, never a camera's fix.
+    camera_gps = gps is not None and not is_estimate
     return PhotoMetadata(
         path=path,
         gps=gps,
@@ -300,5 +320,6 @@ def read_metadata(path: Path) -> PhotoMetadata:
         camera=camera,
         orientation=orientation,
         utc_offset_min=utc_offset,
-        gps_utc=_gps_utc(tags) if gps is not None else None,
+        gps_utc=_gps_utc(tags) if camera_gps else None,
+        gps_altitude_m=_gps_altitude(tags) if camera_gps else None,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 #: Prefix of the estimate note GeoScope writes (EXIF GPSAreaInformation, XMP); older
@@ -36,6 +37,10 @@ class Field(str, enum.Enum):
     CONFIDENCE = "confidence"  # 0-1
     RADIUS_KM = "radius_km"  # km
     SUBLOCATION = "sublocation"  # within the city: a district, a landmark
+    GPS_DATE = "gps_date"  # "YYYY:MM:DD", UTC (placements by time only)
+    GPS_TIME = "gps_time"  # aware UTC datetime (placements by time only)
+    ALTITUDE = "altitude"  # metres, >= 0 (placements by time with elevation only)
+    ALTITUDE_REF = "altitude_ref"  # 0 above sea level, 1 below
     CITY = "city"
     STATE = "state"
     COUNTRY = "country"
@@ -79,6 +84,10 @@ TAGS: tuple[TagSpec, ...] = (
     TagSpec(Field.RADIUS_KM, xmp=_GS + "RadiusKm"),
     TagSpec(Field.SUBLOCATION, xmp="Xmp.iptc.Location", iptc="Iptc.Application2.SubLocation",
             iptc_max_bytes=32),
+    TagSpec(Field.GPS_DATE, _G + "GPSDateStamp", 0x001D),
+    TagSpec(Field.GPS_TIME, _G + "GPSTimeStamp", 0x0007, xmp="Xmp.exif.GPSTimeStamp"),
+    TagSpec(Field.ALTITUDE_REF, _G + "GPSAltitudeRef", 0x0005, xmp="Xmp.exif.GPSAltitudeRef"),
+    TagSpec(Field.ALTITUDE, _G + "GPSAltitude", 0x0006, xmp="Xmp.exif.GPSAltitude"),
     TagSpec(Field.CITY, xmp="Xmp.photoshop.City", iptc="Iptc.Application2.City",
             iptc_max_bytes=32),
     TagSpec(Field.STATE, xmp="Xmp.photoshop.State", iptc="Iptc.Application2.ProvinceState",
@@ -153,6 +162,10 @@ def xmp_values(values: dict[Field, Any]) -> dict[str, str]:
             out[spec.xmp] = f"{v:.4f}"
         elif spec.field is Field.RADIUS_KM:
             out[spec.xmp] = f"{v:.3f}"
+        elif spec.field is Field.GPS_TIME:
+            out[spec.xmp] = xmp_datetime(v)
+        elif spec.field is Field.ALTITUDE:
+            out[spec.xmp] = f"{round(v * 1000)}/1000"
         else:
             out[spec.xmp] = str(v)
     return out
@@ -168,6 +181,18 @@ def iptc_values(values: dict[Field, Any], alpha3: str) -> dict[str, str]:
         if v:
             out[spec.iptc] = truncate_utf8(str(v), spec.iptc_max_bytes)
     return out
+
+
+def hms_ms(t: datetime) -> tuple[int, int, int]:
+    """(hours, minutes, milliseconds of the minute) of ``t``: the numerators of EXIF's
+    GPSTimeStamp rational triple h/1 m/1 s/1000."""
+    return t.hour, t.minute, t.second * 1000 + t.microsecond // 1000
+
+
+def xmp_datetime(t: datetime) -> str:
+    """``t`` (aware UTC) as XMP's date-time, "2024-01-29T09:40:05Z" (milliseconds kept)."""
+    text = t.strftime("%Y-%m-%dT%H:%M:%S")
+    return text + (f".{t.microsecond // 1000:03d}" if t.microsecond >= 1000 else "") + "Z"
 
 
 def dms(value: float) -> tuple[int, int, int]:
@@ -211,6 +236,11 @@ def exif_values(values: dict[Field, Any]) -> dict[str, str]:
             out[spec.exif] = " ".join(str(x) for x in v)
         elif spec.field is Field.H_ERROR:
             out[spec.exif] = f"{round(v)}/1"
+        elif spec.field is Field.GPS_TIME:
+            h, m, ms = hms_ms(v)
+            out[spec.exif] = f"{h}/1 {m}/1 {ms}/1000"
+        elif spec.field is Field.ALTITUDE:
+            out[spec.exif] = f"{round(v * 1000)}/1000"
         elif spec.field in (Field.NOTE, Field.METHOD):
             out[spec.exif] = f"charset=Ascii {v}"
         else:

@@ -356,10 +356,13 @@ class Decoder:
             lon=float(lon),
             confidence=confidences[0],
             radius_km=radii[0],
+            country_code=best_names.country_code,
+            country=best_names.country,
+            admin1=best_names.admin1,
+            city=best_names.city,
             top_k=cands,
             source=Source.MODEL,
             model=self.model_id,
-            **best_names.fields(),
         )
 
     def _radius(

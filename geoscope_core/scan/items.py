@@ -16,7 +16,7 @@ from geoscope_core.geo.places import PlaceNames, names_at_many
 from geoscope_core.photos.cache import FileKey
 from geoscope_core.photos.metadata import PhotoMetadata
 from geoscope_core.photos.neighbors import TIME_MODEL
-from geoscope_core.prediction import Prediction, Source
+from geoscope_core.prediction import Prediction, Source, utc_iso
 from geoscope_core.scan.types import EXIF_RADIUS_KM, ScanResult
 
 
@@ -98,6 +98,8 @@ def name_placements(named: list[tuple[Item, TimePlacement]]) -> None:
             source=source,
             model="track" if source is Source.TRACK else TIME_MODEL,
             top_k=(),
+            placed_utc=utc_iso(tp.time.utc),
+            altitude_m=tp.altitude_m,
             **place.fields(),
         )
         it.pred = replace(pred, top_k=(pred.as_candidate(),))

@@ -8,12 +8,14 @@ read incrementally, so a truncated file keeps every Placemark before the damage.
 
 A Placemark with a ``TimeSpan`` and N untimed coordinates gets them spread evenly from
 ``begin`` to ``end`` (as ExifTool does); they share a span id and are always
-interpolated between, however long the span.
+interpolated between, however long the span. A file whose every altitude is 0 (Google's
+location history, clamped to the ground) is read as having no elevation.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import xml.etree.ElementTree as ET
 import zipfile
 
@@ -191,4 +193,8 @@ def read(data: bytes, name: str = "") -> RawTrack:
         reader.raw.warn(f"line {line}, column {col}: not well-formed XML; points before it kept")
         if not len(reader.raw):
             raise TrackError(f"line {line}, column {col}: not well-formed KML: {e}") from e
+    ele = reader.raw.ele
+    if ele and all(e == 0 or math.isnan(e) for e in ele):
+        # Google's location history writes altitude 0 for every point: it knows none.
+        reader.raw.ele = [math.nan] * len(ele)
     return reader.raw

@@ -154,6 +154,48 @@ def test_track_probes_agree_with_exiftool() -> None:
     }, unsupported
 
 
+#: Tracks whose altitudes GeoScope reads differently from ExifTool, and why.
+ALTITUDE_DIFFERENT = {
+    # Google's location history writes altitude 0 on every point (clamped to the ground):
+    # GeoScope reads no elevation; ExifTool writes 0 at the end fixes, none between.
+    "tracks/exiftool/Geotag.kml": "altitude 0 everywhere",
+    "tracks/timelinegeotag/history-2016-10-25.kml": "altitude 0 everywhere",
+    # Files where a few fixes carry an elevation: GeoScope takes the nearest fix with one
+    # (within the limits), also on such a fix itself; ExifTool's outward scan differs.
+    "tracks/gpxpy/first_and_last_elevation.gpx": "2 of 10 fixes have an elevation",
+    "tracks/gpscorrelate/track11.gpx": "1 of 2 fixes has an elevation",
+}
+#: The log's ZDA sentences are whole seconds, its GGA/RMC fixes .379 s later: altitudes
+#: between fixes differ by centimetres between the two readers.
+ALTITUDE_TOL_M = {"tracks/gpsbabel/nmea": 0.25}
+
+
+def test_altitudes_agree_with_exiftool() -> None:
+    """ExifTool writes GPSAltitude where the track has elevations; GeoScope's interpolated
+    elevation agrees (its 3 decimals) at every probe and trip photo both place, and
+    neither has one where the other has none."""
+    rows = [r for r in _rows("track_probes.csv") if r["track"] not in DIFFERENT_READING]
+    for trip in TRIPS:
+        rows += _rows(f"{trip}.csv")
+    agree, bad = 0, []
+    for r in rows:
+        tr = _track(r["track"])
+        if isinstance(tr, TrackError) or not r["lat"] or r["track"] in ALTITUDE_DIFFERENT:
+            continue
+        p = place_by_time(tr, np.array([parse_time(r["geotime_utc"])]))
+        assert p.ok[0], r
+        ours = float(p.ele[0])
+        if not r["alt"] or math.isnan(ours):
+            if bool(r["alt"]) != (not math.isnan(ours)):
+                bad.append(f"{r['track']} {r['geotime_utc']}: {r['alt'] or '-'} vs {ours}")
+        elif abs(ours - float(r["alt"])) <= ALTITUDE_TOL_M.get(r["track"], 0.0015):
+            agree += 1
+        else:
+            bad.append(f"{r['track']} {r['geotime_utc']}: ExifTool {r['alt']}, GeoScope {ours}")
+    assert not bad, "\n".join(bad)
+    assert agree >= 390, agree
+
+
 TRIPS = [
     "exiv2_furnacecreek_2008-05-08",
     "giretti_viggiu_2024-01-29",
