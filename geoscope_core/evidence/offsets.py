@@ -13,19 +13,40 @@ on the track. Its photos tell ``d`` two ways:
   or above the ``min(Nc, Nr)``-th most alike pair when that is lower, since each camera
   photo may have one twin; above the median when that leaves no pair).
   The offset is the best-scoring ``d``.
+- **agreement with the model**, where the look-alike photos do not settle it: for a
+  candidate offset ``d``, each of the camera's photos that the track places at ``t_i + d``
+  adds the log-likelihood ratio of that position under the model's estimate of the
+  photo against knowing nothing: ``log(p_i(x) / U)``, with ``p_i`` the mixture of the
+  estimate's top-k candidates (a Gaussian of each candidate's own radius, weighted by
+  its confidence; the rest of the probability spread over the Earth) and ``U`` the
+  uniform density over the Earth. The offset is the best-scoring ``d``.
 
 An estimate is *clear* when anchors agree (spread under ``sigma``) or the best score
 beats every offset more than ``3 sigma`` away by ``min_ratio`` and at least
-``min_pairs`` pairs support it; only a clear estimate is applied.
+``min_pairs`` pairs support it (look-alike photos), or is at least ``min_odds`` times
+as likely as every offset more than ``3 sigma`` away and as knowing nothing (agreement
+with the model); only a clear estimate is applied.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from geoscope_core.errors import ConfigError
+from geoscope_core.prediction import Prediction
+
+#: Earth's surface, km^2: the uniform density 1/EARTH_KM2 is "knowing nothing".
+EARTH_KM2 = 4.0 * math.pi * 6371.0088**2
+#: (times [M] epoch s) -> (lat, lon) [M] degrees where the evidence places them, NaN else.
+PositionsAt = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+#: Probability always left to "somewhere else": no estimate rules a place out.
+_NEVER_SURE = 0.01
+#: Photo x offset x candidate cells scored at once (bounds the memory of the search).
+_CELLS = 1 << 21
 
 
 @dataclass(frozen=True)
@@ -33,28 +54,31 @@ class OffsetSearch:
     """``max_s``: offsets searched, -max_s..+max_s seconds; ``sigma_s`` the time scale of
     "near-simultaneous" (s); ``quantile`` of the pair similarities above which a pair
     counts; ``min_ratio`` best score over the best elsewhere for a clear estimate;
-    ``min_pairs`` pairs that must support it."""
+    ``min_pairs`` pairs that must support it; ``min_odds`` how many times likelier than
+    any offset elsewhere agreement with the model must make the best one."""
 
     max_s: float = 3 * 3600.0
     sigma_s: float = 20.0
     quantile: float = 0.9
     min_ratio: float = 1.5
     min_pairs: int = 1
+    min_odds: float = 100.0
 
     def __post_init__(self) -> None:
         if not (self.max_s > 0 and self.sigma_s > 0 and 0 <= self.quantile < 1):
             raise ConfigError("max_s and sigma_s must be > 0, quantile in [0, 1)")
-        if self.min_ratio < 1 or self.min_pairs < 1:
-            raise ConfigError("min_ratio must be >= 1 and min_pairs >= 1")
+        if self.min_ratio < 1 or self.min_pairs < 1 or self.min_odds < 1:
+            raise ConfigError("min_ratio, min_pairs and min_odds must be >= 1")
 
 
 @dataclass(frozen=True)
 class OffsetEstimate:
     """``seconds`` to add to the camera's times (same sign as ``--time-offset``);
-    ``clear`` whether the evidence is clear enough to apply it; ``method`` "anchors" or
-    "photos"; ``ratio`` best score over the best elsewhere; ``support`` the pairs (camera
-    index, reference index, residual s, similarity) or anchors (index, offset s) behind
-    it; ``note`` one line of evidence to print."""
+    ``clear`` whether the evidence is clear enough to apply it; ``method`` "anchors",
+    "photos" or "model"; ``ratio`` best score over the best elsewhere (for "model": the
+    odds of the best offset against the best elsewhere); ``support`` the pairs (camera
+    index, reference index, residual s, similarity), anchors (index, offset s) or placed
+    photos (index, log-odds of the position) behind it; ``note`` one line of evidence."""
 
     seconds: float
     clear: bool
@@ -147,3 +171,97 @@ def from_photos(
         + ("" if clear else " (not clear enough to apply)")
     )
     return OffsetEstimate(seconds, bool(clear), "photos", ratio, support, note)
+
+
+def _mixtures(predictions: Sequence[Prediction]) -> tuple[np.ndarray, ...]:
+    """Candidates of each prediction as arrays [N, K]: lat, lon (degrees), weight (its
+    confidence, 0 pads; together at most 1 - _NEVER_SURE) and radius (km; a candidate
+    without one has its prediction's)."""
+    k = max(max((len(p.top_k) for p in predictions), default=0), 1)
+    lat, lon = np.zeros((len(predictions), k)), np.zeros((len(predictions), k))
+    w, r = np.zeros((len(predictions), k)), np.ones((len(predictions), k))
+    for i, p in enumerate(predictions):
+        cands = p.top_k or (p.as_candidate(),)
+        for j, c in enumerate(cands):
+            lat[i, j], lon[i, j], w[i, j] = c.lat, c.lon, max(c.confidence, 0.0)
+            r[i, j] = max(c.radius_km if c.radius_km is not None else p.radius_km, 0.01)
+        w[i] *= min(1.0, (1.0 - _NEVER_SURE) / max(float(w[i].sum()), 1e-12))
+    return lat, lon, w, r
+
+
+def _log_odds(lat: np.ndarray, lon: np.ndarray, mix: tuple[np.ndarray, ...]) -> np.ndarray:
+    """log(p(x) / U) [N, G] of positions ``lat``/``lon`` [N, G] (NaN: not placed, 0) under
+    each photo's mixture ``mix`` (see ``_mixtures``)."""
+    clat, clon, w, r = (a[:, None, :] for a in mix)
+    la, lo = np.radians(lat)[..., None], np.radians(lon)[..., None]
+    cla, clo = np.radians(clat), np.radians(clon)
+    h = np.sin((cla - la) / 2) ** 2 + np.cos(la) * np.cos(cla) * np.sin((clo - lo) / 2) ** 2
+    d = 2 * 6371.0088 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+    dens = (w / (2 * math.pi * r**2) * np.exp(-0.5 * (d / r) ** 2)).sum(axis=-1)
+    rest = 1.0 - w.sum(axis=-1)
+    out = np.log((dens + rest / EARTH_KM2) * EARTH_KM2)
+    return np.where(np.isfinite(lat), out, 0.0)
+
+
+def from_model(
+    camera_utc: np.ndarray,
+    predictions: Sequence[Prediction],
+    positions_at: PositionsAt,
+    search: OffsetSearch | None = None,
+    step_s: float = 5.0,
+) -> OffsetEstimate | None:
+    """Offset under which the track positions of a camera's photos (times float [N] epoch
+    s, the model's ``predictions`` of them) agree best with the model (see the module
+    docstring); searched every ``step_s`` seconds, then to the second around the best.
+    None when no offset places a photo."""
+    s = search or OffsetSearch()
+    cam = np.asarray(camera_utc, np.float64)
+    if len(predictions) != cam.shape[0]:
+        raise ConfigError(f"{len(predictions)} predictions for {cam.shape[0]} photos")
+    ok = np.isfinite(cam)
+    cam, preds = cam[ok], [p for p, keep in zip(predictions, ok, strict=True) if keep]
+    if not cam.size:
+        return None
+    mix = _mixtures(preds)
+
+    def scores(grid: np.ndarray) -> np.ndarray:
+        out = []
+        chunk = max(1, _CELLS // (cam.shape[0] * mix[0].shape[1]))
+        for g in np.array_split(grid, max(1, -(-len(grid) // chunk))):
+            t = cam[:, None] + g[None, :]
+            lat, lon = positions_at(t.reshape(-1))
+            out.append(_log_odds(lat.reshape(t.shape), lon.reshape(t.shape), mix).sum(axis=0))
+        return np.concatenate(out)
+
+    grid = np.arange(-s.max_s, s.max_s + step_s / 2, step_s)
+    coarse = float(grid[int(np.argmax(scores(grid)))])
+    fine = np.arange(coarse - step_s, coarse + step_s + 0.5)
+    grid = np.concatenate([grid, fine])
+    score = scores(grid)
+    best = int(np.argmax(score))
+    seconds, top = float(grid[best]), float(score[best])
+    t = cam + seconds
+    lat, lon = positions_at(t)
+    placed = np.isfinite(lat)
+    if not placed.any():
+        return None
+    far = np.abs(grid - seconds) > 3 * s.sigma_s
+    runner = max(float(score[far].max()) if far.any() else -math.inf, 0.0)  # 0: know nothing
+    log_odds = top - runner
+    clear = log_odds >= math.log(s.min_odds)
+    d = _log_odds(lat[:, None], lon[:, None], mix)[:, 0]
+    idx = np.nonzero(placed)[0]
+    support = tuple((float(i), float(x)) for i, x in zip(idx, d[placed], strict=True))
+    note = (
+        f"the track positions of {len(idx)} photo(s) agree best with the model's estimates "
+        f"at {seconds:+.0f} s, {_odds_text(log_odds)} as likely as at any offset more than "
+        f"{3 * s.sigma_s:.0f} s away" + ("" if clear else " (not clear enough to apply)")
+    )
+    odds = math.exp(min(log_odds, 700.0))
+    return OffsetEstimate(seconds, bool(clear), "model", odds, support, note)
+
+
+def _odds_text(log_odds: float) -> str:
+    if log_odds > math.log(1e6):
+        return "over a million times"
+    return f"{math.exp(max(log_odds, 0.0)):,.0f} times"

@@ -16,14 +16,20 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from geoscope_core.errors import ConfigError
-from geoscope_core.evidence.offsets import OffsetEstimate, OffsetSearch, from_anchors, from_photos
+from geoscope_core.evidence.offsets import (
+    OffsetEstimate,
+    OffsetSearch,
+    from_anchors,
+    from_model,
+    from_photos,
+)
 from geoscope_core.evidence.phototime import (
     ClockOffset,
     PhotoTime,
@@ -34,6 +40,7 @@ from geoscope_core.evidence.phototime import (
 from geoscope_core.evidence.placement import PlacementLimits, Placements, place_by_time
 from geoscope_core.evidence.tracks import Track, load_tracks
 from geoscope_core.photos.metadata import PhotoMetadata
+from geoscope_core.prediction import Prediction
 
 log = logging.getLogger(__name__)
 
@@ -183,12 +190,15 @@ class PersonalEvidence:
         self,
         metas: Sequence[PhotoMetadata],
         embeddings: dict[Path, np.ndarray] | None = None,
+        predictions: dict[Path, Prediction] | None = None,
     ) -> list[CameraOffset]:
         """Settle the clock correction of every camera among ``metas`` (give all photos,
         tagged or not: a camera's own GPS times are its best anchors): the user's
         ``--time-offset`` if given, else (with ``estimate_offsets``) a clear estimate from
-        anchors (photos with a GPS time) or from look-alike photos of other devices
-        (``embeddings``: path -> L2-normalised image embedding), else none."""
+        anchors (photos with a GPS time), from look-alike photos of other devices
+        (``embeddings``: path -> L2-normalised image embedding) or, where those are not
+        clear, from agreement with the model's estimates (``predictions``: path -> the
+        model's Prediction), else none."""
         by_cam: dict[str, list[PhotoMetadata]] = {}
         for m in metas:
             if m.taken_at is not None:
@@ -199,7 +209,7 @@ class PersonalEvidence:
             if given:
                 co = CameraOffset(cam, offset_for(cam, given), "--time-offset")
             elif self.options.estimate_offsets:
-                est = self.estimate_offset(cam, ms, embeddings or {})
+                est = self.estimate_offset(cam, ms, embeddings or {}, predictions or {})
                 if est is not None and est.clear:
                     co = CameraOffset(cam, est.seconds, "estimated", est)
                 else:
@@ -240,27 +250,58 @@ class PersonalEvidence:
         camera: str,
         metas: Sequence[PhotoMetadata],
         embeddings: dict[Path, np.ndarray],
+        predictions: dict[Path, Prediction] | None = None,
     ) -> OffsetEstimate | None:
-        """The estimated correction for ``camera`` (None when nothing informs it)."""
+        """The estimated correction for ``camera`` (None when nothing informs it): from
+        anchors; else from look-alike photos; where those are absent or not clear, from
+        agreement with the model's ``predictions`` of the camera's photos (which then
+        decides between the look-alike offsets, or stands alone)."""
+        search = self.options.offset_search
         times = np.array([self.photo_time(m, -self.offset_of(camera)).utc for m in metas])
         gps = np.array(
             [_utc(m.gps_utc) if m.gps_utc is not None else math.nan for m in metas], np.float64
         )
-        est = from_anchors(times, gps, self.options.offset_search.sigma_s)
+        est = from_anchors(times, gps, search.sigma_s)
         if est is not None:
             return est
         refs = [f for f in self._photo_fixes if f[3] != camera and f[4] in embeddings]
         mine = [(i, m) for i, m in enumerate(metas) if m.path in embeddings]
-        if not refs or not mine:
-            return None
-        e_cam = np.stack([embeddings[m.path] for _, m in mine]).astype(np.float32)
-        e_ref = np.stack([embeddings[f[4]] for f in refs]).astype(np.float32)
-        return from_photos(
-            times[[i for i, _ in mine]],
-            np.array([f[0] for f in refs]),
-            e_cam @ e_ref.T,
-            self.options.offset_search,
+        visual = None
+        if refs and mine:
+            e_cam = np.stack([embeddings[m.path] for _, m in mine]).astype(np.float32)
+            e_ref = np.stack([embeddings[f[4]] for f in refs]).astype(np.float32)
+            visual = from_photos(
+                times[[i for i, _ in mine]], np.array([f[0] for f in refs]), e_cam @ e_ref.T, search
+            )
+        if visual is not None and visual.clear:
+            return visual
+        judged = [(i, p) for i, m in enumerate(metas) if (p := (predictions or {}).get(m.path))]
+        if not judged:
+            return visual
+        model = from_model(
+            times[[i for i, _ in judged]], [p for _, p in judged], self._positions, search
         )
+        if model is None or not model.clear:
+            return visual or model
+        if visual is not None:  # the model decides where the look-alike photos do not
+            model = replace(model, note=f"{model.note}; look-alike photos: {visual.note}")
+        return model
+
+    def _positions(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where the track (else the GPS photos) places photos at UTC times ``t`` [M]:
+        (lat, lon) degrees, NaN where nothing does."""
+        lat, lon = np.full(t.shape[0], np.nan), np.full(t.shape[0], np.nan)
+        todo = np.isfinite(t)
+        plim = self.options.photo_limits or self.options.limits
+        for tr, lim in ((self.track, self.options.limits), (self.photo_track, plim)):
+            if tr is None or not todo.any():
+                continue
+            idx = np.nonzero(todo)[0]
+            p = place_by_time(tr, t[idx], lim)
+            hit = idx[p.ok]
+            lat[hit], lon[hit] = p.lat[p.ok], p.lon[p.ok]
+            todo[hit] = False
+        return lat, lon
 
     # -- placement -----------------------------------------------------------------------
     def place(self, metas: Sequence[PhotoMetadata]) -> list[TimePlacement | None]:

@@ -338,7 +338,8 @@ class Scanner:
         """The user's evidence for this scan: ``evidence`` (its track logs read), and every
         camera-GPS photo of the scan and of ``references`` as a fix; clock offsets settled
         (a camera whose offset must be estimated from look-alike photos has its photos, and
-        the reference photos, run through the model first: ``embed``). None when there is
+        the reference photos, run through the model first: ``embed``; its estimates of them
+        weigh in where the look-alikes are not clear). None when there is
         no evidence (no track, and neighbours off or no tagged photo)."""
         opts = self.options
         refs: list[Item] = []
@@ -364,7 +365,14 @@ class Scanner:
             todo += [it for it in (*live, *refs) if it.tagged]
             embed([it for it in todo if it.emb is None and not it.error])
         embeddings = {it.path: it.emb for it in (*embedded, *live, *refs) if it.emb is not None}
-        evidence.resolve_offsets([it.meta for it in live if it.meta is not None], embeddings)
+        # the model's estimates of every photo of the cameras estimated (all run above), and
+        # of no other: an offset never depends on what else the cache holds
+        judged = {
+            it.path: p
+            for it in live
+            if it.meta and it.meta.camera in need and (p := it.pred) and p.source is Source.MODEL
+        }
+        evidence.resolve_offsets([it.meta for it in live if it.meta], embeddings, judged)
         self.evidence = evidence
         return evidence
 
