@@ -18,14 +18,14 @@ $(VENV)/.all: pyproject.toml
 	$(PY) -m pip install -q -e '.[all,dev]'
 	touch $(VENV)/.base $@
 
-# Scan PHOTOS (default: sample photos GeoScope makes from images its dependencies ship,
-# and a sample GPS track that places one of them) with the default model; prints a
-# table and writes nothing.
+# Scan PHOTOS (default: sample photos GeoScope draws, with the photos installed packages
+# ship, and a sample GPS track that places one of them) with the default model; prints
+# a table and writes nothing.
 demo: $(VENV)/.base
 	@if [ -n "$(PHOTOS)" ]; then $(VENV)/bin/geoscope scan "$(PHOTOS)"; else \
 	  dir=$$($(PY) -m geoscope_core.samples) && \
 	  echo "Sample photos in $$dir, with a sample GPS track GeoScope made: sample-track.gpx." && \
-	  echo "grace_hopper_on_track.jpg was taken during that walk, so the track places it" && \
+	  echo "mountain_lake_on_track.jpg was taken during that walk, so the track places it" && \
 	  echo "(status 'track'); the others come from their own GPS ('exif') or the model." && \
 	  $(VENV)/bin/geoscope track "$$dir/sample-track.gpx" && \
 	  $(VENV)/bin/geoscope scan "$$dir" --track "$$dir/sample-track.gpx"; fi

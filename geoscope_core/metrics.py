@@ -168,7 +168,8 @@ def plot_accuracy_vs_distance(curves: dict[str, np.ndarray], out_png: Path) -> P
         from matplotlib.figure import Figure
     except ImportError as e:
         raise ConfigError(
-            f"plotting needs matplotlib, which is not installed ({e}); pip install matplotlib"
+            f"plotting needs matplotlib, which is not installed ({e}); install the plot extra"
+            " (pip install 'geoscope[plot]')"
         ) from e
 
     fig = Figure(figsize=(7.0, 4.5), dpi=120)

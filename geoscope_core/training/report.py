@@ -1,5 +1,5 @@
-"""The training report: validation metrics of decoded predictions, metrics.json and,
-when matplotlib is installed, accuracy.png."""
+"""The training report: validation metrics of decoded predictions, metrics.json and
+accuracy.png (matplotlib: the train extra installs the plot extra)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The scan path never imports torch (checked in a fresh interpreter)."""
+"""The scan path never imports torch or matplotlib, neither of which the base install
+has (checked in a fresh interpreter)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ if importlib.util.find_spec("geoscope_desktop") is not None:
     for m in pkgutil.iter_modules(geoscope_desktop.__path__):
         if m.name != "__main__":
             importlib.import_module(f"geoscope_desktop.{m.name}")
-bad = sorted(m for m in sys.modules if m == "torch" or m.startswith("torch."))
+bad = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "matplotlib"))
 print("IMPORTED", len(sys.modules))
 assert not bad, bad
 """

@@ -1,8 +1,12 @@
 from pathlib import Path
 
 import exifread
+import numpy as np
+import pytest
+from PIL import Image
 
-from geoscope_core.samples import TAGGED_LAT, TAGGED_LON, make_sample_folder
+from geoscope_core import samples
+from geoscope_core.samples import DRAWN_NAME, TAGGED_LAT, TAGGED_LON, make_sample_folder
 
 
 def _deg(tag: object) -> float:
@@ -13,14 +17,39 @@ def _deg(tag: object) -> float:
 def test_sample_folder_has_untagged_photos_and_one_with_gps(tmp_path: Path) -> None:
     folder = make_sample_folder(tmp_path / "s")
     photos = sorted(p.name for p in folder.glob("*.jpg"))
-    assert "grace_hopper.jpg" in photos and "grace_hopper_with_gps.jpg" in photos
-    with open(folder / "grace_hopper_with_gps.jpg", "rb") as f:
+    assert DRAWN_NAME in photos and "mountain_lake_with_gps.jpg" in photos
+    with open(folder / "mountain_lake_with_gps.jpg", "rb") as f:
         tags = exifread.process_file(f, details=False)
     assert abs(_deg(tags["GPS GPSLatitude"]) - TAGGED_LAT) < 1e-4
     assert abs(_deg(tags["GPS GPSLongitude"]) - abs(TAGGED_LON)) < 1e-4
     assert str(tags["GPS GPSLongitudeRef"]) == "W"
-    with open(folder / "grace_hopper.jpg", "rb") as f:
+    with open(folder / DRAWN_NAME, "rb") as f:
         assert "GPS GPSLatitude" not in exifread.process_file(f, details=False)
+
+
+def test_the_base_install_alone_makes_a_photo_like_sample(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No optional package ships a photo (matplotlib is only in the plot extra): the
+    drawn photo and its two copies are still there, and it is a real JPEG with the
+    detail and colour of a photo, not a flat test card."""
+    monkeypatch.setattr(samples, "_SHIPPED", ())
+    folder = make_sample_folder(tmp_path)
+    assert sorted(p.name for p in folder.glob("*.jpg")) == [
+        "mountain_lake.jpg",
+        "mountain_lake_on_track.jpg",
+        "mountain_lake_with_gps.jpg",
+    ]
+    with Image.open(folder / DRAWN_NAME) as im:
+        assert im.format == "JPEG" and im.size == (1200, 800)
+        px = np.asarray(im.convert("RGB"), dtype=np.float64)
+    sky, land = px[:100].mean(axis=(0, 1)), px[-60:].mean(axis=(0, 1))
+    assert sky[2] > sky[0] + 30 and land[1] > land[2] + 20  # blue sky, green shore
+    assert len(np.unique(px.reshape(-1, 3) // 8, axis=0)) > 400  # many colours
+    assert np.abs(np.diff(px, axis=1)).mean() > 1.0  # texture and noise, not flat
+    assert np.array_equal(
+        np.asarray(samples.draw_landscape()), np.asarray(samples.draw_landscape())
+    )
 
 
 def test_sample_folder_is_idempotent(tmp_path: Path) -> None:

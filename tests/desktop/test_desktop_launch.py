@@ -126,7 +126,7 @@ def test_cli_app_self_test(tmp_path: Path, tiny_bundle: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "self-test passed" in proc.stdout
-    assert "grace_hopper_with_gps.jpg" in proc.stdout and "has GPS" in proc.stdout
+    assert "mountain_lake_with_gps.jpg" in proc.stdout and "has GPS" in proc.stdout
 
 
 def test_self_test_with_a_missing_model_says_so_without_a_traceback(tmp_path: Path) -> None:
