@@ -183,7 +183,7 @@ def rescan_figures(workdir: Path, n: int) -> None:
 def child_pipeline(args: argparse.Namespace) -> dict:
     from geoscope_core.runtime.predictor import Predictor
     from geoscope_core.scan.pipeline import Scanner
-    from geoscope_core.scan.types import ScanOptions
+    from geoscope_core.scan.types import ScanOptions, ScanStatus
 
     paths = sorted(Path(args.photos).glob("*.jpg"))
     paths = (paths * (args.limit // len(paths) + 1))[: args.limit]
@@ -195,7 +195,7 @@ def child_pipeline(args: argparse.Namespace) -> dict:
         predictor, ScanOptions(use_cache=False, batch_size=args.batch_size, workers=args.workers)
     )
     t, cpu0 = time.perf_counter(), _cpu_s()
-    n = sum(1 for r in scanner.scan(paths) if r.status == "predicted")
+    n = sum(1 for r in scanner.scan(paths) if r.status is ScanStatus.PREDICTED)
     wall = time.perf_counter() - t
     s = scanner.stats
     return {

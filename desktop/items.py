@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from geoscope_core.errors import ConfigError
+from geoscope_core.photos.options import WROTE, WriteAction
+from geoscope_core.photos.undo import UNDONE, UndoAction
 from geoscope_core.prediction import Candidate, Prediction, Source
 
 if TYPE_CHECKING:
@@ -35,10 +37,6 @@ class PhotoStatus(str, enum.Enum):
 
 #: statuses whose estimate the user may accept or reject
 REVIEWABLE = frozenset({PhotoStatus.ESTIMATED, PhotoStatus.ACCEPTED, PhotoStatus.REJECTED})
-#: writer actions after which the photo carries its estimate
-WRITTEN_ACTIONS = frozenset({"written", "sidecar"})
-#: undo actions after which the photo is back as it was
-RESTORED_ACTIONS = frozenset({"restored", "removed-sidecar"})
 
 
 @dataclass(frozen=True)
@@ -95,7 +93,10 @@ class PhotoItem:
         return self.gps
 
     def with_scan(self, result: ScanResult) -> PhotoItem:
-        """This item updated from a scanner result (``status`` exif|predicted|neighbors|error)."""
+        """This item updated from a scanner result: an error, the camera's own GPS, or an
+        estimate (the model's or the user's evidence's)."""
+        from geoscope_core.scan.types import ScanStatus
+
         meta = result.metadata
         base = replace(
             self,
@@ -105,7 +106,7 @@ class PhotoItem:
             result=result,
             message=result.error,
         )
-        if result.status == "error":
+        if result.status is ScanStatus.ERROR:
             return replace(
                 base,
                 prediction=None,
@@ -113,7 +114,7 @@ class PhotoItem:
                 status=PhotoStatus.ERROR,
                 message=result.error or "could not be read",
             )
-        status = PhotoStatus.HAS_GPS if result.status == "exif" else PhotoStatus.ESTIMATED
+        status = PhotoStatus.HAS_GPS if result.status is ScanStatus.EXIF else PhotoStatus.ESTIMATED
         if status is PhotoStatus.ESTIMATED and self.decided:
             # the user's decision (restored from an earlier session) outlives a rescan
             return replace(base, model_prediction=result.prediction, message="")
@@ -182,18 +183,21 @@ class PhotoItem:
             and self.prediction.confidence >= threshold
         )
 
-    def after_write(self, action: str, reason: str = "", target: Path | None = None) -> PhotoItem:
-        """This item after the writer's ``action`` (written|sidecar|failed|skipped) on it."""
-        if action in WRITTEN_ACTIONS:
-            note = f"written to {target.name}" if action == "sidecar" and target else ""
+    def after_write(
+        self, action: WriteAction, reason: str = "", target: Path | None = None
+    ) -> PhotoItem:
+        """This item after the writer's ``action`` on it."""
+        if action in WROTE:
+            sidecar = target if action is WriteAction.SIDECAR else None
+            note = f"written to {sidecar.name}" if sidecar is not None else ""
             return replace(self, status=PhotoStatus.WRITTEN, message=note)
-        if action == "failed":
+        if action is WriteAction.FAILED:
             return replace(self, message=f"not written: {reason}")
-        return replace(self, message=f"skipped: {reason or action}")
+        return replace(self, message=f"skipped: {reason or action.value}")
 
-    def after_undo(self, action: str) -> PhotoItem:
+    def after_undo(self, action: UndoAction) -> PhotoItem:
         """This item after undo's ``action`` on its file: a restored photo is accepted again."""
-        if action in RESTORED_ACTIONS and self.status is PhotoStatus.WRITTEN:
+        if action in UNDONE and self.status is PhotoStatus.WRITTEN:
             return replace(self, status=PhotoStatus.ACCEPTED, message="")
         return self
 

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from geoscope_core.geo.places import names_at
+from geoscope_core.photos.options import WROTE
+from geoscope_core.photos.undo import UNDONE
 from geoscope_core.prediction import Candidate
 from geoscope_desktop.controllers.persistence import load_review, save_review
 from geoscope_desktop.items import (
-    RESTORED_ACTIONS,
-    WRITTEN_ACTIONS,
     PhotoItem,
     PhotoStatus,
     PlaceEdit,
@@ -265,9 +265,9 @@ class ReviewController(QObject):
             if item is None:
                 continue
             self.model.replace_item(item.after_write(res.action, res.reason, res.target))
-            if res.action not in WRITTEN_ACTIONS:
+            if res.action not in WROTE:
                 problems.append(f"{Path(res.path).name}: {res.reason or res.action}")
-        written = sum(1 for r in report.results if r.action in WRITTEN_ACTIONS)
+        written = sum(1 for r in report.results if r.action in WROTE)
         failed = sum(1 for r in report.results if r.action == "failed")
         self.changed.emit(f"Wrote {written} photo(s)")
         return Outcome(written, tuple(problems), failed)
@@ -279,9 +279,9 @@ class ReviewController(QObject):
             item = self.item_for(Path(res.path))
             if item is not None:
                 self.model.replace_item(item.after_undo(res.action))
-            if res.action not in RESTORED_ACTIONS:
+            if res.action not in UNDONE:
                 problems.append(f"{Path(res.path).name}: {res.action} {res.reason}")
-        restored = sum(1 for r in results if r.action in RESTORED_ACTIONS)
+        restored = sum(1 for r in results if r.action in UNDONE)
         self.changed.emit(f"Restored {restored} photo(s)")
         return Outcome(restored, tuple(problems), len(problems))
 

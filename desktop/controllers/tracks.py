@@ -155,8 +155,13 @@ class TrackController(QObject):
         return moved
 
     def _on_result(self, result: ScanResult) -> None:
+        from geoscope_core.scan.types import ScanStatus
+
         self._by_time.discard(Path(result.path))
-        if result.status in ("predicted", "neighbors") and result.prediction is not None:
+        if (
+            result.status in (ScanStatus.PREDICTED, ScanStatus.NEIGHBORS)
+            and result.prediction is not None
+        ):
             self._fallback[Path(result.path)] = result
 
     def _on_scan_done(self, _cancelled: bool) -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
-from geoscope_desktop.items import RESTORED_ACTIONS
+from geoscope_core.photos.undo import UNDONE
 from geoscope_desktop.workers import TaskRunner
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ class WriteController(QObject):
         self.written.emit(report)
 
     def _on_undone(self, results: list[Any]) -> None:
-        if all(r.action in RESTORED_ACTIONS for r in results):
+        if all(r.action in UNDONE for r in results):
             self._set_journal(None)
         self.busy_changed.emit()
         self.undone.emit(results)

@@ -6,12 +6,14 @@ Heavy modules (onnxruntime, the runtime, the writer) are imported inside ``run``
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from geoscope_core.evidence.personal import EvidenceOptions
     from geoscope_core.scan.pipeline import Scanner
+    from geoscope_core.scan.types import ScanResult
 
 from geoscope_core.fsio import path_text
 from geoscope_core.runtime.session import PROVIDER_NAMES
@@ -176,7 +178,7 @@ def _collect(targets: list[Path]) -> list[Path]:
     return unique
 
 
-def _print_table(results: list, root: Path | None) -> None:
+def _print_table(results: Sequence[ScanResult], root: Path | None) -> None:
     print(f"{'status':9s} {'lat':>9s} {'lon':>10s} {'conf':>5s} {'±km':>7s}  place  |  photo")
     for r in results:
         try:
@@ -185,13 +187,13 @@ def _print_table(results: list, root: Path | None) -> None:
             name = path_text(r.path)
         p = r.prediction
         if p is None:
-            print(f"{r.status:9s} {'':>9s} {'':>10s} {'':>5s} {'':>7s}  -  |  {name}")
+            print(f"{r.status.value:9s} {'':>9s} {'':>10s} {'':>5s} {'':>7s}  -  |  {name}")
             continue
         place = ", ".join(x for x in (p.city, p.admin1, p.country or p.country_code) if x)
         print(
-            f"{r.status:9s} {p.lat:9.4f} {p.lon:10.4f} {p.confidence:5.2f} "
+            f"{r.status.value:9s} {p.lat:9.4f} {p.lon:10.4f} {p.confidence:5.2f} "
             f"{p.radius_km:7.1f}  {place or '-'}  |  {name}"
-            + (f"  ({r.reason})" if r.status in ("track", "neighbors") and r.reason else "")
+            + (f"  ({r.reason})" if r.status.by_evidence and r.reason else "")
         )
 
 
@@ -236,7 +238,7 @@ def _print_evidence(scanner: Scanner) -> None:
             print(f"clock of {name}: {cam.seconds:+.0f} s ({cam.origin}{note})")
 
 
-def _write(args: argparse.Namespace, results: list) -> int:
+def _write(args: argparse.Namespace, results: Sequence[ScanResult]) -> int:
     """Write (or with --dry-run, show) the estimates; returns how many failed."""
     from geoscope_core.photos.writer import (
         SidecarPolicy,
@@ -244,6 +246,7 @@ def _write(args: argparse.Namespace, results: list) -> int:
         WriteOptions,
         write_locations,
     )
+    from geoscope_core.scan.types import ScanStatus
 
     threshold = args.min_confidence
     if threshold is None:
@@ -251,7 +254,7 @@ def _write(args: argparse.Namespace, results: list) -> int:
     items = [
         (r.path, r.prediction)
         for r in results
-        if r.prediction is not None and r.status not in ("exif", "error")
+        if r.prediction is not None and r.status not in (ScanStatus.EXIF, ScanStatus.ERROR)
     ]
     report = write_locations(
         items,
@@ -300,7 +303,7 @@ def run(args: argparse.Namespace) -> int:
     from geoscope_core.runtime.predictor import Predictor
     from geoscope_core.scan.output import write_results
     from geoscope_core.scan.pipeline import Scanner
-    from geoscope_core.scan.types import STATUSES, ScanOptions
+    from geoscope_core.scan.types import ScanOptions, ScanStatus
 
     t0 = time.perf_counter()
     options = ScanOptions(
@@ -348,7 +351,7 @@ def run(args: argparse.Namespace) -> int:
         root = args.photos[0] if len(args.photos) == 1 and args.photos[0].is_dir() else None
         _print_table(results, root)
 
-    failed = [r for r in results if r.status == "error"]
+    failed = [r for r in results if r.status is ScanStatus.ERROR]
     write_failed = 0
     if args.write or args.dry_run:
         write_failed = _write(args, results)
@@ -358,7 +361,7 @@ def run(args: argparse.Namespace) -> int:
         for r in failed:
             print(f"  {path_text(r.path)}: {r.error}")
     _print_evidence(scanner)
-    counts = ", ".join(f"{s} {scanner.stats.counts.get(s, 0)}" for s in STATUSES)
+    counts = ", ".join(f"{s.value} {scanner.stats.counts[s]}" for s in ScanStatus)
     rate = len(results) / elapsed if elapsed > 0 else 0.0
     print(
         f"{len(results)} photos in {elapsed:.1f} s ({rate:.1f} photos/s): {counts}; "

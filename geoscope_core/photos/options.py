@@ -90,6 +90,3 @@ class WriteReport:
 
     results: list[WriteResult]
     journal: Path | None
-
-    def count(self, action: WriteAction | str) -> int:
-        return sum(1 for r in self.results if r.action == action)

@@ -17,7 +17,7 @@ from geoscope_core.photos.cache import FileKey
 from geoscope_core.photos.metadata import PhotoMetadata
 from geoscope_core.photos.neighbors import TIME_MODEL
 from geoscope_core.prediction import Prediction, Source, utc_iso
-from geoscope_core.scan.types import EXIF_RADIUS_KM, ScanResult
+from geoscope_core.scan.types import EXIF_RADIUS_KM, ScanResult, ScanStatus
 
 
 @dataclass
@@ -134,7 +134,7 @@ def name_exif(items: list[Item], repredict_gps: bool) -> None:
 def result_of(it: Item, repredict_gps: bool) -> ScanResult:
     """The ScanResult of a finished item."""
     if it.error:
-        return ScanResult(it.path, "error", None, it.meta, it.error)
+        return ScanResult(it.path, ScanStatus.ERROR, None, it.meta, it.error)
     if it.tagged and not repredict_gps:
         lat, lon = it.camera_gps()
         pred = Prediction(
@@ -148,13 +148,11 @@ def result_of(it: Item, repredict_gps: bool) -> ScanResult:
             admin1=it.exif_names.admin1,
             city=it.exif_names.city,
         )
-        return ScanResult(it.path, "exif", pred, it.meta, reason="camera GPS")
+        return ScanResult(it.path, ScanStatus.EXIF, pred, it.meta, reason="camera GPS")
     if it.pred is None:
         reason = it.meta_error or "no prediction"
-        return ScanResult(it.path, "error", None, it.meta, reason)
-    status = _STATUS.get(it.pred.source, "predicted")
-    reason = it.reason or ("your GPS photos: they look alike" if status == "neighbors" else "model")
+        return ScanResult(it.path, ScanStatus.ERROR, None, it.meta, reason)
+    status = ScanStatus.of(it.pred.source)
+    look_alike = "your GPS photos: they look alike"
+    reason = it.reason or (look_alike if status is ScanStatus.NEIGHBORS else "model")
     return ScanResult(it.path, status, it.pred, it.meta, reason=reason)
-
-
-_STATUS = {Source.TRACK: "track", Source.NEIGHBORS: "neighbors", Source.MODEL: "predicted"}

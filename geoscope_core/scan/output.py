@@ -38,7 +38,7 @@ def result_row(r: ScanResult) -> dict[str, Any]:
     """Flat row of one result (CSV_FIELDS); empty strings where there is no value.
     ``lat``/``lon`` in degrees, ``radius_km`` in km, ``confidence`` 0-1."""
     row: dict[str, Any] = dict.fromkeys(CSV_FIELDS, "")
-    row.update(path=path_text(r.path), status=r.status, error=r.error, reason=r.reason)
+    row.update(path=path_text(r.path), status=r.status.value, error=r.error, reason=r.reason)
     p = r.prediction
     if p is not None:
         row.update(
@@ -76,7 +76,7 @@ def result_dict(r: ScanResult) -> dict[str, Any]:
         }
     return {
         "path": path_text(r.path),
-        "status": r.status,
+        "status": r.status.value,
         "reason": r.reason,
         "error": r.error,
         "prediction": r.prediction.to_dict() if r.prediction else None,
@@ -91,7 +91,7 @@ def geojson(results: Sequence[ScanResult]) -> dict[str, Any]:
     for r in results:
         if r.prediction is None:
             continue
-        props = {"path": path_text(r.path), "status": r.status, "reason": r.reason}
+        props = {"path": path_text(r.path), "status": r.status.value, "reason": r.reason}
         props.update(r.prediction.to_dict())
         props.pop("lat")
         props.pop("lon")

@@ -2,17 +2,45 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from geoscope_core.errors import ConfigError
 from geoscope_core.evidence.personal import EvidenceOptions
 from geoscope_core.photos.metadata import PhotoMetadata
-from geoscope_core.prediction import Prediction
+from geoscope_core.prediction import Prediction, Source
 
 #: Error radius (km) reported for a camera GPS fix.
 EXIF_RADIUS_KM = 0.05
-STATUSES = ("exif", "track", "neighbors", "predicted", "error")
+
+
+class ScanStatus(str, enum.Enum):
+    """What placed a photo in a scan (its value is what CSV, JSON and GeoJSON say)."""
+
+    EXIF = "exif"  # the photo carries a camera GPS fix
+    TRACK = "track"  # placed by time on the user's track logs
+    NEIGHBORS = "neighbors"  # the user's own GPS-tagged photos, by time or by look
+    PREDICTED = "predicted"  # the model
+    ERROR = "error"  # no place: the result's ``error`` says why
+
+    @classmethod
+    def of(cls, source: Source) -> ScanStatus:
+        """The status of a placement from ``source`` (the model's unless the user's own
+        evidence placed it)."""
+        return _BY_SOURCE.get(source, cls.PREDICTED)
+
+    @property
+    def by_evidence(self) -> bool:
+        """Placed by the user's own evidence (track logs or GPS photos), not the model."""
+        return self in (ScanStatus.TRACK, ScanStatus.NEIGHBORS)
+
+
+_BY_SOURCE = {
+    Source.TRACK: ScanStatus.TRACK,
+    Source.NEIGHBORS: ScanStatus.NEIGHBORS,
+    Source.MODEL: ScanStatus.PREDICTED,
+}
 
 
 @dataclass(frozen=True)
@@ -45,14 +73,12 @@ class ScanOptions:
 
 @dataclass(frozen=True)
 class ScanResult:
-    """Outcome for one photo. ``status``: "exif" (the photo carries a camera GPS fix),
-    "track" (placed by time on the user's track logs), "neighbors" (the user's own
-    GPS-tagged photos, any device, by time or by look), "predicted" (the model) or "error"
-    (``error`` says why; ``prediction`` is None). ``reason`` says what placed it, e.g.
-    "track, 14 s from a fix"."""
+    """Outcome for one photo: its ``status`` (ScanStatus; ``prediction`` is None for
+    ERROR, and ``error`` says why). ``reason`` says what placed it, e.g. "track, 14 s
+    from a fix"."""
 
     path: Path
-    status: str
+    status: ScanStatus
     prediction: Prediction | None
     metadata: PhotoMetadata | None
     error: str = ""
@@ -71,4 +97,4 @@ class ScanStats:
     wait_s: float = 0.0  # main thread waiting for a decode to finish
     decoded: int = 0
     cached: int = 0
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
+    counts: dict[ScanStatus, int] = field(default_factory=lambda: dict.fromkeys(ScanStatus, 0))

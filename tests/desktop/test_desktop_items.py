@@ -10,7 +10,10 @@ import pytest
 
 from geoscope_core.errors import ConfigError
 from geoscope_core.geo.distance import haversine_km
+from geoscope_core.photos.options import WriteAction
+from geoscope_core.photos.undo import UndoAction
 from geoscope_core.prediction import Candidate, Prediction, Source
+from geoscope_core.scan.types import ScanStatus
 from geoscope_desktop.items import (
     PhotoItem,
     PhotoStatus,
@@ -41,7 +44,7 @@ def _pred(lat: float = 45.8, lon: float = 15.98, conf: float = 0.4) -> Predictio
     )
 
 
-def _result(status: str, pred: Prediction | None = None, gps=None, error: str = ""):
+def _result(status: ScanStatus, pred: Prediction | None = None, gps=None, error: str = ""):
     meta = SimpleNamespace(gps=gps, taken_at=None, camera="")
     return SimpleNamespace(
         path=Path("a.jpg"), status=status, prediction=pred, metadata=meta, error=error
@@ -50,22 +53,22 @@ def _result(status: str, pred: Prediction | None = None, gps=None, error: str = 
 
 def test_scan_results_map_to_statuses() -> None:
     item = PhotoItem(Path("a.jpg"))
-    assert item.with_scan(_result("predicted", _pred())).status is PhotoStatus.ESTIMATED
-    assert item.with_scan(_result("neighbors", _pred())).status is PhotoStatus.ESTIMATED
-    exif = item.with_scan(_result("exif", _pred(), gps=(1.0, 2.0)))
+    assert item.with_scan(_result(ScanStatus.PREDICTED, _pred())).status is PhotoStatus.ESTIMATED
+    assert item.with_scan(_result(ScanStatus.NEIGHBORS, _pred())).status is PhotoStatus.ESTIMATED
+    exif = item.with_scan(_result(ScanStatus.EXIF, _pred(), gps=(1.0, 2.0)))
     assert exif.status is PhotoStatus.HAS_GPS and exif.gps == (1.0, 2.0)
-    err = item.with_scan(_result("error", None, error="truncated JPEG"))
+    err = item.with_scan(_result(ScanStatus.ERROR, None, error="truncated JPEG"))
     assert err.status is PhotoStatus.ERROR and err.message == "truncated JPEG"
     assert err.prediction is None
 
 
 def test_review_transitions_and_correction() -> None:
-    est = PhotoItem(Path("a.jpg")).with_scan(_result("predicted", _pred()))
+    est = PhotoItem(Path("a.jpg")).with_scan(_result(ScanStatus.PREDICTED, _pred()))
     acc = est.accepted()
     assert acc.status is PhotoStatus.ACCEPTED
     assert acc.rejected().status is PhotoStatus.REJECTED
     # photos with their own GPS and errors cannot be accepted or moved
-    exif = PhotoItem(Path("a.jpg")).with_scan(_result("exif", _pred(), gps=(45.8, 15.98)))
+    exif = PhotoItem(Path("a.jpg")).with_scan(_result(ScanStatus.EXIF, _pred(), gps=(45.8, 15.98)))
     assert exif.accepted() is exif
     assert exif.corrected_to(Candidate(0.0, 0.0, 1.0)) is exif
     # choosing the second alternative moves the estimate and keeps the model's original
@@ -197,18 +200,18 @@ def test_circle_shapes_over_both_poles_fill_the_whole_map() -> None:
 
 
 def test_confident_write_and_undo_transitions() -> None:
-    est = PhotoItem(Path("a.jpg")).with_scan(_result("predicted", _pred(conf=0.4)))
+    est = PhotoItem(Path("a.jpg")).with_scan(_result(ScanStatus.PREDICTED, _pred(conf=0.4)))
     assert est.is_confident(0.4) and not est.is_confident(0.41)
     assert not est.accepted().is_confident(0.1), "only unreviewed estimates are accepted in bulk"
     acc = est.accepted()
-    side = acc.after_write("sidecar", target=Path("a.jpg.xmp"))
+    side = acc.after_write(WriteAction.SIDECAR, target=Path("a.jpg.xmp"))
     assert side.status is PhotoStatus.WRITTEN and side.message == "written to a.jpg.xmp"
-    failed = acc.after_write("failed", "read-only")
+    failed = acc.after_write(WriteAction.FAILED, "read-only")
     assert failed.status is PhotoStatus.ACCEPTED and failed.message == "not written: read-only"
-    assert acc.after_write("skipped", "has GPS").message == "skipped: has GPS"
-    assert side.after_undo("restored").status is PhotoStatus.ACCEPTED
-    assert side.after_undo("missing") is side
-    assert acc.after_undo("restored") is acc
+    assert acc.after_write(WriteAction.SKIPPED, "has GPS").message == "skipped: has GPS"
+    assert side.after_undo(UndoAction.RESTORED).status is PhotoStatus.ACCEPTED
+    assert side.after_undo(UndoAction.REFUSED) is side
+    assert acc.after_undo(UndoAction.RESTORED) is acc
 
 
 def test_first_eta_ignores_the_model_load() -> None:

@@ -18,6 +18,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
 from geoscope_core.prediction import Source
+from geoscope_core.scan.types import ScanStatus
 from geoscope_desktop.controllers.tracks import OFF_TRACK
 from geoscope_desktop.items import PhotoStatus
 from geoscope_desktop.main_window import MainWindow
@@ -88,7 +89,7 @@ def test_track_logs_are_drawn_and_place_photos_with_a_reason(
     assert len(window.map.markers.tracks) == 1
     assert scan(qtbot, window) is False
     item = window.model.item_for(canon)
-    assert item.result is not None and item.result.status == "track", item.result
+    assert item.result is not None and item.result.status is ScanStatus.TRACK, item.result
     assert item.prediction.lat == pytest.approx(45.80, abs=1e-6)
     assert item.result.reason.startswith("track, on a fix (time zone: ")
     window.select_paths([canon])
@@ -132,7 +133,7 @@ def test_a_dropped_track_places_scanned_photos_and_a_clock_offset_moves_them_liv
     assert len(window.map.markers.tracks[0].path().toFillPolygon()) >= 25
     # the photos already scanned are placed by it at once, no rescan
     item = window.model.item_for(canon)
-    assert item.prediction.source is Source.TRACK and item.result.status == "track"
+    assert item.prediction.source is Source.TRACK and item.result.status is ScanStatus.TRACK
     assert item.prediction.lat == pytest.approx(45.80, abs=1e-6)
     assert window.model.item_for(others[0]).prediction.source is Source.MODEL
     # one clock per camera of the scanned photos, in a panel that is now shown
@@ -157,12 +158,12 @@ def test_a_dropped_track_places_scanned_photos_and_a_clock_offset_moves_them_liv
     # three hours off: beyond the track's end, back to the model's estimate
     panel.boxes[camera].setValue(3 * 3600)
     back = window.model.item_for(canon)
-    assert back.prediction == model_pred and back.result.status == "predicted"
+    assert back.prediction == model_pred and back.result.status is ScanStatus.PREDICTED
     # the next scan keeps the offset set here
     panel.boxes[camera].setValue(300)
     assert scan(qtbot, window) is False
     rescanned = window.model.item_for(canon)
-    assert rescanned.result.status == "track"
+    assert rescanned.result.status is ScanStatus.TRACK
     assert rescanned.prediction.lat == pytest.approx(45.8005, abs=1e-4)
     assert window.tracking.panel.boxes[camera].value() == 300
 
@@ -190,7 +191,7 @@ def test_photos_the_track_no_longer_places_wait_for_a_scan(
     assert window.open_folder(folder)
     assert scan(qtbot, window) is False
     item = window.model.item_for(canon)
-    assert item.result.status == "track"
+    assert item.result.status is ScanStatus.TRACK
     window.tracking.panel.boxes[item.camera].setValue(-3 * 3600)
     off = window.model.item_for(canon)
     assert off.status is PhotoStatus.PENDING and off.prediction is None
@@ -201,7 +202,7 @@ def test_photos_the_track_no_longer_places_wait_for_a_scan(
     # a photo the user accepted stays where it was
     window.tracking.panel.boxes[item.camera].setValue(0)
     placed = window.model.item_for(canon)
-    assert placed.result.status == "track" and placed.prediction is not None
+    assert placed.result.status is ScanStatus.TRACK and placed.prediction is not None
     window.select_paths([canon])
     assert window.accept_selected() == 1
     window.tracking.panel.boxes[item.camera].setValue(600)

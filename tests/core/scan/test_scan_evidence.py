@@ -17,7 +17,7 @@ from geoscope_core.photos.metadata import read_metadata
 from geoscope_core.prediction import Source
 from geoscope_core.runtime.predictor import Predictor
 from geoscope_core.scan.pipeline import Scanner
-from geoscope_core.scan.types import ScanOptions
+from geoscope_core.scan.types import ScanOptions, ScanStatus
 from tests.bundles import BLUE, GREEN, RED, write_jpeg
 
 # a 20-minute walk in Rome, one fix a minute, 2024-05-01 08:00Z .. 08:20Z (10:00 local)
@@ -56,17 +56,18 @@ def test_track_places_photos_before_the_model(zs_bundle: Path, tmp_path: Path) -
     scanner = Scanner(Predictor.load(zs_bundle), opts)
     by = {r.path: r for r in scanner.scan(list(ph.values()))}
     a = by[ph["offset"]]
-    assert a.status == "track" and a.prediction is not None
+    assert a.status is ScanStatus.TRACK and a.prediction is not None
     assert a.prediction.source is Source.TRACK
     assert a.prediction.lat == pytest.approx(41.9000 + 5.5 * 0.0005, abs=1e-7)
     assert a.reason.startswith("track, 30 s from a fix") and "OffsetTimeOriginal" in a.reason
     assert a.prediction.radius_km < 0.1 and a.prediction.confidence > 0.9
     assert a.prediction.country_code == "IT"
     b = by[ph["nozone"]]
-    assert b.status == "track" and "Europe/Rome from the track position" in b.reason
+    assert b.status is ScanStatus.TRACK and "Europe/Rome from the track position" in b.reason
     assert b.prediction is not None and b.prediction.lat == pytest.approx(41.905, abs=1e-7)
-    assert by[ph["late"]].status == "predicted"
-    assert scanner.stats.counts["track"] == 2 and scanner.stats.counts["predicted"] == 1
+    assert by[ph["late"]].status is ScanStatus.PREDICTED
+    assert scanner.stats.counts[ScanStatus.TRACK] == 2
+    assert scanner.stats.counts[ScanStatus.PREDICTED] == 1
 
     # a clock 90 s slow: --time-offset moves the photo along the track
     opts = ScanOptions(
@@ -90,7 +91,7 @@ def test_track_places_photos_before_the_model(zs_bundle: Path, tmp_path: Path) -
         ),
     )
     r = next(iter(Scanner(Predictor.load(zs_bundle), opts).scan([ph["offset"]])))
-    assert r.status == "predicted"
+    assert r.status is ScanStatus.PREDICTED
 
 
 def test_reference_folder_photos_place_by_time(zs_bundle: Path, tmp_path: Path) -> None:
@@ -108,7 +109,7 @@ def test_reference_folder_photos_place_by_time(zs_bundle: Path, tmp_path: Path) 
     results = list(Scanner(Predictor.load(zs_bundle), opts).scan([ph["offset"]]))
     assert len(results) == 1  # the reference photo is evidence, not a result
     r = results[0]
-    assert r.status == "neighbors" and r.prediction is not None
+    assert r.status is ScanStatus.NEIGHBORS and r.prediction is not None
     assert (r.prediction.lat, r.prediction.lon) == pytest.approx((41.8902, 12.4922), abs=1e-6)
     assert "your GPS photos" in r.reason and "30 s" in r.reason
 

@@ -11,7 +11,7 @@ import geoscope_core.scan.pipeline as pipeline
 from geoscope_core.prediction import Source
 from geoscope_core.runtime.predictor import Predictor
 from geoscope_core.scan.pipeline import Scanner
-from geoscope_core.scan.types import ScanOptions
+from geoscope_core.scan.types import ScanOptions, ScanStatus
 from tests.bundles import BLUE, GREEN, RED, write_jpeg
 
 SYDNEY = (-33.869, 151.209)
@@ -29,18 +29,20 @@ def test_time_neighbours_place_untagged_photos_of_any_camera(
     othercam = write_jpeg(tmp_path / "4.jpg", BLUE, taken_at="2024:05:01 10:01:00", camera=other)
     pr = Predictor.load(zs_bundle)
     by = {r.path: r for r in Scanner(pr, ScanOptions()).scan([tagged, near, far, othercam])}
-    assert by[tagged].status == "exif"
-    assert by[near].status == "neighbors" and by[near].prediction.source is Source.NEIGHBORS
+    assert by[tagged].status is ScanStatus.EXIF
+    assert by[near].status is ScanStatus.NEIGHBORS
+    assert by[near].prediction.source is Source.NEIGHBORS
     assert (by[near].prediction.lat, by[near].prediction.lon) == pytest.approx(ZAGREB, abs=1e-3)
-    assert by[far].status == "predicted" and by[far].prediction.city == "Tokyo"
+    assert by[far].status is ScanStatus.PREDICTED and by[far].prediction.city == "Tokyo"
     # another device's GPS photo a minute away places it too (its zone from that photo's GPS)
-    assert by[othercam].status == "neighbors"
+    assert by[othercam].status is ScanStatus.NEIGHBORS
     assert "your GPS photos" in by[othercam].reason and "Europe/Zagreb" in by[othercam].reason
     # window is honoured; neighbours can be switched off
     opts = ScanOptions(time_window_s=30.0)
-    assert {r.path: r.status for r in Scanner(pr, opts).scan([tagged, near])}[near] == "predicted"
+    statuses = {r.path: r.status for r in Scanner(pr, opts).scan([tagged, near])}
+    assert statuses[near] is ScanStatus.PREDICTED
     by = {r.path: r for r in Scanner(pr, ScanOptions(neighbors=False)).scan([tagged, near])}
-    assert by[near].status == "predicted"
+    assert by[near].status is ScanStatus.PREDICTED
 
 
 def test_gallery_is_built_from_tagged_embeddings_and_blends_the_rest(
@@ -65,7 +67,7 @@ def test_gallery_is_built_from_tagged_embeddings_and_blends_the_rest(
     q = write_jpeg(tmp_path / "q.jpg", BLUE, camera=("B", "2"))
     pr = Predictor.load(zs_bundle)
     results = list(Scanner(pr, ScanOptions(use_cache=False)).scan([q, g1, g2]))
-    assert [r.status for r in results][:2] == ["exif", "exif"]  # tagged photos come first
+    assert [r.status for r in results][:2] == [ScanStatus.EXIF] * 2  # tagged photos come first
     assert len(built) == 1
     emb, lats, lons = built[0]
     assert emb.shape == (2, 32)
@@ -78,7 +80,9 @@ def test_gallery_is_built_from_tagged_embeddings_and_blends_the_rest(
     assert float(q_emb @ emb[0]) > float(q_emb @ emb[1])  # the query looks like the Sydney photo
     final = results[-1]
     assert final.prediction == out
-    assert final.status == ("neighbors" if out.source is Source.NEIGHBORS else "predicted")
+    assert final.status is (
+        ScanStatus.NEIGHBORS if out.source is Source.NEIGHBORS else ScanStatus.PREDICTED
+    )
 
 
 def test_cached_rescan_still_blends_with_neighbours(zs_bundle: Path, tmp_path: Path) -> None:
@@ -89,5 +93,5 @@ def test_cached_rescan_still_blends_with_neighbours(zs_bundle: Path, tmp_path: P
     s2 = Scanner(pr, ScanOptions())
     second = {r.path: r for r in s2.scan([tagged, near])}
     assert s2.stats.cached == 2 and s2.stats.decoded == 0
-    assert second[near].status == first[near].status == "neighbors"
+    assert second[near].status == first[near].status is ScanStatus.NEIGHBORS
     assert second[near].prediction == first[near].prediction

@@ -12,7 +12,7 @@ from geoscope_core.photos.cache import ScanCache
 from geoscope_core.photos.walk import iter_photos
 from geoscope_core.runtime.predictor import Predictor
 from geoscope_core.scan.pipeline import Scanner
-from geoscope_core.scan.types import ScanOptions
+from geoscope_core.scan.types import ScanOptions, ScanStatus
 from tests.bundles import BLUE, GREEN, RED, solid_image, write_jpeg
 
 ZAGREB = (45.815, 15.982)
@@ -48,21 +48,21 @@ def test_scan_outcomes(zs_bundle: Path, tmp_path: Path) -> None:
     by = {r.path: r for r in results}
     assert len(results) == 5 and progress[-1] == (5, 5)
     assert [d for d, _ in progress] == [1, 2, 3, 4, 5]
-    assert by[f["red"]].status == "predicted" and by[f["red"]].prediction.city == "Split"
+    assert by[f["red"]].status is ScanStatus.PREDICTED and by[f["red"]].prediction.city == "Split"
     assert by[f["blue"]].prediction.city == "Tokyo"
     assert by[f["green"]].prediction.city == "Paris"
     t = by[f["tagged"]]
-    assert t.status == "exif" and t.prediction.source.value == "exif"
+    assert t.status is ScanStatus.EXIF and t.prediction.source.value == "exif"
     assert (t.prediction.lat, t.prediction.lon) == pytest.approx(ZAGREB, abs=1e-4)
     assert t.prediction.country_code == "HR" and t.prediction.city  # reverse geocoded name
     b = by[f["broken"]]
-    assert b.status == "error" and b.prediction is None and b.error
+    assert b.status is ScanStatus.ERROR and b.prediction is None and b.error
     assert scanner.stats.counts == {
-        "exif": 1,
-        "track": 0,
-        "neighbors": 0,
-        "predicted": 3,
-        "error": 1,
+        ScanStatus.EXIF: 1,
+        ScanStatus.TRACK: 0,
+        ScanStatus.NEIGHBORS: 0,
+        ScanStatus.PREDICTED: 3,
+        ScanStatus.ERROR: 1,
     }
     assert scanner.stats.decoded == 3  # the tagged photo is not run through the model
 
@@ -71,7 +71,7 @@ def test_repredict_gps(zs_bundle: Path, tmp_path: Path) -> None:
     f = _folder(tmp_path / "p")
     _, by = _scan(zs_bundle, [f["tagged"]], repredict_gps=True)
     r = by[f["tagged"]]
-    assert r.status == "predicted" and r.prediction.city == "Split"
+    assert r.status is ScanStatus.PREDICTED and r.prediction.city == "Split"
     assert r.metadata.gps == pytest.approx(ZAGREB, abs=1e-4)
 
 
@@ -123,7 +123,7 @@ def test_memory_is_bounded_by_the_window(zs_bundle: Path, tmp_path: Path) -> Non
 
     opts = ScanOptions(batch_size=4, workers=2, use_cache=False, neighbors=False)
     results = list(Counting(Predictor.load(zs_bundle), opts).scan(paths))
-    assert len(results) == len(paths) and all(r.status == "predicted" for r in results)
+    assert len(results) == len(paths) and all(r.status is ScanStatus.PREDICTED for r in results)
     assert live["now"] == 0
     assert live["max"] <= max(2 * 4, 4 * 2) + 4  # window + one batch
 
@@ -144,7 +144,7 @@ def test_cancel_stops_early(zs_bundle: Path, tmp_path: Path) -> None:
 def test_missing_file_is_an_error_result(zs_bundle: Path, tmp_path: Path) -> None:
     _, by = _scan(zs_bundle, [tmp_path / "gone.jpg"])
     r = by[tmp_path / "gone.jpg"]
-    assert r.status == "error" and "cannot read file" in r.error
+    assert r.status is ScanStatus.ERROR and "cannot read file" in r.error
 
 
 def test_options_are_validated() -> None:
