@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QSize, Qt, Signal
+from PySide6.QtCore import QObject, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QActionGroup, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QStyle, QToolBar
 
@@ -260,16 +260,16 @@ class FolderDrop(QObject):
             self.dropped.emit(folder)
 
 
-def dropped_tracks(urls: Sequence[Any]) -> list[Path]:
-    """The track log files among dropped ``urls`` (QUrl), by their extension."""
+def dropped_tracks(urls: Sequence[QUrl]) -> list[Path]:
+    """The track log files among dropped ``urls``, by their extension."""
     from geoscope_core.evidence.tracks import TRACK_SUFFIXES
 
     files = [Path(u.toLocalFile()) for u in urls if u.isLocalFile()]
     return [p for p in files if p.suffix.lower() in TRACK_SUFFIXES and p.is_file()]
 
 
-def dropped_folder(urls: Sequence[Any]) -> Path | None:
-    """The folder a drop of ``urls`` (QUrl) means: a dropped folder, or a dropped file's."""
+def dropped_folder(urls: Sequence[QUrl]) -> Path | None:
+    """The folder a drop of ``urls`` means: a dropped folder, or a dropped file's."""
     for url in urls:
         if not url.isLocalFile():
             continue

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from geoscope_core.errors import ConfigError
+from geoscope_core.errors import ConfigError, DataError
 from geoscope_core.photos.options import WROTE, WriteAction
 from geoscope_core.photos.undo import UNDONE, UndoAction
 from geoscope_core.prediction import Candidate, Prediction, Source
@@ -161,12 +161,12 @@ class PhotoItem:
 
     def restored(self, saved: dict[str, object]) -> PhotoItem:
         """This (freshly listed) item with a decision ``saved`` earlier; raises KeyError,
-        TypeError or ValueError when ``saved`` is malformed."""
+        TypeError, ValueError or DataError when ``saved`` is malformed."""
         pred = Prediction.from_dict(saved["prediction"])  # type: ignore[arg-type]
         model = saved.get("model_prediction")
         status = PhotoStatus(saved["status"])
         if status not in REVIEWABLE:
-            raise ValueError(f"not a review decision: {status.value}")
+            raise DataError(f"not a review decision: {status.value}")
         return replace(
             self,
             prediction=pred,

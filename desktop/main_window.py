@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
@@ -39,6 +39,7 @@ from geoscope_desktop.workers import ModelChoice
 from geoscope_desktop.worldmap import WorldMapView
 
 if TYPE_CHECKING:
+    from geoscope_core.photos.undo import UndoResult
     from geoscope_core.photos.writer import WriteReport
     from geoscope_core.scan.types import ScanOptions, ScanResult
 
@@ -314,7 +315,7 @@ class MainWindow(QMainWindow):
             return False
         return self.writer.undo()
 
-    def _on_undone(self, results: list[Any]) -> None:
+    def _on_undone(self, results: list[UndoResult]) -> None:
         out = self.review.apply_undone(results)
         if out.problems:
             self.dialogs.error(

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -29,6 +29,8 @@ from geoscope_desktop.map_markers import MapPhoto
 from geoscope_desktop.photo_model import PhotoTableModel
 
 if TYPE_CHECKING:
+    from geoscope_core.photos.metadata import PhotoMetadata
+    from geoscope_core.photos.undo import UndoResult
     from geoscope_core.photos.writer import WriteReport
     from geoscope_core.scan.types import ScanResult
 
@@ -190,7 +192,7 @@ class ReviewController(QObject):
         self.model.replace_item(new)
         return new
 
-    def set_file_metadata(self, path: Path, meta: Any) -> None:
+    def set_file_metadata(self, path: Path, meta: PhotoMetadata | None) -> None:
         """What the file says before any scan: its own GPS (degrees), date taken, camera."""
         item = self.item_for(path)
         if item is None or meta is None:
@@ -272,7 +274,7 @@ class ReviewController(QObject):
         self.changed.emit(f"Wrote {written} photo(s)")
         return Outcome(written, tuple(problems), failed)
 
-    def apply_undone(self, results: Sequence[Any]) -> Outcome:
+    def apply_undone(self, results: Sequence[UndoResult]) -> Outcome:
         """Mark the photos undo restored; returns how many were restored."""
         problems: list[str] = []
         for res in results:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
@@ -13,6 +13,7 @@ from geoscope_core.photos.undo import UNDONE
 from geoscope_desktop.workers import TaskRunner
 
 if TYPE_CHECKING:
+    from geoscope_core.photos.undo import UndoResult
     from geoscope_core.photos.writer import WriteReport
     from geoscope_core.prediction import Prediction
     from geoscope_desktop.items import PhotoItem
@@ -65,7 +66,7 @@ class WriteController(QObject):
         if journal is None or self.busy():
             return False
 
-        def work() -> list[Any]:
+        def work() -> list[UndoResult]:
             from geoscope_core.photos.undo import undo
 
             return undo(journal)
@@ -87,7 +88,7 @@ class WriteController(QObject):
         self.busy_changed.emit()
         self.written.emit(report)
 
-    def _on_undone(self, results: list[Any]) -> None:
+    def _on_undone(self, results: list[UndoResult]) -> None:
         if all(r.action in UNDONE for r in results):
             self._set_journal(None)
         self.busy_changed.emit()

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -46,6 +46,9 @@ from geoscope_core.geo.distance import (
 )
 from geoscope_core.geo.geonames import Tables, load_tables
 from geoscope_core.geo.place import Place, ReverseResult
+
+if TYPE_CHECKING:
+    from scipy.spatial import cKDTree
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +141,7 @@ class Gazetteer:
         self._admin1_by_id = {p.id: i for i, p in enumerate(self._admin1)}
         self._city_index: dict[str, int] | None = None
         self._city_cache: dict[int, Place] = {}
-        self._tree: Any = None
+        self._tree: cKDTree | None = None
         self._lock = threading.Lock()
 
     # -- construction -------------------------------------------------------------------
@@ -281,7 +284,7 @@ class Gazetteer:
         raise GazetteerError(f"unknown level {level!r}; expected one of {LEVELS}")
 
     # -- reverse geocoding ----------------------------------------------------------------
-    def _kdtree(self) -> Any:
+    def _kdtree(self) -> cKDTree:
         with self._lock:
             if self._tree is None:
                 from scipy.spatial import cKDTree

@@ -24,7 +24,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from geoscope_core.errors import MetadataError
 from geoscope_core.formats import format_from_header
@@ -79,7 +79,7 @@ def _check_signature(path: Path, head: bytes) -> None:
         raise MetadataError(f"{path}: not a supported image format (unrecognised file header)")
 
 
-def exif_tags(f: Any, *, details: bool = False) -> dict[str, Any]:
+def exif_tags(f: BinaryIO, *, details: bool = False) -> dict[str, Any]:
     """exifread's tags of the open binary file ``f`` (thread-safe; see module docstring).
     Raises whatever exifread raises on corrupt data."""
     import exifread

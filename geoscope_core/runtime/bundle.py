@@ -48,7 +48,10 @@ class Bundle:
     path: Path
     manifest: Manifest
     sha256: str
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    _labels: dict[str, list[dict[str, Any]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    _embeddings: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -74,20 +77,19 @@ class Bundle:
 
     def labels(self, level: str) -> list[dict[str, Any]]:
         """Label rows of ``level``: ``{id, name, parent, lat, lon, population, country_code}``."""
-        key = f"labels:{level}"
-        if key not in self._cache:
-            self._cache[key] = _read_labels(self.file(self.manifest.level(level).labels))
-        return self._cache[key]
+        if level not in self._labels:
+            self._labels[level] = _read_labels(self.file(self.manifest.level(level).labels))
+        return self._labels[level]
 
     def embeddings(self, level: str) -> np.ndarray:
         """Text embeddings of ``level``'s labels, float32 [N, D] (zero-shot bundles)."""
-        key = f"emb:{level}"
-        if key not in self._cache:
+        if level not in self._embeddings:
             spec = self.manifest.level(level)
             if not spec.embeddings:
                 raise BundleError(f"level {level!r} of bundle {self.name!r} has no embeddings")
-            self._cache[key] = _read_embeddings(self.file(spec.embeddings)).astype(np.float32)
-        return self._cache[key]
+            emb = _read_embeddings(self.file(spec.embeddings)).astype(np.float32)
+            self._embeddings[level] = emb
+        return self._embeddings[level]
 
 
 def _read_labels(path: Path) -> list[dict[str, Any]]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -63,7 +62,7 @@ class Gallery:
         g.check(n_cells, embedding_dim, path)
         return g
 
-    def check(self, n_cells: int, embedding_dim: int, where: Any = "gallery") -> None:
+    def check(self, n_cells: int, embedding_dim: int, where: str | Path = "gallery") -> None:
         """BundleError unless the arrays agree with each other and with the bundle."""
         n, dim = self.embeddings.shape if self.embeddings.ndim == 2 else (0, 0)
         problems = []

@@ -11,6 +11,7 @@ from typing import Literal
 
 import torch
 
+from geoscope_core.errors import ConfigError
 from geoscope_core.training.backbones import build_backbone
 from geoscope_core.training.checkpoint import describe_arch, save_checkpoint
 from geoscope_core.training.config import ClipConfig, CnnConfig, TrainConfig
@@ -94,7 +95,7 @@ def tiny_checkpoint(tmp_dir: Path, model_type: Literal["cnn", "clip"] = "cnn") -
         net = LiteClip(backbone, tower, clip_config.embed_dim, 0.0, clip_config.temperature)
         config = clip_config
     else:
-        raise ValueError(f"model_type must be 'cnn' or 'clip', got {model_type!r}")
+        raise ConfigError(f"model_type must be 'cnn' or 'clip', got {model_type!r}")
     net.eval()
     return save_checkpoint(
         out,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from typing import Any
+from collections.abc import Iterable
 
 from geoscope_core.evidence.formats.base import RawTrack, TrackError, parse_any_time, to_float
 
@@ -64,7 +64,7 @@ def read(data: bytes, name: str = "") -> RawTrack:
     return raw
 
 
-def _rows(rows: Any, raw: RawTrack) -> dict[str, int] | None:
+def _rows(rows: Iterable[list[str]], raw: RawTrack) -> dict[str, int] | None:
     cols: dict[str, int] | None = None
     for n, row in enumerate(rows, 1):
         if cols is None:
