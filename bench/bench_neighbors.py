@@ -117,17 +117,17 @@ class Lite0Embedder:
         self.gaz = get_gazetteer()
 
     def run(self, paths: list[Path], cc: list[str]) -> tuple[list[Prediction], np.ndarray]:
-        from geoscope_core.runtime.images import ResizeMode, load_image
+        from geoscope_core.runtime.images import preprocess
 
         torch = self.torch
         b = self.backbone
-        mean = torch.tensor(b.mean, dtype=torch.float32).view(1, 3, 1, 1)
-        std = torch.tensor(b.std, dtype=torch.float32).view(1, 3, 1, 1)
+        spec = b.preprocess
+        mean = torch.tensor(spec.mean, dtype=torch.float32).view(1, 3, 1, 1)
+        std = torch.tensor(spec.std, dtype=torch.float32).view(1, 3, 1, 1)
         embs = []
         with torch.inference_mode():
             for i in range(0, len(paths), 32):
-                px = np.stack([load_image(p, b.input_size, ResizeMode.CENTER_CROP)
-                               for p in paths[i : i + 32]])  # fmt: skip
+                px = np.stack([preprocess(p, spec) for p in paths[i : i + 32]])
                 x = torch.from_numpy(px).permute(0, 3, 1, 2).float() / 255.0
                 f = b.module((x - mean) / std)
                 embs.append(torch.nn.functional.normalize(f.flatten(1), dim=1).numpy())

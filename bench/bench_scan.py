@@ -131,7 +131,7 @@ def build_lite0(out: Path) -> tuple[Path, Path]:
         out / "ckpt",
         config,
         net,
-        describe_arch(net, backbone.input_size),
+        describe_arch(net, backbone.preprocess.size),
         labels=labels,
         metrics={"final": {}},
     )

@@ -29,7 +29,6 @@ from geoscope_core.runtime.manifest import (
     DecodingSpec,
     Manifest,
     PreprocessSpec,
-    ResizeMode,
     hash_bundle_files,
     level_specs,
 )
@@ -154,13 +153,7 @@ def _build(
     default_name: str,
 ) -> None:
     zero_shot = model.kind == "zero-shot"
-    resize = ResizeMode(getattr(model, "resize", ResizeMode.CENTER_CROP))
-    spec = PreprocessSpec(
-        size=int(model.input_size),
-        resize=resize,
-        mean=tuple(float(v) for v in model.mean),  # type: ignore[arg-type]
-        std=tuple(float(v) for v in model.std),  # type: ignore[arg-type]
-    )
+    spec = model.preprocess
     output_names = list(model.image_output_names())
     if not output_names or output_names[0] != "embedding":
         raise ExportError(f"the image encoder's first output must be 'embedding': {output_names}")

@@ -24,7 +24,7 @@ import importlib
 import itertools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from geoscope_core.errors import TrainingError
+from geoscope_core.runtime.manifest import PreprocessSpec
 
 if TYPE_CHECKING:  # imported where a Lite backbone is built
     from efficientnet_lite_pytorch import EfficientNet
@@ -47,10 +48,22 @@ CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
+def imagenet_input(size: int = 224) -> PreprocessSpec:
+    """The input of an ImageNet-trained torchvision net at ``size`` pixels."""
+    return PreprocessSpec(size, mean=IMAGENET_MEAN, std=IMAGENET_STD)
+
+
+def clip_input(size: int) -> PreprocessSpec:
+    """The input of a CLIP vision tower at ``size`` pixels."""
+    return PreprocessSpec(size, mean=CLIP_MEAN, std=CLIP_STD)
+
+
 @dataclass
 class Backbone:
     """A feature extractor: ``module`` maps [N, 3, S, S] normalised floats to [N, F].
 
+    ``preprocess``: how a photo becomes its input at its native size S (the runtime's
+    PreprocessSpec: training's view 0 and the exported manifest take it from here);
     ``blocks``: the module's stages in input-to-output order (the last ones are the
     ones unfrozen first). ``arch``: JSON-able facts needed to rebuild the architecture.
     """
@@ -58,12 +71,14 @@ class Backbone:
     name: str
     module: nn.Module
     feature_dim: int
-    input_size: int
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
+    preprocess: PreprocessSpec
     blocks: list[nn.Module] = field(default_factory=list)
     arch: dict[str, Any] = field(default_factory=dict)
     part_dims: tuple[int, ...] = ()  # a concatenated backbone's branch feature dims
+
+    def input_at(self, size: int = 0) -> PreprocessSpec:
+        """``preprocess`` at ``size`` pixels (0: the native size)."""
+        return replace(self.preprocess, size=size) if size else self.preprocess
 
 
 class _LiteFeatures(nn.Module):
@@ -91,10 +106,11 @@ class _ConcatFeatures(nn.Module):
     def __init__(self, parts: list[Backbone]) -> None:
         super().__init__()
         self.branches = nn.ModuleList(p.module for p in parts)
-        mean0, std0 = torch.tensor(parts[0].mean), torch.tensor(parts[0].std)
+        first = parts[0].preprocess
+        mean0, std0 = torch.tensor(first.mean), torch.tensor(first.std)
         scales, shifts = [], []
         for p in parts:
-            mean, std = torch.tensor(p.mean), torch.tensor(p.std)
+            mean, std = torch.tensor(p.preprocess.mean), torch.tensor(p.preprocess.std)
             scales.append((std0 / std).view(1, 3, 1, 1))
             shifts.append(((mean0 - mean) / std).view(1, 3, 1, 1))
         self.register_buffer("scales", torch.stack(scales))
@@ -108,17 +124,14 @@ class _ConcatFeatures(nn.Module):
 
 def _concat(names: list[str], pretrained: bool) -> Backbone:
     parts = [build_backbone(n, pretrained) for n in names]
-    sizes = {p.input_size for p in parts}
+    sizes = {p.preprocess.size for p in parts}
     if len(sizes) != 1:
         raise TrainingError(f"backbones {' + '.join(names)} need one input size, not {sizes}")
-    first = parts[0]
     return Backbone(
         "+".join(names),
         _ConcatFeatures(parts),
         sum(p.feature_dim for p in parts),
-        first.input_size,
-        first.mean,
-        first.std,
+        parts[0].preprocess,
         # unfreezing the last n blocks unfreezes the last branch's
         blocks=[b for p in parts for b in p.blocks],
         part_dims=tuple(p.feature_dim for p in parts),
@@ -183,9 +196,7 @@ def _tv_resnet(name: str) -> Callable[[bool, str], Backbone]:
             name,
             net,
             dim,
-            224,
-            IMAGENET_MEAN,
-            IMAGENET_STD,
+            imagenet_input(),
             blocks=[stem, net.layer1, net.layer2, net.layer3, net.layer4],
         )
 
@@ -199,9 +210,7 @@ def _tv_features(name: str) -> Callable[[bool, str], Backbone]:
         net = _tv_net(name, pretrained, weights_path)
         dim = next(m for m in net.classifier.modules() if isinstance(m, nn.Linear)).in_features
         net.classifier = nn.Identity()
-        return Backbone(
-            name, net, dim, 224, IMAGENET_MEAN, IMAGENET_STD, blocks=list(net.features.children())
-        )
+        return Backbone(name, net, dim, imagenet_input(), blocks=list(net.features.children()))
 
     return build
 
@@ -230,9 +239,7 @@ def _lite(variant: int, size: int) -> Callable[[bool, str], Backbone]:
             f"efficientnet_lite{variant}",
             _LiteFeatures(net),
             net._bn1.num_features,
-            size,
-            LITE_MEAN,
-            LITE_STD,
+            PreprocessSpec(size, mean=LITE_MEAN, std=LITE_STD),
             blocks=blocks,
         )
 
@@ -290,9 +297,8 @@ def _mobilenet_v2(pretrained: bool, weights_path: str) -> Backbone:
         else:
             net.load_state_dict(remap_by_position(state, net.state_dict()))
     return Backbone(
-        "mobilenet_v2", net, 1280, 224, IMAGENET_MEAN, IMAGENET_STD,
-        blocks=list(net.features.children()),
-    )  # fmt: skip
+        "mobilenet_v2", net, 1280, imagenet_input(), blocks=list(net.features.children())
+    )
 
 
 def build_clip_vision(pretrained: bool, weights_path: str, arch: dict | None = None) -> Backbone:
@@ -314,9 +320,8 @@ def build_clip_vision(pretrained: bool, weights_path: str, arch: dict | None = N
         "hf-clip-vision",
         _ClipVisionFeatures(net),
         cfg.hidden_size,
-        cast(int, cfg.image_size),  # one int for CLIP (the config type allows (h, w))
-        CLIP_MEAN,
-        CLIP_STD,
+        # image_size: one int for CLIP (the config type allows (h, w))
+        clip_input(cast(int, cfg.image_size)),
         blocks=blocks,
         arch={"vision_config": cfg.to_dict()},
     )
@@ -345,7 +350,7 @@ def _tiny(pretrained: bool, weights_path: str) -> Backbone:
         net.load_state_dict(load_state_file(Path(weights_path)))
     elif pretrained:
         raise TrainingError("backbone 'tiny' has no pretrained weights; set pretrained=false")
-    return Backbone("tiny", net, 32, 64, IMAGENET_MEAN, IMAGENET_STD, blocks=list(net.stages))
+    return Backbone("tiny", net, 32, imagenet_input(64), blocks=list(net.stages))
 
 
 #: name -> builder(pretrained, weights_path) -> Backbone

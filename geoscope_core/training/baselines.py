@@ -83,9 +83,9 @@ def run_baselines(config: TrainConfig, progress: bool = False) -> dict[str, Any]
     backbone.module.eval()
     from geoscope_core.training.models import PixelInput
 
-    pixel = PixelInput(backbone.mean, backbone.std)
-    size = config.input_size or backbone.input_size
-    recipe = ViewRecipe.of(config, size)
+    pixels = backbone.input_at(config.input_size)
+    pixel = PixelInput(pixels)
+    recipe = ViewRecipe.of(config, pixels)
     cache = feature_cache_for(config, recipe, part_dims=backbone.part_dims)
 
     def encoder(px: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from geoscope_core.errors import TrainingError
+from geoscope_core.runtime.manifest import PreprocessSpec
 from geoscope_core.training.backbones import build_backbone
 from geoscope_core.training.config import ClipConfig, CnnConfig, TrainConfig, config_from_dict
 from geoscope_core.training.models import (
@@ -179,18 +180,22 @@ def build_model(
     return LiteClip(backbone, tower, config.embed_dim, config.dropout, config.temperature), tok
 
 
-class _PixelStats:
-    """``mean`` and ``std`` (0-1 scale, per RGB channel) of the pixel input of ``net``."""
+class _Input:
+    """The model's ``preprocess``: its net's input spec (its backbone's) at the trained
+    ``input_size``, with the mean/std (0-1 scale, per RGB channel, 6 decimals) its
+    pixel input normalises with."""
 
     net: GeoClassifier | ClipNet
+    input_size: int
 
     @property
-    def mean(self) -> tuple[float, float, float]:
-        return _rgb(self.net.pixel.mean)
-
-    @property
-    def std(self) -> tuple[float, float, float]:
-        return _rgb(self.net.pixel.std)
+    def preprocess(self) -> PreprocessSpec:
+        return replace(
+            self.net.preprocess,
+            size=self.input_size,
+            mean=_rgb(self.net.pixel.mean),
+            std=_rgb(self.net.pixel.std),
+        )
 
 
 def _rgb(values: torch.Tensor) -> tuple[float, float, float]:
@@ -199,7 +204,7 @@ def _rgb(values: torch.Tensor) -> tuple[float, float, float]:
 
 
 @dataclass
-class ClassifierModel(_PixelStats):
+class ClassifierModel(_Input):
     """A trained geocell classifier (``ExportableModel`` with kind "classifier")."""
 
     net: GeoClassifier
@@ -233,7 +238,7 @@ class ClassifierModel(_PixelStats):
 
 
 @dataclass
-class ZeroShotModel(_PixelStats):
+class ZeroShotModel(_Input):
     """A trained image-text model (``ExportableModel`` with kind "zero-shot")."""
 
     net: ClipNet

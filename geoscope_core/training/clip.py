@@ -30,6 +30,7 @@ from torch import nn
 from geoscope_core.errors import TrainingError
 from geoscope_core.geo.captions import caption_for_location
 from geoscope_core.geo.gazetteer import get_gazetteer
+from geoscope_core.runtime.manifest import PreprocessSpec
 from geoscope_core.training import phases
 from geoscope_core.training.backbones import build_backbone, set_trainable_blocks
 from geoscope_core.training.checkpoint import describe_arch
@@ -155,20 +156,22 @@ class _Full(nn.Module):
         return self.net.project_image(img), self.net.project_text(txt), self.net.logit_scale
 
 
-def build_clip_model(config: ClipConfig) -> tuple[ClipNet, Any, int, tuple[str, str]]:
-    """(model, tokenizer, input size, (tower name, weights id)) from pretrained parts.
+def build_clip_model(
+    config: ClipConfig,
+) -> tuple[ClipNet, Any, PreprocessSpec, tuple[str, str]]:
+    """(model, tokenizer, its input, (tower name, weights id)) from pretrained parts.
 
     The last item keys the image feature cache; a lite model shares it with a CNN run
     on the same backbone and view recipe.
     """
     if config.clip_model:
         hf, tok = load_hf_clip(config.clip_model)
-        return hf, tok, hf.input_size, ("hf-clip", config.clip_model)
+        return hf, tok, hf.preprocess, ("hf-clip", config.clip_model)
     backbone = build_backbone(config.backbone, config.pretrained, config.backbone_weights)
     tower, tok = build_text_tower(config.text_tower)
     net = LiteClip(backbone, tower, config.embed_dim, config.dropout, config.temperature)
     image_id = (config.backbone, backbone_weights_id(config))
-    return net, tok, config.input_size or backbone.input_size, image_id
+    return net, tok, backbone.input_at(config.input_size), image_id
 
 
 class ZeroShotEvaluator:
@@ -243,9 +246,9 @@ def train_clip(
 ) -> dict[str, Any]:
     """Train (or, with epochs=0, only evaluate) the contrastive model; returns the report."""
     ctx, device, show, train_s, val_s = phases.start_run(config, progress)
-    net, tok, size, image_id = build_clip_model(config)
+    net, tok, pixels, image_id = build_clip_model(config)
     net.to(device)
-    arch = describe_arch(net, size)
+    arch = describe_arch(net, pixels.size)
 
     trainable = [
         p
@@ -275,7 +278,7 @@ def train_clip(
 
     text_tower = net.text_features
     bank = TextFeatureBank(text_tower, tok, config.text_max_length, device)
-    recipe = ViewRecipe.of(config, size)
+    recipe = ViewRecipe.of(config, pixels)
     cache = feature_cache_for(config, recipe, image_id)
 
     def encoder(px: torch.Tensor) -> torch.Tensor:

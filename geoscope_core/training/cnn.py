@@ -171,7 +171,7 @@ def train_cnn(
     ]
     weights_np = weights_np.astype(np.float32)
     backbone = build_backbone(config.backbone, config.pretrained, config.backbone_weights)
-    size = config.input_size or backbone.input_size
+    pixels = backbone.input_at(config.input_size)
     net = GeoClassifier(
         backbone, {lv: len(c) for lv, c in cells.items()}, config.hidden_dim, config.dropout
     ).to(device)
@@ -188,7 +188,7 @@ def train_cnn(
     state = phases.start_state(out, net, opt, device, resume)
     history: list[dict[str, Any]] = state["history"]
     recorder = phases.EpochRecorder(
-        out, config, net, describe_arch(net, size), ctx, history, labels
+        out, config, net, describe_arch(net, pixels.size), ctx, history, labels
     )
     val_paths = [s.path for s in val_s]
 
@@ -202,7 +202,7 @@ def train_cnn(
         return torch.from_numpy(weights_np[idx]).to(device)
 
     # -- phase 1: frozen backbone, cached features ---------------------------------------
-    recipe = ViewRecipe.of(config, size)
+    recipe = ViewRecipe.of(config, pixels)
     cache = feature_cache_for(config, recipe, part_dims=backbone.part_dims)
     set_trainable_blocks(backbone, 0)
     net.backbone.eval()

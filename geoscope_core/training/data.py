@@ -21,7 +21,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -88,7 +88,7 @@ def _limit(config: TrainConfig, split: str, samples: list[Sample]) -> list[Sampl
 
 @dataclass(frozen=True)
 class ViewRecipe:
-    """How views are made (part of the feature cache key). ``size`` in pixels."""
+    """How views are made (``key()`` is part of the feature cache key). ``size`` in pixels."""
 
     size: int
     scale_min: float = 0.6
@@ -98,15 +98,39 @@ class ViewRecipe:
     #: How view 0 is made (``view0``'s ``pixels_id``): named here so features cached
     #: from other pixels are never reused.
     centre_crop: str = PreprocessSpec().pixels_id
+    #: View 0's preprocessing: the model's input spec (None: the runtime's default at
+    #: ``size``); in the key as ``size`` and ``centre_crop``.
+    pixels: PreprocessSpec | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.pixels is not None and (self.pixels.size, self.pixels.pixels_id) != (
+            self.size,
+            self.centre_crop,
+        ):
+            raise TrainingError(f"view recipe of size {self.size} given pixels {self.pixels}")
 
     @property
     def view0(self) -> PreprocessSpec:
-        """View 0's preprocessing: the runtime's default spec at ``size``."""
-        return PreprocessSpec(size=self.size)
+        """View 0's preprocessing: the model's input spec, which export writes into the
+        bundle's manifest for the runtime."""
+        return self.pixels if self.pixels is not None else PreprocessSpec(size=self.size)
+
+    def key(self) -> dict[str, object]:
+        """The fields that name the views' pixels (all but ``pixels``, which they spell)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "pixels"}
 
     @classmethod
-    def of(cls, config: TrainConfig, size: int) -> ViewRecipe:
-        return cls(size, config.aug_scale_min, config.color_jitter, config.hflip, config.seed)
+    def of(cls, config: TrainConfig, pixels: PreprocessSpec) -> ViewRecipe:
+        """The recipe of ``config``'s augmentations, view 0 made as ``pixels`` says."""
+        return cls(
+            pixels.size,
+            config.aug_scale_min,
+            config.color_jitter,
+            config.hflip,
+            config.seed,
+            centre_crop=pixels.pixels_id,
+            pixels=pixels,
+        )
 
 
 def _rng_for(recipe: ViewRecipe, path: Path, view: int) -> np.random.Generator:
@@ -199,7 +223,7 @@ class FeatureCache:
 
     @staticmethod
     def make_key(backbone: str, weights: str, recipe: ViewRecipe) -> str:
-        text = json.dumps([backbone, weights, recipe.__dict__], sort_keys=True, default=str)
+        text = json.dumps([backbone, weights, recipe.key()], sort_keys=True, default=str)
         return f"{backbone}-{recipe.size}-{hashlib.sha1(text.encode()).hexdigest()[:12]}"
 
     def files_for(self, path: Path, view: int) -> list[Path]:

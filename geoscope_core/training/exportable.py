@@ -13,22 +13,27 @@ if TYPE_CHECKING:  # torch stays out of import time
     import numpy as np
     from torch import nn
 
+    from geoscope_core.runtime.manifest import PreprocessSpec
+
 
 @runtime_checkable
 class ExportableModel(Protocol):
     #: "classifier": logits over geocells per level; "zero-shot": image/text embeddings.
     kind: Literal["classifier", "zero-shot"]
-    #: square input side in pixels, and the 0-1 scale mean/std the model was trained with.
-    input_size: int
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
+
+    #: how a photo becomes its input (square side, crop, interpolation, and the 0-1 scale
+    #: mean/std its graph normalises with): what training's view 0 made; the manifest's
+    #: ``input``.
+    @property
+    def preprocess(self) -> PreprocessSpec: ...
+
     #: width of the shared embedding (zero-shot) or of the penultimate features (classifier).
     embedding_dim: int
     #: zero-shot: logits = logit_scale * <image, text>; classifier: 1.0
     logit_scale: float
 
     def image_module(self) -> nn.Module:
-        """A module taking uint8 RGB pixels [N, H, W, 3] (H = W = input_size) and returning a
+        """A module taking uint8 RGB pixels [N, H, W, 3] (H = W = preprocess.size), returning a
         tuple of float32 tensors named by ``image_output_names`` in that order. It does the
         cast, NHWC->NCHW, /255 and mean/std normalisation itself. "embedding" [N, D] is
         always first and L2-normalised; a classifier adds "logits_<level>" [N, n_level]."""

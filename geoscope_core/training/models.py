@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from geoscope_core.errors import TrainingError
-from geoscope_core.training.backbones import Backbone
+from geoscope_core.runtime.manifest import PreprocessSpec
+from geoscope_core.training.backbones import Backbone, clip_input
 
 if TYPE_CHECKING:  # transformers is imported where a model is built
     from transformers import CLIPModel, CLIPTextModel, CLIPVisionConfig, PreTrainedModel
@@ -28,10 +29,10 @@ class PixelInput(nn.Module):
     mean: torch.Tensor  # buffers, registered in __init__
     std: torch.Tensor
 
-    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+    def __init__(self, spec: PreprocessSpec) -> None:
         super().__init__()
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("mean", torch.tensor(spec.mean, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(spec.std, dtype=torch.float32).view(1, 3, 1, 1))
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         x = pixels.permute(0, 3, 1, 2).to(torch.float32) / 255.0
@@ -69,7 +70,8 @@ class GeoClassifier(nn.Module):
     ) -> None:
         super().__init__()
         self.backbone_info = backbone
-        self.pixel = PixelInput(backbone.mean, backbone.std)
+        self.preprocess = backbone.preprocess
+        self.pixel = PixelInput(backbone.preprocess)
         self.backbone = backbone.module
         self.levels = list(level_sizes)
         dim = backbone.feature_dim
@@ -186,7 +188,8 @@ class LiteClip(nn.Module):
     ) -> None:
         super().__init__()
         self.backbone_info = backbone
-        self.pixel = PixelInput(backbone.mean, backbone.std)
+        self.preprocess = backbone.preprocess
+        self.pixel = PixelInput(backbone.preprocess)
         self.backbone = backbone.module
         self.text = text_tower
         self.image_proj = ProjectionHead(backbone.feature_dim, embed_dim, dropout)
@@ -230,11 +233,11 @@ class HfClip(nn.Module):
         super().__init__()
         self.clip = clip
         cfg = clip.config
-        self.pixel = PixelInput(_CLIP_MEAN, _CLIP_STD)
         # CLIPConfig turns a dict vision_config into a CLIPVisionConfig, whose image_size
         # is one int for CLIP; projection_dim always has a default.
         vision = cast("CLIPVisionConfig", cfg.vision_config)
-        self.input_size = int(cast(int, vision.image_size))
+        self.preprocess = clip_input(int(cast(int, vision.image_size)))
+        self.pixel = PixelInput(self.preprocess)
         self.embed_dim = int(cast(int, cfg.projection_dim))
         self.logit_scale = clip.logit_scale
 
@@ -261,10 +264,6 @@ class HfClip(nn.Module):
 
     def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor]:
         return (self.encode_image(pixels),)
-
-
-_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 def load_hf_clip(path_or_id: str, arch: dict[str, Any] | None = None) -> tuple[HfClip, Any]:

@@ -101,7 +101,7 @@ def tiny_checkpoint(tmp_dir: Path, model_type: Literal["cnn", "clip"] = "cnn") -
         out,
         config,
         net,
-        describe_arch(net, backbone.input_size),
+        describe_arch(net, backbone.preprocess.size),
         labels=labels,
         metrics={"final": {}},
         tokenizer=tok,

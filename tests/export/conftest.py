@@ -9,6 +9,8 @@ import pytest
 import torch
 from torch import nn
 
+from geoscope_core.runtime.manifest import PreprocessSpec
+
 COUNTRIES = [
     {"id": "HR", "name": "Croatia", "parent": "EU", "lat": 45.1, "lon": 15.2,
      "population": 4_000_000, "country_code": "HR"},
@@ -43,9 +45,9 @@ class _Pre(nn.Module):
 class TinyCnnImage(nn.Module):
     """uint8 [N, S, S, 3] -> (embedding [N, D], logits_country, logits_admin1)."""
 
-    def __init__(self, dim: int, n_levels: list[int], mean, std) -> None:
+    def __init__(self, dim: int, n_levels: list[int], spec: PreprocessSpec) -> None:
         super().__init__()
-        self.pre = _Pre(mean, std)
+        self.pre = _Pre(spec.mean, spec.std)
         self.body = nn.Sequential(
             nn.Conv2d(3, 16, 3, stride=2, padding=1), nn.BatchNorm2d(16), nn.ReLU6(),
             nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.BatchNorm2d(32), nn.ReLU6(),
@@ -63,16 +65,14 @@ class TinyClassifier:
     """A classifier ``ExportableModel`` over COUNTRIES and CELLS (admin1)."""
 
     kind = "classifier"
-    input_size = 32
-    mean = (0.485, 0.456, 0.406)
-    std = (0.229, 0.224, 0.225)
+    preprocess = PreprocessSpec(32, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
     embedding_dim = 24
     logit_scale = 1.0
 
     def __init__(self, seed: int = 0) -> None:
         torch.manual_seed(seed)
         self._image = TinyCnnImage(
-            self.embedding_dim, [len(COUNTRIES), len(CELLS)], self.mean, self.std
+            self.embedding_dim, [len(COUNTRIES), len(CELLS)], self.preprocess
         ).eval()
 
     def image_module(self) -> nn.Module:
@@ -116,9 +116,9 @@ class TinyZeroShot:
     """A zero-shot ``ExportableModel``: tiny CNN image tower + tiny text tower."""
 
     kind = "zero-shot"
-    input_size = 32
-    mean = (0.48145466, 0.4578275, 0.40821073)
-    std = (0.26862954, 0.26130258, 0.27577711)
+    preprocess = PreprocessSpec(
+        32, mean=(0.48145466, 0.4578275, 0.40821073), std=(0.26862954, 0.26130258, 0.27577711)
+    )
     embedding_dim = 16
     logit_scale = 50.0
 
@@ -126,7 +126,7 @@ class TinyZeroShot:
         from tokenizers import Tokenizer, models, pre_tokenizers
 
         torch.manual_seed(seed)
-        self._image = TinyCnnImage(self.embedding_dim, [], self.mean, self.std).eval()
+        self._image = TinyCnnImage(self.embedding_dim, [], self.preprocess).eval()
         vocab = {"[UNK]": 0, "[PAD]": 1}
         tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
         tok.pre_tokenizer = pre_tokenizers.Whitespace()

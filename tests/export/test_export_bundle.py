@@ -46,6 +46,19 @@ def test_classifier_bundle_files_hashes_and_manifest(fp32_bundle: Path) -> None:
     assert check_bundle(fp32_bundle) == []
 
 
+def test_manifest_input_is_the_backbones_preprocessing(
+    fp32_bundle: Path, tiny_cnn_checkpoint: Path
+) -> None:
+    """The manifest's input is the model's preprocess: its backbone's spec at the trained
+    size (what training's view 0 was made with)."""
+    from geoscope_core.training.backbones import build_backbone
+    from geoscope_core.training.checkpoint import load_checkpoint
+
+    manifest = Manifest.read(fp32_bundle / "manifest.json")
+    model = load_checkpoint(tiny_cnn_checkpoint)
+    assert manifest.input == model.preprocess == build_backbone("tiny", pretrained=False).input_at(64)
+
+
 def test_image_encoder_graph_contract(fp32_bundle: Path) -> None:
     model = onnx.load(str(fp32_bundle / "image_encoder.onnx"))
     assert max(op.version for op in model.opset_import if op.domain in ("", "ai.onnx")) >= 17

@@ -44,11 +44,12 @@ def test_concatenated_backbone_is_each_branch_on_its_own_normalisation():
     both = build_backbone("efficientnet_lite0+mobilenet_v2")
     lite, mobile = build_backbone("efficientnet_lite0"), build_backbone("mobilenet_v2")
     assert both.feature_dim == lite.feature_dim + mobile.feature_dim == 2560
-    assert (both.input_size, both.mean, both.std) == (224, lite.mean, lite.std)
+    assert both.preprocess == lite.preprocess and both.preprocess.size == 224
     pixels = torch.rand(2, 3, 224, 224)  # 0-1 RGB
 
     def normalised(b):
-        mean, std = torch.tensor(b.mean).view(1, 3, 1, 1), torch.tensor(b.std).view(1, 3, 1, 1)
+        mean = torch.tensor(b.preprocess.mean).view(1, 3, 1, 1)
+        std = torch.tensor(b.preprocess.std).view(1, 3, 1, 1)
         return (pixels - mean) / std
 
     f = _features(both, normalised(both))
