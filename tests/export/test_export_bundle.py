@@ -56,7 +56,8 @@ def test_manifest_input_is_the_backbones_preprocessing(
 
     manifest = Manifest.read(fp32_bundle / "manifest.json")
     model = load_checkpoint(tiny_cnn_checkpoint)
-    assert manifest.input == model.preprocess == build_backbone("tiny", pretrained=False).input_at(64)
+    tiny = build_backbone("tiny", pretrained=False)
+    assert manifest.input == model.preprocess == tiny.input_at(64)
 
 
 def test_image_encoder_graph_contract(fp32_bundle: Path) -> None:
