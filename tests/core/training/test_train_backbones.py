@@ -84,6 +84,7 @@ def test_concatenated_backbone_trains_and_loads_back(tmp_path):
 def test_concatenated_features_are_cached_per_branch_and_reused(tmp_path):
     from PIL import Image
 
+    from geoscope_core.training.backbones import imagenet_input
     from geoscope_core.training.config import CnnConfig
     from geoscope_core.training.data import ViewRecipe, feature_cache_for
 
@@ -92,7 +93,7 @@ def test_concatenated_features_are_cached_per_branch_and_reused(tmp_path):
         paths.append(tmp_path / f"p{i}.jpg")
         Image.new("RGB", (40, 30), (60 * i, 90, 30)).save(paths[-1])
     cfg = CnnConfig(backbone="a+b", feature_cache=str(tmp_path / "cache"))
-    recipe = ViewRecipe.of(cfg, 32)
+    recipe = ViewRecipe.of(cfg, imagenet_input(32))
     calls = []
 
     def encoder(dim_offset: float, dim: int):
