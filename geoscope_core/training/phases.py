@@ -177,8 +177,9 @@ def view_batches(
         batch_size=config.batch_size,
         num_workers=config.num_workers,
     )
-    for pixels, j in tqdm(loader, desc=f"fine-tune {epoch + 1}", disable=not progress):
-        yield order[j.numpy()], pixels.to(device)
+    # the dataset hands back each view's photo index (Subset already maps through order)
+    for pixels, idx in tqdm(loader, desc=f"fine-tune {epoch + 1}", disable=not progress):
+        yield idx.numpy(), pixels.to(device)
 
 
 def fit_epoch(
