@@ -1,0 +1,207 @@
+"""GeoCLIP's pretrained location encoder as the place side of retrieval, on world val.
+
+    .venv/bin/pip install --no-deps geoclip       # the weights and the GPS gallery only
+    .venv/bin/python bench/study_geoclip.py --config configs/cnn-world.json --set feature_views=1
+
+GeoCLIP (Vivanco et al., 2023) aligns a CLIP ViT-L image tower with a location
+encoder (random Fourier features of the Equal Earth projection at three scales, an
+MLP each, summed) trained on MP-16's 4.7M Flickr photos. The ``geoclip`` wheel ships
+the location encoder's weights and a gallery of 100,000 coordinates; its image side
+needs CLIP ViT-L, which cannot be had here. This study keeps the location encoder
+frozen, trains an MLP from the config's frozen backbone features (read from the
+training feature cache, encoded where missing) into its embedding space with
+GeoCLIP's loss (image vs. the batch's places and a queue of gallery places,
+place-balanced weights as in training), and answers the gallery coordinate (the 100K
+and the training photos' places) most similar to the photo.
+
+Prints acc@25/200/750/2500 km and GeoScore on all world val photos and per world set.
+The package is read as files (the weights and the CSV); it is not imported, so its
+CLIP and pandas dependencies are not needed. No assertions: a study, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from geoscope_core.geo.balance import place_weights
+from geoscope_core.geo.distance import haversine_km
+from geoscope_core.metrics import accuracy_at, geoscore
+from geoscope_core.training.backbones import build_backbone
+from geoscope_core.training.config import load_config
+from geoscope_core.training.data import ViewRecipe, feature_cache_for, load_samples
+from geoscope_core.training.models import PixelInput
+
+# Equal Earth projection constants (Šavrič, Patterson and Jenny, 2018), as GeoCLIP uses.
+_A1, _A2, _A3, _A4, _SCALE = 1.340264, -0.081106, 0.000893, 0.003796, 66.50336
+
+
+def equal_earth(latlon: torch.Tensor) -> torch.Tensor:
+    """[N, 2] degrees -> [N, 2] Equal Earth coordinates scaled as GeoCLIP feeds them."""
+    lat, lon = torch.deg2rad(latlon[:, 0]), torch.deg2rad(latlon[:, 1])
+    theta = torch.asin(math.sqrt(3.0) / 2 * torch.sin(lat))
+    den = 3 * (9 * _A4 * theta**8 + 7 * _A3 * theta**6 + 3 * _A2 * theta**2 + _A1)
+    x = 2 * math.sqrt(3.0) * lon * torch.cos(theta) / den
+    y = _A4 * theta**9 + _A3 * theta**7 + _A2 * theta**3 + _A1 * theta
+    return torch.stack((x, y), dim=1) * _SCALE / 180
+
+
+class _Capsule(nn.Module):
+    """One scale: Fourier features (fixed ``b``) and an MLP; names match the weights file."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.capsule = nn.Sequential(
+            _Fourier(), nn.Linear(512, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(),
+            nn.Linear(1024, 1024), nn.ReLU(),
+        )  # fmt: skip
+        self.head = nn.Sequential(nn.Linear(1024, 512))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.capsule(x))
+
+
+class _Fourier(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.b = nn.Parameter(torch.zeros(256, 2), requires_grad=False)
+
+    def forward(self, v: torch.Tensor) -> torch.Tensor:
+        vp = 2 * math.pi * v @ self.b.T
+        return torch.cat((torch.cos(vp), torch.sin(vp)), dim=-1)
+
+
+class LocationEncoder(nn.Module):
+    """GeoCLIP's location encoder: (lat, lon) degrees [N, 2] -> [N, 512]."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        for i in range(3):
+            self.add_module(f"LocEnc{i}", _Capsule())
+
+    def forward(self, latlon: torch.Tensor) -> torch.Tensor:
+        x = equal_earth(latlon)
+        return sum(getattr(self, f"LocEnc{i}")(x) for i in range(3))
+
+
+def geoclip_files() -> Path:
+    spec = importlib.util.find_spec("geoclip")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("pip install --no-deps geoclip (its weights and gallery are read)")
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def load_location_encoder(folder: Path) -> LocationEncoder:
+    enc = LocationEncoder()
+    state = torch.load(folder / "weights" / "location_encoder_weights.pth", weights_only=True)
+    enc.load_state_dict(state, strict=True)
+    return enc.eval()
+
+
+def encode_places(enc: LocationEncoder, latlon: np.ndarray, batch: int = 4096) -> torch.Tensor:
+    with torch.no_grad():
+        parts = [
+            enc(torch.from_numpy(latlon[i : i + batch]).float())
+            for i in range(0, len(latlon), batch)
+        ]
+    return nn.functional.normalize(torch.cat(parts), dim=-1)
+
+
+def features(config, split: str):  # type: ignore[no-untyped-def]
+    samples = load_samples(config, split)
+    backbone = build_backbone(config.backbone, config.pretrained, config.backbone_weights)
+    backbone.module.eval()
+    pixels = backbone.input_at(config.input_size)
+    pixel = PixelInput(pixels)
+    recipe = ViewRecipe.of(config, pixels)
+    cache = feature_cache_for(config, recipe, part_dims=backbone.part_dims)
+
+    def encoder(px: torch.Tensor) -> torch.Tensor:
+        return backbone.module(pixel(px))
+
+    feats = cache.encode([s.path for s in samples], 1, recipe, encoder)[:, 0]
+    return samples, feats
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--config", type=Path, required=True)
+    ap.add_argument("--set", dest="overrides", action="append", default=[])
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--queue", type=int, default=4096, help="gallery places per step")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    config = load_config("cnn", args.config, args.overrides)
+
+    train_s, train_f = features(config, "train")
+    val_s, val_f = features(config, "val")
+    world = [i for i, s in enumerate(val_s) if s.scope == "world"]
+    val_s, val_f = [val_s[i] for i in world], val_f[world]
+    t_ll = np.array([[s.lat, s.lon] for s in train_s], dtype=np.float32)
+    folder = geoclip_files()
+    gallery = np.loadtxt(folder / "gps_gallery" / "coordinates_100K.csv", delimiter=",",
+                         skiprows=1, dtype=np.float32)  # fmt: skip
+    places = np.unique(np.concatenate([gallery, t_ll]), axis=0)
+    enc = load_location_encoder(folder)
+    place_emb = encode_places(enc, places)
+    train_emb = encode_places(enc, t_ll)
+    weights = place_weights(t_ll[:, 0], t_ll[:, 1], config.balance_km or 25.0, 0.5)
+    weights = torch.from_numpy(weights / weights.mean()).float()
+
+    dim = train_f.shape[1]
+    proj = nn.Sequential(nn.Linear(dim, 1024), nn.ReLU(), nn.Dropout(0.2), nn.Linear(1024, 512))
+    scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+    opt = torch.optim.AdamW([*proj.parameters(), scale], lr=1e-3, weight_decay=1e-4)
+    x_all = torch.from_numpy(train_f).float()
+    steps = math.ceil(len(train_s) / 256)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.epochs * steps)
+    for epoch in range(args.epochs):
+        proj.train()
+        order = torch.from_numpy(rng.permutation(len(train_s)))
+        total = 0.0
+        for k in range(steps):
+            idx = order[k * 256 : (k + 1) * 256]
+            queue = place_emb[torch.from_numpy(rng.integers(0, len(places), args.queue))]
+            img = nn.functional.normalize(proj(x_all[idx]), dim=-1)
+            logits = scale.exp().clamp(max=100) * img @ torch.cat([train_emb[idx], queue]).T
+            loss = nn.functional.cross_entropy(logits, torch.arange(len(idx)), reduction="none")
+            loss = (loss * weights[idx]).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss)
+        if epoch % 5 == 4 or epoch == args.epochs - 1:
+            print(f"epoch {epoch + 1}: loss {total / steps:.3f}")
+
+    proj.eval()
+    with torch.no_grad():
+        img = nn.functional.normalize(proj(torch.from_numpy(val_f).float()), dim=-1)
+        best = (img @ place_emb.T).argmax(dim=1).numpy()
+    pred = places[best]
+    lat = np.array([s.lat for s in val_s])
+    lon = np.array([s.lon for s in val_s])
+    err = np.asarray(haversine_km(lat, lon, pred[:, 0], pred[:, 1]))
+    sets = np.array([s.set for s in val_s])
+
+    def line(name: str, e: np.ndarray) -> None:
+        acc = " ".join(f"{100 * v:5.1f}" for v in accuracy_at(e).values())
+        print(f"{name:18s} {len(e):5d}  {acc}  {geoscore(e):5.0f}")
+
+    print(f"{config.backbone} features -> GeoCLIP location space; {len(places)} gallery places")
+    print(f"{'':18s} {'n':>5}  {'@1':>5} {'@25':>5} {'@200':>5} {'@750':>5} {'@2500':>5}  GS")
+    line("world", err)
+    for s in sorted(set(sets)):
+        line(s, err[sets == s])
+
+
+if __name__ == "__main__":
+    main()
