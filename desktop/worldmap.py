@@ -21,22 +21,18 @@ from PySide6.QtGui import (
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
-    QImage,
     QMouseEvent,
     QPainter,
     QPainterPath,
     QPalette,
     QPen,
-    QPixmap,
     QPolygonF,
     QResizeEvent,
-    QTransform,
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsPathItem,
-    QGraphicsPixmapItem,
     QGraphicsScene,
     QGraphicsView,
     QWidget,
@@ -52,8 +48,9 @@ from geoscope_desktop.map_markers import (
     MarkerLayer,
     cell_degrees,
 )
+from geoscope_desktop.map_tiles import TileLayer
 from geoscope_desktop.mapdata import circle_shapes, km_per_degree_lat, world_outlines
-from geoscope_desktop.offline_tiles import TileFile, open_tile_file, tile_box
+from geoscope_desktop.offline_tiles import TileFile
 from geoscope_desktop.photo_model import PHOTOS_MIME, paths_from_mime
 
 log = logging.getLogger(__name__)
@@ -106,8 +103,7 @@ class WorldMapView(QGraphicsView):
         self._unnamed: list[QGraphicsPathItem] = []
         self._highlighted: str = ""
         self.markers = MarkerLayer(self._scene)
-        self.tiles: TileFile | None = None
-        self._tile_items: dict[tuple[int, int, int], QGraphicsPixmapItem] = {}
+        self.tile_layer = TileLayer(self._scene)
         self.setAcceptDrops(True)
         self._estimate_items: list[QGraphicsItem] = []
         self._press: QPoint | None = None
@@ -251,7 +247,9 @@ class WorldMapView(QGraphicsView):
         for item in self._unnamed:
             item.setVisible(zoom is Zoom.WORLD)
         self.layers.update(*self.visible_box(), zoom)
-        self._draw_tiles(zoom)
+        self.tile_layer.show(
+            None if zoom is Zoom.WORLD else self.visible_box(), self.km_per_pixel()
+        )
         self.markers.recluster(cell_degrees(self.transform().m11()))
 
     def _base_scale(self) -> float:
@@ -322,44 +320,17 @@ class WorldMapView(QGraphicsView):
     def open_tiles(self, path: Path) -> str:
         """Draw the raster MBTiles or PMTiles file at ``path`` when zoomed in; returns
         its name (raises TilesError when it cannot be used)."""
-        source = open_tile_file(path)
-        for item in self._tile_items.values():
-            self._scene.removeItem(item)
-        self._tile_items = {}
-        if self.tiles is not None:
-            self.tiles.close()
-        self.tiles = source
+        name = self.tile_layer.open(path)
         self.update_layers()
-        return source.name
+        return name
 
-    def _draw_tiles(self, zoom: Zoom) -> None:
-        wanted: set[tuple[int, int, int]] = set()
-        if self.tiles is not None and zoom is not Zoom.WORLD:
-            z = self.tiles.zoom_for(self.km_per_pixel())
-            wanted = set(self.tiles.tiles_in(*self.visible_box(), z))
-            for key in wanted - set(self._tile_items):
-                data = self.tiles.tile(*key)
-                image = QImage.fromData(data) if data else QImage()
-                if image.isNull():
-                    continue
-                west, south, east, north = tile_box(*key)
-                item = QGraphicsPixmapItem(QPixmap.fromImage(image))
-                item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
-                item.setPos(west, -north)
-                item.setTransform(
-                    QTransform.fromScale(
-                        (east - west) / image.width(), (north - south) / image.height()
-                    )
-                )
-                item.setZValue(-3.5)
-                self._scene.addItem(item)
-                self._tile_items[key] = item
-        for key, item in self._tile_items.items():
-            item.setVisible(key in wanted)
+    @property
+    def tiles(self) -> TileFile | None:
+        return self.tile_layer.source
 
     @property
     def tiles_shown(self) -> int:
-        return sum(1 for item in self._tile_items.values() if item.isVisible())
+        return self.tile_layer.shown
 
     def lat_lon_at(self, pos: QPoint) -> tuple[float, float]:
         """(lat, lon) degrees under viewport pixel ``pos``."""
