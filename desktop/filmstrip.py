@@ -120,7 +120,7 @@ class Filmstrip(QWidget):
 
     def _clicked(self, k: int) -> None:
         if k < len(self.paths):
-            self._window.select_paths([self.paths[k]])
+            self._window.selection.select_paths([self.paths[k]])
 
     @Slot(Path, QImage)
     def _on_loaded(self, path: Path, image: QImage) -> None:

@@ -8,7 +8,6 @@ window asks the user (through ``Dialogs``) and passes each action on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -252,9 +251,6 @@ class MainWindow(QMainWindow):
         self.scan_finished.emit(cancelled)
 
     # -------------------------------------------------------------- review --
-    def select_paths(self, paths: Sequence[Path]) -> None:
-        self.selection.select_paths(paths)
-
     def set_threshold(self, threshold: float) -> None:
         """Confidence (0-1) from which an estimate counts as confident."""
         self.review.threshold = threshold
@@ -374,11 +370,10 @@ class MainWindow(QMainWindow):
 
     # -------------------------------------------------------------- helpers --
     def _update_actions(self) -> None:
-        has_photos = bool(len(self.model))
         self.acts.update(
             scanning=self.scanner.is_scanning(),
             busy=self.writer.busy(),
-            has_photos=has_photos,
+            has_photos=bool(len(self.model)),
             selected=self.selection.reviewable(),
             accepted=len(self.review.accepted_items()),
             can_undo=self.writer.last_journal is not None,

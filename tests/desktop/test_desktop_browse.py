@@ -51,7 +51,7 @@ def test_filter_sort_export_and_about(qtbot: Any, window: MainWindow, tmp_path: 
     window.search.clear()
 
     # reject one, then export: the rejected photo has no location in the GeoJSON
-    window.select_paths([photos[0]])
+    window.selection.select_paths([photos[0]])
     assert window.reject_selected() == 1
     dialogs: FakeDialogs = window.dialogs  # type: ignore[assignment]
     dialogs.save_to = tmp_path / "out.geojson"
@@ -140,11 +140,11 @@ def test_review_work_is_kept_per_folder_and_quitting_asks(
     photos = copy_geo_photos(folder, 4)
     assert window.open_folder(folder)
     assert scan(qtbot, window) is False
-    window.select_paths([photos[0]])
+    window.selection.select_paths([photos[0]])
     assert window.accept_selected() == 1
-    window.select_paths([photos[1]])
+    window.selection.select_paths([photos[1]])
     assert window.reject_selected() == 1
-    window.select_paths([photos[2]])
+    window.selection.select_paths([photos[2]])
     window.placing.correct_current(
         Candidate(42.6507, 18.0944, 1.0, "HR", "Croatia", "", "Dubrovnik")
     )

@@ -33,7 +33,7 @@ def test_filmstrip_shows_the_neighbours_bigger_and_selects_on_click(
     qtbot.waitUntil(strip.isVisible)
     assert window.settings.filmstrip_shown()
     order = _list_order(window)
-    window.select_paths([order[6]])
+    window.selection.select_paths([order[6]])
     n = strip.frame_count()
     assert n % 2 == 1 and 3 <= n <= len(order)
     assert strip.paths == order[6 - n // 2 : 6 + n // 2 + 1]  # centred on the current one
@@ -57,7 +57,7 @@ def test_filmstrip_shows_the_neighbours_bigger_and_selects_on_click(
     assert strip.paths[min(k, n // 2)] == target
 
     # at the start of the list the strip does not run off the end
-    window.select_paths([order[0]])
+    window.selection.select_paths([order[0]])
     assert strip.paths == order[:n]
 
     # it follows the list's filter

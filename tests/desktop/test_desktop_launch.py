@@ -73,11 +73,11 @@ def test_screenshot_of_main_window_with_results(
     assert window.open_folder(folder)
     assert scan(qtbot, window) is False
     estimated = [it for it in window.model.items() if it.status is PhotoStatus.ESTIMATED]
-    window.select_paths([estimated[1].path, estimated[2].path])
+    window.selection.select_paths([estimated[1].path, estimated[2].path])
     assert window.accept_selected() == 2
     # show an estimate in Europe, where most of the other markers are
     europe = [it for it in estimated if it.prediction.country_code in ("HR", "FR")]
-    window.select_paths([(europe or estimated)[0].path])
+    window.selection.select_paths([(europe or estimated)[0].path])
 
     def visible_thumbnails_loaded() -> bool:
         view, proxy = window.table, window.proxy

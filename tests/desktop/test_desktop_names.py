@@ -33,7 +33,7 @@ def test_sublocation_typed_in_the_pane_is_written_and_undone(
     photos = copy_geo_photos(folder, 3)
     originals = {p: p.read_bytes() for p in photos}
     assert window.open_folder(folder)
-    window.select_paths(photos[:2])
+    window.selection.select_paths(photos[:2])
     assert window.place_search.choose("Dubrovnik") is not None  # placed by hand: fine radius
     pane = window.detail
     assert pane.sublocation_edit.isEnabled() and pane.sublocation_edit.text() == ""
@@ -50,7 +50,7 @@ def test_sublocation_typed_in_the_pane_is_written_and_undone(
     assert pane.place.text().startswith("Stari grad, Dubrovnik")
 
     # Enter in the field applies too, and the review keeps it across a reopening
-    window.select_paths([photos[1]])
+    window.selection.select_paths([photos[1]])
     pane.sublocation_edit.setText("Pile")
     qtbot.keyClick(pane.sublocation_edit, Qt.Key.Key_Return)
     assert window.model.item_for(photos[1]).prediction.sublocation == "Pile"
@@ -69,7 +69,7 @@ def test_sublocation_typed_in_the_pane_is_written_and_undone(
     assert _exiftool_names(photos[1])["Sub-location"] == "Pile"
 
     # moving a photo elsewhere forgets the part of the old place
-    window.select_paths([photos[2]])
+    window.selection.select_paths([photos[2]])
     window.place_search.choose("Dubrovnik")
     window.detail.set_names("Dubrovnik", "", "Croatia", sublocation="Lapad")
     window.place_search.choose("Split")

@@ -79,7 +79,7 @@ def test_search_a_place_and_assign_it_to_the_selection(
     photos = copy_geo_photos(folder, 4)
     assert window.open_folder(folder)
     assert scan(qtbot, window) is False
-    window.select_paths(photos[:2])
+    window.selection.select_paths(photos[:2])
     assert any(h.label.startswith("Dubrovnik, ") for h in window.place_search.matches("dubrovn"))
     assert window.place_search.matches("Dubrovnik")[0].label.startswith("Dubrovnik, ")
     with qtbot.waitSignal(window.place_search.place_chosen):
@@ -97,7 +97,7 @@ def test_search_a_place_and_assign_it_to_the_selection(
     assert window.place_search.matches("croatia")[0].label == "Croatia (country)"
 
     # the place names are the user's to edit, and are written with the location
-    window.select_paths(photos[:2])
+    window.selection.select_paths(photos[:2])
     window.detail.set_names("Gruž", "Dubrovnik-Neretva", "Croatia")
     assert all(window.model.item_for(p).prediction.city == "Gruž" for p in photos[:2])
     with qtbot.waitSignal(window.write_finished, timeout=60_000) as blocker:
@@ -129,7 +129,7 @@ def test_clusters_count_photos_and_a_click_selects_them(
     assert sum(len(c.photos) for c in clusters) == 5
     big = max(clusters, key=lambda c: len(c.photos))
     assert len(big.photos) >= 4
-    window.select_paths([photos[5]])
+    window.selection.select_paths([photos[5]])
     pos = window.map.mapFromScene(big.pos())
     qtbot.mouseClick(window.map.viewport(), Qt.MouseButton.LeftButton, pos=pos)
     assert sorted(window.selection.paths()) == sorted(big.paths)
@@ -147,7 +147,7 @@ def test_alternatives_on_the_map_are_chosen_with_one_click(
     (photo,) = copy_geo_photos(folder, 1)
     assert window.open_folder(folder)
     assert scan(qtbot, window) is False
-    window.select_paths([photo])
+    window.selection.select_paths([photo])
     item = window.model.item_for(photo)
     dots = window.map.markers.alternatives
     assert len(dots) == min(4, len(item.prediction.top_k) - 1) >= 1
@@ -196,7 +196,7 @@ def test_dragging_a_marker_moves_its_photos_or_the_selection(
     split = window.model.item_for(photos[0]).prediction
 
     # a marker outside the selection moves its own photo, with the radius of the zoom
-    window.select_paths([photos[4]])
+    window.selection.select_paths([photos[4]])
     radius = _drag_marker(qtbot, window, photos[2], 43.55, 16.33)  # Kaštela
     moved = window.model.item_for(photos[2]).prediction
     assert moved.lat == pytest.approx(43.55, abs=0.01)
@@ -208,7 +208,7 @@ def test_dragging_a_marker_moves_its_photos_or_the_selection(
     assert window.model.item_for(photos[4]).prediction is None
 
     # a marker that is part of the selection takes the whole selection along
-    window.select_paths([photos[0], photos[4]])
+    window.selection.select_paths([photos[0], photos[4]])
     _drag_marker(qtbot, window, photos[0], 43.53, 16.40)
     for p in (photos[0], photos[1], photos[4]):  # photos[1] shares photos[0]'s marker
         pred = window.model.item_for(p).prediction
@@ -235,7 +235,7 @@ def test_a_chosen_alternative_is_written_and_exported_with_its_own_radius(
     (photo,) = copy_geo_photos(folder, 1)
     assert window.open_folder(folder)
     assert scan(qtbot, window) is False
-    window.select_paths([photo])
+    window.selection.select_paths([photo])
     top = window.model.item_for(photo).prediction
     row = max(range(1, len(top.top_k)), key=lambda i: abs(top.top_k[i].radius_km - top.radius_km))
     alt = top.top_k[row]

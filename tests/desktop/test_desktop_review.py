@@ -149,7 +149,7 @@ def test_broken_files_are_reported_per_photo(
     assert window.proxy.rowCount() == window.model.counts()[PhotoStatus.ERROR] >= 2
     assert window.dialogs.errors == []  # type: ignore[attr-defined]
     # selecting an error row shows its reason and accept does nothing
-    window.select_paths([folder / "empty.jpg"])
+    window.selection.select_paths([folder / "empty.jpg"])
     assert window.detail.item is not None and window.detail.item.status is PhotoStatus.ERROR
     assert window.accept_selected() == 0
 
@@ -191,7 +191,7 @@ def test_corrections_from_alternatives_and_map_click(
     (photo,) = copy_geo_photos(folder, 1)
     assert window.open_folder(folder)
     assert scan(qtbot, window) is False
-    window.select_paths([photo])
+    window.selection.select_paths([photo])
     item = window.detail.item
     assert item is not None and item.prediction is not None
     assert window.detail.alternatives.count() == min(5, len(item.prediction.top_k))

@@ -92,7 +92,7 @@ def test_track_logs_are_drawn_and_place_photos_with_a_reason(
     assert item.result is not None and item.result.status is ScanStatus.TRACK, item.result
     assert item.prediction.lat == pytest.approx(45.80, abs=1e-6)
     assert item.result.reason.startswith("track, on a fix (time zone: ")
-    window.select_paths([canon])
+    window.selection.select_paths([canon])
     assert "why: track, on a fix" in window.detail.facts.text()
     # a file that is not a track log is refused with a message; the tracks in use stay
     bad = tmp_path / "notes.gpx"
@@ -142,7 +142,7 @@ def test_a_dropped_track_places_scanned_photos_and_a_clock_offset_moves_them_liv
     camera = item.camera
     assert camera in panel.boxes and panel.boxes[camera].value() == 0
     # five minutes later on the clock: half-way to the next fix, the marker follows
-    window.select_paths([canon])
+    window.selection.select_paths([canon])
     panel.boxes[camera].setValue(300)
     moved = window.model.item_for(canon)
     assert moved.prediction.lat == pytest.approx(45.8005, abs=1e-4)
@@ -169,7 +169,7 @@ def test_a_dropped_track_places_scanned_photos_and_a_clock_offset_moves_them_liv
 
     # the window with the track, the moved photo and the clock panel, to look at
     window.resize(1400, 880)
-    window.select_paths([canon])
+    window.selection.select_paths([canon])
     window.map.focus_on(45.80, 15.97, 3)
     qtbot.wait(100)
     shot = window.grab()
@@ -197,13 +197,13 @@ def test_photos_the_track_no_longer_places_wait_for_a_scan(
     assert off.status is PhotoStatus.PENDING and off.prediction is None
     assert off.message == OFF_TRACK
     assert canon not in {p.path for p in window.map.markers.photos}
-    window.select_paths([canon])
+    window.selection.select_paths([canon])
     assert "scan again for the model's estimate" in window.detail.facts.text()
     # a photo the user accepted stays where it was
     window.tracking.panel.boxes[item.camera].setValue(0)
     placed = window.model.item_for(canon)
     assert placed.result.status is ScanStatus.TRACK and placed.prediction is not None
-    window.select_paths([canon])
+    window.selection.select_paths([canon])
     assert window.accept_selected() == 1
     window.tracking.panel.boxes[item.camera].setValue(600)
     kept = window.model.item_for(canon)
