@@ -94,55 +94,6 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def build_lite0(out: Path) -> tuple[Path, Path]:
-    """A stand-in for the default bundle while it does not exist: EfficientNet-Lite0
-    (pretrained backbone, untrained heads over countries and 180 cities) saved as a
-    checkpoint and exported as an int8 bundle. Needs the train and export extras.
-    Returns (checkpoint, bundle)."""
-    import torch
-
-    from geoscope_core.geo.gazetteer import get_gazetteer
-    from geoscope_core.training.backbones import build_backbone
-    from geoscope_core.training.checkpoint import describe_arch, save_checkpoint
-    from geoscope_core.training.config import CnnConfig
-    from geoscope_core.training.models import GeoClassifier
-    from geoscope_export.bundle_writer import export_bundle
-    from geoscope_export.config import ExportConfig
-
-    torch.manual_seed(0)
-    gaz = get_gazetteer()
-    cities = [
-        {**c.to_label(), "parent": c.country_code}
-        for cc in ("HR", "US", "FR", "AL", "AE", "AD")
-        for c in gaz.top_cities(cc, n=30)
-    ]
-    labels = {"country": [p.to_label() for p in gaz.countries()], "cell": cities}
-    backbone = build_backbone("efficientnet_lite0", pretrained=True)
-    config = CnnConfig(
-        name="lite0-bench",
-        backbone="efficientnet_lite0",
-        pretrained=False,
-        levels=("country", "cell"),
-        kmeans_k=len(cities),
-        epochs=0,
-    )
-    net = GeoClassifier(backbone, {k: len(v) for k, v in labels.items()}, dropout=0.0).eval()
-    ckpt = save_checkpoint(
-        out / "ckpt",
-        config,
-        net,
-        describe_arch(net, backbone.preprocess.size),
-        labels=labels,
-        metrics={"final": {}},
-    )
-    bundle = export_bundle(
-        ckpt,
-        out / "bundle",
-        ExportConfig(quantize="int8", validate=False, calibration_images=32, overwrite=True),
-    )
-    return ckpt, bundle
-
-
 def rescan_figures(workdir: Path, n: int) -> None:
     """Time a first scan and a cached re-scan of ``n`` small photos (hard links to one
     JPEG, so the folder is cheap to make) with the tiny test bundle: the re-scan is
@@ -328,11 +279,6 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/geoscope-bench"))
     ap.add_argument(
-        "--build-lite0",
-        action="store_true",
-        help="build an EfficientNet-Lite0 int8 bundle + checkpoint in WORKDIR and use them",
-    )
-    ap.add_argument(
         "--rescan-n", type=int, default=0, help="also time a cached re-scan of N photos"
     )
     ap.add_argument("--photos", type=Path, default=None, help=argparse.SUPPRESS)
@@ -351,10 +297,6 @@ def main() -> None:
         rescan_figures(args.workdir, args.rescan_n)
         if args.n <= 0:
             return
-    if args.build_lite0:
-        ckpt, bundle = build_lite0(args.workdir / "lite0")
-        args.bundle, args.checkpoint = str(bundle), str(ckpt)
-        print(f"built {bundle} from {ckpt}")
     args.photos = make_photos(args.workdir, args.n)
     print(f"machine: {os.cpu_count()} CPUs; photos: {args.n} x 12 MP JPEG in {args.photos}")
 
