@@ -33,10 +33,9 @@ from torch import nn
 from geoscope_core.geo.balance import place_weights
 from geoscope_core.geo.distance import haversine_km
 from geoscope_core.metrics import accuracy_at, geoscore
-from geoscope_core.training.backbones import build_backbone
+from geoscope_core.training.baselines import frozen_features
 from geoscope_core.training.config import load_config
-from geoscope_core.training.data import ViewRecipe, feature_cache_for, load_samples
-from geoscope_core.training.models import PixelInput
+from geoscope_core.training.data import load_samples
 
 # Equal Earth projection constants (Šavrič, Patterson and Jenny, 2018), as GeoCLIP uses.
 _A1, _A2, _A3, _A4, _SCALE = 1.340264, -0.081106, 0.000893, 0.003796, 66.50336
@@ -113,22 +112,6 @@ def encode_places(enc: LocationEncoder, latlon: np.ndarray, batch: int = 4096) -
     return nn.functional.normalize(torch.cat(parts), dim=-1)
 
 
-def features(config, split: str):  # type: ignore[no-untyped-def]
-    samples = load_samples(config, split)
-    backbone = build_backbone(config.backbone, config.pretrained, config.backbone_weights)
-    backbone.module.eval()
-    pixels = backbone.input_at(config.input_size)
-    pixel = PixelInput(pixels)
-    recipe = ViewRecipe.of(config, pixels)
-    cache = feature_cache_for(config, recipe, part_dims=backbone.part_dims)
-
-    def encoder(px: torch.Tensor) -> torch.Tensor:
-        return backbone.module(pixel(px))
-
-    feats = cache.encode([s.path for s in samples], 1, recipe, encoder)[:, 0]
-    return samples, feats
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--config", type=Path, required=True)
@@ -141,10 +124,9 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     config = load_config("cnn", args.config, args.overrides)
 
-    train_s, train_f = features(config, "train")
-    val_s, val_f = features(config, "val")
-    world = [i for i, s in enumerate(val_s) if s.scope == "world"]
-    val_s, val_f = [val_s[i] for i in world], val_f[world]
+    train_s = load_samples(config, config.train_split)
+    val_s = [s for s in load_samples(config, config.val_split) if s.scope == "world"]
+    train_f, val_f = frozen_features(config, train_s), frozen_features(config, val_s)
     t_ll = np.array([[s.lat, s.lon] for s in train_s], dtype=np.float32)
     folder = geoclip_files()
     gallery = np.loadtxt(folder / "gps_gallery" / "coordinates_100K.csv", delimiter=",",

@@ -46,8 +46,9 @@ def medoid(samples: Sequence[Sample]) -> Sample:
     return next(s for s in samples if s.lat == best[0] and s.lon == best[1])
 
 
-def _evaluate(pred: Sequence[Sample], truth: Sequence[Sample]) -> dict[str, Any]:
-    """Metrics pooled, and ``by_set``/``by_scope`` when the truth names sets/scopes."""
+def evaluate_samples(pred: Sequence[Sample], truth: Sequence[Sample]) -> dict[str, Any]:
+    """Metrics of answering ``pred``'s places (and countries) for ``truth``: pooled, and
+    ``by_set``/``by_scope`` when the truth names sets/scopes."""
     from geoscope_core.metrics import evaluate, evaluate_by
 
     coords = (
@@ -70,19 +71,15 @@ def nearest_neighbour(train_f: np.ndarray, val_f: np.ndarray) -> np.ndarray:
     return np.argmax(b @ a.T, axis=1)
 
 
-def run_baselines(config: TrainConfig, progress: bool = False) -> dict[str, Any]:
-    """Metrics of the medoid and 1-NN floors on ``config``'s val split."""
-    train_s = load_samples(config, config.train_split)
-    val_s = load_samples(config, config.val_split)
-    m = medoid(train_s)
-    out: dict[str, Any] = {
-        "medoid": {"lat": m.lat, "lon": m.lon, "country_code": m.country_code,
-                   **_evaluate([m] * len(val_s), val_s)},
-    }  # fmt: skip
-    backbone = build_backbone(config.backbone, config.pretrained, config.backbone_weights)
-    backbone.module.eval()
+def frozen_features(
+    config: TrainConfig, samples: Sequence[Sample], progress: bool = False
+) -> np.ndarray:
+    """Float32 [N, F] features of ``config``'s frozen pretrained backbone, view 0 (the
+    runtime's centre crop), read from the training feature cache (encoded where missing)."""
     from geoscope_core.training.models import PixelInput
 
+    backbone = build_backbone(config.backbone, config.pretrained, config.backbone_weights)
+    backbone.module.eval()
     pixels = backbone.input_at(config.input_size)
     pixel = PixelInput(pixels)
     recipe = ViewRecipe.of(config, pixels)
@@ -91,11 +88,23 @@ def run_baselines(config: TrainConfig, progress: bool = False) -> dict[str, Any]
     def encoder(px: torch.Tensor) -> torch.Tensor:
         return backbone.module(pixel(px))
 
-    train_f = cache.encode([s.path for s in train_s], 1, recipe, encoder, progress=progress)
-    val_f = cache.encode([s.path for s in val_s], 1, recipe, encoder, progress=progress)
-    nn_idx = nearest_neighbour(train_f[:, 0], val_f[:, 0])
+    return cache.encode([s.path for s in samples], 1, recipe, encoder, progress=progress)[:, 0]
+
+
+def run_baselines(config: TrainConfig, progress: bool = False) -> dict[str, Any]:
+    """Metrics of the medoid and 1-NN floors on ``config``'s val split."""
+    train_s = load_samples(config, config.train_split)
+    val_s = load_samples(config, config.val_split)
+    m = medoid(train_s)
+    out: dict[str, Any] = {
+        "medoid": {"lat": m.lat, "lon": m.lon, "country_code": m.country_code,
+                   **evaluate_samples([m] * len(val_s), val_s)},
+    }  # fmt: skip
+    train_f = frozen_features(config, train_s, progress)
+    val_f = frozen_features(config, val_s, progress)
+    nn_idx = nearest_neighbour(train_f, val_f)
     out["nn1"] = {"backbone": config.backbone,
-                  **_evaluate([train_s[i] for i in nn_idx], val_s)}  # fmt: skip
+                  **evaluate_samples([train_s[i] for i in nn_idx], val_s)}  # fmt: skip
     out["n_train"] = len(train_s)
     return out
 
