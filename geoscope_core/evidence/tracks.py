@@ -1,7 +1,7 @@
 """Track logs as time-sorted arrays of UTC fixes, and the one loader for every format.
 
->>> track = load_track(Path("walk.gpx"))       # GPX, KML/KMZ, NMEA, IGC, TCX, GeoJSON, CSV,
->>> len(track), track.start, track.end         # Google Records/Semantic/Timeline JSON
+>>> track = load_track(Path("walk.gpx"))       # GPX, KML/KMZ, NMEA, IGC, TCX, FIT, GeoJSON,
+>>> len(track), track.start, track.end         # CSV, Google Records/Semantic/Timeline JSON
 >>> for line in track.polylines(): ...         # [K, 2] (lat, lon) arrays to draw
 
 The format is recognised from the content (the extension only breaks ties). All tracks
@@ -175,18 +175,32 @@ def merge_tracks(tracks: Sequence[Track], name: str = "") -> Track:
 
 #: File extensions of the track logs read here (``detect_format`` reads the content).
 TRACK_SUFFIXES = frozenset(
-    {".gpx", ".kml", ".kmz", ".tcx", ".nmea", ".nma", ".igc", ".geojson", ".json", ".csv"}
+    {
+        ".gpx",
+        ".kml",
+        ".kmz",
+        ".tcx",
+        ".fit",
+        ".nmea",
+        ".nma",
+        ".igc",
+        ".geojson",
+        ".json",
+        ".csv",
+    }
 )
 
 
 def detect_format(data: bytes, name: str = "") -> str:
-    """The reader for ``data``: ``gpx``, ``kml``, ``tcx``, ``json``, ``owntracks``, ``nmea``,
-    ``igc`` or ``csv``, from the content (the extension only breaks ties)."""
+    """The reader for ``data``: ``gpx``, ``kml``, ``tcx``, ``fit``, ``json``, ``owntracks``,
+    ``nmea``, ``igc`` or ``csv``, from the content (the extension only breaks ties)."""
     ext = Path(name).suffix.lower()
     if data[:2] == b"PK":
         return "kml"
-    if b"\x00" in data[:4096] or ext == ".fit":
-        raise TrackError("binary file (e.g. Garmin FIT), not a supported track format")
+    if data[8:12] == b".FIT" or ext == ".fit":
+        return "fit"
+    if b"\x00" in data[:4096]:
+        raise TrackError("binary file, not a supported track format")
     head = data[:4096].decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
     if head.startswith("<"):
         low = head.lower()
@@ -213,12 +227,13 @@ def detect_format(data: bytes, name: str = "") -> str:
 
 
 def _readers() -> dict[str, Callable[[bytes, str], RawTrack]]:
-    from geoscope_core.evidence.formats import delimited, garmin, gpx, jsontracks, kml, nmea
+    from geoscope_core.evidence.formats import delimited, fit, garmin, gpx, jsontracks, kml, nmea
 
     return {
         "gpx": gpx.read,
         "kml": kml.read,
         "tcx": garmin.read,
+        "fit": fit.read,
         "json": jsontracks.read,
         "nmea": nmea.read,
         "igc": nmea.read_igc,

@@ -57,6 +57,8 @@ def test_unreadable_and_empty_files_name_the_file(tmp_path: Path) -> None:
             _write(tmp_path, "n.gpx", GPX.replace("<time>", "<x>").replace("</time>", "</x>"))
         )
     with pytest.raises(TrackError, match="binary"):
+        load_track(_write(tmp_path, "a.gpx", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"))
+    with pytest.raises(TrackError, match=r"a\.fit: not a FIT file"):
         load_track(_write(tmp_path, "a.fit", b"\x0e\x10\x00\x00FIT\x00"))
     with pytest.raises(TrackError, match="cannot read"):
         load_track(tmp_path / "missing.gpx")
@@ -240,3 +242,34 @@ def test_every_shared_track_file_loads_or_says_why() -> None:
         loaded += 1
         assert len(tr) and np.all(np.diff(tr.t) > 0)
     assert loaded >= 90
+
+
+def _shared(rel: str) -> Path:
+    from geoscope_core.settings import data_dir
+
+    return data_dir() / "tracks" / "tracks" / rel
+
+
+def test_fit_records_in_semicircles_with_altitude() -> None:
+    tr = load_track(_shared("exiftool/Garmin.fit"))
+    # 5 records: 4 with a position (one from 2019, appended after the 2026 activity)
+    assert len(tr) == 4 and tr.formats == ("FIT",) and not tr.warnings
+    assert tr.t[0] == parse_time("2019-11-24T21:28:43Z")
+    assert tr.t[-1] == parse_time("2026-04-01T14:00:54Z")
+    assert tr.lat[-1] == pytest.approx(390516088 * 180 / 2**31)
+    assert tr.lon[-1] == pytest.approx(-1397701601 * 180 / 2**31)
+    assert tr.ele[-1] == pytest.approx(66.0) and tr.ele[0] == pytest.approx(17.8)
+
+
+def test_damaged_fit_keeps_the_records_before_the_damage(tmp_path: Path) -> None:
+    data = _shared("exiftool/Garmin.fit").read_bytes()
+    tr = load_track(_write(tmp_path, "cut.fit", data[:2900]))
+    assert len(tr) == 3 and tr.t[-1] == parse_time("2026-04-01T14:00:54Z")
+    assert any("byte 2899" in w and "truncated" in w for w in tr.warnings), tr.warnings
+    bad_crc = data[:-1] + bytes([data[-1] ^ 0xFF])
+    tr = load_track(_write(tmp_path, "crc.fit", bad_crc))
+    assert len(tr) == 4 and any("checksum" in w for w in tr.warnings), tr.warnings
+    with pytest.raises(TrackError, match=r"head\.fit: byte 83: file ends inside a message"):
+        load_track(_write(tmp_path, "head.fit", data[:100]))
+    with pytest.raises(TrackError, match=r"text\.fit: not a FIT file"):
+        load_track(_write(tmp_path, "text.fit", "time,lat,lon\n"))
