@@ -1,7 +1,7 @@
 """Track logs as time-sorted arrays of UTC fixes, and the one loader for every format.
 
 >>> track = load_track(Path("walk.gpx"))       # GPX, KML/KMZ, NMEA, IGC, TCX, FIT, GeoJSON,
->>> len(track), track.start, track.end         # CSV, Google Records/Semantic/Timeline JSON
+>>> len(track), track.start, track.end         # CSV, Bramor gEO, Google location JSON
 >>> for line in track.polylines(): ...         # [K, 2] (lat, lon) arrays to draw
 
 The format is recognised from the content (the extension only breaks ties). All tracks
@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from geoscope_core.evidence.formats import bramor
 from geoscope_core.evidence.formats.base import RawTrack, TrackError
 
 log = logging.getLogger(__name__)
@@ -183,6 +184,7 @@ TRACK_SUFFIXES = frozenset(
         ".fit",
         ".nmea",
         ".nma",
+        ".log",
         ".igc",
         ".geojson",
         ".json",
@@ -193,7 +195,8 @@ TRACK_SUFFIXES = frozenset(
 
 def detect_format(data: bytes, name: str = "") -> str:
     """The reader for ``data``: ``gpx``, ``kml``, ``tcx``, ``fit``, ``json``, ``owntracks``,
-    ``nmea``, ``igc`` or ``csv``, from the content (the extension only breaks ties)."""
+    ``nmea``, ``igc``, ``bramor`` or ``csv``, from the content (the extension only breaks
+    ties)."""
     ext = Path(name).suffix.lower()
     if data[:2] == b"PK":
         return "kml"
@@ -223,6 +226,8 @@ def detect_format(data: bytes, name: str = "") -> str:
         return "igc"
     if any("$GP" in ln or "$GN" in ln or "$GL" in ln or "$PMGN" in ln for ln in lines):
         return "nmea"
+    if any(bramor.is_record(ln) for ln in lines):
+        return "bramor"
     return "csv"
 
 
@@ -234,6 +239,7 @@ def _readers() -> dict[str, Callable[[bytes, str], RawTrack]]:
         "kml": kml.read,
         "tcx": garmin.read,
         "fit": fit.read,
+        "bramor": bramor.read,
         "json": jsontracks.read,
         "nmea": nmea.read,
         "igc": nmea.read_igc,

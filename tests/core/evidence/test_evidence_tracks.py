@@ -273,3 +273,27 @@ def test_damaged_fit_keeps_the_records_before_the_damage(tmp_path: Path) -> None
         load_track(_write(tmp_path, "head.fit", data[:100]))
     with pytest.raises(TrackError, match=r"text\.fit: not a FIT file"):
         load_track(_write(tmp_path, "text.fit", "time,lat,lon\n"))
+
+
+BRAMOR = (
+    "   1 0001   42.721544   61.671879  249  25.21 21/04/2014 07:06:41  25.21    5.90"
+    "    3.27 ypr\n\n"
+    "   1 0002   42.721664   61.672028  250  21.94 21/04/2014 07:06:42.5  21.94    7.33"
+    "    1.26 ypr\n\n"
+    "   1 0003   42.721786   61.672173  249  28.36 31/13/2014 07:06:43  28.36    6.42"
+    "    0.34 ypr\n\n"
+    "   1 0004   42.721910   61.672337  248  22.98 21/04/2014 07:06:44  22.98    5.50"
+    "    -0.80 ypr\n\n"
+    "   1 0005   42.722"
+)
+
+
+def test_bramor_geo_log(tmp_path: Path) -> None:
+    tr = load_track(_write(tmp_path, "flight.log", BRAMOR))
+    assert tr.formats == ("Bramor gEO",) and len(tr) == 3
+    assert tr.t[0] == parse_time("2014-04-21T07:06:41Z") and tr.t[1] == tr.t[0] + 1.5
+    assert (tr.lat[0], tr.lon[0], tr.ele[0]) == (42.721544, 61.671879, 249.0)
+    assert any(w.startswith("line 5: time 31/13/2014") for w in tr.warnings), tr.warnings
+    assert any(w.startswith("line 9: not a Bramor record") for w in tr.warnings), tr.warnings
+    with pytest.raises(TrackError, match=r"notes\.log: no CSV header"):
+        load_track(_write(tmp_path, "notes.log", "started the engine\nlanded\n"))

@@ -142,12 +142,11 @@ def test_track_probes_agree_with_exiftool() -> None:
     # the comparison covered what it should: most probes, both outcomes
     assert counts.get("agree", 0) >= 400 and counts.get("refused-both", 0) >= 150, counts
     assert counts.get("agree-great-circle", 0) <= 6, counts
-    # only the formats GeoScope does not read are left out: Bramor, DJI CSV, date-less NMEA
+    # only the formats GeoScope does not read are left out: DJI CSV, date-less NMEA
     unsupported = {
         r["track"] for r in _rows("track_probes.csv") if isinstance(_track(r["track"]), TrackError)
     }
     assert unsupported == {
-        "tracks/exiftool/Geotag3.log",
         "tracks/exiftool/Geotag_DJI_2020-12-02_[07-50-31].csv",
         "tracks/gpsbabel/adddate.nmea",
     }, unsupported
@@ -253,13 +252,14 @@ _GEOTIME = re.compile(r"-(?:xmp:)?geotime=(\d{4}):(\d\d):(\d\d) (\d\d:\d\d:\d\d(
 
 def test_exiftool_geotag_t_cases() -> None:
     """ExifTool's own t/Geotag.t cases for the formats GeoScope reads (GPX, NMEA with
-    $PMGNTRK and $GPRMC, Garmin XML with a -geosync offset, IGC, KML, Garmin FIT)."""
+    $PMGNTRK and $GPRMC, Garmin XML with a -geosync offset, IGC, KML, Bramor gEO,
+    Garmin FIT)."""
     from geoscope_core.evidence.phototime import offset_for, parse_time_offset
 
     checked = []
     for r in _rows("exiftool_testsuite_cli.csv"):
-        if r["test"] in ("7", "10", "12"):
-            # 7: two-point clock drift; 10 Bramor, 12 DJI CSV: formats not read
+        if r["test"] in ("7", "12"):
+            # 7: two-point clock drift; 12 DJI CSV: format not read
             continue
         tr = _track(r["track"])
         assert isinstance(tr, Track), (r["test"], tr)
@@ -282,4 +282,4 @@ def test_exiftool_geotag_t_cases() -> None:
         out = _check(tr, t, r["lat"], r["lon"], r["exiftool_message"])
         assert out in ("agree", "refused-both"), f"test {r['test']}: {out}"
         checked.append(r["test"])
-    assert checked == ["2", "3", "4", "6", "8", "9", "13"], checked
+    assert checked == ["2", "3", "4", "6", "8", "9", "10", "13"], checked
