@@ -1,7 +1,7 @@
 """Track logs as time-sorted arrays of UTC fixes, and the one loader for every format.
 
 >>> track = load_track(Path("walk.gpx"))       # GPX, KML/KMZ, NMEA, IGC, TCX, FIT, GeoJSON,
->>> len(track), track.start, track.end         # CSV, Bramor gEO, Google location JSON
+>>> len(track), track.start, track.end         # CSV (also DJI's), Bramor gEO, Google JSON
 >>> for line in track.polylines(): ...         # [K, 2] (lat, lon) arrays to draw
 
 The format is recognised from the content (the extension only breaks ties). All tracks

@@ -1,16 +1,29 @@
 """CSV track logs: a header row naming a time column and latitude/longitude columns
 (``time,lat,lon``; My Tracks' ``"Latitude (deg)"``; ``date`` + ``time``), found among the
 first 50 lines, with ``,``, ``;`` or tab between values. Times are ISO 8601 (no zone
-means UTC) or epoch seconds/milliseconds."""
+means UTC) or epoch seconds/milliseconds.
+
+DJI flight logs exported as CSV (``Time(seconds),Time(text),Latitude,Longitude``) count
+seconds from the start of the flight, whose time is only in the file name
+(``..._2020-12-02_[07-50-31].csv``). That time is taken as UTC, as ExifTool does when its
+computer's zone is UTC (it reads it in the computer's zone); a warning says so."""
 
 from __future__ import annotations
 
+import calendar
 import csv
 import io
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
-from geoscope_core.evidence.formats.base import RawTrack, TrackError, parse_any_time, to_float
+from geoscope_core.evidence.formats.base import (
+    RawTrack,
+    TrackError,
+    parse_any_time,
+    to_float,
+    utc_text,
+)
 
 _COLS = {
     "time": re.compile(r"^(gps ?)?(date ?time|time ?stamp|time|datetime|utc|when)\b", re.I),
@@ -19,12 +32,19 @@ _COLS = {
     "lon": re.compile(r"^(pos ?)?(lon|lng|long|longitude)\b", re.I),
     "ele": re.compile(r"^(ele|elevation|alt|altitude)\b", re.I),
 }
+#: DJI's seconds since the start of the flight (its "Time(text)" column is "0m 0.3s")
+_RUNTIME = re.compile(r"^time ?\(seconds\)$", re.I)
+#: The flight's start in a DJI log's file name: YYYY-MM-DD, anything, HH-MM-SS
+_DJI_NAME = re.compile(r"(\d{4})-(\d{2})-(\d{2})[^/\\]+(\d{2})-(\d{2})-(\d{2})[^/\\]*$")
 
 
 def _header(row: list[str]) -> dict[str, int] | None:
     found: dict[str, int] = {}
     for i, name in enumerate(row):
         name = name.strip()
+        if _RUNTIME.match(name) and "runtime" not in found:
+            found["runtime"] = i
+            continue
         for key, rx in _COLS.items():
             low = name.lower()
             if (
@@ -37,9 +57,26 @@ def _header(row: list[str]) -> dict[str, int] | None:
                     continue
                 found[key] = i
                 break
-    if "lat" in found and "lon" in found and ("time" in found or "date" in found):
+    if "runtime" in found:  # a DJI log: the other time columns are the same seconds
+        found.pop("time", None)
+        found.pop("date", None)
+    if "lat" in found and "lon" in found and ({"time", "date", "runtime"} & found.keys()):
         return found
     return None
+
+
+def _dji_start(name: str) -> float:
+    """Epoch seconds of the flight start in a DJI log's file name (read as UTC)."""
+    m = _DJI_NAME.search(Path(name).name)
+    if not m:
+        raise TrackError(
+            "DJI CSV (Time(seconds) column): its start time is only in the file name "
+            f"(e.g. ..._2020-12-02_[07-50-31].csv), and {Path(name).name!r} has none"
+        )
+    y, mo, d, hh, mm, ss = (int(x) for x in m.groups())
+    if not (1 <= mo <= 12 and 1 <= d <= 31 and hh < 24 and mm < 60 and ss < 61):
+        raise TrackError(f"DJI CSV: start time in the file name {Path(name).name!r} out of range")
+    return float(calendar.timegm((y, mo, d, hh, mm, ss, 0, 0, 0)))
 
 
 def read(data: bytes, name: str = "") -> RawTrack:
@@ -54,7 +91,7 @@ def read(data: bytes, name: str = "") -> RawTrack:
     rows = csv.reader(io.StringIO(text), dialect)
     raw = RawTrack("CSV")
     try:
-        cols = _rows(rows, raw)
+        cols = _rows(rows, raw, name)
     except csv.Error as e:
         raise TrackError(f"line {rows.line_num}: unreadable CSV: {e}") from e
     if cols is None:
@@ -64,29 +101,40 @@ def read(data: bytes, name: str = "") -> RawTrack:
     return raw
 
 
-def _rows(rows: Iterable[list[str]], raw: RawTrack) -> dict[str, int] | None:
+def _when(row: list[str], cols: dict[str, int]) -> str:
+    """The time text of ``row``: its time column, with the date column's date before it."""
+    if "time" not in cols:
+        return row[cols["date"]]
+    when = row[cols["time"]]
+    if "date" in cols and cols["date"] != cols["time"] and not re.search(r"\d{4}-", when):
+        when = f"{row[cols['date']].strip()}T{when.strip()}"
+    return when
+
+
+def _rows(rows: Iterable[list[str]], raw: RawTrack, name: str) -> dict[str, int] | None:
     cols: dict[str, int] | None = None
+    start = 0.0
     for n, row in enumerate(rows, 1):
         if cols is None:
             if n > 50:
                 break
             cols = _header(row)
+            if cols is not None and "runtime" in cols:
+                start = _dji_start(name)
+                raw.format = "DJI CSV"
+                raw.warn(
+                    f"start time {utc_text(start)} from the file name, taken as UTC (DJI names "
+                    "its logs in the phone's clock time; --time-offset corrects a difference)"
+                )
             continue
         if not row or not any(c.strip() for c in row):
             continue
         where = f"line {n}"
         try:
-            if "time" in cols:
-                when = row[cols["time"]]
-                if (
-                    "date" in cols
-                    and cols["date"] != cols["time"]
-                    and not re.search(r"\d{4}-", when)
-                ):
-                    when = f"{row[cols['date']].strip()}T{when.strip()}"
+            if "runtime" in cols:
+                t = start + to_float(row[cols["runtime"]], "Time(seconds)")
             else:
-                when = row[cols["date"]]
-            t = parse_any_time(when)
+                t = parse_any_time(_when(row, cols))
             lat = to_float(row[cols["lat"]], "latitude")
             lon = to_float(row[cols["lon"]], "longitude")
             ele_s = row[cols["ele"]].strip() if "ele" in cols and cols["ele"] < len(row) else ""

@@ -297,3 +297,22 @@ def test_bramor_geo_log(tmp_path: Path) -> None:
     assert any(w.startswith("line 9: not a Bramor record") for w in tr.warnings), tr.warnings
     with pytest.raises(TrackError, match=r"notes\.log: no CSV header"):
         load_track(_write(tmp_path, "notes.log", "started the engine\nlanded\n"))
+
+
+DJI = (
+    "Id,Time(seconds),Time(text),Latitude,Longitude\n"
+    "1,0.3,0m 0.3s,-44.69009395,170.42456545\n"
+    "2,0.4,0m 0.4s,-44.69009389,x\n"
+    "3,1.5,0m 1.5s,-44.69009351,170.42456512\n"
+)
+
+
+def test_dji_csv_counts_seconds_from_the_time_in_its_name(tmp_path: Path) -> None:
+    tr = load_track(_write(tmp_path, "DJI_2020-12-02_[07-50-31].csv", DJI))
+    assert tr.formats == ("DJI CSV",) and len(tr) == 2
+    assert tr.t[0] == pytest.approx(parse_time("2020-12-02T07:50:31.3Z"))
+    assert tr.t[1] == pytest.approx(parse_time("2020-12-02T07:50:32.5Z"))
+    assert any("taken as UTC" in w for w in tr.warnings)
+    assert any(w.startswith("line 3: longitude 'x'") for w in tr.warnings), tr.warnings
+    with pytest.raises(TrackError, match=r"flight\.csv: DJI CSV .* has none"):
+        load_track(_write(tmp_path, "flight.csv", DJI))

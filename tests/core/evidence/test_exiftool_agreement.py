@@ -142,14 +142,12 @@ def test_track_probes_agree_with_exiftool() -> None:
     # the comparison covered what it should: most probes, both outcomes
     assert counts.get("agree", 0) >= 400 and counts.get("refused-both", 0) >= 150, counts
     assert counts.get("agree-great-circle", 0) <= 6, counts
-    # only the formats GeoScope does not read are left out: DJI CSV, date-less NMEA
+    # only the date-less NMEA log is left out: ExifTool matches such a track by the time of
+    # day alone (on any date); GeoScope places by UTC time and skips fixes without a date
     unsupported = {
         r["track"] for r in _rows("track_probes.csv") if isinstance(_track(r["track"]), TrackError)
     }
-    assert unsupported == {
-        "tracks/exiftool/Geotag_DJI_2020-12-02_[07-50-31].csv",
-        "tracks/gpsbabel/adddate.nmea",
-    }, unsupported
+    assert unsupported == {"tracks/gpsbabel/adddate.nmea"}, unsupported
 
 
 #: Tracks whose altitudes GeoScope reads differently from ExifTool, and why.
@@ -251,16 +249,16 @@ _GEOTIME = re.compile(r"-(?:xmp:)?geotime=(\d{4}):(\d\d):(\d\d) (\d\d:\d\d:\d\d(
 
 
 def test_exiftool_geotag_t_cases() -> None:
-    """ExifTool's own t/Geotag.t cases for the formats GeoScope reads (GPX, NMEA with
-    $PMGNTRK and $GPRMC, Garmin XML with a -geosync offset, IGC, KML, Bramor gEO,
-    Garmin FIT)."""
+    """ExifTool's own t/Geotag.t cases (GPX, NMEA with $PMGNTRK and $GPRMC, Garmin XML
+    with a -geosync offset, KML, Bramor gEO, DJI CSV, Garmin FIT). Test 12's geotime has
+    no zone: ExifTool reads it, and the DJI start time in the file name, in the computer's
+    zone (UTC when the reference was made); GeoScope takes both as UTC."""
     from geoscope_core.evidence.phototime import offset_for, parse_time_offset
 
     checked = []
     for r in _rows("exiftool_testsuite_cli.csv"):
-        if r["test"] in ("7", "12"):
-            # 7: two-point clock drift; 12 DJI CSV: format not read
-            continue
+        if r["test"] == "7":
+            continue  # 7: two-point clock drift
         tr = _track(r["track"])
         assert isinstance(tr, Track), (r["test"], tr)
         m = _GEOTIME.search(r["args"])
@@ -282,4 +280,4 @@ def test_exiftool_geotag_t_cases() -> None:
         out = _check(tr, t, r["lat"], r["lon"], r["exiftool_message"])
         assert out in ("agree", "refused-both"), f"test {r['test']}: {out}"
         checked.append(r["test"])
-    assert checked == ["2", "3", "4", "6", "8", "9", "10", "13"], checked
+    assert checked == ["2", "3", "4", "6", "8", "9", "10", "12", "13"], checked
