@@ -103,7 +103,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         default=[],
         metavar="FILE",
-        help="GPS track log(s): GPX, KML/KMZ, NMEA, IGC, TCX, GeoJSON, CSV, Google Takeout",
+        help=(
+            "GPS track log(s): GPX, KML/KMZ, NMEA, IGC, TCX, FIT, GeoJSON, CSV (also DJI), "
+            "Bramor gEO, Google Takeout"
+        ),
     )
     ev.add_argument(
         "--reference",
