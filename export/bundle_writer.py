@@ -144,6 +144,16 @@ def _versions() -> dict[str, str]:
     }
 
 
+def zero_shot_decoding(config: ExportConfig, train_cfg: dict[str, Any]) -> tuple[int, DecodingSpec]:
+    """Cities per country of a zero-shot bundle's city level, and its decoding: as its
+    training run validated, a beam of ``top_countries`` over ``top_cities`` cities per
+    country unless ``config`` names the cities (the runtime's beam and 30 cities
+    without a training run)."""
+    cities = config.cities_per_country or int(train_cfg.get("top_cities", 30))
+    beam = int(train_cfg.get("top_countries", DecodingSpec.beam))
+    return cities, DecodingSpec(beam=beam, cities_per_country=cities)
+
+
 def _build(
     model: ExportableModel,
     root: Path,
@@ -199,13 +209,16 @@ def _build(
     text_spec = None
     embeddings: dict[str, np.ndarray] = {}
     decoding: DecodingSpec
+    # the training run's decoding settings (its validation measured them)
+    train_cfg = training.get("config") or {}
     if zero_shot:
         from geoscope_core.geo.gazetteer import get_gazetteer
         from geoscope_core.geo.labelsets import level_rows, zero_shot_places
         from geoscope_export.label_embeddings import label_embeddings, to_float16
 
         gaz = get_gazetteer()
-        places = zero_shot_places(gaz, config.levels, config.cities_per_country)
+        cities, decoding = zero_shot_decoding(config, train_cfg)
+        places = zero_shot_places(gaz, config.levels, cities)
         rows_by_level = level_rows(places)
         for name, rows in rows_by_level.items():
             emb = label_embeddings(model.encode_text, places[name], gaz)
@@ -217,16 +230,13 @@ def _build(
             half = to_float16(emb)
             np.save(root / "labels" / f"{name}.npy", half)
             embeddings[name] = half.astype(np.float32)
-        decoding = DecodingSpec(cities_per_country=config.cities_per_country)
         if config.text_encoder:
             text_spec = export_text(model, root, work, config)
     else:
         rows_by_level = {name: list(rows) for name, rows in model.level_labels().items()}
         if not rows_by_level:
             raise ExportError("a classifier model returned no level labels")
-        # the training run's refinement (its validation measured it), TOP until
-        # validation on real photos picks between the two
-        train_cfg = training.get("config") or {}
+        # its refinement, TOP until validation on real photos picks between the two
         decoding = DecodingSpec(
             refine_k=int(train_cfg.get("refine_top_k", DecodingSpec.refine_k)),
             refine_radius_km=float(

@@ -32,7 +32,8 @@ class ExportConfig:
 
     ``levels``: zero-shot label levels (subset of country, admin1, city; classifier
     bundles take their levels from the checkpoint). ``cities_per_country``: the N
-    most populous cities per country in a zero-shot ``city`` level.
+    most populous cities per country in a zero-shot ``city`` level (None: the training
+    run's ``top_cities``, which its validation decoded with; 30 without a training run).
     ``calibration_csv`` / ``val_csv``: labels CSVs (``path,lat,lon[,country_code]``);
     None means the shared geo data's train / val split. ``calibration_images``:
     photos used to range int8 activations. ``max_val``: cap on validation photos
@@ -50,7 +51,7 @@ class ExportConfig:
     quantize: Quantize | str = Quantize.INT8
     int8_method: Int8Method | str = Int8Method.AUTO
     levels: tuple[str, ...] = ZERO_SHOT_LEVELS
-    cities_per_country: int = 30
+    cities_per_country: int | None = None
     calibration_csv: Path | None = None
     val_csv: Path | None = None
     calibration_images: int = 256
@@ -87,7 +88,7 @@ class ExportConfig:
             raise ConfigError(f"duplicate levels in {list(levels)}")
         # keep the hierarchy order whatever order the user typed
         object.__setattr__(self, "levels", tuple(lv for lv in ZERO_SHOT_LEVELS if lv in levels))
-        if self.cities_per_country < 1:
+        if self.cities_per_country is not None and self.cities_per_country < 1:
             raise ConfigError("cities_per_country must be >= 1")
         if self.calibration_images < 1:
             raise ConfigError("calibration_images must be >= 1")

@@ -32,8 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cities-per-country",
         type=int,
-        default=30,
-        help="most populous cities per country in a zero-shot city level (default: 30)",
+        default=None,
+        help="most populous cities per country in a zero-shot city level "
+        "(default: the training run's top_cities, else 30)",
     )
     parser.add_argument(
         "--calibration",

@@ -13,8 +13,10 @@ from geoscope_core.errors import ConfigError
 from geoscope_core.geo.captions import prompts_for
 from geoscope_core.geo.gazetteer import get_gazetteer
 from geoscope_core.runtime.bundle import check_bundle, load_bundle
-from geoscope_core.runtime.manifest import BundleKind, Manifest
+from geoscope_core.runtime.manifest import BundleKind, DecodingSpec, Manifest
+from geoscope_core.training.config import ClipConfig
 from geoscope_export import ExportConfig, export_bundle
+from geoscope_export.bundle_writer import zero_shot_decoding
 from geoscope_export.label_embeddings import class_embeddings, label_embeddings
 from geoscope_export.onnx_export import session
 
@@ -70,6 +72,17 @@ def test_label_embeddings_use_every_template() -> None:
     np.testing.assert_allclose(emb[0], manual, atol=1e-5)
 
 
+def test_zero_shot_decoding_follows_the_training_run() -> None:
+    run = {"top_countries": 2, "top_cities": 7}
+    assert zero_shot_decoding(ExportConfig(), run) == (
+        7,
+        DecodingSpec(beam=2, cities_per_country=7),
+    )
+    named = zero_shot_decoding(ExportConfig(cities_per_country=3), run)
+    assert named == (3, DecodingSpec(beam=2, cities_per_country=3))
+    assert zero_shot_decoding(ExportConfig(), {}) == (30, DecodingSpec(cities_per_country=30))
+
+
 def test_zero_shot_bundle(tiny_clip_checkpoint: Path, tmp_path: Path) -> None:
     out = export_bundle(
         tiny_clip_checkpoint,
@@ -101,8 +114,10 @@ def test_zero_shot_bundle(tiny_clip_checkpoint: Path, tmp_path: Path) -> None:
 
     model = load_checkpoint(tiny_clip_checkpoint)
     runtime = Decoder.from_bundle(bundle)
+    top_countries = ClipConfig().top_countries  # what the tiny run validated with
+    assert runtime.spec.beam == top_countries != DecodingSpec.beam
     training = zero_shot_decoder(
-        get_gazetteer(), model.encode_text, model.logit_scale, runtime.spec.beam, top_cities=2
+        get_gazetteer(), model.encode_text, model.logit_scale, top_countries, top_cities=2
     )
     assert training.chain == runtime.chain
     for level in runtime.chain:
