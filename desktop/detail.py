@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from geoscope_core.geo.place import PlaceNames
 from geoscope_core.prediction import Candidate, Source
 from geoscope_desktop.items import (
     REVIEWABLE,
@@ -161,10 +162,12 @@ class DetailPane(QWidget):
             self._render_preview()
         self.alternatives.clear()
         pred = item.prediction if item is not None else None
-        self.sublocation_edit.setText(pred.sublocation if pred else "")
-        self.city_edit.setText(pred.city if pred else "")
-        self.region_edit.setText(pred.admin1 if pred else "")
-        self.country_edit.setText(pred.country if pred else "")
+        # the names that would be written: no finer than the estimate's radius
+        names = PlaceNames.of_estimate(pred) if pred else PlaceNames()
+        self.sublocation_edit.setText(pred.sublocation if pred and names.city else "")
+        self.city_edit.setText(names.city)
+        self.region_edit.setText(names.admin1)
+        self.country_edit.setText(names.country)
         editable = item is not None and pred is not None and item.status in REVIEWABLE
         for w in (*self.name_edits, self.names_btn):
             w.setEnabled(editable)

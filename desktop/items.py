@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from geoscope_core.errors import ConfigError, DataError
+from geoscope_core.geo.place import PlaceNames
 from geoscope_core.photos.options import WROTE, WriteAction
 from geoscope_core.photos.undo import UNDONE, UndoAction
 from geoscope_core.prediction import Candidate, Prediction, Source
@@ -282,12 +283,14 @@ class PhotoItem:
 
 
 def place_text(pred: Prediction | Candidate | None) -> str:
-    """'Sublocation, City, Region, Country' from whatever parts are known ('' when none)."""
+    """'Sublocation, City, Region, Country' from the parts known and supported by the
+    estimate's radius ('' when none)."""
     if pred is None:
         return ""
     parts: list[str] = []
-    sub = pred.sublocation if isinstance(pred, Prediction) else ""
-    for part in (sub, pred.city, pred.admin1, pred.country or pred.country_code):
+    names = PlaceNames.of_estimate(pred)  # no finer than its radius, as it is written
+    sub = pred.sublocation if isinstance(pred, Prediction) and names.city else ""
+    for part in (sub, names.city, names.admin1, pred.country or pred.country_code):
         if part and part not in parts:
             parts.append(part)
     return ", ".join(parts)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from geoscope_core.scan.types import ScanResult
 
 from geoscope_core.fsio import path_text
+from geoscope_core.geo.place import PlaceNames
 from geoscope_core.runtime.session import PROVIDER_NAMES
 
 #: ``--write`` skips estimates below this calibrated confidence unless told otherwise:
@@ -192,7 +193,8 @@ def _print_table(results: Sequence[ScanResult], root: Path | None) -> None:
         if p is None:
             print(f"{r.status.value:9s} {'':>9s} {'':>10s} {'':>5s} {'':>7s}  -  |  {name}")
             continue
-        place = ", ".join(x for x in (p.city, p.admin1, p.country or p.country_code) if x)
+        names = PlaceNames.of_estimate(p)
+        place = ", ".join(x for x in (names.city, names.admin1, p.country or p.country_code) if x)
         print(
             f"{r.status.value:9s} {p.lat:9.4f} {p.lon:10.4f} {p.confidence:5.2f} "
             f"{p.radius_km:7.1f}  {place or '-'}  |  {name}"

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
+
+#: Largest radius (km) for which a city is named: about a metropolitan area.
+CITY_MAX_RADIUS_KM = 50.0
+#: Largest radius (km) for which an admin-1 region is named: about a large region.
+STATE_MAX_RADIUS_KM = 300.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,24 @@ class PlaceNames:
     country: str = ""
     admin1: str = ""
     city: str = ""
+
+    def as_fine_as(self, radius_km: float) -> PlaceNames:
+        """These names cut to what an estimate of ``radius_km`` supports: no city past
+        ``CITY_MAX_RADIUS_KM``, no region past ``STATE_MAX_RADIUS_KM`` (a guess
+        ±6,000 km is not "in" a housing estate)."""
+        return replace(
+            self,
+            city=self.city if radius_km <= CITY_MAX_RADIUS_KM else "",
+            admin1=self.admin1 if radius_km <= STATE_MAX_RADIUS_KM else "",
+        )
+
+    @classmethod
+    def of_estimate(cls, estimate: object) -> PlaceNames:
+        """The names of ``estimate`` (a Prediction or Candidate) as finely as its own
+        ``radius_km`` supports: what is shown and written for it (all its names when
+        its radius is not known)."""
+        names, radius = cls.of(estimate), getattr(estimate, "radius_km", None)
+        return names if radius is None else names.as_fine_as(float(radius))
 
     def fields(self) -> dict[str, str]:
         """As keyword arguments of ``Prediction``/``Candidate``."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import replace
 from typing import Any
 
 from geoscope_core.geo.countries import country_alpha3
@@ -27,23 +26,14 @@ log = logging.getLogger(__name__)
 
 #: Sources that place a photo by its time, so have a fix time (and maybe an altitude).
 BY_TIME = (Source.TRACK, Source.NEIGHBORS)
-#: Largest radius (km) for which a city is named: about a metropolitan area.
-CITY_MAX_RADIUS_KM = 50.0
-#: Largest radius (km) for which an admin-1 region is named: about a large region.
-STATE_MAX_RADIUS_KM = 300.0
 
 
 def place_for(prediction: Prediction) -> PlaceNames:
     """Place names written with a prediction: ``geo.places.names_at`` of its point (its
     own names as the hint, so the names always contain the written point), cut to
-    what its radius supports."""
+    what its radius supports (``PlaceNames.as_fine_as``)."""
     place = names_at(prediction.lat, prediction.lon, PlaceNames.of(prediction))
-    radius = prediction.radius_km
-    return replace(
-        place,
-        city=place.city if radius <= CITY_MAX_RADIUS_KM else "",
-        admin1=place.admin1 if radius <= STATE_MAX_RADIUS_KM else "",
-    )
+    return place.as_fine_as(prediction.radius_km)
 
 
 def estimate_note(prediction: Prediction) -> str:

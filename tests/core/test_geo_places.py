@@ -58,3 +58,17 @@ def test_unknown_country_in_hint_names_the_point() -> None:
         get_gazetteer().nearest_in_country(0.0, 0.0, "ZZ")
     lat, lon, names = place_point(*ZAGREB, PlaceNames(country_code="ZZ"))
     assert (lat, lon) == ZAGREB and names == names_at(*ZAGREB, PlaceNames(country_code="ZZ"))
+
+
+def test_names_are_no_finer_than_the_radius() -> None:
+    from geoscope_core.geo.place import CITY_MAX_RADIUS_KM, STATE_MAX_RADIUS_KM
+    from geoscope_core.prediction import Candidate
+
+    full = PlaceNames("HR", "Croatia", "Split-Dalmatia", "Split")
+    assert full.as_fine_as(CITY_MAX_RADIUS_KM) == full
+    assert full.as_fine_as(CITY_MAX_RADIUS_KM + 1) == PlaceNames("HR", "Croatia", "Split-Dalmatia")
+    assert full.as_fine_as(STATE_MAX_RADIUS_KM + 1) == PlaceNames("HR", "Croatia")
+    wide = Candidate(43.5, 16.4, 0.1, radius_km=5986.0, **full.fields())
+    assert PlaceNames.of_estimate(wide) == PlaceNames("HR", "Croatia")
+    legacy = Candidate(43.5, 16.4, 0.1, **full.fields())  # no radius of its own
+    assert PlaceNames.of_estimate(legacy) == full

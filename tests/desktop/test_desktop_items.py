@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -87,7 +88,10 @@ def test_review_transitions_and_correction() -> None:
 
 
 def test_text_helpers() -> None:
-    assert place_text(_pred()) == "Zagreb, Grad Zagreb, Croatia"
+    # named no finer than the radius supports (120 km: a region, not a city)
+    assert place_text(_pred()) == "Grad Zagreb, Croatia"
+    assert place_text(replace(_pred(), radius_km=20.0)) == "Zagreb, Grad Zagreb, Croatia"
+    assert place_text(replace(_pred(), radius_km=900.0)) == "Croatia"
     assert place_text(Candidate(1, 2, 0.5, country_code="FR")) == "FR"
     assert place_text(None) == ""
     assert format_latlon(-33.8688, 151.2093) == "33.8688° S, 151.2093° E"

@@ -229,7 +229,7 @@ def test_dragging_a_marker_moves_its_photos_or_the_selection(
 def test_a_chosen_alternative_is_written_and_exported_with_its_own_radius(
     qtbot: Any, window: MainWindow, tmp_path: Path
 ) -> None:
-    from geoscope_core.photos.estimate import CITY_MAX_RADIUS_KM
+    from geoscope_core.geo.place import CITY_MAX_RADIUS_KM
 
     folder = tmp_path / "altw"
     (photo,) = copy_geo_photos(folder, 1)
