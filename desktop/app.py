@@ -78,6 +78,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def _refuse_missing_xcb() -> None:
+    """A ConfigError naming the packages to install when Qt would load its X11 plugin
+    without the system libraries it needs (Qt itself would abort the process)."""
+    from geoscope_desktop.system_libs import missing_libraries, uses_xcb, xcb_problem
+
+    if uses_xcb():
+        problem = xcb_problem(missing_libraries())
+        if problem:
+            raise ConfigError(problem)
+
+
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(
@@ -87,6 +98,8 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.self_test:
         from geoscope_desktop.selftest import run_self_test
 
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # headless unless chosen
+        _refuse_missing_xcb()
         return run_self_test(args.folder, model=args.model, provider=args.provider or "auto")
 
     from geoscope_desktop.bindings import bindings_problem
@@ -103,12 +116,7 @@ def _main(argv: Sequence[str] | None) -> int:
             "no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set); "
             "run it from a desktop session, or use --self-test for a headless check"
         )
-    from geoscope_desktop.system_libs import missing_libraries, uses_xcb, xcb_problem
-
-    if uses_xcb():
-        problem = xcb_problem(missing_libraries())
-        if problem:
-            raise ConfigError(problem)
+    _refuse_missing_xcb()
 
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication

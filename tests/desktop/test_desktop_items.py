@@ -258,3 +258,7 @@ def test_missing_qt_system_libraries_are_named_with_their_packages(
     err = capsys.readouterr().err
     assert "apt-get install libxcb-cursor0 libxcb-icccm4" in err
     assert "Traceback" not in err
+    # so does the self-test run on X11 by choice (headless, it needs none of them)
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
+    assert app.main(["--self-test"]) == 2
+    assert "apt-get install libxcb-cursor0" in capsys.readouterr().err
