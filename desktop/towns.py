@@ -14,9 +14,16 @@ class Towns:
     codes and ``region`` names per town ('' when unknown)."""
 
     def __init__(self) -> None:
-        from geoscope_core.geo.geonames import load_tables
+        # The process-wide gazetteer's tables, not a load of their own: on a cold cache the
+        # map's preload thread and a scan (naming its estimates) each parsed the GeoNames
+        # JSON, at once when the scan started within the ~2 s parse, two transients of
+        # ~170 MB of Python objects side by side. Python keeps the 1 MiB arenas such a
+        # peak spread over (~245 MB of arenas holding ~99 MB), so the app's RSS after
+        # a 2,000-photo scan was ~580 MB when they overlapped and ~470-500 MB when not
+        # (bench_desktop.py). get_gazetteer's lock makes it one parse and one copy.
+        from geoscope_core.geo.gazetteer import get_gazetteer
 
-        t = load_tables(True)
+        t = get_gazetteer().tables
         self.lat = t.city_lat
         self.lon = t.city_lon
         self.pop = t.city_pop

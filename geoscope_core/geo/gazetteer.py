@@ -206,6 +206,11 @@ class Gazetteer:
         """Number of cities."""
         return len(self._t.city_ids)
 
+    @property
+    def tables(self) -> Tables:
+        """The city arrays behind this gazetteer (shared: treat them as read-only)."""
+        return self._t
+
     # -- lookup -------------------------------------------------------------------------
     def _city(self, i: int) -> Place:
         place = self._city_cache.get(i)

@@ -147,3 +147,16 @@ def test_rivers_are_blue_lines_by_zoom(qtbot: Any, window: MainWindow) -> None:
             for c in seen
         ), [c.name() for c in seen]
     assert widths == {Zoom.COUNTRY: {RIVER_PX[Zoom.COUNTRY]}, Zoom.TOWN: {RIVER_PX[Zoom.TOWN]}}
+
+
+def test_towns_share_the_gazetteer_tables() -> None:
+    # one parse of the GeoNames data per process: the map's preload and a scan each
+    # loading their own used to overlap on a cold cache (RSS ~580 instead of ~470 MB)
+    from geoscope_core.geo.gazetteer import get_gazetteer
+    from geoscope_desktop.towns import Towns, town_table
+
+    tables = get_gazetteer().tables
+    towns = town_table()
+    assert isinstance(towns, Towns)
+    assert towns.names is tables.city_names
+    assert towns.lat is tables.city_lat
