@@ -14,8 +14,8 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QPainterPath, QPen, QPolygonF
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainterPath, QPen, QPolygonF
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsPathItem,
@@ -63,6 +63,8 @@ LAYER_Z = {
 RIVER_PX = {Zoom.WORLD: 0.0, Zoom.COUNTRY: 1.0, Zoom.TOWN: 1.8}
 #: place names labelled in view at each zoom
 LABELS = {Zoom.WORLD: 0, Zoom.COUNTRY: 30, Zoom.TOWN: 45}
+#: places looked at per label shown: the next most populous take an overlapped one's turn
+LABEL_CANDIDATES = 4
 
 
 @dataclass(frozen=True)
@@ -143,8 +145,17 @@ class MapLayers:
 
         threading.Thread(target=load, name="geoscope-basemap", daemon=True).start()
 
-    def update(self, west: float, south: float, east: float, north: float, zoom: Zoom) -> None:
-        """Show ``zoom``'s layers for the box in view (degrees)."""
+    def update(
+        self,
+        west: float,
+        south: float,
+        east: float,
+        north: float,
+        zoom: Zoom,
+        px_per_deg: float = 0.0,
+    ) -> None:
+        """Show ``zoom``'s layers for the box in view (degrees); ``px_per_deg``, the
+        view's scale, keeps place names from overlapping (0: not checked)."""
         if zoom is not self.zoom:
             self.zoom = zoom
             for (name, _), item in self._built.items():
@@ -162,7 +173,7 @@ class MapLayers:
             for name in wanted:
                 if name in layers:
                     self._build(layers[name], west, south, east, north)
-        self._label(west, south, east, north, LABELS[zoom])
+        self._label(west, south, east, north, LABELS[zoom], px_per_deg)
 
     @property
     def visible_layers(self) -> set[str]:
@@ -218,7 +229,11 @@ class MapLayers:
         for (name, _), item in self._built.items():
             self._style(item, name)
 
-    def _label(self, west: float, south: float, east: float, north: float, n: int) -> None:
+    def _label(
+        self, west: float, south: float, east: float, north: float, n: int, px_per_deg: float
+    ) -> None:
+        """Label up to ``n`` places in the box, the most populous first, skipping any
+        whose dot and name would overlap a name already placed (on screen)."""
         for item in self._labels:
             if item.parentItem() is None:
                 self._scene.removeItem(item)
@@ -233,7 +248,16 @@ class MapLayers:
             return
         font = QFont()
         font.setPointSizeF(8.5)
-        for i in towns.top_in(west, south, east, north, n):
+        metrics = QFontMetricsF(font)
+        taken: list[QRectF] = []
+        for i in towns.top_in(west, south, east, north, LABEL_CANDIDATES * n):
+            if len(taken) == n:
+                break
+            x, y = float(towns.lon[i]) * px_per_deg, -float(towns.lat[i]) * px_per_deg
+            box = QRectF(x - 3, y - 9, 8 + metrics.horizontalAdvance(towns.names[i]), 16)
+            if px_per_deg > 0 and any(box.intersects(other) for other in taken):
+                continue
+            taken.append(box)
             dot = self._scene.addEllipse(
                 -2, -2, 4, 4, QPen(self.colors.halo, 0.8), self.colors.text
             )

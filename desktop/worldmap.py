@@ -246,7 +246,7 @@ class WorldMapView(QGraphicsView):
             item.setVisible(zoom is Zoom.WORLD)
         for item in self._unnamed:
             item.setVisible(zoom is Zoom.WORLD)
-        self.layers.update(*self.visible_box(), zoom)
+        self.layers.update(*self.visible_box(), zoom, self.transform().m11())
         self.tile_layer.show(
             None if zoom is Zoom.WORLD else self.visible_box(), self.km_per_pixel()
         )

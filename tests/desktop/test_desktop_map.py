@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtWidgets import QGraphicsSimpleTextItem
 
 from geoscope_desktop.main_window import MainWindow
 
@@ -64,6 +65,20 @@ def test_map_draws_natural_earth_10m_and_town_names_by_zoom(qtbot: Any, window: 
     assert {"land", "borders"} <= view.layers.visible_layers
     assert "land_coarse" not in view.layers.visible_layers
     assert "Dubrovnik" in view.layers.labels
+    # no two names overlap on screen, at either zoom (Vienna/Bratislava, Srebreno/Mlini)
+    for lat, lon, km in ((48.1, 17.1, 250), (42.65, 18.09, 4)):
+        view.focus_on(lat, lon, km)
+        texts = [i for i in view.layers._labels if isinstance(i, QGraphicsSimpleTextItem)]
+        boxes = [
+            QRectF(view.mapFromScene(t.parentItem().pos()), t.boundingRect().size())
+            .translated(4, -8) for t in texts
+        ]  # fmt: skip
+        assert len(boxes) >= 5
+        overlaps = [
+            (texts[a].text(), texts[b].text())
+            for a in range(len(boxes)) for b in range(a) if boxes[a].intersects(boxes[b])
+        ]  # fmt: skip
+        assert not overlaps
     shots = {}
     for name, (lat, lon, km) in {
         "world": (20.0, 0.0, 20_000),
