@@ -122,6 +122,13 @@ class RawTrack:
         elif len(self.warnings) == 1000:
             self.warnings.append("more problems not listed")
 
+    def broken_at(self, where: str, what: str, cause: BaseException) -> None:
+        """The file cannot be read past ``where``: keep the points read before it, with a
+        warning, or raise TrackError when there are none."""
+        if not len(self):
+            raise TrackError(f"{where}: {what}") from cause
+        self.warn(f"{where}: {what}; points before it kept")
+
     def __len__(self) -> int:
         return len(self.t)
 

@@ -69,9 +69,7 @@ def read(data: bytes, name: str = "") -> RawTrack:
     except fitdecode.FitHeaderError as e:
         if not headers:
             raise TrackError(f"not a FIT file ({e})") from e
-        if not len(raw):
-            raise TrackError(f"byte {stream.tell()}: unreadable FIT header ({e})") from e
-        raw.warn(f"byte {stream.tell()}: unreadable FIT header ({e}); points before it kept")
+        raw.broken_at(f"byte {stream.tell()}", f"unreadable FIT header ({e})", e)
     except fitdecode.FitCRCError:
         # the checksum is checked at the end of each file: every record has been read
         raw.warn("FIT checksum mismatch: the file is damaged; its readable points kept")
@@ -82,9 +80,7 @@ def read(data: bytes, name: str = "") -> RawTrack:
             what = "file ends inside a message (truncated)"
         else:
             what = f"unreadable FIT data ({type(e).__name__}: {e})"
-        if not len(raw):
-            raise TrackError(f"{where}: {what}") from e
-        raw.warn(f"{where}: {what}; points before it kept")
+        raw.broken_at(where, what, e)
     if untimed:
         raw.warn(f"{untimed} record(s) with a position but no timestamp skipped")
     return raw

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import xml.etree.ElementTree as ET
 
-from geoscope_core.evidence.formats.base import RawTrack, TrackError, parse_time, to_float
+from geoscope_core.evidence.formats.base import RawTrack, parse_time, to_float
 
 _LAT = ("LatitudeDegrees", "Latitude")
 _LON = ("LongitudeDegrees", "Longitude")
@@ -62,9 +62,7 @@ def read(data: bytes, name: str = "") -> RawTrack:
                 raw.warn(f"{where}: {e}; skipped")
     except ET.ParseError as e:
         line, col = e.position
-        if not len(raw):
-            raise TrackError(f"line {line}, column {col}: not well-formed XML: {e}") from e
-        raw.warn(f"line {line}, column {col}: not well-formed XML; points before it kept")
+        raw.broken_at(f"line {line}, column {col}", f"not well-formed XML ({e})", e)
     if untimed:
         raw.warn(f"{untimed} Trackpoint(s) without <Time> skipped")
     return raw

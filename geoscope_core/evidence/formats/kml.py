@@ -190,9 +190,7 @@ def read(data: bytes, name: str = "") -> RawTrack:
                 reader.track(el, f"gx:Track outside a Placemark (line {len(stack)})", el)
     except ET.ParseError as e:
         line, col = e.position
-        reader.raw.warn(f"line {line}, column {col}: not well-formed XML; points before it kept")
-        if not len(reader.raw):
-            raise TrackError(f"line {line}, column {col}: not well-formed KML: {e}") from e
+        reader.raw.broken_at(f"line {line}, column {col}", f"not well-formed KML ({e})", e)
     ele = reader.raw.ele
     if ele and all(e == 0 or math.isnan(e) for e in ele):
         # Google's location history writes altitude 0 for every point: it knows none.
