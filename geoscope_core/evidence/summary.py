@@ -124,7 +124,7 @@ def format_summary(name: str, s: TrackSummary, max_warnings: int = 10) -> str:
     if len(s.gaps) > 5:
         lines.append(f"            ... and {len(s.gaps) - 5} more")
     if s.warnings:
-        lines.append(f"  skipped   {len(s.warnings)} problem(s):")
+        lines.append(f"  notes     {len(s.warnings)} (what was skipped or assumed, and where):")
         lines.extend(f"            {w}" for w in s.warnings[:max_warnings])
         if len(s.warnings) > max_warnings:
             lines.append(f"            ... and {len(s.warnings) - max_warnings} more")
