@@ -28,7 +28,7 @@ from PIL import Image, ImageOps
 from geoscope_core.geo.distance import haversine_km
 from geoscope_core.records import shared_geo_records
 from geoscope_core.runtime.decoding import softmax
-from geoscope_core.runtime.images import load_image
+from geoscope_core.runtime.images import preprocess
 from geoscope_core.runtime.predictor import Predictor
 
 THRESHOLDS_KM = (25, 200, 750, 2500)
@@ -64,7 +64,7 @@ def main() -> None:
         raise SystemExit("the study decodes one classifier level; this bundle has others")
     emb_views, logit_views = [], []
     for r in records:
-        px = np.stack([load_image(Path(r.path), size, p.resize), *extra_views(Path(r.path), size)])
+        px = np.stack([preprocess(Path(r.path), p.preprocess), *extra_views(Path(r.path), size)])
         emb, logits = p._run(px, names)
         emb_views.append(emb)
         logit_views.append(logits)

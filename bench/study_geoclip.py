@@ -1,7 +1,7 @@
 """GeoCLIP's pretrained location encoder as the place side of retrieval, on world val.
 
     .venv/bin/pip install --no-deps geoclip       # the weights and the GPS gallery only
-    .venv/bin/python bench/study_geoclip.py --config configs/cnn-world.json --set feature_views=1
+    .venv/bin/python bench/study_geoclip.py --config configs/cnn-world.json
 
 GeoCLIP (Vivanco et al., 2023) aligns a CLIP ViT-L image tower with a location
 encoder (random Fourier features of the Equal Earth projection at three scales, an
