@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import re
 import sys
 from collections.abc import Sequence
 
@@ -45,9 +46,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Options whose values start with a sign (``--tz -08:00``, ``--time-offset -0:05:00``),
+#: which argparse would take for options of their own.
+SIGNED_VALUE_OPTIONS = ("--tz", "--time-offset")
+_SIGNED = re.compile(r"^[+-]\d")
+
+
+def join_signed_values(argv: Sequence[str]) -> list[str]:
+    """``--tz -08:00`` as ``--tz=-08:00``, so a signed value reaches its option."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in SIGNED_VALUE_OPTIONS and i + 1 < len(argv) and _SIGNED.match(argv[i + 1]):
+            out.append(f"{arg}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(join_signed_values(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(levelname)s %(name)s: %(message)s",

@@ -229,7 +229,7 @@ def _print_evidence(scanner: Scanner) -> None:
         tr = ev.track
         print(f"track: {len(tr)} fixes from {len(tr.sources)} file(s) ({', '.join(tr.formats)})")
         for w in tr.warnings[:5]:
-            print(f"  skipped: {w}")
+            print(f"  note: {w}")
     if ev.photo_track is not None:
         print(f"GPS photos as fixes: {len(ev.photo_track)}")
     for cam in ev.cameras.values():

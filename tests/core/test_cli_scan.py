@@ -137,3 +137,14 @@ def test_bundle_check_and_info(bundle: Path, tmp_path: Path, capsys) -> None:
     (bad / "image_encoder.onnx").write_bytes(b"garbage")
     assert main(["bundle", "check", str(bad)]) == 2
     assert "image_encoder.onnx" in capsys.readouterr().out
+
+
+def test_signed_option_values_reach_their_option() -> None:
+    from geoscope_core.cli import build_parser, join_signed_values
+
+    argv = ["scan", "p", "--tz", "-08:00", "--time-offset", "-0:05:00", "--tz", "Europe/Rome"]
+    assert join_signed_values(argv) == [
+        "scan", "p", "--tz=-08:00", "--time-offset=-0:05:00", "--tz", "Europe/Rome",
+    ]  # fmt: skip
+    args = build_parser().parse_args(join_signed_values(["scan", "p", "--tz", "-08:00"]))
+    assert args.tz == "-08:00"
