@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from geoscope_core.geo.place import PlaceNames
+from geoscope_core.geo.place import CITY_MAX_RADIUS_KM, STATE_MAX_RADIUS_KM, PlaceNames
 from geoscope_core.prediction import Candidate, Source
 from geoscope_desktop.items import (
     REVIEWABLE,
@@ -171,6 +171,21 @@ class DetailPane(QWidget):
         editable = item is not None and pred is not None and item.status in REVIEWABLE
         for w in (*self.name_edits, self.names_btn):
             w.setEnabled(editable)
+        if pred is not None:  # a name finer than the radius would not be written
+            fine = {
+                self.sublocation_edit: CITY_MAX_RADIUS_KM,
+                self.city_edit: CITY_MAX_RADIUS_KM,
+                self.region_edit: STATE_MAX_RADIUS_KM,
+            }
+            for edit, limit in fine.items():
+                too_wide = pred.radius_km > limit
+                edit.setEnabled(editable and not too_wide)
+                edit.setToolTip(
+                    f"±{format_km(pred.radius_km)} is wider than {format_km(limit)}: "
+                    "place the photo on the map to name it this finely"
+                    if too_wide
+                    else ""
+                )
         if item is None:
             self.title.setText("")
             self.place.setText("No photo selected")

@@ -79,3 +79,30 @@ def test_sublocation_typed_in_the_pane_is_written_and_undone(
         assert window.undo_last_write()
     for p in photos[:2]:
         assert p.read_bytes() == originals[p], p.name
+
+
+def test_names_finer_than_the_radius_cannot_be_typed(
+    qtbot: Any, window: MainWindow, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from geoscope_core.geo.place import CITY_MAX_RADIUS_KM
+
+    folder = tmp_path / "wide"
+    photos = copy_geo_photos(folder, 2)
+    assert window.open_folder(folder)
+    window.selection.select_paths(photos[:1])
+    assert window.place_search.choose("Dubrovnik") is not None
+    pane = window.detail
+    assert pane.city_edit.isEnabled() and pane.region_edit.isEnabled()
+    # the same photo with a continent-wide radius: only its country can be named
+    item = window.model.item_for(photos[0])
+    wide = replace(item, prediction=replace(item.prediction, radius_km=3000.0))
+    pane.show_item(wide)
+    assert pane.country_edit.isEnabled()
+    assert not pane.city_edit.isEnabled() and not pane.sublocation_edit.isEnabled()
+    assert not pane.region_edit.isEnabled() and pane.city_edit.text() == ""
+    assert "place the photo on the map" in pane.city_edit.toolTip()
+    region = replace(item, prediction=replace(item.prediction, radius_km=CITY_MAX_RADIUS_KM + 1))
+    pane.show_item(region)
+    assert pane.region_edit.isEnabled() and not pane.city_edit.isEnabled()
