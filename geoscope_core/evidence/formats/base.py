@@ -43,6 +43,14 @@ def parse_time(text: str) -> float:
     return value
 
 
+def utc_epoch(year: int, month: int, day: int, hh: int, mm: int, ss: float) -> float:
+    """Seconds since 1970-01-01 UTC of a UTC calendar time (``ss`` may have a fraction;
+    a leap second, 60.x, is allowed). Raises ValueError when a part is out of range."""
+    if not (1 <= month <= 12 and 1 <= day <= 31 and hh < 24 and mm < 60 and 0 <= ss < 61):
+        raise ValueError("out of range")
+    return float(calendar.timegm((year, month, day, hh, mm, 0, 0, 0, 0))) + ss
+
+
 def parse_epoch(value: str | float | int) -> float:
     """Seconds since the epoch from epoch seconds or milliseconds (a number above 1e11 is
     taken as milliseconds: 1e11 s is the year 5138)."""

@@ -10,10 +10,9 @@ may have a fraction), as ExifTool reads them.
 
 from __future__ import annotations
 
-import calendar
 import re
 
-from geoscope_core.evidence.formats.base import RawTrack, TrackError, to_float
+from geoscope_core.evidence.formats.base import RawTrack, TrackError, to_float, utc_epoch
 
 #: A Bramor record line, as ``detect_format`` recognises the format (with 12 columns).
 RECORD = re.compile(r"^\s*\d+\s+.*\sypr\s*$")
@@ -43,7 +42,9 @@ def read(data: bytes, name: str = "") -> RawTrack:
             continue
         day, month, year = (int(x) for x in d.groups())
         hh, mm, ss = int(tm.group(1)), int(tm.group(2)), float(tm.group(3))
-        if not (1 <= month <= 12 and 1 <= day <= 31 and hh < 24 and mm < 60 and ss < 61):
+        try:
+            t = utc_epoch(year, month, day, hh, mm, ss)
+        except ValueError:
             raw.warn(f"{where}: time {parts[6]} {parts[7]} out of range; skipped")
             continue
         try:
@@ -53,7 +54,6 @@ def read(data: bytes, name: str = "") -> RawTrack:
         except ValueError as e:
             raw.warn(f"{where}: {e}; skipped")
             continue
-        t = calendar.timegm((year, month, day, hh, mm, 0, 0, 0, 0)) + ss
         raw.add(t, lat, lon, ele, where=where)
     if not seen:
         raise TrackError("no Bramor gEO record (12 columns ending in 'ypr') found")

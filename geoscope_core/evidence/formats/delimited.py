@@ -10,7 +10,6 @@ computer's zone is UTC (it reads it in the computer's zone); a warning says so."
 
 from __future__ import annotations
 
-import calendar
 import csv
 import io
 import re
@@ -22,6 +21,7 @@ from geoscope_core.evidence.formats.base import (
     TrackError,
     parse_any_time,
     to_float,
+    utc_epoch,
     utc_text,
 )
 
@@ -73,10 +73,12 @@ def _dji_start(name: str) -> float:
             "DJI CSV (Time(seconds) column): its start time is only in the file name "
             f"(e.g. ..._2020-12-02_[07-50-31].csv), and {Path(name).name!r} has none"
         )
-    y, mo, d, hh, mm, ss = (int(x) for x in m.groups())
-    if not (1 <= mo <= 12 and 1 <= d <= 31 and hh < 24 and mm < 60 and ss < 61):
-        raise TrackError(f"DJI CSV: start time in the file name {Path(name).name!r} out of range")
-    return float(calendar.timegm((y, mo, d, hh, mm, ss, 0, 0, 0)))
+    try:
+        return utc_epoch(*(int(x) for x in m.groups()))
+    except ValueError as e:
+        raise TrackError(
+            f"DJI CSV: start time in the file name {Path(name).name!r} out of range"
+        ) from e
 
 
 def read(data: bytes, name: str = "") -> RawTrack:
