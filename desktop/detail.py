@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from geoscope_core.geo.place import CITY_MAX_RADIUS_KM, STATE_MAX_RADIUS_KM, PlaceNames
+from geoscope_core.geo.place import MAX_RADIUS_KM, PlaceNames
 from geoscope_core.prediction import Candidate, Source
 from geoscope_desktop.items import (
     REVIEWABLE,
@@ -173,11 +173,12 @@ class DetailPane(QWidget):
             w.setEnabled(editable)
         if pred is not None:  # a name finer than the radius would not be written
             fine = {
-                self.sublocation_edit: CITY_MAX_RADIUS_KM,
-                self.city_edit: CITY_MAX_RADIUS_KM,
-                self.region_edit: STATE_MAX_RADIUS_KM,
+                self.sublocation_edit: "city",
+                self.city_edit: "city",
+                self.region_edit: "admin1",
             }
-            for edit, limit in fine.items():
+            for edit, name in fine.items():
+                limit = MAX_RADIUS_KM[name]
                 too_wide = pred.radius_km > limit
                 edit.setEnabled(editable and not too_wide)
                 edit.setToolTip(

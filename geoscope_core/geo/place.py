@@ -9,6 +9,9 @@ from typing import Any
 CITY_MAX_RADIUS_KM = 50.0
 #: Largest radius (km) for which an admin-1 region is named: about a large region.
 STATE_MAX_RADIUS_KM = 300.0
+#: Largest radius (km) for which each finer-than-country name is given (a sublocation
+#: goes with its city)
+MAX_RADIUS_KM = {"city": CITY_MAX_RADIUS_KM, "admin1": STATE_MAX_RADIUS_KM}
 
 
 @dataclass(frozen=True)
@@ -72,11 +75,8 @@ class PlaceNames:
         """These names cut to what an estimate of ``radius_km`` supports: no city past
         ``CITY_MAX_RADIUS_KM``, no region past ``STATE_MAX_RADIUS_KM`` (a guess
         ±6,000 km is not "in" a housing estate)."""
-        return replace(
-            self,
-            city=self.city if radius_km <= CITY_MAX_RADIUS_KM else "",
-            admin1=self.admin1 if radius_km <= STATE_MAX_RADIUS_KM else "",
-        )
+        cut = {name: "" for name, limit in MAX_RADIUS_KM.items() if radius_km > limit}
+        return replace(self, **cut)
 
     @classmethod
     def of_estimate(cls, estimate: object) -> PlaceNames:
