@@ -241,16 +241,15 @@ class WorldMapView(QGraphicsView):
 
     def update_layers(self) -> None:
         """Show the layers and place names of the current zoom for what is in view."""
-        zoom = Zoom.at(self.km_per_pixel())
+        km_per_px, px_per_deg, box = self.km_per_pixel(), self.transform().m11(), self.visible_box()
+        zoom = Zoom.at(km_per_px)
         for item in self._countries.values():
             item.setVisible(zoom is Zoom.WORLD)
         for item in self._unnamed:
             item.setVisible(zoom is Zoom.WORLD)
-        self.layers.update(*self.visible_box(), zoom, self.transform().m11())
-        self.tile_layer.show(
-            None if zoom is Zoom.WORLD else self.visible_box(), self.km_per_pixel()
-        )
-        self.markers.recluster(cell_degrees(self.transform().m11()))
+        self.layers.update(*box, zoom, px_per_deg)
+        self.tile_layer.show(None if zoom is Zoom.WORLD else box, km_per_px)
+        self.markers.recluster(cell_degrees(px_per_deg))
 
     def _base_scale(self) -> float:
         vp = self.viewport().rect()
