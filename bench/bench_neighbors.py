@@ -127,7 +127,7 @@ class Lite0Embedder:
         embs = []
         with torch.inference_mode():
             for i in range(0, len(paths), 32):
-                px = np.stack([preprocess(p, spec) for p in paths[i : i + 32]])
+                px = np.stack([preprocess(p, spec)[0] for p in paths[i : i + 32]])
                 x = torch.from_numpy(px).permute(0, 3, 1, 2).float() / 255.0
                 f = b.module((x - mean) / std)
                 embs.append(torch.nn.functional.normalize(f.flatten(1), dim=1).numpy())

@@ -108,14 +108,14 @@ def main(argv: list[str] | None = None) -> int:
             model.image_module(), m.input.size, model.image_output_names(), work / "fp32.onnx"
         )
         variants = {"fp32": fp32}
-        quantize_static_int8(fp32, work / "static.onnx", calib.pixels)
+        quantize_static_int8(fp32, work / "static.onnx", calib.frames)
         variants["int8-qdq-all"] = work / "static.onnx"
         quantize_dynamic_all_int8(fp32, work / "dynamic.onnx")
         variants["int8-dynamic"] = work / "dynamic.onnx"
         convert_fp16(fp32, work / "fp16.onnx")
         variants["fp16"] = work / "fp16.onnx"
         variants["shipped"] = bundle.file(IMAGE_ENCODER)
-        speed_px = val.pixels[: args.speed_photos]
+        speed_px = val.frames[: args.speed_photos]
         sessions = {name: _session(path, args.threads) for name, path in variants.items()}
         # round-robin, best of --rounds: other processes on a shared machine only slow
         # a run down, so the best round is the least disturbed one

@@ -7,8 +7,11 @@ in a fresh child process so peak RSS is its own:
 * pipeline: ``Scanner`` (draft-mode decoding in a thread pool overlapped with
   batched ONNX Runtime inference), no cache, end to end from paths to
   predictions;
-* naive: full-resolution decode + resize, then the same model one photo at a
-  time, no overlap: in PyTorch eager fp32 when ``--checkpoint`` is given (and
+* pipeline, one view: the same, with the bundle's ``input.views`` cut to its centre
+  view (a bundle with several views runs the encoder on each and averages), to show
+  what the views cost;
+* naive: full-resolution decode + resize to each view, then the same model one photo
+  at a time, no overlap: in PyTorch eager fp32 when ``--checkpoint`` is given (and
   torch is installed), else the bundle's ONNX encoder.
 
 Prints photos/s of both and the ratio, the share of wall time spent decoding
@@ -30,6 +33,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -132,6 +136,9 @@ def rescan_figures(workdir: Path, n: int) -> None:
 
 
 def child_pipeline(args: argparse.Namespace) -> dict:
+    from dataclasses import replace
+
+    from geoscope_core.runtime.manifest import View
     from geoscope_core.runtime.predictor import Predictor
     from geoscope_core.scan.pipeline import Scanner
     from geoscope_core.scan.types import ScanOptions, ScanStatus
@@ -141,6 +148,8 @@ def child_pipeline(args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     predictor = Predictor.load(args.bundle)
     load_s = time.perf_counter() - t0
+    if args.one_view:
+        predictor.preprocess = replace(predictor.preprocess, views=(View.CENTER,))
     rss_loaded = _peak_rss_mb()
     scanner = Scanner(
         predictor, ScanOptions(use_cache=False, batch_size=args.batch_size, workers=args.workers)
@@ -163,22 +172,27 @@ def child_pipeline(args: argparse.Namespace) -> dict:
         "peak_rss_mb": _peak_rss_mb(),
         "model": predictor.model_id,
         "input": predictor.input_size,
+        "views": len(predictor.preprocess.views),
         "workers": args.workers or len(os.sched_getaffinity(0)),
     }
 
 
-def _full_decode(path: Path, size: int):
+def _full_decode(path: Path, size: int, views: tuple) -> Any:
+    """uint8 [len(views), size, size, 3]: each view cut from a full-resolution decode."""
     import numpy as np
     from PIL import Image, ImageOps
 
+    share = {"start": 0.0, "center": 0.5, "end": 1.0}
     with Image.open(path) as im:
         im = ImageOps.exif_transpose(im.convert("RGB"))
         side = min(im.size)
-        left, top = (im.width - side) // 2, (im.height - side) // 2
-        im = im.crop((left, top, left + side, top + side)).resize(
-            (size, size), Image.Resampling.BICUBIC
-        )
-        return np.asarray(im, dtype=np.uint8)
+        out = []
+        for view in views:
+            left = round((im.width - side) * share[view.value])
+            top = round((im.height - side) * share[view.value])
+            square = im.crop((left, top, left + side, top + side))
+            out.append(np.asarray(square.resize((size, size), Image.Resampling.BICUBIC)))
+        return np.stack(out).astype(np.uint8)
 
 
 def child_naive(args: argparse.Namespace) -> dict:
@@ -188,7 +202,7 @@ def child_naive(args: argparse.Namespace) -> dict:
 
     paths = sorted(Path(args.photos).glob("*.jpg"))[: args.limit]
     bundle = load_bundle(args.bundle)
-    size = bundle.manifest.input.size
+    size, views = bundle.manifest.input.size, bundle.manifest.input.views
     if args.checkpoint:
         import torch
 
@@ -223,7 +237,7 @@ def child_naive(args: argparse.Namespace) -> dict:
     t0, cpu0 = time.perf_counter(), _cpu_s()
     for p in paths:
         t = time.perf_counter()
-        px = _full_decode(p, size)[None]
+        px = _full_decode(p, size, views)
         decode_s += time.perf_counter() - t
         t = time.perf_counter()
         infer(px)
@@ -240,7 +254,7 @@ def child_naive(args: argparse.Namespace) -> dict:
     }
 
 
-def _child(args: argparse.Namespace, kind: str, limit: int) -> dict:
+def _child(args: argparse.Namespace, kind: str, limit: int, one_view: bool = False) -> dict:
     cmd = [
         sys.executable,
         __file__,
@@ -255,6 +269,8 @@ def _child(args: argparse.Namespace, kind: str, limit: int) -> dict:
         "--workers",
         str(args.workers),
     ]
+    if one_view:
+        cmd.append("--one-view")
     if args.bundle:
         cmd += ["--bundle", str(args.bundle)]
     if args.checkpoint and kind == "naive":
@@ -284,6 +300,7 @@ def main() -> None:
     ap.add_argument("--photos", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--limit", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--_child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--one-view", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     if args._child:
@@ -303,12 +320,16 @@ def main() -> None:
     pipe = _child(args, "pipeline", args.n)
     big = _child(args, "pipeline", args.rss_n) if args.rss_n > args.n else None
     naive = _child(args, "naive", min(args.naive_n, args.n))
+    one = _child(args, "pipeline", args.n, one_view=True) if pipe["views"] > 1 else None
 
     workers = pipe["workers"]
     load = os.getloadavg()[0]
     p_rate = pipe["n"] / pipe["wall_s"]
     n_rate = naive["n"] / naive["wall_s"]
-    print(f"\nmodel {pipe['model']} (input {pipe['input']} px), load {pipe['load_s']:.2f} s")
+    print(
+        f"\nmodel {pipe['model']} (input {pipe['input']} px, {pipe['views']} views), "
+        f"load {pipe['load_s']:.2f} s"
+    )
     print(f"{'':28s}{'pipeline':>12s}{'naive':>12s}")
     print(f"{'photos':28s}{pipe['n']:12d}{naive['n']:12d}")
     print(f"{'photos/s':28s}{p_rate:12.1f}{n_rate:12.2f}")
@@ -337,6 +358,13 @@ def main() -> None:
     )
     print(f"{'peak RSS MB':28s}{pipe['peak_rss_mb']:12.0f}{naive['peak_rss_mb']:12.0f}")
     print(f"naive engine: {naive['engine']}")
+    if one is not None:
+        o_rate = one["n"] / one["wall_s"]
+        print(
+            f"pipeline with its centre view only: {o_rate:.1f} photos/s, "
+            f"{one['n'] / one['cpu_s']:.1f} per CPU-second; the {pipe['views']} views cost "
+            f"{o_rate / p_rate:.2f}x the time of one"
+        )
     print(f"1-min load average at the end: {load:.1f} (other processes share the CPUs)")
     if big is not None:
         growth = (big["peak_rss_mb"] - pipe["peak_rss_mb"]) / (big["n"] - pipe["n"])

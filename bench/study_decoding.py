@@ -4,9 +4,11 @@ fallback for unsure photos ("hedging"), side by side with the bundle as shipped.
     .venv/bin/python bench/study_decoding.py [--bundle geoscope-lite] [--threads 2]
 
 * TTA: the encoder runs on several views of each photo; the logits (and, for the
-  gallery, the L2-normalised embeddings) are averaged. Views: the runtime's centre
-  crop, the two ends of the long side, the whole frame squashed, the mirrored
-  centre crop. Every row costs as many encoder runs as it has views.
+  gallery, the L2-normalised embeddings) are averaged as the runtime averages a
+  bundle's ``input.views``. Views: the runtime's centre, start and end squares
+  (``PreprocessSpec.views``), and two it does not offer, the whole frame squashed
+  and the mirrored centre crop. Every row costs as many encoder runs as it has
+  views; the bundle's own views are ignored.
 * Hedging: for photos whose answer is unsure, the answer becomes the cell centre
   that holds the most probability within R km (the point most likely to be within
   R km), instead of the best cell refined by the gallery. "Unsure" is either a low
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,25 +32,20 @@ from geoscope_core.geo.distance import haversine_km
 from geoscope_core.records import shared_geo_records
 from geoscope_core.runtime.decoding import softmax
 from geoscope_core.runtime.images import preprocess
+from geoscope_core.runtime.manifest import PreprocessSpec, View
 from geoscope_core.runtime.predictor import Predictor
 
 THRESHOLDS_KM = (25, 200, 750, 2500)
-VIEWS = ("centre", "end-a", "end-b", "squash", "mirror")
 
 
-def extra_views(path: Path, size: int) -> list[np.ndarray]:
-    """The views besides the runtime's centre crop (uint8 [size, size, 3] each)."""
+def views_of(path: Path, spec: PreprocessSpec) -> np.ndarray:
+    """uint8 [5, size, size, 3]: the runtime's centre, start and end views, the whole
+    frame squashed, and the centre view mirrored."""
+    runtime = preprocess(path, replace(spec, views=(View.CENTER, View.START, View.END)))
     with Image.open(path) as raw:
         im = ImageOps.exif_transpose(raw).convert("RGB")
-    w, h = im.size
-    k = size / min(w, h)
-    r = im.resize((max(size, round(w * k)), max(size, round(h * k))), Image.Resampling.BICUBIC)
-    big_w, big_h = r.size
-    ends = [r.crop((0, 0, size, size)), r.crop((big_w - size, big_h - size, big_w, big_h))]
-    x0, y0 = (big_w - size) // 2, (big_h - size) // 2
-    mirror = r.crop((x0, y0, x0 + size, y0 + size)).transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    squash = im.resize((size, size), Image.Resampling.BICUBIC)
-    return [np.asarray(v) for v in (*ends, squash, mirror)]
+    squash = np.asarray(im.resize((spec.size, spec.size), Image.Resampling.BICUBIC))
+    return np.concatenate([runtime, squash[None], runtime[:1, :, ::-1]])
 
 
 def main() -> None:
@@ -58,14 +56,13 @@ def main() -> None:
 
     records = [r for r in shared_geo_records("val") if r.scope == "world"]
     p = Predictor.load(args.bundle, "cpu", threads=args.threads)
-    dec, size = p.decoder, p.input_size
+    dec = p.decoder
     names = [p._emb_output, *dec.output_names()]
     if len(names) != 2:
         raise SystemExit("the study decodes one classifier level; this bundle has others")
     emb_views, logit_views = [], []
     for r in records:
-        px = np.stack([preprocess(Path(r.path), p.preprocess), *extra_views(Path(r.path), size)])
-        emb, logits = p._run(px, names)
+        emb, logits = p._run(views_of(Path(r.path), p.preprocess), names)
         emb_views.append(emb)
         logit_views.append(logits)
     E, L = np.stack(emb_views), np.stack(logit_views)  # [N, V, D], [N, V, cells]

@@ -67,7 +67,7 @@ def dinov2_features(samples: Sequence[Sample], work: Path, batch: int = 16) -> n
     std = np.array(SPEC.std, np.float32).reshape(1, 3, 1, 1)
     out = np.zeros((len(samples), 768), np.float32)
     for i in range(0, len(samples), batch):
-        px = np.stack([preprocess(s.path, SPEC) for s in samples[i : i + batch]])
+        px = np.stack([preprocess(s.path, SPEC)[0] for s in samples[i : i + batch]])
         x = (px.transpose(0, 3, 1, 2).astype(np.float32) / 255.0 - mean) / std
         tokens = session.run(None, {"input_image": x})[0]
         out[i : i + len(px)] = np.concatenate([tokens[:, 0], tokens[:, 1:].mean(axis=1)], axis=1)

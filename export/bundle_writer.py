@@ -29,6 +29,7 @@ from geoscope_core.runtime.manifest import (
     DecodingSpec,
     Manifest,
     PreprocessSpec,
+    View,
     hash_bundle_files,
     level_specs,
 )
@@ -163,7 +164,8 @@ def _build(
     default_name: str,
 ) -> None:
     zero_shot = model.kind == "zero-shot"
-    spec = model.preprocess
+    spec = replace(model.preprocess, views=config.views) if config.views else model.preprocess
+    one_view = replace(spec, views=(View.CENTER,))
     output_names = list(model.image_output_names())
     if not output_names or output_names[0] != "embedding":
         raise ExportError(f"the image encoder's first output must be 'embedding': {output_names}")
@@ -174,7 +176,7 @@ def _build(
     if need_calib:
         records = ev.load_records(config.calibration_csv, "train")
         records = ev.sample_records(records, config.calibration_images, seed=config.seed)
-        calib = ev.decode_records(records, spec)
+        calib = ev.decode_records(records, one_view)
     val = None
     if config.validate:
         records = ev.load_records(config.val_csv, "val")
@@ -187,7 +189,7 @@ def _build(
     )
     source = calib if calib is not None else val
     if source is not None:
-        parity_pixels = source.pixels[:PARITY_PHOTOS]
+        parity_pixels = source.frames[:PARITY_PHOTOS]
     else:
         rng = np.random.default_rng(config.seed)
         parity_pixels = rng.integers(0, 256, (4, spec.size, spec.size, 3), dtype=np.uint8)
@@ -357,7 +359,7 @@ def _quantize_image(
         info = quantize_static_int8(
             fp32,
             shipped,
-            calib.pixels,
+            calib.frames,
             batch_size=config.batch_size,
             float_heads=config.int8_float_edges,
             float_stem=config.int8_float_edges,

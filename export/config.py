@@ -8,6 +8,7 @@ from pathlib import Path
 
 from geoscope_core.errors import ConfigError
 from geoscope_core.geo.labelsets import ZERO_SHOT_LEVELS
+from geoscope_core.runtime.manifest import View
 
 
 class Quantize(str, enum.Enum):
@@ -46,6 +47,9 @@ class ExportConfig:
     projected on that many principal components, for retrieval refinement inside the
     ``gallery_top_cells`` most likely cells (``geoscope_core.runtime.gallery``); the
     validation keeps it only when it raises the GeoScore of the fitting photos.
+    ``views``: the manifest's ``input.views`` (empty: the model's own, one centre view):
+    validation, the gallery and the error radius see the photos as the runtime will;
+    int8 activation ranges come from one centre view of each calibration photo.
     """
 
     quantize: Quantize | str = Quantize.INT8
@@ -70,6 +74,7 @@ class ExportConfig:
     int8_float_edges: bool = True
     gallery_dim: int = 0
     gallery_top_cells: int = 5
+    views: tuple[View, ...] = ()
 
     def __post_init__(self) -> None:
         try:
@@ -102,6 +107,10 @@ class ExportConfig:
             raise ConfigError("batch_size must be >= 1")
         if self.gallery_dim < 0 or self.gallery_top_cells < 1:
             raise ConfigError("gallery_dim must be >= 0 and gallery_top_cells >= 1")
+        try:
+            object.__setattr__(self, "views", tuple(View(v) for v in self.views))
+        except ValueError as e:
+            raise ConfigError(f"views: {e}; choose from {[v.value for v in View]}") from e
         if self.name is not None and (not self.name or "/" in self.name or "@" in self.name):
             raise ConfigError(f"invalid bundle name {self.name!r}")
         for attr in ("calibration_csv", "val_csv"):

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class LabelledPixels:
-    """Decoded photos: ``pixels`` uint8 [N, S, S, 3], true ``lat``/``lon`` (degrees) [N],
+    """Decoded photos: ``pixels`` uint8 [N, V, S, S, 3] (V views of each photo, as the
+    runtime makes them), true ``lat``/``lon`` (degrees) [N],
     ``country_code`` [N] ("" when unknown), ``group`` [N] (the photo's data set, or its
     folder name when the record names none), ``scope`` [N] ("" when unknown)."""
 
@@ -47,6 +48,11 @@ class LabelledPixels:
 
     def __len__(self) -> int:
         return len(self.pixels)
+
+    @property
+    def frames(self) -> np.ndarray:
+        """Every view of every photo as one encoder input each: uint8 [N * V, S, S, 3]."""
+        return self.pixels.reshape(-1, *self.pixels.shape[-3:])
 
 
 #: The scope whose photos fit a bundle's temperature, refinement and error radius: the
@@ -119,14 +125,21 @@ def decode_records(records: Sequence[GeoRecord], spec: PreprocessSpec) -> Labell
 def run_encoder(
     session: ort.InferenceSession, pixels: np.ndarray, batch_size: int = 16
 ) -> dict[str, np.ndarray]:
-    """All outputs of an image-encoder session over ``pixels`` uint8 [N, S, S, 3], batched."""
+    """All outputs of an image-encoder session over ``pixels`` uint8 [N, S, S, 3], batched;
+    for [N, V, S, S, 3] each photo's outputs are averaged over its V views as the runtime
+    averages them (``runtime.predictor.average_views``)."""
+    from geoscope_core.runtime.predictor import average_views
+
+    views = pixels.shape[1] if pixels.ndim == 5 else 1
+    frames = pixels.reshape(-1, *pixels.shape[-3:])
     names = [o.name for o in session.get_outputs()]
     parts: dict[str, list[np.ndarray]] = {n: [] for n in names}
-    for start in range(0, len(pixels), batch_size):
-        outs = session.run(names, {"pixels": pixels[start : start + batch_size]})
+    for start in range(0, len(frames), batch_size * views):
+        outs = session.run(names, {"pixels": frames[start : start + batch_size * views]})
         for n, o in zip(names, outs, strict=True):
             parts[n].append(np.asarray(o, dtype=np.float32))
-    return {n: np.concatenate(v) for n, v in parts.items()}
+    merged = average_views(names, [np.concatenate(parts[n]) for n in names], views, "embedding")
+    return dict(zip(names, merged, strict=True))
 
 
 @dataclass(frozen=True)

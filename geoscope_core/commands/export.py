@@ -67,6 +67,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="classifiers: ship a retrieval gallery of the training photos with this many "
         "dimensions (0 = none; 256 for the default model)",
     )
+    parser.add_argument(
+        "--views",
+        default="",
+        help="squares of each photo the encoder runs on, outputs averaged (test-time "
+        "augmentation), e.g. center,start,end (default: center only; the default model "
+        "ships center,start,end)",
+    )
     parser.add_argument("--no-val", action="store_true", help="skip validation metrics")
     parser.add_argument("--no-text", action="store_true", help="omit the text encoder")
     parser.add_argument("--name", default=None, help="bundle name (default: the --out folder name)")
@@ -91,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         calibration_images=args.calibration_images,
         max_val=args.max_val,
         gallery_dim=args.gallery_dim,
+        views=tuple(s.strip() for s in args.views.split(",") if s.strip()),
         validate=not args.no_val,
         text_encoder=not args.no_text,
         name=args.name,

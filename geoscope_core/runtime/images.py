@@ -3,7 +3,8 @@
 Large JPEGs are decoded at a reduced DCT scale (``Image.draft``: 1/2, 1/4 or 1/8
 of full size, still at least the target size), which makes a 12 MP photo cost a
 small fraction of a full decode; HEIC/HEIF files use an embedded thumbnail
-when one is at least the target size. EXIF orientation is applied; CMYK, 16-bit,
+when one is at least the target size. A bundle with several views (``PreprocessSpec.views``)
+gets each square from that one decode. EXIF orientation is applied; CMYK, 16-bit,
 float, palette and alpha images are converted; HEIC/HEIF is read through
 pillow-heif, registered on first use. Images whose pixel count exceeds
 ``max_pixels`` are refused before any pixel is decoded.
@@ -25,7 +26,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from geoscope_core.errors import ImageDecodeError
 from geoscope_core.formats import format_of
-from geoscope_core.runtime.manifest import Interpolation, PreprocessSpec, ResizeMode
+from geoscope_core.runtime.manifest import Interpolation, PreprocessSpec, ResizeMode, View
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +72,14 @@ def register_heif() -> bool:
     return True
 
 
-def _target_box(width: int, height: int, size: int, resize: ResizeMode) -> tuple:
+def _target_box(width: int, height: int, resize: ResizeMode, view: View) -> tuple:
     """Source box (left, top, right, bottom) in pixels that maps onto the square output."""
     if resize is ResizeMode.SQUASH:
         return (0.0, 0.0, float(width), float(height))
     side = min(width, height)
-    left = (width - side) / 2.0
-    top = (height - side) / 2.0
+    share = {View.START: 0.0, View.CENTER: 0.5, View.END: 1.0}[view]
+    left = (width - side) * share
+    top = (height - side) * share
     return (left, top, left + side, top + side)
 
 
@@ -120,9 +122,10 @@ def _allow_pixels(max_pixels: int) -> None:
 def preprocess(
     path: Path, spec: PreprocessSpec, max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> np.ndarray:
-    """The image encoder's input uint8 [size, size, 3] from the photo at ``path``, as
-    ``spec`` (a bundle manifest's ``input``, or a training backbone's) says."""
-    return load_image(path, spec.size, spec.resize, max_pixels, spec.interpolation)
+    """The image encoder's input uint8 [views, size, size, 3] from the photo at ``path``,
+    as ``spec`` (a bundle manifest's ``input``, or a training backbone's) says: one
+    square per ``spec.views``, all from one decode."""
+    return _load_views(path, spec.size, spec.resize, max_pixels, spec.interpolation, spec.views)
 
 
 def load_image(
@@ -139,6 +142,18 @@ def load_image(
     filter. Orientation from EXIF is applied first. Raises ImageDecodeError for unreadable, corrupt,
     unsupported or too large (> ``max_pixels`` pixels) images.
     """
+    return _load_views(path, size, resize, max_pixels, interpolation, (View.CENTER,))[0]
+
+
+def _load_views(
+    path: Path,
+    size: int,
+    resize: ResizeMode,
+    max_pixels: int,
+    interpolation: Interpolation,
+    views: tuple[View, ...],
+) -> np.ndarray:
+    """``load_image`` for each of ``views`` from one decode: uint8 [len(views), size, size, 3]."""
     path = Path(path)
     fmt = format_of(path)
     heif = fmt is not None and fmt.heif
@@ -189,15 +204,26 @@ def load_image(
             im.load()
             out = ImageOps.exif_transpose(im) or im
             out = _to_rgb(out)
-            box = _target_box(out.width, out.height, size, resize)
-            out = out.resize((size, size), _RESAMPLING[interpolation], box=box, reducing_gap=3.0)
-            arr = np.asarray(out, dtype=np.uint8)
+            arr = np.stack(
+                [
+                    np.asarray(
+                        out.resize(
+                            (size, size),
+                            _RESAMPLING[interpolation],
+                            box=_target_box(out.width, out.height, resize, view),
+                            reducing_gap=3.0,
+                        ),
+                        dtype=np.uint8,
+                    )
+                    for view in views
+                ]
+            )
     except ImageDecodeError:
         raise
     except MemoryError as e:
         raise ImageDecodeError(f"{path}: out of memory while decoding") from e
     except _DECODE_ERRORS as e:
         raise ImageDecodeError(f"{path}: corrupt or unsupported image: {e}") from e
-    if arr.shape != (size, size, 3):
+    if arr.shape != (len(views), size, size, 3):
         raise ImageDecodeError(f"{path}: decoded to unexpected shape {arr.shape}")
     return arr

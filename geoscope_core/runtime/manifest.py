@@ -55,29 +55,53 @@ class Interpolation(str, enum.Enum):
     BILINEAR = "bilinear"
 
 
+class View(str, enum.Enum):
+    """One square of a center-crop photo the image encoder sees; with several views the
+    runtime averages the encoder's outputs over them (test-time augmentation)."""
+
+    CENTER = "center"  # the centre square
+    START = "start"  # the left (landscape) or top (portrait) end of the long side
+    END = "end"  # the right or bottom end
+
+
 @dataclass(frozen=True)
 class PreprocessSpec:
     """How a photo becomes the image encoder's input, for training and the runtime alike
     (the manifest's ``input``; ``runtime.images.preprocess`` applies it, and training's
     view 0 is made by the same function): ``size`` x ``size`` pixels by ``resize`` with
     ``interpolation``; ``mean``/``std`` (0-1 scale) are what the encoder normalises with
-    inside its graph. Manifests written before ``interpolation`` was recorded were all
-    made and read bicubic, its default."""
+    inside its graph. ``views``: the squares of each photo the encoder runs on, outputs
+    averaged (logits, and embeddings re-normalised); a square photo's views are the
+    same pixels. Manifests written before ``interpolation`` or ``views`` were recorded
+    were all made and read bicubic with one centre view, the defaults."""
 
     size: int = 224
     resize: ResizeMode = ResizeMode.CENTER_CROP
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     interpolation: Interpolation = Interpolation.BICUBIC
+    views: tuple[View, ...] = (View.CENTER,)
 
     @property
     def pixels_id(self) -> str:
         """Names how the pixels are made (not their size), e.g. for a feature cache key."""
-        return f"runtime.load_image/{self.resize.value}/{self.interpolation.value}"
+        key = f"runtime.load_image/{self.resize.value}/{self.interpolation.value}"
+        if self.views != (View.CENTER,):
+            key += "/" + "+".join(v.value for v in self.views)
+        return key
 
     def __post_init__(self) -> None:
         if not 16 <= self.size <= 1024:
             raise BundleError(f"input.size must be in 16..1024, got {self.size}")
+        try:
+            views = tuple(View(v) for v in self.views)
+        except ValueError as e:
+            raise BundleError(f"input.views: {e}; choose from {[v.value for v in View]}") from e
+        object.__setattr__(self, "views", views)
+        if not views or len(set(views)) != len(views):
+            raise BundleError(f"input.views must name distinct views, got {list(self.views)}")
+        if self.resize is ResizeMode.SQUASH and views != (View.CENTER,):
+            raise BundleError("input.views other than center need resize center-crop")
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
             raise BundleError("input.mean and input.std need 3 values, std > 0")
 
@@ -274,6 +298,7 @@ class Manifest:
         d["kind"] = self.kind.value
         d["input"]["resize"] = self.input.resize.value
         d["input"]["interpolation"] = self.input.interpolation.value
+        d["input"]["views"] = [v.value for v in self.input.views]
         d["decoding"] = self.decoding.to_dict()
         return {"format_version": d.pop("format_version"), **d}
 
@@ -285,7 +310,7 @@ class Manifest:
                 inp["resize"] = ResizeMode(inp["resize"])
             if "interpolation" in inp:
                 inp["interpolation"] = Interpolation(inp["interpolation"])
-            for key in ("mean", "std"):
+            for key in ("mean", "std", "views"):
                 if key in inp:
                     inp[key] = tuple(inp[key])
             te = d.get("text_encoder")

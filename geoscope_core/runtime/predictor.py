@@ -26,6 +26,23 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def average_views(
+    names: list[str], outputs: list[np.ndarray], views: int, embedding: str
+) -> list[np.ndarray]:
+    """Encoder ``outputs`` (named ``names``) of N photos x ``views`` views each, [N * views,
+    ...] photo-major, as one answer per photo [N, ...]: the mean over its views, and
+    for the ``embedding`` output that mean re-normalised to unit length."""
+    if views == 1:
+        return outputs
+    merged = []
+    for name, out in zip(names, outputs, strict=True):
+        mean = np.asarray(out, dtype=np.float32).reshape(-1, views, *out.shape[1:]).mean(axis=1)
+        if name == embedding:
+            mean /= np.maximum(np.linalg.norm(mean, axis=-1, keepdims=True), 1e-12)
+        merged.append(mean)
+    return merged
+
+
 class Predictor:
     """One loaded bundle + ONNX Runtime session; shared by the CLI and the desktop app.
 
@@ -75,11 +92,18 @@ class Predictor:
 
     # -- inference -----------------------------------------------------------------------
     def _run(self, pixels: np.ndarray, outputs: list[str]) -> list[np.ndarray]:
+        """``outputs`` for uint8 pixels [N, S, S, 3], or [N, V, S, S, 3] (V views of each
+        photo, as ``runtime.images.preprocess`` makes them: averaged per photo)."""
         s = self.input_size
-        if pixels.dtype != np.uint8 or pixels.ndim != 4 or pixels.shape[1:] != (s, s, 3):
+        if pixels.dtype != np.uint8 or pixels.ndim not in (4, 5) or pixels.shape[-3:] != (s, s, 3):
             raise ConfigError(
-                f"pixels must be uint8 [N, {s}, {s}, 3], got {pixels.dtype} {pixels.shape}"
+                f"pixels must be uint8 [N, {s}, {s}, 3] or [N, views, {s}, {s}, 3], "
+                f"got {pixels.dtype} {pixels.shape}"
             )
+        if pixels.ndim == 5:
+            views = pixels.shape[1]
+            flat = self._run(pixels.reshape(-1, s, s, 3), outputs)
+            return average_views(outputs, flat, views, self._emb_output)
         if self._fixed_batch and pixels.shape[0] != self._fixed_batch:
             parts = [
                 self.session.run(outputs, {self._input_name: pixels[i : i + 1]})
@@ -89,12 +113,14 @@ class Predictor:
         return self.session.run(outputs, {self._input_name: np.ascontiguousarray(pixels)})
 
     def embed(self, pixels: np.ndarray) -> np.ndarray:
-        """L2-normalised image embeddings float32 [N, D] of uint8 pixels [N, S, S, 3]."""
+        """L2-normalised image embeddings float32 [N, D] of uint8 pixels [N, S, S, 3] (or
+        [N, V, S, S, 3]: see ``_run``)."""
         (emb,) = self._run(pixels, [self._emb_output])
         return np.asarray(emb, dtype=np.float32)
 
     def predict(self, pixels: np.ndarray) -> list[Prediction]:
-        """Predictions for uint8 RGB pixels [N, S, S, 3] (S = ``input_size``)."""
+        """Predictions for uint8 RGB pixels [N, S, S, 3] (S = ``input_size``), or [N, V, S,
+        S, 3] with V views of each photo (``runtime.images.preprocess``), averaged."""
         return self.predict_with_embeddings(pixels)[0]
 
     def predict_with_embeddings(self, pixels: np.ndarray) -> tuple[list[Prediction], np.ndarray]:

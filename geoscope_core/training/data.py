@@ -145,7 +145,7 @@ def make_view(path: Path, view: int, recipe: ViewRecipe) -> np.ndarray:
     if view == 0:
         try:
             # a writable copy: torch.from_numpy warns on the decoder's read-only array
-            return np.array(preprocess(path, recipe.view0))
+            return np.array(preprocess(path, recipe.view0)[0])
         except ImageDecodeError as e:
             raise DataError(f"cannot decode {path}: {e}") from e
     try:

@@ -10,7 +10,7 @@ import numpy as np
 import onnx
 import pytest
 
-from geoscope_core.errors import BundleError, ExportError
+from geoscope_core.errors import BundleError, ConfigError, ExportError
 from geoscope_core.runtime.bundle import check_bundle, load_bundle
 from geoscope_core.runtime.manifest import BundleKind, Manifest, Refine, hash_bundle_files
 from geoscope_core.runtime.predictor import Predictor
@@ -199,3 +199,33 @@ def test_int8_bundle_calibrated_and_validated_on_real_photos(
     assert check_bundle(out) == [] and check_bundle(folder) == []
     preds = Predictor.load(out, provider="cpu").predict(_pixels(2, 64))
     assert len(preds) == 2 and preds[0].radius_km > 0
+
+
+def test_a_bundle_with_views_is_validated_as_the_runtime_runs_it(
+    tiny_cnn_checkpoint: Path, tmp_path: Path
+) -> None:
+    """With ``views``, the manifest records them, validation averages the encoder over
+    them as the runtime does, and its metrics are what the runtime's answers score."""
+    from geoscope_core.geo.distance import haversine_km
+    from geoscope_core.runtime.manifest import View
+    from geoscope_export import evaluate as ev
+
+    out = export_bundle(
+        tiny_cnn_checkpoint,
+        tmp_path / "views",
+        ExportConfig(quantize="none", max_val=12, views=("center", "start", "end")),
+    )
+    manifest = Manifest.read(out / "manifest.json")
+    assert manifest.input.views == (View.CENTER, View.START, View.END)
+    photos = ev.decode_records(ev.sample_records(ev.load_records(None, "val"), 12), manifest.input)
+    assert photos.pixels.shape[:2] == (12, 3)
+    predictor = Predictor.load(out, provider="cpu")
+    preds = predictor.predict(photos.pixels)
+    err = haversine_km(np.array([p.lat for p in preds]), np.array([p.lon for p in preds]),
+                       photos.lat, photos.lon)  # fmt: skip
+    assert manifest.metrics["val"]["fp32"]["median_km"] == pytest.approx(np.median(err), rel=1e-4)
+    # the views are not the centre crop alone
+    centre = predictor.embed(photos.pixels[:, :1])
+    assert not np.allclose(centre, predictor.embed(photos.pixels), atol=1e-4)
+    with pytest.raises(ConfigError, match="views"):
+        ExportConfig(views=("middle",))

@@ -160,3 +160,25 @@ def test_solid_colours_differ_from_anchors(zs_bundle: Path) -> None:
     """A photo unlike every anchor gets a low confidence: anchors are not a constant output."""
     p = Predictor.load(zs_bundle).predict(solid_image((128, 128, 128))[None])[0]
     assert p.confidence < Predictor.load(zs_bundle).predict(RED[None])[0].confidence
+
+
+@pytest.mark.parametrize("bundle", ["zs_bundle", "cls_bundle"])
+def test_several_views_of_a_photo_are_averaged_into_one_answer(bundle: str, request) -> None:
+    pr = Predictor.load(request.getfixturevalue(bundle), provider="cpu")
+    names = [pr._emb_output, *pr.decoder.output_names()]
+    # each photo seen twice: itself and a duller copy of it
+    dull = (anchor_pixels() * 0.6).astype(np.uint8)
+    views = np.stack([anchor_pixels(), dull], axis=1)  # [3 photos, 2 views, S, S, 3]
+    one = [pr._run(anchor_pixels(), names), pr._run(dull, names)]
+    mean_emb = (one[0][0] + one[1][0]) / 2
+    mean_emb /= np.linalg.norm(mean_emb, axis=1, keepdims=True)
+    both = pr._run(views, names)
+    assert np.allclose(both[0], mean_emb, atol=1e-6)
+    for k in range(1, len(names)):
+        assert np.allclose(both[k], (one[0][k] + one[1][k]) / 2, atol=1e-5)
+    preds, emb = pr.predict_with_embeddings(views)
+    assert emb.shape == (3, 32) and np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+    assert [p.city for p in preds] == ["Split", "Tokyo", "Paris"]
+    # one view given as [N, 1, S, S, 3] is the plain answer
+    plain = pr.predict(anchor_pixels())
+    assert pr.predict(anchor_pixels()[:, None]) == plain
