@@ -23,9 +23,9 @@ from geoscope_core.runtime.manifest import (
 from geoscope_core.training.data import FeatureCache, ViewRecipe, make_view
 
 
-def _photo(path: Path) -> Path:
+def _photo(path: Path, height: int = 90, width: int = 120) -> Path:
     rng = np.random.default_rng(0)
-    Image.fromarray(rng.integers(0, 256, (90, 120, 3), dtype=np.uint8)).save(path, quality=95)
+    Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).save(path, quality=95)
     return path
 
 
@@ -69,14 +69,8 @@ def test_views_are_the_centre_and_both_ends_of_the_long_side(tmp_path: Path) -> 
     top, bottom = preprocess(tmp_path / "tall.png", replace(spec, views=("start", "end")))
     assert int(np.argmax(top.mean((0, 1)))) == 0 and int(np.argmax(bottom.mean((0, 1)))) == 2
     # a square photo's views are the same pixels
-    square = preprocess(_photo_square(tmp_path / "sq.jpg"), spec)
+    square = preprocess(_photo(tmp_path / "sq.jpg", 64, 64), spec)
     assert np.array_equal(square[0], square[1]) and np.array_equal(square[0], square[2])
-
-
-def _photo_square(path: Path) -> Path:
-    rng = np.random.default_rng(1)
-    Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(path, quality=95)
-    return path
 
 
 def test_views_round_trip_through_the_manifest_and_bad_ones_are_refused() -> None:
