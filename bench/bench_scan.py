@@ -182,7 +182,7 @@ def _full_decode(path: Path, size: int, views: tuple) -> Any:
     import numpy as np
     from PIL import Image, ImageOps
 
-    share = {"start": 0.0, "center": 0.5, "end": 1.0}
+    share = {"start": 0.0, "center": 0.5, "end": 1.0, "mirror": 0.5}
     with Image.open(path) as im:
         im = ImageOps.exif_transpose(im.convert("RGB"))
         side = min(im.size)
@@ -191,7 +191,8 @@ def _full_decode(path: Path, size: int, views: tuple) -> Any:
             left = round((im.width - side) * share[view.value])
             top = round((im.height - side) * share[view.value])
             square = im.crop((left, top, left + side, top + side))
-            out.append(np.asarray(square.resize((size, size), Image.Resampling.BICUBIC)))
+            px = np.asarray(square.resize((size, size), Image.Resampling.BICUBIC))
+            out.append(px[:, ::-1] if view.value == "mirror" else px)
         return np.stack(out).astype(np.uint8)
 
 

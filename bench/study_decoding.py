@@ -5,9 +5,9 @@ fallback for unsure photos ("hedging"), side by side with the bundle as shipped.
 
 * TTA: the encoder runs on several views of each photo; the logits (and, for the
   gallery, the L2-normalised embeddings) are averaged as the runtime averages a
-  bundle's ``input.views``. Views: the runtime's centre, start and end squares
-  (``PreprocessSpec.views``), and two it does not offer, the whole frame squashed
-  and the mirrored centre crop. Every row costs as many encoder runs as it has
+  bundle's ``input.views``. Views: the runtime's centre, start, end and mirror
+  views (``PreprocessSpec.views``), and one it does not offer, the whole frame
+  squashed. Every row costs as many encoder runs as it has
   views; the bundle's own views are ignored.
 * Hedging: for photos whose answer is unsure, the answer becomes the cell centre
   that holds the most probability within R km (the point most likely to be within
@@ -41,11 +41,12 @@ THRESHOLDS_KM = (25, 200, 750, 2500)
 def views_of(path: Path, spec: PreprocessSpec) -> np.ndarray:
     """uint8 [5, size, size, 3]: the runtime's centre, start and end views, the whole
     frame squashed, and the centre view mirrored."""
-    runtime = preprocess(path, replace(spec, views=(View.CENTER, View.START, View.END)))
+    views = (View.CENTER, View.START, View.END, View.MIRROR)
+    runtime = preprocess(path, replace(spec, views=views))
     with Image.open(path) as raw:
         im = ImageOps.exif_transpose(raw).convert("RGB")
     squash = np.asarray(im.resize((spec.size, spec.size), Image.Resampling.BICUBIC))
-    return np.concatenate([runtime, squash[None], runtime[:1, :, ::-1]])
+    return np.concatenate([runtime[:3], squash[None], runtime[3:]])
 
 
 def main() -> None:
@@ -101,6 +102,7 @@ def main() -> None:
         "TTA centre + 2 ends (3 runs)": [0, 1, 2],
         "TTA centre + squash (2 runs)": [0, 3],
         "TTA centre + mirror (2 runs)": [0, 4],
+        "TTA centre + 2 ends + mirror (4 runs)": [0, 1, 2, 4],
         "TTA all 5 views (5 runs)": [0, 1, 2, 3, 4],
     }
     for name, views in tta.items():

@@ -71,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--views",
         default="",
         help="squares of each photo the encoder runs on, outputs averaged (test-time "
-        "augmentation), e.g. center,start,end (default: center only; the default model "
+        "augmentation), from center, start, end, mirror (default: center only; the default model "
         "ships center,start,end)",
     )
     parser.add_argument("--no-val", action="store_true", help="skip validation metrics")

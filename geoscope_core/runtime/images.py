@@ -204,20 +204,18 @@ def _load_views(
             im.load()
             out = ImageOps.exif_transpose(im) or im
             out = _to_rgb(out)
-            arr = np.stack(
-                [
-                    np.asarray(
-                        out.resize(
-                            (size, size),
-                            _RESAMPLING[interpolation],
-                            box=_target_box(out.width, out.height, resize, view),
-                            reducing_gap=3.0,
-                        ),
-                        dtype=np.uint8,
-                    )
-                    for view in views
-                ]
-            )
+            crops: dict[View, np.ndarray] = {}  # a mirror shares its centre's resize
+
+            def square(view: View) -> np.ndarray:
+                crop = View.CENTER if view is View.MIRROR else view
+                if crop not in crops:
+                    box = _target_box(out.width, out.height, resize, crop)
+                    scaled = out.resize((size, size), _RESAMPLING[interpolation], box=box,
+                                        reducing_gap=3.0)  # fmt: skip
+                    crops[crop] = np.asarray(scaled, dtype=np.uint8)
+                return crops[crop][:, ::-1] if view is View.MIRROR else crops[crop]
+
+            arr = np.stack([square(view) for view in views])
     except ImageDecodeError:
         raise
     except MemoryError as e:

@@ -62,6 +62,7 @@ class View(str, enum.Enum):
     CENTER = "center"  # the centre square
     START = "start"  # the left (landscape) or top (portrait) end of the long side
     END = "end"  # the right or bottom end
+    MIRROR = "mirror"  # the centre square flipped left to right
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,9 @@ def test_views_are_the_centre_and_both_ends_of_the_long_side(tmp_path: Path) -> 
     Image.fromarray(wide.transpose(1, 0, 2).copy()).save(tmp_path / "tall.png")
     top, bottom = preprocess(tmp_path / "tall.png", replace(spec, views=("start", "end")))
     assert int(np.argmax(top.mean((0, 1)))) == 0 and int(np.argmax(bottom.mean((0, 1)))) == 2
+    # the mirror view is the centre square flipped left to right
+    both = preprocess(_photo(tmp_path / "p.jpg"), replace(spec, views=("mirror", "center")))
+    assert np.array_equal(both[0], both[1][:, ::-1]) and not np.array_equal(both[0], both[1])
     # a square photo's views are the same pixels
     square = preprocess(_photo(tmp_path / "sq.jpg", 64, 64), spec)
     assert np.array_equal(square[0], square[1]) and np.array_equal(square[0], square[2])
