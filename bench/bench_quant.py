@@ -10,6 +10,9 @@ other variants) are re-exported from the checkpoint the bundle was built from
 * fp32             the graph before quantization
 * int8-qdq-all     static QDQ int8 calibrated like the bundle, every layer int8
                    (the shipped graph keeps its stem conv and heads in float32)
+* int8-7bit        the shipped recipe with 7-bit weights (``reduce_range``), and
+* int8-u8u8        with uint8 weights: both avoid the saturation of ONNX Runtime's
+                   U8S8 kernels on x86 CPUs without VNNI (the CPU's flags are printed)
 * int8-dynamic     dynamic int8 of every op ONNX Runtime supports (convolutions
                    become ConvInteger): shown because it is the obvious
                    alternative, not shipped
@@ -64,6 +67,16 @@ def _throughput(sess: Any, pixels: np.ndarray, batch: int, min_s: float = 3.0) -
             return done / elapsed
 
 
+def _cpu_flags() -> str:
+    """The CPU's integer dot-product extensions (they decide ONNX Runtime's int8 kernels)."""
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return "CPU flags unknown"
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
+    return "CPU " + (" ".join(f for f in wanted if f in flags) or "without AVX2")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bundle", default=None, help="bundle name/path (default: geoscope-lite)")
@@ -110,6 +123,15 @@ def main(argv: list[str] | None = None) -> int:
         variants = {"fp32": fp32}
         quantize_static_int8(fp32, work / "static.onnx", calib.frames)
         variants["int8-qdq-all"] = work / "static.onnx"
+        # the shipped recipe (stem and heads float) with the two ways around the U8S8
+        # kernels' saturation on x86 CPUs without VNNI
+        for name, flags in (
+            ("int8-7bit", {"reduce_range": True}),
+            ("int8-u8u8", {"unsigned_weights": True}),
+        ):
+            quantize_static_int8(fp32, work / f"{name}.onnx", calib.frames, float_heads=True,
+                                 float_stem=True, **flags)  # fmt: skip
+            variants[name] = work / f"{name}.onnx"
         quantize_dynamic_all_int8(fp32, work / "dynamic.onnx")
         variants["int8-dynamic"] = work / "dynamic.onnx"
         convert_fp16(fp32, work / "fp16.onnx")
@@ -161,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     base = rows[0]
     print(
         f"bundle {bundle.model_id}; {len(val)} val photos; {args.threads} threads; "
-        f"best of {args.rounds} rounds; onnxruntime {ort_version} CPU"
+        f"best of {args.rounds} rounds; onnxruntime {ort_version} CPU; {_cpu_flags()}"
     )
     header = (
         f"{'variant':<16} {'MB':>6} {'b1 ph/s':>8} {'b16 ph/s':>9} {'x fp32':>7} "

@@ -106,13 +106,17 @@ def quantize_static_int8(
     per_channel: bool = True,
     float_heads: bool = False,
     float_stem: bool = False,
+    unsigned_weights: bool = False,
+    reduce_range: bool = False,
 ) -> dict[str, Any]:
     """Static QDQ int8 of an image encoder, ranged on ``calibration_pixels`` uint8 [N, S, S, 3].
 
     ``float_heads``: keep the classifier heads (the layers producing ``logits_*``) in
     float32. ``float_stem``: keep the first convolution (it sees the normalised pixels)
     in float32. Both are small; on the default model they recover part of the int8
-    accuracy loss (see MODEL_CARD.md)."""
+    accuracy loss (see MODEL_CARD.md). ``unsigned_weights`` (uint8 weights, the U8U8
+    kernels) and ``reduce_range`` (7-bit weights) avoid the saturation of ONNX Runtime's
+    U8S8 kernels on x86 CPUs without VNNI; for benchmarks (``bench/bench_quant.py``)."""
     if calibration_pixels.ndim != 4 or calibration_pixels.dtype != np.uint8:
         raise ExportError(
             "calibration pixels must be uint8 [N, S, S, 3], got "
@@ -133,8 +137,9 @@ def quantize_static_int8(
                 _PixelReader(calibration_pixels, input_name, batch_size),
                 quant_format=QuantFormat.QDQ,
                 activation_type=QuantType.QUInt8,
-                weight_type=QuantType.QInt8,
+                weight_type=QuantType.QUInt8 if unsigned_weights else QuantType.QInt8,
                 per_channel=per_channel,
+                reduce_range=reduce_range,
                 calibrate_method=method,
                 nodes_to_exclude=exclude,
                 extra_options={"CalibTensorRangeSymmetric": False},
@@ -144,7 +149,9 @@ def quantize_static_int8(
     return {
         "method": "int8-static-qdq",
         "tool": "onnxruntime.quantization.quantize_static",
-        "weights": "int8 per-channel" if per_channel else "int8 per-tensor",
+        "weights": ("uint8" if unsigned_weights else "int8")
+        + (" 7-bit" if reduce_range else "")
+        + (" per-channel" if per_channel else " per-tensor"),
         "activations": "uint8",
         "calibration": method.name,
         "calibration_images": len(calibration_pixels),
