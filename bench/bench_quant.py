@@ -111,7 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     model = load_checkpoint(checkpoint)
     val = ev.decode_records(ev.sample_records(ev.load_records(None, "val"), args.max_val), m.input)
     n_calib = int(m.quantization.get("calibration_images", 128))
-    calib = ev.decode_records(ev.sample_records(ev.load_records(None, "train"), n_calib), m.input)
+    # calibrated as the export calibrates: one centre view of each photo
+    calib = ev.decode_records(
+        ev.sample_records(ev.load_records(None, "train"), n_calib), m.input.centre_view()
+    )
     predictor = Predictor.load(bundle.path, provider="cpu", threads=args.threads)
 
     rows = []

@@ -136,9 +136,6 @@ def rescan_figures(workdir: Path, n: int) -> None:
 
 
 def child_pipeline(args: argparse.Namespace) -> dict:
-    from dataclasses import replace
-
-    from geoscope_core.runtime.manifest import View
     from geoscope_core.runtime.predictor import Predictor
     from geoscope_core.scan.pipeline import Scanner
     from geoscope_core.scan.types import ScanOptions, ScanStatus
@@ -149,7 +146,7 @@ def child_pipeline(args: argparse.Namespace) -> dict:
     predictor = Predictor.load(args.bundle)
     load_s = time.perf_counter() - t0
     if args.one_view:
-        predictor.preprocess = replace(predictor.preprocess, views=(View.CENTER,))
+        predictor.preprocess = predictor.preprocess.centre_view()
     rss_loaded = _peak_rss_mb()
     scanner = Scanner(
         predictor, ScanOptions(use_cache=False, batch_size=args.batch_size, workers=args.workers)

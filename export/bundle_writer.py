@@ -29,7 +29,6 @@ from geoscope_core.runtime.manifest import (
     DecodingSpec,
     Manifest,
     PreprocessSpec,
-    View,
     hash_bundle_files,
     level_specs,
 )
@@ -165,7 +164,6 @@ def _build(
 ) -> None:
     zero_shot = model.kind == "zero-shot"
     spec = replace(model.preprocess, views=config.views) if config.views else model.preprocess
-    one_view = replace(spec, views=(View.CENTER,))
     output_names = list(model.image_output_names())
     if not output_names or output_names[0] != "embedding":
         raise ExportError(f"the image encoder's first output must be 'embedding': {output_names}")
@@ -176,7 +174,7 @@ def _build(
     if need_calib:
         records = ev.load_records(config.calibration_csv, "train")
         records = ev.sample_records(records, config.calibration_images, seed=config.seed)
-        calib = ev.decode_records(records, one_view)
+        calib = ev.decode_records(records, spec.centre_view())
     val = None
     if config.validate:
         records = ev.load_records(config.val_csv, "val")

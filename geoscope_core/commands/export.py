@@ -72,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="",
         help="squares of each photo the encoder runs on, outputs averaged (test-time "
         "augmentation), from center, start, end, mirror (default: center only; the default model "
-        "ships center,start,end)",
+        "ships center,mirror)",
     )
     parser.add_argument("--no-val", action="store_true", help="skip validation metrics")
     parser.add_argument("--no-text", action="store_true", help="omit the text encoder")

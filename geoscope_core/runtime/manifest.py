@@ -22,7 +22,7 @@ import bisect
 import enum
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,10 @@ class PreprocessSpec:
         if self.views != (View.CENTER,):
             key += "/" + "+".join(v.value for v in self.views)
         return key
+
+    def centre_view(self) -> PreprocessSpec:
+        """This spec with its centre view alone (one encoder input per photo)."""
+        return replace(self, views=(View.CENTER,))
 
     def __post_init__(self) -> None:
         if not 16 <= self.size <= 1024:
