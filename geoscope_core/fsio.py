@@ -17,8 +17,9 @@ import os
 import stat
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 from geoscope_core.errors import GeoScopeError
 
@@ -79,10 +80,15 @@ def sha256_bytes(data: bytes) -> str:
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     """Hex sha256 of a file's bytes (read in ``chunk``-byte pieces)."""
-    h = hashlib.sha256()
     with Path(path).open("rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            h.update(block)
+        return sha256_fileobj(f, chunk)
+
+
+def sha256_fileobj(f: BinaryIO, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of what is left to read in the open binary file ``f``."""
+    h = hashlib.sha256()
+    for block in iter(lambda: f.read(chunk), b""):
+        h.update(block)
     return h.hexdigest()
 
 
@@ -100,6 +106,49 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def short_name(name: str, limit: int = 120) -> str:
+    """``name`` cut to at most ``limit`` bytes (UTF-8 / file-system encoding), its
+    suffix kept, so a name built from it stays under the 255-byte limit of a name."""
+    raw = os.fsencode(name)
+    if len(raw) <= limit:
+        return name
+    suffix = os.fsencode(Path(name).suffix)[:16]
+    head = raw[: limit - len(suffix)]
+    return head.decode("utf-8", "ignore") + suffix.decode("utf-8", "ignore")
+
+
+def read_xattrs(path: Path | int) -> dict[str, bytes]:
+    """The extended attributes of ``path`` (or an open fd) that can be read
+    (``user.*`` such as KDE's tags and ratings, ACLs, ...); {} where unsupported."""
+    if not hasattr(os, "listxattr"):
+        return {}
+    try:
+        names = os.listxattr(path)
+    except OSError as e:
+        log.debug("no extended attributes of %s: %s", path, e)
+        return {}
+    out: dict[str, bytes] = {}
+    for name in names:
+        try:
+            out[name] = os.getxattr(path, name)
+        except OSError as e:
+            log.debug("cannot read attribute %s of %s: %s", name, path, e)
+    return out
+
+
+def write_xattrs(path: Path | int, attrs: Mapping[str, bytes]) -> list[str]:
+    """Set ``attrs`` on ``path`` (or an open fd); returns the names that could not be
+    set (a file system without extended attributes, or a namespace not permitted)."""
+    failed: list[str] = []
+    for name, value in attrs.items():
+        try:
+            os.setxattr(path, name, value)
+        except OSError as e:
+            log.debug("cannot set attribute %s on %s: %s", name, path, e)
+            failed.append(name)
+    return failed
+
+
 def atomic_write_bytes(
     target: Path,
     data: bytes,
@@ -107,21 +156,25 @@ def atomic_write_bytes(
     mode: int | None = None,
     owner: tuple[int, int] | None = None,
     times_ns: tuple[int, int] | None = None,
+    xattrs: Mapping[str, bytes] | None = None,
     before_replace: Callable[[], None] | None = None,
 ) -> None:
     """Write ``data`` to ``target`` atomically.
 
     ``mode`` (permission bits only; setuid/setgid/sticky are dropped), ``owner``
-    (uid, gid; kept when permitted) and ``times_ns`` (atime, mtime in ns) are
-    applied to the temporary file before the rename. ``before_replace`` is called
-    after the temporary file is durable and before the rename; it may raise to
-    abort (the temporary file is then removed and ``target`` untouched). The
-    temporary file is created 0600, so no one else can read it meanwhile.
-    Raises OSError.
+    (uid, gid; kept when permitted), ``xattrs`` (extended attributes: the ones
+    ``user.*`` must be set, others are kept where permitted) and ``times_ns``
+    (atime, mtime in ns) are applied to the temporary file before the rename.
+    ``before_replace`` is called after the temporary file is durable and before
+    the rename; it may raise to abort (the temporary file is then removed and
+    ``target`` untouched). The temporary file is created 0600, so no one else can
+    read it meanwhile. Raises OSError.
     """
     target = Path(target)
     folder = target.parent
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=folder)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{short_name(target.name)}.", suffix=TEMP_SUFFIX, dir=folder
+    )
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -132,6 +185,9 @@ def atomic_write_bytes(
                     os.fchown(f.fileno(), owner[0], owner[1])
             if mode is not None:  # after chown, which may clear setuid bits
                 os.fchmod(f.fileno(), mode & 0o777)
+            lost = [n for n in write_xattrs(f.fileno(), xattrs or {}) if n.startswith("user.")]
+            if lost:
+                raise OSError(errno.ENOTSUP, f"extended attributes not kept: {', '.join(lost)}")
             os.fsync(f.fileno())
         if times_ns is not None:
             os.utime(tmp, ns=times_ns)

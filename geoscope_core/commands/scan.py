@@ -261,9 +261,15 @@ def _write(args: argparse.Namespace, results: Sequence[ScanResult]) -> int:
         for r in results
         if r.prediction is not None and r.status not in (ScanStatus.EXIF, ScanStatus.ERROR)
     ]
+    scanned = {
+        r.path: r.metadata.fingerprint
+        for r in results
+        if r.metadata is not None and r.metadata.fingerprint is not None
+    }
     report = write_locations(
         items,
-        WriteOptions(
+        scanned=scanned,
+        options=WriteOptions(
             overwrite_gps=args.overwrite_gps,
             sidecar=SidecarPolicy(args.sidecar),
             keep_mtime=args.keep_mtime,

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import sqlite3
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,14 +29,15 @@ import numpy as np
 
 from geoscope_core import settings
 from geoscope_core.fsio import path_text
-from geoscope_core.photos.metadata import PhotoMetadata, sidecar_path
+from geoscope_core.photos.metadata import FileFingerprint, PhotoMetadata, sidecar_path
 from geoscope_core.prediction import Prediction
 
 log = logging.getLogger(__name__)
 
 #: 2: PhotoMetadata gained utc_offset_min, gps_utc, sub-seconds; 3: each
-#: alternative of a prediction carries its own radius_km, PhotoMetadata gps_altitude_m
-SCHEMA_VERSION = 3
+#: alternative of a prediction carries its own radius_km, PhotoMetadata gps_altitude_m;
+#: 4: PhotoMetadata fingerprint (size, mtime, SHA-256 of what was scanned)
+SCHEMA_VERSION = 4
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     path TEXT NOT NULL,
@@ -92,6 +94,8 @@ def metadata_to_dict(meta: PhotoMetadata) -> dict[str, Any]:
             v = {"datetime": v.isoformat()}
         elif isinstance(v, tuple):
             v = list(v)
+        elif isinstance(v, FileFingerprint):
+            v = dataclasses.asdict(v)
         out[f.name] = v
     return out
 
@@ -104,12 +108,33 @@ def metadata_from_dict(d: dict[str, Any]) -> PhotoMetadata:
             continue
         if k == "path":
             v = Path(v)
+        elif k == "fingerprint" and isinstance(v, dict):
+            v = FileFingerprint(**v)
         elif isinstance(v, dict) and "datetime" in v:
             v = datetime.fromisoformat(v["datetime"])
         elif isinstance(v, list):
             v = tuple(v)
         kw[k] = v
     return PhotoMetadata(**kw)
+
+
+def _make_private(path: Path, mode: int) -> None:
+    """Give ``path`` (when it exists and is ours) no access for group and others."""
+    try:
+        st = path.stat()
+        if st.st_mode & 0o077 and (not hasattr(os, "getuid") or st.st_uid == os.getuid()):
+            path.chmod(stat.S_IMODE(st.st_mode) & mode)
+    except OSError as e:
+        log.debug("cannot restrict %s: %s", path, e)
+
+
+def _create_private(path: Path) -> None:
+    """Create the cache file 0600 before SQLite does (SQLite would use the umask)."""
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    except OSError as e:
+        log.debug("cannot create %s: %s", path, e)
+    _make_private(path, 0o600)
 
 
 class ScanCache:
@@ -125,15 +150,27 @@ class ScanCache:
 
     @classmethod
     def open(cls, path: Path | None = None) -> ScanCache:
-        """Open (creating if needed) the cache file; a corrupt file is recreated."""
+        """Open (creating if needed) the cache file; a corrupt file is recreated.
+
+        The cache holds paths, GPS, capture times and camera serials, so the file
+        (and SQLite's -wal/-shm beside it) is 0600 and a folder created for it 0700;
+        the default cache folder is made 0700 also when it exists.
+        """
+        default = path is None
         path = Path(path) if path is not None else cls.default_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if default:
+            _make_private(path.parent, 0o700)
+        _create_private(path)
         try:
             conn = cls._connect(path)
         except sqlite3.DatabaseError as e:
             log.warning("scan cache %s is unreadable (%s); starting a new one", path, e)
             path.unlink(missing_ok=True)
+            _create_private(path)
             conn = cls._connect(path)
+        for extra in ("-wal", "-shm"):
+            _make_private(path.with_name(path.name + extra), 0o600)
         return cls(path, conn)
 
     @staticmethod

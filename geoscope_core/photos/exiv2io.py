@@ -35,10 +35,18 @@ def exiv2_module() -> Any:
 
 
 def open_image(data: bytes) -> Any:
-    """An exiv2 image of ``data`` with its metadata read; MetadataError if exiv2 cannot."""
+    """An exiv2 image of a private copy of ``data`` with its metadata read; MetadataError
+    if exiv2 cannot.
+
+    exiv2 edits a memory image in its own buffer (a TIFF whose GPS block keeps its
+    size is rewritten where it lies), so it never gets the caller's ``bytes``: those
+    are the original the journal hashes and backs up. The image holds its copy.
+    """
     exiv2 = exiv2_module()
+    buffer = bytearray(data)
     try:
-        image = exiv2.ImageFactory.open(data)
+        image = exiv2.ImageFactory.open(buffer)
+        image._geoscope_buffer = buffer  # exiv2 does not keep it alive itself
         image.readMetadata()
     except exiv2.Exiv2Error as e:
         raise MetadataError(f"the metadata cannot be read ({_reason(e)})") from e

@@ -22,6 +22,7 @@ whatever happened.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import errno
 import hashlib
@@ -31,15 +32,23 @@ import logging
 import os
 import re
 import secrets
+import shutil
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from geoscope_core import settings
-from geoscope_core.errors import JournalError
-from geoscope_core.fsio import fsync_dir, write_private
+from geoscope_core.errors import GeoScopeError, JournalError
+from geoscope_core.fsio import (
+    fsync_dir,
+    sha256_file,
+    short_name,
+    write_private,
+    write_xattrs,
+)
 from geoscope_core.photos.metadata import sidecar_path
 
 log = logging.getLogger(__name__)
@@ -51,6 +60,10 @@ KEY_NAME = "journal.key"
 #: Largest mtime a journal may ask undo to set (ns): year 2262, the int64 limit.
 MAX_MTIME_NS = (1 << 63) - 1
 _SHA = re.compile(r"^[0-9a-f]{64}$")
+
+
+class BackupMismatchError(GeoScopeError):
+    """A backup does not hash to the original it was made from (that one file fails)."""
 
 
 class ChangeKind(str, enum.Enum):
@@ -268,18 +281,41 @@ class JournalWriter:
             raise _journal_error(self.path, e) from e
         self._seq += 1
 
-    def backup(self, data: bytes, name: str, mode: int = 0o600) -> str:
-        """Store ``data`` (original bytes) durably with the original's permission bits
-        ``mode`` (owner-readable at least); returns its path relative to ``self.folder``."""
+    def backup(
+        self,
+        data: bytes,
+        name: str,
+        sha256: str,
+        mode: int = 0o600,
+        xattrs: Mapping[str, bytes] | None = None,
+    ) -> str:
+        """Store ``data`` (original bytes, whose hex SHA-256 is ``sha256``) durably with
+        the original's permission bits ``mode`` (owner-readable at least) and its
+        extended attributes ``xattrs`` (where the journal's file system keeps them);
+        returns its path relative to ``self.folder``. The stored copy is read back and
+        must hash to ``sha256``, else BackupMismatchError (that file is not written)."""
         self._open()
         self._backups += 1
-        dest = self.backup_dir / f"{self._backups:06d}-{name}"
+        dest = self.backup_dir / f"{self._backups:06d}-{short_name(name)}"
         try:
             write_private(dest, data, (mode & 0o777) | 0o400)
+            stored = sha256_file(dest)
         except OSError as e:
             raise _journal_error(dest, e) from e
+        if xattrs and write_xattrs(dest, xattrs):
+            log.info("%s: not every extended attribute could be kept in the backup", dest)
         fsync_dir(self.backup_dir)
+        if stored != sha256:
+            self.discard(f"{self.backup_dir.name}/{dest.name}")
+            raise BackupMismatchError(
+                "its backup does not match the original as read from disk; the file was not written"
+            )
         return f"{self.backup_dir.name}/{dest.name}"
+
+    def discard(self, backup: str) -> None:
+        """Remove a backup :meth:`backup` made for a file that was then not changed."""
+        with contextlib.suppress(OSError):
+            (self.folder / backup).unlink()
 
     def record(self, entry: JournalEntry) -> None:
         """Append one change record (fsynced before returning)."""
@@ -287,9 +323,18 @@ class JournalWriter:
         self._append({"type": "change", **entry.to_json()})
 
     def close(self) -> None:
-        """Mark the batch complete (an end line), if anything was recorded."""
-        if self._opened:
+        """Mark the batch complete (an end line) if anything was recorded; a journal
+        that recorded no change is removed with its (empty) backup folder."""
+        if not self._opened:
+            return
+        if self._seq > 1:
             self._append({"type": "end", "changes": self._seq - 1})
+            return
+        with contextlib.suppress(OSError):
+            shutil.rmtree(self.backup_dir)
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+        self._opened = False
 
 
 def _journal_error(where: Path, e: OSError) -> JournalError:

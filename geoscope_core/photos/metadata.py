@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 import threading
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from typing import Any, BinaryIO
 
 from geoscope_core.errors import MetadataError
 from geoscope_core.formats import format_from_header
+from geoscope_core.fsio import sha256_file, sha256_fileobj
 from geoscope_core.photos.tags import (
     NOTE_KEYS_EXIF,
     is_estimate_note,
@@ -42,6 +44,26 @@ XMP_SCAN_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
+class FileFingerprint:
+    """Which file content a scan saw: size (bytes), mtime (ns) and SHA-256 (hex)."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
+
+    def differs(self, path: Path) -> str:
+        """Why ``path`` is no longer the file fingerprinted ("" when it still is)."""
+        st = Path(path).stat()
+        if st.st_size != self.size:
+            return f"its size changed since the scan ({self.size} -> {st.st_size} bytes)"
+        if st.st_mtime_ns != self.mtime_ns:
+            return "it was modified since the scan"
+        if sha256_file(path) != self.sha256:
+            return "its content changed since the scan"
+        return ""
+
+
+@dataclass(frozen=True)
 class PhotoMetadata:
     """What GeoScope knows about a photo before looking at its pixels.
 
@@ -53,7 +75,8 @@ class PhotoMetadata:
     (None when the camera wrote none); ``gps_utc`` the GPS fix time (GPSDateStamp +
     GPSTimeStamp, naive UTC) and ``gps_altitude_m`` its altitude (metres above sea
     level), both of camera GPS only (None when absent or for an estimate); ``camera``
-    is "make model serial" ("" when unknown); ``orientation`` is the EXIF orientation 1-8.
+    is "make model serial" ("" when unknown); ``orientation`` is the EXIF orientation 1-8;
+    ``fingerprint`` identifies the file content read (checked again before writing).
     """
 
     path: Path
@@ -65,6 +88,7 @@ class PhotoMetadata:
     utc_offset_min: int | None = None
     gps_utc: datetime | None = None
     gps_altitude_m: float | None = None
+    fingerprint: FileFingerprint | None = None
 
 
 def sidecar_path(path: Path) -> Path:
@@ -247,12 +271,15 @@ def read_metadata(path: Path) -> PhotoMetadata:
     path = Path(path)
     try:
         with path.open("rb") as f:
+            st = os.fstat(f.fileno())
             head = f.read(32)
             _check_signature(path, head)
             f.seek(0)
             tags = exif_tags(f)
             f.seek(0)
             packet = embedded_xmp(f.read(XMP_SCAN_BYTES))
+            f.seek(0)
+            fingerprint = FileFingerprint(st.st_size, st.st_mtime_ns, sha256_fileobj(f))
     except MetadataError:
         raise
     except OSError as e:
@@ -322,4 +349,5 @@ def read_metadata(path: Path) -> PhotoMetadata:
         utc_offset_min=utc_offset,
         gps_utc=_gps_utc(tags) if camera_gps else None,
         gps_altitude_m=_gps_altitude(tags) if camera_gps else None,
+        fingerprint=fingerprint,
     )

@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from geoscope_core.errors import JournalError
-from geoscope_core.fsio import atomic_write_bytes, fsync_dir, sha256_bytes, sha256_file
+from geoscope_core.fsio import (
+    atomic_write_bytes,
+    fsync_dir,
+    read_xattrs,
+    sha256_bytes,
+    sha256_file,
+)
 from geoscope_core.photos.journal import (
     BACKUP_SUFFIX,
     JOURNAL_SUFFIX,
@@ -111,6 +117,8 @@ def _undo_one(entry: JournalEntry, journal: Journal) -> UndoResult:
         mode=entry.mode if entry.mode is not None else stat.S_IMODE(st.st_mode),
         owner=(st.st_uid, st.st_gid),
         times_ns=times,
+        # the original's extended attributes (kept with its backup) over today's
+        xattrs={**read_xattrs(target), **read_xattrs(backup)},
     )
     return UndoResult(target, UndoAction.RESTORED)
 

@@ -21,21 +21,24 @@ import logging
 import math
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
 from geoscope_core.errors import GeoScopeError, JournalError, MetadataError
 from geoscope_core.formats import WriteMode, format_of
 from geoscope_core.fsio import (
+    FileChangedError,
     FolderLockedError,
     atomic_write_bytes,
     check_unchanged,
     folder_lock,
     folder_writable,
     is_read_only,
+    read_xattrs,
     remove_stale_temps,
     sha256_bytes,
+    sha256_file,
 )
 from geoscope_core.geo.places import PlaceNames
 from geoscope_core.photos import editors
@@ -46,7 +49,12 @@ from geoscope_core.photos.journal import (
     JournalWriter,
     default_journal_dir,
 )
-from geoscope_core.photos.metadata import PhotoMetadata, read_metadata, sidecar_path
+from geoscope_core.photos.metadata import (
+    FileFingerprint,
+    PhotoMetadata,
+    read_metadata,
+    sidecar_path,
+)
 from geoscope_core.photos.options import (
     WROTE,
     SidecarPolicy,
@@ -119,7 +127,11 @@ def _sidecar_reason(path: Path, st: os.stat_result, options: WriteOptions) -> st
 
 
 def _write_one(
-    path: Path, prediction: Prediction, options: WriteOptions, journal: JournalWriter
+    path: Path,
+    prediction: Prediction,
+    options: WriteOptions,
+    journal: JournalWriter,
+    scanned: FileFingerprint | None,
 ) -> WriteResult:
     """Write one photo; symbolic links are followed (the link itself stays a link)."""
     action, reason = _invalid_reason(prediction, options)
@@ -133,12 +145,16 @@ def _write_one(
         return WriteResult(path, WriteAction.FAILED, "file not found")
     except (OSError, RuntimeError) as e:  # RuntimeError: symlink loop (Python < 3.13)
         return WriteResult(path, WriteAction.FAILED, f"cannot resolve path: {e}")
-    result = _write_real(real, prediction, options, journal)
+    result = _write_real(real, prediction, options, journal, scanned)
     return replace(result, path=Path(path))
 
 
 def _write_real(
-    path: Path, prediction: Prediction, options: WriteOptions, journal: JournalWriter
+    path: Path,
+    prediction: Prediction,
+    options: WriteOptions,
+    journal: JournalWriter,
+    scanned: FileFingerprint | None,
 ) -> WriteResult:
     st = path.stat()
     if not stat.S_ISREG(st.st_mode):
@@ -149,6 +165,12 @@ def _write_real(
         return WriteResult(
             path, WriteAction.SKIPPED, f"unsupported format {path.suffix or '(no suffix)'}"
         )
+    if scanned is not None:
+        changed = scanned.differs(path)
+        if changed:
+            return WriteResult(
+                path, WriteAction.FAILED, f"not the photo that was scanned: {changed}"
+            )
     meta = read_metadata(path)  # MetadataError -> failed (caller)
     reason = _existing_gps_reason(meta, options)
     if reason:
@@ -217,37 +239,74 @@ def _write_in_place(
     journal: JournalWriter,
 ) -> WriteResult:
     data = path.read_bytes()
+    before = sha256_bytes(data)
     new, old = _prepare_in_place(data, prediction, place)
+    if sha256_bytes(data) != before:  # an editor must never touch the original's bytes
+        raise MetadataError("the original's bytes changed in memory while editing; not written")
     if options.dry_run:
         return WriteResult(path, WriteAction.WOULD_WRITE, "", path)
     mode = stat.S_IMODE(st.st_mode)
     check_unchanged(path, st)
+    xattrs = read_xattrs(path)
     entry = JournalEntry(
         path=path,
         target=path,
         kind=ChangeKind.IN_PLACE,
-        before_sha256=sha256_bytes(data),
+        before_sha256=before,
         after_sha256=sha256_bytes(new),
-        backup=journal.backup(data, path.name, mode),
+        backup=journal.backup(data, path.name, before, mode, xattrs),
         mode=mode & 0o777,
         mtime_ns=st.st_mtime_ns,
         old=old,
         written=_written(prediction),
     )
+    _replace(path, new, entry, st, st, xattrs, options, journal)
+    return WriteResult(path, WriteAction.WRITTEN, "", path)
+
+
+def _replace(
+    target: Path,
+    new: bytes,
+    entry: JournalEntry,
+    st: os.stat_result | None,
+    owner_st: os.stat_result,
+    xattrs: dict[str, bytes],
+    options: WriteOptions,
+    journal: JournalWriter,
+) -> None:
+    """Replace ``target`` (``st``: its stat as read, None when it does not exist yet)
+    by ``new`` atomically, recording ``entry`` just before the rename once the file
+    on disk is checked to be the original backed up (same stat and SHA-256); a file
+    that is not changed after all loses its backup again."""
+    recorded = False
 
     def commit() -> None:
-        check_unchanged(path, st)
+        nonlocal recorded
+        if st is None:
+            if os.path.lexists(target):
+                raise FileChangedError("a sidecar appeared while GeoScope was writing it")
+        else:
+            check_unchanged(target, st)
+            if sha256_file(target) != entry.before_sha256:
+                raise FileChangedError("file changed while GeoScope was writing it")
         journal.record(entry)
+        recorded = True
 
-    atomic_write_bytes(
-        path,
-        new,
-        mode=mode,
-        owner=(st.st_uid, st.st_gid),
-        times_ns=(st.st_atime_ns, st.st_mtime_ns) if options.keep_mtime else None,
-        before_replace=commit,
-    )
-    return WriteResult(path, WriteAction.WRITTEN, "", path)
+    keep_times = st is not None and options.keep_mtime
+    try:
+        atomic_write_bytes(
+            target,
+            new,
+            mode=entry.mode if entry.mode is not None else stat.S_IMODE(owner_st.st_mode) & 0o666,
+            owner=(owner_st.st_uid, owner_st.st_gid),
+            times_ns=(st.st_atime_ns, st.st_mtime_ns) if keep_times and st else None,
+            xattrs=xattrs,
+            before_replace=commit,
+        )
+    except BaseException:
+        if not recorded and entry.backup is not None:
+            journal.discard(entry.backup)
+        raise
 
 
 def _write_sidecar(
@@ -277,30 +336,24 @@ def _write_sidecar(
     if options.dry_run:
         return WriteResult(path, WriteAction.WOULD_WRITE, why, target)
     # A new sidecar is as private as its photo (never executable).
-    mode = stat.S_IMODE(photo_st.st_mode) & 0o666 if st is None else stat.S_IMODE(st.st_mode)
+    before = sha256_bytes(existing) if existing is not None else None
+    xattrs = read_xattrs(target) if st is not None else {}
+    backup = None
+    if existing is not None and before is not None and st is not None:
+        backup = journal.backup(existing, target.name, before, stat.S_IMODE(st.st_mode), xattrs)
     entry = JournalEntry(
         path=path,
         target=target,
         kind=ChangeKind.SIDECAR,
         after_sha256=sha256_bytes(new),
-        before_sha256=sha256_bytes(existing) if existing is not None else None,
-        backup=journal.backup(existing, target.name, mode) if existing is not None else None,
-        mode=(mode & 0o777) if st is not None else None,
+        before_sha256=before,
+        backup=backup,
+        mode=stat.S_IMODE(st.st_mode) & 0o777 if st is not None else None,
         mtime_ns=st.st_mtime_ns if st is not None else None,
         old=old,
         written=_written(prediction),
     )
-    times = (st.st_atime_ns, st.st_mtime_ns) if st is not None and options.keep_mtime else None
-
-    def commit() -> None:
-        if existing is None and os.path.lexists(target):
-            raise MetadataError("a sidecar appeared while GeoScope was writing it")
-        if st is not None:
-            check_unchanged(target, st)
-        journal.record(entry)
-
-    owner = (photo_st.st_uid, photo_st.st_gid) if st is None else (st.st_uid, st.st_gid)
-    atomic_write_bytes(target, new, mode=mode, owner=owner, times_ns=times, before_replace=commit)
+    _replace(target, new, entry, st, st or photo_st, xattrs, options, journal)
     return WriteResult(path, WriteAction.SIDECAR, why, target)
 
 
@@ -322,17 +375,21 @@ def write_locations(
     items: Iterable[tuple[Path, Prediction]],
     options: WriteOptions | None = None,
     journal_dir: Path | None = None,
+    scanned: Mapping[Path, FileFingerprint] | None = None,
 ) -> WriteReport:
     """Write each prediction's location into its photo (or the photo's XMP sidecar).
 
     Per-file problems become "failed"/"skipped" results and the batch goes on;
     a folder another GeoScope process is writing fails its photos, and a
     journal that cannot be written (a full disk) stops the batch: every photo
-    not yet written is "failed" with that reason. Changes are recorded in a
-    journal in ``journal_dir`` (default ``settings.cache_dir()/"journals"``),
+    not yet written is "failed" with that reason. ``scanned`` holds what each
+    photo was when it was scanned (by the path given in ``items``): a photo whose
+    file is no longer that one (size, mtime, SHA-256) fails. Changes are recorded
+    in a journal in ``journal_dir`` (default ``settings.cache_dir()/"journals"``),
     created only if something is written; pass it to
     :func:`geoscope_core.photos.undo.undo` to restore the originals.
     """
+    scanned = scanned or {}
     options = options if options is not None else WriteOptions()
     writer = JournalWriter(Path(journal_dir) if journal_dir else default_journal_dir())
     results: list[WriteResult] = []
@@ -359,7 +416,7 @@ def write_locations(
                 results.append(WriteResult(path, WriteAction.FAILED, locks[folder]))
                 continue
             try:
-                result = _write_one(path, prediction, options, writer)
+                result = _write_one(path, prediction, options, writer, scanned.get(path))
             except JournalError as e:
                 stopped = str(e)
                 result = WriteResult(path, WriteAction.FAILED, stopped)

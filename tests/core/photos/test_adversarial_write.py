@@ -1,0 +1,247 @@
+"""Nothing a write touches may lose what the user had: hostile and unlucky cases.
+
+Real camera TIFFs and JPEGs from the shared fixtures, changed with ExifTool where a
+case needs a GPS block the fixtures lack; the results are compared byte for byte.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+from pathlib import Path
+
+import pytest
+from photos_testutil import PREDICTION, copy_fixture, exiftool_path, samples_dir
+
+from geoscope_core.photos.metadata import read_metadata
+from geoscope_core.photos.undo import UndoAction, undo
+from geoscope_core.photos.writer import WriteAction, WriteOptions, write_locations
+
+#: A second estimate, far from the first.
+OTHER = dataclasses.replace(PREDICTION, lat=-33.8688, lon=151.2093, city="", admin1="")
+
+
+def _exiftool(path: Path, *args: str) -> None:
+    subprocess.run(
+        [exiftool_path(), "-q", "-overwrite_original", *args, str(path)], check=True, timeout=60
+    )
+
+
+def _tiffs(folder: Path) -> list[Path]:
+    """Every fixture TIFF, and each again with the all-zero GPS block cameras write
+    without a fix (made by ExifTool from the real file)."""
+    out = []
+    for src in sorted((samples_dir() / "tiff").glob("*.tif*")):
+        plain = copy_fixture(src, folder)
+        zero = copy_fixture(src, folder, f"zero-{src.name}")
+        _exiftool(
+            zero,
+            "-GPSVersionID=2.2.0.0",
+            "-GPSLatitudeRef=N",
+            "-GPSLatitude=0",
+            "-GPSLongitudeRef=E",
+            "-GPSLongitude=0",
+            "-GPSAltitude=0",
+        )
+        out += [plain, zero]
+    assert len(out) >= 8, "expected the fixture TIFFs"
+    return out
+
+
+# --------------------------------------------------------------------------- backups
+
+
+def test_tiffs_written_twice_undo_both_journals_byte_for_byte(tmp_path: Path) -> None:
+    files = _tiffs(tmp_path)
+    original = {f: f.read_bytes() for f in files}
+    first = write_locations([(f, PREDICTION) for f in files], journal_dir=tmp_path / "j")
+    assert {r.action for r in first.results} == {WriteAction.WRITTEN}
+    second = write_locations(
+        [(f, OTHER) for f in files], WriteOptions(overwrite_gps=True), journal_dir=tmp_path / "j"
+    )
+    assert {r.action for r in second.results} == {WriteAction.WRITTEN}
+    assert first.journal is not None and second.journal is not None
+    for journal in (second.journal, first.journal):
+        results = undo(journal)
+        assert [(r.action, r.reason) for r in results] == [(UndoAction.RESTORED, "")] * len(files)
+    assert {f.name for f in files if f.read_bytes() != original[f]} == set()
+
+
+def test_camera_fix_of_a_tiff_comes_back_after_undo_of_overwrite_gps(tmp_path: Path) -> None:
+    src = sorted((samples_dir() / "tiff").glob("*.tif*"))[0]
+    f = copy_fixture(src, tmp_path)
+    _exiftool(
+        f, "-GPSLatitudeRef=N", "-GPSLatitude=45.5", "-GPSLongitudeRef=E", "-GPSLongitude=10.25"
+    )
+    original = f.read_bytes()
+    assert read_metadata(f).gps == pytest.approx((45.5, 10.25))
+    report = write_locations([(f, OTHER)], WriteOptions(overwrite_gps=True), tmp_path / "j")
+    assert [r.action for r in report.results] == [WriteAction.WRITTEN]
+    assert read_metadata(f).gps == pytest.approx((OTHER.lat, OTHER.lon))
+    assert report.journal is not None
+    assert [r.action for r in undo(report.journal)] == [UndoAction.RESTORED]
+    assert f.read_bytes() == original
+    meta = read_metadata(f)
+    assert meta.gps == pytest.approx((45.5, 10.25)) and not meta.gps_is_estimate
+
+
+def test_backup_is_the_file_as_read_from_disk(tmp_path: Path) -> None:
+    from geoscope_core.fsio import sha256_file
+    from geoscope_core.photos.journal import read_journal
+
+    files = _tiffs(tmp_path)[:4]
+    before = {f: sha256_file(f) for f in files}
+    report = write_locations([(f, PREDICTION) for f in files], journal_dir=tmp_path / "j")
+    assert report.journal is not None
+    journal = read_journal(report.journal)
+    for entry in journal.entries:
+        assert entry.before_sha256 == before[entry.target]
+        assert sha256_file(journal.path.parent / str(entry.backup)) == before[entry.target]
+
+
+# --------------------------------------------------------------------------- extended attributes
+
+
+def _xattrs_supported(folder: Path) -> bool:
+    import os
+
+    probe = folder / "xattr-probe"
+    probe.write_bytes(b"")
+    try:
+        os.setxattr(probe, "user.geoscope.probe", b"1")
+    except OSError:
+        return False
+    finally:
+        probe.unlink()
+    return True
+
+
+def test_extended_attributes_survive_write_and_undo(tmp_path: Path) -> None:
+    import os
+
+    if not _xattrs_supported(tmp_path):
+        pytest.skip(f"{tmp_path}'s file system keeps no user extended attributes")
+    tags = {"user.xdg.tags": b"holiday,family", "user.baloo.rating": b"8"}
+    photo = copy_fixture(samples_dir() / "jpg/Canon_40D.jpg", tmp_path)
+    tiff = copy_fixture(sorted((samples_dir() / "tiff").glob("*.tif*"))[0], tmp_path)
+    heif = copy_fixture(samples_dir() / "heic/samplefilehub.heif", tmp_path)
+    side = heif.with_name(heif.name + ".xmp")
+    side.write_text(
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+        'rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:Rating="4"/>'
+        "</rdf:RDF></x:xmpmeta>"
+    )
+    targets = [photo, tiff, side]
+    for f in targets:
+        for k, v in tags.items():
+            os.setxattr(f, k, v)
+    report = write_locations([(f, PREDICTION) for f in (photo, tiff, heif)], journal_dir=tmp_path)
+    assert [r.action for r in report.results] == [
+        WriteAction.WRITTEN,
+        WriteAction.WRITTEN,
+        WriteAction.SIDECAR,
+    ]
+    for f in targets:
+        assert {k: os.getxattr(f, k) for k in tags} == tags, f.name
+    # backups keep them too, and undo puts the original's back
+    for f in targets:
+        os.setxattr(f, "user.xdg.tags", b"changed later")
+    assert report.journal is not None
+    assert {r.action for r in undo(report.journal)} == {UndoAction.RESTORED}
+    for f in targets:
+        assert {k: os.getxattr(f, k) for k in tags} == tags, f.name
+
+
+# --------------------------------------------------------------------------- identity
+
+
+def test_photo_replaced_between_scan_and_write_is_not_written(tmp_path: Path) -> None:
+    import os
+    import shutil
+
+    a = copy_fixture(samples_dir() / "jpg/Canon_40D.jpg", tmp_path)
+    b = copy_fixture(samples_dir() / "jpg/Canon_40D.jpg", tmp_path, "b.jpg")
+    c = copy_fixture(samples_dir() / "jpg/Canon_40D.jpg", tmp_path, "c.jpg")
+    scanned = {p: read_metadata(p).fingerprint for p in (a, b, c)}
+    assert all(scanned.values())
+    # a: another photo moved over it; b: same size and mtime, one byte changed; c: untouched
+    other = copy_fixture(samples_dir() / "jpg/Nikon_D70.jpg", tmp_path, "other.jpg")
+    shutil.move(other, a)
+    st = b.stat()
+    data = bytearray(b.read_bytes())
+    data[-3] ^= 0xFF
+    b.write_bytes(bytes(data))
+    os.utime(b, ns=(st.st_atime_ns, st.st_mtime_ns))
+    before = {p: p.read_bytes() for p in (a, b)}
+    report = write_locations(
+        [(p, PREDICTION) for p in (a, b, c)],
+        journal_dir=tmp_path / "j",
+        scanned={p: fp for p, fp in scanned.items() if fp is not None},
+    )
+    got = {r.path.name: (r.action, r.reason) for r in report.results}
+    assert got["Canon_40D.jpg"][0] is WriteAction.FAILED
+    assert "not the photo that was scanned" in got["Canon_40D.jpg"][1]
+    assert got["b.jpg"] == (
+        WriteAction.FAILED,
+        "not the photo that was scanned: its content changed since the scan",
+    )
+    assert got["c.jpg"][0] is WriteAction.WRITTEN
+    assert {p: p.read_bytes() for p in (a, b)} == before
+
+
+# --------------------------------------------------------------------------- batches
+
+
+def test_long_file_name_fails_alone_and_the_batch_goes_on(tmp_path: Path) -> None:
+    long_name = "x" * 246 + ".jpg"  # 250 bytes: at the limit of a name
+    names = ["a.jpg", long_name, "z.jpg"]
+    files = [copy_fixture(samples_dir() / "jpg/Canon_40D.jpg", tmp_path, n) for n in names]
+    report = write_locations([(f, PREDICTION) for f in files], journal_dir=tmp_path / "j")
+    assert [r.action for r in report.results] == [WriteAction.WRITTEN] * 3
+    assert report.journal is not None
+    assert {r.action for r in undo(report.journal)} == {UndoAction.RESTORED}
+
+
+def test_batch_that_changed_nothing_leaves_no_journal_or_backup(tmp_path: Path) -> None:
+    from unittest import mock
+
+    f = copy_fixture(samples_dir() / "jpg/Canon_40D.jpg", tmp_path)
+    g = copy_fixture(samples_dir() / "jpg/Canon_40D.jpg", tmp_path, "g.jpg")
+    original = f.read_bytes()
+    journals = tmp_path / "j"
+    fail = OSError(36, "File name too long")
+    with mock.patch("geoscope_core.fsio.tempfile.mkstemp", side_effect=fail):
+        report = write_locations([(f, PREDICTION), (g, PREDICTION)], journal_dir=journals)
+    assert [r.action for r in report.results] == [WriteAction.FAILED] * 2
+    assert report.journal is None
+    assert f.read_bytes() == original
+    assert list(journals.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- privacy
+
+
+def test_scan_cache_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import stat
+
+    from geoscope_core.photos.cache import ScanCache
+    from geoscope_core.settings import CACHE_ENV
+
+    old = os.umask(0o022)
+    try:
+        custom = tmp_path / "new" / "cache.sqlite"
+        ScanCache.open(custom).close()
+        default_dir = tmp_path / "cache"
+        default_dir.mkdir(mode=0o755)
+        monkeypatch.setenv(CACHE_ENV, str(default_dir))
+        with ScanCache.open() as cache:
+            cache.put_many([], "m")
+            default = cache.path
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(custom.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(default_dir.stat().st_mode) == 0o700
+    for f in [custom, default, *default.parent.glob("*-wal"), *default.parent.glob("*-shm")]:
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600, f.name
