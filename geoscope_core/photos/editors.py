@@ -10,6 +10,7 @@ an existing XMP packet rather than dropping or ignoring it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from geoscope_core.errors import MetadataError
@@ -19,6 +20,7 @@ from geoscope_core.photos.tags import (
     BY_FIELD,
     NAME_FIELDS,
     PLACE_FIELDS,
+    XMP_GPS_PREFIX,
     XMP_NAMESPACE,
     XMP_PLACE_KEYS,
     XMP_PREFIX,
@@ -27,7 +29,13 @@ from geoscope_core.photos.tags import (
     iptc_values,
     xmp_values,
 )
-from geoscope_core.photos.xmpread import decode_xmp
+from geoscope_core.photos.verify import UnsafeInPlaceError
+from geoscope_core.photos.xmpread import (
+    decode_xmp,
+    embedded_xmp,
+    lost_properties,
+    xmp_properties,
+)
 
 log = logging.getLogger(__name__)
 
@@ -141,9 +149,12 @@ def jpeg_bytes(data: bytes, values: dict[Field, Any], alpha3: str) -> tuple[byte
             try:
                 plan = _xmp_for_photo(values, decode_xmp(text))
                 packet = xmp_with_description(text, plan) or x2.encode_xmp(plan, text)
+                _refuse_loss(text, packet, plan)
                 payload = je.XMP_HEADER + packet.encode("utf-8")
                 if len(payload) <= je.MAX_SEGMENT_PAYLOAD:
                     segments[xmp_at[0]] = je.Segment(0xE1, payload)
+            except UnsafeInPlaceError:
+                raise
             except MetadataError as e:
                 log.info("existing XMP kept as it is: %s", e)
     iptc_add = x2.iptc_to_add(src, iptc_plan, _names(values))
@@ -165,8 +176,11 @@ def tiff_bytes(data: bytes, values: dict[Field, Any], alpha3: str) -> tuple[byte
     xmp_plan = _xmp_for_photo(values, existing)
     iptc_add = x2.iptc_to_add(image, iptc_values(values, alpha3), _names(values))
     old = x2.current_values(image, [*xmp_plan, *iptc_add])
-    packet = str(image.xmpPacket() or "")
+    # exiv2 gives no packet when it cannot decode the one there: that one counts too
+    packet = str(image.xmpPacket() or "") or (embedded_xmp(data) or "")
     merged = xmp_with_description(packet, xmp_plan) if packet else None
+    if packet and merged is None:
+        _refuse_loss(packet, x2.encode_xmp(xmp_plan, packet), xmp_plan)
     x2.clear_gps(image)
     x2.set_values(image.exifData(), exif_values(values))
     if merged is not None:  # the packet keeps every byte it had
@@ -183,18 +197,64 @@ def tiff_bytes(data: bytes, values: dict[Field, Any], alpha3: str) -> tuple[byte
     return out, old
 
 
+def _rewritten(plan: dict[str, str]) -> Callable[[str], bool]:
+    """Whether an XMP property (exiv2 key) is one GeoScope replaces when it writes ``plan``."""
+    return lambda k: k in plan or k.startswith((XMP_GPS_PREFIX, f"Xmp.{XMP_PREFIX}."))
+
+
+def _refuse_loss(packet: str, new: str, plan: dict[str, str]) -> None:
+    """UnsafeInPlaceError (the photo gets a sidecar) when the XMP ``new`` lost any
+    property of ``packet`` GeoScope does not replace (exiv2 cannot read all of it)."""
+    try:
+        lost = lost_properties(packet, new, _rewritten(plan))
+    except MetadataError as e:
+        raise UnsafeInPlaceError(f"its XMP cannot be read completely ({e})") from e
+    if lost:
+        raise UnsafeInPlaceError(
+            f"its XMP cannot be rewritten without losing {', '.join(lost[:3])}"
+            + (" ..." if len(lost) > 3 else "")
+        )
+
+
 def sidecar_bytes(existing: bytes | None, values: dict[Field, Any]) -> tuple[bytes, dict[str, str]]:
     """A new XMP sidecar for the estimate, or ``existing`` with it merged in (its GPS
-    properties replaced, every other property kept); and the values replaced."""
+    properties replaced, every other property kept); and the values replaced.
+
+    An existing sidecar is never replaced by less than it held: when exiv2 cannot
+    read all of it (a property repeated, ``rdf:parseType="Literal"``), the estimate
+    goes into a description of its own and every existing byte is kept; when that
+    cannot be done either, or the file is not well-formed XML, MetadataError says
+    why and the sidecar stays as it is.
+    """
     exiv2 = x2.exiv2_module()
+    plan = xmp_values(values)
+    text = None
     if existing is None:
         image = exiv2.ImageFactory.create(exiv2.ImageType.xmp)
     else:
+        try:
+            text = existing.decode("utf-8")
+            xmp_properties(text)
+        except (UnicodeDecodeError, MetadataError) as e:
+            raise MetadataError(
+                f"it cannot be read completely, so it was left as it is ({e})"
+            ) from e
         image = x2.open_image(existing)
-    plan = xmp_values(values)
     old = x2.current_values(image, plan)
-    x2.erase_keys(image.xmpData(), lambda k: not k.startswith("Xmp.exif.GPS"))
+    x2.erase_keys(image.xmpData(), lambda k: not k.startswith(XMP_GPS_PREFIX))
     x2.set_values(image.xmpData(), plan)
     out = x2.image_bytes(image)
     del image
-    return out, old
+    if text is None:
+        return out, old
+    lost = lost_properties(text, out.decode("utf-8", "replace"), _rewritten(plan))
+    if not lost:
+        return out, old
+    merged = xmp_with_description(text, plan)
+    if merged is None:
+        raise MetadataError(
+            "exiv2 cannot read all of it and GeoScope would lose "
+            f"{', '.join(lost[:3])}{' ...' if len(lost) > 3 else ''}; it was left as it is"
+        )
+    log.info("sidecar kept byte for byte, the estimate added beside it (exiv2 would lose %s)", lost)
+    return merged.encode("utf-8"), {k: v for k, v in decode_xmp(text).items() if k in plan}

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import math
 import re
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Callable
 
 from geoscope_core.errors import MetadataError
 from geoscope_core.photos.tags import (
@@ -76,16 +79,7 @@ def decode_xmp(packet: str) -> dict[str, str]:
     expat 2.4, no external entities) rather than exiv2, whose namespace registry is
     process-wide and would be changed by odd packets. MetadataError if not XML.
     """
-    import xml.etree.ElementTree as ET
-
-    body = packet[packet.find("<x:xmpmeta") :] if "<x:xmpmeta" in packet else packet
-    end = body.rfind("</x:xmpmeta>")
-    if end >= 0:
-        body = body[: end + len("</x:xmpmeta>")]
-    try:
-        root = ET.fromstring(body)
-    except ET.ParseError as e:
-        raise MetadataError(f"invalid XMP packet: {e}") from e
+    root = _xmp_root(packet)
     out: dict[str, str] = {}
 
     def key(tag: str) -> str | None:
@@ -104,6 +98,66 @@ def decode_xmp(packet: str) -> dict[str, str]:
         if k and len(el) == 0 and el.text and el.text.strip():
             out.setdefault(k, el.text.strip())
     return out
+
+
+_RDF_NS = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
+
+
+def _xmp_root(packet: str) -> ET.Element:
+    body = packet[packet.find("<x:xmpmeta") :] if "<x:xmpmeta" in packet else packet
+    end = body.rfind("</x:xmpmeta>")
+    if end >= 0:
+        body = body[: end + len("</x:xmpmeta>")]
+    try:
+        return ET.fromstring(body)
+    except ET.ParseError as e:
+        raise MetadataError(f"invalid XMP packet: {e}") from e
+
+
+def _exiv2_key(tag: str) -> str:
+    """``{uri}name`` as an exiv2 key when GeoScope knows the namespace, else as it is."""
+    uri, _, name = tag[1:].partition("}")
+    prefix = _XMP_NAMESPACES.get(uri)
+    return f"Xmp.{prefix}.{name}" if prefix else tag
+
+
+def xmp_properties(packet: str) -> Counter[tuple[str, str]]:
+    """Every value an XMP packet holds, as (top-level property, text) pairs with their
+    counts: attribute and element forms alike, array items, qualifiers and the
+    content of ``rdf:parseType="Literal"`` properties. Properties of the namespaces
+    GeoScope reads are named by exiv2 key (``Xmp.exif.GPSLatitude``), others by
+    ``{uri}name``. MetadataError when the packet is not well-formed XML."""
+    out: Counter[tuple[str, str]] = Counter()
+
+    def visit(el: ET.Element, prop: str | None) -> None:
+        rdf = el.tag.startswith(_RDF_NS)
+        here = prop if rdf or prop is not None else _exiv2_key(el.tag)
+        for attr, value in el.attrib.items():
+            if attr.startswith(_RDF_NS) and attr != f"{_RDF_NS}resource":
+                continue
+            out[(here or _exiv2_key(attr), value)] += 1
+        if here is not None and el.text and el.text.strip():
+            out[(here, el.text.strip())] += 1
+        for child in el:
+            visit(child, here)
+
+    root = _xmp_root(packet)
+    descriptions = [d for rdf in root.iter(f"{_RDF_NS}RDF") for d in rdf]
+    for description in descriptions:
+        for attr, value in description.attrib.items():
+            if not attr.startswith(_RDF_NS):
+                out[(_exiv2_key(attr), value)] += 1
+        for child in description:
+            visit(child, None)
+    return out
+
+
+def lost_properties(old: str, new: str, replaced: Callable[[str], bool]) -> list[str]:
+    """The properties of the XMP packet ``old`` with a value that the packet ``new``
+    no longer holds, apart from those ``replaced`` accepts (by key, see
+    :func:`xmp_properties`). MetadataError when either is not well-formed XML."""
+    missing = xmp_properties(old) - xmp_properties(new)
+    return sorted({k for k, _ in missing if not replaced(k)})
 
 
 def embedded_xmp(head: bytes) -> str | None:

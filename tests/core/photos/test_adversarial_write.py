@@ -245,3 +245,84 @@ def test_scan_cache_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert stat.S_IMODE(default_dir.stat().st_mode) == 0o700
     for f in [custom, default, *default.parent.glob("*-wal"), *default.parent.glob("*-shm")]:
         assert stat.S_IMODE(f.stat().st_mode) == 0o600, f.name
+
+
+# ----------------------------------------------------------------- XMP exiv2 cannot read
+
+_HEAD = (
+    '<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>\n<x:xmpmeta xmlns:x="adobe:ns:meta/">'
+    '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    '<rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" '
+    'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:darktable="http://darktable.sf.net/" '
+    'xmp:Rating="4" xmp:Label="Red">'
+    "<dc:subject><rdf:Bag><rdf:li>holiday</rdf:li><rdf:li>beach</rdf:li></rdf:Bag></dc:subject>"
+)
+_TAIL = '</rdf:Description></rdf:RDF></x:xmpmeta>\n<?xpacket end="w"?>'
+HOSTILE_XMP = {
+    "control-character": "<dc:title><rdf:Alt><rdf:li xml:lang='x-default'>a\x01b</rdf:li>"
+    "</rdf:Alt></dc:title>",
+    "repeated-property": "<xmp:CreatorTool>a</xmp:CreatorTool><xmp:CreatorTool>b</xmp:CreatorTool>",
+    "parse-type-literal": '<darktable:history rdf:parseType="Literal"><op n="1">x</op>'
+    "</darktable:history>",
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_XMP))
+def test_sidecar_exiv2_cannot_read_is_never_replaced(tmp_path: Path, case: str) -> None:
+    from geoscope_core.photos.xmpread import xmp_properties
+
+    heif = copy_fixture(samples_dir() / "heic/samplefilehub.heif", tmp_path)
+    side = heif.with_name(heif.name + ".xmp")
+    text = _HEAD + HOSTILE_XMP[case] + _TAIL
+    side.write_bytes(text.encode("utf-8"))
+    report = write_locations([(heif, PREDICTION)], journal_dir=tmp_path / "j")
+    (result,) = report.results
+    after = side.read_bytes().decode("utf-8")
+    if case == "control-character":  # not XML: refused, untouched, said so
+        assert result.action is WriteAction.FAILED
+        assert "cannot be read completely" in result.reason and side.name in result.reason
+        assert after == text and report.journal is None
+        return
+    assert result.action is WriteAction.SIDECAR, result.reason
+    at = text.index("</rdf:RDF>")
+    assert after.startswith(text[:at]) and after.endswith(text[at:])  # every byte kept
+    kept = xmp_properties(text) - xmp_properties(after)
+    assert not kept, kept
+    meta = read_metadata(heif)
+    assert meta.gps == pytest.approx((PREDICTION.lat, PREDICTION.lon)) and meta.gps_is_estimate
+    assert report.journal is not None
+    assert [r.action for r in undo(report.journal)] == [UndoAction.RESTORED]
+    assert side.read_bytes().decode("utf-8") == text
+
+
+def test_embedded_xmp_exiv2_cannot_read_is_never_rewritten(tmp_path: Path) -> None:
+    """A JPEG and a TIFF whose XMP repeats a property and holds camera GPS (so the
+    estimate cannot go in a description of its own): the photo is left as it is and
+    the estimate goes to a sidecar."""
+    from geoscope_core.photos import jpegedit as je
+
+    gps = (
+        '<rdf:Description rdf:about="" xmlns:exif="http://ns.adobe.com/exif/1.0/" '
+        'exif:GPSLatitude="10,0.0N" exif:GPSLongitude="20,0.0E"/>'
+    )
+    text = _HEAD + HOSTILE_XMP["repeated-property"] + "</rdf:Description>" + gps
+    text += _TAIL.replace("</rdf:Description>", "", 1)
+    jpeg = copy_fixture(samples_dir() / "jpg/Canon_40D.jpg", tmp_path)
+    segments, rest = je.split_jpeg(jpeg.read_bytes())
+    segments = [s for s in segments if not s.payload.startswith(je.XMP_HEADER)]
+    segments.insert(1, je.Segment(0xE1, je.XMP_HEADER + text.encode("utf-8")))
+    jpeg.write_bytes(je.join_jpeg(segments, rest))
+    tiff = copy_fixture(sorted((samples_dir() / "tiff").glob("*.tif*"))[0], tmp_path)
+    xmp_file = tmp_path / "packet.xmp"
+    xmp_file.write_text(text)
+    _exiftool(tiff, f"-XMP<={xmp_file}")
+    assert b"<xmp:CreatorTool>b</xmp:CreatorTool>" in tiff.read_bytes()
+    xmp_file.unlink()
+    before = {f: f.read_bytes() for f in (jpeg, tiff)}
+    report = write_locations(
+        [(jpeg, PREDICTION), (tiff, PREDICTION)], WriteOptions(overwrite_gps=True), tmp_path / "j"
+    )
+    for r in report.results:
+        assert r.action is WriteAction.SIDECAR, (r.path.name, r.reason)
+        assert "XMP cannot be rewritten without losing" in r.reason
+    assert {f: f.read_bytes() for f in (jpeg, tiff)} == before
