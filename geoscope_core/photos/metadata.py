@@ -127,10 +127,12 @@ def _ratio_to_float(v: Any) -> float:
 
 
 def _dms_to_degrees(values: Any, ref: str, negative_ref: str) -> float:
+    """Degrees of a GPS coordinate as ExifTool reads it: the size of d + m/60 + s/3600
+    (signed rationals included) with the sign of its reference (S or W negative)."""
     parts = [_ratio_to_float(v) for v in list(values)[:3]]
     while len(parts) < 3:
         parts.append(0.0)
-    deg = parts[0] + parts[1] / 60.0 + parts[2] / 3600.0
+    deg = abs(parts[0] + parts[1] / 60.0 + parts[2] / 3600.0)
     if ref.strip().upper().startswith(negative_ref):
         deg = -deg
     return deg

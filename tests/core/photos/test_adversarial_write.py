@@ -326,3 +326,38 @@ def test_embedded_xmp_exiv2_cannot_read_is_never_rewritten(tmp_path: Path) -> No
         assert r.action is WriteAction.SIDECAR, (r.path.name, r.reason)
         assert "XMP cannot be rewritten without losing" in r.reason
     assert {f: f.read_bytes() for f in (jpeg, tiff)} == before
+
+
+# --------------------------------------------------------------------------- reading GPS
+
+
+@pytest.mark.parametrize(
+    ("dms", "lat_ref", "lon_ref"),
+    [
+        ("-45/1 -30/1 0/1", "N", "E"),
+        ("-45/1 30/1 0/1", "N", "W"),
+        ("45/1 -30/1 0/1", "S", "E"),
+        ("-45/1 -30/1 0/1", "S", "W"),
+    ],
+)
+def test_signed_rational_gps_reads_as_exiftool_does(
+    tmp_path: Path, dms: str, lat_ref: str, lon_ref: str
+) -> None:
+    import exiv2
+    from photos_testutil import exiftool_dump
+
+    f = copy_fixture(samples_dir() / "jpg/Canon_40D.jpg", tmp_path)
+    image = exiv2.ImageFactory.open(str(f))
+    image.readMetadata()
+    exif = image.exifData()
+    for key, ref in (("Latitude", lat_ref), ("Longitude", lon_ref)):
+        value = exiv2.Value.create(exiv2.TypeId.signedRational)
+        value.read(dms)
+        exif[f"Exif.GPSInfo.GPS{key}"] = value
+        exif[f"Exif.GPSInfo.GPS{key}Ref"] = ref
+    image.writeMetadata()
+    del image
+    dump = exiftool_dump([f])[f]
+    expected = (dump["Composite:GPSLatitude"], dump["Composite:GPSLongitude"])
+    assert read_metadata(f).gps == pytest.approx(expected, abs=1e-9)
+    assert (expected[0] < 0) == (lat_ref == "S") and (expected[1] < 0) == (lon_ref == "W")
