@@ -60,6 +60,9 @@ KEY_NAME = "journal.key"
 #: Largest mtime a journal may ask undo to set (ns): year 2262, the int64 limit.
 MAX_MTIME_NS = (1 << 63) - 1
 _SHA = re.compile(r"^[0-9a-f]{64}$")
+#: How a backup is named in a journal's backup folder: a 6-digit sequence number, a dash,
+#: the original's name (shortened).
+BACKUP_NAME = re.compile(r"^\d{6}-.")
 
 
 class BackupMismatchError(GeoScopeError):

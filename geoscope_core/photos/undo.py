@@ -12,7 +12,6 @@ from __future__ import annotations
 import enum
 import logging
 import os
-import shutil
 import stat
 import time
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from geoscope_core.fsio import (
     sha256_file,
 )
 from geoscope_core.photos.journal import (
+    BACKUP_NAME,
     BACKUP_SUFFIX,
     JOURNAL_SUFFIX,
     Journal,
@@ -177,7 +177,9 @@ def _tree_size(path: Path) -> int:
 
 
 def list_journals(folder: Path | None = None) -> list[JournalInfo]:
-    """The journals in ``folder`` (default: where ``scan --write`` keeps them), oldest first."""
+    """The journals GeoScope wrote for this user in ``folder`` (default: where ``scan
+    --write`` keeps them), oldest first: regular files named like a journal whose
+    every line carries this user's signature; anything else is left out (logged)."""
     folder = Path(folder) if folder is not None else default_journal_dir()
     now = time.time()
     out = []
@@ -185,23 +187,49 @@ def list_journals(folder: Path | None = None) -> list[JournalInfo]:
         st = p.lstat()
         if not stat.S_ISREG(st.st_mode):
             continue
+        try:
+            read_journal(p)
+        except JournalError as e:
+            log.info("not a GeoScope journal, left alone: %s", e)
+            continue
         size = st.st_size + _tree_size(p.with_suffix(BACKUP_SUFFIX))
         out.append(JournalInfo(p, (now - st.st_mtime) / 86400.0, size))
     return sorted(out, key=lambda j: -j.age_days)
+
+
+def _remove_backups(journal: Journal) -> None:
+    """Delete the backups a verified journal made (files named as GeoScope names them in
+    its own backup folder, never through a link) and the folder once empty."""
+    folder = journal.backup_dir
+    if folder.is_symlink() or not folder.is_dir():
+        return
+    for entry in os.scandir(folder):
+        if BACKUP_NAME.match(entry.name) and entry.is_file(follow_symlinks=False):
+            os.unlink(entry.path)
+    try:
+        folder.rmdir()
+    except OSError as e:
+        log.warning("kept %s: it holds files GeoScope did not put there (%s)", folder, e)
 
 
 def prune(
     older_than_days: float = DEFAULT_PRUNE_DAYS, folder: Path | None = None
 ) -> list[JournalInfo]:
     """Delete journals (and their backups) older than ``older_than_days``; after that
-    their changes can no longer be undone. Returns what was removed."""
+    their changes can no longer be undone. Only journals signed for this user and the
+    backups they made are deleted. Returns what was removed."""
     if older_than_days < 0:
         raise JournalError(f"age limit must be >= 0 days, not {older_than_days}")
     removed = []
     for info in list_journals(folder):
         if info.age_days < older_than_days:
             continue
-        shutil.rmtree(info.path.with_suffix(BACKUP_SUFFIX), ignore_errors=True)
+        try:
+            journal = read_journal(info.path)
+        except JournalError as e:  # changed since it was listed
+            log.warning("kept %s: %s", info.path, e)
+            continue
+        _remove_backups(journal)
         info.path.unlink(missing_ok=True)
         removed.append(info)
     return removed

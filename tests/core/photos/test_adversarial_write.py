@@ -361,3 +361,38 @@ def test_signed_rational_gps_reads_as_exiftool_does(
     expected = (dump["Composite:GPSLatitude"], dump["Composite:GPSLongitude"])
     assert read_metadata(f).gps == pytest.approx(expected, abs=1e-9)
     assert (expected[0] < 0) == (lat_ref == "S") and (expected[1] < 0) == (lon_ref == "W")
+
+
+# --------------------------------------------------------------------------- pruning
+
+
+def test_prune_deletes_only_signed_journals_and_their_own_backups(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from geoscope_core.cli import main
+
+    journals = tmp_path / "j"
+    f = copy_fixture(samples_dir() / "jpg/Canon_40D.jpg", tmp_path)
+    report = write_locations([(f, PREDICTION)], journal_dir=journals)
+    assert report.journal is not None
+    backups = report.journal.with_suffix(".backup")
+    # look-alikes: a photo named like a journal, a folder named like its backups, a
+    # journal GeoScope did not sign, and a file of the user's in a real backup folder
+    photo = copy_fixture(samples_dir() / "jpg/Canon_40D.jpg", journals, "geoscope-holiday.jsonl")
+    folder = journals / "geoscope-holiday.backup"
+    folder.mkdir()
+    (folder / "000001-keep.jpg").write_bytes(b"mine")
+    forged = journals / "geoscope-forged.jsonl"
+    forged.write_text('{"type": "header", "version": 2, "id": "0", "backup_dir": "x"}\n')
+    (journals / "geoscope-forged.backup").mkdir()
+    mine = backups / "notes.txt"
+    mine.write_text("keep me")
+    old = time.time() - 90 * 86400
+    for p in (report.journal, photo, forged):
+        os.utime(p, (old, old))
+    assert main(["undo", "--prune", "--older-than", "1", "--journal-dir", str(journals)]) == 0
+    assert not report.journal.exists()
+    assert [p.name for p in backups.iterdir()] == ["notes.txt"]  # its own backup went
+    for p in (photo, folder / "000001-keep.jpg", forged, journals / "geoscope-forged.backup"):
+        assert p.exists(), p.name
