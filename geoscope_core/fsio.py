@@ -73,6 +73,24 @@ def path_text(path: Path | str) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
+def terminal_text(text: Path | str) -> str:
+    """``text`` (a path, or a line naming one) safe to print on a terminal: control
+    characters (escape sequences, carriage returns, line breaks) and the invisible
+    format characters that reorder text (bidirectional overrides) are written as
+    ``\\xNN`` / ``\\uNNNN``; bytes of a name that is not UTF-8 as ``path_text`` does."""
+    import unicodedata
+
+    value = path_text(text) if isinstance(text, Path) else text
+    out = []
+    for ch in value:
+        if unicodedata.category(ch) in ("Cc", "Cf"):
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def sha256_bytes(data: bytes) -> str:
     """Hex sha256 of ``data``."""
     return hashlib.sha256(data).hexdigest()

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from geoscope_core.scan.pipeline import Scanner
     from geoscope_core.scan.types import ScanResult
 
-from geoscope_core.fsio import path_text
+from geoscope_core.fsio import terminal_text
 from geoscope_core.geo.place import PlaceNames
 from geoscope_core.runtime.session import PROVIDER_NAMES
 
@@ -40,6 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="bundle name or path (default geoscope-lite)")
     parser.add_argument(
         "--out", type=Path, default=None, help="write results to FILE.csv, .json or .geojson"
+    )
+    parser.add_argument(
+        "--include-serials",
+        action="store_true",
+        help="keep camera body serial numbers in --out files (left out by default: "
+        "a serial identifies its owner)",
     )
     parser.add_argument(
         "--write", action="store_true", help="write estimated locations into the photos"
@@ -186,9 +192,9 @@ def _print_table(results: Sequence[ScanResult], root: Path | None) -> None:
     print(f"{'status':9s} {'lat':>9s} {'lon':>10s} {'conf':>5s} {'±km':>7s}  place  |  photo")
     for r in results:
         try:
-            name = path_text(r.path.relative_to(root) if root else r.path)
+            name = terminal_text(r.path.relative_to(root) if root else r.path)
         except ValueError:
-            name = path_text(r.path)
+            name = terminal_text(r.path)
         p = r.prediction
         if p is None:
             print(f"{r.status.value:9s} {'':>9s} {'':>10s} {'':>5s} {'':>7s}  -  |  {name}")
@@ -198,7 +204,7 @@ def _print_table(results: Sequence[ScanResult], root: Path | None) -> None:
         print(
             f"{r.status.value:9s} {p.lat:9.4f} {p.lon:10.4f} {p.confidence:5.2f} "
             f"{p.radius_km:7.1f}  {place or '-'}  |  {name}"
-            + (f"  ({r.reason})" if r.status.by_evidence and r.reason else "")
+            + (f"  ({terminal_text(r.reason)})" if r.status.by_evidence and r.reason else "")
         )
 
 
@@ -285,8 +291,8 @@ def _write(args: argparse.Namespace, results: Sequence[ScanResult]) -> int:
             below += 1
             continue
         if w.action in (WriteAction.FAILED, WriteAction.SKIPPED, WriteAction.WOULD_WRITE):
-            reason = f"  ({w.reason})" if w.reason else ""
-            print(f"{w.action.value:12s} {path_text(w.path)}{reason}")
+            reason = f"  ({terminal_text(w.reason)})" if w.reason else ""
+            print(f"{w.action.value:12s} {terminal_text(w.path)}{reason}")
     print("write: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     if below:
         origin = "the default " if args.min_confidence is None else ""
@@ -356,7 +362,7 @@ def run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - t0
 
     if args.out:
-        out = write_results(results, args.out)
+        out = write_results(results, args.out, include_serials=args.include_serials)
         print(f"wrote {len(results)} results to {out}")
     else:
         root = args.photos[0] if len(args.photos) == 1 and args.photos[0].is_dir() else None
@@ -370,7 +376,7 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         print(f"{len(failed)} file(s) failed:")
         for r in failed:
-            print(f"  {path_text(r.path)}: {r.error}")
+            print(f"  {terminal_text(r.path)}: {terminal_text(r.error)}")
     _print_evidence(scanner)
     counts = ", ".join(f"{s.value} {scanner.stats.counts[s]}" for s in ScanStatus)
     rate = len(results) / elapsed if elapsed > 0 else 0.0

@@ -34,7 +34,7 @@ def _size(n: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from geoscope_core.errors import JournalError
-    from geoscope_core.fsio import path_text
+    from geoscope_core.fsio import terminal_text
     from geoscope_core.photos.undo import (
         DEFAULT_PRUNE_DAYS,
         UNDONE,
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"removed {len(removed)} journal(s) older than {days:g} days, {_size(freed)}")
         kept = list_journals(args.journal_dir)
         for j in kept if args.list else ():
-            print(f"{j.age_days:7.1f} days  {_size(j.size_bytes):>10s}  {j.path}")
+            print(f"{j.age_days:7.1f} days  {_size(j.size_bytes):>10s}  {terminal_text(j.path)}")
         total = sum(j.size_bytes for j in kept)
         print(f"{len(kept)} journal(s) kept, {_size(total)} of backups")
         return 0
@@ -63,9 +63,9 @@ def run(args: argparse.Namespace) -> int:
     results = undo(args.journal)
     bad = 0
     for r in results:
-        line = f"{r.action.value:16s} {path_text(r.path)}"
+        line = f"{r.action.value:16s} {terminal_text(r.path)}"
         if r.reason:
-            line += f"  ({r.reason})"
+            line += f"  ({terminal_text(r.reason)})"
         print(line)
         if r.action not in UNDONE:
             bad += 1

@@ -76,7 +76,8 @@ class PhotoMetadata:
     GPSTimeStamp, naive UTC) and ``gps_altitude_m`` its altitude (metres above sea
     level), both of camera GPS only (None when absent or for an estimate); ``camera``
     is "make model serial" ("" when unknown); ``orientation`` is the EXIF orientation 1-8;
-    ``fingerprint`` identifies the file content read (checked again before writing).
+    ``fingerprint`` identifies the file content read (checked again before writing);
+    ``serial`` is the camera body's serial number (also the end of ``camera``).
     """
 
     path: Path
@@ -89,6 +90,14 @@ class PhotoMetadata:
     gps_utc: datetime | None = None
     gps_altitude_m: float | None = None
     fingerprint: FileFingerprint | None = None
+    serial: str = ""
+
+    def camera_text(self, include_serial: bool = False) -> str:
+        """``camera`` without the body serial number unless ``include_serial`` (a
+        serial identifies its owner, so it leaves the machine only when asked)."""
+        if include_serial or not self.serial or not self.camera.endswith(self.serial):
+            return self.camera
+        return self.camera[: -len(self.serial)].rstrip()
 
 
 def sidecar_path(path: Path) -> Path:
@@ -321,14 +330,9 @@ def read_metadata(path: Path) -> PhotoMetadata:
                 utc_offset = parse_utc_offset(_tag_str(tags, off))
                 break
 
+    serial = _tag_str(tags, "EXIF BodySerialNumber")
     camera = " ".join(
-        s
-        for s in (
-            _tag_str(tags, "Image Make"),
-            _tag_str(tags, "Image Model"),
-            _tag_str(tags, "EXIF BodySerialNumber"),
-        )
-        if s
+        s for s in (_tag_str(tags, "Image Make"), _tag_str(tags, "Image Model"), serial) if s
     )
     orientation = 1
     tag = tags.get("Image Orientation")
@@ -352,4 +356,5 @@ def read_metadata(path: Path) -> PhotoMetadata:
         gps_utc=_gps_utc(tags) if camera_gps else None,
         gps_altitude_m=_gps_altitude(tags) if camera_gps else None,
         fingerprint=fingerprint,
+        serial=serial,
     )

@@ -34,9 +34,22 @@ CSV_FIELDS = (
 FORMATS = {".csv": "csv", ".json": "json", ".geojson": "geojson"}
 
 
-def result_row(r: ScanResult) -> dict[str, Any]:
+#: First characters that make a spreadsheet read a cell as a formula (OWASP CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """``value`` as a CSV cell a spreadsheet shows as text: a string starting like a
+    formula gets a leading ``'`` (as OWASP recommends); numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def result_row(r: ScanResult, include_serials: bool = False) -> dict[str, Any]:
     """Flat row of one result (CSV_FIELDS); empty strings where there is no value.
-    ``lat``/``lon`` in degrees, ``radius_km`` in km, ``confidence`` 0-1."""
+    ``lat``/``lon`` in degrees, ``radius_km`` in km, ``confidence`` 0-1; the camera
+    without its body serial number unless ``include_serials``."""
     row: dict[str, Any] = dict.fromkeys(CSV_FIELDS, "")
     row.update(path=path_text(r.path), status=r.status.value, error=r.error, reason=r.reason)
     p = r.prediction
@@ -57,13 +70,14 @@ def result_row(r: ScanResult) -> dict[str, Any]:
     if m is not None:
         row.update(
             taken_at=m.taken_at.isoformat() if m.taken_at else "",
-            camera=m.camera,
+            camera=m.camera_text(include_serials),
         )
     return row
 
 
-def result_dict(r: ScanResult) -> dict[str, Any]:
-    """JSON object of one result: path, status, error, prediction (with top_k), metadata."""
+def result_dict(r: ScanResult, include_serials: bool = False) -> dict[str, Any]:
+    """JSON object of one result: path, status, error, prediction (with top_k), metadata
+    (the camera without its body serial number unless ``include_serials``)."""
     meta = None
     if r.metadata is not None:
         m = r.metadata
@@ -71,7 +85,7 @@ def result_dict(r: ScanResult) -> dict[str, Any]:
             "gps": list(m.gps) if m.gps else None,
             "gps_is_estimate": m.gps_is_estimate,
             "taken_at": m.taken_at.isoformat() if m.taken_at else None,
-            "camera": m.camera,
+            "camera": m.camera_text(include_serials),
             "orientation": m.orientation,
         }
     return {
@@ -110,8 +124,10 @@ def geojson(results: Sequence[ScanResult]) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
 
 
-def write_results(results: Sequence[ScanResult], out: Path) -> Path:
-    """Write ``results`` to ``out``; the format follows the suffix (.csv, .json, .geojson)."""
+def write_results(results: Sequence[ScanResult], out: Path, include_serials: bool = False) -> Path:
+    """Write ``results`` to ``out``; the format follows the suffix (.csv, .json, .geojson).
+    Camera body serial numbers are left out unless ``include_serials``; CSV cells that a
+    spreadsheet would run as formulas are written as text (see :func:`csv_cell`)."""
     out = Path(out)
     fmt = FORMATS.get(out.suffix.lower())
     if fmt is None:
@@ -123,10 +139,13 @@ def write_results(results: Sequence[ScanResult], out: Path) -> Path:
             w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
             w.writeheader()
             for r in results:
-                w.writerow(result_row(r))
+                w.writerow({k: csv_cell(v) for k, v in result_row(r, include_serials).items()})
     elif fmt == "json":
         tmp.write_text(
-            json.dumps([result_dict(r) for r in results], indent=1, ensure_ascii=False) + "\n",
+            json.dumps(
+                [result_dict(r, include_serials) for r in results], indent=1, ensure_ascii=False
+            )
+            + "\n",
             encoding="utf-8",
         )
     else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from photos_testutil import PREDICTION, copy_fixture, exiftool_path, samples_dir
@@ -396,3 +397,61 @@ def test_prune_deletes_only_signed_journals_and_their_own_backups(tmp_path: Path
     assert [p.name for p in backups.iterdir()] == ["notes.txt"]  # its own backup went
     for p in (photo, folder / "000001-keep.jpg", forged, journals / "geoscope-forged.backup"):
         assert p.exists(), p.name
+
+
+def _scan_result(path: Path, prediction: Any = PREDICTION) -> Any:
+    from geoscope_core.scan.types import ScanResult, ScanStatus
+
+    return ScanResult(path, ScanStatus.PREDICTED, prediction, read_metadata(path))
+
+
+def test_serials_leave_the_machine_only_when_asked(tmp_path: Path) -> None:
+    import csv
+    import json
+
+    from geoscope_core.scan.output import write_results
+
+    f = copy_fixture(samples_dir() / "jpg/Canon_40D.jpg", tmp_path)
+    _exiftool(f, "-ExifIFD:SerialNumber=SN-0420777")
+    result = _scan_result(f)
+    assert result.metadata is not None and result.metadata.camera.endswith("SN-0420777")
+    for include in (False, True):
+        out_csv = write_results([result], tmp_path / f"r{include}.csv", include_serials=include)
+        out_json = write_results([result], tmp_path / f"r{include}.json", include_serials=include)
+        text = out_csv.read_text() + out_json.read_text()
+        assert ("SN-0420777" in text) is include
+        with out_csv.open(newline="") as fh:
+            (row,) = list(csv.DictReader(fh))
+        assert row["camera"].startswith("Canon Canon EOS 40D")
+        assert json.loads(out_json.read_text())[0]["metadata"]["camera"] == row["camera"]
+
+
+def test_csv_cells_never_run_as_formulas(tmp_path: Path) -> None:
+    import csv
+
+    from geoscope_core.scan.output import write_results
+
+    names = ["=HYPERLINK(1).jpg", "+1.jpg", "-2.jpg", "@SUM(A1).jpg", "plain.jpg"]
+    files = [copy_fixture(samples_dir() / "jpg/Canon_40D.jpg", tmp_path, n) for n in names]
+    hostile = dataclasses.replace(PREDICTION, city="=cmd|' /C calc'!A0", lon=-21.9426)
+    out = write_results([_scan_result(f, hostile) for f in files], tmp_path / "r.csv")
+    with out.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        for key, cell in row.items():
+            assert not cell.startswith(("=", "+", "@")), (key, cell)
+            assert not cell.startswith("-") or key == "lon", (key, cell)
+        assert row["city"] == "'=cmd|' /C calc'!A0"
+        assert float(row["lon"]) == pytest.approx(-21.9426)
+
+
+def test_file_names_are_escaped_for_the_terminal(tmp_path: Path, capsys) -> None:
+    from geoscope_core.cli import main
+
+    f = copy_fixture(samples_dir() / "jpg/Canon_40D.jpg", tmp_path, "a\x1b]0;owned\x07\x1b[2J.jpg")
+    report = write_locations([(f, PREDICTION)], journal_dir=tmp_path / "j")
+    assert report.journal is not None
+    assert main(["undo", str(report.journal)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "a\\x1b]0;owned\\x07\\x1b[2J.jpg" in out
