@@ -68,6 +68,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--overwrite-gps", action="store_true", help="replace GPS the camera recorded"
     )
     parser.add_argument(
+        "--follow-links",
+        action="store_true",
+        help="also write through symbolic links that lead out of the folders named "
+        "(skipped by default)",
+    )
+    parser.add_argument(
         "--model-id",
         default=None,
         metavar="ID",
@@ -275,12 +281,14 @@ def _write(args: argparse.Namespace, results: Sequence[ScanResult]) -> int:
     report = write_locations(
         items,
         scanned=scanned,
+        roots=args.photos,
         options=WriteOptions(
             overwrite_gps=args.overwrite_gps,
             sidecar=SidecarPolicy(args.sidecar),
             keep_mtime=args.keep_mtime,
             dry_run=args.dry_run or not args.write,
             min_confidence=threshold,
+            follow_links=args.follow_links,
         ),
     )
     counts: dict[str, int] = {}

@@ -48,7 +48,8 @@ class WriteOptions:
     estimate); ``sidecar``: see SidecarPolicy; ``keep_mtime``: give the
     written file its original modification time; ``dry_run``: report
     "would-write" and touch nothing; ``min_confidence`` (0-1): estimates below
-    it are skipped (not those the user placed by hand).
+    it are skipped (not those the user placed by hand); ``follow_links``: also write
+    through symbolic links that lead out of the folders the user named.
     """
 
     overwrite_gps: bool = False
@@ -56,6 +57,7 @@ class WriteOptions:
     keep_mtime: bool = True
     dry_run: bool = False
     min_confidence: float = 0.0
+    follow_links: bool = False
 
     def __post_init__(self) -> None:
         try:

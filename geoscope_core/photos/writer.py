@@ -35,6 +35,7 @@ from geoscope_core.fsio import (
     folder_lock,
     folder_writable,
     is_read_only,
+    path_text,
     read_xattrs,
     remove_stale_temps,
     sha256_bytes,
@@ -132,8 +133,11 @@ def _write_one(
     options: WriteOptions,
     journal: JournalWriter,
     scanned: FileFingerprint | None,
+    roots: tuple[Path, ...] | None,
 ) -> WriteResult:
-    """Write one photo; symbolic links are followed (the link itself stays a link)."""
+    """Write one photo; symbolic links are followed (the link itself stays a link) when
+    they lead inside ``roots`` (resolved; None: the photo's own folder) or
+    ``options.follow_links``."""
     action, reason = _invalid_reason(prediction, options)
     if reason:
         return WriteResult(path, action, reason)
@@ -145,6 +149,14 @@ def _write_one(
         return WriteResult(path, WriteAction.FAILED, "file not found")
     except (OSError, RuntimeError) as e:  # RuntimeError: symlink loop (Python < 3.13)
         return WriteResult(path, WriteAction.FAILED, f"cannot resolve path: {e}")
+    inside = roots if roots is not None else (Path(os.path.abspath(path)).parent.resolve(),)
+    if not options.follow_links and not any(real.is_relative_to(r) for r in inside):
+        return WriteResult(
+            path,
+            WriteAction.SKIPPED,
+            f"symbolic link to {path_text(real)}, outside the folders named "
+            "(--follow-links writes through it)",
+        )
     result = _write_real(real, prediction, options, journal, scanned)
     return replace(result, path=Path(path))
 
@@ -371,11 +383,18 @@ def _describe(e: BaseException, path: Path) -> str:
     return f"{type(e).__name__}: {e}"
 
 
+def _root(named: Path) -> Path:
+    """The folder a named path stands for, links resolved: itself, or a file's folder."""
+    folder = named if named.is_dir() else Path(os.path.abspath(named)).parent
+    return folder.resolve()
+
+
 def write_locations(
     items: Iterable[tuple[Path, Prediction]],
     options: WriteOptions | None = None,
     journal_dir: Path | None = None,
     scanned: Mapping[Path, FileFingerprint] | None = None,
+    roots: Iterable[Path] | None = None,
 ) -> WriteReport:
     """Write each prediction's location into its photo (or the photo's XMP sidecar).
 
@@ -384,12 +403,16 @@ def write_locations(
     journal that cannot be written (a full disk) stops the batch: every photo
     not yet written is "failed" with that reason. ``scanned`` holds what each
     photo was when it was scanned (by the path given in ``items``): a photo whose
-    file is no longer that one (size, mtime, SHA-256) fails. Changes are recorded
+    file is no longer that one (size, mtime, SHA-256) fails. ``roots`` are the
+    folders (or files) the user named: a photo whose real path (symbolic links
+    resolved) lies outside them is skipped unless ``options.follow_links``; without
+    ``roots``, each photo's own folder. Changes are recorded
     in a journal in ``journal_dir`` (default ``settings.cache_dir()/"journals"``),
     created only if something is written; pass it to
     :func:`geoscope_core.photos.undo.undo` to restore the originals.
     """
     scanned = scanned or {}
+    inside = None if roots is None else tuple(_root(Path(r)) for r in roots)
     options = options if options is not None else WriteOptions()
     writer = JournalWriter(Path(journal_dir) if journal_dir else default_journal_dir())
     results: list[WriteResult] = []
@@ -416,7 +439,7 @@ def write_locations(
                 results.append(WriteResult(path, WriteAction.FAILED, locks[folder]))
                 continue
             try:
-                result = _write_one(path, prediction, options, writer, scanned.get(path))
+                result = _write_one(path, prediction, options, writer, scanned.get(path), inside)
             except JournalError as e:
                 stopped = str(e)
                 result = WriteResult(path, WriteAction.FAILED, stopped)

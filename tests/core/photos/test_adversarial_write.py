@@ -455,3 +455,35 @@ def test_file_names_are_escaped_for_the_terminal(tmp_path: Path, capsys) -> None
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x07" not in out
     assert "a\\x1b]0;owned\\x07\\x1b[2J.jpg" in out
+
+
+# --------------------------------------------------------------------------- links
+
+
+def test_links_out_of_the_named_folders_are_not_written_unless_asked(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    named = tmp_path / "named"
+    outside.mkdir()
+    (named / "sub").mkdir(parents=True)
+    target = copy_fixture(samples_dir() / "jpg/Canon_40D.jpg", outside)
+    inner = copy_fixture(samples_dir() / "jpg/Nikon_D70.jpg", named / "sub")
+    original = target.read_bytes()
+    file_link = named / "link.jpg"
+    file_link.symlink_to(target)
+    (named / "dirlink").symlink_to(outside, target_is_directory=True)
+    inner_link = named / "inner.jpg"
+    inner_link.symlink_to(inner)
+    items = [(file_link, PREDICTION), (named / "dirlink" / target.name, PREDICTION)]
+    items.append((inner_link, PREDICTION))
+    report = write_locations(items, journal_dir=tmp_path / "j", roots=[named])
+    got = [(r.action, r.reason) for r in report.results]
+    for action, reason in got[:2]:
+        assert action is WriteAction.SKIPPED
+        assert "outside the folders named" in reason and str(target) in reason
+    assert got[2] == (WriteAction.WRITTEN, "")  # a link inside the named folder is fine
+    assert target.read_bytes() == original
+    asked = write_locations(
+        items[:1], WriteOptions(follow_links=True), tmp_path / "j", roots=[named]
+    )
+    assert [r.action for r in asked.results] == [WriteAction.WRITTEN]
+    assert file_link.is_symlink() and target.read_bytes() != original
