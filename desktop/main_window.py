@@ -284,7 +284,15 @@ class MainWindow(QMainWindow):
         if not self.dialogs.confirm("Write locations", text, details, f"Write {len(items)}"):
             return False
         self.statusBar().showMessage(f"Writing {len(items)} photos…")
-        return self.writer.write([(it.path, it.prediction) for it in items if it.prediction])
+        scanned = {
+            it.path: it.result.metadata.fingerprint
+            for it in items
+            if it.result is not None
+            and it.result.metadata is not None
+            and it.result.metadata.fingerprint is not None
+        }
+        pairs = [(it.path, it.prediction) for it in items if it.prediction]
+        return self.writer.write(pairs, scanned)
 
     def _on_written(self, report: WriteReport) -> None:
         out = self.review.apply_written(report)

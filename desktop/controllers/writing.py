@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +13,7 @@ from geoscope_core.photos.undo import UNDONE
 from geoscope_desktop.workers import TaskRunner
 
 if TYPE_CHECKING:
+    from geoscope_core.photos.metadata import FileFingerprint
     from geoscope_core.photos.undo import UndoResult
     from geoscope_core.photos.writer import WriteReport
     from geoscope_core.prediction import Prediction
@@ -45,16 +46,22 @@ class WriteController(QObject):
     def busy(self) -> bool:
         return self._tasks.busy()
 
-    def write(self, pairs: Sequence[tuple[Path, Prediction]]) -> bool:
-        """Write each (photo, prediction) in a worker; False when busy or nothing to write."""
+    def write(
+        self,
+        pairs: Sequence[tuple[Path, Prediction]],
+        scanned: Mapping[Path, FileFingerprint] | None = None,
+    ) -> bool:
+        """Write each (photo, prediction) in a worker; False when busy or nothing to write.
+        ``scanned``: each photo's file as it was scanned (a photo replaced since fails)."""
         if not pairs or self.busy():
             return False
         pairs = list(pairs)
+        scanned = dict(scanned or {})
 
         def work() -> WriteReport:
             from geoscope_core.photos.writer import write_locations
 
-            return write_locations(pairs)
+            return write_locations(pairs, scanned=scanned)
 
         self._tasks.start(work, "Writing locations", self._on_written, self._on_failed)
         self.busy_changed.emit()

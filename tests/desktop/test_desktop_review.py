@@ -227,3 +227,25 @@ def test_corrections_from_alternatives_and_map_click(
 
     window.detail.revert_btn.click()
     assert window.model.item_for(photo).prediction == item.prediction
+
+
+def test_photo_replaced_after_the_scan_is_not_written(
+    qtbot: Any, window: MainWindow, tmp_path: Path
+) -> None:
+    folder = tmp_path / "photos"
+    photos = copy_geo_photos(folder, 3)
+    assert window.open_folder(folder)
+    assert scan(qtbot, window) is False
+    window.table.selectAll()
+    assert window.accept_selected() == 3
+    swapped = photos[0]
+    swapped.write_bytes(photos[1].read_bytes())  # another photo saved over it
+    before = sha(swapped)
+    with qtbot.waitSignal(window.write_finished, timeout=60_000) as blocker:
+        assert window.write_accepted()
+    report = blocker.args[0]
+    by_path = {r.path: r for r in report.results}
+    assert by_path[swapped].action == "failed"
+    assert "not the photo that was scanned" in by_path[swapped].reason
+    assert sha(swapped) == before
+    assert {by_path[p].action for p in photos[1:]} == {"written"}
