@@ -124,7 +124,7 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def short_name(name: str, limit: int = 120) -> str:
+def _short_name(name: str, limit: int = 120) -> str:
     """``name`` cut to at most ``limit`` bytes (UTF-8 / file-system encoding), its
     suffix kept, so a name built from it stays under the 255-byte limit of a name."""
     raw = os.fsencode(name)
@@ -191,7 +191,7 @@ def atomic_write_bytes(
     target = Path(target)
     folder = target.parent
     fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{short_name(target.name)}.", suffix=TEMP_SUFFIX, dir=folder
+        prefix=f".{_short_name(target.name)}.", suffix=TEMP_SUFFIX, dir=folder
     )
     tmp = Path(tmp_name)
     try:

@@ -45,7 +45,6 @@ from geoscope_core.errors import GeoScopeError, JournalError
 from geoscope_core.fsio import (
     fsync_dir,
     sha256_file,
-    short_name,
     write_private,
     write_xattrs,
 )
@@ -299,7 +298,7 @@ class JournalWriter:
         must hash to ``sha256``, else BackupMismatchError (that file is not written)."""
         self._open()
         self._backups += 1
-        dest = self.backup_dir / f"{self._backups:06d}-{short_name(name)}"
+        dest = self.backup_dir / f"{self._backups:06d}-{_portable(name)}"
         try:
             write_private(dest, data, (mode & 0o777) | 0o400)
             stored = sha256_file(dest)
@@ -338,6 +337,17 @@ class JournalWriter:
         with contextlib.suppress(OSError):
             self.path.unlink()
         self._opened = False
+
+
+def _portable(name: str, limit: int = 100) -> str:
+    """A backup's name from the original's: ASCII letters, digits, ``.-_`` (others
+    become ``_``), at most ``limit`` characters with the suffix kept, so no name of a
+    photo (too long, not UTF-8) can fail on the journal's file system."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)
+    if len(safe) <= limit:
+        return safe
+    suffix = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).suffix)[:16]
+    return safe[: limit - len(suffix)] + suffix
 
 
 def _journal_error(where: Path, e: OSError) -> JournalError:

@@ -195,11 +195,13 @@ def test_photo_replaced_between_scan_and_write_is_not_written(tmp_path: Path) ->
 
 
 def test_long_file_name_fails_alone_and_the_batch_goes_on(tmp_path: Path) -> None:
+    import os
+
     long_name = "x" * 246 + ".jpg"  # 250 bytes: at the limit of a name
-    names = ["a.jpg", long_name, "z.jpg"]
+    names = ["a.jpg", long_name, os.fsdecode(b"caf\xe9-latin1.jpg"), "z.jpg"]
     files = [copy_fixture(samples_dir() / "jpg/Canon_40D.jpg", tmp_path, n) for n in names]
     report = write_locations([(f, PREDICTION) for f in files], journal_dir=tmp_path / "j")
-    assert [r.action for r in report.results] == [WriteAction.WRITTEN] * 3
+    assert [r.action for r in report.results] == [WriteAction.WRITTEN] * 4
     assert report.journal is not None
     assert {r.action for r in undo(report.journal)} == {UndoAction.RESTORED}
 
