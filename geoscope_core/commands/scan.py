@@ -241,7 +241,7 @@ def _print_evidence(scanner: Scanner) -> None:
         tr = ev.track
         print(f"track: {len(tr)} fixes from {len(tr.sources)} file(s) ({', '.join(tr.formats)})")
         for w in tr.warnings[:5]:
-            print(f"  note: {w}")
+            print(f"  note: {terminal_text(w)}")
     if ev.photo_track is not None:
         print(f"GPS photos as fixes: {len(ev.photo_track)}")
     for cam in ev.cameras.values():
@@ -249,10 +249,11 @@ def _print_evidence(scanner: Scanner) -> None:
             continue
         name = cam.camera or "unknown camera"
         if cam.origin == "none":
-            print(f"clock of {name}: left as is; {cam.estimate.note if cam.estimate else ''}")
+            note = cam.estimate.note if cam.estimate else ""
+            print(terminal_text(f"clock of {name}: left as is; {note}"))
         else:
             note = f"; {cam.estimate.note}" if cam.estimate else ""
-            print(f"clock of {name}: {cam.seconds:+.0f} s ({cam.origin}{note})")
+            print(terminal_text(f"clock of {name}: {cam.seconds:+.0f} s ({cam.origin}{note})"))
 
 
 def _write(args: argparse.Namespace, results: Sequence[ScanResult]) -> int:
