@@ -241,10 +241,17 @@ def sidecar_bytes(existing: bytes | None, values: dict[Field, Any]) -> tuple[byt
             ) from e
         image = x2.open_image(existing)
     old = x2.current_values(image, plan)
+    # exiv2 mirrors a sidecar's XMP into EXIF and IPTC when reading it and back over
+    # the XMP when writing it (the old GPS would win): only the XMP is written here
+    image.clearExifData()
+    image.clearIptcData()
     x2.erase_keys(image.xmpData(), lambda k: not k.startswith(XMP_GPS_PREFIX))
     x2.set_values(image.xmpData(), plan)
     out = x2.image_bytes(image)
     del image
+    got = decode_xmp(out.decode("utf-8", "replace"))
+    if any(got.get(k) != v for k, v in plan.items()):
+        raise MetadataError("the estimate does not read back from the new sidecar")
     if text is None:
         return out, old
     lost = lost_properties(text, out.decode("utf-8", "replace"), _rewritten(plan))

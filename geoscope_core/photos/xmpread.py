@@ -101,6 +101,7 @@ def decode_xmp(packet: str) -> dict[str, str]:
 
 
 _RDF_NS = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
 def _xmp_root(packet: str) -> ET.Element:
@@ -115,10 +116,11 @@ def _xmp_root(packet: str) -> ET.Element:
 
 
 def _exiv2_key(tag: str) -> str:
-    """``{uri}name`` as an exiv2 key when GeoScope knows the namespace, else as it is."""
+    """``{uri}name`` as an exiv2 key when GeoScope knows the namespace, else with the
+    URI's trailing ``/`` dropped (exiv2 adds one to some, e.g. MicrosoftPhoto's)."""
     uri, _, name = tag[1:].partition("}")
     prefix = _XMP_NAMESPACES.get(uri)
-    return f"Xmp.{prefix}.{name}" if prefix else tag
+    return f"Xmp.{prefix}.{name}" if prefix else f"{{{uri.rstrip('/')}}}{name}"
 
 
 def xmp_properties(packet: str) -> Counter[tuple[str, str]]:
@@ -133,8 +135,8 @@ def xmp_properties(packet: str) -> Counter[tuple[str, str]]:
         rdf = el.tag.startswith(_RDF_NS)
         here = prop if rdf or prop is not None else _exiv2_key(el.tag)
         for attr, value in el.attrib.items():
-            if attr.startswith(_RDF_NS) and attr != f"{_RDF_NS}resource":
-                continue
+            if attr == _XML_LANG or (attr.startswith(_RDF_NS) and attr != f"{_RDF_NS}resource"):
+                continue  # a language qualifies its text, which counts
             out[(here or _exiv2_key(attr), value)] += 1
         if here is not None and el.text and el.text.strip():
             out[(here, el.text.strip())] += 1

@@ -489,3 +489,28 @@ def test_links_out_of_the_named_folders_are_not_written_unless_asked(tmp_path: P
     )
     assert [r.action for r in asked.results] == [WriteAction.WRITTEN]
     assert file_link.is_symlink() and target.read_bytes() != original
+
+
+def test_ordinary_sidecars_are_merged_by_exiv2_losing_nothing(tmp_path: Path) -> None:
+    """The guard against loss must not refuse ordinary sidecars: ExifTool's, with their
+    empty language alternatives and structures, are rewritten with the GPS replaced."""
+    from geoscope_core.photos import editors
+    from geoscope_core.photos.estimate import estimate_values, place_for
+    from geoscope_core.photos.xmpread import decode_xmp, xmp_gps, xmp_properties
+
+    values = estimate_values(PREDICTION, place_for(PREDICTION))
+    for name in ("jpg/Canon_40D.jpg", "jpg/Nikon_D70.jpg", "jpg/gps/DSCN0010.jpg"):
+        side = tmp_path / (Path(name).name + ".xmp")
+        subprocess.run(
+            [exiftool_path(), "-q", "-o", str(side), str(samples_dir() / name)],
+            check=True,
+            timeout=60,
+        )
+        text = side.read_text()
+        new, _old = editors.sidecar_bytes(text.encode("utf-8"), values)
+        after = new.decode("utf-8")
+        assert "</rdf:RDF>" in after and not after.startswith(text[: text.index("</rdf:RDF>")])
+        lost = {k for k, _ in xmp_properties(text) - xmp_properties(after)}
+        assert {k for k in lost if not k.startswith("Xmp.exif.GPS")} == set(), name
+        gps, is_estimate = xmp_gps(decode_xmp(after))
+        assert gps == pytest.approx((PREDICTION.lat, PREDICTION.lon), abs=1e-6) and is_estimate
