@@ -37,14 +37,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from geoscope_core.errors import ConfigError
+from geoscope_core.placement import likelihood
 from geoscope_core.prediction import Prediction
 
-#: Earth's surface, km^2: the uniform density 1/EARTH_KM2 is "knowing nothing".
-EARTH_KM2 = 4.0 * math.pi * 6371.0088**2
 #: (times [M] epoch s) -> (lat, lon) [M] degrees where the evidence places them, NaN else.
 PositionsAt = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
-#: Probability always left to "somewhere else": no estimate rules a place out.
-_NEVER_SURE = 0.01
 #: Photo x offset x candidate cells scored at once (bounds the memory of the search).
 _CELLS = 1 << 21
 
@@ -173,36 +170,6 @@ def from_photos(
     return OffsetEstimate(seconds, bool(clear), "photos", ratio, support, note)
 
 
-def _mixtures(predictions: Sequence[Prediction]) -> tuple[np.ndarray, ...]:
-    """Candidates of each prediction as arrays [N, K]: lat, lon (degrees), weight (its
-    confidence, 0 pads; together at most 1 - _NEVER_SURE) and radius (km; a candidate
-    without one has its prediction's)."""
-    k = max(max((len(p.top_k) for p in predictions), default=0), 1)
-    lat, lon = np.zeros((len(predictions), k)), np.zeros((len(predictions), k))
-    w, r = np.zeros((len(predictions), k)), np.ones((len(predictions), k))
-    for i, p in enumerate(predictions):
-        cands = p.top_k or (p.as_candidate(),)
-        for j, c in enumerate(cands):
-            lat[i, j], lon[i, j], w[i, j] = c.lat, c.lon, max(c.confidence, 0.0)
-            r[i, j] = max(c.radius_km if c.radius_km is not None else p.radius_km, 0.01)
-        w[i] *= min(1.0, (1.0 - _NEVER_SURE) / max(float(w[i].sum()), 1e-12))
-    return lat, lon, w, r
-
-
-def _log_odds(lat: np.ndarray, lon: np.ndarray, mix: tuple[np.ndarray, ...]) -> np.ndarray:
-    """log(p(x) / U) [N, G] of positions ``lat``/``lon`` [N, G] (NaN: not placed, 0) under
-    each photo's mixture ``mix`` (see ``_mixtures``)."""
-    clat, clon, w, r = (a[:, None, :] for a in mix)
-    la, lo = np.radians(lat)[..., None], np.radians(lon)[..., None]
-    cla, clo = np.radians(clat), np.radians(clon)
-    h = np.sin((cla - la) / 2) ** 2 + np.cos(la) * np.cos(cla) * np.sin((clo - lo) / 2) ** 2
-    d = 2 * 6371.0088 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
-    dens = (w / (2 * math.pi * r**2) * np.exp(-0.5 * (d / r) ** 2)).sum(axis=-1)
-    rest = 1.0 - w.sum(axis=-1)
-    out = np.log((dens + rest / EARTH_KM2) * EARTH_KM2)
-    return np.where(np.isfinite(lat), out, 0.0)
-
-
 def from_model(
     camera_utc: np.ndarray,
     predictions: Sequence[Prediction],
@@ -222,7 +189,7 @@ def from_model(
     cam, preds = cam[ok], [p for p, keep in zip(predictions, ok, strict=True) if keep]
     if not cam.size:
         return None
-    mix = _mixtures(preds)
+    mix = likelihood.mixtures(preds)
 
     def scores(grid: np.ndarray) -> np.ndarray:
         out = []
@@ -230,7 +197,8 @@ def from_model(
         for g in np.array_split(grid, max(1, -(-len(grid) // chunk))):
             t = cam[:, None] + g[None, :]
             lat, lon = positions_at(t.reshape(-1))
-            out.append(_log_odds(lat.reshape(t.shape), lon.reshape(t.shape), mix).sum(axis=0))
+            lo = likelihood.log_odds(lat.reshape(t.shape), lon.reshape(t.shape), mix)
+            out.append(lo.sum(axis=0))
         return np.concatenate(out)
 
     grid = np.arange(-s.max_s, s.max_s + step_s / 2, step_s)
@@ -247,17 +215,17 @@ def from_model(
         return None
     far = np.abs(grid - seconds) > 3 * s.sigma_s
     runner = max(float(score[far].max()) if far.any() else -math.inf, 0.0)  # 0: know nothing
-    log_odds = top - runner
-    clear = log_odds >= math.log(s.min_odds)
-    d = _log_odds(lat[:, None], lon[:, None], mix)[:, 0]
+    odds_log = top - runner
+    clear = odds_log >= math.log(s.min_odds)
+    d = likelihood.log_odds(lat[:, None], lon[:, None], mix)[:, 0]
     idx = np.nonzero(placed)[0]
     support = tuple((float(i), float(x)) for i, x in zip(idx, d[placed], strict=True))
     note = (
         f"the track positions of {len(idx)} photo(s) agree best with the model's estimates "
-        f"at {seconds:+.0f} s, {_odds_text(log_odds)} as likely as at any offset more than "
+        f"at {seconds:+.0f} s, {_odds_text(odds_log)} as likely as at any offset more than "
         f"{3 * s.sigma_s:.0f} s away" + ("" if clear else " (not clear enough to apply)")
     )
-    odds = math.exp(min(log_odds, 700.0))
+    odds = math.exp(min(odds_log, 700.0))
     return OffsetEstimate(seconds, bool(clear), "model", odds, support, note)
 
 

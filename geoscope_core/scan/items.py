@@ -1,12 +1,11 @@
-"""The scan pipeline's per-photo state, the time index of tagged photos, and results."""
+"""The scan pipeline's per-photo state, its evidence for the placement model, and results."""
 
 from __future__ import annotations
 
-import bisect
+import calendar
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +15,12 @@ from geoscope_core.geo.places import PlaceNames, names_at_many
 from geoscope_core.photos.cache import FileKey
 from geoscope_core.photos.metadata import PhotoMetadata
 from geoscope_core.photos.neighbors import TIME_MODEL
-from geoscope_core.prediction import Prediction, Source, utc_iso
-from geoscope_core.scan.types import EXIF_RADIUS_KM, ScanResult, ScanStatus
+from geoscope_core.placement import Hypothesis, PhotoEvidence, TravelModel, TripPlacer
+from geoscope_core.prediction import Candidate, Prediction, Source, utc_iso
+from geoscope_core.scan.types import EXIF_RADIUS_KM, ScanOptions, ScanResult, ScanStatus
+
+#: Model name written for a place a photo's trip-mates gave it (none of its own).
+TRIP_MODEL = "trip"
 
 
 @dataclass
@@ -54,32 +57,6 @@ def default_workers() -> int:
     except AttributeError:
         n = os.cpu_count() or 1
     return max(1, min(n, 8))
-
-
-class TimeIndex:
-    """Tagged photos grouped by camera and sorted by time, for window look-ups."""
-
-    def __init__(self, tagged: Sequence[PhotoMetadata]) -> None:
-        groups: dict[str, list[tuple[datetime, PhotoMetadata]]] = {}
-        for m in tagged:
-            if m.taken_at is not None:
-                groups.setdefault(m.camera, []).append((m.taken_at, m))
-        self._groups = {
-            cam: (
-                [m for _, m in sorted(tms, key=lambda tm: tm[0])],
-                sorted(t.timestamp() for t, _ in tms),
-            )
-            for cam, tms in groups.items()
-        }
-
-    def near(self, target: PhotoMetadata, window_s: float) -> list[PhotoMetadata]:
-        if target.taken_at is None or target.camera not in self._groups:
-            return []
-        ms, ts = self._groups[target.camera]
-        t = target.taken_at.timestamp()
-        lo = bisect.bisect_left(ts, t - window_s)
-        hi = bisect.bisect_right(ts, t + window_s)
-        return ms[lo:hi]
 
 
 def name_placements(named: list[tuple[Item, TimePlacement]]) -> None:
@@ -156,3 +133,67 @@ def result_of(it: Item, repredict_gps: bool) -> ScanResult:
     look_alike = "your GPS photos: they look alike"
     reason = it.reason or (look_alike if status is ScanStatus.NEIGHBORS else "model")
     return ScanResult(it.path, status, it.pred, it.meta, reason=reason)
+
+
+def photo_evidence(it: Item) -> PhotoEvidence:
+    """What ``it`` offers the placement model: its camera fix (fixed), its placement by
+    time, or its estimate's alternatives (the model's and the gallery's), best first."""
+    meta = it.meta
+    device, time_s, day = "", float("nan"), ""
+    if meta is not None and meta.taken_at is not None:
+        device = meta.camera
+        t = meta.taken_at
+        # the device's clock as it runs, in UTC where the photo says its zone
+        time_s = calendar.timegm(t.timetuple()) + t.microsecond / 1e6
+        time_s -= 60.0 * (meta.utc_offset_min or 0)
+        day = f"{t.day} {t:%b %Y}"
+    if it.tagged and not it.error:
+        lat, lon = it.camera_gps()
+        fix = Hypothesis(lat, lon, EXIF_RADIUS_KM, 1.0, Source.EXIF, label="camera GPS")
+        return PhotoEvidence(device, time_s, (fix,), fixed=True, day=day)
+    p = it.pred
+    if p is None or it.error:
+        return PhotoEvidence(device, time_s, (), day=day)
+    first = Hypothesis(p.lat, p.lon, p.radius_km, p.confidence, p.source, _place_of(p), it.reason)
+    rest = tuple(
+        Hypothesis(
+            c.lat, c.lon, c.radius_km or p.radius_km, c.confidence, Source.MODEL, _place_of(c)
+        )
+        for c in p.top_k
+        if (c.lat, c.lon) != (p.lat, p.lon)
+    )
+    return PhotoEvidence(device, time_s, (first, *rest), day=day)
+
+
+def _place_of(named: Prediction | Candidate) -> str:
+    return named.city or named.admin1 or named.country or named.country_code
+
+
+def place_trips(items: list[Item], options: ScanOptions) -> None:
+    """Weigh the evidence of ``items`` together (see ``placement/model.py``): a photo whose
+    trip-mates outweigh its own estimate follows them (its prediction moved, its own
+    estimate kept among the alternatives, its ``reason`` saying why)."""
+    placer = TripPlacer(TravelModel(anchor_window_s=options.time_window_s))
+    placed = placer.place([photo_evidence(it) for it in items])
+    moved = [(it, p) for it, p in zip(items, placed, strict=True) if p is not None and not p.own]
+    if not moved:
+        return
+    lats = np.array([pl.lat for _, pl in moved])
+    lons = np.array([pl.lon for _, pl in moved])
+    for (it, pl), place in zip(moved, names_at_many(lats, lons), strict=True):
+        own = it.pred
+        pred = Prediction(
+            lat=pl.lat,
+            lon=pl.lon,
+            confidence=pl.confidence,
+            radius_km=pl.radius_km,
+            source=pl.source,
+            model=TRIP_MODEL if own is None else own.model or TRIP_MODEL,
+            country_code=place.country_code,
+            country=place.country,
+            admin1=place.admin1,
+            city=place.city,
+        )
+        alts = (own.as_candidate(), *own.top_k[1:]) if own is not None else ()
+        it.pred = replace(pred, top_k=(pred.as_candidate(), *alts))
+        it.reason = pl.reason
