@@ -11,8 +11,8 @@ photos ``dt`` seconds apart the photographer moved a distance ``d`` with probabi
 with ``ground``/``flight`` exponential kernels of scale ``base_km + speed * dt`` (driving
 and flying speeds), ``phi`` the share of flights (growing to ``flight_share`` over
 ``flight_after_s``), and ``tau`` the chance the two photos are unrelated ("teleport"):
-``min_teleport`` for photos seconds apart, growing with the gap to 1 after
-``break_s`` (no constraint after a long break). The places considered are the
+``min_teleport`` for photos seconds apart, growing with the gap (0.98 after a day)
+to 1 after ``break_s`` (no constraint after a long break). The places considered are the
 hypotheses of the photo's chain-mates within ``window`` photos either way; forward-
 backward over them is exact and gives each photo its posterior. A photo keeps its own
 best hypothesis when the posterior's best place lies within that hypothesis's radius;
@@ -51,14 +51,22 @@ class TravelModel:
 
     ``base_km`` the spread of one spot; ``ground_km_h``/``flight_km_h`` speeds;
     ``flight_share`` the largest share of flights, reached after ``flight_after_s``;
-    ``min_teleport`` the chance two photos seconds apart are unrelated; ``break_s`` the
-    gap after which photos are unrelated (tau grows linearly to 1 until then);
+    ``min_teleport`` the chance two photos seconds apart are unrelated, growing with
+    the gap as ``1 - (1 - min_teleport) * exp(-dt / teleport_scale_s)`` (0.98 after a
+    day with the defaults); ``break_s`` the gap after which photos are unrelated;
     ``anchor_window_s`` how long a fixed photo (camera GPS, a user's placement) holds
     its chain-mates (0: never); ``window`` the chain-mates whose places each photo
     considers, either way; ``model_power`` the exponent of the likelihood of a photo
     with the model's candidates among its evidence (below 1: the model's guesses are
     not independent and often over-sure, so a few of them never outweigh a fix or the
-    travel model)."""
+    travel model); ``model_radius_km`` the widest a model candidate's likelihood
+    spreads (its own radius, at most this); ``same_place_km`` how near the posterior's
+    best place must be to a photo's own estimate (or within its radius, if smaller)
+    for the photo to keep it; ``follow_odds`` how many times likelier the posterior
+    must make another place than the photo's own estimate for the photo to follow it
+    (a photo whose own evidence is vague does not drift on a hint). ``follow_odds`` and
+    ``teleport_scale_s`` were chosen on ``bench/bench_trips.py``: at 1.0 the mixed
+    folders' photos drifted to their neighbours a day away (-1.7 points at 25 km)."""
 
     base_km: float = 1.0
     ground_km_h: float = 80.0
@@ -66,13 +74,24 @@ class TravelModel:
     flight_share: float = 0.2
     flight_after_s: float = 3 * 3600.0
     min_teleport: float = 1e-4
-    break_s: float = 2 * 86400.0
+    teleport_scale_s: float = 6 * 3600.0
+    break_s: float = 3 * 86400.0
     anchor_window_s: float = 300.0
     window: int = 8
     model_power: float = 0.5
+    model_radius_km: float = math.inf
+    same_place_km: float = 25.0
+    follow_odds: float = 1.1
 
     def __post_init__(self) -> None:
-        positive = ("base_km", "ground_km_h", "flight_km_h", "flight_after_s", "break_s")
+        positive = (
+            "base_km",
+            "ground_km_h",
+            "flight_km_h",
+            "flight_after_s",
+            "teleport_scale_s",
+            "break_s",
+        )
         for name in positive:
             v = getattr(self, name)
             if not (v > 0 and math.isfinite(v)):
@@ -81,13 +100,18 @@ class TravelModel:
             raise ConfigError("flight_share must be in [0, 1], min_teleport in (0, 1]")
         if not (self.anchor_window_s >= 0 and 1 <= self.window <= 64):
             raise ConfigError("anchor_window_s must be >= 0, window in 1..64")
+        if not (self.model_radius_km > 0 and self.same_place_km > 0):
+            raise ConfigError("model_radius_km and same_place_km must be > 0")
+        if not self.follow_odds >= 1:
+            raise ConfigError(f"follow_odds must be >= 1, got {self.follow_odds}")
         if not 0 < self.model_power <= 1:
             raise ConfigError(f"model_power must be in (0, 1], got {self.model_power}")
 
     def teleport(self, dt_s: float) -> float:
         """The chance (0-1) two photos ``dt_s`` seconds apart are unrelated."""
-        f = min(abs(dt_s) / self.break_s, 1.0)
-        return self.min_teleport + (1.0 - self.min_teleport) * f
+        if abs(dt_s) >= self.break_s:
+            return 1.0
+        return 1.0 - (1.0 - self.min_teleport) * math.exp(-abs(dt_s) / self.teleport_scale_s)
 
     def transition(self, d_km: np.ndarray, dt_s: float) -> np.ndarray:
         """Row-stochastic [A, B] moves between places ``d_km`` [A, B] apart in ``dt_s``."""
@@ -161,6 +185,7 @@ class _Pool:
     radius: np.ndarray
     hyp: list[tuple[int, int]]  # (photo, hypothesis) of each place's first offer
     origins: list[list[int]] = field(default_factory=list)
+    own: list[int] = field(default_factory=list)  # the place of each photo's best hypothesis
 
 
 class TripPlacer:
@@ -211,6 +236,7 @@ class TripPlacer:
         rad: list[float] = []
         hyp: list[tuple[int, int]] = []
         origins: list[list[int]] = []
+        own: list[int] = []
         seen: dict[tuple[int, int], int] = {}
         for i, p in enumerate(chain):
             for k, h in enumerate(p.hypotheses):
@@ -219,15 +245,19 @@ class TripPlacer:
                     key = (round(h.lat / 0.05), round(h.lon / 0.05))
                     if key in seen:
                         origins[seen[key]].append(i)
+                        if k == 0:
+                            own.append(seen[key])
                         continue
                 if key is not None:
                     seen[key] = len(lat)
+                if k == 0:
+                    own.append(len(lat))
                 lat.append(h.lat)
                 lon.append(h.lon)
                 rad.append(max(h.radius_km, 0.01))
                 hyp.append((i, k))
                 origins.append([i])
-        return _Pool(np.array(lat), np.array(lon), np.array(rad), hyp, origins)
+        return _Pool(np.array(lat), np.array(lon), np.array(rad), hyp, origins, own)
 
     def _place_chain(
         self, chain: list[PhotoEvidence], index: list[int], out: list[Placed | None]
@@ -244,7 +274,7 @@ class TripPlacer:
                     np.int64,
                 )
             )
-        emit = [self._emission(chain[i], pool, states[i], tm.model_power) for i in range(n)]
+        emit = [self._emission(chain[i], pool.own[i], pool, states[i], tm) for i in range(n)]
         trans = []
         for i in range(n - 1):
             a, b = states[i], states[i + 1]
@@ -272,10 +302,14 @@ class TripPlacer:
             out[index[i]] = self._decide(chain, i, pool, states[i], post[i], best)
 
     @staticmethod
-    def _emission(p: PhotoEvidence, pool: _Pool, states: np.ndarray, power: float) -> np.ndarray:
+    def _emission(
+        p: PhotoEvidence, own: int, pool: _Pool, states: np.ndarray, tm: TravelModel
+    ) -> np.ndarray:
         """Likelihood ratio against knowing nothing [S] of photo ``p`` at ``states``
-        (to ``power`` where the model's candidates are among its evidence; scaled so its
-        largest is 1)."""
+        (to ``tm.model_power`` where the model's candidates are among its evidence;
+        scaled so its largest is 1). The place of its best hypothesis (``own``) is its
+        mode: alone, a photo keeps the estimate it was given (a decoder's choice need
+        not be where the mixture of its candidates is densest)."""
         lat, lon = pool.lat[states], pool.lon[states]
         if p.fixed:
             h = p.hypotheses[0]
@@ -284,14 +318,22 @@ class TripPlacer:
         hs = p.hypotheses
         w = np.array([max(h.weight, 0.0) for h in hs])
         w *= min(1.0, (1.0 - NEVER_SURE) / max(float(w.sum()), 1e-12))
-        r = np.array([max(h.radius_km, 0.01) for h in hs])
+        r = np.array(
+            [
+                max(min(h.radius_km, tm.model_radius_km), 0.01)
+                if h.source is Source.MODEL
+                else max(h.radius_km, 0.01)
+                for h in hs
+            ]
+        )
         d = distance_km(
             lat[:, None], lon[:, None], np.array([h.lat for h in hs]), np.array([h.lon for h in hs])
         )
         dens = (w / (2 * math.pi * r**2) * np.exp(-0.5 * (d / r) ** 2)).sum(axis=1)
         like = (dens + (1.0 - w.sum()) / EARTH_KM2) * EARTH_KM2
         if any(h.source is Source.MODEL for h in hs):
-            like = like**power
+            like = like**tm.model_power
+        like[states == own] = like.max()
         return like / like.max()
 
     def _decide(
@@ -306,6 +348,9 @@ class TripPlacer:
         p = chain[i]
         c = best[i]
         own = p.hypotheses[0]
+        mine = states == pool.own[i]
+        if mine.any() and float(post[mine][0]) * self.travel.follow_odds >= float(post.max()):
+            c = pool.own[i]  # not clearly elsewhere: it keeps its own
         radius = float(pool.radius[c])
         near = distance_km(pool.lat[states], pool.lon[states], pool.lat[c], pool.lon[c])
         mass = float(post[near <= max(radius, 1.0)].sum())
@@ -314,7 +359,8 @@ class TripPlacer:
             for b in best
             if distance_km(pool.lat[b], pool.lon[b], pool.lat[c], pool.lon[c]) <= max(radius, 1.0)
         )
-        if float(distance_km(own.lat, own.lon, pool.lat[c], pool.lon[c])) <= own.radius_km:
+        keep_km = min(own.radius_km, self.travel.same_place_km)
+        if float(distance_km(own.lat, own.lon, pool.lat[c], pool.lon[c])) <= keep_km:
             # its own evidence stands; its trip-mates agree with it
             return Placed(
                 own.lat, own.lon, own.radius_km, own.weight, own.source, own.label, True, agree
