@@ -222,6 +222,8 @@ def _evidence_options(args: argparse.Namespace) -> EvidenceOptions:
 
 def _print_evidence(scanner: Scanner) -> None:
     """What the user's own evidence was: tracks read, reference fixes, camera clocks."""
+    from geoscope_core.evidence.offsets import format_offset
+
     ev = scanner.evidence
     if ev is None:
         return
@@ -240,7 +242,7 @@ def _print_evidence(scanner: Scanner) -> None:
             print(f"clock of {name}: left as is; {cam.estimate.note if cam.estimate else ''}")
         else:
             note = f"; {cam.estimate.note}" if cam.estimate else ""
-            print(f"clock of {name}: {cam.seconds:+.0f} s ({cam.origin}{note})")
+            print(f"clock of {name}: {format_offset(cam.seconds)} ({cam.origin}{note})")
 
 
 def _write(args: argparse.Namespace, results: Sequence[ScanResult]) -> int:

@@ -21,9 +21,15 @@ on the track. Its photos tell ``d`` two ways:
   its confidence; the rest of the probability spread over the Earth) and ``U`` the
   uniform density over the Earth. The offset is the best-scoring ``d``.
 
+Anchors are read with care: a GPS time equal to the camera's own wall time was written
+from its clock (no anchor), whole days of difference are the GPS date's error, and
+where the zone is known (OffsetTimeOriginal, ``--tz``) whole quarter hours are the
+zone's; only the rest is the clock's.
+
 An estimate is *clear* when anchors agree (spread under ``sigma``) or the best score
-beats every offset more than ``3 sigma`` away by ``min_ratio`` and at least
-``min_pairs`` pairs support it (look-alike photos), or is at least ``min_odds`` times
+beats every offset more than ``3 sigma`` away, and no offset at all, by ``min_ratio``
+and at least ``min_pairs`` pairs support it (look-alike photos: one pair is never
+enough, a single look-alike may be another scene), or is at least ``min_odds`` times
 as likely as every offset more than ``3 sigma`` away and as knowing nothing (agreement
 with the model); only a clear estimate is applied.
 """
@@ -58,7 +64,7 @@ class OffsetSearch:
     sigma_s: float = 20.0
     quantile: float = 0.9
     min_ratio: float = 1.5
-    min_pairs: int = 1
+    min_pairs: int = 2
     min_odds: float = 100.0
 
     def __post_init__(self) -> None:
@@ -85,27 +91,75 @@ class OffsetEstimate:
     note: str = ""
 
 
+def format_offset(seconds: float) -> str:
+    """A clock offset as signed hours, minutes and seconds: "+0:01:30", "-8:00:00",
+    "-0:00:00.5" (a fraction only where there is one)."""
+    sign = "-" if seconds < 0 else "+"
+    tenths = round(abs(float(seconds)) * 10)
+    whole, frac = divmod(tenths, 10)
+    text = f"{sign}{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+    return text + (f".{frac}" if frac else "")
+
+
+#: An anchor whose GPS time is within this (s) of the camera's own wall time was
+#: written from the camera's clock (a known habit), not by a GPS receiver.
+_SAME_AS_CLOCK_S = 1.0
+#: Below this (s), what an anchor says is a clock error; above, whole quarter hours
+#: are a time zone (where the zone is known, the user's or the photo's wins).
+_ZONE_LIKE_S = 25 * 60.0
+
+
 def from_anchors(
-    camera_utc: np.ndarray, gps_utc: np.ndarray, sigma_s: float = 20.0
+    camera_utc: np.ndarray,
+    gps_utc: np.ndarray,
+    sigma_s: float = 20.0,
+    local: np.ndarray | None = None,
+    zone_known: bool = False,
 ) -> OffsetEstimate | None:
     """Offset from photos carrying both a camera time and a GPS time (float [K] epoch s,
-    NaN where missing): the median of ``gps - camera``; clear when at least two agree to
-    within ``sigma_s`` (median absolute deviation) or there is only one."""
+    NaN where missing): the median of ``gps - camera``; clear when they agree to within
+    ``sigma_s`` (median absolute deviation) or there is only one. ``local`` [K] the
+    camera's wall times read as if UTC (epoch s): a GPS time equal to it was written
+    from the clock and is no anchor. Whole days of difference are the GPS date's error,
+    not the clock's; where the zone is known (``zone_known``: the photo's
+    OffsetTimeOriginal or the user's --tz), whole quarter hours beyond
+    ``_ZONE_LIKE_S`` are the zone's, not the clock's: only the rest is an offset."""
     cam = np.asarray(camera_utc, np.float64)
     gps = np.asarray(gps_utc, np.float64)
     ok = np.isfinite(cam) & np.isfinite(gps)
+    notes = []
+    if local is not None:
+        clock = ok & (np.abs(gps - np.asarray(local, np.float64)) <= _SAME_AS_CLOCK_S)
+        if clock.any():
+            notes.append(f"{int(clock.sum())} GPS time(s) equal to the camera's own time ignored")
+        ok &= ~clock
     if not ok.any():
         return None
     d = gps[ok] - cam[ok]
+    days = np.round(d / 86400.0)
+    if (days != 0).any():
+        n = int(np.median(days))
+        notes.append(f"GPS dates {n:+d} day(s) from the camera's taken as the GPS date's error")
+        d = d - days * 86400.0
+    if zone_known:
+        zone = np.where(np.abs(d) >= _ZONE_LIKE_S, np.round(d / 900.0) * 900.0, 0.0)
+        if (zone != 0).any():
+            z = float(np.median(zone))
+            notes.append(f"{format_offset(z)[:-3]} of it taken as the time zone's, not the clock's")
+            d = d - zone
     med = float(np.median(d))
     mad = float(np.median(np.abs(d - med)))
     idx = np.nonzero(ok)[0]
+    extra = "".join(f"; {n}" for n in notes)
     return OffsetEstimate(
         seconds=med,
         clear=bool(mad <= sigma_s),
         method="anchors",
         support=tuple((float(i), float(x)) for i, x in zip(idx, d, strict=True)),
-        note=f"{len(d)} photo(s) with a GPS time: offset {med:+.0f} s (spread {mad:.0f} s)",
+        note=(
+            f"{len(d)} photo(s) with a GPS time: offset {format_offset(med)} "
+            f"(spread {mad:.0f} s){extra}"
+        ),
     )
 
 
@@ -161,11 +215,13 @@ def from_photos(
         (float(i), float(j), float(lag[i, j] - seconds), float(sim[i, j]))
         for i, j in zip(ii[close], jj[close], strict=True)
     )
-    clear = ratio >= s.min_ratio and len(support) >= s.min_pairs
+    at_zero = float(score[int(np.argmin(np.abs(grid)))])
+    beats_none = abs(seconds) <= 3 * s.sigma_s or score[best] >= s.min_ratio * at_zero
+    clear = ratio >= s.min_ratio and len(support) >= s.min_pairs and beats_none
     note = (
-        f"{len(support)} near-simultaneous look-alike pair(s) agree on {seconds:+.0f} s; "
-        f"next best offset scores {1 / ratio if ratio else 0:.0%} of it"
-        + ("" if clear else " (not clear enough to apply)")
+        f"{len(support)} near-simultaneous look-alike pair(s) agree on "
+        f"{format_offset(seconds)}; next best offset scores {1 / ratio if ratio else 0:.0%} "
+        f"of it" + ("" if clear else " (not clear enough to apply)")
     )
     return OffsetEstimate(seconds, bool(clear), "photos", ratio, support, note)
 
@@ -222,7 +278,7 @@ def from_model(
     support = tuple((float(i), float(x)) for i, x in zip(idx, d[placed], strict=True))
     note = (
         f"the track positions of {len(idx)} photo(s) agree best with the model's estimates "
-        f"at {seconds:+.0f} s, {_odds_text(odds_log)} as likely as at any offset more than "
+        f"at {format_offset(seconds)}, {_odds_text(odds_log)} as likely as at any offset more than "
         f"{3 * s.sigma_s:.0f} s away" + ("" if clear else " (not clear enough to apply)")
     )
     odds = math.exp(min(odds_log, 700.0))

@@ -26,6 +26,7 @@ from geoscope_core.errors import ConfigError
 from geoscope_core.evidence.offsets import (
     OffsetEstimate,
     OffsetSearch,
+    format_offset,
     from_anchors,
     from_model,
     from_photos,
@@ -219,15 +220,16 @@ class PersonalEvidence:
             self.cameras[cam] = co
             out.append(co)
             if co.origin != "none":
-                log.info("camera %r: clock %+.1f s (%s)", cam, co.seconds, co.origin)
+                log.info("camera %r: clock %s (%s)", cam, format_offset(co.seconds), co.origin)
         self._rebuild()
         return out
 
     def cameras_to_estimate(self, metas: Sequence[PhotoMetadata]) -> set[str]:
-        """Cameras among ``metas`` whose offset only look-alike photos can tell: estimation
-        on, no ``--time-offset`` for them, no photo of theirs with a GPS time, and GPS
-        photos of other devices to compare with."""
-        if not self.options.estimate_offsets or not self._photo_fixes:
+        """Cameras among ``metas`` whose offset only their photos' looks can tell
+        (look-alike photos of other devices, agreement of the track with the model's
+        estimates): estimation on, no ``--time-offset`` for them, no photo of theirs with
+        a GPS time, and a track or GPS photos of other devices to compare with."""
+        if not self.options.estimate_offsets or (self.track is None and not self._photo_fixes):
             return set()
         given = {
             m.camera
@@ -242,7 +244,7 @@ class PersonalEvidence:
             if m.taken_at is not None
             and m.gps is None
             and m.camera not in given | anchored
-            and others - {m.camera}
+            and (self.track is not None or others - {m.camera})
         }
 
     def estimate_offset(
@@ -261,7 +263,13 @@ class PersonalEvidence:
         gps = np.array(
             [_utc(m.gps_utc) if m.gps_utc is not None else math.nan for m in metas], np.float64
         )
-        est = from_anchors(times, gps, search.sigma_s)
+        local = np.array(
+            [_utc(m.taken_at) if m.taken_at is not None else math.nan for m in metas], np.float64
+        )
+        zone_known = self._zone is not None or all(
+            m.utc_offset_min is not None for m in metas if m.gps_utc is not None
+        )
+        est = from_anchors(times, gps, search.sigma_s, local, zone_known)
         if est is not None:
             return est
         refs = [f for f in self._photo_fixes if f[3] != camera and f[4] in embeddings]
@@ -332,7 +340,7 @@ class PersonalEvidence:
         what = "track" if label == TRACK else "your GPS photos"
         reason = p.reason(k, what)
         if time.offset_s:
-            reason += f"; clock {time.offset_s:+.0f} s"
+            reason += f"; clock {format_offset(time.offset_s)}"
         return TimePlacement(
             lat=float(p.lat[k]),
             lon=float(p.lon[k]),
