@@ -7,7 +7,7 @@ offsets, brought together to place photos by time.
     placed = evidence.place(untagged_metadata)           # [TimePlacement | None]
 
 Order of evidence (the first that places a photo wins): the track logs (``source``
-``"track"``), then the GPS-tagged photos of the user's devices (``"neighbors"``). A photo
+``Source.TRACK``), then the GPS-tagged photos of the user's devices (``NEIGHBORS``). A photo
 with camera GPS is never placed here: its own fix is better than either.
 """
 
@@ -41,12 +41,9 @@ from geoscope_core.evidence.phototime import (
 from geoscope_core.evidence.placement import PlacementLimits, Placements, place_by_time
 from geoscope_core.evidence.tracks import Track, load_tracks
 from geoscope_core.photos.metadata import PhotoMetadata
-from geoscope_core.prediction import Prediction
+from geoscope_core.prediction import Prediction, Source
 
 log = logging.getLogger(__name__)
-
-TRACK = "track"
-NEIGHBORS = "neighbors"
 
 
 @dataclass(frozen=True)
@@ -77,7 +74,7 @@ class EvidenceOptions:
 @dataclass(frozen=True)
 class TimePlacement:
     """Where a photo was by time: ``lat``/``lon`` degrees, ``radius_km``, ``confidence``
-    0-1, ``source`` "track" or "neighbors", ``reason`` e.g. "track, 14 s from a fix",
+    0-1, ``source`` TRACK or NEIGHBORS, ``reason`` e.g. "track, 14 s from a fix",
     ``time`` its UTC time and where the zone came from, ``altitude_m`` metres above sea
     level from the fixes' elevations (None when they have none)."""
 
@@ -85,7 +82,7 @@ class TimePlacement:
     lon: float
     radius_km: float
     confidence: float
-    source: str
+    source: Source
     reason: str
     time: PhotoTime
     altitude_m: float | None = None
@@ -322,8 +319,8 @@ class PersonalEvidence:
         ) & np.isfinite(t)
         plim = self.options.photo_limits or self.options.limits
         for label, tr, lim in (
-            (TRACK, self.track, self.options.limits),
-            (NEIGHBORS, self.photo_track, plim),
+            (Source.TRACK, self.track, self.options.limits),
+            (Source.NEIGHBORS, self.photo_track, plim),
         ):
             if tr is None or not todo.any():
                 continue
@@ -336,8 +333,8 @@ class PersonalEvidence:
         return out
 
     @staticmethod
-    def _placement(p: Placements, k: int, label: str, time: PhotoTime) -> TimePlacement:
-        what = "track" if label == TRACK else "your GPS photos"
+    def _placement(p: Placements, k: int, label: Source, time: PhotoTime) -> TimePlacement:
+        what = "track" if label is Source.TRACK else "your GPS photos"
         reason = p.reason(k, what)
         if time.offset_s:
             reason += f"; clock {format_offset(time.offset_s)}"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from geoscope_core.evidence.personal import TRACK, PersonalEvidence, TimePlacement
+from geoscope_core.evidence.personal import PersonalEvidence, TimePlacement
 from geoscope_core.geo.places import PlaceNames, names_at_many
 from geoscope_core.photos.cache import FileKey
 from geoscope_core.photos.metadata import PhotoMetadata
@@ -66,7 +66,7 @@ def name_placements(named: list[tuple[Item, TimePlacement]]) -> None:
     lats = np.array([tp.lat for _, tp in named])
     lons = np.array([tp.lon for _, tp in named])
     for (it, tp), place in zip(named, names_at_many(lats, lons), strict=True):
-        source = Source.TRACK if tp.source == TRACK else Source.NEIGHBORS
+        source = tp.source
         pred = Prediction(
             lat=tp.lat,
             lon=tp.lon,

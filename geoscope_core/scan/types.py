@@ -16,11 +16,13 @@ EXIF_RADIUS_KM = 0.05
 
 
 class ScanStatus(str, enum.Enum):
-    """What placed a photo in a scan (its value is what CSV, JSON and GeoJSON say)."""
+    """What placed a photo in a scan (its value is what CSV, JSON and GeoJSON say): the
+    ``Source`` of its location, by the same words, except ``predicted`` for the model's
+    (the scan's output contract) and ``error`` for none."""
 
-    EXIF = "exif"  # the photo carries a camera GPS fix
-    TRACK = "track"  # placed by time on the user's track logs
-    NEIGHBORS = "neighbors"  # the user's own GPS-tagged photos, by time or by look
+    EXIF = Source.EXIF.value  # the photo carries a camera GPS fix
+    TRACK = Source.TRACK.value  # placed by time on the user's track logs
+    NEIGHBORS = Source.NEIGHBORS.value  # the user's own GPS-tagged photos, by time or look
     PREDICTED = "predicted"  # the model
     ERROR = "error"  # no place: the result's ``error`` says why
 
