@@ -15,9 +15,15 @@ from geoscope_core.geo.places import PlaceNames, names_at_many
 from geoscope_core.photos.cache import FileKey
 from geoscope_core.photos.metadata import PhotoMetadata
 from geoscope_core.photos.neighbors import TIME_MODEL
-from geoscope_core.placement import Hypothesis, PhotoEvidence, TravelModel, TripPlacer
+from geoscope_core.placement import Hypothesis, PhotoEvidence, Placed, TravelModel, TripPlacer
 from geoscope_core.prediction import Candidate, Prediction, Source, utc_iso
-from geoscope_core.scan.types import EXIF_RADIUS_KM, ScanOptions, ScanResult, ScanStatus
+from geoscope_core.scan.types import (
+    EXIF_RADIUS_KM,
+    ScanOptions,
+    ScanResult,
+    ScanStatus,
+    TripEvidence,
+)
 
 #: Model name written for a place a photo's trip-mates gave it (none of its own).
 TRIP_MODEL = "trip"
@@ -35,6 +41,7 @@ class Item:
     dirty: bool = False  # needs writing to the cache
     exif_names: PlaceNames = field(default_factory=PlaceNames)
     reason: str = ""  # what placed it, when the user's own evidence did
+    trip: TripEvidence | None = None  # its own evidence, once its folder was placed
 
     @property
     def tagged(self) -> bool:
@@ -125,14 +132,23 @@ def result_of(it: Item, repredict_gps: bool) -> ScanResult:
             admin1=it.exif_names.admin1,
             city=it.exif_names.city,
         )
-        return ScanResult(it.path, ScanStatus.EXIF, pred, it.meta, reason="camera GPS")
+        trip = TripEvidence(photo_evidence(it))
+        return ScanResult(it.path, ScanStatus.EXIF, pred, it.meta, reason="camera GPS", trip=trip)
     if it.pred is None:
         reason = it.meta_error or "no prediction"
         return ScanResult(it.path, ScanStatus.ERROR, None, it.meta, reason)
     status = ScanStatus.of(it.pred.source)
+    reason = _reason(it)
+    trip = it.trip or TripEvidence(photo_evidence(it), it.pred, reason)
+    return ScanResult(it.path, status, it.pred, it.meta, reason=reason, trip=trip)
+
+
+def _reason(it: Item) -> str:
+    """What placed ``it`` in words (its own reason, else its estimate's kind)."""
+    if it.reason or it.pred is None:
+        return it.reason
     look_alike = "your GPS photos: they look alike"
-    reason = it.reason or (look_alike if status is ScanStatus.NEIGHBORS else "model")
-    return ScanResult(it.path, status, it.pred, it.meta, reason=reason)
+    return look_alike if it.pred.source is Source.NEIGHBORS else "model"
 
 
 def photo_evidence(it: Item) -> PhotoEvidence:
@@ -173,15 +189,61 @@ def place_trips(items: list[Item], options: ScanOptions) -> None:
     """Weigh the evidence of ``items`` together (see ``placement/model.py``): a photo whose
     trip-mates outweigh its own estimate follows them (its prediction moved, its own
     estimate kept among the alternatives, its ``reason`` saying why)."""
-    placer = TripPlacer(TravelModel(anchor_window_s=options.time_window_s))
-    placed = placer.place([photo_evidence(it) for it in items])
+    trips = [TripEvidence(photo_evidence(it), it.pred, _reason(it)) for it in items]
+    for it, trip in zip(items, trips, strict=True):
+        it.trip = trip
+    placed = _placer(options).place([t.evidence for t in trips])
     moved = [(it, p) for it, p in zip(items, placed, strict=True) if p is not None and not p.own]
+    for (it, pl), pred in zip(
+        moved, _predictions([(pl, it.pred) for it, pl in moved]), strict=True
+    ):
+        it.pred, it.reason = pred, pl.reason
+
+
+def follow_decisions(
+    trips: Sequence[TripEvidence], decided: Sequence[Prediction | None], options: ScanOptions
+) -> list[tuple[Prediction, str] | None]:
+    """Place a folder again after the user's decisions: ``decided[i]`` the location the
+    user placed photo ``i`` at or accepted (it then holds its trip-mates as camera GPS
+    would, within its radius), None where undecided. Returns, for each undecided photo
+    with an estimate of its own, its (prediction, reason): its own again, unless its
+    trip-mates now move it; None for the others."""
+    evs = []
+    for trip, p in zip(trips, decided, strict=True):
+        ev = trip.evidence
+        if p is not None:
+            mine = Hypothesis(p.lat, p.lon, max(p.radius_km, EXIF_RADIUS_KM), 1.0, Source.USER)
+            ev = PhotoEvidence(ev.device, ev.time_s, (mine,), fixed=True, day=ev.day)
+        evs.append(ev)
+    placed = _placer(options).place(evs)
+    out: list[tuple[Prediction, str] | None] = [None] * len(trips)
+    moved = []
+    for i, (trip, p, pl) in enumerate(zip(trips, decided, placed, strict=True)):
+        if p is not None or trip.own is None or trip.evidence.fixed:
+            continue
+        if pl is None or pl.own:
+            out[i] = (trip.own, trip.own_reason)
+        else:
+            moved.append((i, pl))
+    preds = _predictions([(pl, trips[i].own) for i, pl in moved])
+    for (i, pl), pred in zip(moved, preds, strict=True):
+        out[i] = (pred, pl.reason)
+    return out
+
+
+def _placer(options: ScanOptions) -> TripPlacer:
+    return TripPlacer(TravelModel(anchor_window_s=options.time_window_s))
+
+
+def _predictions(moved: list[tuple[Placed, Prediction | None]]) -> list[Prediction]:
+    """Predictions (named, reverse geocoded at once) of photos their trip-mates moved;
+    each keeps its own estimate among its alternatives."""
     if not moved:
-        return
-    lats = np.array([pl.lat for _, pl in moved])
-    lons = np.array([pl.lon for _, pl in moved])
-    for (it, pl), place in zip(moved, names_at_many(lats, lons), strict=True):
-        own = it.pred
+        return []
+    lats = np.array([pl.lat for pl, _ in moved])
+    lons = np.array([pl.lon for pl, _ in moved])
+    out = []
+    for (pl, own), place in zip(moved, names_at_many(lats, lons), strict=True):
         pred = Prediction(
             lat=pl.lat,
             lon=pl.lon,
@@ -195,5 +257,5 @@ def place_trips(items: list[Item], options: ScanOptions) -> None:
             city=place.city,
         )
         alts = (own.as_candidate(), *own.top_k[1:]) if own is not None else ()
-        it.pred = replace(pred, top_k=(pred.as_candidate(), *alts))
-        it.reason = pl.reason
+        out.append(replace(pred, top_k=(pred.as_candidate(), *alts)))
+    return out
