@@ -36,6 +36,7 @@ import numpy as np
 
 from geoscope_core.errors import ConfigError
 from geoscope_core.evidence.placement import slerp
+from geoscope_core.geo.distance import EARTH_RADIUS_KM, to_unit_vectors
 from geoscope_core.placement.likelihood import EARTH_KM2, NEVER_SURE, distance_km
 from geoscope_core.prediction import Source
 
@@ -125,8 +126,9 @@ class TravelModel:
         for share, speed in ((1.0 - phi, self.ground_km_h), (phi, self.flight_km_h)):
             if share <= 0:
                 continue
-            k = np.exp(-d_km / (self.base_km + speed * dt / 3600.0))
-            out += (1.0 - tau) * share * k / k.sum(axis=1, keepdims=True)
+            k = np.exp(d_km * (-1.0 / (self.base_km + speed * dt / 3600.0)))
+            k *= (1.0 - tau) * share / k.sum(axis=1, keepdims=True)
+            out += k
         return out
 
 
@@ -265,22 +267,21 @@ class TripPlacer:
         n, tm = len(chain), self.travel
         pool = self._pool(chain)
         # the places each photo considers: those its chain-mates within the window offer
-        states: list[np.ndarray] = []
+        offers: list[list[int]] = [[] for _ in range(n)]
+        for c, og in enumerate(pool.origins):
+            for o in og:
+                offers[o].append(c)
+        states = []
         for i in range(n):
-            lo, hi = i - tm.window, i + tm.window
-            states.append(
-                np.array(
-                    [c for c, og in enumerate(pool.origins) if any(lo <= o <= hi for o in og)],
-                    np.int64,
-                )
-            )
+            near = range(max(i - tm.window, 0), min(i + tm.window + 1, n))
+            states.append(np.unique(np.array([c for o in near for c in offers[o]], np.int64)))
+        xyz = to_unit_vectors(pool.lat, pool.lon)
         emit = [self._emission(chain[i], pool.own[i], pool, states[i], tm) for i in range(n)]
         trans = []
         for i in range(n - 1):
             a, b = states[i], states[i + 1]
-            d = distance_km(
-                pool.lat[a][:, None], pool.lon[a][:, None], pool.lat[b][None], pool.lon[b][None]
-            )
+            cos = np.clip(xyz[a] @ xyz[b].T, -1.0, 1.0)
+            d = EARTH_RADIUS_KM * np.arccos(cos)  # great-circle km, one product per step
             trans.append(tm.transition(d, chain[i + 1].time_s - chain[i].time_s))
         # forward-backward, each message scaled to sum 1
         alpha = [emit[0] / emit[0].sum()]
@@ -296,10 +297,14 @@ class TripPlacer:
             g = alpha[i] * beta[i]
             post.append(g / max(g.sum(), 1e-300))
         best = [int(states[i][int(np.argmax(post[i]))]) for i in range(n)]
+        days: dict[str, list[int]] = {}
+        for i in range(n):
+            days.setdefault(chain[i].day, []).append(best[i])
+        by_day = {d: np.array(b, np.int64) for d, b in days.items()}
         for i in range(n):
             if chain[i].fixed:
                 continue
-            out[index[i]] = self._decide(chain, i, pool, states[i], post[i], best)
+            out[index[i]] = self._decide(chain, i, pool, states[i], post[i], best, by_day)
 
     @staticmethod
     def _emission(
@@ -344,6 +349,7 @@ class TripPlacer:
         states: np.ndarray,
         post: np.ndarray,
         best: list[int],
+        by_day: dict[str, np.ndarray],
     ) -> Placed:
         p = chain[i]
         c = best[i]
@@ -354,10 +360,12 @@ class TripPlacer:
         radius = float(pool.radius[c])
         near = distance_km(pool.lat[states], pool.lon[states], pool.lat[c], pool.lon[c])
         mass = float(post[near <= max(radius, 1.0)].sum())
-        agree = sum(
-            1
-            for b in best
-            if distance_km(pool.lat[b], pool.lon[b], pool.lat[c], pool.lon[c]) <= max(radius, 1.0)
+        same_day = by_day[p.day]
+        agree = int(
+            (
+                distance_km(pool.lat[same_day], pool.lon[same_day], pool.lat[c], pool.lon[c])
+                <= max(radius, 1.0)
+            ).sum()
         )
         keep_km = min(own.radius_km, self.travel.same_place_km)
         if float(distance_km(own.lat, own.lon, pool.lat[c], pool.lon[c])) <= keep_km:
