@@ -198,7 +198,7 @@ def _print_table(results: Sequence[ScanResult], root: Path | None) -> None:
         print(
             f"{r.status.value:9s} {p.lat:9.4f} {p.lon:10.4f} {p.confidence:5.2f} "
             f"{p.radius_km:7.1f}  {place or '-'}  |  {name}"
-            + (f"  ({r.reason})" if r.status.by_evidence and r.reason else "")
+            + (f"  ({r.reason})" if r.reason and r.reason != "model" else "")
         )
 
 

@@ -42,6 +42,8 @@ from geoscope_core.prediction import Source
 
 log = logging.getLogger(__name__)
 
+#: Photos whose best places lie within this (km, or their radius if smaller) agree.
+AGREE_KM = 100.0
 #: Walking speed (km/s): how far a photo may be from a fix it follows, per second.
 WALKING_KM_S = 0.0015
 
@@ -364,7 +366,7 @@ class TripPlacer:
         agree = int(
             (
                 distance_km(pool.lat[same_day], pool.lon[same_day], pool.lat[c], pool.lon[c])
-                <= max(radius, 1.0)
+                <= min(max(radius, 1.0), AGREE_KM)
             ).sum()
         )
         keep_km = min(own.radius_km, self.travel.same_place_km)
