@@ -41,12 +41,14 @@ OFF_TRACK = "not on your track with this clock offset: scan again for the model'
 class CameraClock:
     """One camera of the scanned photos: its ``camera`` name, clock correction
     ``seconds`` (added to its clock to get true time), where that came from (``origin``:
-    "estimated", "set by you", "--time-offset", "none") and how many ``photos``."""
+    "estimated", "set by you", "--time-offset", "none"), how many ``photos`` and the
+    evidence behind an estimate in words (``note``; "" for none)."""
 
     camera: str
     seconds: float
     origin: str
     photos: int
+    note: str = ""
 
 
 class TrackController(QObject):
@@ -117,7 +119,9 @@ class TrackController(QObject):
         for cam, n in counts.items():
             co = self.evidence.cameras.get(cam) if self.evidence is not None else None
             seconds = co.seconds if co is not None else 0.0
-            out.append(CameraClock(cam, seconds, co.origin if co is not None else "none", n))
+            origin = co.origin if co is not None else "none"
+            note = co.estimate.note if co is not None and co.estimate is not None else ""
+            out.append(CameraClock(cam, seconds, origin, n, note))
         return sorted(out, key=lambda c: (-c.photos, c.camera))
 
     def set_offset(self, camera: str, seconds: float) -> int:

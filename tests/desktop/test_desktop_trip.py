@@ -17,7 +17,7 @@ from geoscope_desktop.controllers.review import candidate_at
 from geoscope_desktop.items import PhotoStatus
 from geoscope_desktop.main_window import MainWindow
 from tests.bundles import BLUE, GREEN, RED, write_jpeg
-from tests.desktop.appdriver import scan
+from tests.desktop.appdriver import copy_fixture, scan
 
 PARIS = (48.857, 2.352)
 
@@ -61,3 +61,17 @@ def test_trip_mates_follow_a_photo_placed_by_hand(
         item = window.model.item_for(p)
         assert (item.prediction.lat, item.prediction.lon) == pytest.approx((own[p].lat, own[p].lon))
         assert item.prediction.source is own[p].source
+
+
+def test_an_estimated_clock_says_why(qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
+    # the P6000's GPS dates are a day after its clock's: the clock is 92 s fast, not a day
+    folder = tmp_path / "arezzo"
+    for name in ("DSCN0010.jpg", "DSCN0012.jpg"):
+        copy_fixture(folder, f"gps/{name}")
+    assert window.open_folder(folder)
+    assert scan(qtbot, window) is False
+    panel = window.tracking.panel
+    (camera,) = [c for c in panel.boxes if "P6000" in c]
+    assert panel.boxes[camera].value() == -92
+    tip = panel.boxes[camera].toolTip()
+    assert "-0:01:31.8" in tip and "GPS dates +1 day(s) from the camera's" in tip
