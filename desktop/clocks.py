@@ -71,10 +71,16 @@ class ClockPanel(QWidget):
 
     @staticmethod
     def _tip(cam: CameraClock) -> str:
+        from geoscope_core.evidence.offsets import format_offset
+
         origin = ORIGIN_TEXT.get(cam.origin, cam.origin)
+        if origin and cam.origin != "none":
+            origin = f"{format_offset(cam.seconds)} {origin}"
         return (
             "Seconds added to this camera's clock to get the true time "
-            "(its photos move along the track as you change it)" + (f"; {origin}" if origin else "")
+            "(its photos move along the track as you change it)"
+            + (f"; {origin}" if origin else "")
+            + (f" ({cam.note})" if cam.note else "")
         )
 
     def _changed(self, camera: str, value: int) -> None:

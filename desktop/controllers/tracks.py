@@ -5,6 +5,12 @@ of the next scan by time and, after a scan, the photos already listed at once. A
 camera's clock offset changed in the Camera Clocks panel moves its photos live: the
 evidence of the last scan places them again by time (``scan.items.placed_by_time``),
 no model is run and nothing is read again.
+
+The folder is one trip (``geoscope_core/placement``): after every decision of the user
+(a photo placed, accepted, moved to an alternative) and every clock change, the
+placement runs again over each photo's own evidence from the scan, the decided photos
+holding their trip-mates as camera GPS would (``scan.items.follow_decisions``); an
+undecided photo follows them, its reason saying so, or goes back to its own estimate.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from geoscope_desktop.controllers.scan import ScanController
 if TYPE_CHECKING:
     from geoscope_core.evidence.personal import PersonalEvidence
     from geoscope_core.photos.metadata import PhotoMetadata
-    from geoscope_core.scan.types import ScanResult
+    from geoscope_core.scan.types import ScanResult, TripEvidence
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +41,14 @@ OFF_TRACK = "not on your track with this clock offset: scan again for the model'
 class CameraClock:
     """One camera of the scanned photos: its ``camera`` name, clock correction
     ``seconds`` (added to its clock to get true time), where that came from (``origin``:
-    "estimated", "set by you", "--time-offset", "none") and how many ``photos``."""
+    "estimated", "set by you", "--time-offset", "none"), how many ``photos`` and the
+    evidence behind an estimate in words (``note``; "" for none)."""
 
     camera: str
     seconds: float
     origin: str
     photos: int
+    note: str = ""
 
 
 class TrackController(QObject):
@@ -48,12 +56,14 @@ class TrackController(QObject):
 
     Signals: ``tracks_changed(list)`` the lines to draw ([K, 2] lat, lon degrees);
     ``cameras_changed()`` after a scan or a change of the tracks; ``moved(n)`` after
-    photos were placed again (``n`` photos changed).
+    photos were placed again (``n`` photos changed); ``followed(n)`` after ``n``
+    undecided photos moved with their trip-mates (or back to their own estimate).
     """
 
     tracks_changed = Signal(list)
     cameras_changed = Signal()
     moved = Signal(int)
+    followed = Signal(int)
 
     def __init__(
         self, scanner: ScanController, review: ReviewController, parent: QObject | None = None
@@ -66,8 +76,11 @@ class TrackController(QObject):
         self._by_time: set[Path] = set()
         #: each photo's last result not placed by the evidence, to go back to
         self._fallback: dict[Path, ScanResult] = {}
+        #: each scanned photo's own evidence, for placing the folder again as a trip
+        self._trip: dict[Path, TripEvidence] = {}
         scanner.result.connect(self._on_result)
         scanner.finished.connect(self._on_scan_done)
+        review.changed.connect(self._on_decision)
 
     # -- tracks ----------------------------------------------------------------------
     def add(self, paths: Sequence[Path]) -> int:
@@ -106,7 +119,9 @@ class TrackController(QObject):
         for cam, n in counts.items():
             co = self.evidence.cameras.get(cam) if self.evidence is not None else None
             seconds = co.seconds if co is not None else 0.0
-            out.append(CameraClock(cam, seconds, co.origin if co is not None else "none", n))
+            origin = co.origin if co is not None else "none"
+            note = co.estimate.note if co is not None and co.estimate is not None else ""
+            out.append(CameraClock(cam, seconds, origin, n, note))
         return sorted(out, key=lambda c: (-c.photos, c.camera))
 
     def set_offset(self, camera: str, seconds: float) -> int:
@@ -137,6 +152,12 @@ class TrackController(QObject):
         moved = 0
         for meta, result in zip(metas, placed_by_time(self.evidence, metas), strict=True):
             before = self._review.item_for(meta.path)
+            if result is not None and result.trip is not None:
+                self._trip[meta.path] = result.trip
+            elif meta.path in self._by_time and meta.path in self._fallback:
+                back_trip = self._fallback[meta.path].trip
+                if back_trip is not None:
+                    self._trip[meta.path] = back_trip
             if result is not None:
                 self._by_time.add(meta.path)
                 after = self._review.apply_scan(result)
@@ -152,11 +173,63 @@ class TrackController(QObject):
                 continue
             moved += after is not None and before is not None and after.location != before.location
         self.moved.emit(moved)
+        self.follow()
         return moved
+
+    def follow(self) -> int:
+        """Place the folder again as one trip after the user's decisions; returns how many
+        undecided photos moved (with their trip-mates, or back to their own estimate)."""
+        from geoscope_core.prediction import Source
+        from geoscope_core.scan.items import follow_decisions
+        from geoscope_core.scan.types import ScanOptions, ScanResult, ScanStatus
+        from geoscope_desktop.items import PhotoStatus
+
+        items = [it for it in self._review.items() if it.path in self._trip]
+        if len(items) < 2:
+            return 0
+
+        def decision(it):  # type: ignore[no-untyped-def]
+            p = it.prediction
+            if p is None or it.status in (PhotoStatus.REJECTED, PhotoStatus.ERROR):
+                return None
+            by_hand = p.source is Source.USER or it.corrected
+            return (
+                p if it.status in (PhotoStatus.ACCEPTED, PhotoStatus.WRITTEN) or by_hand else None
+            )
+
+        decided = [decision(it) for it in items]
+        options = self._scanner.options or ScanOptions()
+        placed = follow_decisions([self._trip[it.path] for it in items], decided, options)
+        moved = 0
+        for it, new in zip(items, placed, strict=True):
+            if new is None or it.status is not PhotoStatus.ESTIMATED or it.result is None:
+                continue
+            pred, reason = new
+            old = it.prediction
+            if old is not None and (old.lat, old.lon) == (pred.lat, pred.lon):
+                continue
+            result = ScanResult(
+                it.path,
+                ScanStatus.of(pred.source),
+                pred,
+                it.result.metadata,
+                reason=reason,
+                trip=it.result.trip,
+            )
+            moved += self._review.apply_scan(result) is not None
+        if moved:
+            self.followed.emit(moved)
+        return moved
+
+    def _on_decision(self, message: str) -> None:
+        if message and self._trip:
+            self.follow()
 
     def _on_result(self, result: ScanResult) -> None:
         from geoscope_core.scan.types import ScanStatus
 
+        if result.trip is not None:
+            self._trip[Path(result.path)] = result.trip
         self._by_time.discard(Path(result.path))
         if (
             result.status in (ScanStatus.PREDICTED, ScanStatus.NEIGHBORS)

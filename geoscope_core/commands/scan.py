@@ -210,7 +210,7 @@ def _print_table(results: Sequence[ScanResult], root: Path | None) -> None:
         print(
             f"{r.status.value:9s} {p.lat:9.4f} {p.lon:10.4f} {p.confidence:5.2f} "
             f"{p.radius_km:7.1f}  {place or '-'}  |  {name}"
-            + (f"  ({terminal_text(r.reason)})" if r.status.by_evidence and r.reason else "")
+            + (f"  ({terminal_text(r.reason)})" if r.reason and r.reason != "model" else "")
         )
 
 
@@ -234,6 +234,8 @@ def _evidence_options(args: argparse.Namespace) -> EvidenceOptions:
 
 def _print_evidence(scanner: Scanner) -> None:
     """What the user's own evidence was: tracks read, reference fixes, camera clocks."""
+    from geoscope_core.evidence.offsets import format_offset
+
     ev = scanner.evidence
     if ev is None:
         return
@@ -253,7 +255,8 @@ def _print_evidence(scanner: Scanner) -> None:
             print(terminal_text(f"clock of {name}: left as is; {note}"))
         else:
             note = f"; {cam.estimate.note}" if cam.estimate else ""
-            print(terminal_text(f"clock of {name}: {cam.seconds:+.0f} s ({cam.origin}{note})"))
+            offset = format_offset(cam.seconds)
+            print(terminal_text(f"clock of {name}: {offset} ({cam.origin}{note})"))
 
 
 def _write(args: argparse.Namespace, results: Sequence[ScanResult]) -> int:

@@ -21,9 +21,15 @@ on the track. Its photos tell ``d`` two ways:
   its confidence; the rest of the probability spread over the Earth) and ``U`` the
   uniform density over the Earth. The offset is the best-scoring ``d``.
 
+Anchors are read with care: a GPS time equal to the camera's own wall time was written
+from its clock (no anchor), whole days of difference are the GPS date's error, and
+where the zone is known (OffsetTimeOriginal, ``--tz``) whole quarter hours are the
+zone's; only the rest is the clock's.
+
 An estimate is *clear* when anchors agree (spread under ``sigma``) or the best score
-beats every offset more than ``3 sigma`` away by ``min_ratio`` and at least
-``min_pairs`` pairs support it (look-alike photos), or is at least ``min_odds`` times
+beats every offset more than ``3 sigma`` away, and no offset at all, by ``min_ratio``
+and at least ``min_pairs`` pairs support it (look-alike photos: one pair is never
+enough, a single look-alike may be another scene), or is at least ``min_odds`` times
 as likely as every offset more than ``3 sigma`` away and as knowing nothing (agreement
 with the model); only a clear estimate is applied.
 """
@@ -37,14 +43,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from geoscope_core.errors import ConfigError
+from geoscope_core.placement import likelihood
 from geoscope_core.prediction import Prediction
 
-#: Earth's surface, km^2: the uniform density 1/EARTH_KM2 is "knowing nothing".
-EARTH_KM2 = 4.0 * math.pi * 6371.0088**2
 #: (times [M] epoch s) -> (lat, lon) [M] degrees where the evidence places them, NaN else.
 PositionsAt = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
-#: Probability always left to "somewhere else": no estimate rules a place out.
-_NEVER_SURE = 0.01
 #: Photo x offset x candidate cells scored at once (bounds the memory of the search).
 _CELLS = 1 << 21
 
@@ -61,7 +64,7 @@ class OffsetSearch:
     sigma_s: float = 20.0
     quantile: float = 0.9
     min_ratio: float = 1.5
-    min_pairs: int = 1
+    min_pairs: int = 2
     min_odds: float = 100.0
 
     def __post_init__(self) -> None:
@@ -88,27 +91,75 @@ class OffsetEstimate:
     note: str = ""
 
 
+def format_offset(seconds: float) -> str:
+    """A clock offset as signed hours, minutes and seconds: "+0:01:30", "-8:00:00",
+    "-0:00:00.5" (a fraction only where there is one)."""
+    sign = "-" if seconds < 0 else "+"
+    tenths = round(abs(float(seconds)) * 10)
+    whole, frac = divmod(tenths, 10)
+    text = f"{sign}{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+    return text + (f".{frac}" if frac else "")
+
+
+#: An anchor whose GPS time is within this (s) of the camera's own wall time was
+#: written from the camera's clock (a known habit), not by a GPS receiver.
+_SAME_AS_CLOCK_S = 1.0
+#: Below this (s), what an anchor says is a clock error; above, whole quarter hours
+#: are a time zone (where the zone is known, the user's or the photo's wins).
+_ZONE_LIKE_S = 25 * 60.0
+
+
 def from_anchors(
-    camera_utc: np.ndarray, gps_utc: np.ndarray, sigma_s: float = 20.0
+    camera_utc: np.ndarray,
+    gps_utc: np.ndarray,
+    sigma_s: float = 20.0,
+    local: np.ndarray | None = None,
+    zone_known: bool = False,
 ) -> OffsetEstimate | None:
     """Offset from photos carrying both a camera time and a GPS time (float [K] epoch s,
-    NaN where missing): the median of ``gps - camera``; clear when at least two agree to
-    within ``sigma_s`` (median absolute deviation) or there is only one."""
+    NaN where missing): the median of ``gps - camera``; clear when they agree to within
+    ``sigma_s`` (median absolute deviation) or there is only one. ``local`` [K] the
+    camera's wall times read as if UTC (epoch s): a GPS time equal to it was written
+    from the clock and is no anchor. Whole days of difference are the GPS date's error,
+    not the clock's; where the zone is known (``zone_known``: the photo's
+    OffsetTimeOriginal or the user's --tz), whole quarter hours beyond
+    ``_ZONE_LIKE_S`` are the zone's, not the clock's: only the rest is an offset."""
     cam = np.asarray(camera_utc, np.float64)
     gps = np.asarray(gps_utc, np.float64)
     ok = np.isfinite(cam) & np.isfinite(gps)
+    notes = []
+    if local is not None:
+        clock = ok & (np.abs(gps - np.asarray(local, np.float64)) <= _SAME_AS_CLOCK_S)
+        if clock.any():
+            notes.append(f"{int(clock.sum())} GPS time(s) equal to the camera's own time ignored")
+        ok &= ~clock
     if not ok.any():
         return None
     d = gps[ok] - cam[ok]
+    days = np.round(d / 86400.0)
+    if (days != 0).any():
+        n = int(np.median(days))
+        notes.append(f"GPS dates {n:+d} day(s) from the camera's taken as the GPS date's error")
+        d = d - days * 86400.0
+    if zone_known:
+        zone = np.where(np.abs(d) >= _ZONE_LIKE_S, np.round(d / 900.0) * 900.0, 0.0)
+        if (zone != 0).any():
+            z = float(np.median(zone))
+            notes.append(f"{format_offset(z)[:-3]} of it taken as the time zone's, not the clock's")
+            d = d - zone
     med = float(np.median(d))
     mad = float(np.median(np.abs(d - med)))
     idx = np.nonzero(ok)[0]
+    extra = "".join(f"; {n}" for n in notes)
     return OffsetEstimate(
         seconds=med,
         clear=bool(mad <= sigma_s),
         method="anchors",
         support=tuple((float(i), float(x)) for i, x in zip(idx, d, strict=True)),
-        note=f"{len(d)} photo(s) with a GPS time: offset {med:+.0f} s (spread {mad:.0f} s)",
+        note=(
+            f"{len(d)} photo(s) with a GPS time: offset {format_offset(med)} "
+            f"(spread {mad:.0f} s){extra}"
+        ),
     )
 
 
@@ -164,43 +215,15 @@ def from_photos(
         (float(i), float(j), float(lag[i, j] - seconds), float(sim[i, j]))
         for i, j in zip(ii[close], jj[close], strict=True)
     )
-    clear = ratio >= s.min_ratio and len(support) >= s.min_pairs
+    at_zero = float(score[int(np.argmin(np.abs(grid)))])
+    beats_none = abs(seconds) <= 3 * s.sigma_s or score[best] >= s.min_ratio * at_zero
+    clear = ratio >= s.min_ratio and len(support) >= s.min_pairs and beats_none
     note = (
-        f"{len(support)} near-simultaneous look-alike pair(s) agree on {seconds:+.0f} s; "
-        f"next best offset scores {1 / ratio if ratio else 0:.0%} of it"
-        + ("" if clear else " (not clear enough to apply)")
+        f"{len(support)} near-simultaneous look-alike pair(s) agree on "
+        f"{format_offset(seconds)}; next best offset scores {1 / ratio if ratio else 0:.0%} "
+        f"of it" + ("" if clear else " (not clear enough to apply)")
     )
     return OffsetEstimate(seconds, bool(clear), "photos", ratio, support, note)
-
-
-def _mixtures(predictions: Sequence[Prediction]) -> tuple[np.ndarray, ...]:
-    """Candidates of each prediction as arrays [N, K]: lat, lon (degrees), weight (its
-    confidence, 0 pads; together at most 1 - _NEVER_SURE) and radius (km; a candidate
-    without one has its prediction's)."""
-    k = max(max((len(p.top_k) for p in predictions), default=0), 1)
-    lat, lon = np.zeros((len(predictions), k)), np.zeros((len(predictions), k))
-    w, r = np.zeros((len(predictions), k)), np.ones((len(predictions), k))
-    for i, p in enumerate(predictions):
-        cands = p.top_k or (p.as_candidate(),)
-        for j, c in enumerate(cands):
-            lat[i, j], lon[i, j], w[i, j] = c.lat, c.lon, max(c.confidence, 0.0)
-            r[i, j] = max(c.radius_km if c.radius_km is not None else p.radius_km, 0.01)
-        w[i] *= min(1.0, (1.0 - _NEVER_SURE) / max(float(w[i].sum()), 1e-12))
-    return lat, lon, w, r
-
-
-def _log_odds(lat: np.ndarray, lon: np.ndarray, mix: tuple[np.ndarray, ...]) -> np.ndarray:
-    """log(p(x) / U) [N, G] of positions ``lat``/``lon`` [N, G] (NaN: not placed, 0) under
-    each photo's mixture ``mix`` (see ``_mixtures``)."""
-    clat, clon, w, r = (a[:, None, :] for a in mix)
-    la, lo = np.radians(lat)[..., None], np.radians(lon)[..., None]
-    cla, clo = np.radians(clat), np.radians(clon)
-    h = np.sin((cla - la) / 2) ** 2 + np.cos(la) * np.cos(cla) * np.sin((clo - lo) / 2) ** 2
-    d = 2 * 6371.0088 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
-    dens = (w / (2 * math.pi * r**2) * np.exp(-0.5 * (d / r) ** 2)).sum(axis=-1)
-    rest = 1.0 - w.sum(axis=-1)
-    out = np.log((dens + rest / EARTH_KM2) * EARTH_KM2)
-    return np.where(np.isfinite(lat), out, 0.0)
 
 
 def from_model(
@@ -222,7 +245,7 @@ def from_model(
     cam, preds = cam[ok], [p for p, keep in zip(predictions, ok, strict=True) if keep]
     if not cam.size:
         return None
-    mix = _mixtures(preds)
+    mix = likelihood.mixtures(preds)
 
     def scores(grid: np.ndarray) -> np.ndarray:
         out = []
@@ -230,7 +253,8 @@ def from_model(
         for g in np.array_split(grid, max(1, -(-len(grid) // chunk))):
             t = cam[:, None] + g[None, :]
             lat, lon = positions_at(t.reshape(-1))
-            out.append(_log_odds(lat.reshape(t.shape), lon.reshape(t.shape), mix).sum(axis=0))
+            lo = likelihood.log_odds(lat.reshape(t.shape), lon.reshape(t.shape), mix)
+            out.append(lo.sum(axis=0))
         return np.concatenate(out)
 
     grid = np.arange(-s.max_s, s.max_s + step_s / 2, step_s)
@@ -247,17 +271,17 @@ def from_model(
         return None
     far = np.abs(grid - seconds) > 3 * s.sigma_s
     runner = max(float(score[far].max()) if far.any() else -math.inf, 0.0)  # 0: know nothing
-    log_odds = top - runner
-    clear = log_odds >= math.log(s.min_odds)
-    d = _log_odds(lat[:, None], lon[:, None], mix)[:, 0]
+    odds_log = top - runner
+    clear = odds_log >= math.log(s.min_odds)
+    d = likelihood.log_odds(lat[:, None], lon[:, None], mix)[:, 0]
     idx = np.nonzero(placed)[0]
     support = tuple((float(i), float(x)) for i, x in zip(idx, d[placed], strict=True))
     note = (
         f"the track positions of {len(idx)} photo(s) agree best with the model's estimates "
-        f"at {seconds:+.0f} s, {_odds_text(log_odds)} as likely as at any offset more than "
+        f"at {format_offset(seconds)}, {_odds_text(odds_log)} as likely as at any offset more than "
         f"{3 * s.sigma_s:.0f} s away" + ("" if clear else " (not clear enough to apply)")
     )
-    odds = math.exp(min(log_odds, 700.0))
+    odds = math.exp(min(odds_log, 700.0))
     return OffsetEstimate(seconds, bool(clear), "model", odds, support, note)
 
 

@@ -7,7 +7,7 @@ offsets, brought together to place photos by time.
     placed = evidence.place(untagged_metadata)           # [TimePlacement | None]
 
 Order of evidence (the first that places a photo wins): the track logs (``source``
-``"track"``), then the GPS-tagged photos of the user's devices (``"neighbors"``). A photo
+``Source.TRACK``), then the GPS-tagged photos of the user's devices (``NEIGHBORS``). A photo
 with camera GPS is never placed here: its own fix is better than either.
 """
 
@@ -26,6 +26,7 @@ from geoscope_core.errors import ConfigError
 from geoscope_core.evidence.offsets import (
     OffsetEstimate,
     OffsetSearch,
+    format_offset,
     from_anchors,
     from_model,
     from_photos,
@@ -40,12 +41,9 @@ from geoscope_core.evidence.phototime import (
 from geoscope_core.evidence.placement import PlacementLimits, Placements, place_by_time
 from geoscope_core.evidence.tracks import Track, load_tracks
 from geoscope_core.photos.metadata import PhotoMetadata
-from geoscope_core.prediction import Prediction
+from geoscope_core.prediction import Prediction, Source
 
 log = logging.getLogger(__name__)
-
-TRACK = "track"
-NEIGHBORS = "neighbors"
 
 
 @dataclass(frozen=True)
@@ -76,7 +74,7 @@ class EvidenceOptions:
 @dataclass(frozen=True)
 class TimePlacement:
     """Where a photo was by time: ``lat``/``lon`` degrees, ``radius_km``, ``confidence``
-    0-1, ``source`` "track" or "neighbors", ``reason`` e.g. "track, 14 s from a fix",
+    0-1, ``source`` TRACK or NEIGHBORS, ``reason`` e.g. "track, 14 s from a fix",
     ``time`` its UTC time and where the zone came from, ``altitude_m`` metres above sea
     level from the fixes' elevations (None when they have none)."""
 
@@ -84,7 +82,7 @@ class TimePlacement:
     lon: float
     radius_km: float
     confidence: float
-    source: str
+    source: Source
     reason: str
     time: PhotoTime
     altitude_m: float | None = None
@@ -219,15 +217,16 @@ class PersonalEvidence:
             self.cameras[cam] = co
             out.append(co)
             if co.origin != "none":
-                log.info("camera %r: clock %+.1f s (%s)", cam, co.seconds, co.origin)
+                log.info("camera %r: clock %s (%s)", cam, format_offset(co.seconds), co.origin)
         self._rebuild()
         return out
 
     def cameras_to_estimate(self, metas: Sequence[PhotoMetadata]) -> set[str]:
-        """Cameras among ``metas`` whose offset only look-alike photos can tell: estimation
-        on, no ``--time-offset`` for them, no photo of theirs with a GPS time, and GPS
-        photos of other devices to compare with."""
-        if not self.options.estimate_offsets or not self._photo_fixes:
+        """Cameras among ``metas`` whose offset only their photos' looks can tell
+        (look-alike photos of other devices, agreement of the track with the model's
+        estimates): estimation on, no ``--time-offset`` for them, no photo of theirs with
+        a GPS time, and a track or GPS photos of other devices to compare with."""
+        if not self.options.estimate_offsets or (self.track is None and not self._photo_fixes):
             return set()
         given = {
             m.camera
@@ -242,7 +241,7 @@ class PersonalEvidence:
             if m.taken_at is not None
             and m.gps is None
             and m.camera not in given | anchored
-            and others - {m.camera}
+            and (self.track is not None or others - {m.camera})
         }
 
     def estimate_offset(
@@ -261,7 +260,13 @@ class PersonalEvidence:
         gps = np.array(
             [_utc(m.gps_utc) if m.gps_utc is not None else math.nan for m in metas], np.float64
         )
-        est = from_anchors(times, gps, search.sigma_s)
+        local = np.array(
+            [_utc(m.taken_at) if m.taken_at is not None else math.nan for m in metas], np.float64
+        )
+        zone_known = self._zone is not None or all(
+            m.utc_offset_min is not None for m in metas if m.gps_utc is not None
+        )
+        est = from_anchors(times, gps, search.sigma_s, local, zone_known)
         if est is not None:
             return est
         refs = [f for f in self._photo_fixes if f[3] != camera and f[4] in embeddings]
@@ -314,8 +319,8 @@ class PersonalEvidence:
         ) & np.isfinite(t)
         plim = self.options.photo_limits or self.options.limits
         for label, tr, lim in (
-            (TRACK, self.track, self.options.limits),
-            (NEIGHBORS, self.photo_track, plim),
+            (Source.TRACK, self.track, self.options.limits),
+            (Source.NEIGHBORS, self.photo_track, plim),
         ):
             if tr is None or not todo.any():
                 continue
@@ -328,11 +333,11 @@ class PersonalEvidence:
         return out
 
     @staticmethod
-    def _placement(p: Placements, k: int, label: str, time: PhotoTime) -> TimePlacement:
-        what = "track" if label == TRACK else "your GPS photos"
+    def _placement(p: Placements, k: int, label: Source, time: PhotoTime) -> TimePlacement:
+        what = "track" if label is Source.TRACK else "your GPS photos"
         reason = p.reason(k, what)
         if time.offset_s:
-            reason += f"; clock {time.offset_s:+.0f} s"
+            reason += f"; clock {format_offset(time.offset_s)}"
         return TimePlacement(
             lat=float(p.lat[k]),
             lon=float(p.lon[k]),

@@ -1,45 +1,31 @@
-"""Learning from the user's own GPS-tagged photos (numpy only, no torch).
+"""Learning from the user's own GPS-tagged photos by look (numpy only, no torch).
 
-Two sources of evidence, both giving ``Source.NEIGHBORS`` predictions:
-
-- **Time neighbours.** A photo without GPS taken within ``window_s`` seconds of
-  GPS-tagged photos from the same camera is placed by linear interpolation in
-  time between the two bracketing fixes (or at the nearest fix when only one
-  side exists). Its radius is the distance the photographer can have moved in
-  the gap: ``GPS_ERROR_KM + speed * gap``, where ``speed`` is walking speed
-  (1.5 m/s) or, when bracketed, the speed observed between the two fixes if
-  that is faster (a car or a train), and ``gap`` is the time to the nearer fix.
-  Confidence decays with the gap: ``0.95 * exp(-gap / window_s)``.
-- **Visual neighbours.** :class:`VisualGallery` holds L2-normalised image
-  embeddings of the tagged photos; :meth:`VisualGallery.blend` finds the most
-  similar ones (cosine similarity), forms a similarity-weighted location and
-  blends it with the model's prediction. The gallery's weight is a logistic
-  function of the top similarity, so a near-duplicate view of a known place
-  dominates while a vaguely similar photo barely moves the model's estimate.
+:class:`VisualGallery` holds L2-normalised image embeddings of the tagged photos;
+:meth:`VisualGallery.blend` finds the most similar ones (cosine similarity), forms a
+similarity-weighted location and blends it with the model's prediction
+(``Source.NEIGHBORS`` when the gallery leads). The gallery's weight is a logistic
+function of the top similarity, so a near-duplicate view of a known place dominates
+while a vaguely similar photo barely moves the model's estimate. (Photos near in time
+to GPS photos are placed by the placement model, ``geoscope_core/placement``.)
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
 
 import numpy as np
 
 from geoscope_core.errors import ConfigError
 from geoscope_core.geo.distance import haversine_km
 from geoscope_core.geo.places import names_at
-from geoscope_core.photos.metadata import PhotoMetadata
 from geoscope_core.prediction import Prediction, Source
 
 log = logging.getLogger(__name__)
 
 #: Typical error of a phone/camera GPS fix, km.
 GPS_ERROR_KM = 0.02
-#: Walking speed bound, km/s (1.5 m/s).
-WALKING_KM_S = 0.0015
 #: A gallery smaller than this cannot calibrate itself and never leads (weight 0):
 #: fewer leave-one-out pairs say little (seen: 18 camera-sample photos, 9 of one town,
 #: calibrated a threshold of 0.10, below the similarity of unrelated photos).
@@ -54,20 +40,6 @@ TIME_MODEL = "time-neighbors"
 VISUAL_MODEL = "visual-neighbors"
 
 
-def _interpolate(a: tuple[float, float], b: tuple[float, float], f: float) -> tuple[float, float]:
-    """Point at fraction ``f`` (0-1) of the great-circle arc a -> b (degrees)."""
-    la1, lo1, la2, lo2 = map(math.radians, (a[0], a[1], b[0], b[1]))
-    v1 = np.array([math.cos(la1) * math.cos(lo1), math.cos(la1) * math.sin(lo1), math.sin(la1)])
-    v2 = np.array([math.cos(la2) * math.cos(lo2), math.cos(la2) * math.sin(lo2), math.sin(la2)])
-    omega = math.acos(max(-1.0, min(1.0, float(v1 @ v2))))
-    if omega < 1e-12:
-        return a
-    v = (math.sin((1 - f) * omega) * v1 + math.sin(f * omega) * v2) / math.sin(omega)
-    return math.degrees(math.atan2(v[2], math.hypot(v[0], v[1]))), math.degrees(
-        math.atan2(v[1], v[0])
-    )
-
-
 def _with_names(pred: Prediction) -> Prediction:
     """``pred`` named by the place that contains its own point (a neighbour's estimate is a
     new point: names the model gave another point do not carry over)."""
@@ -75,69 +47,6 @@ def _with_names(pred: Prediction) -> Prediction:
     return replace(
         pred, country_code=n.country_code, country=n.country, admin1=n.admin1, city=n.city
     )
-
-
-def _usable_fix(m: PhotoMetadata) -> bool:
-    return m.gps is not None and not m.gps_is_estimate and m.taken_at is not None
-
-
-def time_neighbor_estimate(
-    target: PhotoMetadata,
-    tagged: Sequence[PhotoMetadata],
-    window_s: float = 300.0,
-) -> Prediction | None:
-    """Estimate ``target``'s location from same-camera GPS fixes within ``window_s`` seconds.
-
-    Only camera fixes count (never earlier GeoScope estimates), and only from
-    the same camera (make, model and serial as read by ``read_metadata``; a
-    photo with an unknown camera gets no time neighbours). Returns None when no
-    fix lies in the window: a normal outcome, not a failure. Times are EXIF
-    local times, compared as naive datetimes (one camera, one clock).
-    """
-    if window_s <= 0:
-        raise ConfigError(f"window_s must be positive, not {window_s}")
-    if target.taken_at is None or not target.camera:
-        return None
-    t0: datetime = target.taken_at
-    before: tuple[float, PhotoMetadata] | None = None  # (gap s, fix) with fix time <= target
-    after: tuple[float, PhotoMetadata] | None = None
-    for m in tagged:
-        if m.path == target.path or m.camera != target.camera or not _usable_fix(m):
-            continue
-        dt = (m.taken_at - t0).total_seconds()  # type: ignore[operator]
-        if abs(dt) > window_s:
-            continue
-        if dt <= 0 and (before is None or -dt < before[0]):
-            before = (-dt, m)
-        if dt >= 0 and (after is None or dt < after[0]):
-            after = (dt, m)
-    if before is None and after is None:
-        return None
-    speed = WALKING_KM_S
-    if before is not None and after is not None and before[1] is not after[1]:
-        ga, a = before
-        gb, b = after
-        span = ga + gb
-        dist = float(haversine_km(a.gps[0], a.gps[1], b.gps[0], b.gps[1]))  # type: ignore[index]
-        if span > 0:
-            speed = max(speed, dist / span)
-        lat, lon = _interpolate(a.gps, b.gps, ga / span if span > 0 else 0.0)  # type: ignore[arg-type]
-        gap = min(ga, gb)
-    else:
-        gap, fix = before if before is not None else after  # type: ignore[misc]
-        lat, lon = fix.gps  # type: ignore[misc]
-    radius = GPS_ERROR_KM + speed * gap
-    confidence = 0.95 * math.exp(-gap / window_s)
-    pred = Prediction(
-        lat=float(lat),
-        lon=float(lon),
-        confidence=float(confidence),
-        radius_km=float(radius),
-        source=Source.NEIGHBORS,
-        model=TIME_MODEL,
-    )
-    pred = _with_names(pred)
-    return replace(pred, top_k=(pred.as_candidate(),))
 
 
 class VisualGallery:

@@ -7,11 +7,14 @@ Pipeline of ``Scanner.scan``:
 3. photos with a camera GPS fix are reported as ``exif`` (not predicted unless
    ``repredict_gps``); when neighbours are on they are run through the model
    first, to build the visual gallery from their embeddings;
-4. the other photos, in the order of evidence: by UTC time on the user's track logs
-   (``track``), then on the fixes of every GPS-tagged photo of any device, in the scan
-   or in ``references`` (``neighbors``; see ``evidence/personal.py``); a photo whose
-   zone is unknown, by a same-camera time neighbour within ``time_window_s``; else
-   the model's prediction blended with the visual gallery. Each result says why.
+4. the other photos: by UTC time on the user's track logs (``track``), then on the
+   fixes of every GPS-tagged photo of any device, in the scan or in ``references``
+   (``neighbors``; see ``evidence/personal.py``); the rest through the model, blended
+   with the visual gallery;
+5. every photo's evidence weighed together by the placement model
+   (``geoscope_core/placement``): each camera's photos in time order, a guess among
+   trip-mates pulled to them, a photo near a GPS photo of its camera (within
+   ``time_window_s``) held by it. Each result says why.
 
 Decoding runs in a thread pool (Pillow releases the GIL) while the main thread
 runs ONNX Runtime on the previous batch; at most ``window`` decoded images are
@@ -36,16 +39,16 @@ from geoscope_core.evidence.personal import EvidenceOptions, PersonalEvidence, T
 from geoscope_core.evidence.placement import PlacementLimits
 from geoscope_core.photos.cache import CacheEntry, FileKey, ScanCache
 from geoscope_core.photos.metadata import read_metadata
-from geoscope_core.photos.neighbors import VisualGallery, time_neighbor_estimate
-from geoscope_core.prediction import Prediction, Source
+from geoscope_core.photos.neighbors import VisualGallery
+from geoscope_core.prediction import Source
 from geoscope_core.runtime.images import preprocess
 from geoscope_core.runtime.predictor import Predictor
 from geoscope_core.scan.items import (
     Item,
-    TimeIndex,
     default_workers,
     name_exif,
     name_placements,
+    place_trips,
     result_of,
 )
 from geoscope_core.scan.types import ScanOptions, ScanResult, ScanStats
@@ -90,13 +93,14 @@ class Scanner:
         pool = ThreadPoolExecutor(opts.workers or default_workers(), "geoscope-decode")
         cancelled = cancel if cancel is not None else threading.Event()
 
-        def emit(item: Item) -> ScanResult:
+        def emit(item: Item, counted: bool = False) -> ScanResult:
             nonlocal done
             result = result_of(item, self.options.repredict_gps)
             stats.counts[result.status] += 1
-            done += 1
-            if progress is not None:
-                progress(done, total)
+            if not counted:  # photos run through the model counted as they were
+                done += 1
+                if progress is not None:
+                    progress(done, total)
             return result
 
         try:
@@ -121,9 +125,8 @@ class Scanner:
             if cancelled.is_set():
                 return
 
-            # 2. the others, in the order of evidence: the track logs, the GPS-tagged
-            #    photos of every device (by UTC time), same-camera time neighbours (photos
-            #    whose zone is unknown), else the model blended with the gallery.
+            # 2. the others' own evidence: the track logs, the GPS-tagged photos of every
+            #    device (by UTC time), else the model blended with the gallery.
             gallery = self._gallery(gallery_items) if opts.neighbors else None
             used = self._evidence(
                 evidence,
@@ -135,7 +138,6 @@ class Scanner:
             )
             placed = used.place([it.meta for it in untagged if it.meta]) if used else []
             by_evidence = iter(placed)
-            times = TimeIndex([it.meta for it in tagged if it.meta]) if opts.neighbors else None
             to_model: list[Item] = []
             by_time: list[Item] = []
             named: list[tuple[Item, TimePlacement]] = []
@@ -144,23 +146,24 @@ class Scanner:
                 if tp is not None:
                     named.append((it, tp))
                     by_time.append(it)
-                    continue
-                est = self._time_neighbor(it, times) if times is not None else None
-                if est is not None:
-                    it.pred = est
-                    it.reason = "your GPS photos: same camera, by time"
-                    by_time.append(it)
                 else:
                     to_model.append(it)
             name_placements(named)
             if cache is not None:
                 self._store(by_time, cache)  # their metadata, so a re-scan skips reading it
-            for it in by_time:
-                yield emit(it)
             for it in self._infer(to_model, pool, cache, cancelled, need=True):
                 if gallery is not None and it.emb is not None and it.pred is not None:
                     it.pred = gallery.blend(it.emb, it.pred)
-                yield emit(it)
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+
+            # 3. every photo's evidence weighed together: a folder is a trip
+            anchors = tagged if opts.neighbors else []
+            place_trips([*anchors, *untagged], self.options)
+            for it in untagged:
+                if it.pred is not None or not cancelled.is_set():
+                    yield emit(it, counted=it in to_model)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             if cache is not None:
@@ -375,14 +378,6 @@ class Scanner:
         evidence.resolve_offsets([it.meta for it in live if it.meta], embeddings, judged)
         self.evidence = evidence
         return evidence
-
-    def _time_neighbor(self, it: Item, times: TimeIndex) -> Prediction | None:
-        if it.meta is None:
-            return None
-        near = times.near(it.meta, self.options.time_window_s)
-        if not near:
-            return None
-        return time_neighbor_estimate(it.meta, near, window_s=self.options.time_window_s)
 
 
 def load_evidence(opts: ScanOptions) -> PersonalEvidence:

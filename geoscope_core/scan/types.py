@@ -9,6 +9,7 @@ from pathlib import Path
 from geoscope_core.errors import ConfigError
 from geoscope_core.evidence.personal import EvidenceOptions
 from geoscope_core.photos.metadata import PhotoMetadata
+from geoscope_core.placement import PhotoEvidence
 from geoscope_core.prediction import Prediction, Source
 
 #: Error radius (km) reported for a camera GPS fix.
@@ -16,11 +17,13 @@ EXIF_RADIUS_KM = 0.05
 
 
 class ScanStatus(str, enum.Enum):
-    """What placed a photo in a scan (its value is what CSV, JSON and GeoJSON say)."""
+    """What placed a photo in a scan (its value is what CSV, JSON and GeoJSON say): the
+    ``Source`` of its location, by the same words, except ``predicted`` for the model's
+    (the scan's output contract) and ``error`` for none."""
 
-    EXIF = "exif"  # the photo carries a camera GPS fix
-    TRACK = "track"  # placed by time on the user's track logs
-    NEIGHBORS = "neighbors"  # the user's own GPS-tagged photos, by time or by look
+    EXIF = Source.EXIF.value  # the photo carries a camera GPS fix
+    TRACK = Source.TRACK.value  # placed by time on the user's track logs
+    NEIGHBORS = Source.NEIGHBORS.value  # the user's own GPS-tagged photos, by time or look
     PREDICTED = "predicted"  # the model
     ERROR = "error"  # no place: the result's ``error`` says why
 
@@ -72,10 +75,23 @@ class ScanOptions:
 
 
 @dataclass(frozen=True)
+class TripEvidence:
+    """What a photo's own evidence offered the placement of its folder (``evidence``),
+    and its own estimate before its trip-mates weighed in (``own``, with its
+    ``own_reason``; None where it has none): what placing the folder again after the
+    user's decisions starts from."""
+
+    evidence: PhotoEvidence
+    own: Prediction | None = None
+    own_reason: str = ""
+
+
+@dataclass(frozen=True)
 class ScanResult:
     """Outcome for one photo: its ``status`` (ScanStatus; ``prediction`` is None for
     ERROR, and ``error`` says why). ``reason`` says what placed it, e.g. "track, 14 s
-    from a fix"."""
+    from a fix"; ``trip`` its own evidence for placing the folder again (None for an
+    error)."""
 
     path: Path
     status: ScanStatus
@@ -83,6 +99,7 @@ class ScanResult:
     metadata: PhotoMetadata | None
     error: str = ""
     reason: str = ""
+    trip: TripEvidence | None = None
 
 
 @dataclass

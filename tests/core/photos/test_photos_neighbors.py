@@ -1,4 +1,4 @@
-"""Time and visual neighbours: estimates from the user's own GPS-tagged photos."""
+"""Visual neighbours: estimates from the user's own GPS-tagged photos by look."""
 
 from __future__ import annotations
 
@@ -12,12 +12,7 @@ import pytest
 from geoscope_core.errors import ConfigError
 from geoscope_core.geo.distance import haversine_km
 from geoscope_core.photos.metadata import PhotoMetadata
-from geoscope_core.photos.neighbors import (
-    GPS_ERROR_KM,
-    WALKING_KM_S,
-    VisualGallery,
-    time_neighbor_estimate,
-)
+from geoscope_core.photos.neighbors import VisualGallery
 from geoscope_core.prediction import Prediction, Source
 
 T0 = datetime(2024, 5, 1, 12, 0, 0)
@@ -32,55 +27,6 @@ def meta(name: str, dt_s: float | None, gps=None, camera: str = CAM, estimate: b
         taken_at=None if dt_s is None else T0 + timedelta(seconds=dt_s),
         camera=camera,
     )
-
-
-def test_interpolates_between_bracketing_fixes() -> None:
-    a = meta("a.jpg", -100, (45.0, 16.0))
-    b = meta("b.jpg", 100, (45.0, 16.2))
-    far = meta("far.jpg", -1000, (10.0, 10.0))  # outside the window
-    p = time_neighbor_estimate(meta("t.jpg", 0), [far, a, b])
-    assert p is not None and p.source is Source.NEIGHBORS
-    assert math.isclose(p.lat, 45.0, abs_tol=1e-3) and math.isclose(p.lon, 16.1, abs_tol=1e-3)
-    # Observed speed between the fixes (about 15.7 km in 200 s) bounds the radius.
-    speed = float(haversine_km(45.0, 16.0, 45.0, 16.2)) / 200.0
-    assert speed > WALKING_KM_S
-    assert math.isclose(p.radius_km, GPS_ERROR_KM + speed * 100, rel_tol=1e-6)
-    assert 0.0 < p.confidence < 0.95
-    # A quarter of the way in time is a quarter of the way in space.
-    q = time_neighbor_estimate(meta("t.jpg", -50), [a, b])
-    assert q is not None and math.isclose(q.lon, 16.05, abs_tol=1e-3)
-
-
-def test_nearest_fix_when_one_sided_walking_radius() -> None:
-    a = meta("a.jpg", -60, (31.26, 34.80))
-    p = time_neighbor_estimate(meta("t.jpg", 0), [a])
-    assert p is not None and (p.lat, p.lon) == (31.26, 34.80)
-    assert math.isclose(p.radius_km, GPS_ERROR_KM + WALKING_KM_S * 60)
-    closer = time_neighbor_estimate(meta("t.jpg", 0), [meta("c.jpg", 5, (31.0, 34.0))])
-    assert closer is not None and closer.confidence > p.confidence
-    assert closer.radius_km < p.radius_km
-
-
-def test_no_estimate_without_a_usable_fix() -> None:
-    target = meta("t.jpg", 0)
-    assert time_neighbor_estimate(target, []) is None
-    assert time_neighbor_estimate(target, [meta("a.jpg", 400, (1.0, 1.0))]) is None  # window
-    assert time_neighbor_estimate(target, [meta("a.jpg", 10, (1.0, 1.0), camera="Other")]) is None
-    assert time_neighbor_estimate(target, [meta("a.jpg", 10, (1.0, 1.0), estimate=True)]) is None
-    assert time_neighbor_estimate(target, [meta("a.jpg", 10, None)]) is None
-    assert time_neighbor_estimate(meta("t.jpg", None), [meta("a.jpg", 10, (1.0, 1.0))]) is None
-    assert time_neighbor_estimate(meta("t.jpg", 0, camera=""), [meta("a", 1, (1, 1), "")]) is None
-    # A wider window finds it.
-    assert time_neighbor_estimate(target, [meta("a.jpg", 400, (1.0, 1.0))], 600.0) is not None
-    with pytest.raises(ConfigError):
-        time_neighbor_estimate(target, [], window_s=0)
-
-
-def test_antimeridian_interpolation() -> None:
-    a = meta("a.jpg", -10, (0.0, 179.9))
-    b = meta("b.jpg", 10, (0.0, -179.9))
-    p = time_neighbor_estimate(meta("t.jpg", 0), [a, b])
-    assert p is not None and abs(abs(p.lon) - 180.0) < 1e-6
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

@@ -79,7 +79,7 @@ def test_track_places_photos_before_the_model(zs_bundle: Path, tmp_path: Path) -
     r = next(iter(Scanner(Predictor.load(zs_bundle), opts).scan([ph["offset"]])))
     assert r.prediction is not None
     assert r.prediction.lat == pytest.approx(41.9000 + 7.0 * 0.0005, abs=1e-7)
-    assert "clock +90 s" in r.reason
+    assert "clock +0:01:30" in r.reason
 
     # a narrower gap limit refuses what the default interpolates
     from geoscope_core.evidence.placement import PlacementLimits
@@ -223,13 +223,13 @@ def test_camera_clock_estimated_from_look_alike_phone_photos(
     )
     text = capsys.readouterr().out
     assert rc == 0, text
-    assert "clock of SONY ILCE-7M2: -304 s (estimated; 3 near-simultaneous" in text, text
+    assert "clock of SONY ILCE-7M2: -0:05:04 (estimated; 3 near-simultaneous" in text, text
     rows = sorted(json.loads((tmp_path / "r.json").read_text()), key=lambda d: d["path"])
     for d, want in zip(rows, places, strict=True):
         assert d["status"] == "neighbors", d
         p = d["prediction"]
         assert (p["lat"], p["lon"]) == pytest.approx(want, abs=1e-6)
-        assert "clock -304 s" in d["reason"]
+        assert "clock -0:05:04" in d["reason"]
     # with estimation off, the 5-minute error stays: placed between two phone photos
     main(
         [
