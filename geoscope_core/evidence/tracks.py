@@ -21,7 +21,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import numpy as np
 
@@ -188,8 +188,8 @@ class ReadLimits:
     holds whole in memory (JSON), ``max_ratio`` how many times larger than its compressed
     size a KMZ's KML may be (a KML compresses 10-30 times; a zip bomb thousands)."""
 
-    max_bytes: int = 1 << 30
-    max_whole_bytes: int = 256 << 20
+    max_bytes: int = 1_000_000_000
+    max_whole_bytes: int = 256_000_000
     max_ratio: int = 200
 
     def __post_init__(self) -> None:
@@ -251,7 +251,7 @@ def _kml_of_kmz(f: BinaryIO, limits: ReadLimits) -> BinaryIO:
                 f" times ({_size(info.compress_size)} to {_size(info.file_size)}), a zip bomb's "
                 f"ratio (a KML compresses {limits.max_ratio} times at most): refused"
             )
-        return z.open(info)
+        return cast(BinaryIO, z.open(info))
     except (zipfile.BadZipFile, NotImplementedError, RuntimeError) as e:
         raise TrackError(f"not a readable KMZ archive: {e}") from e
 

@@ -230,7 +230,7 @@ class RawTrack:
         """The file cannot be read past ``where``: keep the points read before it, with a
         warning, or raise TrackError when there are none."""
         if not len(self):
-            raise TrackError(f"{where}: {what}") from cause
+            raise TrackError(f"{where}: {what}; no fix before it") from cause
         self.warn(f"{where}: {what}; points before it kept")
 
     def __len__(self) -> int:

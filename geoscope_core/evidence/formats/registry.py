@@ -89,18 +89,11 @@ class TrackFormat:
 _NMEA = ("$GP", "$GN", "$GL", "$PMGN")
 _OWNTRACKS = re.compile(r"\d{4}-\d\d-\d\dT[^\t]*\t[^\t]*\t\{")
 
-#: The formats in detection order: the first row whose ``sniff`` accepts a file reads it.
+#: The formats in detection order: the first row whose ``sniff`` accepts a file reads it
+#: (FIT before the text formats: a ``.fit`` file is read as FIT whatever it holds).
 FORMATS: dict[str, TrackFormat] = {
     f.key: f
     for f in (
-        TrackFormat(
-            "fit",
-            "FIT",
-            (".fit",),
-            lambda h: h.data[8:12] == b".FIT" or h.ext == ".fit",
-            fit.read,
-            "Garmin FIT activity files (watches, bike computers, phone apps)",
-        ),
         TrackFormat(
             "gpx",
             "GPX",
@@ -133,6 +126,14 @@ FORMATS: dict[str, TrackFormat] = {
             garmin.read,
             "Garmin TCX and the older Garmin ForerunnerLogbook XML",
             xml=True,
+        ),
+        TrackFormat(
+            "fit",
+            "FIT",
+            (".fit",),
+            lambda h: h.data[8:12] == b".FIT" or h.ext == ".fit",
+            fit.read,
+            "Garmin FIT activity files (watches, bike computers, phone apps)",
         ),
         TrackFormat(
             "json",
@@ -169,7 +170,8 @@ FORMATS: dict[str, TrackFormat] = {
             (".nmea", ".nma", ".log"),
             lambda h: h.plain and any(any(s in ln for s in _NMEA) for ln in h.lines),
             nmea.read,
-            "NMEA 0183 logs (RMC, GGA, GLL, ZDA; Magellan PMGNTRK); not date-less ones",
+            "NMEA 0183 logs (RMC, GGA, GLL, ZDA; Magellan PMGNTRK); not date-less ones "
+            "(GGA only: ExifTool matches those by time of day on any date)",
         ),
         TrackFormat(
             "bramor",
@@ -212,9 +214,10 @@ def suffixes() -> tuple[str, ...]:
     return tuple(dict.fromkeys(s for f in FORMATS.values() for s in f.suffixes))
 
 
-def titles() -> str:
-    """``GPX, KML/KMZ, ...``: the formats' titles in one line, for help texts."""
-    return ", ".join(f.title for f in FORMATS.values())
+def help_text() -> str:
+    """``FIT (.fit), GPX (.gpx), KML/KMZ (.kml .kmz), ...``: every format with its
+    suffixes in one line, for help texts."""
+    return ", ".join(f"{f.title} ({' '.join(f.suffixes)})" for f in FORMATS.values())
 
 
 def dialog_patterns() -> str:
@@ -228,3 +231,7 @@ def markdown() -> str:
     for f in FORMATS.values():
         rows.append(f"| {f.title} | {' '.join(f'`{s}`' for s in f.suffixes)} | {f.about} |")
     return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":  # the README's table: python -m geoscope_core.evidence.formats.registry
+    print(markdown(), end="")
