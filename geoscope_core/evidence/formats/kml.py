@@ -67,6 +67,11 @@ class _Reader:
         self.segment = 0
         self.span = 0
         self.placemarks = 0
+        # each gx:Track's <when> and <gx:coord> texts, in order (kept out of the tree)
+        self.texts: dict[int, dict[str, list[str]]] = {}
+
+    def collect(self, track: ET.Element, child: str, text: str) -> None:
+        self.texts.setdefault(id(track), {"when": [], "coord": []})[child].append(text.strip())
 
     def placemark(self, pm: ET.Element) -> None:
         self.placemarks += 1
@@ -120,8 +125,8 @@ class _Reader:
             self.raw.add(t, lat, lon, alt, self.segment, self.span, where=f"{where} point {i + 1}")
 
     def track(self, trk: ET.Element, where: str, pm: ET.Element) -> None:
-        whens = [_text(w) for w in trk if _local(w.tag) == "when"]
-        coords = [_text(c) for c in trk if _local(c.tag) == "coord"]
+        texts = self.texts.pop(id(trk), {"when": [], "coord": []})
+        whens, coords = texts["when"], texts["coord"]
         if not whens:
             span = next(iter(_descendants(pm, "TimeSpan")), None)
             parsed = []
@@ -163,7 +168,12 @@ def read(stream: BinaryIO, name: str = "") -> RawTrack:
     reader = _Reader()
     loose = 0
     try:
-        for tag, el in xmlstream.iter_elements(stream, frozenset({"Placemark", "Track"})):
+        for tag, el in xmlstream.iter_elements(
+            stream,
+            frozenset({"Placemark", "Track"}),
+            divert={"Track": frozenset({"when", "coord"})},
+            on_text=reader.collect,
+        ):
             if tag == "Placemark":
                 reader.placemark(el)
             else:

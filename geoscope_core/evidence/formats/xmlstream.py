@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 import xml.parsers.expat as expat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import BinaryIO
 
 from geoscope_core.evidence.formats.base import TrackError
@@ -72,42 +72,64 @@ def feed(p: expat.XMLParserType, stream: BinaryIO) -> Iterator[None]:
 
 
 def iter_elements(
-    stream: BinaryIO, wanted: frozenset[str], starts: frozenset[str] = frozenset()
+    stream: BinaryIO,
+    wanted: frozenset[str],
+    starts: frozenset[str] = frozenset(),
+    divert: Mapping[str, frozenset[str]] | None = None,
+    on_text: Callable[[ET.Element, str, str], None] | None = None,
 ) -> Iterator[tuple[str, ET.Element]]:
     """``(local name, element)`` of every element whose local name is in ``wanted``, with
     its whole subtree (tags are local names), as soon as it ends; one inside another that
     is wanted comes as part of that one. For a name in ``starts`` an empty element with
-    its attributes comes when it opens (its local name prefixed with ``+``). Only the
+    its attributes comes when it opens (its local name prefixed with ``+``). A child
+    named in ``divert[parent]`` is not built into the tree: ``on_text(parent, child,
+    text)`` gets its text (a gx:Track's 1M <when> as strings, not elements). Only the
     subtree being read is held in memory. Raises :class:`XmlBroken`."""
     p = parser()
     ready: list[tuple[str, ET.Element]] = []
     builder: ET.TreeBuilder | None = None
-    depth = 0  # open elements in the subtree being built
+    stack: list[ET.Element] = []  # the open elements of the subtree being built
+    diverted: list = []  # [parent, child name, text parts, depth] while diverting
+    divert = divert or {}
 
     def start(name: str, attrs: dict[str, str]) -> None:
-        nonlocal builder, depth
+        nonlocal builder
         tag = local(name)
+        if diverted:
+            diverted[3] += 1
+            return
         if builder is None:
             if tag in starts:
                 ready.append(("+" + tag, ET.Element(tag, attrs)))
             if tag not in wanted:
                 return
             builder = ET.TreeBuilder()
-        builder.start(tag, attrs)
-        depth += 1
+        elif stack and tag in divert.get(stack[-1].tag, ()):
+            diverted[:] = [stack[-1], tag, [], 1]
+            return
+        stack.append(builder.start(tag, attrs))
 
     def end(name: str) -> None:
-        nonlocal builder, depth
+        nonlocal builder
+        if diverted:
+            diverted[3] -= 1
+            if not diverted[3]:
+                if on_text is not None:
+                    on_text(diverted[0], diverted[1], "".join(diverted[2]))
+                diverted.clear()
+            return
         if builder is None:
             return
         el = builder.end(local(name))
-        depth -= 1
-        if not depth:
+        stack.pop()
+        if not stack:
             builder = None
             ready.append((el.tag, el))
 
     def data(text: str) -> None:
-        if builder is not None:
+        if diverted:
+            diverted[2].append(text)
+        elif builder is not None:
             builder.data(text)
 
     p.StartElementHandler = start
