@@ -21,7 +21,7 @@ from array import array
 from typing import BinaryIO
 
 from geoscope_core.evidence.formats import xmlstream
-from geoscope_core.evidence.formats.base import RawTrack, parse_time, to_float
+from geoscope_core.evidence.formats.base import RawTrack, parse_time, parse_time_fast, to_float
 
 
 def _local(tag: str) -> str:
@@ -155,7 +155,7 @@ class _Reader:
                 self.raw.warn(f"{where} gx:coord {i + 1}: empty; skipped")
                 continue
             try:
-                t = parse_time(w)
+                t = parse_time_fast(w)
                 lon, lat, alt = _gx_coord(c)
             except ValueError as e:
                 self.raw.warn(f"{where} point {i + 1}: {e}; skipped")
