@@ -11,16 +11,15 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QDockWidget
 
 from geoscope_core.errors import GeoScopeError
+from geoscope_core.evidence.formats.registry import dialog_patterns
 from geoscope_desktop.clocks import ClockPanel
 from geoscope_desktop.controllers.tracks import TrackController
 
 if TYPE_CHECKING:
     from geoscope_desktop.main_window import MainWindow
 
-#: what the open dialog offers (every format ``evidence.tracks`` reads)
-TRACK_FILTER = (
-    "Track logs (*.gpx *.kml *.kmz *.tcx *.nmea *.nma *.igc *.geojson *.json *.csv);;All files (*)"
-)
+#: what the open dialog offers: every suffix of the track-format registry
+TRACK_FILTER = f"Track logs ({dialog_patterns()});;All files (*)"
 
 
 class Tracking(QObject):

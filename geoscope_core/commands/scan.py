@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from geoscope_core.scan.pipeline import Scanner
     from geoscope_core.scan.types import ScanResult
 
+from geoscope_core.evidence.formats.registry import help_text as track_formats_help
 from geoscope_core.fsio import terminal_text
 from geoscope_core.geo.place import PlaceNames
 from geoscope_core.runtime.session import PROVIDER_NAMES
@@ -116,10 +117,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         default=[],
         metavar="FILE",
-        help=(
-            "GPS track log(s): GPX, KML/KMZ, NMEA, IGC, TCX, FIT, GeoJSON, CSV (also DJI), "
-            "Bramor gEO, Google Takeout"
-        ),
+        help=f"GPS track log(s): {track_formats_help()}",
     )
     ev.add_argument(
         "--reference",

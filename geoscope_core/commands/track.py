@@ -7,7 +7,11 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", type=Path, nargs="+", metavar="FILE", help="track log(s)")
+    from geoscope_core.evidence.formats.registry import help_text
+
+    parser.add_argument(
+        "files", type=Path, nargs="+", metavar="FILE", help=f"track log(s): {help_text()}"
+    )
     parser.add_argument(
         "--max-gap",
         type=float,

@@ -1,8 +1,8 @@
 """The user's own evidence: track logs, other devices' photos, clock offsets (numpy only).
 
 - :mod:`.tracks`: :class:`~.tracks.Track` (time-sorted UTC fixes) and
-  :func:`~.tracks.load_track` for GPX, KML/KMZ, NMEA, IGC, TCX, FIT, GeoJSON,
-  CSV (also DJI's), Bramor gEO and Google location-history files (:mod:`.formats`);
+  :func:`~.tracks.load_track` for every format of the one table
+  :data:`.formats.registry.FORMATS` (readers in :mod:`.formats`);
 - :mod:`.phototime`: a photo's capture time in UTC (EXIF offset, ``--tz`` or
   the zone where the track says the camera was) and per-camera clock offsets;
 - :mod:`.placement`: :func:`~.placement.place_by_time`, interpolation between

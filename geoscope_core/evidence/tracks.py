@@ -1,7 +1,7 @@
 """Track logs as time-sorted arrays of UTC fixes, and the one loader for every format.
 
->>> track = load_track(Path("walk.gpx"))       # GPX, KML/KMZ, NMEA, IGC, TCX, FIT, GeoJSON,
->>> len(track), track.start, track.end         # CSV (also DJI's), Bramor gEO, Google JSON
+>>> track = load_track(Path("walk.gpx"))       # any format of formats.registry.FORMATS
+>>> len(track), track.start, track.end
 >>> for line in track.polylines(): ...         # [K, 2] (lat, lon) arrays to draw
 
 The format is recognised from the content (the extension only breaks ties). All tracks
@@ -13,20 +13,33 @@ with an impossible coordinate, are skipped and counted in ``warnings``.
 
 from __future__ import annotations
 
+import io
 import logging
-import re
-from collections.abc import Callable, Sequence
+import os
+import stat
+import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO, cast
 
 import numpy as np
 
-from geoscope_core.evidence.formats import bramor
-from geoscope_core.evidence.formats.base import RawTrack, TrackError
+from geoscope_core.errors import ConfigError
+from geoscope_core.evidence.formats import registry
+from geoscope_core.evidence.formats.base import MAX_TIME, MIN_TIME, RawTrack, TrackError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Track", "TrackError", "detect_format", "load_track", "load_tracks", "merge_tracks"]
+__all__ = [
+    "TRACK_SUFFIXES",
+    "ReadLimits",
+    "Track",
+    "TrackError",
+    "load_track",
+    "load_tracks",
+    "merge_tracks",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,14 +113,19 @@ class Track:
     @classmethod
     def from_raw(cls, raw: RawTrack, source: str = "") -> Track:
         warnings = list(raw.warnings)
-        n = len(raw)
+        t, lat, lon, ele, seg, span = raw.columns()
+        bad_time = np.isfinite(t) & ((t < MIN_TIME) | (t > MAX_TIME))
+        if bad_time.any():
+            warnings.append(f"{int(bad_time.sum())} fix(es) with a time outside 1900..2200 skipped")
+            t[bad_time] = np.nan
+        n = int(np.isfinite(t).sum())
         tr = cls.from_arrays(
-            raw.t,
-            raw.lat,
-            raw.lon,
-            raw.ele,
-            raw.segment,
-            raw.span,
+            t,
+            lat,
+            lon,
+            ele,
+            seg,
+            span,
             name=raw.name,
             sources=(source,) if source else (),
             formats=(raw.format,),
@@ -137,21 +155,6 @@ class Track:
         pts = np.stack([self.lat, self.lon], axis=1)
         return [p for p in np.split(pts, brk) if len(p)]
 
-    def shifted(self, seconds: float) -> Track:
-        """The same fixes ``seconds`` later (a logger whose clock was off)."""
-        return Track(
-            self.t + seconds,
-            self.lat,
-            self.lon,
-            self.ele,
-            self.segment,
-            self.span,
-            self.name,
-            self.sources,
-            self.formats,
-            self.warnings,
-        )
-
 
 def merge_tracks(tracks: Sequence[Track], name: str = "") -> Track:
     """One track of all fixes (segment and span ids renumbered per track)."""
@@ -174,99 +177,133 @@ def merge_tracks(tracks: Sequence[Track], name: str = "") -> Track:
     )
 
 
-#: File extensions of the track logs read here (``detect_format`` reads the content).
-TRACK_SUFFIXES = frozenset(
-    {
-        ".gpx",
-        ".kml",
-        ".kmz",
-        ".tcx",
-        ".fit",
-        ".nmea",
-        ".nma",
-        ".log",
-        ".igc",
-        ".geojson",
-        ".json",
-        ".csv",
-    }
-)
+#: File suffixes of the track logs read here (the format itself is read from the content).
+TRACK_SUFFIXES = frozenset(registry.suffixes())
 
 
-def detect_format(data: bytes, name: str = "") -> str:
-    """The reader for ``data``: ``gpx``, ``kml``, ``tcx``, ``fit``, ``json``, ``owntracks``,
-    ``nmea``, ``igc``, ``bramor`` or ``csv``, from the content (the extension only breaks
-    ties)."""
-    ext = Path(name).suffix.lower()
-    if data[:2] == b"PK":
-        return "kml"
-    if data[8:12] == b".FIT" or ext == ".fit":
-        return "fit"
-    if b"\x00" in data[:4096]:
-        raise TrackError("binary file, not a supported track format")
-    head = data[:4096].decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
-    if head.startswith("<"):
-        low = head.lower()
-        if "<gpx" in low:
-            return "gpx"
-        if "<kml" in low:
-            return "kml"
-        if "trainingcenterdatabase" in low or "forerunnerlogbook" in low or "<trackpoint" in low:
-            return "tcx"
-        by_ext = {".gpx": "gpx", ".kml": "kml", ".tcx": "tcx"}.get(ext)
-        if by_ext:
-            return by_ext
-        raise TrackError("XML, but not GPX, KML or TCX")
-    if head.startswith(("{", "[")):
-        return "json"
-    if re.match(r"\d{4}-\d\d-\d\dT[^\t]*\t[^\t]*\t\{", head):
-        return "owntracks"
-    lines = head.splitlines()[:50]
-    if any(ln.lstrip().startswith("HFDTE") for ln in lines) or ext == ".igc":
-        return "igc"
-    if any("$GP" in ln or "$GN" in ln or "$GL" in ln or "$PMGN" in ln for ln in lines):
-        return "nmea"
-    if any(bramor.is_record(ln) for ln in lines):
-        return "bramor"
-    return "csv"
+@dataclass(frozen=True)
+class ReadLimits:
+    """What a track file may take: ``max_bytes`` its size (any format; the readers stream,
+    so this bounds time, not memory), ``max_whole_bytes`` the size of one that a reader
+    holds whole in memory (JSON), ``max_ratio`` how many times larger than its compressed
+    size a KMZ's KML may be (a KML compresses 10-30 times; a zip bomb thousands)."""
+
+    max_bytes: int = 1_000_000_000
+    max_whole_bytes: int = 256_000_000
+    max_ratio: int = 200
+
+    def __post_init__(self) -> None:
+        for name in ("max_bytes", "max_whole_bytes", "max_ratio"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"ReadLimits.{name} must be > 0, got {getattr(self, name)}")
 
 
-def _readers() -> dict[str, Callable[[bytes, str], RawTrack]]:
-    from geoscope_core.evidence.formats import delimited, fit, garmin, gpx, jsontracks, kml, nmea
-
-    return {
-        "gpx": gpx.read,
-        "kml": kml.read,
-        "tcx": garmin.read,
-        "fit": fit.read,
-        "bramor": bramor.read,
-        "json": jsontracks.read,
-        "nmea": nmea.read,
-        "igc": nmea.read_igc,
-        "csv": delimited.read,
-        "owntracks": jsontracks.read_owntracks,
-    }
+def _size(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError  # unreachable
 
 
-def load_track(path: Path | str, data: bytes | None = None) -> Track:
-    """Read one track file (any supported format) into a :class:`Track`.
+def _open_regular(path: Path, limits: ReadLimits) -> BinaryIO:
+    """``path`` opened for reading, once it is known to be a regular file within the size
+    limit: a FIFO, socket or device (``/dev/zero``) is refused before it is opened (reading
+    one would hang or never end); it is opened non-blocking and checked again."""
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise TrackError("not a regular file (a FIFO, socket, device or folder): refused")
+        if st.st_size > limits.max_bytes:
+            raise TrackError(
+                f"{_size(st.st_size)}: track files over {_size(limits.max_bytes)} are refused "
+                "(split it, or keep the days you need)"
+            )
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+        fd = os.open(path, flags)
+    except OSError as e:
+        raise TrackError(f"cannot read: {e.strerror or e}") from e
+    f = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced since the check
+        f.close()
+        raise TrackError("not a regular file (a FIFO, socket, device or folder): refused")
+    return f
+
+
+def _kml_of_kmz(f: BinaryIO, limits: ReadLimits) -> BinaryIO:
+    """The KML document of a KMZ (``doc.kml``, else the first ``.kml`` entry) as a stream,
+    once its declared size and compression ratio are within ``limits`` (the stream stops
+    at the declared size, so a member that lies inflates no further)."""
+    try:
+        z = zipfile.ZipFile(f)
+        names = [i for i in z.infolist() if i.filename.lower().endswith(".kml")]
+        if not names:
+            raise TrackError("KMZ archive holds no .kml file")
+        info = next((i for i in names if i.filename == "doc.kml"), names[0])
+        if info.file_size > limits.max_bytes:
+            raise TrackError(
+                f"KMZ: {info.filename} inflates to {_size(info.file_size)}; over "
+                f"{_size(limits.max_bytes)} is refused"
+            )
+        if info.file_size > limits.max_ratio * max(info.compress_size, 1) + (1 << 20):
+            raise TrackError(
+                f"KMZ: {info.filename} inflates {info.file_size // max(info.compress_size, 1)}"
+                f" times ({_size(info.compress_size)} to {_size(info.file_size)}), a zip bomb's "
+                f"ratio (a KML compresses {limits.max_ratio} times at most): refused"
+            )
+        return cast(BinaryIO, z.open(info))
+    except (zipfile.BadZipFile, NotImplementedError, RuntimeError) as e:
+        raise TrackError(f"not a readable KMZ archive: {e}") from e
+
+
+def _read(f: BinaryIO, size: int, name: str, limits: ReadLimits) -> RawTrack:
+    head = registry.Head(f.read(registry.HEAD_BYTES), Path(name).suffix.lower())
+    f.seek(0)
+    if not head.data.strip() and size <= len(head.data):
+        raise TrackError("empty file")
+    fmt = registry.detect(head)
+    if fmt.whole and size > limits.max_whole_bytes:
+        raise TrackError(
+            f"{_size(size)} of {fmt.title}: this format is read whole, and files over "
+            f"{_size(limits.max_whole_bytes)} are refused (split it, e.g. by year)"
+        )
+    kmz = head.data[:2] == b"PK"
+    stream = _kml_of_kmz(f, limits) if kmz else f
+    try:
+        raw = fmt.read(stream, name)
+    except (zipfile.BadZipFile, EOFError) as e:  # a KMZ member damaged inside
+        raise TrackError(f"not a readable KMZ archive: {e}") from e
+    finally:
+        if stream is not f:
+            stream.close()
+    if kmz:
+        raw.format = raw.format.replace("KML", "KMZ")
+    return raw
+
+
+def load_track(
+    path: Path | str, data: bytes | None = None, limits: ReadLimits = ReadLimits()
+) -> Track:
+    """Read one track file (any format in :data:`registry.FORMATS`) into a :class:`Track`,
+    as a stream: memory grows with the number of fixes (41 bytes each), not the file's
+    size. ``data`` the file's bytes when already read.
 
     Good fixes are kept even when part of the file is damaged; what was skipped is in
     ``Track.warnings`` (each naming the line or element). Raises TrackError (a
-    DataError) naming the file when it cannot be read or holds no timed fix.
+    DataError) naming the file when it cannot be read, is not a regular file, is over
+    ``limits``, or holds no timed fix.
     """
     path = Path(path)
     try:
-        data = path.read_bytes() if data is None else data
-    except OSError as e:
-        raise TrackError(f"{path}: cannot read: {e.strerror or e}") from e
-    if not data.strip():
-        raise TrackError(f"{path}: empty file")
-    try:
-        fmt = detect_format(data, path.name)
-        raw = _readers()[fmt](data, path.name)
+        if data is not None:
+            raw = _read(io.BytesIO(data), len(data), path.name, limits)
+        else:
+            with _open_regular(path, limits) as f:
+                raw = _read(f, os.fstat(f.fileno()).st_size, path.name, limits)
     except TrackError as e:
         raise TrackError(f"{path}: {e}") from e
+    except OSError as e:
+        raise TrackError(f"{path}: cannot read: {e.strerror or e}") from e
     track = Track.from_raw(raw, str(path))
     for w in track.warnings:
         log.info("%s: %s", path, w)
@@ -276,8 +313,8 @@ def load_track(path: Path | str, data: bytes | None = None) -> Track:
     return track
 
 
-def load_tracks(paths: Sequence[Path | str]) -> Track:
+def load_tracks(paths: Sequence[Path | str], limits: ReadLimits = ReadLimits()) -> Track:
     """Every file's fixes merged into one track (see :func:`merge_tracks`)."""
     if not paths:
         raise TrackError("no track file given")
-    return merge_tracks([load_track(p) for p in paths])
+    return merge_tracks([load_track(p, limits=limits) for p in paths])

@@ -11,8 +11,15 @@ may have a fraction), as ExifTool reads them.
 from __future__ import annotations
 
 import re
+from typing import BinaryIO
 
-from geoscope_core.evidence.formats.base import RawTrack, TrackError, to_float, utc_epoch
+from geoscope_core.evidence.formats.base import (
+    RawTrack,
+    TrackError,
+    text_lines,
+    to_float,
+    utc_epoch,
+)
 
 #: A Bramor record line, as ``detect_format`` recognises the format (with 12 columns).
 RECORD = re.compile(r"^\s*\d+\s+.*\sypr\s*$")
@@ -24,10 +31,10 @@ def is_record(line: str) -> bool:
     return bool(RECORD.match(line)) and len(line.split()) == 12
 
 
-def read(data: bytes, name: str = "") -> RawTrack:
+def read(stream: BinaryIO, name: str = "") -> RawTrack:
     raw = RawTrack("Bramor gEO")
     seen = 0
-    for n, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+    for n, line in enumerate(text_lines(stream), 1):
         parts = line.split()
         if not parts:
             continue

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 from geoscope_core.evidence.formats.base import (
     RawTrack,
     TrackError,
     parse_any_time,
+    text_lines,
     to_float,
     utc_epoch,
     utc_text,
@@ -81,21 +84,24 @@ def _dji_start(name: str) -> float:
         ) from e
 
 
-def read(data: bytes, name: str = "") -> RawTrack:
-    text = data.decode("utf-8-sig", errors="replace")
-    lines = text.splitlines()
+def read(stream: BinaryIO, name: str = "") -> RawTrack:
+    first = list(itertools.islice(text_lines(stream), 50))
+    stream.seek(0)
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
-            "\n".join(lines[:50]), delimiters=",;\t"
+            "\n".join(first), delimiters=",;\t"
         )
     except csv.Error:
         dialect = csv.excel
-    rows = csv.reader(io.StringIO(text), dialect)
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+    rows = csv.reader(text, dialect)
     raw = RawTrack("CSV")
     try:
         cols = _rows(rows, raw, name)
     except csv.Error as e:
         raise TrackError(f"line {rows.line_num}: unreadable CSV: {e}") from e
+    finally:
+        text.detach()
     if cols is None:
         raise TrackError(
             "no CSV header with time, latitude and longitude columns in the first 50 lines"

@@ -11,9 +11,9 @@ which byte reading stopped.
 
 from __future__ import annotations
 
-import io
 import math
 from datetime import datetime
+from typing import BinaryIO
 
 from geoscope_core.evidence.formats.base import RawTrack, TrackError
 
@@ -27,11 +27,10 @@ def _number(value: object) -> float | None:
     return None
 
 
-def read(data: bytes, name: str = "") -> RawTrack:
+def read(stream: BinaryIO, name: str = "") -> RawTrack:
     import fitdecode
 
     raw = RawTrack("FIT")
-    stream = io.BytesIO(data)
     records = headers = 0
     untimed = 0
     try:

@@ -1,13 +1,14 @@
 """Garmin TCX (``Trackpoint`` with ``Time`` and ``Position``) and the older Garmin
-ForerunnerLogbook XML, with the standard library's ElementTree (read incrementally, so a
-truncated file keeps the points before the damage)."""
+ForerunnerLogbook XML, read as a stream one Trackpoint at a time (so a truncated file
+keeps the points before the damage)."""
 
 from __future__ import annotations
 
-import io
 import xml.etree.ElementTree as ET
+from typing import BinaryIO
 
-from geoscope_core.evidence.formats.base import RawTrack, parse_time, to_float
+from geoscope_core.evidence.formats import xmlstream
+from geoscope_core.evidence.formats.base import RawTrack, parse_time_fast, to_float
 
 _LAT = ("LatitudeDegrees", "Latitude")
 _LON = ("LongitudeDegrees", "Longitude")
@@ -25,25 +26,29 @@ def _find(el: ET.Element, names: tuple[str, ...]) -> str:
     return ""
 
 
-def read(data: bytes, name: str = "") -> RawTrack:
+def read(stream: BinaryIO, name: str = "") -> RawTrack:
     raw = RawTrack("TCX")
-    segment = 0
+    segment = -1
     n = 0
     untimed = 0
+    tcx = False  # inside a TrainingCenterDatabase (which may hold a History)
+    wanted = frozenset({"Trackpoint"})
+    starts = frozenset({"Track", "History", "TrainingCenterDatabase"})
     try:
-        for _event, el in ET.iterparse(io.BytesIO(data.lstrip())):
-            tag = _local(el.tag)
-            if tag in ("Track", "Lap"):
-                segment += tag == "Track"
-            elif tag == "History" or tag == "TrainingCenterDatabase":
-                raw.format = "TCX" if tag == "TrainingCenterDatabase" else "Garmin XML"
-            if tag != "Trackpoint":
+        for tag, el in xmlstream.iter_elements(stream, wanted, starts):
+            if tag == "+Track":
+                segment += 1
+                continue
+            if tag == "+TrainingCenterDatabase":
+                tcx = True
+                continue
+            if tag == "+History":
+                raw.format = "TCX" if tcx else "Garmin XML"
                 continue
             n += 1
             where = f"Trackpoint {n}"
             lat_s, lon_s, time_s = _find(el, _LAT), _find(el, _LON), _find(el, ("Time",))
             alt_s = _find(el, _ALT)
-            el.clear()
             if not lat_s or not lon_s:
                 continue  # a Trackpoint without Position (heart rate only, a pause)
             if not time_s:
@@ -51,18 +56,17 @@ def read(data: bytes, name: str = "") -> RawTrack:
                 continue
             try:
                 raw.add(
-                    parse_time(time_s),
+                    parse_time_fast(time_s),
                     to_float(lat_s, "latitude"),
                     to_float(lon_s, "longitude"),
                     to_float(alt_s, "altitude") if alt_s else None,
-                    segment,
+                    max(segment, 0),
                     where=where,
                 )
             except ValueError as e:
                 raw.warn(f"{where}: {e}; skipped")
-    except ET.ParseError as e:
-        line, col = e.position
-        raw.broken_at(f"line {line}, column {col}", f"not well-formed XML ({e})", e)
+    except xmlstream.XmlBroken as e:
+        raw.broken_at(f"line {e.line}, column {e.column}", f"not well-formed XML ({e})", e)
     if untimed:
         raw.warn(f"{untimed} Trackpoint(s) without <Time> skipped")
     return raw

@@ -13,12 +13,31 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
-from geoscope_core.evidence.formats.base import RawTrack, TrackError, parse_any_time, to_float
+from geoscope_core.evidence.formats.base import (
+    RawTrack,
+    TrackError,
+    parse_any_time,
+    text_lines,
+    to_float,
+)
+
+#: GeometryCollections nest no deeper than this (GeoJSON advises against nesting them)
+MAX_NESTING = 16
 
 _TIME_KEYS = ("time", "timestamp", "datetime", "date_time", "when", "Time", "Timestamp")
 _LATLNG = re.compile(r"^\s*(?:geo:)?\s*([+-]?\d+(?:\.\d+)?)\s*°?\s*,\s*([+-]?\d+(?:\.\d+)?)\s*°?")
+
+
+def _e7(value: Any) -> float:
+    """Degrees of a Google ``latitudeE7``-style value (degrees x 1e7)."""
+    return to_float(value, "E7 coordinate") * 1e-7
+
+
+#: what an item of an unexpected shape raises (a string where a list belongs, ...)
+_SHAPE_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError)
 
 
 class _Json:
@@ -27,12 +46,20 @@ class _Json:
         self.segment = 0
         self.span = 0
 
+    def guard(self, read: Callable[[Any, str], None], item: Any, where: str) -> None:
+        """``read(item, where)``; an item of an unexpected shape is skipped with a
+        warning (the rest of the file is still read)."""
+        try:
+            read(item, where)
+        except _SHAPE_ERRORS as e:
+            self.raw.warn(f"{where}: unexpected content ({type(e).__name__}: {e}); skipped")
+
     def add(self, t: Any, lat: Any, lon: Any, ele: Any, where: str, span: int = -1) -> None:
         try:
             tt = parse_any_time(t)
             la, lo = to_float(lat, "latitude"), to_float(lon, "longitude")
             el = to_float(ele, "altitude") if ele not in (None, "") else None
-        except ValueError as e:
+        except (ValueError, OverflowError) as e:
             self.raw.warn(f"{where}: {e}; skipped")
             return
         self.raw.add(tt, la, lo, el, self.segment, span, where=where)
@@ -49,9 +76,11 @@ class _Json:
             t = props["time_long"]
         self.geometry(geom, t, times, where)
 
-    def geometry(self, geom: Any, t: Any, times: Any, where: str) -> None:
+    def geometry(self, geom: Any, t: Any, times: Any, where: str, depth: int = 0) -> None:
         if not isinstance(geom, dict):
             return
+        if depth > MAX_NESTING:
+            raise TrackError(f"{where}: GeometryCollections nested over {MAX_NESTING} deep")
         kind = geom.get("type")
         coords = geom.get("coordinates")
         if kind == "Point":
@@ -75,7 +104,7 @@ class _Json:
                     and i < len(times)
                     else times
                 )
-                self.geometry(g, t, sub, f"{where} geometry {i + 1}")
+                self.geometry(g, t, sub, f"{where} geometry {i + 1}", depth + 1)
 
     def line(self, coords: Any, times: Any, where: str) -> None:
         if not isinstance(times, list) or not times:
@@ -87,25 +116,31 @@ class _Json:
                 f"{where}: {len(coords)} coordinates but {len(times)} times; paired in order"
             )
         for i, (c, t) in enumerate(zip(coords, times, strict=False)):
-            self.add(t, c[1], c[0], c[2] if len(c) > 2 else None, f"{where} point {i + 1}")
+            at = f"{where} point {i + 1}"
+            if not isinstance(c, list) or len(c) < 2:
+                self.raw.warn(f"{at}: not a [lon, lat] coordinate; skipped")
+                continue
+            self.add(t, c[1], c[0], c[2] if len(c) > 2 else None, at)
         self.segment += 1
 
     # -- Google --------------------------------------------------------------------------
     def records(self, locations: list, key: str) -> None:
         for i, loc in enumerate(locations):
-            where = f"{key}[{i}]"
-            if not isinstance(loc, dict):
-                continue
-            if loc.get("type") == "Feature":
-                self.feature(loc, where)
-                continue
-            lat, lon = loc.get("latitudeE7"), loc.get("longitudeE7")
-            t = loc.get("timestamp", loc.get("timestampMs"))
-            if lat is None or lon is None or t is None:
-                self.raw.warn(f"{where}: no latitudeE7/longitudeE7/timestamp; skipped")
-                continue
-            self.add(t, float(lat) * 1e-7, float(lon) * 1e-7, loc.get("altitude"), where)
+            self.guard(self.record, loc, f"{key}[{i}]")
         self.segment += 1
+
+    def record(self, loc: Any, where: str) -> None:
+        if not isinstance(loc, dict):
+            return
+        if loc.get("type") == "Feature":
+            self.feature(loc, where)
+            return
+        lat, lon = loc.get("latitudeE7"), loc.get("longitudeE7")
+        t = loc.get("timestamp", loc.get("timestampMs"))
+        if lat is None or lon is None or t is None:
+            self.raw.warn(f"{where}: no latitudeE7/longitudeE7/timestamp; skipped")
+            return
+        self.add(t, _e7(lat), _e7(lon), loc.get("altitude"), where)
 
     def visit(self, lat: Any, lon: Any, start: Any, end: Any, where: str) -> None:
         if lat is None or start is None:
@@ -118,44 +153,42 @@ class _Json:
 
     def semantic(self, objects: list) -> None:
         for i, obj in enumerate(objects):
-            where = f"timelineObjects[{i}]"
-            pv = obj.get("placeVisit") if isinstance(obj, dict) else None
-            seg = obj.get("activitySegment") if isinstance(obj, dict) else None
-            if pv:
-                loc = pv.get("location") or {}
-                d = pv.get("duration") or {}
-                lat, lon = loc.get("latitudeE7"), loc.get("longitudeE7")
-                self.visit(
-                    None if lat is None else lat * 1e-7,
-                    None if lon is None else lon * 1e-7,
-                    d.get("startTimestamp", d.get("startTimestampMs")),
-                    d.get("endTimestamp", d.get("endTimestampMs")),
-                    f"{where}.placeVisit",
-                )
-            if seg:
-                d = seg.get("duration") or {}
-                for end, key in ((False, "startLocation"), (True, "endLocation")):
-                    loc = seg.get(key) or {}
-                    t = d.get("endTimestamp" if end else "startTimestamp")
-                    if loc.get("latitudeE7") is not None and t is not None:
-                        self.add(
-                            t,
-                            loc["latitudeE7"] * 1e-7,
-                            loc["longitudeE7"] * 1e-7,
-                            None,
-                            f"{where}.activitySegment.{key}",
-                        )
-                for j, p in enumerate((seg.get("simplifiedRawPath") or {}).get("points") or []):
-                    t = p.get("timestamp", p.get("timestampMs"))
-                    if t is not None:
-                        self.add(
-                            t,
-                            p["latE7"] * 1e-7,
-                            p["lngE7"] * 1e-7,
-                            None,
-                            f"{where}.simplifiedRawPath[{j}]",
-                        )
-                self.segment += 1
+            self.guard(self.timeline_object, obj, f"timelineObjects[{i}]")
+
+    def timeline_object(self, obj: Any, where: str) -> None:
+        pv = obj.get("placeVisit") if isinstance(obj, dict) else None
+        seg = obj.get("activitySegment") if isinstance(obj, dict) else None
+        if pv:
+            loc = pv.get("location") or {}
+            d = pv.get("duration") or {}
+            lat, lon = loc.get("latitudeE7"), loc.get("longitudeE7")
+            self.visit(
+                None if lat is None else _e7(lat),
+                None if lon is None else _e7(lon),
+                d.get("startTimestamp", d.get("startTimestampMs")),
+                d.get("endTimestamp", d.get("endTimestampMs")),
+                f"{where}.placeVisit",
+            )
+        if seg:
+            d = seg.get("duration") or {}
+            for end, key in ((False, "startLocation"), (True, "endLocation")):
+                loc = seg.get(key) or {}
+                t = d.get("endTimestamp" if end else "startTimestamp")
+                if loc.get("latitudeE7") is not None and t is not None:
+                    self.add(
+                        t,
+                        _e7(loc["latitudeE7"]),
+                        _e7(loc["longitudeE7"]),
+                        None,
+                        f"{where}.activitySegment.{key}",
+                    )
+            for j, p in enumerate((seg.get("simplifiedRawPath") or {}).get("points") or []):
+                t = p.get("timestamp", p.get("timestampMs"))
+                if t is not None:
+                    self.add(
+                        t, _e7(p["latE7"]), _e7(p["lngE7"]), None, f"{where}.simplifiedRawPath[{j}]"
+                    )
+            self.segment += 1
 
     def latlng(self, text: Any) -> tuple[float, float] | None:
         if isinstance(text, dict):
@@ -166,57 +199,65 @@ class _Json:
     def segments(self, segs: list, key: str) -> None:
         """On-device Timeline.json ``semanticSegments`` and the iOS export's list."""
         for i, s in enumerate(segs):
-            if not isinstance(s, dict):
-                continue
-            where = f"{key}[{i}]"
-            start, end = s.get("startTime"), s.get("endTime")
-            visit = s.get("visit")
-            if isinstance(visit, dict):
-                p = self.latlng((visit.get("topCandidate") or {}).get("placeLocation"))
-                if p:
-                    self.visit(p[0], p[1], start, end, f"{where}.visit")
-            act = s.get("activity")
-            if isinstance(act, dict):
-                for k, t in (("start", start), ("end", end)):
-                    p = self.latlng(act.get(k))
-                    if p and t is not None:
-                        self.add(t, p[0], p[1], None, f"{where}.activity.{k}")
-                self.segment += 1
-            path = s.get("timelinePath")
-            if isinstance(path, list):
-                for j, pt in enumerate(path):
-                    p = self.latlng(pt.get("point")) if isinstance(pt, dict) else None
-                    if not p:
+            self.guard(self.timeline_segment, s, f"{key}[{i}]")
+
+    def timeline_segment(self, s: Any, where: str) -> None:
+        if not isinstance(s, dict):
+            return
+        start, end = s.get("startTime"), s.get("endTime")
+        visit = s.get("visit")
+        if isinstance(visit, dict):
+            p = self.latlng((visit.get("topCandidate") or {}).get("placeLocation"))
+            if p:
+                self.visit(p[0], p[1], start, end, f"{where}.visit")
+        act = s.get("activity")
+        if isinstance(act, dict):
+            for k, t in (("start", start), ("end", end)):
+                p = self.latlng(act.get(k))
+                if p and t is not None:
+                    self.add(t, p[0], p[1], None, f"{where}.activity.{k}")
+            self.segment += 1
+        path = s.get("timelinePath")
+        if isinstance(path, list):
+            for j, pt in enumerate(path):
+                p = self.latlng(pt.get("point")) if isinstance(pt, dict) else None
+                if not p:
+                    continue
+                t = pt.get("time")
+                if t is None and "durationMinutesOffsetFromStartTime" in pt and start:
+                    try:
+                        t = parse_any_time(start) + 60 * float(
+                            pt["durationMinutesOffsetFromStartTime"]
+                        )
+                    except ValueError as e:
+                        self.raw.warn(f"{where}.timelinePath[{j}]: {e}; skipped")
                         continue
-                    t = pt.get("time")
-                    if t is None and "durationMinutesOffsetFromStartTime" in pt and start:
-                        try:
-                            t = parse_any_time(start) + 60 * float(
-                                pt["durationMinutesOffsetFromStartTime"]
-                            )
-                        except ValueError as e:
-                            self.raw.warn(f"{where}.timelinePath[{j}]: {e}; skipped")
-                            continue
-                    if t is not None:
-                        self.add(t, p[0], p[1], None, f"{where}.timelinePath[{j}]")
-                self.segment += 1
+                if t is not None:
+                    self.add(t, p[0], p[1], None, f"{where}.timelinePath[{j}]")
+            self.segment += 1
 
     def raw_signals(self, signals: list) -> None:
         for i, s in enumerate(signals):
-            pos = s.get("position") if isinstance(s, dict) else None
-            if not isinstance(pos, dict):
-                continue
-            p = self.latlng(pos.get("LatLng", pos.get("latLng")))
-            t = pos.get("timestamp")
-            if p and t is not None:
-                self.add(t, p[0], p[1], pos.get("altitudeMeters"), f"rawSignals[{i}]")
+            self.guard(self.raw_signal, s, f"rawSignals[{i}]")
         self.segment += 1
 
+    def raw_signal(self, s: Any, where: str) -> None:
+        pos = s.get("position") if isinstance(s, dict) else None
+        if not isinstance(pos, dict):
+            return
+        p = self.latlng(pos.get("LatLng", pos.get("latLng")))
+        t = pos.get("timestamp")
+        if p and t is not None:
+            self.add(t, p[0], p[1], pos.get("altitudeMeters"), where)
 
-def read(data: bytes, name: str = "") -> RawTrack:
+
+def read(stream: BinaryIO, name: str = "") -> RawTrack:
+    """A JSON document is read whole (the loader limits its size)."""
     try:
-        doc = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        doc = json.loads(stream.read().decode("utf-8-sig"))
+    except RecursionError as e:
+        raise TrackError("not a track: JSON nested thousands of levels deep") from e
+    except (UnicodeDecodeError, ValueError) as e:  # JSONDecodeError, a 5000-digit number
         where = (
             f"line {e.lineno}, column {e.colno}: " if isinstance(e, json.JSONDecodeError) else ""
         )
@@ -231,10 +272,10 @@ def read(data: bytes, name: str = "") -> RawTrack:
     elif doc.get("type") == "FeatureCollection" or "features" in doc:
         raw.format = "GeoJSON"
         for i, f in enumerate(doc.get("features") or []):
-            r.feature(f, f"features[{i}]")
+            r.guard(r.feature, f, f"features[{i}]")
     elif doc.get("type") == "Feature":
         raw.format = "GeoJSON"
-        r.feature(doc, "feature")
+        r.guard(r.feature, doc, "feature")
     elif "locations" in doc:
         locs = doc["locations"] or []
         geo = bool(locs) and isinstance(locs[0], dict) and locs[0].get("type") == "Feature"
@@ -255,19 +296,22 @@ def read(data: bytes, name: str = "") -> RawTrack:
     return raw
 
 
-def read_owntracks(data: bytes, name: str = "") -> RawTrack:
+def read_owntracks(stream: BinaryIO, name: str = "") -> RawTrack:
     """OwnTracks recorder ``.rec``: ``TIME<TAB>TOPIC<TAB>{json}`` lines; ``location``
     messages (``_type``) give ``lat``, ``lon``, ``tst`` (epoch s) and ``alt``."""
     raw = RawTrack("OwnTracks .rec")
     r = _Json(raw)
-    for n, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+    for n, line in enumerate(text_lines(stream), 1):
         parts = line.split("\t", 2)
         if len(parts) < 3:
             continue
         try:
             msg = json.loads(parts[2])
-        except json.JSONDecodeError as e:
-            raw.warn(f"line {n}: not JSON ({e.msg}); skipped")
+        except RecursionError:
+            raw.warn(f"line {n}: JSON nested too deep; skipped")
+            continue
+        except ValueError as e:
+            raw.warn(f"line {n}: not JSON ({e}); skipped")
             continue
         if not isinstance(msg, dict) or msg.get("_type") != "location":
             continue

@@ -4,7 +4,8 @@ Maps Timeline placemarks whose points carry no time but a ``TimeSpan``.
 Read with the standard library's ElementTree rather than fastkml: only four element
 kinds matter here, fastkml validates geometry strictly (an empty ``gx:coord``, which
 real exports contain, fails a whole track) and brings pygeoif and arrow along. The file is
-read incrementally, so a truncated file keeps every Placemark before the damage.
+read as a stream, one Placemark at a time, so a truncated file keeps every Placemark
+before the damage. (A KMZ is opened, within size limits, by the loader.)
 
 A Placemark with a ``TimeSpan`` and N untimed coordinates gets them spread evenly from
 ``begin`` to ``end`` (as ExifTool does); they share a span id and are always
@@ -14,12 +15,13 @@ location history, clamped to the ground) is read as having no elevation.
 
 from __future__ import annotations
 
-import io
 import math
 import xml.etree.ElementTree as ET
-import zipfile
+from array import array
+from typing import BinaryIO
 
-from geoscope_core.evidence.formats.base import RawTrack, TrackError, parse_time, to_float
+from geoscope_core.evidence.formats import xmlstream
+from geoscope_core.evidence.formats.base import RawTrack, parse_time, parse_time_fast, to_float
 
 
 def _local(tag: str) -> str:
@@ -65,6 +67,11 @@ class _Reader:
         self.segment = 0
         self.span = 0
         self.placemarks = 0
+        # each gx:Track's <when> and <gx:coord> texts, in order (kept out of the tree)
+        self.texts: dict[int, dict[str, list[str]]] = {}
+
+    def collect(self, track: ET.Element, child: str, text: str) -> None:
+        self.texts.setdefault(id(track), {"when": [], "coord": []})[child].append(text.strip())
 
     def placemark(self, pm: ET.Element) -> None:
         self.placemarks += 1
@@ -118,8 +125,8 @@ class _Reader:
             self.raw.add(t, lat, lon, alt, self.segment, self.span, where=f"{where} point {i + 1}")
 
     def track(self, trk: ET.Element, where: str, pm: ET.Element) -> None:
-        whens = [_text(w) for w in trk if _local(w.tag) == "when"]
-        coords = [_text(c) for c in trk if _local(c.tag) == "coord"]
+        texts = self.texts.pop(id(trk), {"when": [], "coord": []})
+        whens, coords = texts["when"], texts["coord"]
         if not whens:
             span = next(iter(_descendants(pm, "TimeSpan")), None)
             parsed = []
@@ -148,7 +155,7 @@ class _Reader:
                 self.raw.warn(f"{where} gx:coord {i + 1}: empty; skipped")
                 continue
             try:
-                t = parse_time(w)
+                t = parse_time_fast(w)
                 lon, lat, alt = _gx_coord(c)
             except ValueError as e:
                 self.raw.warn(f"{where} point {i + 1}: {e}; skipped")
@@ -157,42 +164,25 @@ class _Reader:
         self.segment += 1
 
 
-def _kml_bytes(data: bytes) -> bytes:
-    """The KML document of a KMZ (``doc.kml``, else the first ``.kml`` entry)."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as z:
-            names = [n for n in z.namelist() if n.lower().endswith(".kml")]
-            if not names:
-                raise TrackError("KMZ archive holds no .kml file")
-            name = "doc.kml" if "doc.kml" in names else names[0]
-            return z.read(name)
-    except zipfile.BadZipFile as e:
-        raise TrackError(f"not a readable KMZ archive: {e}") from e
-
-
-def read(data: bytes, name: str = "") -> RawTrack:
-    kmz = data[:2] == b"PK"
-    if kmz:
-        data = _kml_bytes(data)
+def read(stream: BinaryIO, name: str = "") -> RawTrack:
     reader = _Reader()
-    reader.raw.format = "KMZ" if kmz else "KML"
-    stack: list[ET.Element] = []
+    loose = 0
     try:
-        for event, el in ET.iterparse(io.BytesIO(data.lstrip()), events=("start", "end")):
-            if event == "start":
-                stack.append(el)
-                continue
-            stack.pop()
-            if _local(el.tag) == "Placemark":
+        for tag, el in xmlstream.iter_elements(
+            stream,
+            frozenset({"Placemark", "Track"}),
+            divert={"Track": frozenset({"when", "coord"})},
+            on_text=reader.collect,
+        ):
+            if tag == "Placemark":
                 reader.placemark(el)
-                el.clear()
-            elif _local(el.tag) == "Track" and not any(_local(s.tag) == "Placemark" for s in stack):
-                reader.track(el, f"gx:Track outside a Placemark (line {len(stack)})", el)
-    except ET.ParseError as e:
-        line, col = e.position
-        reader.raw.broken_at(f"line {line}, column {col}", f"not well-formed KML ({e})", e)
+            else:
+                loose += 1
+                reader.track(el, f"gx:Track {loose} outside a Placemark", el)
+    except xmlstream.XmlBroken as e:
+        reader.raw.broken_at(f"line {e.line}, column {e.column}", f"not well-formed KML ({e})", e)
     ele = reader.raw.ele
     if ele and all(e == 0 or math.isnan(e) for e in ele):
         # Google's location history writes altitude 0 for every point: it knows none.
-        reader.raw.ele = [math.nan] * len(ele)
+        reader.raw.ele = array("d", [math.nan]) * len(ele)
     return reader.raw

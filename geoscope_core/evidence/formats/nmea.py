@@ -13,8 +13,9 @@ from __future__ import annotations
 import calendar
 import math
 import re
+from typing import BinaryIO
 
-from geoscope_core.evidence.formats.base import RawTrack, TrackError
+from geoscope_core.evidence.formats.base import RawTrack, TrackError, text_lines
 
 _DAY = 86400.0
 
@@ -107,7 +108,7 @@ class _Fixes:
         self.raw.add(c["date"] + c["secs"], c["lat"], c["lon"], c["ele"], where=c["where"])
 
 
-def read(data: bytes, name: str = "") -> RawTrack:
+def read(stream: BinaryIO, name: str = "") -> RawTrack:
     import pynmea2
 
     raw = RawTrack("NMEA")
@@ -115,7 +116,7 @@ def read(data: bytes, name: str = "") -> RawTrack:
     seen = 0
     midnight: float | None
     ele: float | None
-    for n, line in enumerate(data.decode("ascii", errors="replace").splitlines(), 1):
+    for n, line in enumerate(text_lines(stream, "ascii"), 1):
         i = line.find("$")
         if i < 0:
             continue
@@ -195,14 +196,14 @@ _IGC_B = re.compile(
 _IGC_DATE = re.compile(r"^HFDTE(?:DATE:)?(\d{2})(\d{2})(\d{2})")
 
 
-def read_igc(data: bytes, name: str = "") -> RawTrack:
+def read_igc(stream: BinaryIO, name: str = "") -> RawTrack:
     """IGC: the date from ``HFDTE``, fixes from ``B`` records (UTC; a time earlier than the
     previous one means the next day)."""
     raw = RawTrack("IGC")
     midnight: float | None = None
     last = -1.0
     undated = 0
-    for n, line in enumerate(data.decode("ascii", errors="replace").splitlines(), 1):
+    for n, line in enumerate(text_lines(stream, "ascii"), 1):
         m = _IGC_DATE.match(line)
         if m:
             dd, mm, yy = (int(x) for x in m.groups())

@@ -46,7 +46,7 @@ def test_truncated_gpx_keeps_points_before_the_damage(tmp_path: Path) -> None:
     cut = GPX[: GPX.index('<trkpt lat="45.002"') + 30]
     tr = load_track(_write(tmp_path, "cut.gpx", cut))
     assert len(tr) == 3
-    assert any("line 8" in w and "not closed" in w for w in tr.warnings), tr.warnings
+    assert any("line 8" in w and "not well-formed" in w for w in tr.warnings), tr.warnings
 
 
 def test_unreadable_and_empty_files_name_the_file(tmp_path: Path) -> None:
