@@ -34,6 +34,7 @@ from geoscope_desktop.selection import PhotoSelection
 from geoscope_desktop.settings_store import AppSettings
 from geoscope_desktop.time_window import TimeWindow
 from geoscope_desktop.tracking import Tracking
+from geoscope_desktop.viewer import PhotoViewer
 from geoscope_desktop.workers import ModelChoice
 from geoscope_desktop.worldmap import WorldMapView
 
@@ -93,7 +94,9 @@ class MainWindow(QMainWindow):
         self.tracking = Tracking(self)
         self.time_window = TimeWindow(self)
         self.filmstrip = filmstrip.install(self)
+        self.viewer = PhotoViewer(self)
         self._connect()
+        self._follow_selection(settings.follow_selection())
         settings.restore_layout(self, self.splitters)
         self._update_actions()
         self._on_model_changed()
@@ -135,6 +138,7 @@ class MainWindow(QMainWindow):
                 a.accept: self.accept_selected,
                 a.reject: self.reject_selected,
                 a.accept_confident: self.review.accept_confident,
+                a.view_photo: self.view_current,
                 a.write: self.write_accepted,
                 a.undo: self.undo_last_write,
                 a.export_csv: lambda: self.export_dialog("csv"),
@@ -142,6 +146,7 @@ class MainWindow(QMainWindow):
                 a.quit: self.close,
                 a.find: self.search.setFocus,
                 a.reset_map: self.map.reset_view,
+                a.follow_selection: lambda: self._follow_selection(a.follow_selection.isChecked()),
                 a.open_tiles: self.choose_tiles,
                 a.add_tracks: self.tracking.choose,
                 a.clocks: self.tracking.dock.show,
@@ -162,7 +167,7 @@ class MainWindow(QMainWindow):
         self.list_panel.threshold.setValue(round(100 * self.review.threshold))
         self.list_panel.threshold.valueChanged.connect(lambda v: self.set_threshold(v / 100))
         self.selection.changed.connect(self._update_actions)
-        self.table.doubleClicked.connect(lambda _i: self.accept_selected())
+        self.table.doubleClicked.connect(lambda _i: self.view_current())
         self.detail.accept_clicked.connect(self.accept_selected)
         self.detail.reject_clicked.connect(self.reject_selected)
         self.placing.wire(self.detail, self.map, self.place_search)
@@ -265,6 +270,14 @@ class MainWindow(QMainWindow):
             self.selection.next()
         return n
 
+    def view_current(self) -> bool:
+        """Open the current photo in the viewer (a double-click); decides nothing."""
+        item = self.selection.current
+        if item is None:
+            return False
+        self.viewer.open_photo(item.path)
+        return True
+
     def reject_selected(self) -> int:
         return self.review.reject(self.selection.rows())
 
@@ -365,6 +378,14 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Map tiles: {name} (shown when zoomed in)", 8000)
         return bool(name)
 
+    def _follow_selection(self, follow: bool) -> None:
+        """View ▸ Follow Selection: whether the map centres on each photo selected."""
+        self.acts.follow_selection.setChecked(follow)
+        self.selection.follow = follow
+        self.settings.set_follow_selection(follow)
+        if follow and self.selection.current is not None:
+            self.selection.show(self.selection.current, center=True)
+
     def show_about(self) -> None:
         self.dialogs.markdown("About GeoScope", self.models.about_markdown())
 
@@ -392,6 +413,7 @@ class MainWindow(QMainWindow):
         self.scanner.wait()
         self.images.wait()
         self.filmstrip.wait()
+        self.viewer.wait()
         self.writer.wait()
         self.settings.save_layout(self, self.splitters)
         super().closeEvent(event)

@@ -3,7 +3,8 @@ the status bar widgets. Nothing here holds state or decides anything."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QSize, Qt
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -73,8 +74,43 @@ class ListPanel(QWidget):
         self.stack.setCurrentWidget(self.table if shown else self.placeholder)
 
 
+class PhotoTable(QTableView):
+    """The photo list. Ctrl+arrows, Ctrl+Home/End and Ctrl+PgUp/PgDn move the selection
+    with the cursor (Qt's default moves the cursor alone, so the keys would act on
+    photos other than the one shown); Shift extends, Ctrl+Space toggles, as usual."""
+
+    def selectionCommand(
+        self, index: QModelIndex, event: QEvent | None = None
+    ) -> QItemSelectionModel.SelectionFlag:
+        flags = super().selectionCommand(index, event)
+        if (
+            isinstance(event, QKeyEvent)
+            and event.type() == QEvent.Type.KeyPress
+            and event.key() in NAVIGATION_KEYS
+            and event.modifiers() & Qt.KeyboardModifier.ControlModifier
+            and not event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+        ):
+            return (
+                QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QItemSelectionModel.SelectionFlag.Rows
+            )
+        return flags
+
+
+NAVIGATION_KEYS = frozenset(
+    {
+        Qt.Key.Key_Up,
+        Qt.Key.Key_Down,
+        Qt.Key.Key_Home,
+        Qt.Key.Key_End,
+        Qt.Key.Key_PageUp,
+        Qt.Key.Key_PageDown,
+    }
+)
+
+
 def photo_table(proxy: PhotoFilterProxy) -> QTableView:
-    table = QTableView()
+    table = PhotoTable()
     table.setModel(proxy)
     table.setSortingEnabled(True)
     table.sortByColumn(Column.NAME, Qt.SortOrder.AscendingOrder)

@@ -1,4 +1,4 @@
-"""Moving and placing photos: an alternative chosen, a click or a drop on the map, a
+"""Moving and placing photos: an alternative chosen, a drop or "Place Here" on the map, a
 place found in the search box. Each becomes a review transition on the photos."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, Slot
 from geoscope_core.prediction import Candidate
 from geoscope_desktop.controllers.review import ReviewController, candidate_at
 from geoscope_desktop.detail import DetailPane
-from geoscope_desktop.items import REVIEWABLE, PlaceEdit
+from geoscope_desktop.items import PlaceEdit
 from geoscope_desktop.marker_drag import MarkerDrag
 from geoscope_desktop.place_search import PlaceHit, PlaceSearch
 from geoscope_desktop.selection import PhotoSelection
@@ -39,7 +39,10 @@ class Placing(QObject):
         detail.revert_clicked.connect(self.revert_current)
         detail.alternative_chosen.connect(self.correct_current)
         detail.names_edited.connect(self.rename_selected)
-        world.location_clicked.connect(self.map_clicked)
+        world.place_requested.connect(self.place_selected)
+        self.selection.changed.connect(
+            lambda: setattr(world, "placeable", len(self.selection.rows()))
+        )
         world.photos_clicked.connect(self.selection.select_paths)
         world.alternative_clicked.connect(self.correct_current)
         world.photos_dropped.connect(self.place_at)
@@ -62,11 +65,10 @@ class Placing(QObject):
             self.review.revert(self.selection.current.path)
 
     @Slot(float, float, float)
-    def map_clicked(self, lat: float, lon: float, radius_km: float) -> None:
-        """A click on the map places the current photo there (its radius: the click's)."""
-        item = self.selection.current
-        if item is not None and item.prediction is not None and item.status in REVIEWABLE:
-            self.review.place([item.path], candidate_at(lat, lon), max(MIN_RADIUS_KM, radius_km))
+    def place_selected(self, lat: float, lon: float, radius_km: float) -> int:
+        """The map's "Place Here": the selected photos go to (lat, lon) degrees (radius km)."""
+        paths = self.selection.paths()
+        return self.review.place(paths, candidate_at(lat, lon), max(MIN_RADIUS_KM, radius_km))
 
     def place_at(self, paths: Sequence[Path], lat: float, lon: float, radius_km: float) -> int:
         """Photos dropped on the map at (lat, lon) degrees (from the list, or a marker

@@ -83,6 +83,13 @@ class AppSettings:
     def set_filmstrip_shown(self, shown: bool) -> None:
         self.store.setValue("view/filmstrip", "true" if shown else "false")
 
+    def follow_selection(self) -> bool:
+        """Whether the map re-centres on the photo selected (off: it stays still)."""
+        return str(self.store.value("view/follow_selection", "false")).lower() == "true"
+
+    def set_follow_selection(self, follow: bool) -> None:
+        self.store.setValue("view/follow_selection", "true" if follow else "false")
+
     # last write journal (so "Undo last write" survives a restart)
     def last_journal(self) -> Path | None:
         raw = self.store.value("last_journal", "")

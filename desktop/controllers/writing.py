@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
+from geoscope_core.geo.precision import COARSE_KM
 from geoscope_core.photos.undo import UNDONE
+from geoscope_core.words import count
 from geoscope_desktop.workers import TaskRunner
 
 if TYPE_CHECKING:
@@ -103,7 +105,16 @@ def write_question(items: Sequence[PhotoItem]) -> tuple[str, str]:
     """The question (text, details) asked before writing ``items``."""
     n = len(items)
     folders = sorted({str(it.path.parent) for it in items})
-    text = f"Write estimated locations into {n} photo{'s' if n != 1 else ''}?"
+    text = f"Write estimated locations into {count(n, 'photo')}?"
+    radii = [it.prediction.radius_km for it in items if it.prediction is not None]
+    coarse = [r for r in radii if r > COARSE_KM]
+    if coarse:
+        text += (
+            f"\n\n{len(coarse):,} of these {count(len(radii), 'location')} "
+            f"{'is' if len(coarse) == 1 else 'are'} coarse (±{COARSE_KM:g} km or worse, up to "
+            f"±{max(coarse):,.0f} km): written with only the decimals their radius "
+            f"warrants, and the radius itself (GPSHPositioningError)."
+        )
     details = (
         "GeoScope writes GPS latitude and longitude (and the place name) into each "
         "photo's metadata, marked as an estimate. The image data is not touched. "

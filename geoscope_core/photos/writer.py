@@ -39,7 +39,7 @@ from geoscope_core.fsio import (
 )
 from geoscope_core.geo.places import PlaceNames
 from geoscope_core.photos import editors
-from geoscope_core.photos.estimate import estimate_values, iptc_alpha3, place_for
+from geoscope_core.photos.estimate import as_written, estimate_values, iptc_alpha3, place_for
 from geoscope_core.photos.journal import (
     ChangeKind,
     JournalEntry,
@@ -133,7 +133,7 @@ def _write_one(
         return WriteResult(path, WriteAction.FAILED, "file not found")
     except (OSError, RuntimeError) as e:  # RuntimeError: symlink loop (Python < 3.13)
         return WriteResult(path, WriteAction.FAILED, f"cannot resolve path: {e}")
-    result = _write_real(real, prediction, options, journal)
+    result = _write_real(real, as_written(prediction), options, journal)
     return replace(result, path=Path(path))
 
 
