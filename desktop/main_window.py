@@ -16,6 +16,7 @@ from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QMainWindow, QSplitter
 
 from geoscope_core.errors import GeoScopeError
+from geoscope_core.words import count
 from geoscope_desktop import filmstrip
 from geoscope_desktop.actions import FolderDrop, RecentMenu, WindowActions
 from geoscope_desktop.controllers.images import ImageFeeder
@@ -296,7 +297,7 @@ class MainWindow(QMainWindow):
         text, details = write_question(items)
         if not self.dialogs.confirm("Write locations", text, details, f"Write {len(items)}"):
             return False
-        self.statusBar().showMessage(f"Writing {len(items)} photos…")
+        self.statusBar().showMessage(f"Writing {count(len(items), 'photo')}…")
         return self.writer.write([(it.path, it.prediction) for it in items if it.prediction])
 
     def _on_written(self, report: WriteReport) -> None:
@@ -304,7 +305,7 @@ class MainWindow(QMainWindow):
         if out.problems:
             self.dialogs.info(
                 "Write finished",
-                f"Wrote {out.done} photo(s); {out.failed} failed, "
+                f"Wrote {count(out.done, 'photo')}; {out.failed} failed, "
                 f"{len(out.problems) - out.failed} skipped.",
                 "\n".join(out.problems),
             )
@@ -329,7 +330,7 @@ class MainWindow(QMainWindow):
         if out.problems:
             self.dialogs.error(
                 "Undo incomplete",
-                f"Restored {out.done} photo(s); {len(out.problems)} could not be restored.",
+                f"Restored {count(out.done, 'photo')}; {len(out.problems)} could not be restored.",
                 "\n".join(out.problems),
             )
         self._update_actions()

@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QDockWidget
 
 from geoscope_core.errors import GeoScopeError
+from geoscope_core.words import count
 from geoscope_desktop.clocks import ClockPanel
 from geoscope_desktop.controllers.tracks import TrackController
 
@@ -72,4 +73,4 @@ class Tracking(QObject):
         w.selection.refresh()
         w.status.counts_label.setText(w.review.counts_text())
         if n:
-            w.statusBar().showMessage(f"Placed {n:,} photo(s) again by time", 5000)
+            w.statusBar().showMessage(f"Placed {count(n, 'photo')} again by time", 5000)

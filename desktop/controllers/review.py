@@ -19,6 +19,7 @@ from geoscope_core.geo.places import names_at
 from geoscope_core.photos.options import WROTE
 from geoscope_core.photos.undo import UNDONE
 from geoscope_core.prediction import Candidate
+from geoscope_core.words import count
 from geoscope_desktop.controllers.persistence import load_review, save_review
 from geoscope_desktop.items import (
     PhotoItem,
@@ -152,7 +153,7 @@ class ReviewController(QObject):
         if not len(self.model):
             return ""
         c = self.model.counts()
-        parts = [f"{len(self.model):,} photos"]
+        parts = [count(len(self.model), "photo")]
         parts += [f"{c[s]:,} {s.value}" for s in COUNTED if c[s]]
         return " · ".join(parts)
 
@@ -162,12 +163,12 @@ class ReviewController(QObject):
         if not n:
             return f"No photos in {self.folder}"
         kept = f" · {self.restored:,} decisions kept from before" if self.restored else ""
-        return f"{n:,} photos in {self.folder}{kept}"
+        return f"{count(n, 'photo')} in {self.folder}{kept}"
 
     def scan_summary(self) -> str:
         c = self.model.counts()
         return (
-            f"Scanned {len(self.model):,} photos: {c[PhotoStatus.ESTIMATED]:,} estimated,"
+            f"Scanned {count(len(self.model), 'photo')}: {c[PhotoStatus.ESTIMATED]:,} estimated,"
             f" {c[PhotoStatus.HAS_GPS]:,} with GPS, {c[PhotoStatus.ERROR]:,} errors"
         )
 
@@ -210,12 +211,12 @@ class ReviewController(QObject):
 
     def accept(self, rows: Sequence[int]) -> int:
         n = self._update(PhotoItem.accepted, rows)
-        self.changed.emit(f"Accepted {n} estimate(s)")
+        self.changed.emit(f"Accepted {count(n, 'estimate')}")
         return n
 
     def reject(self, rows: Sequence[int]) -> int:
         n = self._update(PhotoItem.rejected, rows)
-        self.changed.emit(f"Rejected {n} estimate(s)")
+        self.changed.emit(f"Rejected {count(n, 'estimate')}")
         return n
 
     def accept_confident(self) -> int:
@@ -223,7 +224,7 @@ class ReviewController(QObject):
         t = self.threshold
         rows = [i for i, it in enumerate(self.model.items()) if it.is_confident(t)]
         n = self._update(PhotoItem.accepted, rows)
-        self.changed.emit(f"Accepted {n} estimate(s) at or above {t:.0%}")
+        self.changed.emit(f"Accepted {count(n, 'estimate')} at or above {t:.0%}")
         return n
 
     def correct(self, path: Path, candidate: Candidate) -> bool:
@@ -242,14 +243,14 @@ class ReviewController(QObject):
         rows = [self.model.row_of(p) for p in paths if self.item_for(p) is not None]
         n = self._update(lambda it: it.placed_at(candidate, radius_km), rows)
         where = candidate.city or candidate.admin1 or candidate.country or "the map"
-        self.changed.emit(f"Placed {n} photo(s) at {where}")
+        self.changed.emit(f"Placed {count(n, 'photo')} at {where}")
         return n
 
     def rename(self, paths: Sequence[Path], names: PlaceEdit) -> int:
         """Give these photos' locations the place names the user typed."""
         rows = [self.model.row_of(p) for p in paths if self.item_for(p) is not None]
         n = self._update(lambda it: it.renamed(names), rows)
-        self.changed.emit(f"Renamed the place of {n} photo(s)")
+        self.changed.emit(f"Renamed the place of {count(n, 'photo')}")
         return n
 
     def revert(self, path: Path) -> None:
@@ -271,7 +272,7 @@ class ReviewController(QObject):
                 problems.append(f"{Path(res.path).name}: {res.reason or res.action}")
         written = sum(1 for r in report.results if r.action in WROTE)
         failed = sum(1 for r in report.results if r.action == "failed")
-        self.changed.emit(f"Wrote {written} photo(s)")
+        self.changed.emit(f"Wrote {count(written, 'photo')}")
         return Outcome(written, tuple(problems), failed)
 
     def apply_undone(self, results: Sequence[UndoResult]) -> Outcome:
@@ -284,7 +285,7 @@ class ReviewController(QObject):
             if res.action not in UNDONE:
                 problems.append(f"{Path(res.path).name}: {res.action} {res.reason}")
         restored = sum(1 for r in results if r.action in UNDONE)
-        self.changed.emit(f"Restored {restored} photo(s)")
+        self.changed.emit(f"Restored {count(restored, 'photo')}")
         return Outcome(restored, tuple(problems), len(problems))
 
 

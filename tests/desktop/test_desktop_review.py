@@ -179,7 +179,7 @@ def test_read_only_folder_write_fails_per_file_without_crashing(
             assert it.status is PhotoStatus.ACCEPTED and it.message, it
             assert sha(p) == before[p]
         dialogs: FakeDialogs = window.dialogs  # type: ignore[assignment]
-        assert dialogs.infos and "0 photo(s)" in dialogs.infos[-1][1]
+        assert dialogs.infos and "Wrote 0 photos;" in dialogs.infos[-1][1]
     finally:
         folder.chmod(0o755)
         for p in photos:
