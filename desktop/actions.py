@@ -80,7 +80,8 @@ class WindowActions:
             None,
             "Draw your own MBTiles or PMTiles file for street level",
         )
-        self.about = a("&About GeoScope…", "F1")
+        self.help = a("GeoScope &Help", "F1", "How to use GeoScope")
+        self.about = a("&About GeoScope…", None, "Version, model and licences")
         self.default_model = a(
             "Use the &Default Model", None, "Use the model that ships with GeoScope"
         )
@@ -179,6 +180,7 @@ class WindowActions:
         view.addAction(self.open_tiles)
 
         help_menu = mb.addMenu("&Help")
+        help_menu.addAction(self.help)
         help_menu.addAction(self.about)
         return recent
 

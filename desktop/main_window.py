@@ -150,7 +150,7 @@ class MainWindow(QMainWindow):
                 a.follow_selection: lambda: self._follow_selection(a.follow_selection.isChecked()),
                 a.open_tiles: self.choose_tiles,
                 a.add_tracks: self.tracking.choose,
-                a.clocks: self.tracking.dock.show,
+                a.help: self.show_help,
                 a.about: self.show_about,
                 a.default_model: self.models.use_default,
                 a.choose_model: self.choose_model,
@@ -387,11 +387,17 @@ class MainWindow(QMainWindow):
         if follow and self.selection.current is not None:
             self.selection.show(self.selection.current, center=True)
 
+    def show_help(self) -> None:
+        from geoscope_desktop.about import help_markdown
+
+        self.dialogs.markdown("GeoScope Help", help_markdown())
+
     def show_about(self) -> None:
         self.dialogs.markdown("About GeoScope", self.models.about_markdown())
 
     # -------------------------------------------------------------- helpers --
     def _update_actions(self) -> None:
+        self.status.set_selected(len(self.selection.rows()))
         self.acts.update(
             scanning=self.scanner.is_scanning(),
             busy=self.writer.busy(),

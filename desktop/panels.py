@@ -133,7 +133,8 @@ def photo_table(proxy: PhotoFilterProxy) -> QTableView:
     for col, width in (
         (Column.THUMB, THUMB_SIZE + 14),
         (Column.NAME, 150),
-        (Column.TAKEN, 112),
+        # the whole "2008-05-08 14:03", whatever the font
+        (Column.TAKEN, table.fontMetrics().horizontalAdvance("2088-08-28 08:08") + 20),
         (Column.CAMERA, 90),
         (Column.GPS, 96),
         (Column.CONFIDENCE, 84),
@@ -180,11 +181,13 @@ def map_box(world: WorldMapView, search: QWidget) -> QWidget:
                 PhotoStatus.WRITTEN,
             )
         )
+        + "  ■ placed by you or your GPS"
         + "  <span style='color:#d32f2f; font-size:14px'>◉</span> selected"
         + "  <span style='color:#7b1fa2; font-size:14px'>○</span> alternative"
         + " · a number: photos there (click to select) · drag photos/markers to place them"
     )
     legend.setStyleSheet("padding: 2px 6px;")
+    legend.setWordWrap(True)  # never a reason for the window to widen
     box = QWidget()
     mv = QVBoxLayout(box)
     mv.setContentsMargins(8, 0, 8, 4)
@@ -205,13 +208,20 @@ class StatusWidgets:
         self.progress_label = QLabel("")
         self.cancel_btn = QPushButton("Cancel")
         self.counts_label = QLabel("")
+        self.selected_label = QLabel("")
         self.model_label = QLabel("")
 
     def install(self, bar: QWidget) -> None:
         bar.addWidget(self.counts_label)  # type: ignore[attr-defined]
-        for w in (self.progress_label, self.progress, self.cancel_btn, self.model_label):
+        # permanent: a status message never hides how many photos the keys act on
+        widgets = (self.selected_label, self.progress_label, self.progress, self.cancel_btn)
+        for w in (*widgets, self.model_label):
             bar.addPermanentWidget(w)  # type: ignore[attr-defined]
         self.show_progress(False)
+
+    def set_selected(self, n: int) -> None:
+        """'3 selected ·' before the model (nothing when no photo is selected)."""
+        self.selected_label.setText(f"{n:,} selected ·" if n else "")
 
     def scan_started(self) -> None:
         self.progress.setRange(0, 0)  # busy until the first photo is done

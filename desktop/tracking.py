@@ -38,6 +38,13 @@ class Tracking(QObject):
         self.dock.setWidget(self.panel)
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.dock.hide()
+        # Scan ▸ Camera Clocks shows and hides the panel, and says which it is
+        act = window.acts.clocks
+        act.setCheckable(True)
+        act.toggled.connect(self.dock.setVisible)
+        self.dock.visibilityChanged.connect(lambda _v: act.setChecked(not self.dock.isHidden()))
+        # only the open folder's cameras
+        window.folder_opened.connect(lambda _f: self._show_cameras())
         c = self.controller
         c.tracks_changed.connect(window.map.set_tracks)
         c.cameras_changed.connect(self._show_cameras)

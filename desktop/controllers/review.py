@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from geoscope_core.geo.places import names_at
 from geoscope_core.photos.options import WROTE
 from geoscope_core.photos.undo import UNDONE
-from geoscope_core.prediction import Candidate
+from geoscope_core.prediction import Candidate, Source
 from geoscope_core.words import count
 from geoscope_desktop.controllers.persistence import load_review, save_review
 from geoscope_desktop.items import (
@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 
 #: decisions are kept this long after the last change (ms)
 SAVE_DELAY_MS = 500
+
+#: sources that are the user's own evidence, not the model's guess (square on the map)
+BY_EVIDENCE = frozenset({Source.TRACK, Source.NEIGHBORS, Source.USER})
 
 #: statuses counted in the status bar, in this order
 COUNTED = (
@@ -145,7 +148,13 @@ class ReviewController(QObject):
         for it in self.model.items():
             loc = it.location
             if loc is not None and it.status is not PhotoStatus.REJECTED:
-                out.append(MapPhoto(loc[0], loc[1], it.status, it.path))
+                p = it.prediction
+                own = (
+                    p is not None
+                    and p.source in BY_EVIDENCE
+                    and it.status is not PhotoStatus.HAS_GPS
+                )
+                out.append(MapPhoto(loc[0], loc[1], it.status, it.path, own))
         return out
 
     def counts_text(self) -> str:

@@ -109,11 +109,16 @@ def write_question(items: Sequence[PhotoItem]) -> tuple[str, str]:
     radii = [it.prediction.radius_km for it in items if it.prediction is not None]
     coarse = [r for r in radii if r > COARSE_KM]
     if coarse:
+        if len(radii) == 1:
+            which = "This location is coarse"
+        elif len(coarse) == len(radii):
+            which = f"All {len(radii):,} locations are coarse"
+        else:
+            which = f"{len(coarse):,} of these {len(radii):,} locations are coarse"
         text += (
-            f"\n\n{len(coarse):,} of these {count(len(radii), 'location')} "
-            f"{'is' if len(coarse) == 1 else 'are'} coarse (±{COARSE_KM:g} km or worse, up to "
-            f"±{max(coarse):,.0f} km): written with only the decimals their radius "
-            f"warrants, and the radius itself (GPSHPositioningError)."
+            f"\n\n{which} (wider than ±{COARSE_KM:g} km, up to ±{max(coarse):,.0f} km): "
+            "written with only the decimals their radius warrants, and the radius itself "
+            "(GPSHPositioningError)."
         )
     details = (
         "GeoScope writes GPS latitude and longitude (and the place name) into each "

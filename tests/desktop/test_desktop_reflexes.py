@@ -163,6 +163,8 @@ def test_the_write_question_counts_the_coarse_locations(tmp_path: Path) -> None:
     assert "2 of these 3 locations are coarse" in text and "±2,164 km" in text
     text, _details = write_question(items[2:])
     assert "into 1 photo?" in text and "coarse" not in text
+    text, _details = write_question(items[:2])
+    assert "All 2 locations are coarse" in text
 
 
 def test_writing_a_coarse_guess_asks_then_writes_whole_degrees(
@@ -177,5 +179,25 @@ def test_writing_a_coarse_guess_asks_then_writes_whole_degrees(
     dialogs: FakeDialogs = window.dialogs  # type: ignore[assignment]
     with qtbot.waitSignal(window.write_finished, timeout=60_000):
         assert window.write_accepted()
-    assert "1 of these 1 location is coarse" in dialogs.confirms[-1][1]
+    assert "This location is coarse (wider than ±25 km, up to ±2,164 km)" in dialogs.confirms[-1][1]
     assert gps_of(photo) == pytest.approx((-13.0, -78.0))
+
+
+def test_the_pane_and_list_show_no_more_precision_than_the_radius(
+    qtbot: Any, window: MainWindow, tmp_path: Path
+) -> None:
+    import re
+
+    from geoscope_desktop.photo_model import Column
+
+    (photo,) = _scanned(qtbot, window, tmp_path / "shown", 1)
+    window.review.correct(photo, _guess(2164.0).as_candidate())
+    window.selection.select_paths([photo])
+    facts = window.detail.facts.text()
+    assert "13° S, 78° W" in facts and "±2,164 km" in facts
+    assert not re.search(r"\d\.\d{3,}°", facts)  # no metre-fine digits for a 2,164 km guess
+    assert window.detail.place.text().startswith("Unsure — ")
+    assert "unsure: confidence 19%" in facts
+    row = _row_of(window, photo)
+    place = window.proxy.index(row, Column.PLACE).data()
+    assert "unsure" in place
