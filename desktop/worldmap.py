@@ -226,6 +226,14 @@ class WorldMapView(QGraphicsView):
         self._fitted = True
         self.update_layers()
 
+    def show_box(self, south: float, west: float, north: float, east: float) -> None:
+        """Fit the view to a box (degrees), with a margin; a point gets a few km."""
+        pad = max(0.01, 0.15 * max(north - south, east - west))
+        rect = QRectF(west - pad, -north - pad, (east - west) + 2 * pad, (north - south) + 2 * pad)
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        self._fitted = True
+        self.update_layers()
+
     def reset_view(self) -> None:
         """Show the whole world."""
         self.fitInView(QRectF(-180, -85, 360, 170), Qt.AspectRatioMode.KeepAspectRatio)

@@ -9,6 +9,8 @@ Driven through the main window (pytest-qt); see ``appdriver`` and ``conftest``.
 from __future__ import annotations
 
 import shutil
+import subprocess
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from geoscope_desktop.clocks import OffsetBox, offset_text
 from geoscope_desktop.controllers.tracks import CameraClock
 from geoscope_desktop.main_window import MainWindow
 from geoscope_desktop.photo_model import Column
-from tests.desktop.appdriver import copy_fixture, copy_geo_photos, scan
+from tests.desktop.appdriver import FakeDialogs, copy_fixture, copy_geo_photos, scan
 from tests.desktop.test_desktop_tracks import _walk
 
 
@@ -113,3 +115,52 @@ def test_camera_clocks_panel_is_narrow_toggled_and_this_folders_own(
     assert window.open_folder(other)
     assert panel.boxes == {}
     assert window.selection.table.selectionModel().selectedRows()
+
+
+def _late_walk(tmp_path: Path, photo: Path, minutes_after: int) -> Path:
+    """A walk in Zagreb starting ``minutes_after`` the photo was taken (the camera's
+    clock is Zagreb's, UTC+2 in May), a fix every 10 min for 90 min."""
+    out = subprocess.run(
+        ["exiftool", "-s3", "-d", "%Y-%m-%dT%H:%M:%S", "-DateTimeOriginal", str(photo)],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    start = datetime.fromisoformat(out) - timedelta(hours=2) + timedelta(minutes=minutes_after)
+    points = "".join(
+        f'<trkpt lat="{45.80 + 0.001 * k}" lon="{15.97 + 0.001 * k}">'
+        f"<time>{start + timedelta(minutes=10 * k):%Y-%m-%dT%H:%M:%S}Z</time></trkpt>"
+        for k in range(10)
+    )
+    gpx = tmp_path / "late.gpx"
+    gpx.write_text(
+        '<?xml version="1.0"?><gpx version="1.1" creator="t" '
+        'xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>' + points + "</trkseg></trk></gpx>"
+    )
+    return gpx
+
+
+def test_a_track_that_places_no_photo_says_why_shows_itself_and_offers_the_offset(
+    qtbot: Any, window: MainWindow, tmp_path: Path
+) -> None:
+    folder = tmp_path / "late"
+    canon = copy_fixture(folder, "Canon_40D.jpg")
+    assert window.open_folder(folder)
+    assert scan(qtbot, window) is False
+    dialogs: FakeDialogs = window.dialogs  # type: ignore[assignment]
+    dialogs.answer = False  # first: only told
+    window.map.reset_view()
+    assert window.tracking.add([_late_walk(tmp_path, canon, 56)])
+    title, text, _ = dialogs.confirms[-1]
+    assert title == "The track places no photo"
+    assert "0 of 1 photo inside the track; photos are 56 min before it" in text
+    assert "+1:41:00" in text  # the photos moved to the middle of the track
+    west, south, east, north = window.map.visible_box()
+    assert west <= 15.97 and east >= 15.979 and south <= 45.80 and north >= 45.809
+    assert east - west < 5  # zoomed to the track, not the world
+    assert window.model.item_for(canon).prediction.source is Source.MODEL
+
+    # accepted: the clock is corrected and the photo lands on the track
+    dialogs.answer = True
+    assert window.tracking.add([_late_walk(tmp_path, canon, 56)])
+    item = window.model.item_for(canon)
+    assert item.prediction.source is Source.TRACK
+    assert window.tracking.panel.boxes[item.camera].text() == "+1:41:00"
