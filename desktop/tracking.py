@@ -48,13 +48,14 @@ class Tracking(QObject):
         act.setCheckable(True)
         act.toggled.connect(self.dock.setVisible)
         self.dock.visibilityChanged.connect(lambda _v: act.setChecked(not self.dock.isHidden()))
-        # only the open folder's cameras
-        window.folder_opened.connect(lambda _f: self._show_cameras())
+        # only the open folder's cameras; its tracks and clocks as they were left
+        window.folder_opened.connect(self._restore)
         c = self.controller
         c.tracks_changed.connect(window.map.set_tracks)
         c.cameras_changed.connect(self._show_cameras)
         c.moved.connect(self._on_moved)
         self.panel.offset_changed.connect(c.set_offset)
+        self.panel.offset_changed.connect(lambda _c, _s: self._remember())  # once set
 
     def choose(self) -> None:
         """Scan ▸ Add Track Logs: ask for files and use them."""
@@ -73,8 +74,35 @@ class Tracking(QObject):
         names = ", ".join(Path(p).name for p in paths)
         self._window.statusBar().showMessage(f"Track logs: {names}", 8000)
         self.dock.show()
+        self._remember()
         self._explain_a_miss()
         return True
+
+    def _remember(self) -> None:
+        """Keep the open folder's track logs and clock offsets for the next session."""
+        w = self._window
+        options = w.scanner.options
+        if w.review.folder is None or options is None or options.evidence is None:
+            return
+        ev = options.evidence
+        offsets = {o.camera: o.seconds for o in ev.time_offsets if o.camera}
+        w.settings.set_folder_evidence(w.review.folder, ev.track_files, offsets)
+
+    def _restore(self, folder: Path) -> None:
+        """The track logs (those still there) and clock offsets last used with ``folder``."""
+        w = self._window
+        tracks, offsets = w.settings.folder_evidence(folder)
+        for camera, seconds in offsets.items():
+            w.scanner.set_time_offset(camera, seconds)
+        options = w.scanner.options
+        known = options.evidence.track_files if options and options.evidence else ()
+        new = [p for p in tracks if p.is_file() and p not in known]
+        if new:
+            try:
+                self.controller.add(new)
+            except GeoScopeError as e:
+                w.statusBar().showMessage(f"Track logs of this folder not read again: {e}", 8000)
+        self._show_cameras()
 
     def _explain_a_miss(self) -> None:
         """A track that places none of the scanned photos says why, shows itself on the

@@ -14,11 +14,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import QSettings
+
 from geoscope_core.prediction import Source
+from geoscope_core.scan.types import ScanOptions
 from geoscope_desktop.clocks import OffsetBox, offset_text
 from geoscope_desktop.controllers.tracks import CameraClock
 from geoscope_desktop.main_window import MainWindow
 from geoscope_desktop.photo_model import Column
+from geoscope_desktop.settings_store import AppSettings
+from geoscope_desktop.workers import ModelChoice
 from tests.desktop.appdriver import FakeDialogs, copy_fixture, copy_geo_photos, scan
 from tests.desktop.test_desktop_tracks import _walk
 
@@ -164,3 +169,38 @@ def test_a_track_that_places_no_photo_says_why_shows_itself_and_offers_the_offse
     item = window.model.item_for(canon)
     assert item.prediction.source is Source.TRACK
     assert window.tracking.panel.boxes[item.camera].text() == "+1:41:00"
+
+
+def test_tracks_and_clock_offsets_come_back_with_the_folder(
+    qtbot: Any, window: MainWindow, tmp_path: Path, tiny_bundle: Path
+) -> None:
+    folder = tmp_path / "trip"
+    canon = copy_fixture(folder, "Canon_40D.jpg")
+    gpx = _late_walk(tmp_path, canon, 0)
+    assert window.open_folder(folder)
+    assert scan(qtbot, window) is False
+    assert window.tracking.add([gpx])
+    camera = window.model.item_for(canon).camera
+    window.tracking.panel.boxes[camera].setValue(300)
+    window.close()
+
+    again = MainWindow(
+        AppSettings(QSettings(window.settings.store.fileName(), QSettings.Format.IniFormat)),
+        ModelChoice(str(tiny_bundle), "cpu"),
+        ScanOptions(batch_size=8, workers=2),
+    )
+    again.dialogs = FakeDialogs()  # type: ignore[assignment]
+    qtbot.addWidget(again)
+    assert again.open_folder(folder)
+    ev = again.scanner.options.evidence
+    assert ev.track_files == (gpx,)
+    assert [(o.camera, o.seconds) for o in ev.time_offsets] == [(camera, 300.0)]
+    assert len(again.map.markers.tracks) == 1  # drawn at once
+    assert scan(qtbot, again) is False
+    placed = again.model.item_for(canon)
+    assert placed.prediction.source is Source.TRACK and "clock +300 s" in placed.result.reason
+    # another folder gets none of them
+    other = tmp_path / "other"
+    copy_geo_photos(other, 1)
+    assert again.open_folder(other)
+    assert again.settings.folder_evidence(other) == ([], {})
