@@ -235,11 +235,15 @@ class PhotoItem:
         )
         return replace(self, prediction=moved, status=PhotoStatus.ESTIMATED, message="")
 
-    def placed_at(self, candidate: Candidate, radius_km: float) -> PhotoItem:
+    def placed_at(
+        self, candidate: Candidate, radius_km: float, move_written: bool = False
+    ) -> PhotoItem:
         """Placed by hand at ``candidate`` (a map drop or a place searched for): the
         location is the user's (source ``user``, ``radius_km`` from what they did, km)
-        and accepted. Photos that carry GPS, were written or could not be read stay."""
-        if self.status not in (*REVIEWABLE, PhotoStatus.PENDING):
+        and accepted. Photos that carry GPS or could not be read stay; so do written
+        ones unless ``move_written`` (the user agreed to write them again)."""
+        movable = (*REVIEWABLE, PhotoStatus.PENDING, *((PhotoStatus.WRITTEN,) * move_written))
+        if self.status not in movable:
             return self
         c = candidate
         placed = replace(

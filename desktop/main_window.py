@@ -42,6 +42,7 @@ from geoscope_desktop.worldmap import WorldMapView
 if TYPE_CHECKING:
     from geoscope_core.photos.undo import UndoResult
     from geoscope_core.photos.writer import WriteReport
+    from geoscope_core.prediction import Candidate
     from geoscope_core.scan.types import ScanOptions, ScanResult
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,7 @@ class MainWindow(QMainWindow):
         self.detail.accept_clicked.connect(self.accept_selected)
         self.detail.reject_clicked.connect(self.reject_selected)
         self.placing.wire(self.detail, self.map, self.place_search)
+        self.placing.written_moved.connect(self.move_written)
         self.status.cancel_btn.clicked.connect(self.scanner.cancel)
 
         self.models.changed.connect(self._on_model_changed)
@@ -299,6 +301,34 @@ class MainWindow(QMainWindow):
             return False
         self.statusBar().showMessage(f"Writing {count(len(items), 'photo')}…")
         return self.writer.write([(it.path, it.prediction) for it in items if it.prediction])
+
+    def move_written(self, paths: list[Path], candidate: Candidate, radius_km: float) -> bool:
+        """Photos already written were placed somewhere else: offer to move them, which
+        writes them again at once (journaled: Undo Last Write puts them back)."""
+        n = len(paths)
+        where = candidate.city or candidate.admin1 or candidate.country or "the new place"
+        if self.writer.busy() or self.scanner.is_scanning():
+            self.dialogs.info(
+                "Written photos not moved",
+                f"{count(n, 'photo')} already carry the location GeoScope wrote; "
+                "try again when the running scan or write is done.",
+            )
+            return False
+        names = "\n".join(p.name for p in paths[:10]) + ("\n…" if n > 10 else "")
+        if not self.dialogs.confirm(
+            "Move written photos",
+            f"{count(n, 'photo')} already carry the location GeoScope wrote, so "
+            f"{'it was' if n == 1 else 'they were'} not moved. Move {'it' if n == 1 else 'them'}"
+            f" to {where}? The new location is written at once, journaled: "
+            "Undo Last Write puts the photos back as they are now.",
+            names,
+            ok_text=f"Move and Write {n}",
+        ):
+            return False
+        self.review.place(paths, candidate, radius_km, move_written=True)
+        pairs = [(p, it.prediction) for p in paths if (it := self.review.item_for(p)) is not None]
+        self.statusBar().showMessage(f"Writing {count(n, 'photo')} again…")
+        return self.writer.write([(p, pr) for p, pr in pairs if pr is not None], replace_gps=True)
 
     def _on_written(self, report: WriteReport) -> None:
         out = self.review.apply_written(report)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from geoscope_core.prediction import Candidate
 from geoscope_desktop.controllers.review import ReviewController, candidate_at
@@ -23,7 +23,13 @@ MIN_RADIUS_KM = 0.05
 
 class Placing(QObject):
     """Turns the user's gestures on the detail pane, the map and the search box into
-    moves and placements of the photos (``review``) and their selection."""
+    moves and placements of the photos (``review``) and their selection.
+
+    Photos already written are not moved by a gesture: ``written_moved(paths, candidate,
+    radius_km)`` asks the window to offer moving them (a new, journaled write).
+    """
+
+    written_moved = Signal(list, object, float)
 
     def __init__(
         self,
@@ -68,7 +74,14 @@ class Placing(QObject):
     def place_selected(self, lat: float, lon: float, radius_km: float) -> int:
         """The map's "Place Here": the selected photos go to (lat, lon) degrees (radius km)."""
         paths = self.selection.paths()
-        return self.review.place(paths, candidate_at(lat, lon), max(MIN_RADIUS_KM, radius_km))
+        return self._place(paths, candidate_at(lat, lon), max(MIN_RADIUS_KM, radius_km))
+
+    def _place(self, paths: Sequence[Path], candidate: Candidate, radius_km: float) -> int:
+        n = self.review.place(paths, candidate, radius_km)
+        written = self.review.written_among(paths)
+        if written:
+            self.written_moved.emit(written, candidate, radius_km)
+        return n
 
     def place_at(self, paths: Sequence[Path], lat: float, lon: float, radius_km: float) -> int:
         """Photos dropped on the map at (lat, lon) degrees (from the list, or a marker
@@ -77,7 +90,7 @@ class Placing(QObject):
         selected = self.selection.paths()
         if set(paths) & set(selected):
             paths = [*selected, *(p for p in paths if p not in set(selected))]
-        n = self.review.place(paths, candidate_at(lat, lon), max(MIN_RADIUS_KM, radius_km))
+        n = self._place(paths, candidate_at(lat, lon), max(MIN_RADIUS_KM, radius_km))
         self.selection.select_paths(paths)
         return n
 
@@ -85,4 +98,4 @@ class Placing(QObject):
         """A place chosen in the search box: the map centres on it, the selection goes there."""
         c = hit.candidate
         self.world.focus_on(c.lat, c.lon, max(hit.radius_km, 5.0))
-        return self.review.place(self.selection.paths(), c, hit.radius_km)
+        return self._place(self.selection.paths(), c, hit.radius_km)

@@ -247,13 +247,30 @@ class ReviewController(QObject):
         self.changed.emit("Moved the estimate" if new != item else "")
         return new != item
 
-    def place(self, paths: Sequence[Path], candidate: Candidate, radius_km: float) -> int:
-        """Place these photos by hand at ``candidate`` (radius in km); returns how many moved."""
+    def place(
+        self,
+        paths: Sequence[Path],
+        candidate: Candidate,
+        radius_km: float,
+        move_written: bool = False,
+    ) -> int:
+        """Place these photos by hand at ``candidate`` (radius in km); returns how many moved.
+        Written photos stay unless ``move_written``; the message says why they stayed."""
         rows = [self.model.row_of(p) for p in paths if self.item_for(p) is not None]
-        n = self._update(lambda it: it.placed_at(candidate, radius_km), rows)
+        n = self._update(lambda it: it.placed_at(candidate, radius_km, move_written), rows)
         where = candidate.city or candidate.admin1 or candidate.country or "the map"
-        self.changed.emit(f"Placed {count(n, 'photo')} at {where}")
+        stayed = len(self.written_among(paths)) if not move_written else 0
+        why = f"; {count(stayed, 'written photo')} stayed (already written)" if stayed else ""
+        self.changed.emit(f"Placed {count(n, 'photo')} at {where}{why}")
         return n
+
+    def written_among(self, paths: Sequence[Path]) -> list[Path]:
+        """Those of ``paths`` whose location is already written into the file."""
+        return [
+            p
+            for p in paths
+            if (it := self.item_for(p)) is not None and it.status is PhotoStatus.WRITTEN
+        ]
 
     def rename(self, paths: Sequence[Path], names: PlaceEdit) -> int:
         """Give these photos' locations the place names the user typed."""

@@ -47,16 +47,19 @@ class WriteController(QObject):
     def busy(self) -> bool:
         return self._tasks.busy()
 
-    def write(self, pairs: Sequence[tuple[Path, Prediction]]) -> bool:
-        """Write each (photo, prediction) in a worker; False when busy or nothing to write."""
+    def write(self, pairs: Sequence[tuple[Path, Prediction]], replace_gps: bool = False) -> bool:
+        """Write each (photo, prediction) in a worker; False when busy or nothing to write.
+        ``replace_gps``: replace the location the photos carry (only for photos GeoScope
+        wrote, moved by the user)."""
         if not pairs or self.busy():
             return False
         pairs = list(pairs)
 
         def work() -> WriteReport:
+            from geoscope_core.photos.options import WriteOptions
             from geoscope_core.photos.writer import write_locations
 
-            return write_locations(pairs)
+            return write_locations(pairs, WriteOptions(overwrite_gps=replace_gps))
 
         self._tasks.start(work, "Writing locations", self._on_written, self._on_failed)
         self.busy_changed.emit()

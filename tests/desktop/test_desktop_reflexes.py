@@ -201,3 +201,42 @@ def test_the_pane_and_list_show_no_more_precision_than_the_radius(
     row = _row_of(window, photo)
     place = window.proxy.index(row, Column.PLACE).data()
     assert "unsure" in place
+
+
+def test_a_written_photo_says_why_it_stays_and_moves_by_a_new_journaled_write(
+    qtbot: Any, window: MainWindow, tmp_path: Path
+) -> None:
+    from tests.desktop.appdriver import gps_of, sha
+
+    photos = copy_geo_photos(tmp_path / "w", 2)
+    assert window.open_folder(tmp_path / "w")
+    window.selection.select_paths([photos[0]])
+    window.placing.place_selected(43.51, 16.44, 1.0)  # Split, by hand
+    with qtbot.waitSignal(window.write_finished, timeout=60_000):
+        assert window.write_accepted()
+    assert window.model.item_for(photos[0]).status is PhotoStatus.WRITTEN
+    written = sha(photos[0])
+    dialogs: FakeDialogs = window.dialogs  # type: ignore[assignment]
+
+    # moved to Dubrovnik together with an unwritten photo, the user declining
+    dialogs.answer = False
+    window.selection.select_paths(photos)
+    assert window.placing.place_selected(42.65, 18.09, 1.0) == 1
+    assert "1 written photo stayed (already written)" in window.statusBar().currentMessage()
+    title, text, _ = dialogs.confirms[-1]
+    assert title == "Move written photos" and "already carry the location GeoScope wrote" in text
+    assert window.model.item_for(photos[0]).status is PhotoStatus.WRITTEN
+    assert sha(photos[0]) == written
+
+    # accepted: written again at once, journaled
+    dialogs.answer = True
+    with qtbot.waitSignal(window.write_finished, timeout=60_000) as blocker:
+        window.placing.place_selected(42.65, 18.09, 1.0)
+    report = blocker.args[0]
+    assert [Path(r.path) for r in report.results] == [photos[0]]
+    assert window.model.item_for(photos[0]).status is PhotoStatus.WRITTEN
+    assert gps_of(photos[0]) == pytest.approx((42.65, 18.09), abs=0.01)
+    assert window.model.item_for(photos[1]).status is PhotoStatus.ACCEPTED  # not written
+    with qtbot.waitSignal(window.undo_finished, timeout=60_000):
+        assert window.undo_last_write()
+    assert sha(photos[0]) == written  # back to the first write, byte for byte
