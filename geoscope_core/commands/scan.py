@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 from geoscope_core.fsio import path_text
 from geoscope_core.geo.place import PlaceNames
+from geoscope_core.geo.precision import coordinate_decimals
 from geoscope_core.runtime.session import PROVIDER_NAMES
 from geoscope_core.words import count
 
@@ -195,8 +196,9 @@ def _print_table(results: Sequence[ScanResult], root: Path | None) -> None:
             continue
         names = PlaceNames.of_estimate(p)
         place = ", ".join(x for x in (names.city, names.admin1, p.country or p.country_code) if x)
+        d = min(4, coordinate_decimals(p.radius_km))  # no finer than the radius warrants
         print(
-            f"{r.status.value:9s} {p.lat:9.4f} {p.lon:10.4f} {p.confidence:5.2f} "
+            f"{r.status.value:9s} {p.lat:9.{d}f} {p.lon:10.{d}f} {p.confidence:5.2f} "
             f"{p.radius_km:7.1f}  {place or '-'}  |  {name}"
             + (f"  ({r.reason})" if r.status.by_evidence and r.reason else "")
         )

@@ -4,6 +4,7 @@ and counts read as English."""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -95,4 +96,18 @@ def test_counts_read_as_english(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main([*argv, "--no-progress", "--no-neighbors"]) == 0
     text = capsys.readouterr().out
     assert "wrote 1 result to" in text and "1 photo in" in text
-    assert "1 photos" not in text and "(s)" not in text
+    assert not re.search(r"(?<![\d.,])1 (photos|results|files)\b", text) and "(s)" not in text
+
+
+def test_the_scan_table_shows_no_finer_coordinates_than_the_radius(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from geoscope_core.geo.precision import coordinate_decimals
+
+    bundle = make_bundle(tmp_path / "b")
+    write_jpeg(tmp_path / "p" / "a.jpg", RED)
+    assert main(["scan", str(tmp_path / "p"), "--model", str(bundle), "--no-progress"]) == 0
+    row = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("predicted"))
+    _status, lat, _lon, _conf, radius, *_ = row.split()
+    decimals = len(lat.split(".")[1]) if "." in lat else 0
+    assert decimals == min(4, coordinate_decimals(float(radius)))
