@@ -48,7 +48,7 @@ class OffsetBox(QSpinBox):
     def valueFromText(self, text: str) -> int:
         return round(parse_time_offset(text.strip()).seconds)
 
-    def validate(self, text: str, pos: int) -> object:
+    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
         body = text.strip()
         if body in ("", "+", "-") or body.endswith(":"):
             return QValidator.State.Intermediate, text, pos

@@ -3,7 +3,14 @@ the status bar widgets. Nothing here holds state or decides anything."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QSize, Qt
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSize,
+    Qt,
+)
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -80,7 +87,7 @@ class PhotoTable(QTableView):
     photos other than the one shown); Shift extends, Ctrl+Space toggles, as usual."""
 
     def selectionCommand(
-        self, index: QModelIndex, event: QEvent | None = None
+        self, index: QModelIndex | QPersistentModelIndex, event: QEvent | None = None
     ) -> QItemSelectionModel.SelectionFlag:
         flags = super().selectionCommand(index, event)
         if (
