@@ -310,14 +310,16 @@ class MainWindow(QMainWindow):
         if self.writer.busy() or self.scanner.is_scanning():
             self.dialogs.info(
                 "Written photos not moved",
-                f"{count(n, 'photo')} already carry the location GeoScope wrote; "
+                f"{count(n, 'photo')} already {'carries' if n == 1 else 'carry'} the location "
+                "GeoScope wrote; "
                 "try again when the running scan or write is done.",
             )
             return False
         names = "\n".join(p.name for p in paths[:10]) + ("\n…" if n > 10 else "")
         if not self.dialogs.confirm(
             "Move written photos",
-            f"{count(n, 'photo')} already carry the location GeoScope wrote, so "
+            f"{count(n, 'photo')} already {'carries' if n == 1 else 'carry'} the location "
+            "GeoScope wrote, so "
             f"{'it was' if n == 1 else 'they were'} not moved. Move {'it' if n == 1 else 'them'}"
             f" to {where}? The new location is written at once, journaled: "
             "Undo Last Write puts the photos back as they are now.",

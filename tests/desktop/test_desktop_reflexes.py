@@ -224,7 +224,10 @@ def test_a_written_photo_says_why_it_stays_and_moves_by_a_new_journaled_write(
     assert window.placing.place_selected(42.65, 18.09, 1.0) == 1
     assert "1 written photo stayed (already written)" in window.statusBar().currentMessage()
     title, text, _ = dialogs.confirms[-1]
-    assert title == "Move written photos" and "already carry the location GeoScope wrote" in text
+    assert (
+        title == "Move written photos"
+        and "1 photo already carries the location GeoScope wrote" in text
+    )
     assert window.model.item_for(photos[0]).status is PhotoStatus.WRITTEN
     assert sha(photos[0]) == written
 
