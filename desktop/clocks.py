@@ -15,7 +15,6 @@ from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import QFormLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from geoscope_core.errors import ConfigError
-from geoscope_core.evidence.phototime import parse_time_offset
 from geoscope_core.words import count
 from geoscope_desktop.controllers.tracks import CameraClock
 
@@ -38,6 +37,13 @@ def offset_text(seconds: int) -> str:
     return f"{sign}{h}:{m:02d}:{s:02d}"
 
 
+def _parse(text: str) -> float:
+    """Seconds of '+1:30:00', '-90' (as ``--time-offset``; raises ConfigError)."""
+    from geoscope_core.evidence.phototime import parse_time_offset  # not at app start
+
+    return parse_time_offset(text).seconds
+
+
 class OffsetBox(QSpinBox):
     """A clock offset in seconds, shown and typed as ±h:mm:ss (also '+90', '-1:30', as
     ``--time-offset`` takes them)."""
@@ -46,14 +52,14 @@ class OffsetBox(QSpinBox):
         return offset_text(value)
 
     def valueFromText(self, text: str) -> int:
-        return round(parse_time_offset(text.strip()).seconds)
+        return round(_parse(text.strip()))
 
     def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
         body = text.strip()
         if body in ("", "+", "-") or body.endswith(":"):
             return QValidator.State.Intermediate, text, pos
         try:
-            value = parse_time_offset(body if body[0] in "+-" else "+" + body).seconds
+            value = _parse(body if body[0] in "+-" else "+" + body)
         except ConfigError:
             return QValidator.State.Invalid, text, pos
         ok = abs(value) <= MAX_OFFSET_S
