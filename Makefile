@@ -24,9 +24,7 @@ $(VENV)/.all: pyproject.toml
 demo: $(VENV)/.base
 	@if [ -n "$(PHOTOS)" ]; then $(VENV)/bin/geoscope scan "$(PHOTOS)"; else \
 	  dir=$$($(PY) -m geoscope_core.samples) && \
-	  echo "Sample photos in $$dir, with a sample GPS track GeoScope made: sample-track.gpx." && \
-	  echo "mountain_lake_on_track.jpg was taken during that walk, so the track places it" && \
-	  echo "(status 'track'); the others come from their own GPS ('exif') or the model." && \
+	  echo "... and sample-track.gpx, a GPS track GeoScope made." && \
 	  $(VENV)/bin/geoscope track "$$dir/sample-track.gpx" && \
 	  $(VENV)/bin/geoscope scan "$$dir" --track "$$dir/sample-track.gpx"; fi
 

@@ -44,6 +44,7 @@ class WindowActions:
         )
         self.accept = a("&Accept", "A", "Accept the selected estimates", sp.SP_DialogApplyButton)
         self.reject = a("&Reject", "R", "Reject the selected estimates", sp.SP_DialogDiscardButton)
+        self.view_photo = a("&View Photo", "Space", "Open the photo bigger (or double-click it)")
         self.accept_confident = a(
             "Accept All &Confident",
             "Ctrl+Shift+A",
@@ -66,6 +67,12 @@ class WindowActions:
         self.quit = a("&Quit", Std.Quit)
         self.find = a("&Find…", Std.Find)
         self.reset_map = a("Show &Whole World", "Ctrl+0")
+        self.follow_selection = a(
+            "F&ollow Selection",
+            "Ctrl+L",
+            "Centre the map on each photo selected (off: the map stays where you put it)",
+        )
+        self.follow_selection.setCheckable(True)
         self.filmstrip = a("&Filmstrip", "F6", "Bigger thumbnails of the photos around this one")
         self.filmstrip.setCheckable(True)
         self.open_tiles = a(
@@ -73,7 +80,8 @@ class WindowActions:
             None,
             "Draw your own MBTiles or PMTiles file for street level",
         )
-        self.about = a("&About GeoScope…", "F1")
+        self.help = a("GeoScope &Help", "F1", "How to use GeoScope")
+        self.about = a("&About GeoScope…", None, "Version, model and licences")
         self.default_model = a(
             "Use the &Default Model", None, "Use the model that ships with GeoScope"
         )
@@ -141,6 +149,8 @@ class WindowActions:
         for act in (self.accept, self.reject, self.accept_confident):
             review.addAction(act)
         review.addSeparator()
+        review.addAction(self.view_photo)
+        review.addSeparator()
         review.addAction(self.write)
         review.addAction(self.undo)
         review.addSeparator()
@@ -165,10 +175,12 @@ class WindowActions:
         view = mb.addMenu("&View")
         view.addAction(self.filmstrip)
         view.addSeparator()
+        view.addAction(self.follow_selection)
         view.addAction(self.reset_map)
         view.addAction(self.open_tiles)
 
         help_menu = mb.addMenu("&Help")
+        help_menu.addAction(self.help)
         help_menu.addAction(self.about)
         return recent
 
@@ -189,6 +201,7 @@ class WindowActions:
         self.cancel.setEnabled(scanning)
         self.accept.setEnabled(selected)
         self.reject.setEnabled(selected)
+        self.view_photo.setEnabled(has_photos)
         self.accept_confident.setEnabled(has_photos)
         self.write.setEnabled(bool(accepted) and not scanning and not busy)
         self.undo.setEnabled(can_undo and not scanning and not busy)

@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import QFormLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
+from geoscope_core.errors import ConfigError
+from geoscope_core.words import count
 from geoscope_desktop.controllers.tracks import CameraClock
-from geoscope_desktop.items import format_duration
 
 #: the largest offset the panel takes (s): a day either way covers any time zone error
 MAX_OFFSET_S = 86_400
@@ -27,8 +29,45 @@ ORIGIN_TEXT = {
 }
 
 
+def offset_text(seconds: int) -> str:
+    """A clock offset as people write it: '+1:30:00', '-0:00:05' (±h:mm:ss)."""
+    sign = "-" if seconds < 0 else "+"
+    h, rem = divmod(abs(int(seconds)), 3600)
+    m, s = divmod(rem, 60)
+    return f"{sign}{h}:{m:02d}:{s:02d}"
+
+
+def _parse(text: str) -> float:
+    """Seconds of '+1:30:00', '-90' (as ``--time-offset``; raises ConfigError)."""
+    from geoscope_core.evidence.phototime import parse_time_offset  # not at app start
+
+    return parse_time_offset(text).seconds
+
+
+class OffsetBox(QSpinBox):
+    """A clock offset in seconds, shown and typed as ±h:mm:ss (also '+90', '-1:30', as
+    ``--time-offset`` takes them)."""
+
+    def textFromValue(self, value: int) -> str:
+        return offset_text(value)
+
+    def valueFromText(self, text: str) -> int:
+        return round(_parse(text.strip()))
+
+    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
+        body = text.strip()
+        if body in ("", "+", "-") or body.endswith(":"):
+            return QValidator.State.Intermediate, text, pos
+        try:
+            value = _parse(body if body[0] in "+-" else "+" + body)
+        except ConfigError:
+            return QValidator.State.Invalid, text, pos
+        ok = abs(value) <= MAX_OFFSET_S
+        return (QValidator.State.Acceptable if ok else QValidator.State.Invalid), text, pos
+
+
 class ClockPanel(QWidget):
-    """Spin boxes of clock offsets (s), one per camera; emits ``offset_changed(camera,
+    """Clock offsets (±h:mm:ss, in seconds), one per camera; emits ``offset_changed(camera,
     seconds)`` as the user changes one (not when ``set_cameras`` fills them)."""
 
     offset_changed = Signal(str, float)
@@ -40,6 +79,7 @@ class ClockPanel(QWidget):
         self.hint.setStyleSheet("color: #5c6670;")
         self.form = QFormLayout()
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
+        self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 4, 8, 4)
         layout.addWidget(self.hint)
@@ -53,9 +93,8 @@ class ClockPanel(QWidget):
             self.form.removeRow(0)
         self.boxes = {}
         for cam in cameras:
-            box = QSpinBox()
+            box = OffsetBox()
             box.setRange(-MAX_OFFSET_S, MAX_OFFSET_S)
-            box.setSuffix(" s")
             box.setSingleStep(5)
             box.setAccelerated(True)
             box.setKeyboardTracking(False)
@@ -63,8 +102,10 @@ class ClockPanel(QWidget):
             box.setToolTip(self._tip(cam))
             box.valueChanged.connect(lambda v, c=cam.camera: self._changed(c, v))
             name = cam.camera or "unknown camera"
-            label = QLabel(f"{name} ({cam.photos:,} photo{'s' if cam.photos != 1 else ''})")
+            label = QLabel(f"{name} ({count(cam.photos, 'photo')})")
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            label.setWordWrap(True)  # a long camera name wraps: the panel stays narrow
+            label.setMinimumWidth(80)
             self.form.addRow(label, box)
             self.boxes[cam.camera] = box
         self.hint.setVisible(not cameras)
@@ -77,7 +118,7 @@ class ClockPanel(QWidget):
         if origin and cam.origin != "none":
             origin = f"{format_offset(cam.seconds)} {origin}"
         return (
-            "Seconds added to this camera's clock to get the true time "
+            "Time (±h:mm:ss) added to this camera's clock to get the true time "
             "(its photos move along the track as you change it)"
             + (f"; {origin}" if origin else "")
             + (f" ({cam.note})" if cam.note else "")
@@ -85,6 +126,5 @@ class ClockPanel(QWidget):
 
     def _changed(self, camera: str, value: int) -> None:
         box = self.boxes[camera]
-        sign = "-" if value < 0 else "+"
-        box.setToolTip(f"{sign}{format_duration(abs(value))} · set by you")
+        box.setToolTip(f"{offset_text(value)} (h:mm:ss) · set by you")
         self.offset_changed.emit(camera, float(value))

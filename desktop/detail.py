@@ -25,8 +25,10 @@ from geoscope_desktop.items import (
     PhotoItem,
     PhotoStatus,
     PlaceEdit,
+    estimate_text,
     format_km,
     format_latlon,
+    is_unsure,
     place_text,
 )
 from geoscope_desktop.photo_model import STATUS_COLORS
@@ -207,16 +209,17 @@ class DetailPane(QWidget):
             note = f"<br>{_escape(item.message)}" if item.message else ""
             self.facts.setText(f"{gps}{status}{note}")
         else:
-            self.place.setText(place_text(pred) or format_latlon(pred.lat, pred.lon))
-            lines = [format_latlon(pred.lat, pred.lon)]
-            if item.status is PhotoStatus.HAS_GPS:
+            own_gps = item.status is PhotoStatus.HAS_GPS
+            radius = 0.0 if own_gps else pred.radius_km
+            where = place_text(pred) or format_latlon(pred.lat, pred.lon, radius)
+            unsure = not own_gps and is_unsure(pred)
+            self.place.setText(f"Unsure — {where}?" if unsure else where)
+            lines = [format_latlon(pred.lat, pred.lon, radius)]
+            if own_gps:
                 lines.append("location from the photo's own GPS")
             else:
                 src = SOURCE_TEXT.get(pred.source, pred.source.value)
-                lines.append(
-                    f"confidence <b>{pred.confidence:.0%}</b> · within ±{format_km(pred.radius_km)}"
-                    f" · from {src}"
-                )
+                lines.append(f"{estimate_text(pred)} · from {src}")
             if item.result is not None and item.result.reason and not item.placed:
                 lines.append(f"why: {_escape(item.result.reason)}")
             if item.corrected:
@@ -226,11 +229,12 @@ class DetailPane(QWidget):
             lines.append(status)
             self.facts.setText("<br>".join(lines))
             for cand in pred.top_k[:TOP_K]:
-                name = place_text(cand) or format_latlon(cand.lat, cand.lon)
+                c_radius = pred.radius_km if cand.radius_km is None else cand.radius_km
+                name = place_text(cand) or format_latlon(cand.lat, cand.lon, c_radius)
                 within = "" if cand.radius_km is None else f" ±{format_km(cand.radius_km)}"
                 row = QListWidgetItem(f"{cand.confidence:>4.0%}{within}   {name}")
                 row.setData(Qt.ItemDataRole.UserRole, cand)
-                row.setToolTip(format_latlon(cand.lat, cand.lon))
+                row.setToolTip(format_latlon(cand.lat, cand.lon, c_radius))
                 self.alternatives.addItem(row)
         reviewable = item.status in (
             PhotoStatus.ESTIMATED,

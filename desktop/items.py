@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from geoscope_core.errors import ConfigError, DataError
 from geoscope_core.geo.place import PlaceNames
+from geoscope_core.geo.precision import coordinate_decimals, round_to_radius
 from geoscope_core.photos.options import WROTE, WriteAction
 from geoscope_core.photos.undo import UNDONE, UndoAction
 from geoscope_core.prediction import Candidate, Prediction, Source
@@ -234,11 +235,15 @@ class PhotoItem:
         )
         return replace(self, prediction=moved, status=PhotoStatus.ESTIMATED, message="")
 
-    def placed_at(self, candidate: Candidate, radius_km: float) -> PhotoItem:
+    def placed_at(
+        self, candidate: Candidate, radius_km: float, move_written: bool = False
+    ) -> PhotoItem:
         """Placed by hand at ``candidate`` (a map drop or a place searched for): the
         location is the user's (source ``user``, ``radius_km`` from what they did, km)
-        and accepted. Photos that carry GPS, were written or could not be read stay."""
-        if self.status not in (*REVIEWABLE, PhotoStatus.PENDING):
+        and accepted. Photos that carry GPS or could not be read stay; so do written
+        ones unless ``move_written`` (the user agreed to write them again)."""
+        movable = (*REVIEWABLE, PhotoStatus.PENDING, *((PhotoStatus.WRITTEN,) * move_written))
+        if self.status not in movable:
             return self
         c = candidate
         placed = replace(
@@ -296,11 +301,39 @@ def place_text(pred: Prediction | Candidate | None) -> str:
     return ", ".join(parts)
 
 
-def format_latlon(lat: float, lon: float) -> str:
-    """'45.8150° N, 15.9819° E' (degrees)."""
+#: a model's estimate below this confidence is shown as unsure (where the model's output
+#: says nothing of its own)
+UNSURE_BELOW = 0.25
+#: the most decimals a location is shown with (about 1 m)
+SHOWN_DECIMALS = 5
+
+
+def is_unsure(pred: Prediction | Candidate) -> bool:
+    """Whether the model does not know where this is: the model output's own ``unsure``
+    where it has one, else a model estimate under ``UNSURE_BELOW`` confidence."""
+    flag = getattr(pred, "unsure", None)
+    if flag is not None:
+        return bool(flag)
+    source = getattr(pred, "source", Source.MODEL)
+    return source is Source.MODEL and pred.confidence < UNSURE_BELOW
+
+
+def format_latlon(lat: float, lon: float, radius_km: float = 0.0) -> str:
+    """'45.81502° N, 15.98193° E' (degrees), with no more decimals than a location known
+    to ±``radius_km`` warrants (``geo.precision``, as it is written): ±2,164 km shows
+    '13° S, 78° W'; 0 (a camera fix) shows the most."""
+    d = min(SHOWN_DECIMALS, coordinate_decimals(radius_km))
+    lat, lon = round_to_radius(lat, lon, radius_km)
     ns = "N" if lat >= 0 else "S"
     ew = "E" if lon >= 0 else "W"
-    return f"{abs(lat):.4f}° {ns}, {abs(lon):.4f}° {ew}"
+    return f"{abs(lat):.{d}f}° {ns}, {abs(lon):.{d}f}° {ew}"
+
+
+def estimate_text(pred: Prediction) -> str:
+    """The one line that says how well a location is known: 'confidence 62% · within
+    ±12 km'; an unsure one says so first."""
+    known = f"confidence {pred.confidence:.0%} · within ±{format_km(pred.radius_km)}"
+    return f"unsure: {known}" if is_unsure(pred) else known
 
 
 def format_km(km: float) -> str:

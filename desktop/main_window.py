@@ -16,6 +16,7 @@ from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QMainWindow, QSplitter
 
 from geoscope_core.errors import GeoScopeError
+from geoscope_core.words import count
 from geoscope_desktop import filmstrip
 from geoscope_desktop.actions import FolderDrop, RecentMenu, WindowActions
 from geoscope_desktop.controllers.images import ImageFeeder
@@ -34,13 +35,19 @@ from geoscope_desktop.selection import PhotoSelection
 from geoscope_desktop.settings_store import AppSettings
 from geoscope_desktop.time_window import TimeWindow
 from geoscope_desktop.tracking import Tracking
+from geoscope_desktop.viewer import PhotoViewer
 from geoscope_desktop.workers import ModelChoice
 from geoscope_desktop.worldmap import WorldMapView
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from geoscope_core.photos.metadata import FileFingerprint
     from geoscope_core.photos.undo import UndoResult
     from geoscope_core.photos.writer import WriteReport
+    from geoscope_core.prediction import Candidate
     from geoscope_core.scan.types import ScanOptions, ScanResult
+    from geoscope_desktop.items import PhotoItem
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +100,9 @@ class MainWindow(QMainWindow):
         self.tracking = Tracking(self)
         self.time_window = TimeWindow(self)
         self.filmstrip = filmstrip.install(self)
+        self.viewer = PhotoViewer(self)
         self._connect()
+        self._follow_selection(settings.follow_selection())
         settings.restore_layout(self, self.splitters)
         self._update_actions()
         self._on_model_changed()
@@ -135,6 +144,7 @@ class MainWindow(QMainWindow):
                 a.accept: self.accept_selected,
                 a.reject: self.reject_selected,
                 a.accept_confident: self.review.accept_confident,
+                a.view_photo: self.view_current,
                 a.write: self.write_accepted,
                 a.undo: self.undo_last_write,
                 a.export_csv: lambda: self.export_dialog("csv"),
@@ -142,9 +152,10 @@ class MainWindow(QMainWindow):
                 a.quit: self.close,
                 a.find: self.search.setFocus,
                 a.reset_map: self.map.reset_view,
+                a.follow_selection: lambda: self._follow_selection(a.follow_selection.isChecked()),
                 a.open_tiles: self.choose_tiles,
                 a.add_tracks: self.tracking.choose,
-                a.clocks: self.tracking.dock.show,
+                a.help: self.show_help,
                 a.about: self.show_about,
                 a.default_model: self.models.use_default,
                 a.choose_model: self.choose_model,
@@ -162,10 +173,11 @@ class MainWindow(QMainWindow):
         self.list_panel.threshold.setValue(round(100 * self.review.threshold))
         self.list_panel.threshold.valueChanged.connect(lambda v: self.set_threshold(v / 100))
         self.selection.changed.connect(self._update_actions)
-        self.table.doubleClicked.connect(lambda _i: self.accept_selected())
+        self.table.doubleClicked.connect(lambda _i: self.view_current())
         self.detail.accept_clicked.connect(self.accept_selected)
         self.detail.reject_clicked.connect(self.reject_selected)
         self.placing.wire(self.detail, self.map, self.place_search)
+        self.placing.written_moved.connect(self.move_written)
         self.status.cancel_btn.clicked.connect(self.scanner.cancel)
 
         self.models.changed.connect(self._on_model_changed)
@@ -265,6 +277,14 @@ class MainWindow(QMainWindow):
             self.selection.next()
         return n
 
+    def view_current(self) -> bool:
+        """Open the current photo in the viewer (a double-click); decides nothing."""
+        item = self.selection.current
+        if item is None:
+            return False
+        self.viewer.open_photo(item.path)
+        return True
+
     def reject_selected(self) -> int:
         return self.review.reject(self.selection.rows())
 
@@ -283,23 +303,62 @@ class MainWindow(QMainWindow):
         text, details = write_question(items)
         if not self.dialogs.confirm("Write locations", text, details, f"Write {len(items)}"):
             return False
-        self.statusBar().showMessage(f"Writing {len(items)} photos…")
-        scanned = {
+        self.statusBar().showMessage(f"Writing {count(len(items), 'photo')}…")
+        pairs = [(it.path, it.prediction) for it in items if it.prediction]
+        return self.writer.write(pairs, self._scanned(items), roots=self._roots())
+
+    def _scanned(self, items: Sequence[PhotoItem]) -> dict[Path, FileFingerprint]:
+        """Each photo's file as it was scanned, so a photo replaced since is not written."""
+        return {
             it.path: it.result.metadata.fingerprint
             for it in items
             if it.result is not None
             and it.result.metadata is not None
             and it.result.metadata.fingerprint is not None
         }
-        pairs = [(it.path, it.prediction) for it in items if it.prediction]
-        return self.writer.write(pairs, scanned)
+
+    def _roots(self) -> list[Path] | None:
+        """The folder the user opened: a link out of it is not written through."""
+        return [self.review.folder] if self.review.folder is not None else None
+
+    def move_written(self, paths: list[Path], candidate: Candidate, radius_km: float) -> bool:
+        """Photos already written were placed somewhere else: offer to move them, which
+        writes them again at once (journaled: Undo Last Write puts them back)."""
+        n = len(paths)
+        where = candidate.city or candidate.admin1 or candidate.country or "the new place"
+        if self.writer.busy() or self.scanner.is_scanning():
+            self.dialogs.info(
+                "Written photos not moved",
+                f"{count(n, 'photo')} already {'carries' if n == 1 else 'carry'} the location "
+                "GeoScope wrote; "
+                "try again when the running scan or write is done.",
+            )
+            return False
+        names = "\n".join(p.name for p in paths[:10]) + ("\n…" if n > 10 else "")
+        if not self.dialogs.confirm(
+            "Move written photos",
+            f"{count(n, 'photo')} already {'carries' if n == 1 else 'carry'} the location "
+            "GeoScope wrote, so "
+            f"{'it was' if n == 1 else 'they were'} not moved. Move {'it' if n == 1 else 'them'}"
+            f" to {where}? The new location is written at once, journaled: "
+            "Undo Last Write puts the photos back as they are now.",
+            names,
+            ok_text=f"Move and Write {n}",
+        ):
+            return False
+        self.review.place(paths, candidate, radius_km, move_written=True)
+        pairs = [(p, it.prediction) for p in paths if (it := self.review.item_for(p)) is not None]
+        self.statusBar().showMessage(f"Writing {count(n, 'photo')} again…")
+        moved = [(p, pr) for p, pr in pairs if pr is not None]
+        items = [it for p, _ in moved if (it := self.review.item_for(p)) is not None]
+        return self.writer.write(moved, self._scanned(items), replace_gps=True, roots=self._roots())
 
     def _on_written(self, report: WriteReport) -> None:
         out = self.review.apply_written(report)
         if out.problems:
             self.dialogs.info(
                 "Write finished",
-                f"Wrote {out.done} photo(s); {out.failed} failed, "
+                f"Wrote {count(out.done, 'photo')}; {out.failed} failed, "
                 f"{len(out.problems) - out.failed} skipped.",
                 "\n".join(out.problems),
             )
@@ -324,7 +383,7 @@ class MainWindow(QMainWindow):
         if out.problems:
             self.dialogs.error(
                 "Undo incomplete",
-                f"Restored {out.done} photo(s); {len(out.problems)} could not be restored.",
+                f"Restored {count(out.done, 'photo')}; {len(out.problems)} could not be restored.",
                 "\n".join(out.problems),
             )
         self._update_actions()
@@ -373,11 +432,25 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Map tiles: {name} (shown when zoomed in)", 8000)
         return bool(name)
 
+    def _follow_selection(self, follow: bool) -> None:
+        """View ▸ Follow Selection: whether the map centres on each photo selected."""
+        self.acts.follow_selection.setChecked(follow)
+        self.selection.follow = follow
+        self.settings.set_follow_selection(follow)
+        if follow and self.selection.current is not None:
+            self.selection.show(self.selection.current, center=True)
+
+    def show_help(self) -> None:
+        from geoscope_desktop.about import help_markdown
+
+        self.dialogs.markdown("GeoScope Help", help_markdown())
+
     def show_about(self) -> None:
         self.dialogs.markdown("About GeoScope", self.models.about_markdown())
 
     # -------------------------------------------------------------- helpers --
     def _update_actions(self) -> None:
+        self.status.set_selected(len(self.selection.rows()))
         self.acts.update(
             scanning=self.scanner.is_scanning(),
             busy=self.writer.busy(),
@@ -400,6 +473,7 @@ class MainWindow(QMainWindow):
         self.scanner.wait()
         self.images.wait()
         self.filmstrip.wait()
+        self.viewer.wait()
         self.writer.wait()
         self.settings.save_layout(self, self.splitters)
         super().closeEvent(event)

@@ -36,12 +36,14 @@ TRACK = QColor("#1e88e5")
 
 @dataclass(frozen=True)
 class MapPhoto:
-    """A photo's place on the map (degrees) and its review status."""
+    """A photo's place on the map (degrees), its review status and whether the user's own
+    evidence (a track, their GPS photos, their hand) placed it rather than the model."""
 
     lat: float
     lon: float
     status: PhotoStatus
     path: Path
+    by_evidence: bool = False
 
 
 class Dot(QGraphicsEllipseItem):
@@ -67,8 +69,11 @@ class Cluster(Dot):
         color = QColor(STATUS_COLORS[next(iter(statuses))] if len(statuses) == 1 else "#455a64")
         size = 7.0 if n == 1 else min(34.0, 14.0 + 4.0 * math.log2(n))
         super().__init__(lat, lon, color, size)
+        #: every photo here placed by the user's evidence: drawn square, not round
+        self.by_evidence = all(p.by_evidence for p in self.photos)
+        how = " (placed by your track or photos)" if self.by_evidence else ""
         self.setToolTip(
-            self.photos[0].path.name if n == 1 else f"{n} photos — click to select them"
+            (self.photos[0].path.name if n == 1 else f"{n} photos — click to select them") + how
         )
 
     @property
@@ -78,7 +83,12 @@ class Cluster(Dot):
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
-        super().paint(painter, option, widget)
+        if self.by_evidence:
+            painter.setPen(self.pen())
+            painter.setBrush(self.brush())
+            painter.drawRect(self.rect())
+        else:
+            super().paint(painter, option, widget)
         if len(self.photos) > 1:
             painter.setPen(QColor("white"))
             font = QFont(painter.font())

@@ -3,7 +3,15 @@ the status bar widgets. Nothing here holds state or decides anything."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSize,
+    Qt,
+)
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -73,8 +81,43 @@ class ListPanel(QWidget):
         self.stack.setCurrentWidget(self.table if shown else self.placeholder)
 
 
+class PhotoTable(QTableView):
+    """The photo list. Ctrl+arrows, Ctrl+Home/End and Ctrl+PgUp/PgDn move the selection
+    with the cursor (Qt's default moves the cursor alone, so the keys would act on
+    photos other than the one shown); Shift extends, Ctrl+Space toggles, as usual."""
+
+    def selectionCommand(
+        self, index: QModelIndex | QPersistentModelIndex, event: QEvent | None = None
+    ) -> QItemSelectionModel.SelectionFlag:
+        flags = super().selectionCommand(index, event)
+        if (
+            isinstance(event, QKeyEvent)
+            and event.type() == QEvent.Type.KeyPress
+            and event.key() in NAVIGATION_KEYS
+            and event.modifiers() & Qt.KeyboardModifier.ControlModifier
+            and not event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+        ):
+            return (
+                QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QItemSelectionModel.SelectionFlag.Rows
+            )
+        return flags
+
+
+NAVIGATION_KEYS = frozenset(
+    {
+        Qt.Key.Key_Up,
+        Qt.Key.Key_Down,
+        Qt.Key.Key_Home,
+        Qt.Key.Key_End,
+        Qt.Key.Key_PageUp,
+        Qt.Key.Key_PageDown,
+    }
+)
+
+
 def photo_table(proxy: PhotoFilterProxy) -> QTableView:
-    table = QTableView()
+    table = PhotoTable()
     table.setModel(proxy)
     table.setSortingEnabled(True)
     table.sortByColumn(Column.NAME, Qt.SortOrder.AscendingOrder)
@@ -97,7 +140,8 @@ def photo_table(proxy: PhotoFilterProxy) -> QTableView:
     for col, width in (
         (Column.THUMB, THUMB_SIZE + 14),
         (Column.NAME, 150),
-        (Column.TAKEN, 112),
+        # the whole "2008-05-08 14:03", whatever the font
+        (Column.TAKEN, table.fontMetrics().horizontalAdvance("2088-08-28 08:08") + 20),
         (Column.CAMERA, 90),
         (Column.GPS, 96),
         (Column.CONFIDENCE, 84),
@@ -144,11 +188,13 @@ def map_box(world: WorldMapView, search: QWidget) -> QWidget:
                 PhotoStatus.WRITTEN,
             )
         )
+        + "  ■ placed by you or your GPS"
         + "  <span style='color:#d32f2f; font-size:14px'>◉</span> selected"
         + "  <span style='color:#7b1fa2; font-size:14px'>○</span> alternative"
         + " · a number: photos there (click to select) · drag photos/markers to place them"
     )
     legend.setStyleSheet("padding: 2px 6px;")
+    legend.setWordWrap(True)  # never a reason for the window to widen
     box = QWidget()
     mv = QVBoxLayout(box)
     mv.setContentsMargins(8, 0, 8, 4)
@@ -169,13 +215,20 @@ class StatusWidgets:
         self.progress_label = QLabel("")
         self.cancel_btn = QPushButton("Cancel")
         self.counts_label = QLabel("")
+        self.selected_label = QLabel("")
         self.model_label = QLabel("")
 
     def install(self, bar: QWidget) -> None:
         bar.addWidget(self.counts_label)  # type: ignore[attr-defined]
-        for w in (self.progress_label, self.progress, self.cancel_btn, self.model_label):
+        # permanent: a status message never hides how many photos the keys act on
+        widgets = (self.selected_label, self.progress_label, self.progress, self.cancel_btn)
+        for w in (*widgets, self.model_label):
             bar.addPermanentWidget(w)  # type: ignore[attr-defined]
         self.show_progress(False)
+
+    def set_selected(self, n: int) -> None:
+        """'3 selected ·' before the model (nothing when no photo is selected)."""
+        self.selected_label.setText(f"{n:,} selected ·" if n else "")
 
     def scan_started(self) -> None:
         self.progress.setRange(0, 0)  # busy until the first photo is done

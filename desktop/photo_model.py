@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,9 @@ from geoscope_desktop.items import (
     REVIEWABLE,
     PhotoItem,
     PhotoStatus,
+    estimate_text,
     format_latlon,
+    is_unsure,
     place_text,
 )
 
@@ -101,6 +104,7 @@ class PhotoTableModel(QAbstractTableModel):
         self._thumbs: dict[Path, QPixmap] = {}
         self._asked: set[Path] = set()
         self._request_thumbnail = request_thumbnail
+        self._shared_names: set[str] = set()
 
     # -- data access ----------------------------------------------------------
     def set_paths(self, paths: Sequence[Path]) -> None:
@@ -110,12 +114,20 @@ class PhotoTableModel(QAbstractTableModel):
         self.beginResetModel()
         self._items = list(items)
         self._row_of = {it.path: i for i, it in enumerate(self._items)}
+        names = Counter(it.name for it in self._items)
+        #: file names more than one photo has (in different subfolders)
+        self._shared_names = {n for n, c in names.items() if c > 1}
         self._thumbs.clear()
         self._asked.clear()
         self.endResetModel()
 
     def items(self) -> list[PhotoItem]:
         return list(self._items)
+
+    def display_name(self, it: PhotoItem) -> str:
+        """The photo's file name; with its folder ("day2/IMG_0001.jpg") when another
+        photo in the list has the same name."""
+        return f"{it.path.parent.name}/{it.name}" if it.name in self._shared_names else it.name
 
     def item(self, row: int) -> PhotoItem:
         return self._items[row]
@@ -198,6 +210,8 @@ class PhotoTableModel(QAbstractTableModel):
         if role == ITEM_ROLE:
             return it
         if role == Qt.ItemDataRole.DisplayRole:
+            if col is Column.NAME:
+                return self.display_name(it)
             return self._display(it, col)
         if role == SORT_ROLE:
             return self._sort_key(it, col)
@@ -224,11 +238,13 @@ class PhotoTableModel(QAbstractTableModel):
         if col is Column.CAMERA:
             return it.camera
         if col is Column.GPS:
-            return f"{it.gps[0]:.4f}, {it.gps[1]:.4f}" if it.gps else "—"
+            return f"{it.gps[0]:.5f}, {it.gps[1]:.5f}" if it.gps else "—"
         if col is Column.PLACE:
             if it.status is PhotoStatus.ERROR:
                 return it.message
             text = place_text(it.prediction)
+            if it.prediction is not None and it.status in REVIEWABLE and is_unsure(it.prediction):
+                text = f"{text} (unsure)" if text else "unsure"
             if it.corrected:
                 text += "  ✎"
             return text
@@ -252,8 +268,8 @@ class PhotoTableModel(QAbstractTableModel):
             return 1 if it.gps else 0
         if col is Column.TAKEN:  # by time; photos without a date last
             return it.taken_at.isoformat() if it.taken_at else "~"
-        if col is Column.THUMB:
-            return it.name.lower()
+        if col in (Column.THUMB, Column.NAME):  # by folder, then name
+            return str(it.path).lower()
         text = PhotoTableModel._display(it, col)
         return (text or "").lower()
 
@@ -262,9 +278,12 @@ class PhotoTableModel(QAbstractTableModel):
         lines = [str(it.path)]
         if it.prediction is not None:
             p = it.prediction
-            lines.append(f"{place_text(p)} — {format_latlon(p.lat, p.lon)}")
-            if it.status is not PhotoStatus.HAS_GPS:
-                lines.append(f"confidence {p.confidence:.0%}, ±{p.radius_km:,.0f} km")
+            own = it.status is PhotoStatus.HAS_GPS
+            lines.append(
+                f"{place_text(p)} — {format_latlon(p.lat, p.lon, 0.0 if own else p.radius_km)}"
+            )
+            if not own:
+                lines.append(estimate_text(p))
         if it.message:
             lines.append(it.message)
         return "\n".join(lines)

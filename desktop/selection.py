@@ -28,6 +28,9 @@ MARKER_DELAY_MS = 250
 class PhotoSelection(QObject):
     """Connects ``table`` (over ``proxy``) to ``detail``, ``world`` and ``images``.
 
+    The current photo (the pane's, the one the list's cursor is on) is always one of the
+    selected photos when any is selected, so the keys act on the photo shown. The map
+    centres on the current photo only when ``follow`` is on (View ▸ Follow Selection).
     ``changed()`` fires when the selected rows change.
     """
 
@@ -46,13 +49,15 @@ class PhotoSelection(QObject):
         super().__init__(parent)
         self.table, self.proxy, self.review = table, proxy, review
         self.detail, self.world, self.images = detail, world, images
+        #: whether selecting a photo centres the map on it
+        self.follow = False
         self._markers = QTimer(self)
         self._markers.setSingleShot(True)
         self._markers.setInterval(MARKER_DELAY_MS)
         self._markers.timeout.connect(self.refresh_markers)
         sel = table.selectionModel()
         sel.currentRowChanged.connect(self._on_current_changed)
-        sel.selectionChanged.connect(lambda *_: self.changed.emit())
+        sel.selectionChanged.connect(self._on_selection_changed)
         images.preview.connect(self._on_preview)
 
     @property
@@ -152,5 +157,17 @@ class PhotoSelection(QObject):
             self.detail.show_item(None)
             self.world.clear_estimate()
             return
-        self.show(self.review.model.item(self.proxy.mapToSource(current).row()), center=True)
+        item = self.review.model.item(self.proxy.mapToSource(current).row())
+        self.show(item, center=self.follow)
+        self.changed.emit()
+
+    def _on_selection_changed(self, *_: object) -> None:
+        """Keep the current photo among the selected ones (e.g. after Ctrl+click took the
+        current one out of the selection), so the pane shows what the keys act on."""
+        sel = self.table.selectionModel()
+        rows = sel.selectedRows()
+        current = self.table.currentIndex()
+        if rows and not (current.isValid() and sel.isRowSelected(current.row(), QModelIndex())):
+            first = min(rows, key=lambda i: i.row())
+            sel.setCurrentIndex(first, QItemSelectionModel.SelectionFlag.NoUpdate)
         self.changed.emit()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
@@ -11,6 +13,8 @@ from PySide6.QtWidgets import QSplitter, QWidget
 from geoscope_desktop.workers import PROVIDERS, ModelChoice
 
 MAX_RECENT = 8
+#: folders whose track logs and clock offsets are remembered
+MAX_EVIDENCE_FOLDERS = 50
 #: Where ``QSettings`` keeps the app's settings by default.
 ORGANIZATION = "GeoScope"
 APPLICATION = "GeoScope"
@@ -82,6 +86,41 @@ class AppSettings:
 
     def set_filmstrip_shown(self, shown: bool) -> None:
         self.store.setValue("view/filmstrip", "true" if shown else "false")
+
+    def follow_selection(self) -> bool:
+        """Whether the map re-centres on the photo selected (off: it stays still)."""
+        return str(self.store.value("view/follow_selection", "false")).lower() == "true"
+
+    def set_follow_selection(self, follow: bool) -> None:
+        self.store.setValue("view/follow_selection", "true" if follow else "false")
+
+    # the user's evidence per folder: track logs and camera clock offsets (s)
+    def folder_evidence(self, folder: Path) -> tuple[list[Path], dict[str, float]]:
+        """The track logs and clock offsets last used with ``folder``."""
+        entry = self._evidence_table().get(str(folder), {})
+        tracks = [Path(p) for p in entry.get("tracks", []) if isinstance(p, str)]
+        offsets = {
+            str(c): float(v)
+            for c, v in dict(entry.get("offsets", {})).items()
+            if isinstance(v, int | float)
+        }
+        return tracks, offsets
+
+    def set_folder_evidence(
+        self, folder: Path, tracks: Sequence[Path], offsets: dict[str, float]
+    ) -> None:
+        table = self._evidence_table()
+        table.pop(str(folder), None)
+        table[str(folder)] = {"tracks": [str(p) for p in tracks], "offsets": dict(offsets)}
+        kept = dict(list(table.items())[-MAX_EVIDENCE_FOLDERS:])  # the most recent folders
+        self.store.setValue("evidence/by_folder", json.dumps(kept))
+
+    def _evidence_table(self) -> dict[str, dict]:
+        try:
+            table = json.loads(str(self.store.value("evidence/by_folder", "{}") or "{}"))
+        except ValueError:
+            return {}
+        return table if isinstance(table, dict) else {}
 
     # last write journal (so "Undo last write" survives a restart)
     def last_journal(self) -> Path | None:

@@ -3,7 +3,9 @@ map, and the Camera Clocks panel whose offsets move the photos live."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,10 +14,14 @@ from PySide6.QtWidgets import QDockWidget
 
 from geoscope_core.errors import GeoScopeError
 from geoscope_core.evidence.formats.registry import dialog_patterns
-from geoscope_desktop.clocks import ClockPanel
+from geoscope_core.prediction import Source
+from geoscope_core.words import count
+from geoscope_desktop.clocks import ClockPanel, offset_text
 from geoscope_desktop.controllers.tracks import TrackController
 
 if TYPE_CHECKING:
+    from geoscope_core.evidence.personal import PersonalEvidence
+    from geoscope_core.photos.metadata import PhotoMetadata
     from geoscope_desktop.main_window import MainWindow
 
 #: what the open dialog offers: every suffix of the track-format registry
@@ -36,11 +42,19 @@ class Tracking(QObject):
         self.dock.setWidget(self.panel)
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.dock.hide()
+        # Scan ▸ Camera Clocks shows and hides the panel, and says which it is
+        act = window.acts.clocks
+        act.setCheckable(True)
+        act.toggled.connect(self.dock.setVisible)
+        self.dock.visibilityChanged.connect(lambda _v: act.setChecked(not self.dock.isHidden()))
+        # only the open folder's cameras; its tracks and clocks as they were left
+        window.folder_opened.connect(self._restore)
         c = self.controller
         c.tracks_changed.connect(window.map.set_tracks)
         c.cameras_changed.connect(self._show_cameras)
         c.moved.connect(self._on_moved)
         self.panel.offset_changed.connect(c.set_offset)
+        self.panel.offset_changed.connect(lambda _c, _s: self._remember())  # once set
 
     def choose(self) -> None:
         """Scan ▸ Add Track Logs: ask for files and use them."""
@@ -59,7 +73,70 @@ class Tracking(QObject):
         names = ", ".join(Path(p).name for p in paths)
         self._window.statusBar().showMessage(f"Track logs: {names}", 8000)
         self.dock.show()
+        self._remember()
+        self._explain_a_miss()
         return True
+
+    def _remember(self) -> None:
+        """Keep the open folder's track logs and clock offsets for the next session."""
+        w = self._window
+        options = w.scanner.options
+        if w.review.folder is None or options is None or options.evidence is None:
+            return
+        ev = options.evidence
+        offsets = {o.camera: o.seconds for o in ev.time_offsets if o.camera}
+        w.settings.set_folder_evidence(w.review.folder, ev.track_files, offsets)
+
+    def _restore(self, folder: Path) -> None:
+        """The track logs (those still there) and clock offsets last used with ``folder``."""
+        w = self._window
+        tracks, offsets = w.settings.folder_evidence(folder)
+        for camera, seconds in offsets.items():
+            w.scanner.set_time_offset(camera, seconds)
+        options = w.scanner.options
+        known = options.evidence.track_files if options and options.evidence else ()
+        new = [p for p in tracks if p.is_file() and p not in known]
+        if new:
+            try:
+                self.controller.add(new)
+            except GeoScopeError as e:
+                w.statusBar().showMessage(f"Track logs of this folder not read again: {e}", 8000)
+        self._show_cameras()
+
+    def _explain_a_miss(self) -> None:
+        """A track that places none of the scanned photos says why, shows itself on the
+        map and offers the clock offset that brings the photos into it."""
+        c, w = self.controller, self._window
+        metas = c.scanned_metadata()
+        if c.evidence is None or c.evidence.track is None or not metas:
+            return
+        placed = sum(
+            1
+            for it in w.review.items()
+            if it.prediction is not None and it.prediction.source is Source.TRACK
+        )
+        if placed:
+            return
+        miss = track_miss(c.evidence, metas)
+        track = c.evidence.track
+        w.map.show_box(
+            float(track.lat.min()), float(track.lon.min()),
+            float(track.lat.max()), float(track.lon.max()),
+        )  # fmt: skip
+        if miss.shift_s is None or not miss.camera:
+            w.dialogs.info("The track places no photo", miss.text)
+            return
+        ask = (
+            f"{miss.text}.\n\nCorrect the clock of {miss.camera} by "
+            f"{offset_text(round(miss.shift_s))} so its photos fall on the track? "
+            "(Scan ▸ Camera Clocks changes it later.)"
+        )
+        if w.dialogs.confirm("The track places no photo", ask, ok_text="Correct the Clock"):
+            box = self.panel.boxes.get(miss.camera)
+            if box is not None:
+                box.setValue(round(miss.shift_s))
+            else:
+                c.set_offset(miss.camera, float(round(miss.shift_s)))
 
     def _show_cameras(self) -> None:
         cameras = self.controller.cameras()
@@ -71,4 +148,57 @@ class Tracking(QObject):
         w.selection.refresh()
         w.status.counts_label.setText(w.review.counts_text())
         if n:
-            w.statusBar().showMessage(f"Placed {n:,} photo(s) again by time", 5000)
+            w.statusBar().showMessage(f"Placed {count(n, 'photo')} again by time", 5000)
+
+
+@dataclass(frozen=True)
+class TrackMiss:
+    """Why a track places no photo: ``text`` ("0 of 3 photos inside the track; photos are
+    56 min before it"), the ``camera`` with the most photos and the clock correction
+    ``shift_s`` (s) that brings its photos inside the track (None when none would)."""
+
+    text: str
+    camera: str = ""
+    shift_s: float | None = None
+
+
+def track_miss(evidence: PersonalEvidence, metas: Sequence[PhotoMetadata]) -> TrackMiss:
+    """Where the photos' UTC times (clock corrections applied) fall against the track's."""
+    track = evidence.track
+    head = f"0 of {count(len(metas), 'photo')} inside the track"
+    if track is None:
+        return TrackMiss(f"{head}; no track is loaded")
+    times: dict[str, list[float]] = {}
+    for m in metas:
+        t = evidence.photo_time(m).utc
+        if math.isfinite(t):
+            times.setdefault(m.camera, []).append(t)
+    if not times:
+        return TrackMiss(f"{head}; no photo has a capture time")
+    every = sorted(t for ts in times.values() for t in ts)
+    start, end = track.start, track.end
+    if every[-1] < start:
+        where = f"photos are {_gap(start - every[-1])} before it"
+    elif every[0] > end:
+        where = f"photos are {_gap(every[0] - end)} after it"
+    else:
+        where = "photos fall in gaps of the track, or on another day"
+    camera = max(times, key=lambda c: len(times[c]))
+    ts = sorted(times[camera])
+    span = ts[-1] - ts[0]
+    shift: float | None = None
+    if span <= end - start:  # the whole set fits: centre it on the track
+        shift = (start + end) / 2 - (ts[0] + ts[-1]) / 2
+    return TrackMiss(f"{head}; {where}", camera, shift)
+
+
+def _gap(seconds: float) -> str:
+    """'56 min', '3 h 10 min', '2 d 4 h' (at least a minute)."""
+    minutes = max(1, round(seconds / 60))
+    d, rem = divmod(minutes, 1440)
+    h, m = divmod(rem, 60)
+    if d:
+        return f"{d} d {h} h" if h else f"{d} d"
+    if h:
+        return f"{h} h {m} min" if m else f"{h} h"
+    return f"{m} min"

@@ -1,8 +1,10 @@
 """The offline world map: country outlines, photo markers and the selected estimate.
 
 Scene coordinates are plate carrée degrees with y flipped: ``x = lon``,
-``y = -lat``. Wheel zooms about the cursor, dragging pans, a click (a press
-and release without moving) emits ``location_clicked(lat, lon, radius_km)``
+``y = -lat``. Wheel zooms about the cursor, dragging pans. A click never moves a
+photo: it selects the photos of a marker or chooses an alternative, and does nothing
+on the bare map. Photos are placed by a drop (from the list, or a marker dragged) or
+by the context menu's "Place Here", which emits ``place_requested(lat, lon, radius_km)``
 where ``radius_km`` is what a few screen pixels span at the current zoom.
 """
 
@@ -18,6 +20,7 @@ from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
+    QContextMenuEvent,
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
@@ -35,10 +38,12 @@ from PySide6.QtWidgets import (
     QGraphicsPathItem,
     QGraphicsScene,
     QGraphicsView,
+    QMenu,
     QWidget,
 )
 
 from geoscope_core.prediction import Candidate
+from geoscope_core.words import count
 from geoscope_desktop.map_layers import DARK, LIGHT, MapLayers, Zoom
 from geoscope_desktop.map_markers import (
     AlternativeDot,
@@ -78,7 +83,7 @@ class WorldMapView(QGraphicsView):
     estimate with its uncertainty circle (geodesic, ``radius_km`` km).
     """
 
-    location_clicked = Signal(float, float, float)
+    place_requested = Signal(float, float, float)
     photos_clicked = Signal(list)
     alternative_clicked = Signal(object)
     photos_dropped = Signal(list, float, float, float)
@@ -107,6 +112,8 @@ class WorldMapView(QGraphicsView):
         self.setAcceptDrops(True)
         self._estimate_items: list[QGraphicsItem] = []
         self._press: QPoint | None = None
+        #: photos "Place Here" would place (the selection's size, set by its owner)
+        self.placeable = 0
         self._fitted = False
         self._preloaded = False
         self._build_base()
@@ -117,7 +124,10 @@ class WorldMapView(QGraphicsView):
         self._layer_timer.timeout.connect(self.update_layers)
         for bar in (self.horizontalScrollBar(), self.verticalScrollBar()):
             bar.valueChanged.connect(lambda _v: self._layer_timer.start())
-        self.setToolTip("Wheel: zoom · drag: pan (a marker: move its photos) · click: place here")
+        self.setToolTip(
+            "Wheel: zoom · drag: pan · drag a marker or photos from the list: place them · "
+            "right-click: place the selection here"
+        )
 
     # -- base map ------------------------------------------------------------
     def _build_base(self) -> None:
@@ -216,6 +226,14 @@ class WorldMapView(QGraphicsView):
         self._fitted = True
         self.update_layers()
 
+    def show_box(self, south: float, west: float, north: float, east: float) -> None:
+        """Fit the view to a box (degrees), with a margin; a point gets a few km."""
+        pad = max(0.01, 0.15 * max(north - south, east - west))
+        rect = QRectF(west - pad, -north - pad, (east - west) + 2 * pad, (north - south) + 2 * pad)
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        self._fitted = True
+        self.update_layers()
+
     def reset_view(self) -> None:
         """Show the whole world."""
         self.fitInView(QRectF(-180, -85, 360, 170), Qt.AspectRatioMode.KeepAspectRatio)
@@ -307,9 +325,26 @@ class WorldMapView(QGraphicsView):
             if isinstance(item, Cluster):
                 self.photos_clicked.emit(item.paths)
                 return
+
+    def context_menu(self, pos: QPoint) -> QMenu:
+        """The menu a right-click at viewport pixel ``pos`` opens: "Place Here" puts the
+        selected photos at that point (``place_requested``)."""
+        menu = QMenu(self)
         lat, lon = self.lat_lon_at(pos)
-        if -90 <= lat <= 90 and -180 <= lon <= 180:
-            self.location_clicked.emit(lat, lon, self.pick_radius_km())
+        n = self.placeable
+        act = menu.addAction(f"Place {count(n, 'Selected Photo')} Here" if n else "Place Here")
+        act.setEnabled(n > 0 and -90 <= lat <= 90 and -180 <= lon <= 180)
+        if not n:
+            act.setToolTip("Select photos in the list first")
+        radius = self.pick_radius_km()
+        act.triggered.connect(lambda: self.place_requested.emit(lat, lon, radius))
+        menu.addSeparator()
+        menu.addAction("Show Whole World").triggered.connect(self.reset_view)
+        return menu
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        self.context_menu(event.pos()).exec(event.globalPos())
+        event.accept()
 
     def set_tracks(self, lines: Sequence[np.ndarray]) -> None:
         """The user's track logs as lines ([K, 2] lat, lon degrees)."""
@@ -361,10 +396,6 @@ class WorldMapView(QGraphicsView):
         event.acceptProposedAction()
         if paths and -90 <= lat <= 90 and -180 <= lon <= 180:
             self.photos_dropped.emit(paths, lat, lon, self.pick_radius_km())
-
-    def click_at(self, lat: float, lon: float) -> None:
-        """Emit a click at (lat, lon) degrees as if the user clicked there (keyboard, tests)."""
-        self.location_clicked.emit(lat, lon, self.pick_radius_km())
 
     def view_point(self, lat: float, lon: float) -> QPoint:
         """Viewport pixel of (lat, lon) degrees."""

@@ -37,6 +37,21 @@ _SHIPPED: tuple[tuple[str, str, str], ...] = (
     ("sklearn", "datasets/images/china.jpg", "china.jpg"),
     ("sklearn", "datasets/images/flower.jpg", "flower.jpg"),
 )
+#: what each sample is and where a scan's answer for it comes from, as the demo says it
+_ABOUT: dict[str, str] = {
+    DRAWN_NAME: "a landscape GeoScope draws, of no real place: the model's answer only "
+    "shows what an answer looks like (status 'predicted')",
+    "mountain_lake_with_gps.jpg": "the drawn photo with a camera GPS fix written in "
+    "(Washington DC): its location is its own (status 'exif')",
+    "mountain_lake_on_track.jpg": "the drawn photo, taken during the walk sample-track.gpx "
+    "records: the track places it (status 'track')",
+    "grace_hopper.jpg": "a real photo matplotlib ships (US Navy, public domain): the "
+    "model's estimate (status 'predicted')",
+    "china.jpg": "a real photo scikit-learn ships (CC BY 2.0, danielbuechele): the "
+    "model's estimate (status 'predicted')",
+    "flower.jpg": "a real photo scikit-learn ships (CC BY 2.0, vultilion): the "
+    "model's estimate (status 'predicted')",
+}
 
 #: GPS written into the tagged sample: the Smithsonian, Washington DC (degrees).
 TAGGED_LAT, TAGGED_LON = 38.8913, -77.0261
@@ -235,10 +250,18 @@ def make_sample_folder(dest: Path) -> Path:
     return dest
 
 
+def describe(folder: Path) -> list[str]:
+    """One line per sample photo in ``folder``: what it is, where its answer comes from."""
+    return [f"  {p.name}: {_ABOUT.get(p.name, 'your photo')}" for p in sorted(folder.glob("*.jpg"))]
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Write the sample folder, print its path (stdout) and what each photo is (stderr)."""
     args = sys.argv[1:] if argv is None else argv
     dest = Path(args[0]) if args else cache_dir() / "samples"
-    print(make_sample_folder(dest))
+    folder = make_sample_folder(dest)
+    print(f"Sample photos in {folder}:", *describe(folder), sep="\n", file=sys.stderr)
+    print(folder)
     return 0
 
 

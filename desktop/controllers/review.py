@@ -18,7 +18,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from geoscope_core.geo.places import names_at
 from geoscope_core.photos.options import WROTE
 from geoscope_core.photos.undo import UNDONE
-from geoscope_core.prediction import Candidate
+from geoscope_core.prediction import Candidate, Source
+from geoscope_core.words import count
 from geoscope_desktop.controllers.persistence import load_review, save_review
 from geoscope_desktop.items import (
     PhotoItem,
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 
 #: decisions are kept this long after the last change (ms)
 SAVE_DELAY_MS = 500
+
+#: sources that are the user's own evidence, not the model's guess (square on the map)
+BY_EVIDENCE = frozenset({Source.TRACK, Source.NEIGHBORS, Source.USER})
 
 #: statuses counted in the status bar, in this order
 COUNTED = (
@@ -144,7 +148,13 @@ class ReviewController(QObject):
         for it in self.model.items():
             loc = it.location
             if loc is not None and it.status is not PhotoStatus.REJECTED:
-                out.append(MapPhoto(loc[0], loc[1], it.status, it.path))
+                p = it.prediction
+                own = (
+                    p is not None
+                    and p.source in BY_EVIDENCE
+                    and it.status is not PhotoStatus.HAS_GPS
+                )
+                out.append(MapPhoto(loc[0], loc[1], it.status, it.path, own))
         return out
 
     def counts_text(self) -> str:
@@ -152,7 +162,7 @@ class ReviewController(QObject):
         if not len(self.model):
             return ""
         c = self.model.counts()
-        parts = [f"{len(self.model):,} photos"]
+        parts = [count(len(self.model), "photo")]
         parts += [f"{c[s]:,} {s.value}" for s in COUNTED if c[s]]
         return " · ".join(parts)
 
@@ -162,12 +172,12 @@ class ReviewController(QObject):
         if not n:
             return f"No photos in {self.folder}"
         kept = f" · {self.restored:,} decisions kept from before" if self.restored else ""
-        return f"{n:,} photos in {self.folder}{kept}"
+        return f"{count(n, 'photo')} in {self.folder}{kept}"
 
     def scan_summary(self) -> str:
         c = self.model.counts()
         return (
-            f"Scanned {len(self.model):,} photos: {c[PhotoStatus.ESTIMATED]:,} estimated,"
+            f"Scanned {count(len(self.model), 'photo')}: {c[PhotoStatus.ESTIMATED]:,} estimated,"
             f" {c[PhotoStatus.HAS_GPS]:,} with GPS, {c[PhotoStatus.ERROR]:,} errors"
         )
 
@@ -210,12 +220,12 @@ class ReviewController(QObject):
 
     def accept(self, rows: Sequence[int]) -> int:
         n = self._update(PhotoItem.accepted, rows)
-        self.changed.emit(f"Accepted {n} estimate(s)")
+        self.changed.emit(f"Accepted {count(n, 'estimate')}")
         return n
 
     def reject(self, rows: Sequence[int]) -> int:
         n = self._update(PhotoItem.rejected, rows)
-        self.changed.emit(f"Rejected {n} estimate(s)")
+        self.changed.emit(f"Rejected {count(n, 'estimate')}")
         return n
 
     def accept_confident(self) -> int:
@@ -223,7 +233,7 @@ class ReviewController(QObject):
         t = self.threshold
         rows = [i for i, it in enumerate(self.model.items()) if it.is_confident(t)]
         n = self._update(PhotoItem.accepted, rows)
-        self.changed.emit(f"Accepted {n} estimate(s) at or above {t:.0%}")
+        self.changed.emit(f"Accepted {count(n, 'estimate')} at or above {t:.0%}")
         return n
 
     def correct(self, path: Path, candidate: Candidate) -> bool:
@@ -237,19 +247,36 @@ class ReviewController(QObject):
         self.changed.emit("Moved the estimate" if new != item else "")
         return new != item
 
-    def place(self, paths: Sequence[Path], candidate: Candidate, radius_km: float) -> int:
-        """Place these photos by hand at ``candidate`` (radius in km); returns how many moved."""
+    def place(
+        self,
+        paths: Sequence[Path],
+        candidate: Candidate,
+        radius_km: float,
+        move_written: bool = False,
+    ) -> int:
+        """Place these photos by hand at ``candidate`` (radius in km); returns how many moved.
+        Written photos stay unless ``move_written``; the message says why they stayed."""
         rows = [self.model.row_of(p) for p in paths if self.item_for(p) is not None]
-        n = self._update(lambda it: it.placed_at(candidate, radius_km), rows)
+        n = self._update(lambda it: it.placed_at(candidate, radius_km, move_written), rows)
         where = candidate.city or candidate.admin1 or candidate.country or "the map"
-        self.changed.emit(f"Placed {n} photo(s) at {where}")
+        stayed = len(self.written_among(paths)) if not move_written else 0
+        why = f"; {count(stayed, 'written photo')} stayed (already written)" if stayed else ""
+        self.changed.emit(f"Placed {count(n, 'photo')} at {where}{why}")
         return n
+
+    def written_among(self, paths: Sequence[Path]) -> list[Path]:
+        """Those of ``paths`` whose location is already written into the file."""
+        return [
+            p
+            for p in paths
+            if (it := self.item_for(p)) is not None and it.status is PhotoStatus.WRITTEN
+        ]
 
     def rename(self, paths: Sequence[Path], names: PlaceEdit) -> int:
         """Give these photos' locations the place names the user typed."""
         rows = [self.model.row_of(p) for p in paths if self.item_for(p) is not None]
         n = self._update(lambda it: it.renamed(names), rows)
-        self.changed.emit(f"Renamed the place of {n} photo(s)")
+        self.changed.emit(f"Renamed the place of {count(n, 'photo')}")
         return n
 
     def revert(self, path: Path) -> None:
@@ -271,7 +298,7 @@ class ReviewController(QObject):
                 problems.append(f"{Path(res.path).name}: {res.reason or res.action}")
         written = sum(1 for r in report.results if r.action in WROTE)
         failed = sum(1 for r in report.results if r.action == "failed")
-        self.changed.emit(f"Wrote {written} photo(s)")
+        self.changed.emit(f"Wrote {count(written, 'photo')}")
         return Outcome(written, tuple(problems), failed)
 
     def apply_undone(self, results: Sequence[UndoResult]) -> Outcome:
@@ -284,7 +311,7 @@ class ReviewController(QObject):
             if res.action not in UNDONE:
                 problems.append(f"{Path(res.path).name}: {res.action} {res.reason}")
         restored = sum(1 for r in results if r.action in UNDONE)
-        self.changed.emit(f"Restored {restored} photo(s)")
+        self.changed.emit(f"Restored {count(restored, 'photo')}")
         return Outcome(restored, tuple(problems), len(problems))
 
 

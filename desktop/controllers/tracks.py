@@ -134,6 +134,10 @@ class TrackController(QObject):
         return self._place_again()
 
     # -- placing -------------------------------------------------------------------------
+    def scanned_metadata(self) -> list[PhotoMetadata]:
+        """What the scan read of each listed photo that carries no camera GPS."""
+        return [m for m in self._metas() if not _tagged(m)]
+
     def _metas(self) -> list[PhotoMetadata]:
         return [
             it.result.metadata

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
+from geoscope_core.geo.precision import COARSE_KM
 from geoscope_core.photos.undo import UNDONE
+from geoscope_core.words import count
 from geoscope_desktop.workers import TaskRunner
 
 if TYPE_CHECKING:
@@ -50,18 +52,29 @@ class WriteController(QObject):
         self,
         pairs: Sequence[tuple[Path, Prediction]],
         scanned: Mapping[Path, FileFingerprint] | None = None,
+        replace_gps: bool = False,
+        roots: Sequence[Path] | None = None,
     ) -> bool:
         """Write each (photo, prediction) in a worker; False when busy or nothing to write.
-        ``scanned``: each photo's file as it was scanned (a photo replaced since fails)."""
+        ``scanned``: each photo's file as it was scanned (a photo replaced since fails);
+        ``replace_gps``: replace the location the photos carry (only for photos GeoScope
+        wrote, moved by the user); ``roots``: the folders opened (a link out of them is
+        not written through)."""
         if not pairs or self.busy():
             return False
         pairs = list(pairs)
         scanned = dict(scanned or {})
 
         def work() -> WriteReport:
+            from geoscope_core.photos.options import WriteOptions
             from geoscope_core.photos.writer import write_locations
 
-            return write_locations(pairs, scanned=scanned)
+            return write_locations(
+                pairs,
+                WriteOptions(overwrite_gps=replace_gps),
+                scanned=scanned,
+                roots=roots,
+            )
 
         self._tasks.start(work, "Writing locations", self._on_written, self._on_failed)
         self.busy_changed.emit()
@@ -110,7 +123,21 @@ def write_question(items: Sequence[PhotoItem]) -> tuple[str, str]:
     """The question (text, details) asked before writing ``items``."""
     n = len(items)
     folders = sorted({str(it.path.parent) for it in items})
-    text = f"Write estimated locations into {n} photo{'s' if n != 1 else ''}?"
+    text = f"Write estimated locations into {count(n, 'photo')}?"
+    radii = [it.prediction.radius_km for it in items if it.prediction is not None]
+    coarse = [r for r in radii if r > COARSE_KM]
+    if coarse:
+        if len(radii) == 1:
+            which = "This location is coarse"
+        elif len(coarse) == len(radii):
+            which = f"All {len(radii):,} locations are coarse"
+        else:
+            which = f"{len(coarse):,} of these {len(radii):,} locations are coarse"
+        text += (
+            f"\n\n{which} (wider than ±{COARSE_KM:g} km, up to ±{max(coarse):,.0f} km): "
+            "written with only the decimals their radius warrants, and the radius itself "
+            "(GPSHPositioningError)."
+        )
     details = (
         "GeoScope writes GPS latitude and longitude (and the place name) into each "
         "photo's metadata, marked as an estimate. The image data is not touched. "

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from geoscope_core.commands.checks import require_extra
 from geoscope_core.errors import ConfigError
 from geoscope_core.runtime.session import PROVIDER_NAMES
 
@@ -27,11 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_extra("PySide6", "desktop", "geoscope app")
     try:
         from geoscope_desktop.app import main
     except ImportError as e:
         raise ConfigError(
-            f"the desktop app needs PySide6: pip install 'geoscope[desktop]' ({e})"
+            f"geoscope app needs the 'desktop' extra (pip install 'geoscope[desktop]'): {e}"
         ) from e
 
     argv: list[str] = []

@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
+    from geoscope_core.commands.checks import output_file, require_extra
     from geoscope_core.errors import DataError
     from geoscope_core.geo.distance import haversine_km
     from geoscope_core.metrics import (
@@ -44,6 +45,12 @@ def run(args: argparse.Namespace) -> int:
     from geoscope_core.scan.pipeline import Scanner
     from geoscope_core.scan.types import ScanOptions
 
+    # refused before the evaluation, not after it
+    if args.json:
+        output_file(args.json, "--json")
+    if args.plot:
+        output_file(args.plot, "--plot", (".png",))
+        require_extra("matplotlib", "plot", "geoscope eval --plot")
     records, problems = read_labels_csv(args.labels, args.root)
     for prob in problems:
         print(f"skipped {prob}")
@@ -114,7 +121,6 @@ def run(args: argparse.Namespace) -> int:
             country = f"  country {100 * cc:5.1f} %" if cc is not None else ""
             print(f"{key[3:]:<6} {name:<22} n={m['n']:<5} acc@1/25/200/750/2500 {acc}{country}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.json}")
     if args.plot:

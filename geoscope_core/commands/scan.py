@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 from geoscope_core.evidence.formats.registry import help_text as track_formats_help
 from geoscope_core.fsio import terminal_text
 from geoscope_core.geo.place import PlaceNames
+from geoscope_core.geo.precision import coordinate_decimals
 from geoscope_core.runtime.session import PROVIDER_NAMES
+from geoscope_core.words import count
 
 #: ``--write`` skips estimates below this calibrated confidence unless told otherwise:
 #: under 0.5 an estimate is more likely wrong than right at the bundle's finest level,
@@ -110,23 +112,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="time-neighbour window in seconds (default 300)",
     )
     ev = parser.add_argument_group("your own evidence (placed by time, before the model)")
+    # one value per flag: "--track walk.gpx PHOTOS" must leave PHOTOS to the photos
     ev.add_argument(
         "--track",
         type=Path,
-        action="extend",
-        nargs="+",
+        action="append",
         default=[],
         metavar="FILE",
-        help=f"GPS track log(s): {track_formats_help()}",
+        help=(
+            f"a GPS track log: {track_formats_help()}; "
+            "repeat for more (--track a.gpx --track b.gpx)"
+        ),
     )
     ev.add_argument(
         "--reference",
         type=Path,
-        action="extend",
-        nargs="+",
+        action="append",
         default=[],
         metavar="DIR",
-        help="more folders of GPS-tagged photos (any device) to place by; not scanned",
+        help="a folder of GPS-tagged photos (any device) to place by, not scanned; repeatable",
     )
     ev.add_argument(
         "--tz",
@@ -205,8 +209,9 @@ def _print_table(results: Sequence[ScanResult], root: Path | None) -> None:
             continue
         names = PlaceNames.of_estimate(p)
         place = ", ".join(x for x in (names.city, names.admin1, p.country or p.country_code) if x)
+        d = min(4, coordinate_decimals(p.radius_km))  # no finer than the radius warrants
         print(
-            f"{r.status.value:9s} {p.lat:9.4f} {p.lon:10.4f} {p.confidence:5.2f} "
+            f"{r.status.value:9s} {p.lat:9.{d}f} {p.lon:10.{d}f} {p.confidence:5.2f} "
             f"{p.radius_km:7.1f}  {place or '-'}  |  {name}"
             + (f"  ({terminal_text(r.reason)})" if r.reason and r.reason != "model" else "")
         )
@@ -239,7 +244,10 @@ def _print_evidence(scanner: Scanner) -> None:
         return
     if ev.track is not None:
         tr = ev.track
-        print(f"track: {len(tr)} fixes from {len(tr.sources)} file(s) ({', '.join(tr.formats)})")
+        print(
+            f"track: {count(len(tr), 'fix', 'fixes')} from {count(len(tr.sources), 'file')}"
+            f" ({', '.join(tr.formats)})"
+        )
         for w in tr.warnings[:5]:
             print(f"  note: {terminal_text(w)}")
     if ev.photo_track is not None:
@@ -307,7 +315,7 @@ def _write(args: argparse.Namespace, results: Sequence[ScanResult]) -> int:
     if below:
         origin = "the default " if args.min_confidence is None else ""
         print(
-            f"skipped {below} estimate(s) below {origin}--min-confidence {threshold:g}"
+            f"skipped {count(below, 'estimate')} below {origin}--min-confidence {threshold:g}"
             + (" (pass --min-confidence 0 to write them)" if args.min_confidence is None else "")
         )
     if report.journal is not None:
@@ -333,6 +341,11 @@ def run(args: argparse.Namespace) -> int:
     from geoscope_core.scan.types import ScanOptions, ScanStatus
 
     t0 = time.perf_counter()
+    if args.out:  # refused before the scan, and never a new folder made of a typo
+        from geoscope_core.commands.checks import output_file
+        from geoscope_core.scan.output import FORMATS
+
+        output_file(args.out, "--out", FORMATS)
     options = ScanOptions(
         evidence=_evidence_options(args),
         references=tuple(args.reference),
@@ -373,7 +386,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out:
         out = write_results(results, args.out, include_serials=args.include_serials)
-        print(f"wrote {len(results)} results to {out}")
+        print(f"wrote {count(len(results), 'result')} to {out}")
     else:
         root = args.photos[0] if len(args.photos) == 1 and args.photos[0].is_dir() else None
         _print_table(results, root)
@@ -384,14 +397,14 @@ def run(args: argparse.Namespace) -> int:
         write_failed = _write(args, results)
 
     if failed:
-        print(f"{len(failed)} file(s) failed:")
+        print(f"{count(len(failed), 'file')} failed:")
         for r in failed:
             print(f"  {terminal_text(r.path)}: {terminal_text(r.error)}")
     _print_evidence(scanner)
     counts = ", ".join(f"{s.value} {scanner.stats.counts[s]}" for s in ScanStatus)
     rate = len(results) / elapsed if elapsed > 0 else 0.0
     print(
-        f"{len(results)} photos in {elapsed:.1f} s ({rate:.1f} photos/s): {counts}; "
+        f"{count(len(results), 'photo')} in {elapsed:.1f} s ({rate:.1f} photos/s): {counts}; "
         f"{scanner.stats.cached} from cache; model {predictor.model_id} on {predictor.provider}"
     )
     return 1 if failed or write_failed else 0

@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from geoscope_core.errors import ConfigError
+    from geoscope_core.errors import ConfigError, DataError
     from geoscope_core.evidence.summary import format_summary, summarize
     from geoscope_core.evidence.tracks import TrackError, load_track
 
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     for path in args.files:
         try:
             s = summarize(load_track(path), args.max_gap)
-        except TrackError as e:
+        except (TrackError, DataError) as e:
             print(f"geoscope track: error: {e}", file=sys.stderr)
             failed += 1
             continue
@@ -47,4 +47,5 @@ def run(args: argparse.Namespace) -> int:
             print(format_summary(str(path), s))
     if args.json:
         print(json.dumps(out if len(out) != 1 else out[0], indent=1))
-    return 1 if failed else 0
+    # bad input exits 2, as in every other command (the good files are still summarised)
+    return 2 if failed else 0

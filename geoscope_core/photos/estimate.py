@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import replace
 from typing import Any
 
 from geoscope_core.geo.countries import country_alpha3
 from geoscope_core.geo.places import PlaceNames, names_at
+from geoscope_core.geo.precision import round_to_radius
 from geoscope_core.photos.tags import ESTIMATE_NOTE_PREFIX, Field
 from geoscope_core.prediction import Prediction, Source
 
@@ -26,6 +28,17 @@ log = logging.getLogger(__name__)
 
 #: Sources that place a photo by its time, so have a fix time (and maybe an altitude).
 BY_TIME = (Source.TRACK, Source.NEIGHBORS)
+
+
+def as_written(prediction: Prediction) -> Prediction:
+    """``prediction`` with its point no finer than its radius warrants
+    (``geo.precision.round_to_radius``): what is written, named and journaled. A
+    placement by time is a fix (interpolated between the track's), written whole as
+    ExifTool's geotagging writes it."""
+    if prediction.source in BY_TIME:
+        return prediction
+    lat, lon = round_to_radius(prediction.lat, prediction.lon, prediction.radius_km)
+    return replace(prediction, lat=lat, lon=lon)
 
 
 def place_for(prediction: Prediction) -> PlaceNames:

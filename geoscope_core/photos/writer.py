@@ -43,7 +43,7 @@ from geoscope_core.fsio import (
 )
 from geoscope_core.geo.places import PlaceNames
 from geoscope_core.photos import editors
-from geoscope_core.photos.estimate import estimate_values, iptc_alpha3, place_for
+from geoscope_core.photos.estimate import as_written, estimate_values, iptc_alpha3, place_for
 from geoscope_core.photos.journal import (
     ChangeKind,
     JournalEntry,
@@ -157,7 +157,7 @@ def _write_one(
             f"symbolic link to {path_text(real)}, outside the folders named "
             "(--follow-links writes through it)",
         )
-    result = _write_real(real, prediction, options, journal, scanned)
+    result = _write_real(real, as_written(prediction), options, journal, scanned)
     return replace(result, path=Path(path))
 
 

@@ -77,3 +77,17 @@ def test_sample_track_places_the_photo_taken_on_it(tmp_path: Path) -> None:
     assert placed.reason == "track, 5 s from a fix"
     want = _route_point(1055 / 1800)
     assert np.hypot(placed.lat - want[0], placed.lon - want[1]) < 2e-4
+
+
+def test_the_demo_says_which_photo_is_drawn_and_where_each_answer_comes_from(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert samples.main([str(tmp_path / "s")]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() == str(tmp_path / "s")  # the path alone on stdout, for the Makefile
+    lines = {ln.split(":")[0].strip(): ln for ln in err.splitlines()[1:]}
+    assert "draws, of no real place" in lines["mountain_lake.jpg"]
+    assert "status 'exif'" in lines["mountain_lake_with_gps.jpg"]
+    assert "status 'track'" in lines["mountain_lake_on_track.jpg"]
+    real = [n for n in ("grace_hopper.jpg", "china.jpg", "flower.jpg") if n in lines]
+    assert all("a real photo" in lines[n] for n in real)

@@ -19,9 +19,11 @@ from geoscope_desktop.items import (
     PhotoItem,
     PhotoStatus,
     ProgressMeter,
+    estimate_text,
     format_duration,
     format_km,
     format_latlon,
+    is_unsure,
     place_text,
 )
 from geoscope_desktop.mapdata import circle_points, world_outlines
@@ -94,7 +96,11 @@ def test_text_helpers() -> None:
     assert place_text(replace(_pred(), radius_km=900.0)) == "Croatia"
     assert place_text(Candidate(1, 2, 0.5, country_code="FR")) == "FR"
     assert place_text(None) == ""
-    assert format_latlon(-33.8688, 151.2093) == "33.8688° S, 151.2093° E"
+    assert format_latlon(-33.8688, 151.2093) == "33.86880° S, 151.20930° E"  # a fix
+    # no finer than the radius: a continent-wide guess shows whole degrees
+    assert format_latlon(-13.3456789, -77.9123456, 2164.0) == "13° S, 78° W"
+    assert format_latlon(-13.3456789, -77.9123456, 25.0) == "13.35° S, 77.91° W"
+    assert format_latlon(-13.3456789, -77.9123456, 0.011) == "13.34568° S, 77.91235° W"
     assert format_km(0.35) == "350 m" and format_km(1234) == "1,234 km"
     assert format_duration(42) == "0:42" and format_duration(3723) == "1:02:03"
 
@@ -262,3 +268,12 @@ def test_missing_qt_system_libraries_are_named_with_their_packages(
     monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
     assert app.main(["--self-test"]) == 2
     assert "apt-get install libxcb-cursor0" in capsys.readouterr().err
+
+
+def test_unsure_is_said_where_the_model_does_not_know() -> None:
+    weak = replace(_pred(conf=0.19), radius_km=2164.0)
+    assert is_unsure(weak) and estimate_text(weak) == "unsure: confidence 19% · within ±2,164 km"
+    assert not is_unsure(_pred(conf=0.62))
+    assert estimate_text(_pred(conf=0.62)) == "confidence 62% · within ±120 km"
+    # a placement by the user's own evidence is never the model's doubt
+    assert not is_unsure(replace(weak, source=Source.TRACK))

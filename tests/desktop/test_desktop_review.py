@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
+from geoscope_core.geo.precision import round_to_radius
 from geoscope_desktop.items import PhotoStatus
 from geoscope_desktop.main_window import MainWindow
 from geoscope_desktop.photo_model import Filter
@@ -77,8 +78,9 @@ def test_end_to_end_scan_accept_write_undo(qtbot: Any, window: MainWindow, tmp_p
         now = window.model.item_for(it.path)
         assert now.status is PhotoStatus.WRITTEN, now.message
         lat, lon = gps_of(it.path)  # type: ignore[misc]
-        assert lat == pytest.approx(it.prediction.lat, abs=1e-4)
-        assert lon == pytest.approx(it.prediction.lon, abs=1e-4)
+        # as finely as the estimate's radius warrants
+        want = round_to_radius(it.prediction.lat, it.prediction.lon, it.prediction.radius_km)
+        assert (lat, lon) == pytest.approx(want, abs=1e-6)
         assert sha(it.path) != originals[it.path]
     assert sha(folder / "DSCN0010.jpg") == originals[folder / "DSCN0010.jpg"]
     assert window.acts.undo.isEnabled()
@@ -177,14 +179,14 @@ def test_read_only_folder_write_fails_per_file_without_crashing(
             assert it.status is PhotoStatus.ACCEPTED and it.message, it
             assert sha(p) == before[p]
         dialogs: FakeDialogs = window.dialogs  # type: ignore[assignment]
-        assert dialogs.infos and "0 photo(s)" in dialogs.infos[-1][1]
+        assert dialogs.infos and "Wrote 0 photos;" in dialogs.infos[-1][1]
     finally:
         folder.chmod(0o755)
         for p in photos:
             p.chmod(0o644)
 
 
-def test_corrections_from_alternatives_and_map_click(
+def test_corrections_from_alternatives_and_place_here(
     qtbot: Any, window: MainWindow, tmp_path: Path
 ) -> None:
     folder = tmp_path / "c"
@@ -203,7 +205,7 @@ def test_corrections_from_alternatives_and_map_click(
     assert (moved.prediction.lat, moved.prediction.lon) == (second.lat, second.lon)
     assert moved.corrected and window.detail.revert_btn.isEnabled()
 
-    # a real click on the map, at Zagreb: the estimate moves there and is named
+    # a click on the map moves nothing; "Place Here" at Zagreb moves it there, named
     window.map.focus_on(45.815, 15.982, 200)
     window.map.centerOn(15.982, -45.815)
     coarse = window.map.km_per_pixel()
@@ -213,6 +215,10 @@ def test_corrections_from_alternatives_and_map_click(
     qtbot.wait(10)
     pos = window.map.view_point(45.815, 15.982)
     qtbot.mouseClick(window.map.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert window.model.item_for(photo) == moved
+    (place_here,) = [a for a in window.map.context_menu(pos).actions() if "Here" in a.text()]
+    assert place_here.isEnabled()
+    place_here.trigger()
     clicked = window.model.item_for(photo).prediction
     assert clicked.lat == pytest.approx(45.815, abs=0.05)
     assert clicked.lon == pytest.approx(15.982, abs=0.05)

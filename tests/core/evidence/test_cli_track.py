@@ -29,6 +29,6 @@ def test_track_summary_of_a_real_track(capsys: pytest.CaptureFixture[str]) -> No
 
 def test_track_reports_unreadable_files(capsys: pytest.CaptureFixture[str]) -> None:
     bad = data_dir() / "tracks" / "tracks" / "marchyman" / "BadTrack.GPX"
-    assert main(["track", str(bad)]) == 1
+    assert main(["track", str(bad)]) == 2  # bad input exits 2, as every command
     err = capsys.readouterr().err
     assert "BadTrack.GPX" in err and "not well-formed" in err

@@ -22,10 +22,11 @@ VOLATILE_KEYS = {
 }
 
 #: Reykjavik: west of Greenwich, so the W longitude reference is exercised; the names
-#: are the place that contains the point (the writer names the point itself).
+#: are the place that contains the point (the writer names the point itself). Its point
+#: has the decimals its 25 km radius warrants (geo.precision), so it is written as is.
 PREDICTION = Prediction(
-    lat=64.1466,
-    lon=-21.9426,
+    lat=64.14,
+    lon=-21.93,
     confidence=0.42,
     radius_km=25.0,
     city="Reykjavík",

@@ -139,7 +139,7 @@ def test_cli_scan_with_track_writes_marked_estimates(
     )
     text = capsys.readouterr().out
     assert rc == 0, text
-    assert "track: 21 fixes from 1 file(s)" in text
+    assert "track: 21 fixes from 1 file " in text
     assert "exif 0, track 2, neighbors 0, predicted 1, error 0" in text
     rows = {Path(d["path"]).name: d for d in json.loads(out.read_text())}
     assert rows["b.jpg"]["status"] == "track" and "from --tz" in rows["b.jpg"]["reason"]
