@@ -198,7 +198,7 @@ def test_tracks_and_clock_offsets_come_back_with_the_folder(
     assert len(again.map.markers.tracks) == 1  # drawn at once
     assert scan(qtbot, again) is False
     placed = again.model.item_for(canon)
-    assert placed.prediction.source is Source.TRACK and "clock +300 s" in placed.result.reason
+    assert placed.prediction.source is Source.TRACK and "clock +0:05:00" in placed.result.reason
     # another folder gets none of them
     other = tmp_path / "other"
     copy_geo_photos(other, 1)

@@ -95,7 +95,7 @@ def test_write_default_threshold_is_printed_with_the_count(tmp_path: Path, capsy
     before = photo.read_bytes()
     assert main(["scan", str(photo), "--model", str(unsure), "--write", "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "skipped 1 estimate(s) below the default --min-confidence 0.5" in out
+    assert "skipped 1 estimate below the default --min-confidence 0.5" in out
     assert photo.read_bytes() == before
 
 
