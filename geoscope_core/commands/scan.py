@@ -195,6 +195,8 @@ def _print_table(results: Sequence[ScanResult], root: Path | None) -> None:
             continue
         names = PlaceNames.of_estimate(p)
         place = ", ".join(x for x in (names.city, names.admin1, p.country or p.country_code) if x)
+        if p.unsure:  # the model does not know: its guess is no place to go by
+            place = f"unsure (best guess {place or '-'})"
         print(
             f"{r.status.value:9s} {p.lat:9.4f} {p.lon:10.4f} {p.confidence:5.2f} "
             f"{p.radius_km:7.1f}  {place or '-'}  |  {name}"

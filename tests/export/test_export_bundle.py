@@ -96,12 +96,11 @@ def test_training_decodes_as_the_bundle_does(fp32_bundle: Path) -> None:
     bundle = load_bundle(fp32_bundle)
     spec = bundle.manifest.decoding
     runtime = Decoder.from_bundle(bundle)
-    runtime = runtime.with_manifest(decoding_for(bundle.manifest, refine=Refine.WEIGHTED))
     cells = {
         lv.name: CellSet.from_labels(lv.name, bundle.labels(lv.name))
         for lv in bundle.manifest.levels
     }
-    training = cell_decoder(cells, spec.refine_k, spec.refine_radius_km)
+    training = cell_decoder(cells, spec)
     assert training.chain == runtime.chain == ("country", "cell")
     rng = np.random.default_rng(5)
     logits = {n: rng.normal(0, 3, (20, len(cells[n]))) for n in cells}
@@ -229,3 +228,24 @@ def test_a_bundle_with_views_is_validated_as_the_runtime_runs_it(
     assert not np.allclose(centre, predictor.embed(photos.pixels), atol=1e-4)
     with pytest.raises(ConfigError, match="views"):
         ExportConfig(views=("middle",))
+
+
+def test_export_copies_the_models_decoding_verbatim(
+    tiny_cnn_checkpoint: Path, tmp_path: Path
+) -> None:
+    """The run's decoding.json (what training validated) is the manifest's decoding, field
+    for field: the exporter adds no default of its own."""
+    import shutil
+
+    from geoscope_core.runtime.manifest import DecodingSpec
+    from geoscope_core.training.checkpoint import load_config_of
+
+    written = json.loads((tiny_cnn_checkpoint / "decoding.json").read_text())
+    assert DecodingSpec.from_dict(written) == load_config_of(tiny_cnn_checkpoint).decoding_spec()
+    run = tmp_path / "run"
+    shutil.copytree(tiny_cnn_checkpoint, run)
+    odd = DecodingSpec(beam=7, top_k=2, refine=Refine.WEIGHTED, refine_k=4,
+                       refine_radius_km=321.0, min_radius_km=12.0, unsure_below=0.05)  # fmt: skip
+    (run / "decoding.json").write_text(json.dumps(odd.to_dict()))
+    out = export_bundle(run, tmp_path / "b", ExportConfig(quantize="none", validate=False))
+    assert Manifest.read(out / "manifest.json").decoding == odd
