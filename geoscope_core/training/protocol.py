@@ -149,10 +149,16 @@ def build_fold(
     )
 
 
-def decode_fold(fold: Fold, tau: float, temperature: float) -> Answers:
-    """The fold's answers with logit adjustment ``tau`` and ``temperature``."""
+def decode_fold(
+    fold: Fold, tau: float, temperature: float, min_similarity: float | None = None
+) -> Answers:
+    """The fold's answers with logit adjustment ``tau``, ``temperature`` and (when given)
+    the gallery's ``min_similarity`` instead of the config's."""
     logits = {lv: lg - tau * fold.priors[lv] for lv, lg in fold.logits.items()}
-    decoder = fold.decoder.with_manifest(replace(fold.decoder.manifest, temperature=temperature))
+    m = fold.decoder.manifest
+    if min_similarity is not None:
+        m = replace(m, decoding=replace(m.decoding, gallery_min_similarity=min_similarity))
+    decoder = fold.decoder.with_manifest(replace(m, temperature=temperature))
     preds = decoder.decode_many(logits, fold.embeddings)
     return Answers(
         np.array([p.lat for p in preds]),
@@ -327,11 +333,13 @@ def run_protocol(
     features: FeatureFn,
     taus: Sequence[float] = (0.0,),
     same_source: bool = True,
+    min_similarities: Sequence[float] = (),
 ) -> dict[str, Any]:
     """Leave-one-source-out over the ``world`` sets; returns the report (see module doc).
 
     ``features`` maps samples to frozen features [N, F]; ``taus``: logit adjustments to
-    try, the one with the best macro GeoScore is kept (ties: the smaller)."""
+    try, and ``min_similarities`` the gallery's thresholds (none: the config's); the pair
+    with the best macro GeoScore is kept (ties: the smaller tau, the config's threshold)."""
     if not isinstance(config, CnnConfig):
         raise ConfigError("the out-of-source protocol trains classifier heads (model_type cnn)")
     pool = load_samples(config, config.train_split)
@@ -358,13 +366,21 @@ def run_protocol(
 
     # logit adjustment and temperature, out of source
     by_tau: dict[str, Any] = {}
+    sims = tuple(min_similarities) if config.gallery and min_similarities else (None,)
+    best: tuple[float, float | None, float] = (taus[0], sims[0], 1.0)
+    best_score = -np.inf
     for tau in taus:
         t = fit_temperature(folds, tau)
-        per = {f.name: source_metrics(decode_fold(f, tau, t), f.samples) for f in folds}
-        by_tau[f"{tau:g}"] = {"temperature": t, "macro": macro(per)}
-    tau = max(taus, key=lambda x: (by_tau[f"{x:g}"]["macro"]["geoscore"], -x))
-    temperature = by_tau[f"{tau:g}"]["temperature"]
-    answers = {f.name: decode_fold(f, tau, temperature) for f in folds}
+        for sim in sims:
+            per = {f.name: source_metrics(decode_fold(f, tau, t, sim), f.samples) for f in folds}
+            key = f"{tau:g}" + ("" if sim is None else f" sim {sim:g}")
+            by_tau[key] = {"temperature": t, "min_similarity": sim, "macro": macro(per)}
+            if by_tau[key]["macro"]["geoscore"] > best_score + 1e-9:
+                best, best_score = (tau, sim, t), by_tau[key]["macro"]["geoscore"]
+    tau, sim, temperature = best
+    if sim is not None:
+        config = replace(config, gallery_min_similarity=sim)
+    answers = {f.name: decode_fold(f, tau, temperature, sim) for f in folds}
 
     # error radius: conformal per confidence bin, each source weighing the same; the
     # coverage of each source is measured with a radius fitted on the other sources
@@ -403,6 +419,7 @@ def run_protocol(
         "config": config.to_dict(),
         "held_out": names,
         "tau": tau,
+        "gallery_min_similarity": config.gallery_min_similarity,
         "temperature": temperature,
         "by_tau": by_tau,
         "per_source": per_source,
@@ -526,7 +543,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"# Out-of-source report: {report['config']['name']}",
         "",
         f"Each `world` source held out in turn; logit adjustment tau {report['tau']:g}, "
-        f"temperature {report['temperature']:.3f}, both chosen out of source.",
+        f"gallery similarity threshold {report['gallery_min_similarity']:g}, "
+        f"temperature {report['temperature']:.3f}, all chosen out of source.",
         "",
         "## Held out, per source",
         "",
@@ -560,12 +578,13 @@ def markdown(report: dict[str, Any]) -> str:
             for b in bins
         )
         lines.append(f"- {name}: {text}")
-    lines += ["", "## Logit adjustment tried (macro)", ""]
+    lines += ["", "## Logit adjustment (and gallery threshold) tried (macro)", ""]
     for tau, v in report["by_tau"].items():
         m = v["macro"]
         lines.append(
-            f"- tau {tau}: GeoScore {m['geoscore']:.0f}, @750 {_pct(m['acc_km']['750'])}, "
-            f"@2500 {_pct(m['acc_km']['2500'])}, max share ratio {m['max_share_ratio']}"
+            f"- tau {tau}, temperature {v['temperature']:.2f}: GeoScore {m['geoscore']:.0f}, "
+            f"@750 {_pct(m['acc_km']['750'])}, @2500 {_pct(m['acc_km']['2500'])}, "
+            f"max share ratio {m['max_share_ratio']}"
         )
     lines += [
         "",
@@ -617,21 +636,6 @@ def features_from_file(path: Path) -> FeatureFn:
     return lookup
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, required=True, help="cnn training config JSON")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--out", type=Path, required=True, help="folder of the report")
-    parser.add_argument(
-        "--features",
-        type=Path,
-        default=None,
-        help=".npz of precomputed features (paths, features); default: the "
-        "config's frozen backbone through the feature cache",
-    )
-    parser.add_argument("--taus", default="0", help="logit adjustments to try, e.g. 0,0.5,1")
-    parser.add_argument("--no-same-source", action="store_true", help="skip the secondary table")
-
-
 def run(args: argparse.Namespace) -> int:
     from geoscope_core.training.config import load_config
 
@@ -650,17 +654,23 @@ def run(args: argparse.Namespace) -> int:
         taus = tuple(float(t) for t in str(args.taus).split(",") if t.strip())
     except ValueError as e:
         raise ConfigError(f"--taus must be numbers: {args.taus!r}") from e
-    report = run_protocol(config, features, taus or (0.0,), not args.no_same_source)
+    try:
+        sims = tuple(float(t) for t in str(args.gallery_min_sims).split(",") if t.strip())
+    except ValueError as e:
+        raise ConfigError(f"--gallery-min-sims must be numbers: {args.gallery_min_sims!r}") from e
+    report = run_protocol(config, features, taus or (0.0,), not args.no_same_source, sims)
     write_report(report, args.out)
     sys.stdout.write(markdown(report))
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from geoscope_core.commands.train import add_arguments
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(parser)
     logging.basicConfig(level=logging.INFO)
-    return run(parser.parse_args(argv))
+    return run(parser.parse_args(["protocol", *(argv if argv is not None else sys.argv[1:])]))
 
 
 if __name__ == "__main__":

@@ -77,7 +77,8 @@ def _config(csv: Path, **kw: object) -> CnnConfig:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     csv = _write_labels(tmp_path_factory.mktemp("loso"))
-    return run_protocol(_config(csv), _region_features, taus=(0.0, 1.0))
+    config = _config(csv, gallery=True, refine="top")
+    return run_protocol(config, _region_features, taus=(0.0, 1.0), min_similarities=(-1.0, 0.9))
 
 
 def test_every_world_source_is_held_out_once_with_all_its_photos(report: dict) -> None:
@@ -115,7 +116,11 @@ def test_report_carries_radius_coverage_auc_shares_and_calibration(
     assert cal["logit_adjust_tau"] in (0.0, 1.0) and cal["temperature"] > 0
     radii = cal["error_model"]["radius_km"]
     assert radii == sorted(radii, reverse=True)
-    assert set(report["by_tau"]) == {"0", "1"}
+    assert set(report["by_tau"]) == {"0 sim -1", "0 sim 0.9", "1 sim -1", "1 sim 0.9"}
+    chosen = report["by_tau"][f"{report['tau']:g} sim {report['gallery_min_similarity']:g}"]
+    assert chosen["macro"]["geoscore"] == max(
+        v["macro"]["geoscore"] for v in report["by_tau"].values()
+    )
     assert set(report["same_source_val"]) == {"src_a", "src_b", "src_c"}
     write_report(report, tmp_path)
     assert json.loads((tmp_path / "calibration.json").read_text()) == cal
