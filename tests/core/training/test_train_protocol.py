@@ -181,3 +181,52 @@ def test_rebalance_caps_a_dense_source() -> None:
     w = rebalance(np.ones(10), groups, 0.0)
     assert w[:8].sum() == pytest.approx(w[8]) == pytest.approx(w[9])
     assert rebalance(np.ones(10), groups, 1.0) == pytest.approx(np.ones(10))
+
+
+def test_the_recipe_owns_its_decoding_and_balances_sources_and_countries() -> None:
+    from geoscope_core.errors import ConfigError
+    from geoscope_core.runtime.manifest import Refine
+    from geoscope_core.training.cnn import sample_weights
+
+    spec = CnnConfig(gallery=True, refine="top", gallery_min_similarity=0.8).decoding_spec()
+    assert spec.refine is Refine.TOP and spec.gallery == "gallery.npz"
+    assert spec.gallery_min_similarity == 0.8 and spec.refine_k == CnnConfig().refine_top_k
+    with pytest.raises(ConfigError):
+        CnnConfig(refine="median")
+    with pytest.raises(ConfigError):
+        CnnConfig(source_power=1.5)
+    samples = [Sample(Path(f"{i}"), 45.0, 15.0 + i, "HR", "dense") for i in range(8)]
+    samples += [
+        Sample(Path("a"), 40.7, -74.0, "US", "a"),
+        Sample(Path("b"), 35.7, 139.7, "JP", "b"),
+    ]
+    w = sample_weights(CnnConfig(source_power=0.0), samples)
+    assert w[:8].sum() == pytest.approx(w[8]) == pytest.approx(w[9])
+    w = sample_weights(CnnConfig(country_power=0.0), samples)
+    assert w[:8].sum() == pytest.approx(w[8])
+    assert sample_weights(CnnConfig(), samples) == pytest.approx(np.ones(10))
+
+
+def test_logit_adjustment_lowers_each_label_by_tau_log_prior() -> None:
+    from geoscope_core.geo.cells import CellSet
+    from geoscope_core.training.cnn import adjust_logits, fit_heads, head_logits, log_priors
+
+    cells = {"cell": CellSet.from_labels("cell", [
+        {"id": "a", "name": "a", "parent": "FR", "lat": 48.0, "lon": 2.0, "population": 0,
+         "country_code": "FR"},
+        {"id": "b", "name": "b", "parent": "JP", "lat": 35.0, "lon": 139.0, "population": 0,
+         "country_code": "JP"},
+    ])}  # fmt: skip
+    targets = [np.array([[1.0, 0.0]] * 9 + [[0.0, 1.0]], dtype=np.float32)]
+    priors = log_priors(["cell"], targets, np.ones(10))
+    np.testing.assert_allclose(np.exp(priors["cell"]), [0.9, 0.1])
+    feats = np.random.default_rng(0).normal(size=(10, 4)).astype(np.float32)
+    net = fit_heads(
+        CnnConfig(epochs=2, hidden_dim=0, dropout=0.0), feats, cells, targets, np.ones(10)
+    )
+    before = head_logits(net, feats)["cell"]
+    adjust_logits(net, priors, 0.5)
+    after = head_logits(net, feats)["cell"]
+    np.testing.assert_allclose(
+        after - before, -0.5 * priors["cell"][None, :] + 0 * before, atol=1e-5
+    )
