@@ -277,6 +277,10 @@ def _build(
                 "the model decodes with a gallery: export it as a classifier with gallery_dim"
             )
         _write_gallery(root / decoding.gallery, shipped, heads[-1], spec, config, decoding)
+    elif config.gallery_dim:
+        raise ExportError(
+            "gallery_dim given but the model decodes without a gallery (train it with gallery=true)"
+        )
     logit_scale = float(model.logit_scale) if zero_shot else 1.0
 
     metrics: dict[str, Any] = {}
