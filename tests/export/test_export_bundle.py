@@ -90,7 +90,7 @@ def test_runtime_loads_and_predicts(fp32_bundle: Path) -> None:
 def test_training_decodes_as_the_bundle_does(fp32_bundle: Path) -> None:
     """Training's validation decoder and the exported bundle's give the same answers."""
     from geoscope_core.geo.cells import CellSet
-    from geoscope_core.runtime.decoding import Decoder, decoding_for
+    from geoscope_core.runtime.decoding import Decoder
     from geoscope_core.training.cnn import cell_decoder
 
     bundle = load_bundle(fp32_bundle)
@@ -249,3 +249,25 @@ def test_export_copies_the_models_decoding_verbatim(
     (run / "decoding.json").write_text(json.dumps(odd.to_dict()))
     out = export_bundle(run, tmp_path / "b", ExportConfig(quantize="none", validate=False))
     assert Manifest.read(out / "manifest.json").decoding == odd
+
+
+def test_out_of_source_calibration_goes_into_the_manifest(
+    tiny_cnn_checkpoint: Path, tmp_path: Path
+) -> None:
+    """The protocol's calibration.json (temperature, radius, unsure threshold) is the
+    bundle's; one fitted with another logit adjustment than the heads carry is refused."""
+    from geoscope_core.runtime.manifest import ErrorModel
+
+    cal = {"logit_adjust_tau": 0.0, "temperature": 3.5, "unsure_below": 0.2,
+           "error_model": {"confidence": [0.0, 0.1], "radius_km": [5000.0, 900.0]}}  # fmt: skip
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps(cal))
+    config = ExportConfig(quantize="none", validate=False, oos_calibration=path)
+    out = export_bundle(tiny_cnn_checkpoint, tmp_path / "b", config)
+    m = Manifest.read(out / "manifest.json")
+    assert m.temperature == 3.5 and m.decoding.unsure_below == 0.2
+    assert m.error_model == ErrorModel((0.0, 0.1), (5000.0, 900.0))
+    assert m.metrics["calibration"] == cal
+    path.write_text(json.dumps({**cal, "logit_adjust_tau": 0.5}))
+    with pytest.raises(ExportError, match="logit adjustment"):
+        export_bundle(tiny_cnn_checkpoint, tmp_path / "c", config)
