@@ -94,8 +94,9 @@ def adjust_logits(net: GeoClassifier, priors: dict[str, np.ndarray], tau: float)
     """Logit adjustment baked into the heads: each level's bias lowered by ``tau * log
     prior`` (``priors`` from :func:`log_priors`), so the exported graph answers with it."""
     for lv, lp in priors.items():
-        bias = net.head[lv].bias
-        bias -= torch.from_numpy(tau * lp).to(bias.dtype).to(bias.device)
+        head = net.head[lv]
+        assert isinstance(head, nn.Linear)  # for the type checker: the heads are Linear
+        head.bias.sub_(torch.from_numpy(tau * lp).to(head.bias.dtype).to(head.bias.device))
 
 
 def build_cells(

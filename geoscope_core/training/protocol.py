@@ -265,7 +265,7 @@ def fit_error_model(
 def _weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
     order = np.argsort(x)
     cum = np.cumsum(w[order]) / w.sum()
-    return float(x[order][min(np.searchsorted(cum, q), len(x) - 1)])
+    return float(x[order][min(int(np.searchsorted(cum, q)), len(x) - 1)])
 
 
 def unsure_below(model: ErrorModel, radius_km: float = UNSURE_RADIUS_KM) -> float:
@@ -287,8 +287,9 @@ def source_metrics(
         ans.lat, ans.lon, tlat, tlon, list(ans.country_code), true_cc, pred_radius_km=radius
     )
     out.pop("admin1_acc"), out.pop("city_acc")
-    out["country_acc_mean_over_countries"] = country_mean_accuracy(ans.country_code, true_cc)
-    out["shares"] = answer_shares(ans.country_code, true_cc)
+    pred_cc = [str(c) for c in ans.country_code]
+    out["country_acc_mean_over_countries"] = country_mean_accuracy(pred_cc, true_cc)
+    out["shares"] = answer_shares(pred_cc, true_cc)
     d = np.asarray(haversine_km(ans.lat, ans.lon, tlat, tlon))
     out["confidence_auc"] = auc(ans.confidence, d <= AUC_KM)
     return out
