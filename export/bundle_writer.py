@@ -21,12 +21,13 @@ from typing import Any, cast
 
 import numpy as np
 
-from geoscope_core.errors import DataError, ExportError
+from geoscope_core.errors import BundleError, DataError, ExportError
 from geoscope_core.runtime.manifest import (
     IMAGE_ENCODER,
     MANIFEST_NAME,
     BundleKind,
     DecodingSpec,
+    ErrorModel,
     Manifest,
     PreprocessSpec,
     hash_bundle_files,
@@ -49,8 +50,6 @@ from geoscope_export.quantize import (
 from geoscope_export.text_export import export_text
 from geoscope_export.validation import validate_on_photos
 
-#: The bundle file of a classifier's retrieval gallery (``runtime.gallery``).
-GALLERY_FILE = "gallery.npz"
 log = logging.getLogger(__name__)
 
 PARITY_PHOTOS = 8
@@ -74,7 +73,7 @@ def export_bundle(checkpoint: Path, out: Path, config: ExportConfig | None = Non
 
 def _checkpoint_facts(checkpoint: Path) -> dict[str, Any]:
     facts: dict[str, Any] = {"checkpoint": checkpoint.name}
-    for name in ("config.json", "arch.json", "metrics.json"):
+    for name in ("config.json", "arch.json", "metrics.json", "decoding.json"):
         path = checkpoint / name
         if path.is_file():
             try:
@@ -144,14 +143,32 @@ def _versions() -> dict[str, str]:
     }
 
 
-def zero_shot_decoding(config: ExportConfig, train_cfg: dict[str, Any]) -> tuple[int, DecodingSpec]:
-    """Cities per country of a zero-shot bundle's city level, and its decoding: as its
-    training run validated, a beam of ``top_countries`` over ``top_cities`` cities per
-    country unless ``config`` names the cities (the runtime's beam and 30 cities
-    without a training run)."""
-    cities = config.cities_per_country or int(train_cfg.get("top_cities", 30))
-    beam = int(train_cfg.get("top_countries", DecodingSpec.beam))
-    return cities, DecodingSpec(beam=beam, cities_per_country=cities)
+def model_decoding(kind: BundleKind, training: dict[str, Any]) -> DecodingSpec:
+    """The decoding the model owns, as its training run validated it: the run's
+    ``decoding.json``; for a run written before it, its config's ``decoding_spec()``;
+    without a run, the model type's default config's. The exporter adds nothing."""
+    from geoscope_core.training.config import ClipConfig, CnnConfig, config_from_dict
+
+    if training.get("decoding") is not None:
+        try:
+            return DecodingSpec.from_dict(training["decoding"])
+        except BundleError as e:
+            raise ExportError(f"the run's decoding.json: {e}") from e
+    if training.get("config"):
+        return config_from_dict(training["config"]).decoding_spec()
+    return (ClipConfig() if kind is BundleKind.ZERO_SHOT else CnnConfig()).decoding_spec()
+
+
+def zero_shot_decoding(config: ExportConfig, training: dict[str, Any]) -> tuple[int, DecodingSpec]:
+    """Cities per country of a zero-shot bundle's city level, and its decoding: the
+    model's (:func:`model_decoding`), with ``config.cities_per_country`` when the user
+    names another number of cities."""
+    decoding = model_decoding(BundleKind.ZERO_SHOT, training)
+    if config.cities_per_country:
+        decoding = replace(decoding, cities_per_country=config.cities_per_country)
+    if decoding.cities_per_country is None:
+        raise ExportError("the model's decoding names no cities per country")
+    return decoding.cities_per_country, decoding
 
 
 def _build(
@@ -209,15 +226,13 @@ def _build(
     text_spec = None
     embeddings: dict[str, np.ndarray] = {}
     decoding: DecodingSpec
-    # the training run's decoding settings (its validation measured them)
-    train_cfg = training.get("config") or {}
     if zero_shot:
         from geoscope_core.geo.gazetteer import get_gazetteer
         from geoscope_core.geo.labelsets import level_rows, zero_shot_places
         from geoscope_export.label_embeddings import label_embeddings, to_float16
 
         gaz = get_gazetteer()
-        cities, decoding = zero_shot_decoding(config, train_cfg)
+        cities, decoding = zero_shot_decoding(config, training)
         places = zero_shot_places(gaz, config.levels, cities)
         rows_by_level = level_rows(places)
         for name, rows in rows_by_level.items():
@@ -236,13 +251,7 @@ def _build(
         rows_by_level = {name: list(rows) for name, rows in model.level_labels().items()}
         if not rows_by_level:
             raise ExportError("a classifier model returned no level labels")
-        # its refinement, TOP until validation on real photos picks between the two
-        decoding = DecodingSpec(
-            refine_k=int(train_cfg.get("refine_top_k", DecodingSpec.refine_k)),
-            refine_radius_km=float(
-                train_cfg.get("refine_radius_km", DecodingSpec.refine_radius_km)
-            ),
-        )
+        decoding = model_decoding(BundleKind.CLASSIFIER, training)
     levels = level_specs(kind, rows_by_level)
     heads: list[ev.LevelHead] = []
     for level in levels:
@@ -257,17 +266,20 @@ def _build(
                 )
         _write_json(root / level.labels, rows)
         heads.append(ev.LevelHead(level.name, rows, level.output, embeddings.get(level.name)))
-    decoding = replace(decoding, level=levels[-1].name)
 
     # -- the shipped image encoder ----------------------------------------------------------
     shipped = root / IMAGE_ENCODER
     quant = _quantize_image(fp32, shipped, config, calib)
     quant["parity_fp32"] = parity.to_dict()
-    if config.gallery_dim and not zero_shot:
-        decoding = replace(
-            decoding,
-            gallery=_write_gallery(root, shipped, heads[-1], spec, config),
-            gallery_top_cells=config.gallery_top_cells,
+    if decoding.gallery is not None:
+        if zero_shot or not config.gallery_dim:
+            raise ExportError(
+                "the model decodes with a gallery: export it as a classifier with gallery_dim"
+            )
+        _write_gallery(root / decoding.gallery, shipped, heads[-1], spec, config, decoding)
+    elif config.gallery_dim:
+        raise ExportError(
+            "gallery_dim given but the model decodes without a gallery (train it with gallery=true)"
         )
     logit_scale = float(model.logit_scale) if zero_shot else 1.0
 
@@ -309,17 +321,58 @@ def _build(
         metrics=metrics,
         description=description,
     )
+    calibration = _calibration(config, decoding, training)
+    if calibration is not None:
+        manifest = replace(
+            manifest,
+            temperature=calibration[0],
+            error_model=calibration[1],
+            decoding=replace(manifest.decoding, unsure_below=calibration[2]),
+            metrics={**manifest.metrics, "calibration": calibration[3]},
+        )
     if val is not None:
-        manifest = validate_on_photos(root, manifest, fp32, val, heads, config)
+        manifest = validate_on_photos(
+            root, manifest, fp32, val, heads, config, fit_calibration=calibration is None
+        )
     manifest.write(root / MANIFEST_NAME)
     Manifest.read(root / MANIFEST_NAME)  # what we wrote must parse and validate
 
 
+def _calibration(
+    config: ExportConfig, decoding: DecodingSpec, training: dict[str, Any]
+) -> tuple[float, ErrorModel, float, dict[str, Any]] | None:
+    """(temperature, error model, unsure threshold, the file's content) of
+    ``config.oos_calibration``; ExportError when it is unreadable or was fitted with another
+    logit adjustment than the run's heads carry."""
+    if config.oos_calibration is None:
+        return None
+    try:
+        cal = json.loads(Path(config.oos_calibration).read_text(encoding="utf-8"))
+        em = ErrorModel(
+            tuple(cal["error_model"]["confidence"]), tuple(cal["error_model"]["radius_km"])
+        )
+        result = (float(cal["temperature"]), em, float(cal["unsure_below"]), cal)
+    except (OSError, ValueError, KeyError, TypeError, BundleError) as e:
+        raise ExportError(f"unreadable calibration {config.oos_calibration}: {e}") from e
+    tau = float((training.get("config") or {}).get("logit_adjust_tau", 0.0))
+    if abs(float(cal.get("logit_adjust_tau", 0.0)) - tau) > 1e-9:
+        raise ExportError(
+            f"{config.oos_calibration} was fitted with logit adjustment "
+            f"{cal.get('logit_adjust_tau')}, the run's heads carry {tau}"
+        )
+    return result
+
+
 def _write_gallery(
-    root: Path, encoder: Path, finest: ev.LevelHead, spec: PreprocessSpec, config: ExportConfig
-) -> str:
+    path: Path,
+    encoder: Path,
+    finest: ev.LevelHead,
+    spec: PreprocessSpec,
+    config: ExportConfig,
+    decoding: DecodingSpec,
+) -> None:
     """Embed the training photos with the shipped ``encoder`` and write the bundle's
-    gallery (each photo in the ``finest`` level's nearest cell); returns its file name."""
+    gallery at ``path`` (each photo in the ``finest`` level's nearest cell)."""
     from geoscope_core.runtime.gallery import build_gallery, write_gallery
 
     records = ev.load_records(config.calibration_csv, "train")
@@ -327,11 +380,10 @@ def _write_gallery(
     embeddings = ev.run_encoder(session(encoder), photos.pixels, config.batch_size)["embedding"]
     cells = ev.nearest_label(finest, photos.lat, photos.lon)
     gallery = build_gallery(
-        embeddings, photos.lat, photos.lon, cells, config.gallery_dim, config.gallery_top_cells
+        embeddings, photos.lat, photos.lon, cells, config.gallery_dim, decoding.gallery_top_cells
     )
-    write_gallery(gallery, root / GALLERY_FILE)
+    write_gallery(gallery, path)
     log.info("gallery: %d photos x %d dimensions", *gallery.embeddings.shape)
-    return GALLERY_FILE
 
 
 def _write_json(path: Path, obj: Any) -> None:

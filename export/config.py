@@ -42,11 +42,13 @@ class ExportConfig:
     tolerance, ``|onnx - torch| <= atol + rtol * max|torch|`` per output.
     ``opset``: ONNX opset of the exported graphs (>= 17). ``int8_float_edges``: static
     int8 keeps the first convolution and the classifier heads in float32.
-    ``gallery_dim`` > 0 (classifier bundles): embed the training photos (those of
-    ``calibration_csv``, default the shared train split) with the shipped encoder,
-    projected on that many principal components, for retrieval refinement inside the
-    ``gallery_top_cells`` most likely cells (``geoscope_core.runtime.gallery``); the
-    validation keeps it only when it raises the GeoScore of the fitting photos.
+    ``gallery_dim``: a model that decodes with a gallery (its decoding spec names one)
+    gets the training photos (those of ``calibration_csv``, default the shared train
+    split) embedded with the shipped encoder, projected on that many principal
+    components (``geoscope_core.runtime.gallery``); 0 refuses such a model.
+    ``oos_calibration``: the out-of-source protocol's ``calibration.json``
+    (``training.protocol``): the bundle's temperature, error radius and unsure
+    threshold are taken from it, not fitted on the validation photos.
     ``views``: the manifest's ``input.views`` (empty: the model's own, one centre view):
     validation, the gallery and the error radius see the photos as the runtime will;
     int8 activation ranges come from one centre view of each calibration photo.
@@ -73,7 +75,7 @@ class ExportConfig:
     seed: int = 0
     int8_float_edges: bool = True
     gallery_dim: int = 0
-    gallery_top_cells: int = 5
+    oos_calibration: Path | None = None
     views: tuple[View, ...] = ()
 
     def __post_init__(self) -> None:
@@ -105,15 +107,15 @@ class ExportConfig:
             raise ConfigError("parity_atol must be > 0 and parity_rtol >= 0")
         if self.batch_size < 1:
             raise ConfigError("batch_size must be >= 1")
-        if self.gallery_dim < 0 or self.gallery_top_cells < 1:
-            raise ConfigError("gallery_dim must be >= 0 and gallery_top_cells >= 1")
+        if self.gallery_dim < 0:
+            raise ConfigError("gallery_dim must be >= 0")
         try:
             object.__setattr__(self, "views", tuple(View(v) for v in self.views))
         except ValueError as e:
             raise ConfigError(f"views: {e}; choose from {[v.value for v in View]}") from e
         if self.name is not None and (not self.name or "/" in self.name or "@" in self.name):
             raise ConfigError(f"invalid bundle name {self.name!r}")
-        for attr in ("calibration_csv", "val_csv"):
+        for attr in ("calibration_csv", "val_csv", "oos_calibration"):
             value = getattr(self, attr)
             if value is not None:
                 object.__setattr__(self, attr, Path(value))

@@ -17,14 +17,8 @@ import numpy as np
 
 from geoscope_core.errors import DataError
 from geoscope_core.geo.distance import haversine_km
-from geoscope_core.runtime.decoding import Decoder, decoding_for
-from geoscope_core.runtime.manifest import (
-    IMAGE_ENCODER,
-    ErrorModel,
-    Manifest,
-    Refine,
-    hash_bundle_files,
-)
+from geoscope_core.runtime.decoding import Decoder
+from geoscope_core.runtime.manifest import IMAGE_ENCODER, ErrorModel, Manifest
 from geoscope_export import evaluate as ev
 from geoscope_export.config import ExportConfig, Quantize
 from geoscope_export.onnx_export import session
@@ -39,13 +33,15 @@ def validate_on_photos(
     val: ev.LabelledPixels,
     heads: list[ev.LevelHead],
     config: ExportConfig,
+    fit_calibration: bool = True,
 ) -> Manifest:
     """Measure the fp32 and shipped graphs on ``val`` with the runtime's decoder (in memory,
-    the bundle is never reloaded); choose the refinement (and whether to keep the gallery),
-    fit the temperature and the error model of the shipped graph on the world-scope
-    photos (all of them when ``val`` names no scopes): the photos users meet, not dense
-    regional sets. Returns ``manifest`` completed with metrics, temperature,
-    error_model, decoding."""
+    the bundle is never reloaded), decoding as the model's own ``manifest.decoding`` says
+    (the exporter chooses nothing of it). With ``fit_calibration`` (a bundle with no
+    out-of-source calibration), fit the temperature and the error model of the shipped
+    graph on the world-scope photos (all of them when ``val`` names no scopes): the
+    photos users meet, not dense regional sets. Returns ``manifest`` completed with
+    metrics (and the fitted temperature and error_model)."""
     from geoscope_core.runtime.gallery import Gallery
 
     decoder = Decoder.from_tables(
@@ -74,36 +70,25 @@ def validate_on_photos(
         raise DataError(f"no {ev.FIT_SCOPE!r}-scope validation photos to fit on")
     fit_val = val.subset(fit)
     fit_logits = {k: v[fit] for k, v in logits["shipped"].items()}
-    fit_emb = embeddings["shipped"][fit]
 
-    # decoding: the refinement (with or without the gallery) with the best GeoScore on the
-    # fitting photos (shipped graph), decoded in memory
-    galleries = (spec.gallery, None) if spec.gallery is not None else (None,)
-    scores: dict[str, float] = {}
-    for gallery in galleries:
-        for refine in Refine:
-            trial = decoding_for(manifest, refine=refine, gallery=gallery)
-            decoded = ev.decode_with(decoder.with_manifest(trial), fit_logits, fit_emb)
-            label = refine.value + ("+gallery" if gallery else "")
-            scores[label] = ev.metrics_for(decoded, fit_val)["geoscore"]
-    chosen = max(scores, key=lambda k: scores[k])
-    refine = Refine(chosen.split("+")[0])
-    keep_gallery = spec.gallery if chosen.endswith("+gallery") else None
-    manifest = decoding_for(manifest, refine=refine, gallery=keep_gallery)
-    if spec.gallery is not None and keep_gallery is None:
-        (root / spec.gallery).unlink()
-        manifest = replace(manifest, files=hash_bundle_files(root))
-    log.info("decoding %s (GeoScore on the fitting photos: %s)", chosen, scores)
-
-    finest = heads[-1]
-    target = ev.nearest_label(finest, fit_val.lat, fit_val.lon)
-    temperature = ev.fit_temperature(fit_logits[finest.name], target)
-    manifest = replace(manifest, temperature=temperature)
+    if fit_calibration:
+        finest = heads[-1]
+        target = ev.nearest_label(finest, fit_val.lat, fit_val.lon)
+        temperature = ev.fit_temperature(fit_logits[finest.name], target)
+        manifest = replace(manifest, temperature=temperature)
     decoder = decoder.with_manifest(manifest)
     results = {tag: ev.decode_with(decoder, lg, embeddings[tag]) for tag, lg in logits.items()}
     shipped = results["shipped"]
     err_km = np.asarray(haversine_km(shipped.lat, shipped.lon, val.lat, val.lon))
-    edges, radii = ev.error_model(shipped.confidence[fit], err_km[fit])
+    if fit_calibration:
+        edges, radii = ev.error_model(shipped.confidence[fit], err_km[fit])
+        manifest = replace(manifest, error_model=ErrorModel(edges, radii))
+    em = manifest.error_model
+    if em is not None:
+        radius = np.array([em.radius(c) for c in shipped.confidence])
+        within_radius = float(np.mean(err_km[fit] <= radius[fit]))
+    else:
+        within_radius = None
 
     shipped_tag = config.quantize.value if config.quantize is not Quantize.NONE else "fp32"
     tags = {"fp32": results["fp32"]}
@@ -129,20 +114,17 @@ def validate_on_photos(
     if ev.FIT_SCOPE in val_metrics.get("by_scope", {}) and shipped_tag != "fp32":
         world = val_metrics["by_scope"][ev.FIT_SCOPE]
         val_metrics[f"drop_{ev.FIT_SCOPE}"] = _drop(world["fp32"], world[shipped_tag])
-    val_metrics["decoding_geoscore"] = scores
+    val_metrics[f"within_radius_{ev.FIT_SCOPE}"] = within_radius
     val_metrics["temperature_target"] = "nearest finest-level label to the true location"
     moved = np.asarray(
         haversine_km(shipped.lat, shipped.lon, results["fp32"].lat, results["fp32"].lon)
     )
     quant = {**manifest.quantization, "within_1km_of_fp32": round(float(np.mean(moved <= 1.0)), 4)}
-    fitted = {"source": val_metrics["source"] + f", {val_metrics['fitted_on']}",
-              "photos": int(fit.sum()), "quantile": 0.68}  # fmt: skip
-    return replace(
-        manifest,
-        metrics={**manifest.metrics, "val": val_metrics, "error_model": fitted},
-        error_model=ErrorModel(edges, radii),
-        quantization=quant,
-    )
+    extra: dict[str, Any] = {"val": val_metrics}
+    if fit_calibration:
+        extra["error_model"] = {"source": val_metrics["source"] + f", {val_metrics['fitted_on']}",
+                                "photos": int(fit.sum()), "quantile": 0.68}  # fmt: skip
+    return replace(manifest, metrics={**manifest.metrics, **extra}, quantization=quant)
 
 
 def _drop(fp32: dict[str, Any], quant: dict[str, Any]) -> dict[str, float | None]:

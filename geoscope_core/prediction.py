@@ -51,7 +51,9 @@ class Prediction:
     time (``track``, or ``neighbors`` on the user's GPS photos) also has
     ``placed_utc``, the photo's UTC time it was placed at (ISO 8601, e.g.
     "2024-01-29T09:40:05Z"; "" otherwise), and ``altitude_m``, metres above sea level
-    interpolated from the fixes (None unknown).
+    interpolated from the fixes (None unknown). ``unsure``: the model does not know
+    (its confidence is below the bundle's ``decoding.unsure_below``): the point is its
+    best guess, it names no town, and tables and files show it as unsure.
     """
 
     lat: float
@@ -68,6 +70,7 @@ class Prediction:
     sublocation: str = ""
     placed_utc: str = ""
     altitude_m: float | None = None
+    unsure: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -93,7 +96,12 @@ class Prediction:
     def with_location(self, lat: float, lon: float, **changes: Any) -> Prediction:
         """A copy moved to ``lat``/``lon`` (e.g. a user's correction): the time and
         altitude of a placement by time no longer belong to it."""
-        return replace(self, lat=lat, lon=lon, **{"placed_utc": "", "altitude_m": None, **changes})
+        return replace(
+            self,
+            lat=lat,
+            lon=lon,
+            **{"placed_utc": "", "altitude_m": None, "unsure": False, **changes},
+        )
 
     @property
     def placed_time(self) -> datetime | None:

@@ -68,6 +68,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "dimensions (0 = none; 256 for the default model)",
     )
     parser.add_argument(
+        "--oos-calibration",
+        type=Path,
+        default=None,
+        help="calibration.json of `geoscope train protocol`: temperature, error radius and "
+        "unsure threshold fitted out of source (default: fitted on the val photos)",
+    )
+    parser.add_argument(
         "--views",
         default="",
         help="squares of each photo the encoder runs on, outputs averaged (test-time "
@@ -98,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         calibration_images=args.calibration_images,
         max_val=args.max_val,
         gallery_dim=args.gallery_dim,
+        oos_calibration=args.oos_calibration,
         views=tuple(s.strip() for s in args.views.split(",") if s.strip()),
         validate=not args.no_val,
         text_encoder=not args.no_text,

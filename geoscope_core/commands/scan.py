@@ -210,6 +210,8 @@ def _print_table(results: Sequence[ScanResult], root: Path | None) -> None:
         names = PlaceNames.of_estimate(p)
         place = ", ".join(x for x in (names.city, names.admin1, p.country or p.country_code) if x)
         d = min(4, coordinate_decimals(p.radius_km))  # no finer than the radius warrants
+        if p.unsure:  # the model does not know: its guess is no place to go by
+            place = f"unsure (best guess {place or '-'})"
         print(
             f"{r.status.value:9s} {p.lat:9.{d}f} {p.lon:10.{d}f} {p.confidence:5.2f} "
             f"{p.radius_km:7.1f}  {place or '-'}  |  {name}"

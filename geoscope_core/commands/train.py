@@ -1,4 +1,6 @@
-"""``geoscope train cnn|clip --config FILE.json [--set key=value ...] --out DIR [--resume]``.
+"""``geoscope train cnn|clip --config FILE.json [--set key=value ...] --out DIR [--resume]``;
+``geoscope train protocol --config FILE.json --out DIR [--features F.npz] [--taus 0,0.5]``
+runs the leave-one-source-out evaluation (``training.protocol``).
 
 Torch is imported inside :func:`run` only, so building the CLI parser stays light.
 """
@@ -11,7 +13,11 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model_type", choices=("cnn", "clip"), help="what to train")
+    parser.add_argument(
+        "model_type",
+        choices=("cnn", "clip", "protocol"),
+        help="what to train (protocol: a cnn config held out one world source at a time)",
+    )
     parser.add_argument(
         "--config", type=Path, default=None, help="training config JSON (see configs/)"
     )
@@ -30,9 +36,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="continue the run in --out (its stored config; --set epochs=N trains longer)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    protocol = parser.add_argument_group("protocol")
+    protocol.add_argument(
+        "--features",
+        type=Path,
+        default=None,
+        help=".npz of precomputed features (paths, features); default: the config's frozen "
+        "backbone through the feature cache",
+    )
+    protocol.add_argument("--taus", default="0", help="logit adjustments to try, e.g. 0,0.5,1")
+    protocol.add_argument(
+        "--gallery-min-sims",
+        default="",
+        help="gallery similarity thresholds to try, e.g. -1,0.8 (default: the config's)",
+    )
+    protocol.add_argument(
+        "--no-same-source", action="store_true", help="skip the same-source val table"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.model_type == "protocol":
+        from geoscope_core.training import protocol
+
+        return protocol.run(args)
     from geoscope_core.training.config import load_config
     from geoscope_core.training.loop import train
 

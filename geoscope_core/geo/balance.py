@@ -38,7 +38,18 @@ def place_weights(lat: ArrayLike, lon: ArrayLike, bin_km: float, power: float) -
     for its ``n`` points (degrees)."""
     if not 0.0 <= power <= 1.0:
         raise ConfigError(f"power must be in 0..1, got {power}")
-    squares = grid_squares(lat, lon, bin_km)
-    _, inverse, counts = np.unique(squares, return_inverse=True, return_counts=True)
-    w = counts[inverse].astype(np.float64) ** (power - 1.0)
-    return w / w.mean()
+    return rebalance(np.ones(len(np.atleast_1d(lat))), grid_squares(lat, lon, bin_km), power)
+
+
+def rebalance(weights: ArrayLike, groups: ArrayLike, power: float) -> np.ndarray:
+    """Weights [N] (mean 1) where each group of ``groups`` [N] (a grid square, a country,
+    a data source), holding a total weight ``W`` in ``weights`` [N], holds ``W**power``
+    instead, its members keeping their proportions: ``power`` 1 changes nothing, 0 gives
+    every group the same total (no dense country or source outweighs a sparse one)."""
+    if not 0.0 <= power <= 1.0:
+        raise ConfigError(f"power must be in 0..1, got {power}")
+    w = np.asarray(weights, dtype=np.float64)
+    _, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    totals = np.bincount(inverse.reshape(-1), weights=w)
+    out = w * totals[inverse.reshape(-1)] ** (power - 1.0)
+    return out / out.mean()

@@ -331,7 +331,11 @@ class Decoder:
         gallery = self.gallery
         if gallery is not None and query is not None:
             finest = self.chain[-1]
-            spot = gallery.refine(query, (h.nodes[finest] for h in hyps if finest in h.nodes))
+            spot = gallery.refine(
+                query,
+                (h.nodes[finest] for h in hyps if finest in h.nodes),
+                spec.gallery_min_similarity,
+            )
             if spot is not None:
                 # a real photo's place: named as it is, never moved into the head's country
                 (lat, lon), hint = spot, PlaceNames()
@@ -351,6 +355,9 @@ class Decoder:
             for (clat, clon, names), c, r in zip(points, confidences, radii, strict=True)
         )
         lat, lon, best_names = points[0]
+        unsure = confidences[0] < spec.unsure_below
+        if unsure:  # the model does not know: a country at most, never a town
+            best_names = replace(best_names, admin1="", city="")
         return Prediction(
             lat=float(lat),
             lon=float(lon),
@@ -363,6 +370,7 @@ class Decoder:
             top_k=cands,
             source=Source.MODEL,
             model=self.model_id,
+            unsure=unsure,
         )
 
     def _radius(

@@ -186,7 +186,11 @@ class DecodingSpec:
     by WEIGHTED; ``min_radius_km``: the smallest error radius (km) when the bundle has
     no error model; ``gallery``: the bundle file of a gallery of training photos
     (``runtime.gallery``) that refines the answer inside the ``gallery_top_cells`` most
-    likely cells, None = no gallery. The defaults are what bundles that name no value get.
+    likely cells, None = no gallery; ``gallery_min_similarity``: the gallery answers only
+    when its most similar photo is at least that similar (cosine in the gallery's space;
+    -1 = always). ``unsure_below``: an answer whose confidence is below it is marked unsure
+    and names no town (``Prediction.unsure``; 0 = never). The defaults are what bundles
+    that name no value get.
     """
 
     level: str | None = None
@@ -199,6 +203,8 @@ class DecodingSpec:
     cities_per_country: int | None = None  # zero-shot: cities per country in the city level
     gallery: str | None = None
     gallery_top_cells: int = 5
+    gallery_min_similarity: float = -1.0
+    unsure_below: float = 0.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.beam <= 1000 or not 1 <= self.top_k <= 1000:
@@ -209,6 +215,8 @@ class DecodingSpec:
             raise BundleError("decoding refine_radius_km and min_radius_km must be >= 0")
         if self.gallery_top_cells < 1:
             raise BundleError(f"decoding gallery_top_cells must be >= 1: {self}")
+        if not (-1.0 <= self.gallery_min_similarity <= 1.0 and 0.0 <= self.unsure_below <= 1.0):
+            raise BundleError("decoding gallery_min_similarity must be in -1..1, unsure_below 0..1")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -237,6 +245,10 @@ class DecodingSpec:
                 ),
                 gallery=None if d.get("gallery") is None else str(d["gallery"]),
                 gallery_top_cells=int(d.get("gallery_top_cells", cls.gallery_top_cells)),
+                gallery_min_similarity=float(
+                    d.get("gallery_min_similarity", cls.gallery_min_similarity)
+                ),
+                unsure_below=float(d.get("unsure_below", cls.unsure_below)),
             )
         except (TypeError, ValueError) as e:
             raise BundleError(f"malformed decoding {d!r}: {e}") from e

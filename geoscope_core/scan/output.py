@@ -25,6 +25,7 @@ CSV_FIELDS = (
     "admin1",
     "city",
     "source",
+    "unsure",
     "model",
     "taken_at",
     "camera",
@@ -64,6 +65,7 @@ def result_row(r: ScanResult, include_serials: bool = False) -> dict[str, Any]:
             admin1=p.admin1,
             city=p.city,
             source=p.source.value,
+            unsure=p.unsure,
             model=p.model,
         )
     m = r.metadata

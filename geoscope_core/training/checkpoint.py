@@ -3,6 +3,8 @@
 ::
 
     config.json            the training config (``model_type`` "cnn" | "clip")
+    decoding.json          the model's DecodingSpec (``config.decoding_spec()``), which
+                           training validated with; export copies it into the manifest
     arch.json              what rebuilding the architecture needs (feature width, level
                            sizes, HF tower configs, input size, mean/std)
     model.safetensors      the model's tensors
@@ -48,6 +50,7 @@ CONFIG_NAME = "config.json"
 ARCH_NAME = "arch.json"
 WEIGHTS_NAME = "model.safetensors"
 METRICS_NAME = "metrics.json"
+DECODING_NAME = "decoding.json"
 OPTIMIZER_NAME = "optimizer.safetensors"
 STATE_NAME = "trainer_state.json"
 
@@ -86,6 +89,7 @@ def save_checkpoint(
     out.mkdir(parents=True, exist_ok=True)
     model = getattr(model, "module", model)
     _write_json(out / CONFIG_NAME, config.to_dict())
+    _write_json(out / DECODING_NAME, config.decoding_spec().to_dict())
     arch = dict(arch)
     if tokenizer is not None:
         tokenizer.save_pretrained(str(out / "text"))

@@ -19,11 +19,11 @@ import torch
 from torch import nn
 
 from geoscope_core.errors import TrainingError
-from geoscope_core.geo.balance import place_weights
+from geoscope_core.geo.balance import place_weights, rebalance
 from geoscope_core.geo.cells import CellSet, kmeans_cells, semantic_cells
 from geoscope_core.geo.gazetteer import get_gazetteer
 from geoscope_core.runtime.decoding import Decoder
-from geoscope_core.runtime.manifest import BundleKind, DecodingSpec, Refine
+from geoscope_core.runtime.manifest import BundleKind, DecodingSpec
 from geoscope_core.training import phases
 from geoscope_core.training.backbones import build_backbone, set_trainable_blocks
 from geoscope_core.training.checkpoint import describe_arch
@@ -44,12 +44,59 @@ log = logging.getLogger(__name__)
 
 def sample_weights(config: CnnConfig, samples: list[Sample]) -> np.ndarray:
     """Training weight [N] of each sample (mean 1): ``place_weights`` when
-    ``config.balance_km`` is set, else all ones."""
-    if not config.balance_km:
-        return np.ones(len(samples))
+    ``config.balance_km`` is set (else all ones), then each country and each data source
+    rebalanced by ``country_power`` / ``source_power`` (``geo.balance.rebalance``)."""
+    w = np.ones(len(samples))
+    if config.balance_km:
+        lats = np.array([s.lat for s in samples])
+        lons = np.array([s.lon for s in samples])
+        w = place_weights(lats, lons, config.balance_km, config.balance_power)
+    if config.country_power < 1.0:
+        w = rebalance(w, [s.country_code for s in samples], config.country_power)
+    if config.source_power < 1.0:
+        w = rebalance(w, [s.set for s in samples], config.source_power)
+    return w
+
+
+def level_targets(
+    config: CnnConfig, cells: dict[str, CellSet], samples: list[Sample]
+) -> list[np.ndarray]:
+    """Haversine-smoothed soft targets float32 [N, C_level] per level (cells order)."""
     lats = np.array([s.lat for s in samples])
     lons = np.array([s.lon for s in samples])
-    return place_weights(lats, lons, config.balance_km, config.balance_power)
+    return [
+        haversine_smoothed_targets(
+            lats,
+            lons,
+            c.lat,
+            c.lon,
+            c.assign(lats, lons),
+            config.country_smoothing_km if level == "country" else config.smoothing_km,
+        )
+        for level, c in cells.items()
+    ]
+
+
+def log_priors(
+    levels: list[str], targets: list[np.ndarray], weights: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Log of each level's training prior [C_level]: the ``weights`` [N]-weighted mean of
+    its soft ``targets`` [N, C_level] (what the heads learn to favour when unsure)."""
+    w = np.asarray(weights, np.float64)
+    return {
+        lv: np.log(np.clip((w[:, None] * t).sum(0) / w.sum(), 1e-8, None))
+        for lv, t in zip(levels, targets, strict=True)
+    }
+
+
+@torch.no_grad()
+def adjust_logits(net: GeoClassifier, priors: dict[str, np.ndarray], tau: float) -> None:
+    """Logit adjustment baked into the heads: each level's bias lowered by ``tau * log
+    prior`` (``priors`` from :func:`log_priors`), so the exported graph answers with it."""
+    for lv, lp in priors.items():
+        head = net.head[lv]
+        assert isinstance(head, nn.Linear)  # for the type checker: the heads are Linear
+        head.bias.sub_(torch.from_numpy(tau * lp).to(head.bias.dtype).to(head.bias.device))
 
 
 def build_cells(
@@ -76,12 +123,11 @@ def build_cells(
     return cells
 
 
-def cell_decoder(cells: dict[str, CellSet], top_k: int, radius_km: float = 150.0) -> Decoder:
-    """The runtime's decoder over the cells of each level (top first), as the exporter
-    ships them: beam search down the levels, and the point refined WEIGHTED over the
-    ``top_k`` best candidates within ``radius_km`` (the exporter writes both into the
-    bundle's DecodingSpec). Logits are keyed by level name."""
-    decoding = DecodingSpec(refine=Refine.WEIGHTED, refine_k=top_k, refine_radius_km=radius_km)
+def cell_decoder(cells: dict[str, CellSet], decoding: DecodingSpec) -> Decoder:
+    """The runtime's decoder over the cells of each level (top first) with the model's
+    ``decoding`` (``CnnConfig.decoding_spec``, which the exporter writes into the bundle
+    as it is); without a gallery attached, a gallery spec decodes as if it had none.
+    Logits are keyed by level name."""
     rows = {level: c.labels() for level, c in cells.items()}
     return Decoder.for_labels(BundleKind.CLASSIFIER, rows, decoding=decoding)
 
@@ -90,13 +136,65 @@ def evaluate_logits(
     logits: dict[str, np.ndarray],
     cells: dict[str, CellSet],
     samples: list[Sample],
-    top_k: int,
-    radius_km: float = 150.0,
+    decoding: DecodingSpec,
 ) -> tuple[dict[str, Any], np.ndarray]:
     """GEO metrics dict and distances [N] km of per-level logits [N, C_level] decoded by
     :func:`cell_decoder` against ``samples`` (``report.evaluate_predictions``)."""
-    predictions = cell_decoder(cells, top_k, radius_km).decode_many(logits)
+    predictions = cell_decoder(cells, decoding).decode_many(logits)
     return evaluate_predictions(predictions, samples)
+
+
+def fit_heads(
+    config: CnnConfig,
+    features: np.ndarray,
+    cells: dict[str, CellSet],
+    targets: list[np.ndarray],
+    weights: np.ndarray,
+    device: str = "cpu",
+) -> GeoClassifier:
+    """The classifier's heads trained for ``config.epochs`` on frozen features float32
+    [N, F] (one view per photo) with soft ``targets`` per level and sample ``weights``
+    [N]; returns the classifier (its backbone an identity: only ``heads`` is meant to be
+    used). Deterministic for a seed; no checkpoint, no validation (the out-of-source
+    protocol's folds)."""
+    from types import SimpleNamespace
+
+    from geoscope_core.runtime.manifest import PreprocessSpec
+
+    torch.manual_seed(config.seed)
+    stub = SimpleNamespace(
+        preprocess=PreprocessSpec(), module=nn.Identity(), feature_dim=features.shape[1]
+    )
+    net = GeoClassifier(
+        stub,  # type: ignore[arg-type]
+        {lv: len(c) for lv, c in cells.items()},
+        config.hidden_dim,
+        config.dropout,
+    ).to(device)
+    params = [p for n, p in net.named_parameters() if n.startswith(("neck", "head"))]
+    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)).to(device)
+    ts = [torch.from_numpy(t).to(device) for t in targets]
+    w = torch.from_numpy(np.asarray(weights, np.float32)).to(device)
+    rng = np.random.default_rng(config.seed)
+    net.train()
+    for _ in range(config.epochs):
+        order = rng.permutation(len(x))
+        for b in range(0, len(order), config.batch_size):
+            idx = torch.from_numpy(order[b : b + config.batch_size])
+            out = net.heads(x[idx])
+            loss = _loss(tuple(out[lv] for lv in net.levels), [t[idx] for t in ts], w[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    net.eval()
+    return net
+
+
+@torch.no_grad()
+def head_logits(net: GeoClassifier, features: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-level logits float32 [N, C_level] of ``net``'s heads on features [N, F]."""
+    return _logits_from_features(net, np.ascontiguousarray(features, np.float32), "cpu")
 
 
 class _Heads(nn.Module):
@@ -153,22 +251,16 @@ def train_cnn(
     config: CnnConfig, out: Path, resume: bool = False, progress: bool = True
 ) -> dict[str, Any]:
     """Train the classifier described by ``config`` into ``out``; returns the report."""
+    if resume and config.logit_adjust_tau:
+        raise TrainingError(
+            "a run with logit_adjust_tau cannot resume: its heads already carry the "
+            "adjustment; train it again"
+        )
     ctx, device, show, train_s, val_s = phases.start_run(config, progress)
     weights_np = sample_weights(config, train_s)
     cells = build_cells(config, train_s, weights_np)
-    lats = np.array([s.lat for s in train_s])
-    lons = np.array([s.lon for s in train_s])
-    targets_np = [
-        haversine_smoothed_targets(
-            lats,
-            lons,
-            c.lat,
-            c.lon,
-            c.assign(lats, lons),
-            config.country_smoothing_km if level == "country" else config.smoothing_km,
-        )
-        for level, c in cells.items()
-    ]
+    targets_np = level_targets(config, cells, train_s)
+    priors = log_priors(list(cells), targets_np, weights_np)
     weights_np = weights_np.astype(np.float32)
     backbone = build_backbone(config.backbone, config.pretrained, config.backbone_weights)
     pixels = backbone.input_at(config.input_size)
@@ -192,8 +284,12 @@ def train_cnn(
     )
     val_paths = [s.path for s in val_s]
 
+    decoding = config.decoding_spec()
+    tau = config.logit_adjust_tau
+
     def validate(logits: dict[str, np.ndarray]) -> tuple[dict[str, Any], np.ndarray]:
-        return evaluate_logits(logits, cells, val_s, config.refine_top_k, config.refine_radius_km)
+        adjusted = {lv: lg - tau * priors[lv] for lv, lg in logits.items()}
+        return evaluate_logits(adjusted, cells, val_s, decoding)
 
     def targets(idx: np.ndarray) -> list[torch.Tensor]:
         return [torch.from_numpy(t[idx]).to(device) for t in targets_np]
@@ -262,6 +358,12 @@ def train_cnn(
         raise TrainingError("nothing trained: epochs and finetune_epochs are both 0")
     if len(dists) == 0:  # resumed after the last epoch: measure again
         final, dists = validate(_logits_from_photos(net, val_paths, recipe, device, 0))
+    if tau:  # the checkpoint's heads answer as validated: the adjustment in their biases
+        adjust_logits(net, priors, tau)
+        if config.finetune_epochs:
+            recorder.save(final, opt2, "finetune", config.finetune_epochs)
+        else:
+            recorder.save(final, opt, "head", config.epochs)
     return recorder.report(
         final, dists, {"n_train": len(train_s), "cells": {lv: len(c) for lv, c in cells.items()}}
     )

@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from geoscope_core.errors import ConfigError
+from geoscope_core.errors import BundleError, ConfigError
+from geoscope_core.runtime.manifest import DecodingSpec, Refine
 
 LEVELS = ("country", "admin1", "cell")
+#: The bundle file of a classifier's retrieval gallery (``runtime.gallery``).
+GALLERY_FILE = "gallery.npz"
 CAPTION_LEVELS = ("continent", "country", "admin1", "city")
 
 
@@ -94,6 +97,10 @@ class TrainConfig:
     def model_type(self) -> str:
         raise NotImplementedError
 
+    def decoding_spec(self) -> DecodingSpec:
+        """How the trained model's answers are decoded (each model type says)."""
+        raise NotImplementedError
+
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"model_type": self.model_type}
         for f in dataclasses.fields(self):
@@ -121,6 +128,20 @@ class CnnConfig(TrainConfig):
     ``geo.balance.place_weights`` over grid squares of that side, so that each square
     weighs ``n**balance_power`` for its ``n`` photos: a dense campus or one country's
     Street View cannot dominate the world; 0 = every photo weighs the same.
+    ``country_power`` / ``source_power`` then give each country / each data source
+    (the ``set`` column) a total weight of ``W**power`` for the ``W`` it holds
+    (``geo.balance.rebalance``; 1 = unchanged, 0 = every country / source the same).
+    ``logit_adjust_tau``: after training, each head's logits are lowered by
+    ``tau * log(prior)``, the prior being the level's weighted share of the training
+    targets (logit adjustment: a dense region no longer wins whenever the photo is
+    unclear; 0 = off; chosen out of source by ``training.protocol``).
+
+    Decoding (the model's :meth:`decoding_spec`, which training validates with and
+    export copies into the bundle): ``refine`` (``top`` | ``weighted``), ``refine_top_k``
+    and ``refine_radius_km``; ``gallery`` decodes with a retrieval gallery of the training
+    photos inside the ``gallery_top_cells`` most likely cells, used only when the most
+    similar photo's cosine similarity is at least ``gallery_min_similarity``
+    (-1 = always).
     """
 
     name: str = "cnn"
@@ -135,11 +156,25 @@ class CnnConfig(TrainConfig):
     refine_radius_km: float = 150.0
     balance_km: float = 0.0
     balance_power: float = 0.5
+    country_power: float = 1.0
+    source_power: float = 1.0
+    logit_adjust_tau: float = 0.0
+    refine: str = Refine.WEIGHTED.value
+    gallery: bool = False
+    gallery_top_cells: int = 5
+    gallery_min_similarity: float = -1.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.balance_km < 0 or not 0.0 <= self.balance_power <= 1.0:
             raise ConfigError("balance_km must be >= 0 and balance_power in 0..1")
+        if not (0.0 <= self.country_power <= 1.0 and 0.0 <= self.source_power <= 1.0):
+            raise ConfigError("country_power and source_power must be in 0..1")
+        if not 0.0 <= self.logit_adjust_tau <= 2.0:
+            raise ConfigError(f"logit_adjust_tau must be in 0..2, got {self.logit_adjust_tau}")
+        if not -1.0 <= self.gallery_min_similarity <= 1.0:
+            raise ConfigError("gallery_min_similarity must be in -1..1")
+        self.decoding_spec()  # the spec validates refine and gallery_top_cells
         if not self.levels or any(lv not in LEVELS for lv in self.levels):
             raise ConfigError(f"levels must be a non-empty subset of {LEVELS}, got {self.levels}")
         if len(set(self.levels)) != len(self.levels):
@@ -158,6 +193,21 @@ class CnnConfig(TrainConfig):
     @property
     def model_type(self) -> str:
         return "cnn"
+
+    def decoding_spec(self) -> DecodingSpec:
+        """How this model's answers are decoded: what training validates with, what
+        export writes into the bundle's manifest as it is."""
+        try:
+            return DecodingSpec(
+                refine=Refine(self.refine),
+                refine_k=self.refine_top_k,
+                refine_radius_km=self.refine_radius_km,
+                gallery=GALLERY_FILE if self.gallery else None,
+                gallery_top_cells=self.gallery_top_cells,
+                gallery_min_similarity=self.gallery_min_similarity,
+            )
+        except (ValueError, BundleError) as e:
+            raise ConfigError(f"decoding settings: {e}") from e
 
 
 @dataclass(frozen=True)
@@ -209,6 +259,12 @@ class ClipConfig(TrainConfig):
     @property
     def model_type(self) -> str:
         return "clip"
+
+    def decoding_spec(self) -> DecodingSpec:
+        """How this model's zero-shot answers are decoded (a beam of ``top_countries``
+        over their ``top_cities`` cities each): what training validates with, what export
+        writes into the bundle's manifest as it is."""
+        return DecodingSpec(beam=self.top_countries, cities_per_country=self.top_cities)
 
 
 CONFIG_TYPES: dict[str, type[TrainConfig]] = {"cnn": CnnConfig, "clip": ClipConfig}

@@ -149,3 +149,29 @@ def test_signed_option_values_reach_their_option() -> None:
     ]  # fmt: skip
     args = build_parser().parse_args(join_signed_values(["scan", "p", "--tz", "-08:00"]))
     assert args.tz == "-08:00"
+
+
+def test_unsure_answers_are_shown_as_unsure(
+    bundle: Path, photos: Path, tmp_path: Path, capsys
+) -> None:
+    """A bundle whose manifest says its answers below a confidence are unsure: the table
+    says "unsure", the CSV and JSON carry the flag, and no town is named."""
+    unsure = tmp_path / "unsure"
+    shutil.copytree(bundle, unsure)
+    manifest = json.loads((unsure / "manifest.json").read_text())
+    manifest["temperature"] = 1000.0  # a flat posterior ...
+    manifest.setdefault("decoding", {})["unsure_below"] = 0.9  # ... is unsure
+    (unsure / "manifest.json").write_text(json.dumps(manifest))
+    rc, out, _ = _run(capsys, str(photos / "trip"), "--model", str(unsure))
+    assert rc == 0 and out.count("unsure (best guess") == 2
+    assert "Split" not in out and "Tokyo" not in out
+    out_csv = tmp_path / "u.csv"
+    _run(capsys, str(photos / "trip"), "--model", str(unsure), "--out", str(out_csv), "--no-cache")
+    rows = list(csv.DictReader(out_csv.open()))
+    assert [r["unsure"] for r in rows] == ["True", "True"] and all(not r["city"] for r in rows)
+    js = tmp_path / "u.json"
+    _run(capsys, str(photos / "trip"), "--model", str(unsure), "--out", str(js), "--no-cache")
+    assert all(d["prediction"]["unsure"] is True for d in json.loads(js.read_text()))
+    # the bundle as it was: sure answers, towns named
+    rc, out, _ = _run(capsys, str(photos / "trip"), "--model", str(bundle), "--no-cache")
+    assert "unsure" not in out and "Split" in out

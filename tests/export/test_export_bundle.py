@@ -90,18 +90,17 @@ def test_runtime_loads_and_predicts(fp32_bundle: Path) -> None:
 def test_training_decodes_as_the_bundle_does(fp32_bundle: Path) -> None:
     """Training's validation decoder and the exported bundle's give the same answers."""
     from geoscope_core.geo.cells import CellSet
-    from geoscope_core.runtime.decoding import Decoder, decoding_for
+    from geoscope_core.runtime.decoding import Decoder
     from geoscope_core.training.cnn import cell_decoder
 
     bundle = load_bundle(fp32_bundle)
     spec = bundle.manifest.decoding
     runtime = Decoder.from_bundle(bundle)
-    runtime = runtime.with_manifest(decoding_for(bundle.manifest, refine=Refine.WEIGHTED))
     cells = {
         lv.name: CellSet.from_labels(lv.name, bundle.labels(lv.name))
         for lv in bundle.manifest.levels
     }
-    training = cell_decoder(cells, spec.refine_k, spec.refine_radius_km)
+    training = cell_decoder(cells, spec)
     assert training.chain == runtime.chain == ("country", "cell")
     rng = np.random.default_rng(5)
     logits = {n: rng.normal(0, 3, (20, len(cells[n]))) for n in cells}
@@ -229,3 +228,46 @@ def test_a_bundle_with_views_is_validated_as_the_runtime_runs_it(
     assert not np.allclose(centre, predictor.embed(photos.pixels), atol=1e-4)
     with pytest.raises(ConfigError, match="views"):
         ExportConfig(views=("middle",))
+
+
+def test_export_copies_the_models_decoding_verbatim(
+    tiny_cnn_checkpoint: Path, tmp_path: Path
+) -> None:
+    """The run's decoding.json (what training validated) is the manifest's decoding, field
+    for field: the exporter adds no default of its own."""
+    import shutil
+
+    from geoscope_core.runtime.manifest import DecodingSpec
+    from geoscope_core.training.checkpoint import load_config_of
+
+    written = json.loads((tiny_cnn_checkpoint / "decoding.json").read_text())
+    assert DecodingSpec.from_dict(written) == load_config_of(tiny_cnn_checkpoint).decoding_spec()
+    run = tmp_path / "run"
+    shutil.copytree(tiny_cnn_checkpoint, run)
+    odd = DecodingSpec(beam=7, top_k=2, refine=Refine.WEIGHTED, refine_k=4,
+                       refine_radius_km=321.0, min_radius_km=12.0, unsure_below=0.05)  # fmt: skip
+    (run / "decoding.json").write_text(json.dumps(odd.to_dict()))
+    out = export_bundle(run, tmp_path / "b", ExportConfig(quantize="none", validate=False))
+    assert Manifest.read(out / "manifest.json").decoding == odd
+
+
+def test_out_of_source_calibration_goes_into_the_manifest(
+    tiny_cnn_checkpoint: Path, tmp_path: Path
+) -> None:
+    """The protocol's calibration.json (temperature, radius, unsure threshold) is the
+    bundle's; one fitted with another logit adjustment than the heads carry is refused."""
+    from geoscope_core.runtime.manifest import ErrorModel
+
+    cal = {"logit_adjust_tau": 0.0, "temperature": 3.5, "unsure_below": 0.2,
+           "error_model": {"confidence": [0.0, 0.1], "radius_km": [5000.0, 900.0]}}  # fmt: skip
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps(cal))
+    config = ExportConfig(quantize="none", validate=False, oos_calibration=path)
+    out = export_bundle(tiny_cnn_checkpoint, tmp_path / "b", config)
+    m = Manifest.read(out / "manifest.json")
+    assert m.temperature == 3.5 and m.decoding.unsure_below == 0.2
+    assert m.error_model == ErrorModel((0.0, 0.1), (5000.0, 900.0))
+    assert m.metrics["calibration"] == cal
+    path.write_text(json.dumps({**cal, "logit_adjust_tau": 0.5}))
+    with pytest.raises(ExportError, match="logit adjustment"):
+        export_bundle(tiny_cnn_checkpoint, tmp_path / "c", config)

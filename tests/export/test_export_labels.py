@@ -72,15 +72,26 @@ def test_label_embeddings_use_every_template() -> None:
     np.testing.assert_allclose(emb[0], manual, atol=1e-5)
 
 
-def test_zero_shot_decoding_follows_the_training_run() -> None:
-    run = {"top_countries": 2, "top_cities": 7}
+def test_zero_shot_decoding_is_the_models_own() -> None:
+    """Export writes what training validated: the run's decoding.json, else its config's
+    spec, else the model type's default config's; it adds no default of its own."""
+    from geoscope_core.training.config import ClipConfig
+
+    run = {"config": {"model_type": "clip", "top_countries": 2, "top_cities": 7}}
     assert zero_shot_decoding(ExportConfig(), run) == (
         7,
         DecodingSpec(beam=2, cities_per_country=7),
     )
     named = zero_shot_decoding(ExportConfig(cities_per_country=3), run)
     assert named == (3, DecodingSpec(beam=2, cities_per_country=3))
-    assert zero_shot_decoding(ExportConfig(), {}) == (30, DecodingSpec(cities_per_country=30))
+    # without a run: the model type's defaults (training validates 3 countries, not 5)
+    default = ClipConfig().decoding_spec()
+    assert zero_shot_decoding(ExportConfig(), {}) == (30, default)
+    assert default.beam == ClipConfig().top_countries == 3
+    # the run's decoding.json wins over its config, verbatim
+    written = DecodingSpec(beam=4, top_k=2, cities_per_country=11, min_radius_km=9.0)
+    run["decoding"] = written.to_dict()
+    assert zero_shot_decoding(ExportConfig(), run) == (11, written)
 
 
 def test_zero_shot_bundle(tiny_clip_checkpoint: Path, tmp_path: Path) -> None:

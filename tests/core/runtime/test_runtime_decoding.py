@@ -90,3 +90,26 @@ def test_each_alternative_has_the_radius_of_its_own_confidence() -> None:
         spread = float((w * haversine_km(c.lat, c.lon, lat, lon)).sum() / w.sum())
         assert c.radius_km == pytest.approx(max(spread, decoder.spec.min_radius_km), rel=1e-3)
     assert plain.radius_km == plain.top_k[0].radius_km < plain.top_k[1].radius_km
+
+
+def test_a_flat_posterior_is_unsure_and_names_no_town() -> None:
+    """Below the bundle's ``unsure_below`` the answer says it does not know: flagged, and
+    named at most by its country; a sure answer keeps its town. Manifests written before
+    the field (the shipped one among them) decode as before: never unsure."""
+    assert DecodingSpec.from_dict({}).unsure_below == 0.0
+    assert DecodingSpec.from_dict({}).gallery_min_similarity == -1.0
+    decoder = Decoder.from_bundle(load_bundle(None))
+    rng = np.random.default_rng(1)
+    flat = {n: rng.normal(0, 0.01, len(decoder.table(n).rows)) for n in decoder.chain}
+    sharp = {n: v.copy() for n, v in flat.items()}
+    sharp[decoder.chain[0]][0] += 40.0
+    sharp[decoder.chain[-1]][0] += 40.0
+    assert not decoder.decode(flat).unsure
+    unsure = decoder.with_manifest(decoding_for(decoder.manifest, unsure_below=0.2))
+    pred = unsure.decode(flat)
+    assert pred.unsure and pred.city == "" and pred.admin1 == ""
+    assert pred.to_dict()["unsure"] is True
+    sure = unsure.decode(sharp)
+    assert not sure.unsure and sure.confidence > 0.2
+    with pytest.raises(BundleError):
+        DecodingSpec(unsure_below=1.5)

@@ -88,3 +88,17 @@ def test_projection_keeps_neighbours_and_normalises():
     q = g.project(x[:5])
     np.testing.assert_allclose(np.linalg.norm(q, axis=1), 1.0, rtol=1e-5)
     assert list(np.argmax(q @ g.embeddings.T.astype(np.float32), axis=1)) == [0, 1, 2, 3, 4]
+
+
+def test_the_gallery_answers_only_when_its_photo_is_close_enough():
+    from geoscope_core.runtime.gallery import build_gallery
+
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(6, 8)).astype(np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    g = build_gallery(emb, np.arange(6.0), np.arange(6.0), np.array([0, 0, 1, 1, 2, 2]), 4)
+    query = g.project(emb[:1])[0]
+    assert g.refine(query, [0]) == (0.0, 0.0)
+    assert g.refine(query, [0], min_similarity=0.99) == (0.0, 0.0)  # itself: cosine 1
+    assert g.refine(query, [2], min_similarity=0.999) is None  # others are farther
+    assert g.refine(query, [2]) is not None

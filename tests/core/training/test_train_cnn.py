@@ -59,7 +59,7 @@ def test_train_writes_checkpoint_report_and_loads_back(tmp_path):
     with torch.no_grad():
         outs = model.image_module()(_pixels(val, model.input_size))
     logits = {lv: o.numpy() for lv, o in zip(["country", "cell"], outs[1:], strict=True)}
-    again, _ = evaluate_logits(logits, cells, val, cfg.refine_top_k)
+    again, _ = evaluate_logits(logits, cells, val, cfg.decoding_spec())
     # same predictions up to the float16 feature cache used during training
     assert again["country_acc"] == pytest.approx(final["country_acc"], abs=1 / 16)
     assert again["median_km"] == pytest.approx(final["median_km"], rel=0.05, abs=5.0)

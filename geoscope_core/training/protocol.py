@@ -1,0 +1,678 @@
+"""Out-of-source evaluation: leave one source out, for every ``world`` source.
+
+Each ``world`` set of the labels comes from its own source (camera, photographer,
+processing). For each of them in turn the classifier's heads are trained on the
+training split of every other set (the regional and one-place sets included) and
+measured on every photo of the held-out set (train and val split): what a user whose
+photos come from none of the training sources gets. The model, its logit adjustment,
+temperature, error radius and "unsure" threshold are chosen on these predictions only;
+the same-source val split (train on the training split of all sets, measure on the val
+photos of the ``world`` sets) stays a secondary table that only checks for bugs.
+
+Heads train on frozen backbone features (``baselines.frozen_features``, from the
+feature cache, or a ``--features`` file of precomputed ones), so a whole protocol
+takes minutes on a CPU. Floors, computed the same way per fold: the medoid of the
+fold's training pool, and 1-NN on the same frozen features.
+
+Run ``geoscope train protocol --config configs/cnn-world.json --out runs/loso``
+(or ``python -m geoscope_core.training.protocol``): writes ``report.json``,
+``report.md`` and ``calibration.json`` (temperature, logit adjustment, error radius and
+unsure threshold fitted out of source, for :mod:`geoscope_export`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from geoscope_core.errors import ConfigError, DataError
+from geoscope_core.geo.distance import haversine_km
+from geoscope_core.metrics import THRESHOLDS_KM, evaluate
+from geoscope_core.runtime.decoding import Decoder
+from geoscope_core.runtime.gallery import build_gallery
+from geoscope_core.runtime.manifest import ErrorModel
+from geoscope_core.training.baselines import medoid, nearest_neighbour
+from geoscope_core.training.config import CnnConfig
+from geoscope_core.training.data import Sample, load_samples
+
+log = logging.getLogger(__name__)
+
+#: The scope whose sets are held out one at a time.
+HELD_OUT_SCOPE = "world"
+#: Share of photos the error radius should hold (per confidence bin).
+COVERAGE = 0.68
+#: Confidence bins of the error model.
+RADIUS_BINS = 5
+#: An answer whose confidence bin's radius exceeds this (km) is "unsure".
+UNSURE_RADIUS_KM = 2500.0
+#: Dimensions of the gallery's principal-component space (as the shipped bundle's).
+GALLERY_DIM = 256
+#: Distance (km) of the hit that the confidence AUC ranks.
+AUC_KM = 750
+#: A predicted country counts for the share-of-answers target from this share up.
+SHARE_MIN = 0.02
+
+FeatureFn = Callable[[Sequence[Sample]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Answers:
+    """Decoded answers for N photos: ``lat``/``lon`` (degrees) [N], ``country_code`` [N],
+    ``confidence`` (0-1) [N]."""
+
+    lat: np.ndarray
+    lon: np.ndarray
+    country_code: np.ndarray
+    confidence: np.ndarray
+
+
+@dataclass
+class Fold:
+    """One held-out source: its photos, the heads' logits on them, the decoder (with the
+    fold's gallery) and log priors, and the two floors' answers."""
+
+    name: str
+    samples: list[Sample]
+    logits: dict[str, np.ndarray]
+    embeddings: np.ndarray
+    decoder: Decoder
+    priors: dict[str, np.ndarray]
+    targets: np.ndarray  # index of the nearest finest label to each true place
+    medoid: Sample
+    nn1: list[Sample]
+
+
+def _coords(samples: Sequence[Sample]) -> tuple[np.ndarray, np.ndarray]:
+    return np.array([s.lat for s in samples]), np.array([s.lon for s in samples])
+
+
+def _normalised(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def build_fold(
+    config: CnnConfig,
+    name: str,
+    train: list[Sample],
+    train_f: np.ndarray,
+    test: list[Sample],
+    test_f: np.ndarray,
+) -> Fold:
+    """Train the heads on ``train`` (features [N, F]) and run them on ``test`` ([M, F])."""
+    from geoscope_core.training.cnn import (
+        build_cells,
+        cell_decoder,
+        fit_heads,
+        head_logits,
+        level_targets,
+        log_priors,
+        sample_weights,
+    )
+
+    weights = sample_weights(config, train)
+    cells = build_cells(config, train, weights)
+    targets = level_targets(config, cells, train)
+    net = fit_heads(config, train_f, cells, targets, weights)
+    finest = list(cells)[-1]
+    decoder = cell_decoder(cells, config.decoding_spec())
+    if config.gallery:
+        lat, lon = _coords(train)
+        gallery = build_gallery(
+            _normalised(train_f),
+            lat,
+            lon,
+            cells[finest].assign(lat, lon),
+            GALLERY_DIM,
+            config.gallery_top_cells,
+        )
+        decoder = decoder.with_gallery(gallery)
+    tlat, tlon = _coords(test)
+    nn_idx = nearest_neighbour(train_f, test_f)
+    return Fold(
+        name=name,
+        samples=test,
+        logits=head_logits(net, test_f),
+        embeddings=_normalised(test_f),
+        decoder=decoder,
+        priors=log_priors(list(cells), targets, weights),
+        targets=cells[finest].assign(tlat, tlon),
+        medoid=medoid(train),
+        nn1=[train[i] for i in nn_idx],
+    )
+
+
+def decode_fold(
+    fold: Fold, tau: float, temperature: float, min_similarity: float | None = None
+) -> Answers:
+    """The fold's answers with logit adjustment ``tau``, ``temperature`` and (when given)
+    the gallery's ``min_similarity`` instead of the config's."""
+    logits = {lv: lg - tau * fold.priors[lv] for lv, lg in fold.logits.items()}
+    m = fold.decoder.manifest
+    if min_similarity is not None:
+        m = replace(m, decoding=replace(m.decoding, gallery_min_similarity=min_similarity))
+    decoder = fold.decoder.with_manifest(replace(m, temperature=temperature))
+    preds = decoder.decode_many(logits, fold.embeddings)
+    return Answers(
+        np.array([p.lat for p in preds]),
+        np.array([p.lon for p in preds]),
+        np.array([p.country_code for p in preds], dtype=object),
+        np.array([p.confidence for p in preds]),
+    )
+
+
+def fit_temperature(folds: Sequence[Fold], tau: float) -> float:
+    """Temperature minimising the finest level's NLL at the nearest label, pooled over
+    the folds' held-out photos (each fold has its own labels)."""
+    grid = np.exp(np.linspace(np.log(0.05), np.log(20.0), 61))
+    pairs = []
+    for f in folds:
+        finest = list(f.logits)[-1]
+        pairs.append((f.logits[finest] - tau * f.priors[finest], f.targets))
+
+    def nll(t: float) -> float:
+        total = 0.0
+        for lg, tg in pairs:
+            z = lg / t
+            z = z - z.max(axis=1, keepdims=True)
+            lse = np.log(np.exp(z).sum(axis=1))
+            total += float(np.sum(lse - z[np.arange(len(z)), tg]))
+        return total
+
+    return float(grid[int(np.argmin([nll(t) for t in grid]))])
+
+
+# -- metrics ---------------------------------------------------------------------------------
+def auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
+    """Area under the ROC curve of ``scores`` [N] ranking ``positive`` [N] (bool) rows
+    above the others (ties count half); None when one class is empty."""
+    from scipy.stats import rankdata
+
+    pos = np.asarray(positive, bool)
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if not n_pos or not n_neg:
+        return None
+    ranks = rankdata(scores)
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def answer_shares(pred_cc: Sequence[str], true_cc: Sequence[str], top: int = 5) -> dict[str, Any]:
+    """Share of answers per predicted country against its share of the truth: the
+    ``top`` most over-predicted countries and ``max_ratio`` (predicted / true share, the
+    true share at least half a photo) over countries given at least ``SHARE_MIN`` of
+    the answers."""
+    n = len(pred_cc)
+    pred = {
+        c: v / n
+        for c, v in zip(*np.unique(np.asarray(pred_cc, str), return_counts=True), strict=True)
+    }
+    true = {
+        c: v / n
+        for c, v in zip(*np.unique(np.asarray(true_cc, str), return_counts=True), strict=True)
+    }
+    rows = [
+        {
+            "country": c,
+            "predicted": round(p, 4),
+            "true": round(true.get(c, 0.0), 4),
+            "ratio": round(p / max(true.get(c, 0.0), 0.5 / n), 2),
+        }
+        for c, p in pred.items()
+    ]
+    rows.sort(key=lambda r: -(r["predicted"] - r["true"]))
+    big = [r["ratio"] for r in rows if r["predicted"] >= SHARE_MIN]
+    return {"over_predicted": rows[:top], "max_ratio": max(big) if big else 0.0}
+
+
+def country_mean_accuracy(pred_cc: Sequence[str], true_cc: Sequence[str]) -> float:
+    """Country accuracy averaged over the true countries (each country counts once)."""
+    p, t = np.asarray(pred_cc, str), np.asarray(true_cc, str)
+    return float(np.mean([np.mean(p[t == c] == c) for c in np.unique(t)]))
+
+
+def fit_error_model(
+    confidence: np.ndarray, error_km: np.ndarray, weights: np.ndarray
+) -> ErrorModel:
+    """Conformal radius per confidence bin: bins at the weighted confidence quantiles,
+    each bin's radius the weighted ``COVERAGE`` quantile of its errors (km); radii never
+    grow with confidence. ``weights`` [N] let each source count the same."""
+    order = np.argsort(confidence)
+    c, e, w = confidence[order], error_km[order], weights[order]
+    cum = np.cumsum(w) / w.sum()
+    edges = [0.0]
+    for q in np.linspace(0, 1, RADIUS_BINS + 1)[1:-1]:
+        edge = float(c[min(np.searchsorted(cum, q), len(c) - 1)])
+        if edge > edges[-1]:
+            edges.append(edge)
+    upper = [*edges[1:], np.inf]
+    radii = []
+    for lo, hi in zip(edges, upper, strict=True):
+        m = (c >= lo) & (c < hi)
+        radii.append(_weighted_quantile(e[m], w[m], COVERAGE) if m.any() else 0.0)
+    radii_arr = np.maximum.accumulate(np.asarray(radii)[::-1])[::-1]
+    return ErrorModel(
+        tuple(round(x, 6) for x in edges), tuple(round(float(r), 1) for r in radii_arr)
+    )
+
+
+def _weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
+    order = np.argsort(x)
+    cum = np.cumsum(w[order]) / w.sum()
+    return float(x[order][min(int(np.searchsorted(cum, q)), len(x) - 1)])
+
+
+def unsure_below(model: ErrorModel, radius_km: float = UNSURE_RADIUS_KM) -> float:
+    """The confidence under which answers are unsure: the first bin edge whose radius is
+    within ``radius_km`` (1.0 when no bin is)."""
+    for edge, r in zip(model.confidence, model.radius_km, strict=True):
+        if r <= radius_km:
+            return float(edge)
+    return 1.0
+
+
+def source_metrics(
+    ans: Answers, samples: Sequence[Sample], radius: np.ndarray | None = None
+) -> dict[str, Any]:
+    """The report's figures for one held-out source."""
+    tlat, tlon = _coords(samples)
+    true_cc = [s.country_code for s in samples]
+    out = evaluate(
+        ans.lat, ans.lon, tlat, tlon, list(ans.country_code), true_cc, pred_radius_km=radius
+    )
+    out.pop("admin1_acc"), out.pop("city_acc")
+    pred_cc = [str(c) for c in ans.country_code]
+    out["country_acc_mean_over_countries"] = country_mean_accuracy(pred_cc, true_cc)
+    out["shares"] = answer_shares(pred_cc, true_cc)
+    d = np.asarray(haversine_km(ans.lat, ans.lon, tlat, tlon))
+    out["confidence_auc"] = auc(ans.confidence, d <= AUC_KM)
+    return out
+
+
+def floor_answers(pred: Sequence[Sample]) -> Answers:
+    lat, lon = _coords(pred)
+    n = len(pred)
+    return Answers(lat, lon, np.array([p.country_code for p in pred], object), np.zeros(n))
+
+
+MACRO_KEYS = ("geoscore", "country_acc", "country_acc_mean_over_countries", "median_km")
+
+
+def macro(per_source: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Mean over sources of acc@km, the country accuracies, GeoScore (and coverage, AUC)."""
+    ms = list(per_source.values())
+    out: dict[str, Any] = {
+        "acc_km": {
+            f"{t:g}": float(np.mean([m["acc_km"][f"{t:g}"] for m in ms])) for t in THRESHOLDS_KM
+        }
+    }
+    for key in (*MACRO_KEYS, "within_radius", "confidence_auc"):
+        vals = [m[key] for m in ms if m.get(key) is not None]
+        if vals:
+            out[key] = float(np.mean(vals))
+    out["max_share_ratio"] = max(m["shares"]["max_ratio"] for m in ms)
+    return out
+
+
+# -- the protocol -------------------------------------------------------------------------------
+def world_sets(samples: Sequence[Sample]) -> list[str]:
+    """The held-out sources: the sets of ``HELD_OUT_SCOPE`` (sorted)."""
+    names = sorted({s.set for s in samples if s.scope == HELD_OUT_SCOPE and s.set})
+    if not names:
+        raise DataError(f"no {HELD_OUT_SCOPE!r} sets to hold out (labels need set and scope)")
+    return names
+
+
+def run_protocol(
+    config: CnnConfig,
+    features: FeatureFn,
+    taus: Sequence[float] = (0.0,),
+    same_source: bool = True,
+    min_similarities: Sequence[float] = (),
+) -> dict[str, Any]:
+    """Leave-one-source-out over the ``world`` sets; returns the report (see module doc).
+
+    ``features`` maps samples to frozen features [N, F]; ``taus``: logit adjustments to
+    try, and ``min_similarities`` the gallery's thresholds (none: the config's); the pair
+    with the best macro GeoScore is kept (ties: the smaller tau, the config's threshold)."""
+    if not isinstance(config, CnnConfig):
+        raise ConfigError("the out-of-source protocol trains classifier heads (model_type cnn)")
+    pool = load_samples(config, config.train_split)
+    val = load_samples(config, config.val_split)
+    names = world_sets(pool + val)
+    pool_f = features(pool)
+    val_f = features(val)
+    folds: list[Fold] = []
+    for name in names:
+        keep = np.array([s.set != name for s in pool])
+        test = [s for s in pool + val if s.set == name]
+        test_f = np.concatenate([pool_f[~keep], val_f[[s.set == name for s in val]]])
+        log.info("holding out %s: %d training photos, %d held out", name, keep.sum(), len(test))
+        folds.append(
+            build_fold(
+                config,
+                name,
+                [s for s, k in zip(pool, keep, strict=True) if k],
+                pool_f[keep],
+                test,
+                test_f,
+            )
+        )
+
+    # logit adjustment and temperature, out of source
+    by_tau: dict[str, Any] = {}
+    sims = tuple(min_similarities) if config.gallery and min_similarities else (None,)
+    best: tuple[float, float | None, float] = (taus[0], sims[0], 1.0)
+    best_score = -np.inf
+    for tau in taus:
+        t = fit_temperature(folds, tau)
+        for sim in sims:
+            per = {f.name: source_metrics(decode_fold(f, tau, t, sim), f.samples) for f in folds}
+            key = f"{tau:g}" + ("" if sim is None else f" sim {sim:g}")
+            by_tau[key] = {"temperature": t, "min_similarity": sim, "macro": macro(per)}
+            if by_tau[key]["macro"]["geoscore"] > best_score + 1e-9:
+                best, best_score = (tau, sim, t), by_tau[key]["macro"]["geoscore"]
+    tau, sim, temperature = best
+    if sim is not None:
+        config = replace(config, gallery_min_similarity=sim)
+    answers = {f.name: decode_fold(f, tau, temperature, sim) for f in folds}
+
+    # error radius: conformal per confidence bin, each source weighing the same; the
+    # coverage of each source is measured with a radius fitted on the other sources
+    errors = {
+        f.name: np.asarray(
+            haversine_km(answers[f.name].lat, answers[f.name].lon, *_coords(f.samples))
+        )
+        for f in folds
+    }
+
+    def fit_on(names_in: Sequence[str]) -> ErrorModel:
+        conf = np.concatenate([answers[n].confidence for n in names_in])
+        err = np.concatenate([errors[n] for n in names_in])
+        w = np.concatenate([np.full(len(errors[n]), 1.0 / len(errors[n])) for n in names_in])
+        return fit_error_model(conf, err, w)
+
+    final_model = fit_on(names)
+    per_source: dict[str, dict[str, Any]] = {}
+    floors: dict[str, dict[str, dict[str, Any]]] = {"medoid": {}, "nn1": {}}
+    for f in folds:
+        others = fit_on([n for n in names if n != f.name]) if len(names) > 1 else final_model
+        ans = answers[f.name]
+        radius = np.array([others.radius(c) for c in ans.confidence])
+        m = source_metrics(ans, f.samples, radius)
+        m["coverage_by_confidence"] = coverage_bins(others, ans.confidence, errors[f.name], radius)
+        per_source[f.name] = m
+        floors["medoid"][f.name] = source_metrics(
+            floor_answers([f.medoid] * len(f.samples)), f.samples
+        )
+        floors["medoid"][f.name]["point"] = [f.medoid.lat, f.medoid.lon, f.medoid.country_code]
+        floors["nn1"][f.name] = source_metrics(floor_answers(f.nn1), f.samples)
+        for fl in floors.values():
+            fl[f.name].pop("confidence_auc", None)
+    threshold = unsure_below(final_model)
+    report: dict[str, Any] = {
+        "config": config.to_dict(),
+        "held_out": names,
+        "tau": tau,
+        "gallery_min_similarity": config.gallery_min_similarity,
+        "temperature": temperature,
+        "by_tau": by_tau,
+        "per_source": per_source,
+        "macro": macro(per_source),
+        "floors": {k: {"per_source": v, "macro": macro(v)} for k, v in floors.items()},
+        "calibration": {
+            "logit_adjust_tau": tau,
+            "temperature": temperature,
+            "error_model": {
+                "confidence": list(final_model.confidence),
+                "radius_km": list(final_model.radius_km),
+            },
+            "unsure_below": threshold,
+            "fitted_on": f"out-of-source predictions of {', '.join(names)}, "
+            "each source weighing the same",
+        },
+    }
+    report["unsure_share"] = {n: float(np.mean(answers[n].confidence < threshold)) for n in names}
+    report["targets"] = targets_met(report)
+    if same_source:
+        report["same_source_val"] = same_source_table(
+            config, pool, pool_f, val, val_f, tau, temperature
+        )
+    return report
+
+
+def coverage_bins(
+    model: ErrorModel, confidence: np.ndarray, error_km: np.ndarray, radius: np.ndarray
+) -> list[dict[str, Any]]:
+    """Per confidence bin of ``model``: photos, radius (km) and the share within it."""
+    edges = list(model.confidence)
+    upper = [*edges[1:], np.inf]
+    rows = []
+    for lo, hi, r in zip(edges, upper, model.radius_km, strict=True):
+        m = (confidence >= lo) & (confidence < hi)
+        rows.append(
+            {
+                "from": lo,
+                "n": int(m.sum()),
+                "radius_km": r,
+                "within": float(np.mean(error_km[m] <= radius[m])) if m.any() else None,
+            }
+        )
+    return rows
+
+
+def targets_met(report: dict[str, Any]) -> dict[str, Any]:
+    """Which held-out sources miss each target (empty lists: met everywhere)."""
+    per = report["per_source"]
+    fl = report["floors"]
+    beats = {
+        f"beats_floors_{km}km": [
+            n
+            for n, m in per.items()
+            if not all(
+                m["acc_km"][km] > fl[k]["per_source"][n]["acc_km"][km] for k in ("medoid", "nn1")
+            )
+        ]
+        for km in ("750", "2500")
+    }
+    return {
+        "misses": {
+            **beats,
+            "radius_coverage_60_76": [
+                n for n, m in per.items() if not 0.60 <= m["within_radius"] <= 0.76
+            ],
+            "share_at_most_twice": [n for n, m in per.items() if m["shares"]["max_ratio"] > 2.0],
+        }
+    }
+
+
+def same_source_table(
+    config: CnnConfig,
+    pool: list[Sample],
+    pool_f: np.ndarray,
+    val: list[Sample],
+    val_f: np.ndarray,
+    tau: float,
+    temperature: float,
+) -> dict[str, Any]:
+    """Secondary: trained on every training photo, measured on the ``world`` val photos."""
+    keep = np.array([s.scope == HELD_OUT_SCOPE for s in val])
+    test = [s for s, k in zip(val, keep, strict=True) if k]
+    fold = build_fold(config, "same-source", pool, pool_f, test, val_f[keep])
+    ans = decode_fold(fold, tau, temperature)
+    out: dict[str, Any] = {}
+    for name in sorted({s.set for s in test}):
+        m = np.array([s.set == name for s in test])
+        sub = Answers(ans.lat[m], ans.lon[m], ans.country_code[m], ans.confidence[m])
+        out[name] = source_metrics(sub, [s for s, k in zip(test, m, strict=True) if k])
+    return out
+
+
+# -- the report's Markdown --------------------------------------------------------------------
+def _pct(x: float | None) -> str:
+    return "" if x is None else f"{100 * x:.1f}%"
+
+
+def _row(label: str, m: dict[str, Any]) -> str:
+    accs = " | ".join(_pct(m["acc_km"][f"{t:g}"]) for t in THRESHOLDS_KM)
+    return (
+        f"| {label} | {accs} | {_pct(m['country_acc'])} | "
+        f"{_pct(m['country_acc_mean_over_countries'])} | {m['geoscore']:.0f} | "
+        f"{_pct(m.get('within_radius'))} | "
+        f"{'' if m.get('confidence_auc') is None else format(m['confidence_auc'], '.2f')} | "
+        f"{m['shares']['max_ratio'] if 'shares' in m else m.get('max_share_ratio', '')} |"
+    )
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The report as Markdown tables: out-of-source per source (model and floors), macro,
+    share of answers, coverage per confidence bin, the same-source table."""
+    head = (
+        "| | "
+        + " | ".join(f"@{t:g} km" for t in THRESHOLDS_KM)
+        + " | country | country (mean over countries) | GeoScore | within radius | AUC "
+        + f"@{AUC_KM} | max share ratio |\n|"
+        + "---|" * 13
+    )
+    lines = [
+        f"# Out-of-source report: {report['config']['name']}",
+        "",
+        f"Each `world` source held out in turn; logit adjustment tau {report['tau']:g}, "
+        f"gallery similarity threshold {report['gallery_min_similarity']:g}, "
+        f"temperature {report['temperature']:.3f}, all chosen out of source.",
+        "",
+        "## Held out, per source",
+        "",
+        head,
+    ]
+    for name in report["held_out"]:
+        lines.append(_row(f"**{name}** model", report["per_source"][name]))
+        for k in ("medoid", "nn1"):
+            lines.append(_row(f"{name} floor {k}", report["floors"][k]["per_source"][name]))
+    lines.append(
+        _row(
+            "**macro** model",
+            {**report["macro"], "shares": {"max_ratio": report["macro"]["max_share_ratio"]}},
+        )
+    )
+    for k in ("medoid", "nn1"):
+        mm = report["floors"][k]["macro"]
+        lines.append(
+            _row(f"macro floor {k}", {**mm, "shares": {"max_ratio": mm["max_share_ratio"]}})
+        )
+    lines += ["", "## Share of answers (top over-predicted countries: predicted / true share)", ""]
+    for name in report["held_out"]:
+        rows = report["per_source"][name]["shares"]["over_predicted"]
+        text = ", ".join(f"{r['country']} {_pct(r['predicted'])} / {_pct(r['true'])}" for r in rows)
+        lines.append(f"- {name}: {text}")
+    lines += ["", "## Radius coverage per confidence bin (radius fitted on the other sources)", ""]
+    for name in report["held_out"]:
+        bins = report["per_source"][name]["coverage_by_confidence"]
+        text = "; ".join(
+            f"from {b['from']:.3f}: {b['n']} photos, ±{b['radius_km']:.0f} km, {_pct(b['within'])}"
+            for b in bins
+        )
+        lines.append(f"- {name}: {text}")
+    lines += ["", "## Logit adjustment (and gallery threshold) tried (macro)", ""]
+    for tau, v in report["by_tau"].items():
+        m = v["macro"]
+        lines.append(
+            f"- tau {tau}, temperature {v['temperature']:.2f}: GeoScore {m['geoscore']:.0f}, "
+            f"@750 {_pct(m['acc_km']['750'])}, @2500 {_pct(m['acc_km']['2500'])}, "
+            f"max share ratio {m['max_share_ratio']}"
+        )
+    lines += [
+        "",
+        "## Targets missed (held-out sources)",
+        "",
+        "```",
+        json.dumps(report["targets"]["misses"], indent=1),
+        "```",
+    ]
+    if "same_source_val" in report:
+        lines += [
+            "",
+            "## Secondary: same-source val (world val photos, trained on all sets)",
+            "",
+            head,
+        ]
+        for name, m in report["same_source_val"].items():
+            lines.append(_row(name, m))
+    return "\n".join(lines) + "\n"
+
+
+def write_report(report: dict[str, Any], out: Path) -> None:
+    """``report.json``, ``report.md`` and ``calibration.json`` in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+    (out / "report.md").write_text(markdown(report), encoding="utf-8")
+    (out / "calibration.json").write_text(
+        json.dumps(report["calibration"], indent=1), encoding="utf-8"
+    )
+
+
+def features_from_file(path: Path) -> FeatureFn:
+    """Features looked up by photo path in an ``.npz`` of ``paths`` [N] and ``features``
+    [N, F] (e.g. a bundle encoder's pooled features): DataError for a photo it lacks."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            paths = [str(Path(p).resolve()) for p in data["paths"]]
+            feats = data["features"].astype(np.float32)
+    except (OSError, KeyError, ValueError) as e:
+        raise DataError(f"unreadable features file {path}: {e}") from e
+    index = {p: i for i, p in enumerate(paths)}
+
+    def lookup(samples: Sequence[Sample]) -> np.ndarray:
+        try:
+            return feats[[index[str(Path(s.path).resolve())] for s in samples]]
+        except KeyError as e:
+            raise DataError(f"{path} has no features of {e.args[0]}") from e
+
+    return lookup
+
+
+def run(args: argparse.Namespace) -> int:
+    from geoscope_core.training.config import load_config
+
+    config = load_config("cnn", args.config, args.overrides)
+    if not isinstance(config, CnnConfig):
+        raise ConfigError("the protocol needs a cnn config")
+    if args.features is not None:
+        features = features_from_file(args.features)
+    else:
+        from geoscope_core.training.baselines import frozen_features
+
+        def features(samples: Sequence[Sample]) -> np.ndarray:
+            return frozen_features(config, samples)
+
+    try:
+        taus = tuple(float(t) for t in str(args.taus).split(",") if t.strip())
+    except ValueError as e:
+        raise ConfigError(f"--taus must be numbers: {args.taus!r}") from e
+    try:
+        sims = tuple(float(t) for t in str(args.gallery_min_sims).split(",") if t.strip())
+    except ValueError as e:
+        raise ConfigError(f"--gallery-min-sims must be numbers: {args.gallery_min_sims!r}") from e
+    report = run_protocol(config, features, taus or (0.0,), not args.no_same_source, sims)
+    write_report(report, args.out)
+    sys.stdout.write(markdown(report))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from geoscope_core.commands.train import add_arguments
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    logging.basicConfig(level=logging.INFO)
+    return run(parser.parse_args(["protocol", *(argv if argv is not None else sys.argv[1:])]))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,232 @@
+"""Leave-one-source-out evaluation on a tiny synthetic data set, and its measures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from geoscope_core.geo.balance import rebalance
+from geoscope_core.training.config import CnnConfig
+from geoscope_core.training.data import Sample
+from geoscope_core.training.protocol import (
+    answer_shares,
+    auc,
+    country_mean_accuracy,
+    features_from_file,
+    fit_error_model,
+    markdown,
+    run_protocol,
+    unsure_below,
+    write_report,
+)
+
+#: (country, lat, lon) of the synthetic places: three regions far apart.
+REGIONS = {"FR": (48.85, 2.35), "US": (40.71, -74.0), "JP": (35.68, 139.69)}
+
+
+def _write_labels(tmp_path: Path) -> Path:
+    """Three world sources, each with photos in its own mix of regions, and one regional
+    set of many photos in France; every photo a real (tiny) file."""
+    rng = np.random.default_rng(0)
+    rows = ["path,lat,lon,country_code,set,split,location_id,scope"]
+    layout = {
+        ("src_a", "world"): {"FR": 6, "US": 6, "JP": 6},
+        ("src_b", "world"): {"FR": 6, "US": 6, "JP": 6},
+        ("src_c", "world"): {"FR": 4, "US": 4, "JP": 0},
+        ("dense_fr", "regional"): {"FR": 40},
+    }
+    (tmp_path / "img").mkdir()
+    k = 0
+    for (name, scope), counts in layout.items():
+        for cc, n in counts.items():
+            lat0, lon0 = REGIONS[cc]
+            for i in range(n):
+                path = tmp_path / "img" / f"{k}.jpg"
+                path.write_bytes(b"x")
+                lat, lon = lat0 + rng.normal(0, 0.3), lon0 + rng.normal(0, 0.3)
+                split = "val" if i % 3 == 0 else "train"
+                rows.append(f"{path},{lat:.4f},{lon:.4f},{cc},{name},{split},{k},{scope}")
+                k += 1
+    csv = tmp_path / "labels.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    return csv
+
+
+def _region_features(samples: list[Sample]) -> np.ndarray:
+    """Features that name the region (one-hot, scaled) plus a little noise per photo."""
+    rng = np.random.default_rng(1)
+    order = list(REGIONS)
+    out = rng.normal(0, 0.1, (len(samples), 8)).astype(np.float32)
+    for i, s in enumerate(samples):
+        out[i, order.index(s.country_code)] += 3.0
+    return out
+
+
+def _config(csv: Path, **kw: object) -> CnnConfig:
+    base = dict(
+        name="loso", data=str(csv), backbone="tiny", pretrained=False, levels=("country", "cell"),
+        kmeans_k=3, epochs=30, batch_size=16, lr=0.01, hidden_dim=0, dropout=0.0, seed=0,
+    )  # fmt: skip
+    base.update(kw)
+    return CnnConfig(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    csv = _write_labels(tmp_path_factory.mktemp("loso"))
+    config = _config(csv, gallery=True, refine="top")
+    return run_protocol(config, _region_features, taus=(0.0, 1.0), min_similarities=(-1.0, 0.9))
+
+
+def test_every_world_source_is_held_out_once_with_all_its_photos(report: dict) -> None:
+    assert report["held_out"] == ["src_a", "src_b", "src_c"]  # not the regional set
+    assert {n: m["n"] for n, m in report["per_source"].items()} == {
+        "src_a": 18,
+        "src_b": 18,
+        "src_c": 8,
+    }
+    for floor in ("medoid", "nn1"):
+        assert set(report["floors"][floor]["per_source"]) == set(report["held_out"])
+    # the macro figure is the mean over sources, not over photos
+    accs = [m["acc_km"]["750"] for m in report["per_source"].values()]
+    assert report["macro"]["acc_km"]["750"] == pytest.approx(np.mean(accs))
+
+
+def test_informative_features_beat_the_medoid_floor_out_of_source(report: dict) -> None:
+    model, floor = report["macro"], report["floors"]["medoid"]["macro"]
+    assert model["acc_km"]["750"] > floor["acc_km"]["750"] + 0.3
+    assert report["per_source"]["src_a"]["country_acc"] > 0.9
+    # Japan is never in src_c: its held-out fold cannot put anything there
+    shares = report["per_source"]["src_c"]["shares"]["over_predicted"]
+    assert all(r["country"] != "JP" or r["predicted"] < 0.2 for r in shares)
+
+
+def test_report_carries_radius_coverage_auc_shares_and_calibration(
+    report: dict, tmp_path: Path
+) -> None:
+    for m in report["per_source"].values():
+        assert 0.0 <= m["within_radius"] <= 1.0
+        assert sum(b["n"] for b in m["coverage_by_confidence"]) == m["n"]
+        assert m["confidence_auc"] is None or 0.0 <= m["confidence_auc"] <= 1.0
+        assert "max_ratio" in m["shares"]
+    cal = report["calibration"]
+    assert cal["logit_adjust_tau"] in (0.0, 1.0) and cal["temperature"] > 0
+    radii = cal["error_model"]["radius_km"]
+    assert radii == sorted(radii, reverse=True)
+    assert set(report["by_tau"]) == {"0 sim -1", "0 sim 0.9", "1 sim -1", "1 sim 0.9"}
+    chosen = report["by_tau"][f"{report['tau']:g} sim {report['gallery_min_similarity']:g}"]
+    assert chosen["macro"]["geoscore"] == max(
+        v["macro"]["geoscore"] for v in report["by_tau"].values()
+    )
+    assert set(report["same_source_val"]) == {"src_a", "src_b", "src_c"}
+    write_report(report, tmp_path)
+    assert json.loads((tmp_path / "calibration.json").read_text()) == cal
+    text = (tmp_path / "report.md").read_text()
+    assert text == markdown(report) and "src_c floor medoid" in text
+
+
+def test_features_file_is_looked_up_by_path(tmp_path: Path) -> None:
+    photos = [tmp_path / f"{i}.jpg" for i in range(3)]
+    for p in photos:
+        p.write_bytes(b"x")
+    feats = np.arange(6, dtype=np.float32).reshape(3, 2)
+    np.savez(tmp_path / "f.npz", paths=np.array([str(p) for p in photos]), features=feats)
+    lookup = features_from_file(tmp_path / "f.npz")
+    got = lookup([Sample(photos[2], 0, 0), Sample(photos[0], 0, 0)])
+    np.testing.assert_array_equal(got, feats[[2, 0]])
+    from geoscope_core.errors import DataError
+
+    with pytest.raises(DataError):
+        lookup([Sample(tmp_path / "other.jpg", 0, 0)])
+
+
+def test_answer_shares_flag_a_country_taking_more_than_its_share() -> None:
+    pred = ["US"] * 6 + ["FR"] * 2 + ["HR"] * 2
+    true = ["US"] * 3 + ["FR"] * 4 + ["GB"] * 3
+    shares = answer_shares(pred, true)
+    top = shares["over_predicted"][0]
+    assert top["country"] == "US" and top["ratio"] == 2.0
+    # HR: 2 answers, no true photo -> its true share counts as half a photo
+    assert shares["max_ratio"] == 4.0
+    assert country_mean_accuracy(pred, true) == pytest.approx((1.0 + 0.25 + 0.0) / 3)
+
+
+def test_auc_ranks_right_answers_above_wrong_ones() -> None:
+    assert auc(np.array([0.9, 0.8, 0.1, 0.2]), np.array([True, True, False, False])) == 1.0
+    assert auc(np.array([0.1, 0.2, 0.9]), np.array([True, True, False])) == 0.0
+    assert auc(np.array([0.5, 0.5]), np.array([True, False])) == 0.5
+    assert auc(np.array([0.5]), np.array([True])) is None
+
+
+def test_error_model_holds_its_share_per_bin_and_unsure_threshold() -> None:
+    rng = np.random.default_rng(0)
+    conf = rng.uniform(0, 1, 5000)
+    err = rng.exponential(100 + 5000 * (1 - conf))  # surer answers err less
+    model = fit_error_model(conf, err, np.ones_like(conf))
+    radius = np.array([model.radius(c) for c in conf])
+    assert np.mean(err <= radius) == pytest.approx(0.68, abs=0.02)
+    lo = conf < model.confidence[1]
+    assert np.mean(err[lo] <= radius[lo]) == pytest.approx(0.68, abs=0.04)
+    assert list(model.radius_km) == sorted(model.radius_km, reverse=True)
+    edge = unsure_below(model, radius_km=model.radius_km[2])
+    assert edge == model.confidence[2]
+    assert unsure_below(model, radius_km=0.0) == 1.0
+
+
+def test_rebalance_caps_a_dense_source() -> None:
+    groups = ["dense"] * 8 + ["a", "b"]
+    w = rebalance(np.ones(10), groups, 0.0)
+    assert w[:8].sum() == pytest.approx(w[8]) == pytest.approx(w[9])
+    assert rebalance(np.ones(10), groups, 1.0) == pytest.approx(np.ones(10))
+
+
+def test_the_recipe_owns_its_decoding_and_balances_sources_and_countries() -> None:
+    from geoscope_core.errors import ConfigError
+    from geoscope_core.runtime.manifest import Refine
+    from geoscope_core.training.cnn import sample_weights
+
+    spec = CnnConfig(gallery=True, refine="top", gallery_min_similarity=0.8).decoding_spec()
+    assert spec.refine is Refine.TOP and spec.gallery == "gallery.npz"
+    assert spec.gallery_min_similarity == 0.8 and spec.refine_k == CnnConfig().refine_top_k
+    with pytest.raises(ConfigError):
+        CnnConfig(refine="median")
+    with pytest.raises(ConfigError):
+        CnnConfig(source_power=1.5)
+    samples = [Sample(Path(f"{i}"), 45.0, 15.0 + i, "HR", "dense") for i in range(8)]
+    samples += [
+        Sample(Path("a"), 40.7, -74.0, "US", "a"),
+        Sample(Path("b"), 35.7, 139.7, "JP", "b"),
+    ]
+    w = sample_weights(CnnConfig(source_power=0.0), samples)
+    assert w[:8].sum() == pytest.approx(w[8]) == pytest.approx(w[9])
+    w = sample_weights(CnnConfig(country_power=0.0), samples)
+    assert w[:8].sum() == pytest.approx(w[8])
+    assert sample_weights(CnnConfig(), samples) == pytest.approx(np.ones(10))
+
+
+def test_logit_adjustment_lowers_each_label_by_tau_log_prior() -> None:
+    from geoscope_core.geo.cells import CellSet
+    from geoscope_core.training.cnn import adjust_logits, fit_heads, head_logits, log_priors
+
+    cells = {"cell": CellSet.from_labels("cell", [
+        {"id": "a", "name": "a", "parent": "FR", "lat": 48.0, "lon": 2.0, "population": 0,
+         "country_code": "FR"},
+        {"id": "b", "name": "b", "parent": "JP", "lat": 35.0, "lon": 139.0, "population": 0,
+         "country_code": "JP"},
+    ])}  # fmt: skip
+    targets = [np.array([[1.0, 0.0]] * 9 + [[0.0, 1.0]], dtype=np.float32)]
+    priors = log_priors(["cell"], targets, np.ones(10))
+    np.testing.assert_allclose(np.exp(priors["cell"]), [0.9, 0.1])
+    feats = np.random.default_rng(0).normal(size=(10, 4)).astype(np.float32)
+    net = fit_heads(
+        CnnConfig(epochs=2, hidden_dim=0, dropout=0.0), feats, cells, targets, np.ones(10)
+    )
+    before = head_logits(net, feats)["cell"]
+    adjust_logits(net, priors, 0.5)
+    after = head_logits(net, feats)["cell"]
+    np.testing.assert_allclose(
+        after - before, -0.5 * priors["cell"][None, :] + 0 * before, atol=1e-5
+    )
