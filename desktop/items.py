@@ -232,6 +232,7 @@ class PhotoItem:
             admin1=candidate.admin1,
             city=candidate.city,
             sublocation="",  # the part of the old place is not a part of the new one
+            unsure=self.prediction.unsure,  # an alternative is as unsure as the estimate
         )
         return replace(self, prediction=moved, status=PhotoStatus.ESTIMATED, message="")
 
@@ -301,21 +302,15 @@ def place_text(pred: Prediction | Candidate | None) -> str:
     return ", ".join(parts)
 
 
-#: a model's estimate below this confidence is shown as unsure (where the model's output
-#: says nothing of its own)
-UNSURE_BELOW = 0.25
 #: the most decimals a location is shown with (about 1 m)
 SHOWN_DECIMALS = 5
 
 
 def is_unsure(pred: Prediction | Candidate) -> bool:
-    """Whether the model does not know where this is: the model output's own ``unsure``
-    where it has one, else a model estimate under ``UNSURE_BELOW`` confidence."""
-    flag = getattr(pred, "unsure", None)
-    if flag is not None:
-        return bool(flag)
+    """Whether the model does not know where this is: its decoder's own ``unsure`` (the
+    bundle's ``decoding.unsure_below``); a placement by the user's evidence never is."""
     source = getattr(pred, "source", Source.MODEL)
-    return source is Source.MODEL and pred.confidence < UNSURE_BELOW
+    return source is Source.MODEL and bool(getattr(pred, "unsure", False))
 
 
 def format_latlon(lat: float, lon: float, radius_km: float = 0.0) -> str:

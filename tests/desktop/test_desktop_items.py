@@ -271,9 +271,11 @@ def test_missing_qt_system_libraries_are_named_with_their_packages(
 
 
 def test_unsure_is_said_where_the_model_does_not_know() -> None:
-    weak = replace(_pred(conf=0.19), radius_km=2164.0)
+    weak = replace(_pred(conf=0.19), radius_km=2164.0, unsure=True)
     assert is_unsure(weak) and estimate_text(weak) == "unsure: confidence 19% · within ±2,164 km"
     assert not is_unsure(_pred(conf=0.62))
+    # the decoder decides, not a threshold of the app's own
+    assert not is_unsure(replace(weak, unsure=False))
     assert estimate_text(_pred(conf=0.62)) == "confidence 62% · within ±120 km"
     # a placement by the user's own evidence is never the model's doubt
     assert not is_unsure(replace(weak, source=Source.TRACK))

@@ -7,6 +7,7 @@ Driven through the main window (pytest-qt); see ``appdriver`` and ``conftest``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -191,6 +192,13 @@ def test_the_pane_and_list_show_no_more_precision_than_the_radius(
     from geoscope_desktop.photo_model import Column
 
     (photo,) = _scanned(qtbot, window, tmp_path / "shown", 1)
+    item = window.review.item_for(photo)
+    assert item is not None and item.prediction is not None
+    # the decoder said the model does not know (the bundle's decoding.unsure_below);
+    # an alternative of that estimate is as unsure
+    window.review.model.replace_item(
+        replace(item, prediction=replace(item.prediction, unsure=True))
+    )
     window.review.correct(photo, _guess(2164.0).as_candidate())
     window.selection.select_paths([photo])
     facts = window.detail.facts.text()
