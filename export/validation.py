@@ -105,7 +105,9 @@ def validate_on_photos(
     err_km = np.asarray(haversine_km(shipped.lat, shipped.lon, val.lat, val.lon))
     edges, radii = ev.error_model(shipped.confidence[fit], err_km[fit])
 
-    shipped_tag = config.quantize.value if config.quantize is not Quantize.NONE else "fp32"
+    shipped_tag = (
+        Quantize(config.quantize).value if config.quantize is not Quantize.NONE else "fp32"
+    )
     tags = {"fp32": results["fp32"]}
     if shipped_tag != "fp32":
         tags[shipped_tag] = shipped
