@@ -72,6 +72,7 @@ lint: $(VENV)/.all typecheck-path
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/vulture
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -103,9 +103,6 @@ class PhotoTableModel(QAbstractTableModel):
         self._request_thumbnail = request_thumbnail
 
     # -- data access ----------------------------------------------------------
-    def set_paths(self, paths: Sequence[Path]) -> None:
-        self.set_items([PhotoItem(path=p) for p in paths])
-
     def set_items(self, items: Sequence[PhotoItem]) -> None:
         self.beginResetModel()
         self._items = list(items)

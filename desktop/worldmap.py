@@ -362,10 +362,6 @@ class WorldMapView(QGraphicsView):
         if paths and -90 <= lat <= 90 and -180 <= lon <= 180:
             self.photos_dropped.emit(paths, lat, lon, self.pick_radius_km())
 
-    def click_at(self, lat: float, lon: float) -> None:
-        """Emit a click at (lat, lon) degrees as if the user clicked there (keyboard, tests)."""
-        self.location_clicked.emit(lat, lon, self.pick_radius_km())
-
     def view_point(self, lat: float, lon: float) -> QPoint:
         """Viewport pixel of (lat, lon) degrees."""
         return self.mapFromScene(QPointF(lon, -lat))
