@@ -54,3 +54,18 @@ def test_app_takes_the_desktop_apps_options() -> None:
     assert options(_command("app")) == desktop
     args = build_parser().parse_args(["app", "--settings", "s.ini", "--exit-when-shown", "f"])
     assert (str(args.settings), args.exit_when_shown, str(args.folder)) == ("s.ini", True, "f")
+
+
+def test_export_defaults_are_the_export_configs() -> None:
+    from geoscope_export.config import ExportConfig, Quantize
+
+    args = build_parser().parse_args(["export", "ckpt", "--out", "b"])
+    config = ExportConfig()
+    assert args.quantize == Quantize(config.quantize).value
+    assert tuple(args.levels.split(",")) == config.levels
+    assert (args.calibration_images, args.max_val, args.gallery_dim) == (
+        config.calibration_images,
+        config.max_val,
+        config.gallery_dim,
+    )
+    assert _choices(_command("export"), "--quantize") == [q.value for q in Quantize]
