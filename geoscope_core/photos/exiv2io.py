@@ -18,6 +18,7 @@ from geoscope_core.photos.tags import (
     XMP_NAMESPACE,
     XMP_PLACE_KEYS,
     XMP_PREFIX,
+    XmpStruct,
     structs_in,
 )
 
@@ -70,7 +71,11 @@ def set_values(container: Any, values: dict[str, str]) -> None:
     structure nodes are made before its members are set."""
     exiv2 = exiv2_module()
     for struct in structs_in(values):
-        erase_keys(container, lambda k, s=struct: not s.owns(k))
+
+        def outside(key: str, owner: XmpStruct = struct) -> bool:
+            return not owner.owns(key)
+
+        erase_keys(container, outside)
         if struct.bag:
             bag = exiv2.XmpTextValue()
             bag.setXmpArrayType(exiv2.XmpValue.XmpArrayType.xaBag)
