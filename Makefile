@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PHOTOS ?=
 
-.PHONY: demo test app lint bench clean exiftool desktop-deps
+.PHONY: demo test app lint typecheck-path bench clean exiftool desktop-deps
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,10 +45,32 @@ test: $(VENV)/.all exiftool desktop-deps
 app: $(VENV)/.all desktop-deps
 	$(VENV)/bin/geoscope app $(PHOTOS)
 
-lint: $(VENV)/.all
+# mypy cannot follow the editable install's import hook to export/ and desktop/, which
+# import as geoscope_export and geoscope_desktop: link each renamed folder of pyproject's
+# package-dir under its import name in build/typecheck, the mypy_path of [tool.mypy].
+define TYPECHECK_PATH
+import pathlib
+try:
+    import tomllib
+except ImportError:  # Python 3.10: mypy installs tomli
+    import tomli as tomllib
+dirs = tomllib.loads(pathlib.Path("pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+out = pathlib.Path("build/typecheck")
+out.mkdir(parents=True, exist_ok=True)
+for name, folder in dirs.items():
+    if name != folder and not (out / name).is_symlink():
+        (out / name).symlink_to(pathlib.Path("../..", folder), target_is_directory=True)
+endef
+export TYPECHECK_PATH
+
+typecheck-path:
+	@$(PY) -c "$$TYPECHECK_PATH"
+
+lint: $(VENV)/.all typecheck-path
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy geoscope_core export desktop
+	$(VENV)/bin/mypy
+	$(VENV)/bin/vulture
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -22,13 +22,21 @@ from geoscope_core.runtime.session import PROVIDER_NAMES
 log = logging.getLogger(__name__)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="geoscope-desktop", description="GeoScope desktop app")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The app's options: ``geoscope-desktop`` and ``geoscope app`` both take these."""
     p.add_argument("folder", type=Path, nargs="?", default=None, help="photo folder to open")
     p.add_argument("--model", default=None, help="bundle name or path (default geoscope-lite)")
-    p.add_argument("--provider", choices=PROVIDER_NAMES, default=None)
-    p.add_argument("--scan", action="store_true", help="scan the folder as soon as it opens")
-    p.add_argument("--self-test", action="store_true", help="headless scan of the sample photos")
+    p.add_argument(
+        "--provider", choices=PROVIDER_NAMES, default=None, help="default: the app's setting"
+    )
+    p.add_argument(
+        "--scan", action="store_true", help="start scanning the folder as soon as it opens"
+    )
+    p.add_argument(
+        "--self-test",
+        action="store_true",
+        help="scan the sample photos headlessly and exit 0 when everything works",
+    )
     p.add_argument(
         "--settings", type=Path, default=None, help="use this INI file for the app's settings"
     )
@@ -37,7 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the wall-clock time the window was shown, then quit (benchmarks)",
     )
-    p.add_argument("-v", "--verbose", action="count", default=0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="geoscope-desktop", description="GeoScope desktop app")
+    add_arguments(p)
+    # `geoscope -v app` takes it as the geoscope command's own option
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     return p
 
 
@@ -71,8 +85,13 @@ def _install_excepthook() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the app; a setup problem (no display, missing libraries) is one clear line
     on stderr and exit status 2."""
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     try:
-        return _main(argv)
+        return run(args)
     except ConfigError as e:
         print(f"geoscope-desktop: error: {e}", file=sys.stderr)
         return 2
@@ -89,12 +108,9 @@ def _refuse_missing_xcb() -> None:
             raise ConfigError(problem)
 
 
-def _main(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    logging.basicConfig(
-        level=logging.WARNING - 10 * min(args.verbose, 2),
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+def run(args: argparse.Namespace) -> int:
+    """Open the app (or run the self-test) as ``args`` (``add_arguments``) ask;
+    ConfigError for a setup problem."""
     if args.self_test:
         from geoscope_desktop.selftest import run_self_test
 

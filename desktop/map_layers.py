@@ -127,7 +127,6 @@ class MapLayers:
         self._labels: list[QGraphicsItem] = []
         self._towns_failed = False
         self.zoom = Zoom.WORLD
-        self.unavailable = ""
 
     @staticmethod
     def preload() -> None:
@@ -168,7 +167,7 @@ class MapLayers:
             try:
                 layers = basemap()
             except DataError as e:
-                self.unavailable = str(e)
+                log.warning("map layers unavailable: %s", e)
                 layers = {}
             for name in wanted:
                 if name in layers:
@@ -223,11 +222,6 @@ class MapLayers:
             if name == "admin1":
                 pen.setStyle(Qt.PenStyle.DashLine)
             item.setPen(pen)
-
-    def restyle(self, colors: MapColors) -> None:
-        self.colors = colors
-        for (name, _), item in self._built.items():
-            self._style(item, name)
 
     def _label(
         self, west: float, south: float, east: float, north: float, n: int, px_per_deg: float

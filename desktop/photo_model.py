@@ -107,9 +107,6 @@ class PhotoTableModel(QAbstractTableModel):
         self._shared_names: set[str] = set()
 
     # -- data access ----------------------------------------------------------
-    def set_paths(self, paths: Sequence[Path]) -> None:
-        self.set_items([PhotoItem(path=p) for p in paths])
-
     def set_items(self, items: Sequence[PhotoItem]) -> None:
         self.beginResetModel()
         self._items = list(items)

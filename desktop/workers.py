@@ -139,7 +139,6 @@ class ScanJob(QObject):
         worker.moveToThread(self.worker_thread)
         self.worker_thread.started.connect(worker.run)
         worker.finished.connect(self._on_finished)
-        self._cancelled = False
 
     def start(self) -> None:
         self.worker_thread.start()
@@ -154,13 +153,9 @@ class ScanJob(QObject):
 
     @Slot(bool)
     def _on_finished(self, cancelled: bool) -> None:
-        self._cancelled = cancelled
         self.worker_thread.quit()
         self.worker_thread.wait()
         self.done.emit(cancelled)
-
-    def is_running(self) -> bool:
-        return self.worker_thread.isRunning()
 
 
 class _TaskSignals(QObject):

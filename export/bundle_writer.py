@@ -420,5 +420,5 @@ def _quantize_image(
         else "dynamic: a transformer graph (more MatMul than Conv)"
     )
     if config.int8_method is not Int8Method.AUTO:
-        info["choice"] = f"asked for {config.int8_method.value}"
+        info["choice"] = f"asked for {Int8Method(config.int8_method).value}"
     return info

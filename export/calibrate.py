@@ -1,7 +1,6 @@
 """Refit a bundle's error radius on labelled photos, without re-exporting it.
 
-``geoscope calibrate BUNDLE [--labels labels.csv]`` (or ``python -m
-geoscope_export.calibrate``) runs the
+``geoscope calibrate BUNDLE [--labels labels.csv]`` runs the
 bundle as the runtime does over the photos (default: the shared geo data's val
 split), fits ``error_model`` with ``evaluate.error_model`` — the same fit the
 exporter makes — and rewrites ``manifest.json`` in place. The model files are
@@ -11,14 +10,12 @@ manifest, which invalidates cached scan results as it should.
 
 from __future__ import annotations
 
-import logging
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from geoscope_core.errors import BundleError
+from geoscope_core.errors import BundleError, ConfigError
 from geoscope_core.geo.distance import haversine_km
 from geoscope_core.runtime.manifest import MANIFEST_NAME, ErrorModel, Manifest
 from geoscope_core.runtime.predictor import Predictor
@@ -35,7 +32,9 @@ def refit_error_model(
     """Fit the error model of the bundle folder ``bundle_dir`` on ``labels_csv`` (None: the
     shared val split), keeping only its world-scope photos when it has a ``scope`` column
     (``evaluate.fit_records``); ``max_photos`` > 0 samples that many. Writes the model to
-    the bundle's manifest."""
+    the bundle's manifest. ``quantile`` is the share of photos within the radius, in (0, 1)."""
+    if not 0.0 < quantile < 1.0:
+        raise ConfigError(f"quantile must lie strictly between 0 and 1, not {quantile}")
     root = Path(bundle_dir)
     if not (root / MANIFEST_NAME).is_file():
         raise BundleError(f"{bundle_dir}: calibrate needs an unpacked bundle folder")
@@ -66,15 +65,3 @@ def refit_error_model(
     Manifest.read(tmp)  # what we wrote must parse and validate
     tmp.replace(root / MANIFEST_NAME)
     return model
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m geoscope_export.calibrate ARGS``: the same as ``geoscope calibrate ARGS``."""
-    from geoscope_core.cli import main as geoscope
-
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    return geoscope(["calibrate", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

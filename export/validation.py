@@ -90,7 +90,9 @@ def validate_on_photos(
     else:
         within_radius = None
 
-    shipped_tag = config.quantize.value if config.quantize is not Quantize.NONE else "fp32"
+    shipped_tag = (
+        Quantize(config.quantize).value if config.quantize is not Quantize.NONE else "fp32"
+    )
     tags = {"fp32": results["fp32"]}
     if shipped_tag != "fp32":
         tags[shipped_tag] = shipped

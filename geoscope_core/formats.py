@@ -50,9 +50,6 @@ FORMATS: tuple[PhotoFormat, ...] = (
 
 _BY_SUFFIX: dict[str, PhotoFormat] = {s: f for f in FORMATS for s in f.suffixes}
 
-#: Every suffix (lower case) GeoScope treats as a photo.
-PHOTO_SUFFIXES: frozenset[str] = frozenset(_BY_SUFFIX)
-
 
 def format_of(path: Path) -> PhotoFormat | None:
     """The format ``path``'s suffix names (case-insensitive), or None when it is not a photo."""

@@ -69,23 +69,6 @@ def default_levels() -> dict[str, list[dict[str, Any]]]:
     return {"country": rows(COUNTRIES), "admin1": rows(ADMIN1), "city": rows(CITIES)}
 
 
-def gazetteer_levels(
-    countries: Sequence[str] = ("HR", "FR", "US"), cities_per_admin1: int = 2
-) -> dict[str, list[dict[str, Any]]]:
-    """Label rows from GEO's gazetteer: every country, the admin-1 regions of
-    ``countries`` and their ``cities_per_admin1`` most populous cities."""
-    from geoscope_core.geo.gazetteer import get_gazetteer
-
-    gaz = get_gazetteer()
-    admin1 = [a for cc in countries for a in gaz.admin1(cc)]
-    cities = [c for a in admin1 for c in gaz.top_cities(admin1_id=a.id, n=cities_per_admin1)]
-    return {
-        "country": [p.to_label() for p in gaz.countries()],
-        "admin1": [p.to_label() for p in admin1],
-        "city": [p.to_label() for p in cities],
-    }
-
-
 def solid_image(rgb: tuple[int, int, int], size: int = 64) -> np.ndarray:
     """uint8 [size, size, 3] image of one colour with a diagonal gradient (not flat)."""
     img = np.empty((size, size, 3), dtype=np.float32)

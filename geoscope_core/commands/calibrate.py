@@ -10,8 +10,6 @@ import argparse
 import logging
 from pathlib import Path
 
-from geoscope_core.errors import ConfigError
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bundle", type=Path, help="unpacked bundle folder (rewritten in place)")
@@ -29,8 +27,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Refit and print the new radius per confidence bin."""
-    if not 0.0 < args.quantile < 1.0:
-        raise ConfigError("--quantile must lie strictly between 0 and 1")
     from geoscope_export.calibrate import refit_error_model
 
     logging.getLogger("geoscope_export").setLevel(logging.INFO)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from geoscope_core.runtime.session import PROVIDER_NAMES
+from geoscope_core.runtime.session import PROVIDER_NAMES, Provider
+from geoscope_core.scan.types import ScanOptions
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,9 +21,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--plot", type=Path, default=None, help="save the accuracy-vs-distance plot (PNG)"
     )
-    parser.add_argument("--provider", choices=PROVIDER_NAMES, default="auto")
-    parser.add_argument("--batch-size", type=int, default=16, help="inference batch size")
-    parser.add_argument("--workers", type=int, default=0, help="decode threads (0 = auto)")
+    parser.add_argument("--provider", choices=PROVIDER_NAMES, default=Provider.AUTO.value)
+    parser.add_argument(
+        "--batch-size", type=int, default=ScanOptions.batch_size, help="inference batch size"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=ScanOptions.workers, help="decode threads (0 = auto)"
+    )
     parser.add_argument("--limit", type=int, default=0, help="evaluate only the first N rows")
 
 
@@ -43,7 +48,6 @@ def run(args: argparse.Namespace) -> int:
     from geoscope_core.records import read_labels_csv
     from geoscope_core.runtime.predictor import Predictor
     from geoscope_core.scan.pipeline import Scanner
-    from geoscope_core.scan.types import ScanOptions
 
     # refused before the evaluation, not after it
     if args.json:

@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 
 from geoscope_core.errors import ExportError
+from geoscope_export.config import ExportConfig, Quantize  # settings only: no torch
 
 log = logging.getLogger(__name__)
 
@@ -20,14 +21,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="bundle directory to write")
     parser.add_argument(
         "--quantize",
-        choices=("int8", "fp16", "none"),
-        default="int8",
-        help="weights of the shipped image encoder (default: int8)",
+        choices=[q.value for q in Quantize],
+        default=Quantize(ExportConfig.quantize).value,
+        help="weights of the shipped image encoder (default: %(default)s)",
     )
     parser.add_argument(
         "--levels",
-        default="country,admin1,city",
-        help="comma-separated levels of a zero-shot bundle (default: country,admin1,city)",
+        default=",".join(ExportConfig.levels),
+        help="comma-separated levels of a zero-shot bundle (default: %(default)s)",
     )
     parser.add_argument(
         "--cities-per-country",
@@ -51,19 +52,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--calibration-images",
         type=int,
-        default=256,
-        help="number of calibration photos (default: 256)",
+        default=ExportConfig.calibration_images,
+        help="number of calibration photos (default: %(default)s)",
     )
     parser.add_argument(
         "--max-val",
         type=int,
-        default=0,
+        default=ExportConfig.max_val,
         help="use at most this many validation photos (0 = all)",
     )
     parser.add_argument(
         "--gallery-dim",
         type=int,
-        default=0,
+        default=ExportConfig.gallery_dim,
         help="classifiers: ship a retrieval gallery of the training photos with this many "
         "dimensions (0 = none; 256 for the default model)",
     )

@@ -16,10 +16,13 @@ if TYPE_CHECKING:
     from geoscope_core.scan.types import ScanResult
 
 from geoscope_core.evidence.formats.registry import help_text as track_formats_help
+from geoscope_core.evidence.placement import PlacementLimits
 from geoscope_core.fsio import terminal_text
 from geoscope_core.geo.place import PlaceNames
 from geoscope_core.geo.precision import coordinate_decimals
-from geoscope_core.runtime.session import PROVIDER_NAMES
+from geoscope_core.photos.options import SidecarPolicy, WriteOptions
+from geoscope_core.runtime.session import PROVIDER_NAMES, Provider
+from geoscope_core.scan.types import ScanOptions
 from geoscope_core.words import count
 
 #: ``--write`` skips estimates below this calibrated confidence unless told otherwise:
@@ -84,11 +87,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--sidecar",
-        choices=("auto", "always", "never"),
-        default="auto",
-        help="XMP sidecar policy when writing",
+        choices=[p.value for p in SidecarPolicy],
+        default=WriteOptions.sidecar.value,
+        help="XMP sidecar policy when writing (default %(default)s)",
     )
-    parser.add_argument("--provider", choices=PROVIDER_NAMES, default="auto")
+    parser.add_argument("--provider", choices=PROVIDER_NAMES, default=Provider.AUTO.value)
     parser.add_argument("--no-cache", action="store_true", help="ignore and bypass the scan cache")
     parser.add_argument(
         "--no-neighbors",
@@ -101,15 +104,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--keep-mtime",
         action=argparse.BooleanOptionalAction,
-        default=True,
+        default=WriteOptions.keep_mtime,
         help="keep the files' modification times when writing",
     )
     parser.add_argument(
         "--time-window",
         type=float,
-        default=300.0,
+        default=ScanOptions.time_window_s,
         metavar="SECONDS",
-        help="time-neighbour window in seconds (default 300)",
+        help="time-neighbour window in seconds (default %(default)g)",
     )
     ev = parser.add_argument_group("your own evidence (placed by time, before the model)")
     # one value per flag: "--track walk.gpx PHOTOS" must leave PHOTOS to the photos
@@ -150,24 +153,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ev.add_argument(
         "--max-gap",
         type=float,
-        default=1800.0,
+        default=PlacementLimits.max_gap_s,
         metavar="S",
-        help="interpolate between fixes at most S seconds apart (default 1800, as ExifTool)",
+        help="interpolate between fixes at most S seconds apart (default %(default)g, as ExifTool)",
     )
     ev.add_argument(
         "--max-extrapolation",
         type=float,
-        default=1800.0,
+        default=PlacementLimits.max_extrapolation_s,
         metavar="S",
-        help="take a fix's position at most S seconds from it (default 1800, as ExifTool)",
+        help="take a fix's position at most S seconds from it (default %(default)g, as ExifTool)",
     )
     ev.add_argument(
         "--no-estimate-offset",
         action="store_true",
         help="do not estimate camera clock offsets from your other photos",
     )
-    parser.add_argument("--batch-size", type=int, default=16, help="inference batch size")
-    parser.add_argument("--workers", type=int, default=0, help="decode threads (0 = auto)")
+    parser.add_argument(
+        "--batch-size", type=int, default=ScanOptions.batch_size, help="inference batch size"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=ScanOptions.workers, help="decode threads (0 = auto)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -269,12 +276,7 @@ def _print_evidence(scanner: Scanner) -> None:
 
 def _write(args: argparse.Namespace, results: Sequence[ScanResult]) -> int:
     """Write (or with --dry-run, show) the estimates; returns how many failed."""
-    from geoscope_core.photos.writer import (
-        SidecarPolicy,
-        WriteAction,
-        WriteOptions,
-        write_locations,
-    )
+    from geoscope_core.photos.writer import WriteAction, write_locations
     from geoscope_core.scan.types import ScanStatus
 
     threshold = args.min_confidence
@@ -340,7 +342,7 @@ def run(args: argparse.Namespace) -> int:
     from geoscope_core.runtime.predictor import Predictor
     from geoscope_core.scan.output import write_results
     from geoscope_core.scan.pipeline import Scanner
-    from geoscope_core.scan.types import ScanOptions, ScanStatus
+    from geoscope_core.scan.types import ScanStatus
 
     t0 = time.perf_counter()
     if args.out:  # refused before the scan, and never a new folder made of a typo

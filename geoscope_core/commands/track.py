@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from geoscope_core.evidence.placement import PlacementLimits
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from geoscope_core.evidence.formats.registry import help_text
@@ -15,9 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-gap",
         type=float,
-        default=1800.0,
+        default=PlacementLimits.max_gap_s,
         metavar="S",
-        help="report gaps between fixes longer than S seconds (default 1800)",
+        help="report gaps between fixes longer than S seconds (default %(default)g: the "
+        "longest gap a scan interpolates over)",
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 

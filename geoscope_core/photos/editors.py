@@ -21,12 +21,13 @@ from geoscope_core.photos.tags import (
     NAME_FIELDS,
     PLACE_FIELDS,
     XMP_GPS_PREFIX,
-    XMP_NAMESPACE,
     XMP_PLACE_KEYS,
     XMP_PREFIX,
+    XMP_STRUCTS,
     Field,
     exif_values,
     iptc_values,
+    rdf_description,
     xmp_values,
 )
 from geoscope_core.photos.verify import UnsafeInPlaceError
@@ -45,21 +46,21 @@ _EXTENDED_XMP = "HasExtendedXMP"
 
 def _xmp_for_photo(values: dict[Field, Any], existing: dict[str, str] | None) -> dict[str, str]:
     """XMP values to set: all of them, but no place names over a packet that already
-    names a place (its names stay; the estimate flag and location are still added)."""
+    names a place (its names stay; the estimate flag and location are still added),
+    and no structure the packet already has (the user's is kept whole)."""
     xmp = xmp_values(values)
-    if existing and any(existing.get(k, "").strip() for k in XMP_PLACE_KEYS):
+    if not existing:
+        return xmp
+    names_place = any(existing.get(k, "").strip() for k in XMP_PLACE_KEYS)
+    if names_place:
         for f in PLACE_FIELDS:
             xmp.pop(BY_FIELD[f].xmp, None)
+    for struct in XMP_STRUCTS:
+        if names_place or any(struct.owns(k) for k in existing):
+            xmp = {k: v for k, v in xmp.items() if not struct.owns(k)}
     return xmp
 
 
-#: XML namespace of each exiv2 XMP prefix GeoScope writes (exiv2 prefix -> (XML prefix, URI)).
-_XML_NS = {
-    "exif": ("exif", "http://ns.adobe.com/exif/1.0/"),
-    "photoshop": ("photoshop", "http://ns.adobe.com/photoshop/1.0/"),
-    "iptc": ("Iptc4xmpCore", "http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/"),
-    XMP_PREFIX: (XMP_PREFIX, XMP_NAMESPACE),
-}
 #: XMP properties an existing packet may keep instead of GeoScope's value (no location).
 _HARMLESS = frozenset({BY_FIELD[Field.GPS_VERSION].xmp, BY_FIELD[Field.MAP_DATUM].xmp})
 _RDF = 'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"'
@@ -67,27 +68,16 @@ _RDF = 'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"'
 
 def xmp_with_description(packet: str, values: dict[str, str]) -> str | None:
     """``packet`` with one more ``rdf:Description`` holding ``values`` (exiv2 keys of
-    simple properties), inserted before ``</rdf:RDF>``: every existing byte of the
-    packet is kept. None when that cannot be done (another RDF prefix, a property
-    already present, a packet that does not parse afterwards)."""
-    from xml.sax.saxutils import quoteattr
-
+    simple properties and structure members), inserted before ``</rdf:RDF>``: every
+    existing byte of the packet is kept. None when that cannot be done (another RDF
+    prefix, a property already present, a packet that does not parse afterwards)."""
     if _RDF not in packet.replace("'", '"') or packet.count("</rdf:RDF>") != 1:
         return None
     present = set(values) & set(decode_xmp(packet))
     if present - _HARMLESS:
         return None
     values = {k: v for k, v in values.items() if k not in present}
-    declared: dict[str, str] = {}
-    attrs: list[str] = []
-    for key, value in values.items():
-        _, prefix, name = key.split(".", 2)
-        xml_prefix, uri = _XML_NS[prefix]
-        declared[xml_prefix] = uri
-        attrs.append(f"{xml_prefix}:{name}={quoteattr(value)}")
-    ns = "".join(f"\n    xmlns:{p}={quoteattr(u)}" for p, u in declared.items())
-    body = "".join(f"\n   {a}" for a in attrs)
-    description = f' <rdf:Description rdf:about=""{ns}{body}/>\n'
+    description = f" {rdf_description(values)}\n"
     at = packet.index("</rdf:RDF>")
     new = packet[:at] + description + packet[at:]
     try:

@@ -13,7 +13,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from geoscope_core.errors import MetadataError
-from geoscope_core.photos.tags import XMP_GPS_PREFIX, XMP_NAMESPACE, XMP_PLACE_KEYS, XMP_PREFIX
+from geoscope_core.photos.tags import (
+    XMP_GPS_PREFIX,
+    XMP_NAMESPACE,
+    XMP_PLACE_KEYS,
+    XMP_PREFIX,
+    XmpStruct,
+    structs_in,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +74,23 @@ def find(container: Any, key_obj: Any) -> Any:
 
 
 def set_values(container: Any, values: dict[str, str]) -> None:
-    """Set exiv2 ``values`` (key -> string) in an Exif/Xmp/Iptc container."""
+    """Set exiv2 ``values`` (key -> string) in an Exif/Xmp/Iptc container. A structured
+    XMP property among them is replaced whole: its old members go, then its Bag and
+    structure nodes are made before its members are set."""
     exiv2 = exiv2_module()
+    for struct in structs_in(values):
+
+        def outside(key: str, owner: XmpStruct = struct) -> bool:
+            return not owner.owns(key)
+
+        erase_keys(container, outside)
+        if struct.bag:
+            bag = exiv2.XmpTextValue()
+            bag.setXmpArrayType(exiv2.XmpValue.XmpArrayType.xaBag)
+            container.add(exiv2.XmpKey(struct.key), bag)
+        item = exiv2.XmpTextValue()
+        item.setXmpStruct()
+        container.add(exiv2.XmpKey(struct.item), item)
     for key, value in values.items():
         if key in ("Exif.GPSInfo.GPSAreaInformation", "Exif.GPSInfo.GPSProcessingMethod"):
             container[key] = exiv2.CommentValue(value)  # UNDEFINED with a charset prefix

@@ -4,11 +4,20 @@ The writer walks the table to know what to set (every family formats a field
 its own way: EXIF rationals, XMP coordinate strings, IPTC bytes with length
 limits); the reader walks it to find a location in XMP and to recognise
 GeoScope's own estimates. Adding a field here adds it to both.
+
+A field may write several targets: its row in ``TAGS`` (one EXIF tag, one flat XMP
+property, one IPTC-IIM dataset) and a member of each structured XMP property in
+``XMP_STRUCTS`` that lists it (IPTC Extension ``LocationCreated``: a Bag of one
+location structure). Structured values travel as exiv2 keys
+(``Xmp.iptcExt.LocationCreated[1]/iptcExt:City``), which exiv2 writes once their
+containers exist (``structs_in``), and which ``rdf_description`` renders as RDF
+for the writer that appends to an existing packet.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -62,6 +71,50 @@ class TagSpec:
     iptc_max_bytes: int = 0
 
 
+@dataclass(frozen=True)
+class XmpNamespace:
+    """An XMP namespace GeoScope writes or reads: exiv2's key prefix, the XML prefix
+    it is written with, and its URI."""
+
+    exiv2: str
+    xml: str
+    uri: str
+
+
+XMP_NAMESPACES: tuple[XmpNamespace, ...] = (
+    XmpNamespace("exif", "exif", "http://ns.adobe.com/exif/1.0/"),
+    XmpNamespace("photoshop", "photoshop", "http://ns.adobe.com/photoshop/1.0/"),
+    XmpNamespace("iptc", "Iptc4xmpCore", "http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/"),
+    XmpNamespace("iptcExt", "Iptc4xmpExt", "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"),
+    XmpNamespace(XMP_PREFIX, XMP_PREFIX, XMP_NAMESPACE),
+)
+NAMESPACE_BY_PREFIX: dict[str, XmpNamespace] = {n.exiv2: n for n in XMP_NAMESPACES}
+NAMESPACE_BY_URI: dict[str, XmpNamespace] = {n.uri: n for n in XMP_NAMESPACES}
+
+
+@dataclass(frozen=True)
+class XmpStruct:
+    """A structured XMP property filled from several fields: ``key`` (exiv2) holds one
+    structure, inside a Bag when ``bag``; ``members`` maps each field to its member
+    (``prefix:Name``, exiv2 prefixes: a member may come from another namespace)."""
+
+    key: str
+    members: tuple[tuple[Field, str], ...]
+    bag: bool = True
+
+    @property
+    def item(self) -> str:
+        """exiv2 key of the structure itself."""
+        return f"{self.key}[1]" if self.bag else self.key
+
+    def member_key(self, member: str) -> str:
+        return f"{self.item}/{member}"
+
+    def owns(self, key: str) -> bool:
+        """Whether exiv2 ``key`` is this property or lies inside it."""
+        return key == self.key or key.startswith((self.key + "[", self.key + "/"))
+
+
 _G = "Exif.GPSInfo."
 _GS = f"Xmp.{XMP_PREFIX}."
 
@@ -98,13 +151,29 @@ TAGS: tuple[TagSpec, ...] = (
             iptc_max_bytes=3),
 )  # fmt: skip
 
+#: Structured XMP properties, each one row: where the location is given by parts.
+XMP_STRUCTS: tuple[XmpStruct, ...] = (
+    # IPTC Extension "Location created" (exiftool: XMP-iptcExt:LocationCreated*).
+    XmpStruct("Xmp.iptcExt.LocationCreated", (
+        (Field.SUBLOCATION, "iptcExt:Sublocation"),
+        (Field.CITY, "iptcExt:City"),
+        (Field.STATE, "iptcExt:ProvinceState"),
+        (Field.COUNTRY, "iptcExt:CountryName"),
+        (Field.COUNTRY_CODE, "iptcExt:CountryCode"),
+        (Field.LATITUDE, "exif:GPSLatitude"),
+        (Field.LONGITUDE, "exif:GPSLongitude"),
+    )),
+)  # fmt: skip
+
 BY_FIELD: dict[Field, TagSpec] = {t.field: t for t in TAGS}
 #: Place-name fields (IPTC and XMP), in the order they are written.
 PLACE_FIELDS = (Field.SUBLOCATION, Field.CITY, Field.STATE, Field.COUNTRY, Field.COUNTRY_CODE)
 #: Fields holding a place's name (not a code), finest first.
 NAME_FIELDS = (Field.SUBLOCATION, Field.CITY, Field.STATE, Field.COUNTRY)
 #: XMP keys whose presence in a packet means it already names a place.
-XMP_PLACE_KEYS = tuple(BY_FIELD[f].xmp for f in NAME_FIELDS)
+XMP_PLACE_KEYS = tuple(BY_FIELD[f].xmp for f in NAME_FIELDS) + tuple(
+    s.member_key(m) for s in XMP_STRUCTS for f, m in s.members if f in NAME_FIELDS
+)
 #: XMP GPS keys of a location (any ``Xmp.exif.GPS*`` key belongs to the GPS block).
 XMP_GPS_PREFIX = "Xmp.exif.GPS"
 #: Old or other EXIF fields that may carry GeoScope's estimate note.
@@ -142,33 +211,93 @@ def is_estimate_note(text: str) -> bool:
 
 
 def xmp_values(values: dict[Field, Any]) -> dict[str, str]:
-    """exiv2 XMP key -> string for every field in ``values`` that has an XMP tag."""
+    """exiv2 XMP key -> string for every field in ``values`` that has an XMP tag, flat
+    properties first, then the members of each structure (formatted as the field's
+    flat property)."""
     out: dict[str, str] = {}
     for spec in TAGS:
-        if spec.field not in values or not spec.xmp:
-            continue
-        v = values[spec.field]
-        if spec.field is Field.LATITUDE:
-            out[spec.xmp] = format_xmp_coordinate(v, "N", "S")
-        elif spec.field is Field.LONGITUDE:
-            out[spec.xmp] = format_xmp_coordinate(v, "E", "W")
-        elif spec.field is Field.GPS_VERSION:
-            out[spec.xmp] = ".".join(str(x) for x in v)
-        elif spec.field is Field.H_ERROR:
-            out[spec.xmp] = f"{round(v)}/1"
-        elif spec.field is Field.ESTIMATE:
-            out[spec.xmp] = "True" if v else "False"
-        elif spec.field is Field.CONFIDENCE:
-            out[spec.xmp] = f"{v:.4f}"
-        elif spec.field is Field.RADIUS_KM:
-            out[spec.xmp] = f"{v:.3f}"
-        elif spec.field is Field.GPS_TIME:
-            out[spec.xmp] = xmp_datetime(v)
-        elif spec.field is Field.ALTITUDE:
-            out[spec.xmp] = f"{round(v * 1000)}/1000"
-        else:
-            out[spec.xmp] = str(v)
+        if spec.field in values and spec.xmp:
+            out[spec.xmp] = _xmp_text(spec.field, values[spec.field])
+    for struct in XMP_STRUCTS:
+        for f, member in struct.members:
+            if f in values:
+                out[struct.member_key(member)] = _xmp_text(f, values[f])
     return out
+
+
+def _xmp_text(field: Field, v: Any) -> str:
+    """The XMP text of one field's value."""
+    if field is Field.LATITUDE:
+        return format_xmp_coordinate(v, "N", "S")
+    if field is Field.LONGITUDE:
+        return format_xmp_coordinate(v, "E", "W")
+    if field is Field.GPS_VERSION:
+        return ".".join(str(x) for x in v)
+    if field is Field.H_ERROR:
+        return f"{round(v)}/1"
+    if field is Field.ESTIMATE:
+        return "True" if v else "False"
+    if field is Field.CONFIDENCE:
+        return f"{v:.4f}"
+    if field is Field.RADIUS_KM:
+        return f"{v:.3f}"
+    if field is Field.GPS_TIME:
+        return xmp_datetime(v)
+    if field is Field.ALTITUDE:
+        return f"{round(v * 1000)}/1000"
+    return str(v)
+
+
+def struct_of(key: str) -> XmpStruct | None:
+    """The structured property exiv2 ``key`` lies in, or None for a flat property."""
+    return next((s for s in XMP_STRUCTS if s.owns(key)), None)
+
+
+def structs_in(keys: Iterable[str]) -> list[XmpStruct]:
+    """The structured properties that members among exiv2 ``keys`` belong to (exiv2
+    sets a member only once its Bag and structure nodes exist)."""
+    keys = list(keys)
+    return [s for s in XMP_STRUCTS if any(s.owns(k) for k in keys)]
+
+
+def rdf_description(values: dict[str, str]) -> str:
+    """An ``rdf:Description`` element holding ``values`` (exiv2 key -> text): flat
+    properties as attributes, each structure as an element (a Bag of one
+    ``rdf:parseType="Resource"`` item holding its members)."""
+    from xml.sax.saxutils import escape, quoteattr
+
+    declared: dict[str, str] = {}
+
+    def qname(prefix: str, name: str) -> str:
+        ns = NAMESPACE_BY_PREFIX[prefix]
+        declared[ns.xml] = ns.uri
+        return f"{ns.xml}:{name}"
+
+    attrs: list[str] = []
+    structs: dict[XmpStruct, list[str]] = {}
+    for key, value in values.items():
+        struct = struct_of(key)
+        if struct is None:
+            _, prefix, name = key.split(".", 2)
+            attrs.append(f"{qname(prefix, name)}={quoteattr(value)}")
+        else:
+            prefix, _, name = key[len(struct.item) + 1 :].partition(":")
+            tag = qname(prefix, name)
+            structs.setdefault(struct, []).append(f"<{tag}>{escape(value)}</{tag}>")
+    elements: list[str] = []
+    for struct, members in structs.items():
+        _, prefix, name = struct.key.split(".", 2)
+        tag = qname(prefix, name)
+        body = "".join(f"\n      {m}" for m in members)
+        item = f'<rdf:li rdf:parseType="Resource">{body}\n     </rdf:li>'
+        if struct.bag:
+            item = f"<rdf:Bag>\n     {item}\n    </rdf:Bag>"
+        elements.append(f"\n   <{tag}>\n    {item}\n   </{tag}>")
+    ns = "".join(f"\n    xmlns:{p}={quoteattr(u)}" for p, u in declared.items())
+    head = f'<rdf:Description rdf:about=""{ns}' + "".join(f"\n   {a}" for a in attrs)
+    if not elements:
+        return head + "/>"
+    return head + ">" + "".join(elements) + "\n  </rdf:Description>"
 
 
 def iptc_values(values: dict[Field, Any], alpha3: str) -> dict[str, str]:

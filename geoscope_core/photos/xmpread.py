@@ -16,9 +16,8 @@ from collections.abc import Callable
 from geoscope_core.errors import MetadataError
 from geoscope_core.photos.tags import (
     BY_FIELD,
+    NAMESPACE_BY_URI,
     NOTE_KEYS_XMP,
-    XMP_NAMESPACE,
-    XMP_PREFIX,
     Field,
     is_estimate_note,
 )
@@ -62,18 +61,14 @@ def xmp_gps(values: dict[str, str]) -> tuple[tuple[float, float] | None, bool]:
     return (lat, lon), is_estimate
 
 
-#: Namespaces whose properties GeoScope reads from XMP, by URI -> exiv2 prefix.
-_XMP_NAMESPACES = {
-    "http://ns.adobe.com/exif/1.0/": "exif",
-    XMP_NAMESPACE: XMP_PREFIX,
-    "http://ns.adobe.com/photoshop/1.0/": "photoshop",
-    "http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/": "iptc",
-}
+_RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 
 
 def decode_xmp(packet: str) -> dict[str, str]:
-    """exiv2-style key -> text of the simple properties GeoScope reads (exif, photoshop,
-    Iptc4xmpCore, geoscope namespaces) in an XMP packet, attribute or element form.
+    """exiv2-style key -> text of the properties of GeoScope's namespaces
+    (``tags.XMP_NAMESPACES``) in an XMP packet: simple properties in attribute or
+    element form, and the members of structures (``Xmp.iptcExt.LocationCreated[1]/
+    iptcExt:City``), a structure's own members only where they nest inside it.
 
     Parsed with the standard library's expat (no entity expansion attacks since
     expat 2.4, no external entities) rather than exiv2, whose namespace registry is
@@ -82,21 +77,48 @@ def decode_xmp(packet: str) -> dict[str, str]:
     root = _xmp_root(packet)
     out: dict[str, str] = {}
 
-    def key(tag: str) -> str | None:
+    def name(tag: str, sep: str) -> str | None:
+        """``prefix<sep>Name`` (exiv2 prefix) of a tag in a known namespace."""
         if not tag.startswith("{"):
             return None
-        uri, _, name = tag[1:].partition("}")
-        prefix = _XMP_NAMESPACES.get(uri)
-        return f"Xmp.{prefix}.{name}" if prefix else None
+        uri, _, local = tag[1:].partition("}")
+        ns = NAMESPACE_BY_URI.get(uri)
+        return f"{ns.exiv2}{sep}{local}" if ns else None
 
-    for el in root.iter():
-        for attr, value in el.attrib.items():
-            k = key(attr)
-            if k:
-                out.setdefault(k, value)
-        k = key(el.tag)
-        if k and len(el) == 0 and el.text and el.text.strip():
-            out.setdefault(k, el.text.strip())
+    def properties(node: ET.Element, base: str, sep: str) -> None:
+        """The properties of a description or structure ``node`` under key ``base``."""
+        for attr, value in node.attrib.items():
+            n = name(attr, sep)
+            if n:
+                out.setdefault(base + n, value)
+        for el in node:
+            n = name(el.tag, sep)
+            if n is None:
+                continue
+            key = base + n
+            if len(el) == 0:
+                if el.text and el.text.strip():
+                    out.setdefault(key, el.text.strip())
+                elif el.get(f"{_RDF}parseType") == "Resource":
+                    properties(el, key + "/", ":")
+                continue
+            container = el[0]
+            if container.tag in (f"{_RDF}Bag", f"{_RDF}Seq", f"{_RDF}Alt"):
+                for i, li in enumerate(container.findall(f"{_RDF}li"), start=1):
+                    structure(li, f"{key}[{i}]")
+            elif el.get(f"{_RDF}parseType") == "Resource":
+                properties(el, key + "/", ":")
+            else:
+                structure(el, key)
+
+    def structure(node: ET.Element, key: str) -> None:
+        """A structure value: parseType="Resource", attributes, or an rdf:Description."""
+        desc = node.find(f"{_RDF}Description")
+        properties(desc if desc is not None else node, key + "/", ":")
+
+    for rdf in root.iter(f"{_RDF}RDF"):
+        for desc in rdf.findall(f"{_RDF}Description"):
+            properties(desc, "Xmp.", ".")
     return out
 
 

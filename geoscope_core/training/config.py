@@ -219,8 +219,8 @@ class ClipConfig(TrainConfig):
     then ignored); ``clip_model`` empty = lite
         StreetCLIP: image tower ``backbone`` + text tower ``text_tower`` ("minilm" = the
         packaged all-MiniLM-L6-v2, or an HF CLIP folder whose text model is used) + projection
-        heads into ``embed_dim``. ``train_towers``: False keeps both towers frozen (image
-        features and caption embeddings are cached, only heads and temperature learn).
+        heads into ``embed_dim``. Both towers stay frozen (image features and caption embeddings are
+        cached; only the heads and the temperature learn).
         ``caption_levels``: granularities a caption is drawn from, uniformly per sample.
         Zero-shot decoding keeps the ``top_countries`` best countries and then picks among
         their ``top_cities`` most populous cities.
@@ -233,7 +233,6 @@ class ClipConfig(TrainConfig):
     dropout: float = 0.1
     temperature: float = 0.07
     learn_temperature: bool = True
-    train_towers: bool = False
     caption_levels: tuple[str, ...] = CAPTION_LEVELS
     captions_per_sample: int = 4
     text_max_length: int = 48

@@ -84,6 +84,7 @@ def test_evaluate_rejects_bad_input() -> None:
 
 
 def test_plot_writes_a_png(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib", reason="needs the 'plot' extra (matplotlib)")
     rng = np.random.default_rng(0)
     out = plot_accuracy_vs_distance(
         {"model": rng.exponential(300, 200), "baseline": rng.exponential(2000, 200)},

@@ -18,7 +18,7 @@ for pkg in (geoscope_core.runtime, geoscope_core.photos):
 import geoscope_core.commands.scan, geoscope_core.commands.eval, geoscope_core.commands.bundle
 import geoscope_core.cli
 geoscope_core.cli.build_parser()
-if importlib.util.find_spec("geoscope_desktop") is not None:
+if importlib.util.find_spec("PySide6") is not None:  # the desktop extra
     import geoscope_desktop
     for m in pkgutil.iter_modules(geoscope_desktop.__path__):
         if m.name != "__main__":

@@ -8,6 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+# the desktop tests need the 'desktop' extra and pytest-qt: without them they skip
+pytest.importorskip("PySide6", reason="needs the 'desktop' extra (PySide6)")
+pytest.importorskip("pytestqt", reason="needs pytest-qt (the 'dev' extra)")
+
 from PySide6.QtCore import QSettings
 
 from geoscope_core.scan.types import ScanOptions

@@ -6,6 +6,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+
+# the export tests need the 'export' extra: without it they skip, the scan tests still run
+pytest.importorskip("torch", reason="needs the 'export' extra (torch)")
+pytest.importorskip("onnx", reason="needs the 'export' extra (onnx)")
+
 import torch
 from torch import nn
 

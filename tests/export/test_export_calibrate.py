@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from geoscope_core.errors import BundleError
+from geoscope_core.cli import main
+from geoscope_core.errors import BundleError, ConfigError
 from geoscope_core.geo.distance import haversine_km
 from geoscope_core.runtime.bundle import check_bundle, load_bundle
 from geoscope_core.runtime.predictor import Predictor
 from geoscope_export import evaluate as ev
-from geoscope_export.calibrate import main, refit_error_model
+from geoscope_export.calibrate import refit_error_model
 from tests.bundles import RED, make_bundle
 
 SPLIT = (43.508, 16.440)
@@ -87,5 +88,9 @@ def test_refit_refuses_a_zip_and_reports_cli_errors(
 ) -> None:
     with pytest.raises(BundleError, match="unpacked bundle folder"):
         refit_error_model(tmp_path / "missing.zip", None)
-    assert main([str(tmp_path / "nowhere")]) == 2
+    with pytest.raises(ConfigError, match="quantile"):
+        refit_error_model(tmp_path / "missing.zip", None, quantile=1.0)
+    assert main(["calibrate", str(tmp_path / "nowhere")]) == 2
     assert "error:" in capsys.readouterr().err
+    assert main(["calibrate", str(tmp_path / "nowhere"), "--quantile", "0"]) == 2
+    assert "quantile" in capsys.readouterr().err

@@ -21,8 +21,10 @@ def test_hf_clip_checkpoint_exports_as_zero_shot_int8_bundle(tmp_path: Path) -> 
 
     clip_dir = tiny_hf_clip(tmp_path)
     ckpt = tmp_path / "ckpt"
+    # a few photos: epochs=0 still embeds the training photos (every one by default)
     assert main(["train", "clip", "--set", f"clip_model={clip_dir}", "--set", "epochs=0",
-                 "--set", "max_val=4", "--out", str(ckpt), "--no-progress"]) == 0  # fmt: skip
+                 "--set", "max_train=16", "--set", "feature_views=1", "--set", "max_val=4",
+                 "--out", str(ckpt), "--no-progress"]) == 0  # fmt: skip
     out = tmp_path / "bundle"
     assert main(["export", str(ckpt), "--out", str(out), "--levels", "country",
                  "--quantize", "int8", "--no-val"]) == 0  # fmt: skip

@@ -20,7 +20,6 @@ from geoscope_core.runtime.manifest import (
     ResizeMode,
     View,
 )
-from geoscope_core.training.data import FeatureCache, ViewRecipe, make_view
 
 
 def _photo(path: Path, height: int = 90, width: int = 120) -> Path:
@@ -90,32 +89,3 @@ def test_views_round_trip_through_the_manifest_and_bad_ones_are_refused() -> Non
             PreprocessSpec(views=tuple(bad))
     with pytest.raises(BundleError, match="center-crop"):
         PreprocessSpec(resize=ResizeMode.SQUASH, views=(View.START,))
-
-
-def test_training_view0_is_the_runtime_input_and_keeps_its_cache_key(tmp_path: Path) -> None:
-    path = _photo(tmp_path / "p.jpg")
-    recipe = ViewRecipe(32)
-    assert np.array_equal(make_view(path, 0, recipe), preprocess(path, PreprocessSpec(size=32))[0])
-    # the key features cached before the spec existed were stored under
-    assert FeatureCache.make_key("b", "w", recipe) == "b-32-89af0aea5013"
-
-
-def test_view0_is_the_backbones_input_spec(tmp_path: Path) -> None:
-    """Training makes view 0 as the backbone's PreprocessSpec says (the one export writes
-    into the manifest); the default spec keeps the old cache key, another one changes it."""
-    from geoscope_core.training.backbones import build_backbone
-    from geoscope_core.training.config import CnnConfig
-
-    path = _photo(tmp_path / "p.jpg")
-    backbone = build_backbone("tiny", pretrained=False)
-    spec = backbone.input_at(32)
-    assert (
-        spec == replace(backbone.preprocess, size=32) and backbone.input_at() == backbone.preprocess
-    )
-    recipe = ViewRecipe.of(CnnConfig(), spec)
-    assert recipe.view0 is spec and recipe.size == 32
-    assert FeatureCache.make_key("b", "w", recipe) == "b-32-89af0aea5013"
-    bilinear = replace(spec, interpolation=Interpolation.BILINEAR)
-    other = ViewRecipe.of(CnnConfig(), bilinear)
-    assert FeatureCache.make_key("b", "w", other) != "b-32-89af0aea5013"
-    assert np.array_equal(make_view(path, 0, other), preprocess(path, bilinear)[0])
