@@ -28,6 +28,7 @@ from geoscope_core.photos.tags import (
     exif_values,
     iptc_values,
     rdf_description,
+    structs_in,
     xmp_values,
 )
 from geoscope_core.photos.verify import UnsafeInPlaceError
@@ -188,8 +189,14 @@ def tiff_bytes(data: bytes, values: dict[Field, Any], alpha3: str) -> tuple[byte
 
 
 def _rewritten(plan: dict[str, str]) -> Callable[[str], bool]:
-    """Whether an XMP property (exiv2 key) is one GeoScope replaces when it writes ``plan``."""
-    return lambda k: k in plan or k.startswith((XMP_GPS_PREFIX, f"Xmp.{XMP_PREFIX}."))
+    """Whether an XMP property (exiv2 key) is one GeoScope replaces when it writes ``plan``
+    (a structure it fills, e.g. LocationCreated, is replaced whole)."""
+    structs = structs_in(plan)
+    return lambda k: (
+        k in plan
+        or k.startswith((XMP_GPS_PREFIX, f"Xmp.{XMP_PREFIX}."))
+        or any(s.owns(k) for s in structs)
+    )
 
 
 def _refuse_loss(packet: str, new: str, plan: dict[str, str]) -> None:

@@ -22,6 +22,7 @@ from geoscope_core.photos.tags import (
     is_estimate_note,
 )
 
+_RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 _NUM = r"(\d+(?:\.\d+)?)"
 _XMP_COORD = re.compile(rf"^\s*{_NUM}(?:,{_NUM})?(?:,{_NUM})?\s*([NSEW])\s*$")
 
@@ -59,9 +60,6 @@ def xmp_gps(values: dict[str, str]) -> tuple[tuple[float, float] | None, bool]:
     if lat == 0.0 and lon == 0.0:
         return None, is_estimate
     return (lat, lon), is_estimate
-
-
-_RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 
 
 def decode_xmp(packet: str) -> dict[str, str]:
@@ -122,7 +120,6 @@ def decode_xmp(packet: str) -> dict[str, str]:
     return out
 
 
-_RDF_NS = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
@@ -141,8 +138,8 @@ def _exiv2_key(tag: str) -> str:
     """``{uri}name`` as an exiv2 key when GeoScope knows the namespace, else with the
     URI's trailing ``/`` dropped (exiv2 adds one to some, e.g. MicrosoftPhoto's)."""
     uri, _, name = tag[1:].partition("}")
-    prefix = _XMP_NAMESPACES.get(uri)
-    return f"Xmp.{prefix}.{name}" if prefix else f"{{{uri.rstrip('/')}}}{name}"
+    ns = NAMESPACE_BY_URI.get(uri)
+    return f"Xmp.{ns.exiv2}.{name}" if ns else f"{{{uri.rstrip('/')}}}{name}"
 
 
 def xmp_properties(packet: str) -> Counter[tuple[str, str]]:
@@ -154,10 +151,10 @@ def xmp_properties(packet: str) -> Counter[tuple[str, str]]:
     out: Counter[tuple[str, str]] = Counter()
 
     def visit(el: ET.Element, prop: str | None) -> None:
-        rdf = el.tag.startswith(_RDF_NS)
+        rdf = el.tag.startswith(_RDF)
         here = prop if rdf or prop is not None else _exiv2_key(el.tag)
         for attr, value in el.attrib.items():
-            if attr == _XML_LANG or (attr.startswith(_RDF_NS) and attr != f"{_RDF_NS}resource"):
+            if attr == _XML_LANG or (attr.startswith(_RDF) and attr != f"{_RDF}resource"):
                 continue  # a language qualifies its text, which counts
             out[(here or _exiv2_key(attr), value)] += 1
         if here is not None and el.text and el.text.strip():
@@ -166,10 +163,10 @@ def xmp_properties(packet: str) -> Counter[tuple[str, str]]:
             visit(child, here)
 
     root = _xmp_root(packet)
-    descriptions = [d for rdf in root.iter(f"{_RDF_NS}RDF") for d in rdf]
+    descriptions = [d for rdf in root.iter(f"{_RDF}RDF") for d in rdf]
     for description in descriptions:
         for attr, value in description.attrib.items():
-            if not attr.startswith(_RDF_NS):
+            if not attr.startswith(_RDF):
                 out[(_exiv2_key(attr), value)] += 1
         for child in description:
             visit(child, None)

@@ -14,10 +14,9 @@ feature cache, or a ``--features`` file of precomputed ones), so a whole protoco
 takes minutes on a CPU. Floors, computed the same way per fold: the medoid of the
 fold's training pool, and 1-NN on the same frozen features.
 
-Run ``geoscope train protocol --config configs/cnn-world.json --out runs/loso``
-(or ``python -m geoscope_core.training.protocol``): writes ``report.json``,
-``report.md`` and ``calibration.json`` (temperature, logit adjustment, error radius and
-unsure threshold fitted out of source, for :mod:`geoscope_export`).
+Run ``geoscope train protocol --config configs/cnn-world.json --out runs/loso``: writes
+``report.json``, ``report.md`` and ``calibration.json`` (temperature, logit adjustment,
+error radius and unsure threshold fitted out of source, for :mod:`geoscope_export`).
 """
 
 from __future__ import annotations
@@ -663,16 +662,3 @@ def run(args: argparse.Namespace) -> int:
     write_report(report, args.out)
     sys.stdout.write(markdown(report))
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    from geoscope_core.commands.train import add_arguments
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    logging.basicConfig(level=logging.INFO)
-    return run(parser.parse_args(["protocol", *(argv if argv is not None else sys.argv[1:])]))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
