@@ -221,10 +221,11 @@ def _hash_problems(root: Path, manifest: Manifest) -> list[str]:
 
 def _pin_problems(bundle: Bundle) -> list[str]:
     """The shipped default bundle must be the one this GeoScope was released with."""
-    if not is_shipped_default(bundle.source) or bundle.sha256 == settings.DEFAULT_MODEL_SHA256:
+    source = bundle.source or bundle.path
+    if not is_shipped_default(source) or bundle.sha256 == settings.DEFAULT_MODEL_SHA256:
         return []
     return [
-        f"the shipped default bundle {bundle.source} was changed: its model id is "
+        f"the shipped default bundle {source} was changed: its model id is "
         f"{bundle.model_id} (sha256 {bundle.sha256}), not the "
         f"{settings.DEFAULT_MODEL}@{settings.DEFAULT_MODEL_SHA256[:12]} this GeoScope "
         f"ships (settings.DEFAULT_MODEL_SHA256); reinstall GeoScope or pass --model"

@@ -67,8 +67,8 @@ def _show(value: object) -> str:
 
 def check_number(field_name: str, value: object, lo: float, hi: float) -> None:
     """BundleError naming ``field_name`` unless ``value`` is a finite number in lo..hi."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not (ok and math.isfinite(value) and lo <= value <= hi):  # type: ignore[arg-type]
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not (real and math.isfinite(value) and lo <= float(value) <= hi):  # type: ignore[arg-type]
         raise BundleError(
             f"manifest field {field_name} must be a finite number in {lo:g}..{hi:g}, "
             f"got {_show(value)}"
@@ -272,8 +272,8 @@ class ErrorModel:
         for i, (c, r) in enumerate(zip(self.confidence, self.radius_km, strict=True)):
             check_number(f"error_model.confidence[{i}]", c, 0.0, 1.0)
             check_number(f"error_model.radius_km[{i}]", r, 0.0, MAX_DISTANCE_KM)
-        if any(b <= a for a, b in zip(self.confidence, self.confidence[1:], strict=False)):
-            raise BundleError("manifest field error_model.confidence must be strictly ascending")
+        if any(b < a for a, b in zip(self.confidence, self.confidence[1:], strict=False)):
+            raise BundleError("manifest field error_model.confidence must be ascending")
 
     def radius(self, confidence: float) -> float:
         """The radius of the bin ``confidence`` falls in (below the first edge: the first)."""
@@ -439,12 +439,14 @@ class Manifest:
             _check_path(f"files[{_show(rel)}]", rel)
             if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
                 raise BundleError(f"manifest field files[{rel!r}] must be a sha256 hex digest")
-        named = {f"levels.{lv.name}.labels": lv.labels for lv in self.levels}
+        named: dict[str, str | None] = {f"levels.{lv.name}.labels": lv.labels for lv in self.levels}
         named |= {f"levels.{lv.name}.embeddings": lv.embeddings for lv in self.levels}
         named["decoding.gallery"] = self.decoding.gallery
-        for key, rel in named.items():
-            if rel is not None and rel not in self.files:
-                raise BundleError(f"manifest field {key} names {rel!r}, which files does not list")
+        for key, named_rel in named.items():
+            if named_rel is not None and named_rel not in self.files:
+                raise BundleError(
+                    f"manifest field {key} names {named_rel!r}, which files does not list"
+                )
 
     def level(self, name: str) -> LevelSpec:
         for lv in self.levels:

@@ -126,7 +126,7 @@ def test_default_bundle_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     models = tmp_path / "models"
     make_bundle(models / settings.DEFAULT_MODEL, name=settings.DEFAULT_MODEL)
     monkeypatch.setattr(settings, "models_dir", lambda: models)
-    with pytest.raises(BundleError, match="shipped default bundle .* was changed"):
+    with pytest.raises(BundleError, match=r"shipped default bundle .* was changed"):
         load_bundle()  # not the bundle the code pins
     pin = bundle_identity(models / settings.DEFAULT_MODEL).sha256
     monkeypatch.setattr(settings, "DEFAULT_MODEL_SHA256", pin)
