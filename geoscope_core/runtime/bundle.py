@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import stat
 from dataclasses import dataclass, field
 from hashlib import sha256 as _sha256
 from pathlib import Path
@@ -39,6 +40,7 @@ from geoscope_core.errors import BundleError
 from geoscope_core.fsio import sha256_file
 from geoscope_core.runtime.gallery import Gallery
 from geoscope_core.runtime.limits import (
+    MAX_BUNDLE_BYTES,
     MAX_LABELS_BYTES,
     open_regular,
     read_json,
@@ -193,16 +195,38 @@ def _read_embeddings(path: Path, level: str, shape: tuple[int, int]) -> np.ndarr
 
 
 def _hash_problems(root: Path, manifest: Manifest) -> list[str]:
+    """Listed files that are missing, not regular files or do not match their sha256,
+    unlisted files and symbolic links. Sizes are summed before anything is hashed: files
+    beyond ``MAX_BUNDLE_BYTES`` together are refused unread."""
     problems = []
+    present: list[tuple[str, Path, str]] = []
+    total = 0
     for rel, expected in sorted(manifest.files.items()):
         try:
             p = safe_join(root, rel)
+            st = p.lstat()
         except BundleError as e:
             problems.append(str(e))
             continue
-        if not p.is_file():
+        except FileNotFoundError:
             problems.append(f"missing file {rel}")
             continue
+        except OSError as e:
+            problems.append(f"unreadable file {rel}: {e}")
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            continue  # reported below, with every link
+        if not stat.S_ISREG(st.st_mode):
+            problems.append(f"{rel} is not a regular file")
+            continue
+        total += st.st_size
+        present.append((rel, p, expected))
+    if total > MAX_BUNDLE_BYTES:
+        problems.append(
+            f"the bundle's files take {total:,} bytes, more than the {MAX_BUNDLE_BYTES:,} allowed"
+        )
+        present = []
+    for rel, p, expected in present:
         actual = sha256_file(p)
         if actual != expected:
             problems.append(

@@ -264,6 +264,20 @@ def test_a_fifo_in_place_of_a_bundle_file_is_refused_without_blocking(
     assert problems and "labels/city.npy" in problems[0]
 
 
+def test_bundle_files_beyond_the_size_limit_are_refused_unread(
+    zs_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from geoscope_core.runtime import bundle as bundle_mod
+
+    def refuse(path: Path) -> str:
+        raise AssertionError(f"hashed {path} of a bundle beyond the limit")
+
+    monkeypatch.setattr(bundle_mod, "MAX_BUNDLE_BYTES", 1000)
+    monkeypatch.setattr(bundle_mod, "sha256_file", refuse)
+    with pytest.raises(BundleError, match="more than the 1,000 allowed"):
+        load_bundle(zs_bundle)
+
+
 # -- galleries are judged from their headers before allocation ------------------------------
 
 
