@@ -30,12 +30,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.action == "check":
         path = resolve_bundle_path(args.bundle)
-        problems = check_bundle(path, args.model_id)
         try:
             ident = bundle_identity(path)
             print(f"model id {ident.model_id}  (sha256 {ident.sha256})")
         except BundleError:
-            pass
+            pass  # check_bundle names what is wrong
+        problems = check_bundle(path, args.model_id)
         if problems:
             print(f"{path}: {len(problems)} problem(s)")
             for p in problems:

@@ -10,15 +10,24 @@ problem instead of stopping at the first.
 A bundle's identity is the sha256 of its canonical manifest (keys sorted, no
 whitespace), which lists the sha256 of every other file: any edit to a setting
 (a temperature, a label file and its hash) gives another model id. Users pin
-the id they trust (``geoscope scan --model-id``, ``bundle check --model-id``).
+the id they trust (``geoscope scan --model-id``, ``bundle check --model-id``);
+the shipped default bundle is pinned by the code itself
+(``settings.DEFAULT_MODEL_SHA256``), so an edited copy of it is refused.
 Every file in the bundle must be listed (hidden ones too), and a zip whose
 entry names are not plain relative POSIX paths is refused.
+
+``bundle_problems`` is the one verification: ``load_bundle`` (what scan, eval and
+the app load through) raises on its problems and ``check_bundle`` (``geoscope
+bundle check``) lists them, adding only the ONNX graphs' inputs and outputs. Files
+are read within ``runtime.limits``: JSON and array headers are checked before any
+array is allocated.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import stat
 from dataclasses import dataclass, field
 from hashlib import sha256 as _sha256
 from pathlib import Path
@@ -26,10 +35,31 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from geoscope_core import settings
 from geoscope_core.errors import BundleError
 from geoscope_core.fsio import sha256_file
-from geoscope_core.runtime.locate import bundle_root, resolve_bundle_path, safe_join
-from geoscope_core.runtime.manifest import IMAGE_ENCODER, MANIFEST_NAME, BundleKind, Manifest
+from geoscope_core.runtime.gallery import Gallery
+from geoscope_core.runtime.limits import (
+    MAX_BUNDLE_BYTES,
+    MAX_LABELS_BYTES,
+    open_regular,
+    read_json,
+    read_npy_header,
+)
+from geoscope_core.runtime.locate import (
+    bundle_root,
+    discard_extraction,
+    is_shipped_default,
+    resolve_bundle_path,
+    safe_join,
+)
+from geoscope_core.runtime.manifest import (
+    IMAGE_ENCODER,
+    MANIFEST_NAME,
+    BundleKind,
+    Manifest,
+    read_manifest_doc,
+)
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -38,6 +68,8 @@ log = logging.getLogger(__name__)
 
 #: Keys every label row carries (DESIGN: labels/<level>.json).
 LABEL_KEYS = ("id", "name", "parent", "lat", "lon", "population", "country_code")
+#: Most labels one level may have.
+MAX_LABELS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -48,10 +80,13 @@ class Bundle:
     path: Path
     manifest: Manifest
     sha256: str
+    #: what the bundle was opened from: ``path``, or the .zip extracted into ``path``
+    source: Path | None = None
     _labels: dict[str, list[dict[str, Any]]] = field(
         default_factory=dict, repr=False, compare=False
     )
     _embeddings: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    _gallery: list[Gallery] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -87,58 +122,111 @@ class Bundle:
             spec = self.manifest.level(level)
             if not spec.embeddings:
                 raise BundleError(f"level {level!r} of bundle {self.name!r} has no embeddings")
-            emb = _read_embeddings(self.file(spec.embeddings)).astype(np.float32)
+            shape = (len(self.labels(level)), self.manifest.embedding_dim)
+            emb = _read_embeddings(self.file(spec.embeddings), level, shape)
             self._embeddings[level] = emb
         return self._embeddings[level]
 
+    @property
+    def gallery_level(self) -> str:
+        """The level whose labels a gallery's ``cell`` indices name: the decoding level."""
+        return self.manifest.decoding.level or self.manifest.levels[-1].name
+
+    def gallery(self) -> Gallery | None:
+        """The gallery the manifest's ``decoding.gallery`` names, checked against the
+        decoding level's labels and the embedding width (None when it names none)."""
+        rel = self.manifest.decoding.gallery
+        if rel is None:
+            return None
+        if not self._gallery:
+            self._gallery.append(
+                Gallery.read(
+                    self.file(rel),
+                    top_cells=self.manifest.decoding.gallery_top_cells,
+                    n_cells=len(self.labels(self.gallery_level)),
+                    embedding_dim=self.manifest.embedding_dim,
+                )
+            )
+        return self._gallery[0]
+
 
 def _read_labels(path: Path) -> list[dict[str, Any]]:
-    try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise BundleError(f"missing label file {path}") from e
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BundleError(f"unreadable label file {path}: {e}") from e
+    rows = read_json(path, "label file", MAX_LABELS_BYTES)
     if not isinstance(rows, list) or not rows:
         raise BundleError(f"label file {path} must be a non-empty JSON list")
+    if len(rows) > MAX_LABELS:
+        raise BundleError(f"label file {path} has {len(rows):,} labels, more than {MAX_LABELS:,}")
     for i, row in enumerate(rows):
         if not isinstance(row, dict) or any(k not in row for k in LABEL_KEYS):
             raise BundleError(f"label file {path}: row {i} lacks one of {LABEL_KEYS}")
+        if not isinstance(row["id"], str | int) or not isinstance(row["parent"], str | int | None):
+            raise BundleError(f"label file {path}: row {i}'s id or parent is not a text or number")
         try:
             lat, lon = float(row["lat"]), float(row["lon"])
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, OverflowError) as e:
             raise BundleError(f"label file {path}: row {i} has a non-numeric lat/lon") from e
         if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
             raise BundleError(f"label file {path}: row {i} lat/lon out of range ({lat}, {lon})")
     return rows
 
 
-def _read_embeddings(path: Path) -> np.ndarray:
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except FileNotFoundError as e:
-        raise BundleError(f"missing embeddings file {path}") from e
-    except (OSError, ValueError) as e:
-        raise BundleError(f"unreadable embeddings file {path}: {e}") from e
-    if arr.ndim != 2 or arr.dtype not in (np.float16, np.float32):
-        raise BundleError(f"embeddings {path} must be float16/float32 [N, D], got {arr.dtype}")
-    return arr
+def _read_embeddings(path: Path, level: str, shape: tuple[int, int]) -> np.ndarray:
+    """Level ``level``'s label embeddings as float32 ``shape`` [N labels, D]; the .npy
+    header is checked against ``shape`` before the array is read."""
+    where = f"embeddings file {path}"
+    with open_regular(path, "embeddings file", 4 * shape[0] * shape[1] + (1 << 16)) as f:
+        got, dtype = read_npy_header(f, where)
+        if dtype not in (np.float16, np.float32) or len(got) != 2:
+            raise BundleError(f"{where} must be float16/float32 [N, D], got {dtype} {got}")
+        if got != shape:
+            raise BundleError(
+                f"level {level!r}: embeddings shape {got} != "
+                f"({shape[0]} labels, embedding_dim {shape[1]})"
+            )
+        f.seek(0)
+        try:
+            arr = np.load(f, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as e:
+            raise BundleError(f"unreadable {where}: {e}") from e
+    return np.asarray(arr, dtype=np.float32)
 
 
 # -- verification -------------------------------------------------------------------------
 
 
 def _hash_problems(root: Path, manifest: Manifest) -> list[str]:
+    """Listed files that are missing, not regular files or do not match their sha256,
+    unlisted files and symbolic links. Sizes are summed before anything is hashed: files
+    beyond ``MAX_BUNDLE_BYTES`` together are refused unread."""
     problems = []
+    present: list[tuple[str, Path, str]] = []
+    total = 0
     for rel, expected in sorted(manifest.files.items()):
         try:
             p = safe_join(root, rel)
+            st = p.lstat()
         except BundleError as e:
             problems.append(str(e))
             continue
-        if not p.is_file():
+        except FileNotFoundError:
             problems.append(f"missing file {rel}")
             continue
+        except OSError as e:
+            problems.append(f"unreadable file {rel}: {e}")
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            continue  # reported below, with every link
+        if not stat.S_ISREG(st.st_mode):
+            problems.append(f"{rel} is not a regular file")
+            continue
+        total += st.st_size
+        present.append((rel, p, expected))
+    if total > MAX_BUNDLE_BYTES:
+        problems.append(
+            f"the bundle's files take {total:,} bytes, more than the {MAX_BUNDLE_BYTES:,} allowed"
+        )
+        present = []
+    for rel, p, expected in present:
         actual = sha256_file(p)
         if actual != expected:
             problems.append(
@@ -153,6 +241,37 @@ def _hash_problems(root: Path, manifest: Manifest) -> list[str]:
         elif p.is_file() and rel not in listed and rel != MANIFEST_NAME:
             problems.append(f"file {rel} is not listed in the manifest")
     return problems
+
+
+def _pin_problems(bundle: Bundle) -> list[str]:
+    """The shipped default bundle must be the one this GeoScope was released with."""
+    source = bundle.source or bundle.path
+    if not is_shipped_default(source) or bundle.sha256 == settings.DEFAULT_MODEL_SHA256:
+        return []
+    return [
+        f"the shipped default bundle {source} was changed: its model id is "
+        f"{bundle.model_id} (sha256 {bundle.sha256}), not the "
+        f"{settings.DEFAULT_MODEL}@{settings.DEFAULT_MODEL_SHA256[:12]} this GeoScope "
+        f"ships (settings.DEFAULT_MODEL_SHA256); reinstall GeoScope or pass --model"
+    ]
+
+
+def _gallery_problems(bundle: Bundle) -> list[str]:
+    try:
+        bundle.gallery()
+    except BundleError as e:
+        return [str(e)]
+    return []
+
+
+def bundle_problems(bundle: Bundle) -> list[str]:
+    """Every problem of ``bundle`` short of its ONNX graphs (empty = ok): the default
+    bundle's pin, file hashes, labels, embedding shapes and the gallery."""
+    problems = _pin_problems(bundle) + _hash_problems(bundle.path, bundle.manifest)
+    if problems:  # never parse files that are not the ones the manifest lists
+        return problems
+    problems = _shape_problems(bundle)
+    return problems or _gallery_problems(bundle)
 
 
 def _shape_problems(bundle: Bundle) -> list[str]:
@@ -174,12 +293,7 @@ def _shape_problems(bundle: Bundle) -> list[str]:
             except BundleError as e:
                 problems.append(str(e))
                 continue
-            if emb.shape != (len(rows), m.embedding_dim):
-                problems.append(
-                    f"level {lv.name!r}: embeddings shape {emb.shape} != "
-                    f"({len(rows)} labels, embedding_dim {m.embedding_dim})"
-                )
-            elif not np.all(np.isfinite(emb)):
+            if not np.all(np.isfinite(emb)):
                 problems.append(f"level {lv.name!r}: embeddings contain NaN or inf")
     for lv in m.levels:
         if lv.parent and lv.name in ids and lv.parent in ids:
@@ -241,54 +355,70 @@ def onnx_io_problems(bundle: Bundle, session: ort.InferenceSession) -> list[str]
     return problems
 
 
-def _manifest_sha(root: Path) -> str:
-    """sha256 of the canonical manifest: its JSON with sorted keys and no whitespace, so
-    the id changes with any value and never with formatting."""
+def _open(path: Path) -> Bundle:
+    """The bundle at a resolved ``path`` (folder or .zip) with its manifest validated and
+    its identity: the sha256 of the canonical manifest (its JSON with sorted keys and no
+    whitespace), so the id changes with any value and never with formatting."""
+    root = bundle_root(path)
     try:
-        doc = json.loads((root / MANIFEST_NAME).read_bytes())
-    except OSError as e:
-        raise BundleError(f"no readable manifest.json in {root}: {e}") from e
-    except ValueError as e:
-        raise BundleError(f"manifest.json in {root} is not JSON: {e}") from e
-    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return _sha256(canonical.encode("utf-8")).hexdigest()
+        doc = read_manifest_doc(root / MANIFEST_NAME)
+        manifest = Manifest.from_dict(doc)
+        try:
+            canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        except (RecursionError, ValueError) as e:
+            raise BundleError(f"manifest in {root} cannot be hashed: {e}") from e
+    except BundleError:
+        if root != path:
+            discard_extraction(root)
+        raise
+    digest = _sha256(canonical.encode("utf-8")).hexdigest()
+    return Bundle(path=root, manifest=manifest, sha256=digest, source=path)
 
 
 def load_bundle(path_or_name: str | Path | None = None, verify: bool = True) -> Bundle:
-    """Open a bundle by name, folder or .zip; with ``verify`` check every file's
-    sha256, the label/embedding shapes and the level hierarchy.
+    """Open a bundle by name, folder or .zip; with ``verify`` refuse it on any of
+    ``bundle_problems`` (the default bundle's pin, every file's sha256, the labels,
+    embedding shapes and the gallery).
 
     Raises BundleError (listing every problem found) when the bundle is missing,
-    corrupted, tampered with or inconsistent.
+    corrupted, tampered with, out of its limits or inconsistent; a refused .zip's
+    extraction is removed from the cache.
     """
     path = resolve_bundle_path(path_or_name)
-    root = bundle_root(path)
-    manifest = Manifest.read(root / MANIFEST_NAME)
-    bundle = Bundle(path=root, manifest=manifest, sha256=_manifest_sha(root))
+    bundle = _open(path)
     if verify:
-        problems = _hash_problems(root, manifest) + _shape_problems(bundle)
+        problems = bundle_problems(bundle)
         if problems:
+            if bundle.path != path:
+                discard_extraction(bundle.path)
             raise BundleError(f"bundle {path} failed verification:\n  - " + "\n  - ".join(problems))
-    log.info("loaded bundle %s from %s", bundle.model_id, root)
+    log.info("loaded bundle %s from %s", bundle.model_id, bundle.path)
     return bundle
 
 
 def bundle_identity(path: str | Path) -> Bundle:
     """The bundle at ``path`` with its identity (model id), without verifying its files."""
-    root = bundle_root(resolve_bundle_path(path))
-    manifest = Manifest.read(root / MANIFEST_NAME)
-    return Bundle(path=root, manifest=manifest, sha256=_manifest_sha(root))
+    return _open(resolve_bundle_path(path))
 
 
 def check_bundle(path: str | Path, model_id: str | None = None) -> list[str]:
-    """Every problem found in a bundle (empty list = ok): manifest, hashes, shapes, ONNX
-    I/O, and, with ``model_id`` (see :meth:`Bundle.matches`), a different identity."""
+    """Every problem found in a bundle (empty list = ok): what ``load_bundle`` refuses
+    (``bundle_problems``), the ONNX graphs' inputs and outputs, and, with ``model_id``
+    (see :meth:`Bundle.matches`), a different identity. A zip with problems leaves
+    no extraction in the cache."""
     try:
         bundle = bundle_identity(path)
     except BundleError as e:
         return [str(e)]
-    root, manifest = bundle.path, bundle.manifest
-    problems = _hash_problems(root, manifest) + _shape_problems(bundle)
+    problems = _check_bundle(bundle, model_id)
+    if problems and bundle.source is not None and bundle.path != bundle.source:
+        discard_extraction(bundle.path)
+    return problems
+
+
+def _check_bundle(bundle: Bundle, model_id: str | None) -> list[str]:
+    manifest = bundle.manifest
+    problems = bundle_problems(bundle)
     if model_id and not bundle.matches(model_id):
         problems.insert(
             0,

@@ -206,16 +206,7 @@ class Decoder:
             else None
         )
         decoder = cls.from_tables(m, rows, emb, bundle.model_id)
-        if m.decoding.gallery is None:
-            return decoder
-        finest = decoder.chain[-1]
-        gallery = Gallery.read(
-            bundle.file(m.decoding.gallery),
-            top_cells=m.decoding.gallery_top_cells,
-            n_cells=len(decoder.table(finest).rows),
-            embedding_dim=m.embedding_dim,
-        )
-        return decoder.with_gallery(gallery)
+        return decoder.with_gallery(bundle.gallery())
 
     def with_manifest(self, manifest: Manifest) -> Decoder:
         """The same label tables (and gallery) decoded with another manifest's temperature,

@@ -1,9 +1,11 @@
 """Where a bundle is: a name in the models folder, a folder, or a .zip extracted once
 into ``settings.cache_dir()/bundles/<sha256 of the zip>`` (entries that are not plain
-relative POSIX paths are refused)."""
+relative POSIX paths are refused, and so is a zip whose directory says it unpacks to
+more than ``runtime.limits`` allows, before anything is written)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -13,25 +15,49 @@ from pathlib import Path, PurePosixPath
 from geoscope_core import settings
 from geoscope_core.errors import BundleError
 from geoscope_core.fsio import sha256_file
-from geoscope_core.runtime.manifest import MANIFEST_NAME
+from geoscope_core.runtime.limits import MAX_BUNDLE_BYTES, check_zip_budget
+from geoscope_core.runtime.manifest import MANIFEST_NAME, is_plain_path
+
+log = logging.getLogger(__name__)
 
 
 def safe_join(root: Path, rel: str) -> Path:
-    """``root`` / ``rel`` for a bundle-relative POSIX path; BundleError if it would escape."""
-    parts = PurePosixPath(rel).parts
-    if not parts or PurePosixPath(rel).is_absolute() or ".." in parts:
+    """``root`` / ``rel`` for a bundle-relative POSIX path; BundleError unless it is a
+    plain relative path (``manifest.is_plain_path``), which never escapes ``root``."""
+    if not is_plain_path(rel):
         raise BundleError(f"bundle path {rel!r} escapes the bundle folder")
-    return Path(root).joinpath(*parts)
+    return Path(root).joinpath(*PurePosixPath(rel).parts)
+
+
+def shipped_default() -> Path:
+    """Where the default bundle ships: ``settings.models_dir()/settings.DEFAULT_MODEL``."""
+    return settings.models_dir() / settings.DEFAULT_MODEL
+
+
+def is_shipped_default(path: Path) -> bool:
+    """Whether ``path`` is the shipped default bundle (its folder or a .zip of it), the
+    one whose model id ``settings.DEFAULT_MODEL_SHA256`` pins."""
+    default = shipped_default()
+    try:
+        real = Path(path).resolve()
+        return real in (default.resolve(), default.with_name(default.name + ".zip").resolve())
+    except OSError:
+        return False
 
 
 def resolve_bundle_path(path_or_name: str | Path | None = None) -> Path:
     """Bundle location for a name (looked up in ``settings.models_dir()``) or a path.
 
-    ``None`` means the default bundle (``settings.DEFAULT_MODEL``). A name may
-    resolve to ``<models_dir>/<name>`` or ``<models_dir>/<name>.zip``.
+    ``None`` means the shipped default bundle (``settings.DEFAULT_MODEL`` in the models
+    folder, never a folder of that name in the working directory). A name may resolve
+    to ``<models_dir>/<name>`` or ``<models_dir>/<name>.zip``.
     """
     if path_or_name is None or str(path_or_name) == "":
-        path_or_name = settings.DEFAULT_MODEL
+        default = shipped_default()
+        for p in (default, default.with_name(default.name + ".zip")):
+            if p.exists():
+                return p
+        raise BundleError(f"the default bundle is missing from {default.parent}")
     candidate = Path(path_or_name).expanduser()
     if candidate.exists():
         return candidate
@@ -69,6 +95,15 @@ def _extract_zip(zip_path: Path) -> Path:
                         f"bundle zip {zip_path} has entries that are not plain relative "
                         f"paths (refused): {', '.join(map(repr, bad[:5]))}"
                     )
+                total = check_zip_budget(
+                    zf, zip_path.stat().st_size, f"bundle zip {zip_path}", MAX_BUNDLE_BYTES
+                )
+                free = shutil.disk_usage(tmp).free
+                if total > free:
+                    raise BundleError(
+                        f"bundle zip {zip_path} unpacks to {total:,} bytes; only {free:,} "
+                        f"are free in {dest.parent}"
+                    )
                 for info in zf.infolist():
                     if info.is_dir():
                         continue
@@ -98,16 +133,27 @@ def _plain_zip_name(info: zipfile.ZipInfo) -> bool:
     """Whether a zip entry is a plain file or folder at a relative POSIX path: no
     backslashes, drive letters, absolute or ``..`` parts, control characters,
     symbolic links or duplicate separators."""
-    name = info.filename
-    if not name or "\\" in name or ":" in name or name.startswith("/"):
-        return False
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
-        return False
-    parts = name.rstrip("/").split("/")
-    if any(p in ("", ".", "..") for p in parts):
+    name = info.filename[:-1] if info.is_dir() else info.filename
+    if not is_plain_path(name):
         return False
     mode = info.external_attr >> 16
     return not (mode and (mode & 0o170000) == 0o120000)  # a symlink entry
+
+
+def discard_extraction(root: Path) -> None:
+    """Remove a refused bundle's extraction from the cache (nothing when ``root`` is not
+    one), so a refused zip leaves nothing behind."""
+    cache = (settings.cache_dir() / "bundles").resolve()
+    try:
+        rel = Path(root).resolve().relative_to(cache)
+    except (OSError, ValueError):
+        return
+    if not rel.parts:
+        return
+    top = cache / rel.parts[0]
+    top.with_name(top.name + ".complete").unlink(missing_ok=True)
+    shutil.rmtree(top, ignore_errors=True)
+    log.info("removed the refused bundle's extraction %s", top)
 
 
 def bundle_root(path: Path) -> Path:

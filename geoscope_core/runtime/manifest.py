@@ -13,7 +13,10 @@ reference only): the runtime resizes/crops to ``input.size`` as ``input``
 (a ``PreprocessSpec``) says and feeds uint8 RGB pixels in NHWC layout.
 
 ``Manifest.from_dict`` validates everything it can without reading other
-files; ``geoscope_core.runtime.bundle`` checks hashes and shapes.
+files: every value has its type and lies in its range (finite numbers only, so an
+edited temperature of 0.01 or NaN is refused by name), and every path it names is a
+plain relative path listed in ``files``. ``geoscope_core.runtime.bundle`` checks
+hashes and shapes.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from __future__ import annotations
 import bisect
 import enum
 import json
+import math
+import numbers
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -28,10 +34,91 @@ from typing import Any
 
 from geoscope_core.errors import BundleError
 from geoscope_core.fsio import sha256_file
+from geoscope_core.runtime.limits import MAX_MANIFEST_BYTES, read_json
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 IMAGE_ENCODER = "image_encoder.onnx"
+
+#: Farthest apart two points on the Earth are (km): no radius means more.
+MAX_DISTANCE_KM = 20_038.0
+#: Softmax temperatures a bundle may carry (the exporter fits one in 0.01..100; below
+#: 0.05 every answer would read as certain).
+TEMPERATURE_RANGE = (0.05, 100.0)
+#: Zero-shot logit scales a bundle may carry (training clamps its own at 100).
+LOGIT_SCALE_RANGE = (0.01, 100.0)
+#: Most files a manifest lists, levels it has, and the widest embedding.
+MAX_FILES = 256
+MAX_LEVELS = 16
+MAX_EMBEDDING_DIM = 16_384
+#: Largest beam, top-k, refine-k, gallery cells and error-model bins.
+MAX_COUNT = 1000
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _show(value: object) -> str:
+    """A short text of a manifest value for an error message (never a 4000-digit number)."""
+    if isinstance(value, int) and value.bit_length() > 64:
+        return f"an integer of {value.bit_length()} bits"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_number(field_name: str, value: object, lo: float, hi: float) -> None:
+    """BundleError naming ``field_name`` unless ``value`` is a finite number in lo..hi."""
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not (real and math.isfinite(value) and lo <= float(value) <= hi):  # type: ignore[arg-type]
+        raise BundleError(
+            f"manifest field {field_name} must be a finite number in {lo:g}..{hi:g}, "
+            f"got {_show(value)}"
+        )
+
+
+def check_int(field_name: str, value: object, lo: int, hi: int) -> None:
+    """BundleError naming ``field_name`` unless ``value`` is an integer in lo..hi."""
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if not (ok and lo <= value <= hi):  # type: ignore[operator]
+        raise BundleError(
+            f"manifest field {field_name} must be an integer in {lo}..{hi}, got {_show(value)}"
+        )
+
+
+def _as_int(value: object, field_name: str) -> int:
+    """A JSON number that is a whole number, as an int (range checks come later)."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BundleError(f"manifest field {field_name} must be an integer, got {_show(value)}")
+    return value
+
+
+def _as_float(value: object, field_name: str) -> float:
+    """A JSON number as a float; BundleError for anything else or one too large for a float."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BundleError(f"manifest field {field_name} must be a number, got {_show(value)}")
+    try:
+        return float(value)
+    except OverflowError as e:
+        raise BundleError(f"manifest field {field_name} is too large: {_show(value)}") from e
+
+
+def is_plain_path(rel: object) -> bool:
+    """Whether ``rel`` is a plain relative POSIX path inside a bundle: no backslashes,
+    drive letters, absolute, empty, ``.`` or ``..`` parts, or control characters."""
+    if not isinstance(rel, str) or not rel or "\\" in rel or ":" in rel or rel.startswith("/"):
+        return False
+    if any(ord(c) < 32 or ord(c) == 127 for c in rel):
+        return False
+    return all(p not in ("", ".", "..") for p in rel.split("/"))
+
+
+def _check_path(field_name: str, rel: object) -> None:
+    if not is_plain_path(rel):
+        raise BundleError(
+            f"manifest field {field_name} must be a plain relative path inside the bundle, "
+            f"got {_show(rel)}"
+        )
 
 
 class BundleKind(str, enum.Enum):
@@ -96,8 +183,7 @@ class PreprocessSpec:
         return replace(self, views=(View.CENTER,))
 
     def __post_init__(self) -> None:
-        if not 16 <= self.size <= 1024:
-            raise BundleError(f"input.size must be in 16..1024, got {self.size}")
+        check_int("input.size", self.size, 16, 1024)
         try:
             views = tuple(View(v) for v in self.views)
         except ValueError as e:
@@ -107,8 +193,11 @@ class PreprocessSpec:
             raise BundleError(f"input.views must name distinct views, got {list(self.views)}")
         if self.resize is ResizeMode.SQUASH and views != (View.CENTER,):
             raise BundleError("input.views other than center need resize center-crop")
-        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
-            raise BundleError("input.mean and input.std need 3 values, std > 0")
+        if len(self.mean) != 3 or len(self.std) != 3:
+            raise BundleError("manifest fields input.mean and input.std need 3 values each")
+        for i, (mean, std) in enumerate(zip(self.mean, self.std, strict=True)):
+            check_number(f"input.mean[{i}]", mean, 0.0, 1.0)
+            check_number(f"input.std[{i}]", std, 1e-3, 1.0)
 
 
 @dataclass(frozen=True)
@@ -129,8 +218,17 @@ class LevelSpec:
     parent: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.name or not self.name.replace("_", "").isalnum():
-            raise BundleError(f"invalid level name {self.name!r}")
+        if not isinstance(self.name, str) or not self.name.replace("_", "").isalnum():
+            raise BundleError(f"invalid level name {_show(self.name)}")
+        if len(self.name) > 64:
+            raise BundleError(f"level name {self.name[:64]!r}... is longer than 64 characters")
+        _check_path(f"levels.{self.name}.labels", self.labels)
+        if self.embeddings is not None:
+            _check_path(f"levels.{self.name}.embeddings", self.embeddings)
+        for key in ("output", "parent"):
+            value = getattr(self, key)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise BundleError(f"manifest field levels.{self.name}.{key} must be a name")
 
 
 @dataclass(frozen=True)
@@ -145,6 +243,13 @@ class TextEncoderSpec:
     tokenizer: str = "tokenizer.json"
     max_length: int = 64
     templates: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_path("text_encoder.file", self.file)
+        _check_path("text_encoder.tokenizer", self.tokenizer)
+        check_int("text_encoder.max_length", self.max_length, 1, 4096)
+        if len(self.templates) > MAX_COUNT or not all(isinstance(t, str) for t in self.templates):
+            raise BundleError(f"manifest field text_encoder.templates: at most {MAX_COUNT} texts")
 
 
 @dataclass(frozen=True)
@@ -162,6 +267,13 @@ class ErrorModel:
     def __post_init__(self) -> None:
         if len(self.confidence) != len(self.radius_km) or not self.confidence:
             raise BundleError("error_model.confidence and radius_km must be equal, non-empty")
+        if len(self.confidence) > MAX_COUNT:
+            raise BundleError(f"error_model has more than {MAX_COUNT} bins")
+        for i, (c, r) in enumerate(zip(self.confidence, self.radius_km, strict=True)):
+            check_number(f"error_model.confidence[{i}]", c, 0.0, 1.0)
+            check_number(f"error_model.radius_km[{i}]", r, 0.0, MAX_DISTANCE_KM)
+        if any(b < a for a, b in zip(self.confidence, self.confidence[1:], strict=False)):
+            raise BundleError("manifest field error_model.confidence must be ascending")
 
     def radius(self, confidence: float) -> float:
         """The radius of the bin ``confidence`` falls in (below the first edge: the first)."""
@@ -207,16 +319,18 @@ class DecodingSpec:
     unsure_below: float = 0.0
 
     def __post_init__(self) -> None:
-        if not 1 <= self.beam <= 1000 or not 1 <= self.top_k <= 1000:
-            raise BundleError(f"decoding beam and top_k must be in 1..1000: {self}")
-        if not 1 <= self.refine_k <= 1000:
-            raise BundleError(f"decoding refine_k must be in 1..1000, got {self.refine_k}")
-        if not (self.refine_radius_km >= 0 and self.min_radius_km >= 0):
-            raise BundleError("decoding refine_radius_km and min_radius_km must be >= 0")
-        if self.gallery_top_cells < 1:
-            raise BundleError(f"decoding gallery_top_cells must be >= 1: {self}")
-        if not (-1.0 <= self.gallery_min_similarity <= 1.0 and 0.0 <= self.unsure_below <= 1.0):
-            raise BundleError("decoding gallery_min_similarity must be in -1..1, unsure_below 0..1")
+        for key in ("beam", "top_k", "refine_k", "gallery_top_cells"):
+            check_int(f"decoding.{key}", getattr(self, key), 1, MAX_COUNT)
+        check_number("decoding.refine_radius_km", self.refine_radius_km, 0.0, MAX_DISTANCE_KM)
+        check_number("decoding.min_radius_km", self.min_radius_km, 0.01, MAX_DISTANCE_KM)
+        check_number("decoding.gallery_min_similarity", self.gallery_min_similarity, -1.0, 1.0)
+        check_number("decoding.unsure_below", self.unsure_below, 0.0, 1.0)
+        if self.cities_per_country is not None:
+            check_int("decoding.cities_per_country", self.cities_per_country, 1, 100_000)
+        if self.level is not None and not isinstance(self.level, str):
+            raise BundleError(f"manifest field decoding.level must be a level name: {self}")
+        if self.gallery is not None:
+            _check_path("decoding.gallery", self.gallery)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -231,24 +345,29 @@ class DecodingSpec:
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
             raise BundleError(f"unknown decoding keys: {sorted(unknown)}")
+
+        def num(key: str, default: float) -> float:
+            return _as_float(d.get(key, default), f"decoding.{key}")
+
+        def whole(key: str, default: int) -> int:
+            return _as_int(d.get(key, default), f"decoding.{key}")
+
         try:
             return cls(
-                level=None if d.get("level") is None else str(d["level"]),
-                beam=int(d.get("beam", cls.beam)),
-                top_k=int(d.get("top_k", cls.top_k)),
+                level=d.get("level"),
+                beam=whole("beam", cls.beam),
+                top_k=whole("top_k", cls.top_k),
                 refine=Refine(d.get("refine", cls.refine.value)),
-                refine_k=int(d.get("refine_k", cls.refine_k)),
-                refine_radius_km=float(d.get("refine_radius_km", cls.refine_radius_km)),
-                min_radius_km=float(d.get("min_radius_km", cls.min_radius_km)),
+                refine_k=whole("refine_k", cls.refine_k),
+                refine_radius_km=num("refine_radius_km", cls.refine_radius_km),
+                min_radius_km=num("min_radius_km", cls.min_radius_km),
                 cities_per_country=(
-                    None if d.get("cities_per_country") is None else int(d["cities_per_country"])
+                    None if d.get("cities_per_country") is None else whole("cities_per_country", 0)
                 ),
-                gallery=None if d.get("gallery") is None else str(d["gallery"]),
-                gallery_top_cells=int(d.get("gallery_top_cells", cls.gallery_top_cells)),
-                gallery_min_similarity=float(
-                    d.get("gallery_min_similarity", cls.gallery_min_similarity)
-                ),
-                unsure_below=float(d.get("unsure_below", cls.unsure_below)),
+                gallery=d.get("gallery"),
+                gallery_top_cells=whole("gallery_top_cells", cls.gallery_top_cells),
+                gallery_min_similarity=num("gallery_min_similarity", cls.gallery_min_similarity),
+                unsure_below=num("unsure_below", cls.unsure_below),
             )
         except (TypeError, ValueError) as e:
             raise BundleError(f"malformed decoding {d!r}: {e}") from e
@@ -279,11 +398,32 @@ class Manifest:
     def __post_init__(self) -> None:
         if self.format_version != FORMAT_VERSION:
             raise BundleError(
-                f"unknown bundle format_version {self.format_version} "
+                f"unknown bundle format_version {_show(self.format_version)} "
                 f"(this GeoScope reads {FORMAT_VERSION})"
             )
-        if not self.levels:
-            raise BundleError("a bundle needs at least one level")
+        if (
+            not isinstance(self.name, str)
+            or not 1 <= len(self.name) <= 128
+            or any(c in self.name for c in "/\\@")
+            or any(ord(c) < 32 or ord(c) == 127 for c in self.name)
+        ):
+            raise BundleError(
+                f"manifest field name must be 1..128 characters without '/', '\\', '@' or "
+                f"control characters, got {_show(self.name)}"
+            )
+        if not self.levels or len(self.levels) > MAX_LEVELS:
+            raise BundleError(f"a bundle needs 1..{MAX_LEVELS} levels, not {len(self.levels)}")
+        if len(self.files) > MAX_FILES:
+            raise BundleError(f"manifest lists {len(self.files)} files, more than {MAX_FILES}")
+        check_int("embedding_dim", self.embedding_dim, 0, MAX_EMBEDDING_DIM)
+        check_number("temperature", self.temperature, *TEMPERATURE_RANGE)
+        check_number("logit_scale", self.logit_scale, *LOGIT_SCALE_RANGE)
+        if not all(
+            isinstance(k, str) and isinstance(v, str) and v for k, v in self.outputs.items()
+        ):
+            raise BundleError(
+                f"manifest field outputs must map roles to output names: {_show(self.outputs)}"
+            )
         names = [lv.name for lv in self.levels]
         if len(set(names)) != len(names):
             raise BundleError(f"duplicate level names: {names}")
@@ -296,12 +436,27 @@ class Manifest:
                 raise BundleError(f"classifier level {lv.name!r} names no encoder output")
         if self.kind is BundleKind.ZERO_SHOT and self.embedding_dim <= 0:
             raise BundleError("a zero-shot bundle needs embedding_dim > 0")
-        if self.temperature <= 0 or self.logit_scale <= 0:
-            raise BundleError("temperature and logit_scale must be > 0")
         if self.decoding.level is not None and self.decoding.level not in names:
             raise BundleError(f"decoding level {self.decoding.level!r} is not a level: {names}")
         if IMAGE_ENCODER not in self.files:
             raise BundleError("manifest lists no image_encoder.onnx")
+
+    def check_files(self) -> None:
+        """BundleError unless ``files`` maps plain relative paths to sha256 hex digests and
+        lists every file the manifest names (labels, embeddings, gallery): what a bundle
+        on disk must satisfy (an in-memory manifest of training lists no files)."""
+        for rel, digest in self.files.items():
+            _check_path(f"files[{_show(rel)}]", rel)
+            if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+                raise BundleError(f"manifest field files[{rel!r}] must be a sha256 hex digest")
+        named: dict[str, str | None] = {f"levels.{lv.name}.labels": lv.labels for lv in self.levels}
+        named |= {f"levels.{lv.name}.embeddings": lv.embeddings for lv in self.levels}
+        named["decoding.gallery"] = self.decoding.gallery
+        for key, named_rel in named.items():
+            if named_rel is not None and named_rel not in self.files:
+                raise BundleError(
+                    f"manifest field {key} names {named_rel!r}, which files does not list"
+                )
 
     def level(self, name: str) -> LevelSpec:
         for lv in self.levels:
@@ -321,8 +476,12 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Manifest:
+        """Parse and validate a manifest document (as ``read`` loads it); BundleError
+        naming the field for any value of the wrong type or out of its range."""
         try:
             inp = dict(d.get("input", {}))
+            if "size" in inp:
+                inp["size"] = _as_int(inp["size"], "input.size")
             if "resize" in inp:
                 inp["resize"] = ResizeMode(inp["resize"])
             if "interpolation" in inp:
@@ -332,16 +491,16 @@ class Manifest:
                     inp[key] = tuple(inp[key])
             te = d.get("text_encoder")
             em = d.get("error_model")
-            return cls(
-                format_version=int(d.get("format_version", -1)),
+            manifest = cls(
+                format_version=d.get("format_version", -1),
                 name=str(d["name"]),
                 kind=BundleKind(d["kind"]),
                 input=PreprocessSpec(**inp),
                 levels=tuple(LevelSpec(**lv) for lv in d["levels"]),
                 files=dict(d["files"]),
-                embedding_dim=int(d.get("embedding_dim", 0)),
-                logit_scale=float(d.get("logit_scale", 1.0)),
-                temperature=float(d.get("temperature", 1.0)),
+                embedding_dim=_as_int(d.get("embedding_dim", 0), "embedding_dim"),
+                logit_scale=_as_float(d.get("logit_scale", 1.0), "logit_scale"),
+                temperature=_as_float(d.get("temperature", 1.0), "temperature"),
                 outputs=dict(d.get("outputs", {"embedding": "embedding"})),
                 text_encoder=(
                     TextEncoderSpec(**{**te, "templates": tuple(te.get("templates", ()))})
@@ -359,24 +518,26 @@ class Manifest:
             )
         except BundleError:
             raise
-        except (KeyError, TypeError, ValueError) as e:
-            raise BundleError(f"malformed manifest: {e!r}") from e
+        except (KeyError, TypeError, ValueError, OverflowError) as e:
+            raise BundleError(f"malformed manifest: {e!r}"[:300]) from e
+        manifest.check_files()
+        return manifest
 
     @classmethod
     def read(cls, path: Path) -> Manifest:
         """Read and validate ``manifest.json`` (no hash checks; see ``bundle.load_bundle``)."""
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError as e:
-            raise BundleError(f"no manifest.json at {path}") from e
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise BundleError(f"unreadable manifest {path}: {e}") from e
-        if not isinstance(data, dict):
-            raise BundleError(f"manifest {path} is not a JSON object")
-        return cls.from_dict(data)
+        return cls.from_dict(read_manifest_doc(path))
 
     def write(self, path: Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+
+def read_manifest_doc(path: Path) -> dict[str, Any]:
+    """The JSON object in ``manifest.json`` at ``path``, within ``runtime.limits``'s bounds."""
+    data = read_json(Path(path), "manifest", MAX_MANIFEST_BYTES)
+    if not isinstance(data, dict):
+        raise BundleError(f"manifest {path} is not a JSON object")
+    return data
 
 
 def level_specs(

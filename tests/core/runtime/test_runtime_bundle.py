@@ -10,7 +10,7 @@ import pytest
 
 from geoscope_core import settings
 from geoscope_core.errors import BundleError
-from geoscope_core.runtime.bundle import check_bundle, load_bundle
+from geoscope_core.runtime.bundle import bundle_identity, check_bundle, load_bundle
 from geoscope_core.runtime.manifest import Manifest, hash_bundle_files
 from tests.bundles import make_bundle
 
@@ -126,6 +126,10 @@ def test_default_bundle_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     models = tmp_path / "models"
     make_bundle(models / settings.DEFAULT_MODEL, name=settings.DEFAULT_MODEL)
     monkeypatch.setattr(settings, "models_dir", lambda: models)
+    with pytest.raises(BundleError, match=r"shipped default bundle .* was changed"):
+        load_bundle()  # not the bundle the code pins
+    pin = bundle_identity(models / settings.DEFAULT_MODEL).sha256
+    monkeypatch.setattr(settings, "DEFAULT_MODEL_SHA256", pin)
     assert load_bundle().manifest.name == settings.DEFAULT_MODEL
     assert load_bundle("geoscope-lite").manifest.name == settings.DEFAULT_MODEL
     with pytest.raises(BundleError, match=r"no bundle named 'other'.*geoscope-lite"):
