@@ -159,7 +159,7 @@ def test_unsure_answers_are_shown_as_unsure(
     unsure = tmp_path / "unsure"
     shutil.copytree(bundle, unsure)
     manifest = json.loads((unsure / "manifest.json").read_text())
-    manifest["temperature"] = 1000.0  # a flat posterior ...
+    manifest["temperature"] = 100.0  # a flat posterior (the most a manifest may say) ...
     manifest.setdefault("decoding", {})["unsure_below"] = 0.9  # ... is unsure
     (unsure / "manifest.json").write_text(json.dumps(manifest))
     rc, out, _ = _run(capsys, str(photos / "trip"), "--model", str(unsure))
