@@ -133,6 +133,10 @@ def name_exif(items: list[Item], repredict_gps: bool) -> None:
 
 def result_of(it: Item, repredict_gps: bool) -> ScanResult:
     """The ScanResult of a finished item."""
+    return replace(_result_of(it, repredict_gps), file=it.key)
+
+
+def _result_of(it: Item, repredict_gps: bool) -> ScanResult:
     if it.error:
         return ScanResult(it.path, ScanStatus.ERROR, None, it.meta, it.error)
     if it.tagged and not repredict_gps:

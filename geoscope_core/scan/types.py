@@ -8,6 +8,7 @@ from pathlib import Path
 
 from geoscope_core.errors import ConfigError
 from geoscope_core.evidence.personal import EvidenceOptions
+from geoscope_core.photos.cache import FileKey
 from geoscope_core.photos.metadata import PhotoMetadata
 from geoscope_core.prediction import Prediction, Source
 
@@ -75,7 +76,8 @@ class ScanOptions:
 class ScanResult:
     """Outcome for one photo: its ``status`` (ScanStatus; ``prediction`` is None for
     ERROR, and ``error`` says why). ``reason`` says what placed it, e.g. "track, 14 s
-    from a fix"."""
+    from a fix". ``file`` is the photo's size and mtimes when it was scanned (None when
+    it could not be read), so a later write can refuse a file changed since."""
 
     path: Path
     status: ScanStatus
@@ -83,6 +85,7 @@ class ScanResult:
     metadata: PhotoMetadata | None
     error: str = ""
     reason: str = ""
+    file: FileKey | None = None
 
 
 @dataclass
