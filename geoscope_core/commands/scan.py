@@ -6,14 +6,17 @@ Heavy modules (onnxruntime, the runtime, the writer) are imported inside ``run``
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from geoscope_core.evidence.personal import EvidenceOptions
+    from geoscope_core.prediction import Prediction
+    from geoscope_core.runtime.predictor import Predictor
+    from geoscope_core.scan.output import ResultWriter
     from geoscope_core.scan.pipeline import Scanner
-    from geoscope_core.scan.types import ScanResult
+    from geoscope_core.scan.types import ScanOptions, ScanResult
 
 from geoscope_core.fsio import path_text
 from geoscope_core.geo.place import PlaceNames
@@ -23,6 +26,8 @@ from geoscope_core.runtime.session import PROVIDER_NAMES
 #: under 0.5 an estimate is more likely wrong than right at the bundle's finest level,
 #: and what is written into a photo outlives the scan.
 DEFAULT_WRITE_MIN_CONFIDENCE = 0.5
+#: where a scan runs: this process, or an actor pool on Ray (extra ``cluster``)
+ENGINES = ("local", "ray")
 
 
 def _probability(text: str) -> float:
@@ -35,15 +40,8 @@ def _probability(text: str) -> float:
     return value
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("photos", type=Path, nargs="+", help="photo folder(s) or file(s)")
-    parser.add_argument("--model", default=None, help="bundle name or path (default geoscope-lite)")
-    parser.add_argument(
-        "--out", type=Path, default=None, help="write results to FILE.csv, .json or .geojson"
-    )
-    parser.add_argument(
-        "--write", action="store_true", help="write estimated locations into the photos"
-    )
+def add_write_arguments(parser: argparse.ArgumentParser) -> None:
+    """How estimates are written (``scan --write`` and ``geoscope write``)."""
     parser.add_argument(
         "--dry-run", action="store_true", help="show what --write would do, change nothing"
     )
@@ -62,16 +60,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--overwrite-gps", action="store_true", help="replace GPS the camera recorded"
     )
     parser.add_argument(
-        "--model-id",
-        default=None,
-        metavar="ID",
-        help="refuse to scan unless the bundle's model id is ID (see `geoscope bundle check`)",
-    )
-    parser.add_argument(
         "--sidecar",
         choices=("auto", "always", "never"),
         default="auto",
         help="XMP sidecar policy when writing",
+    )
+    parser.add_argument(
+        "--keep-mtime",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep the files' modification times when writing",
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("photos", type=Path, nargs="+", help="photo folder(s) or file(s)")
+    parser.add_argument("--model", default=None, help="bundle name or path (default geoscope-lite)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="write results to FILE.csv, .json or .geojson"
+    )
+    parser.add_argument(
+        "--write", action="store_true", help="write estimated locations into the photos"
+    )
+    parser.add_argument(
+        "--model-id",
+        default=None,
+        metavar="ID",
+        help="refuse to scan unless the bundle's model id is ID (see `geoscope bundle check`)",
     )
     parser.add_argument("--provider", choices=PROVIDER_NAMES, default="auto")
     parser.add_argument("--no-cache", action="store_true", help="ignore and bypass the scan cache")
@@ -83,12 +98,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--repredict-gps", action="store_true", help="also predict photos that carry GPS"
     )
-    parser.add_argument(
-        "--keep-mtime",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="keep the files' modification times when writing",
-    )
+    add_write_arguments(parser)
     parser.add_argument(
         "--time-window",
         type=float,
@@ -153,53 +163,79 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="do not estimate camera clock offsets from your other photos",
     )
     parser.add_argument("--batch-size", type=int, default=16, help="inference batch size")
-    parser.add_argument("--workers", type=int, default=0, help="decode threads (0 = auto)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="decode threads (0 = auto); with --engine ray: scan workers (0 = 2)",
+    )
+    eng = parser.add_argument_group("scanning on a Ray cluster (extra: cluster)")
+    eng.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=ENGINES[0],
+        help="local: this process; ray: an actor pool on Ray Data, results kept in --out "
+        "(a folder of Parquet shards, or FILE.shards beside a file) and resumed from there",
+    )
+    eng.add_argument(
+        "--address", default=None, help="Ray cluster address (default: a local instance)"
+    )
+    eng.add_argument(
+        "--cpus-per-worker", type=int, default=1, help="CPUs of each Ray worker (default 1)"
+    )
+    eng.add_argument(
+        "--gpus-per-worker",
+        type=float,
+        default=0.0,
+        metavar="G",
+        help="GPUs of each Ray worker (0, a fraction, or whole GPUs; use with --provider cuda)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _collect(targets: list[Path]) -> list[Path]:
+def _collect(targets: list[Path]) -> list[str]:
+    """The photo files under ``targets``, once each, in walk order; as text, not Path
+    objects (a tenth of the memory: the list is the one thing an archive's scan holds
+    for every photo)."""
+    import os
+
     from geoscope_core.errors import DataError
     from geoscope_core.photos.walk import iter_photos
 
-    photos: list[Path] = []
+    photos: list[str] = []
     for t in targets:
         if not t.exists():
             if t.is_symlink():
                 raise DataError(f"{t} is a dangling symbolic link (its target does not exist)")
             raise DataError(f"{t} does not exist")
         if t.is_dir():
-            photos.extend(iter_photos(t))
+            photos.extend(os.fspath(p) for p in iter_photos(t))
         elif not t.is_file():
             raise DataError(f"{t} is not a regular file (a FIFO, socket or device)")
         else:
-            photos.append(t)
-    seen: set[Path] = set()
-    unique = []
-    for p in photos:
-        if p not in seen:
-            seen.add(p)
-            unique.append(p)
-    return unique
+            photos.append(os.fspath(t))
+    return list(dict.fromkeys(photos))
 
 
-def _print_table(results: Sequence[ScanResult], root: Path | None) -> None:
-    print(f"{'status':9s} {'lat':>9s} {'lon':>10s} {'conf':>5s} {'±km':>7s}  place  |  photo")
-    for r in results:
-        try:
-            name = path_text(r.path.relative_to(root) if root else r.path)
-        except ValueError:
-            name = path_text(r.path)
-        p = r.prediction
-        if p is None:
-            print(f"{r.status.value:9s} {'':>9s} {'':>10s} {'':>5s} {'':>7s}  -  |  {name}")
-            continue
-        names = PlaceNames.of_estimate(p)
-        place = ", ".join(x for x in (names.city, names.admin1, p.country or p.country_code) if x)
-        print(
-            f"{r.status.value:9s} {p.lat:9.4f} {p.lon:10.4f} {p.confidence:5.2f} "
-            f"{p.radius_km:7.1f}  {place or '-'}  |  {name}"
-            + (f"  ({r.reason})" if r.status.by_evidence and r.reason else "")
-        )
+TABLE_HEADER = f"{'status':9s} {'lat':>9s} {'lon':>10s} {'conf':>5s} {'±km':>7s}  place  |  photo"
+
+
+def _table_line(r: ScanResult, root: Path | None) -> str:
+    """One line of the terminal table of results."""
+    try:
+        name = path_text(r.path.relative_to(root) if root else r.path)
+    except ValueError:
+        name = path_text(r.path)
+    p = r.prediction
+    if p is None:
+        return f"{r.status.value:9s} {'':>9s} {'':>10s} {'':>5s} {'':>7s}  -  |  {name}"
+    names = PlaceNames.of_estimate(p)
+    place = ", ".join(x for x in (names.city, names.admin1, p.country or p.country_code) if x)
+    return (
+        f"{r.status.value:9s} {p.lat:9.4f} {p.lon:10.4f} {p.confidence:5.2f} "
+        f"{p.radius_km:7.1f}  {place or '-'}  |  {name}"
+        + (f"  ({r.reason})" if r.status.by_evidence and r.reason else "")
+    )
 
 
 def _evidence_options(args: argparse.Namespace) -> EvidenceOptions:
@@ -243,24 +279,26 @@ def _print_evidence(scanner: Scanner) -> None:
             print(f"clock of {name}: {cam.seconds:+.0f} s ({cam.origin}{note})")
 
 
-def _write(args: argparse.Namespace, results: Sequence[ScanResult]) -> int:
-    """Write (or with --dry-run, show) the estimates; returns how many failed."""
+def writable(r: ScanResult) -> bool:
+    """A result whose estimate ``--write`` may write (placed, not the camera's own GPS)."""
+    from geoscope_core.scan.types import ScanStatus
+
+    return r.prediction is not None and r.status not in (ScanStatus.EXIF, ScanStatus.ERROR)
+
+
+def write_estimates(args: argparse.Namespace, items: Sequence[tuple[Path, Prediction]]) -> int:
+    """Write (or with --dry-run, show) the estimates ``items`` (photo, its estimate);
+    returns how many failed."""
     from geoscope_core.photos.writer import (
         SidecarPolicy,
         WriteAction,
         WriteOptions,
         write_locations,
     )
-    from geoscope_core.scan.types import ScanStatus
 
     threshold = args.min_confidence
     if threshold is None:
         threshold = DEFAULT_WRITE_MIN_CONFIDENCE
-    items = [
-        (r.path, r.prediction)
-        for r in results
-        if r.prediction is not None and r.status not in (ScanStatus.EXIF, ScanStatus.ERROR)
-    ]
     report = write_locations(
         items,
         WriteOptions(
@@ -306,7 +344,6 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from geoscope_core.runtime.predictor import Predictor
-    from geoscope_core.scan.output import write_results
     from geoscope_core.scan.pipeline import Scanner
     from geoscope_core.scan.types import ScanOptions, ScanStatus
 
@@ -318,7 +355,7 @@ def run(args: argparse.Namespace) -> int:
         neighbors=not args.no_neighbors,
         repredict_gps=args.repredict_gps,
         batch_size=args.batch_size,
-        workers=args.workers,
+        workers=args.workers if args.engine == "local" else 0,
         time_window_s=args.time_window,
     )
     photos = _collect(args.photos)
@@ -334,42 +371,106 @@ def run(args: argparse.Namespace) -> int:
             f"the bundle's model id is {predictor.model_id}, not {args.model_id}: "
             "it is not the model you pinned"
         )
-    scanner = Scanner(predictor, options)
-    results = []
-    with tqdm(
-        total=len(photos),
-        unit="photo",
-        file=sys.stderr,
-        disable=args.no_progress,
-        dynamic_ncols=True,
-        desc="scanning",
-    ) as bar:
-        for r in scanner.scan(photos):
-            results.append(r)
-            bar.update(1)
+    scanner = Scanner(predictor, options) if args.engine == "local" else None
+    results, sink = _engine_results(args, photos, predictor, options, scanner)
+    root = args.photos[0] if len(args.photos) == 1 and args.photos[0].is_dir() else None
+    # streamed: results go to --out (or the terminal) as they come; only what is asked
+    # for later (the estimates to write, the failures to list) is kept
+    to_write: list[tuple[Path, Prediction]] = []
+    failed: list[ScanResult] = []
+    counts = dict.fromkeys(ScanStatus, 0)
+    n = 0
+    try:
+        with tqdm(
+            total=len(photos),
+            unit="photo",
+            file=sys.stderr,
+            disable=args.no_progress,
+            dynamic_ncols=True,
+            desc="scanning",
+        ) as bar:
+            if args.out is None:
+                tqdm.write(TABLE_HEADER, file=sys.stdout)
+            for r in results:
+                n += 1
+                counts[r.status] += 1
+                if sink is not None:
+                    sink.add(r)
+                elif args.out is None:
+                    tqdm.write(_table_line(r, root), file=sys.stdout)
+                if r.status is ScanStatus.ERROR:
+                    failed.append(r)
+                elif (args.write or args.dry_run) and writable(r) and r.prediction:
+                    to_write.append((r.path, r.prediction))
+                bar.update(1)
+    except BaseException:
+        if sink is not None:
+            sink.abort()
+        raise
     elapsed = time.perf_counter() - t0
+    if sink is not None:
+        print(f"wrote {n} results to {sink.close()}")
+    elif args.out is not None:
+        print(f"wrote {n} results to {args.out}")
 
-    if args.out:
-        out = write_results(results, args.out)
-        print(f"wrote {len(results)} results to {out}")
-    else:
-        root = args.photos[0] if len(args.photos) == 1 and args.photos[0].is_dir() else None
-        _print_table(results, root)
-
-    failed = [r for r in results if r.status is ScanStatus.ERROR]
     write_failed = 0
     if args.write or args.dry_run:
-        write_failed = _write(args, results)
+        write_failed = write_estimates(args, to_write)
 
     if failed:
         print(f"{len(failed)} file(s) failed:")
         for r in failed:
             print(f"  {path_text(r.path)}: {r.error}")
-    _print_evidence(scanner)
-    counts = ", ".join(f"{s.value} {scanner.stats.counts[s]}" for s in ScanStatus)
-    rate = len(results) / elapsed if elapsed > 0 else 0.0
+    if scanner is not None:
+        _print_evidence(scanner)
+    summary = ", ".join(f"{s.value} {counts[s]}" for s in ScanStatus)
+    rate = n / elapsed if elapsed > 0 else 0.0
+    cached = f"{scanner.stats.cached} from cache" if scanner else f"on Ray ({args.engine})"
     print(
-        f"{len(results)} photos in {elapsed:.1f} s ({rate:.1f} photos/s): {counts}; "
-        f"{scanner.stats.cached} from cache; model {predictor.model_id} on {predictor.provider}"
+        f"{n} photos in {elapsed:.1f} s ({rate:.1f} photos/s): {summary}; "
+        f"{cached}; model {predictor.model_id} on {predictor.provider}"
     )
     return 1 if failed or write_failed else 0
+
+
+def _engine_results(
+    args: argparse.Namespace,
+    photos: list[str],
+    predictor: Predictor,
+    options: ScanOptions,
+    scanner: Scanner | None,
+) -> tuple[Iterator[ScanResult], ResultWriter | None]:
+    """The results of the scan on ``args.engine``, and the writer they stream into (None
+    when there is no --out, or when the engine writes it: Ray's shard folder)."""
+    from geoscope_core.errors import ConfigError
+    from geoscope_core.scan.output import SHARDS, ResultWriter, format_of
+
+    fmt = format_of(args.out) if args.out else None
+    if scanner is not None:
+        return scanner.scan(photos), ResultWriter(args.out).open() if args.out else None
+    from geoscope_core.scan.ray_engine import RayOptions, scan_on_ray
+
+    if args.out is None:
+        raise ConfigError("--engine ray keeps its results in --out: give a folder or a file")
+    if args.write or args.dry_run:
+        raise ConfigError(
+            "--engine ray does not write photos: write its results with "
+            f"`geoscope write {args.out}` once the scan is done"
+        )
+    engine = RayOptions(
+        address=args.address,
+        workers=args.workers or 2,
+        cpus_per_worker=args.cpus_per_worker,
+        gpus_per_worker=args.gpus_per_worker,
+    )
+    shards = args.out if fmt == SHARDS else args.out.with_name(args.out.name + ".shards")
+    results = scan_on_ray(
+        photos,
+        predictor.bundle.path,
+        predictor.model_id,
+        args.provider,
+        options,
+        engine,
+        shards,
+    )
+    return results, None if fmt == SHARDS else ResultWriter(args.out).open()
