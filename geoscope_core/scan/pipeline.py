@@ -36,6 +36,7 @@ import numpy as np
 from geoscope_core.errors import GeoScopeError
 from geoscope_core.evidence.personal import EvidenceOptions, PersonalEvidence, TimePlacement
 from geoscope_core.evidence.placement import PlacementLimits
+from geoscope_core.geo.gazetteer import warm_up
 from geoscope_core.photos.cache import CacheEntry, FileKey, ScanCache
 from geoscope_core.photos.metadata import read_metadata
 from geoscope_core.photos.neighbors import VisualGallery, time_neighbor_estimate
@@ -92,6 +93,7 @@ class Scanner:
         cache = ScanCache.open(opts.cache_path) if opts.use_cache else None
         pool = ThreadPoolExecutor(opts.workers or default_workers(), "geoscope-decode")
         cancelled = cancel if cancel is not None else threading.Event()
+        warm_up()  # place names' tables and KD-tree load while the first photos are read
         try:
             tracks = load_evidence(opts)  # first: a bad track file fails before any work
             for folder in folders(paths):
