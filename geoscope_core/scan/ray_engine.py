@@ -119,7 +119,7 @@ class ScanWorker:
             return [ScanResult(p, ScanStatus.ERROR, None, None, error) for p in photos]
 
 
-def _done_units(shards: Path, units: dict[str, list[Path]]) -> set[str]:
+def _done_units(shards: Path, units: dict[str, list[Path | str]]) -> set[str]:
     """Units whose shards exist; a shard of photos not in this scan is refused (it would
     mix two scans' results in one folder)."""
     done = set()
@@ -234,7 +234,8 @@ def _run(
     expected = {p[UNIT]: len(p["paths"]) for p in pending}  # one row per photo
     partial: dict[str, list[dict[str, Any]]] = {}
     for block in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
-        for row in block.to_pylist():
+        table: pa.Table = block  # batch_format="pyarrow": a pyarrow Table
+        for row in table.to_pylist():
             unit = row.pop(UNIT)
             unit_rows = partial.setdefault(unit, [])
             unit_rows.append(row)
