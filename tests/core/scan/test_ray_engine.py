@@ -12,10 +12,11 @@ ray = pytest.importorskip("ray")
 pytest.importorskip("pyarrow")
 
 from geoscope_core.cli import main  # noqa: E402
+from geoscope_core.errors import DataError  # noqa: E402
 from geoscope_core.photos.metadata import read_metadata  # noqa: E402
 from geoscope_core.photos.walk import iter_photos  # noqa: E402
 from geoscope_core.runtime.predictor import Predictor  # noqa: E402
-from geoscope_core.scan.output import read_results, shard_files  # noqa: E402
+from geoscope_core.scan.output import read_results, shard_files, write_shard  # noqa: E402
 from geoscope_core.scan.pipeline import Scanner  # noqa: E402
 from geoscope_core.scan.ray_engine import RayOptions, scan_on_ray  # noqa: E402
 from geoscope_core.scan.types import ScanOptions, ScanStatus  # noqa: E402
@@ -102,11 +103,11 @@ def test_killed_scan_resumes_with_one_row_per_photo(zs_bundle: Path, tmp_path: P
 
 def test_results_of_other_photos_are_refused(zs_bundle: Path, tmp_path: Path) -> None:
     photos = _archive(tmp_path / "p")
-    _ray_scan(zs_bundle, photos[:2], tmp_path / "shards")
-    from geoscope_core.errors import DataError
-
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    write_shard([], shards / "part-0123456789abcdef0123.parquet")  # another scan's folder
     with pytest.raises(DataError, match="other photos"):
-        _ray_scan(zs_bundle, photos[2:], tmp_path / "shards")
+        _ray_scan(zs_bundle, photos, shards)
 
 
 def test_write_of_ray_results_round_trips_with_undo(
