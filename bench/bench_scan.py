@@ -1,7 +1,9 @@
 """Scan benchmark: the GeoScope pipeline vs a naive pipeline on full-size photos.
 
-Makes a folder of 12 MP JPEGs (real photos from the shared geo data, upscaled;
-written OUTSIDE the repository, default /tmp/geoscope-bench) and measures, each
+Makes a folder of 12 MP JPEGs the size a camera writes (real photos from the shared geo
+data, upscaled, with sensor-like grain, quality 92: ~2.9 MB each, as a 12 MP camera
+JPEG; a smooth upscale compresses to a third of that and decodes faster than a real
+photo); written OUTSIDE the repository, default /tmp/geoscope-bench; and measures, each
 in a fresh child process so peak RSS is its own:
 
 * pipeline: ``Scanner`` (draft-mode decoding in a thread pool overlapped with
@@ -14,11 +16,19 @@ in a fresh child process so peak RSS is its own:
   at a time, no overlap: in PyTorch eager fp32 when ``--checkpoint`` is given (and
   torch is installed), else the bundle's ONNX encoder.
 
-Prints photos/s of both and the ratio, the share of wall time spent decoding
-and in inference, and peak RSS (measured at two folder sizes and extrapolated
-to 5,000 photos). Figures only; nothing is asserted.
+Prints photos/s of both and the ratio, photos per CPU-second, the share of wall time
+spent decoding and in inference, the bound the cores allow (cores / (decode + encoder
+CPU-seconds per photo), each measured alone) and the pipeline's share of it, and peak RSS
+(measured at two folder sizes and extrapolated to 5,000 photos).
+
+``--baseline SRC`` (a source tree of another commit, e.g. ``git archive REV | tar -x -C
+SRC``) runs the pipeline of SRC and of this tree in turn, ``--pairs`` times, on the same
+photos, and prints each pair's ratio (this tree / SRC, photos/s and per CPU-second): the
+machine's other load weighs on both halves of a pair alike. Figures only; nothing is
+asserted.
 
     python bench/bench_scan.py [--bundle NAME|PATH] [--checkpoint DIR] [--n 300]
+    python bench/bench_scan.py --baseline /tmp/geoscope-old [--pairs 3] [--n 200]
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ import resource
 import subprocess
 import sys
 import time
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -38,11 +49,15 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+if "--src" in sys.argv:  # a child timing another source tree's pipeline: its code first
+    sys.path.insert(0, sys.argv[sys.argv.index("--src") + 1])
 
 SIZE_12MP = (4000, 3000)
+GRAIN_SIGMA = 3.6  # luminance noise (8-bit levels): a 12 MP q92 JPEG of ~2.9 MB
 
 
 def _make_one(job: tuple[str, str]) -> None:
+    import numpy as np
     from PIL import Image
 
     src, dst = job
@@ -50,7 +65,11 @@ def _make_one(job: tuple[str, str]) -> None:
         im = im.convert("RGB")
         if im.height > im.width:
             im = im.rotate(90, expand=True)
-        im.resize(SIZE_12MP, Image.Resampling.BICUBIC).save(dst, "JPEG", quality=90)
+        big = np.asarray(im.resize(SIZE_12MP, Image.Resampling.BICUBIC), dtype=np.int16)
+    rng = np.random.default_rng(zlib.crc32(dst.encode()))
+    grain = rng.normal(0.0, GRAIN_SIGMA, (*big.shape[:2], 1)).astype(np.int16)
+    px = np.clip(big + grain, 0, 255).astype(np.uint8)
+    Image.fromarray(px).save(dst, "JPEG", quality=92)
 
 
 def make_photos(workdir: Path, n: int) -> Path:
@@ -61,7 +80,7 @@ def make_photos(workdir: Path, n: int) -> Path:
     labels = geo / "labels.csv"
     if not labels.is_file():
         raise SystemExit(f"shared data missing: {labels} (set GEOSCOPE_DATA)")
-    folder = workdir / "photos-12mp"
+    folder = workdir / "photos-12mp-q92"
     folder.mkdir(parents=True, exist_ok=True)
     with labels.open() as f:
         rows = list(csv.DictReader(f))
@@ -154,11 +173,13 @@ def child_pipeline(args: argparse.Namespace) -> dict:
     t, cpu0 = time.perf_counter(), _cpu_s()
     n = sum(1 for r in scanner.scan(paths) if r.status is ScanStatus.PREDICTED)
     wall = time.perf_counter() - t
+    cpu = _cpu_s() - cpu0
     s = scanner.stats
     return {
         "n": n,
+        "encoder_cpu_per_photo": _encoder_cpu_per_photo(predictor, paths, args.batch_size),
         "wall_s": wall,
-        "cpu_s": _cpu_s() - cpu0,
+        "cpu_s": cpu,
         "decode_cpu_s": s.decode_cpu_s,
         "load_s": load_s,
         "decode_s": s.decode_s,
@@ -172,6 +193,21 @@ def child_pipeline(args: argparse.Namespace) -> dict:
         "views": len(predictor.preprocess.views),
         "workers": args.workers or len(os.sched_getaffinity(0)),
     }
+
+
+def _encoder_cpu_per_photo(predictor: Any, paths: list[Path], batch_size: int) -> float:
+    """CPU-seconds of this process per photo for the encoder (and decoding of its outputs)
+    alone, on one batch of ``paths`` decoded beforehand, run 4 times."""
+    import numpy as np
+
+    from geoscope_core.runtime.images import preprocess
+
+    pixels = np.stack([preprocess(p, predictor.preprocess) for p in paths[:batch_size]])
+    predictor.predict_with_embeddings(pixels)  # warm-up
+    c = _cpu_s()
+    for _ in range(4):
+        predictor.predict_with_embeddings(pixels)
+    return (_cpu_s() - c) / (4 * len(pixels))
 
 
 def _full_decode(path: Path, size: int, views: tuple) -> Any:
@@ -252,7 +288,13 @@ def child_naive(args: argparse.Namespace) -> dict:
     }
 
 
-def _child(args: argparse.Namespace, kind: str, limit: int, one_view: bool = False) -> dict:
+def _child(
+    args: argparse.Namespace,
+    kind: str,
+    limit: int,
+    one_view: bool = False,
+    src: Path | None = None,
+) -> dict:
     cmd = [
         sys.executable,
         __file__,
@@ -269,6 +311,8 @@ def _child(args: argparse.Namespace, kind: str, limit: int, one_view: bool = Fal
     ]
     if one_view:
         cmd.append("--one-view")
+    if src is not None:
+        cmd += ["--src", str(src)]
     if args.bundle:
         cmd += ["--bundle", str(args.bundle)]
     if args.checkpoint and kind == "naive":
@@ -295,6 +339,11 @@ def main() -> None:
     ap.add_argument(
         "--rescan-n", type=int, default=0, help="also time a cached re-scan of N photos"
     )
+    ap.add_argument(
+        "--baseline", type=Path, default=None, help="source tree to pair this tree's runs with"
+    )
+    ap.add_argument("--pairs", type=int, default=3, help="baseline/this-tree pairs to run")
+    ap.add_argument("--src", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--photos", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--limit", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--_child", default=None, help=argparse.SUPPRESS)
@@ -313,7 +362,14 @@ def main() -> None:
         if args.n <= 0:
             return
     args.photos = make_photos(args.workdir, args.n)
-    print(f"machine: {os.cpu_count()} CPUs; photos: {args.n} x 12 MP JPEG in {args.photos}")
+    size = sum(p.stat().st_size for p in args.photos.glob("*.jpg")) / args.n / 1e6
+    print(
+        f"machine: {os.cpu_count()} CPUs; photos: {args.n} x 12 MP JPEG ({size:.2f} MB "
+        f"each) in {args.photos}"
+    )
+    if args.baseline is not None:
+        paired(args)
+        return
 
     pipe = _child(args, "pipeline", args.n)
     big = _child(args, "pipeline", args.rss_n) if args.rss_n > args.n else None
@@ -350,6 +406,12 @@ def main() -> None:
     )
     print(f"{'inference stalled on decode':28s}{pipe['wait_s'] / pipe['wall_s']:12.0%}")
     print(f"{'metadata read share of wall':28s}{pipe['metadata_s'] / pipe['wall_s']:12.0%}")
+    dec, enc = pipe["decode_cpu_s"] / pipe["n"], pipe["encoder_cpu_per_photo"]
+    bound = workers / (dec + enc)
+    print(
+        f"bound of {workers} cores: {bound:.1f} photos/s (decode {dec * 1e3:.0f} + encoder "
+        f"{enc * 1e3:.0f} CPU-ms per photo); end to end at {p_rate / bound:.0%} of it"
+    )
     print(
         f"{'CPU use (cores busy)':28s}{pipe['cpu_s'] / pipe['wall_s']:12.2f}"
         f"{naive['cpu_s'] / naive['wall_s']:12.2f}"
@@ -372,6 +434,33 @@ def main() -> None:
             f"{big['peak_rss_mb']:.0f} MB at {big['n']} ({big['n'] / big['wall_s']:.1f} photos/s): "
             f"{growth * 1024:.1f} KB/photo -> ~{est:.0f} MB extrapolated to 5,000 photos"
         )
+
+
+def paired(args: argparse.Namespace) -> None:
+    """The pipeline of ``args.baseline`` and of this tree in turn, ``args.pairs`` times."""
+    import statistics
+
+    rows = []
+    for i in range(args.pairs):
+        base = _child(args, "pipeline", args.n, src=args.baseline)
+        this = _child(args, "pipeline", args.n)
+        r = [x["n"] / x["wall_s"] for x in (base, this)]
+        c = [x["n"] / x["cpu_s"] for x in (base, this)]
+        b = [x["workers"] / (x["decode_cpu_s"] / x["n"] + x["encoder_cpu_per_photo"])
+             for x in (base, this)]  # fmt: skip
+        rows.append((r[1] / r[0], c[1] / c[0]))
+        print(
+            f"pair {i + 1}: baseline {r[0]:.2f} photos/s ({c[0]:.2f}/CPU-s, {r[0] / b[0]:.0%} "
+            f"of its bound), this tree {r[1]:.2f} photos/s ({c[1]:.2f}/CPU-s, "
+            f"{r[1] / b[1]:.0%} of its bound): {r[1] / r[0]:.3f}x, per CPU-s "
+            f"{c[1] / c[0]:.3f}x; load {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
+    print(
+        f"median of {args.pairs} pairs, this tree / baseline: photos/s "
+        f"{statistics.median(x[0] for x in rows):.3f}x, per CPU-second "
+        f"{statistics.median(x[1] for x in rows):.3f}x"
+    )
 
 
 if __name__ == "__main__":

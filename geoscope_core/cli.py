@@ -20,6 +20,7 @@ from geoscope_core.errors import GeoScopeError
 #: subcommand -> (module, one-line help). A plain registry; order is the help order.
 COMMANDS: dict[str, tuple[str, str]] = {
     "scan": ("geoscope_core.commands.scan", "geolocate the photos in a folder"),
+    "write": ("geoscope_core.commands.write", "write a finished scan's estimates into photos"),
     "track": ("geoscope_core.commands.track", "summarise a GPS track log (points, span, gaps)"),
     "undo": ("geoscope_core.commands.undo", "restore the files a write journal changed"),
     "bundle": ("geoscope_core.commands.bundle", "inspect and verify model bundles"),

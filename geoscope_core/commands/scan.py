@@ -6,14 +6,18 @@ Heavy modules (onnxruntime, the runtime, the writer) are imported inside ``run``
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from geoscope_core.evidence.personal import EvidenceOptions
+    from geoscope_core.photos.metadata import FileFingerprint
+    from geoscope_core.prediction import Prediction
+    from geoscope_core.runtime.predictor import Predictor
+    from geoscope_core.scan.output import ResultWriter
     from geoscope_core.scan.pipeline import Scanner
-    from geoscope_core.scan.types import ScanResult
+    from geoscope_core.scan.types import ScanOptions, ScanResult
 
 from geoscope_core.evidence.formats.registry import help_text as track_formats_help
 from geoscope_core.evidence.placement import PlacementLimits
@@ -29,6 +33,8 @@ from geoscope_core.words import count
 #: under 0.5 an estimate is more likely wrong than right at the bundle's finest level,
 #: and what is written into a photo outlives the scan.
 DEFAULT_WRITE_MIN_CONFIDENCE = 0.5
+#: where a scan runs: this process, or an actor pool on Ray (extra ``cluster``)
+ENGINES = ("local", "ray")
 
 
 def _probability(text: str) -> float:
@@ -41,21 +47,8 @@ def _probability(text: str) -> float:
     return value
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("photos", type=Path, nargs="+", help="photo folder(s) or file(s)")
-    parser.add_argument("--model", default=None, help="bundle name or path (default geoscope-lite)")
-    parser.add_argument(
-        "--out", type=Path, default=None, help="write results to FILE.csv, .json or .geojson"
-    )
-    parser.add_argument(
-        "--include-serials",
-        action="store_true",
-        help="keep camera body serial numbers in --out files (left out by default: "
-        "a serial identifies its owner)",
-    )
-    parser.add_argument(
-        "--write", action="store_true", help="write estimated locations into the photos"
-    )
+def add_write_arguments(parser: argparse.ArgumentParser) -> None:
+    """How estimates are written (``scan --write`` and ``geoscope write``)."""
     parser.add_argument(
         "--dry-run", action="store_true", help="show what --write would do, change nothing"
     )
@@ -80,16 +73,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(skipped by default)",
     )
     parser.add_argument(
-        "--model-id",
-        default=None,
-        metavar="ID",
-        help="refuse to scan unless the bundle's model id is ID (see `geoscope bundle check`)",
-    )
-    parser.add_argument(
         "--sidecar",
         choices=[p.value for p in SidecarPolicy],
         default=WriteOptions.sidecar.value,
         help="XMP sidecar policy when writing (default %(default)s)",
+    )
+    parser.add_argument(
+        "--keep-mtime",
+        action=argparse.BooleanOptionalAction,
+        default=WriteOptions.keep_mtime,
+        help="keep the files' modification times when writing",
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("photos", type=Path, nargs="+", help="photo folder(s) or file(s)")
+    parser.add_argument("--model", default=None, help="bundle name or path (default geoscope-lite)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="write results to FILE.csv, .json or .geojson, or to a folder of Parquet shards",
+    )
+    parser.add_argument(
+        "--include-serials",
+        action="store_true",
+        help="keep camera body serial numbers in --out files (left out by default: "
+        "a serial identifies its owner)",
+    )
+    parser.add_argument(
+        "--write", action="store_true", help="write estimated locations into the photos"
+    )
+    parser.add_argument(
+        "--model-id",
+        default=None,
+        metavar="ID",
+        help="refuse to scan unless the bundle's model id is ID (see `geoscope bundle check`)",
     )
     parser.add_argument("--provider", choices=PROVIDER_NAMES, default=Provider.AUTO.value)
     parser.add_argument("--no-cache", action="store_true", help="ignore and bypass the scan cache")
@@ -101,12 +120,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--repredict-gps", action="store_true", help="also predict photos that carry GPS"
     )
-    parser.add_argument(
-        "--keep-mtime",
-        action=argparse.BooleanOptionalAction,
-        default=WriteOptions.keep_mtime,
-        help="keep the files' modification times when writing",
-    )
+    add_write_arguments(parser)
     parser.add_argument(
         "--time-window",
         type=float,
@@ -173,57 +187,81 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--batch-size", type=int, default=ScanOptions.batch_size, help="inference batch size"
     )
     parser.add_argument(
-        "--workers", type=int, default=ScanOptions.workers, help="decode threads (0 = auto)"
+        "--workers",
+        type=int,
+        default=ScanOptions.workers,
+        help="decode threads (0 = auto); with --engine ray: scan workers (0 = 2)",
+    )
+    eng = parser.add_argument_group("scanning on a Ray cluster (extra: cluster)")
+    eng.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=ENGINES[0],
+        help="local: this process; ray: an actor pool on Ray Data, results kept in --out "
+        "(a folder of Parquet shards, or FILE.shards beside a file) and resumed from there",
+    )
+    eng.add_argument(
+        "--address", default=None, help="Ray cluster address (default: a local instance)"
+    )
+    eng.add_argument(
+        "--cpus-per-worker", type=int, default=1, help="CPUs of each Ray worker (default 1)"
+    )
+    eng.add_argument(
+        "--gpus-per-worker",
+        type=float,
+        default=0.0,
+        metavar="G",
+        help="GPUs of each Ray worker (0, a fraction, or whole GPUs; use with --provider cuda)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _collect(targets: list[Path]) -> list[Path]:
+def _collect(targets: list[Path]) -> list[str]:
+    """The photo files under ``targets``, once each, in walk order; as text, not Path
+    objects (a tenth of the memory: the list is the one thing an archive's scan holds
+    for every photo)."""
+    import os
+
     from geoscope_core.errors import DataError
     from geoscope_core.photos.walk import iter_photos
 
-    photos: list[Path] = []
+    photos: list[str] = []
     for t in targets:
         if not t.exists():
             if t.is_symlink():
                 raise DataError(f"{t} is a dangling symbolic link (its target does not exist)")
             raise DataError(f"{t} does not exist")
         if t.is_dir():
-            photos.extend(iter_photos(t))
+            photos.extend(os.fspath(p) for p in iter_photos(t))
         elif not t.is_file():
             raise DataError(f"{t} is not a regular file (a FIFO, socket or device)")
         else:
-            photos.append(t)
-    seen: set[Path] = set()
-    unique = []
-    for p in photos:
-        if p not in seen:
-            seen.add(p)
-            unique.append(p)
-    return unique
+            photos.append(os.fspath(t))
+    return list(dict.fromkeys(photos))
 
 
-def _print_table(results: Sequence[ScanResult], root: Path | None) -> None:
-    print(f"{'status':9s} {'lat':>9s} {'lon':>10s} {'conf':>5s} {'±km':>7s}  place  |  photo")
-    for r in results:
-        try:
-            name = terminal_text(r.path.relative_to(root) if root else r.path)
-        except ValueError:
-            name = terminal_text(r.path)
-        p = r.prediction
-        if p is None:
-            print(f"{r.status.value:9s} {'':>9s} {'':>10s} {'':>5s} {'':>7s}  -  |  {name}")
-            continue
-        names = PlaceNames.of_estimate(p)
-        place = ", ".join(x for x in (names.city, names.admin1, p.country or p.country_code) if x)
-        d = min(4, coordinate_decimals(p.radius_km))  # no finer than the radius warrants
-        if p.unsure:  # the model does not know: its guess is no place to go by
-            place = f"unsure (best guess {place or '-'})"
-        print(
-            f"{r.status.value:9s} {p.lat:9.{d}f} {p.lon:10.{d}f} {p.confidence:5.2f} "
-            f"{p.radius_km:7.1f}  {place or '-'}  |  {name}"
-            + (f"  ({terminal_text(r.reason)})" if r.reason and r.reason != "model" else "")
-        )
+TABLE_HEADER = f"{'status':9s} {'lat':>9s} {'lon':>10s} {'conf':>5s} {'±km':>7s}  place  |  photo"
+
+
+def _table_line(r: ScanResult, root: Path | None) -> str:
+    """One line of the terminal table of results."""
+    try:
+        name = terminal_text(r.path.relative_to(root) if root else r.path)
+    except ValueError:
+        name = terminal_text(r.path)
+    p = r.prediction
+    if p is None:
+        return f"{r.status.value:9s} {'':>9s} {'':>10s} {'':>5s} {'':>7s}  -  |  {name}"
+    names = PlaceNames.of_estimate(p)
+    place = ", ".join(x for x in (names.city, names.admin1, p.country or p.country_code) if x)
+    d = min(4, coordinate_decimals(p.radius_km))  # no finer than the radius warrants
+    if p.unsure:  # the model does not know: its guess is no place to go by
+        place = f"unsure (best guess {place or '-'})"
+    return (
+        f"{r.status.value:9s} {p.lat:9.{d}f} {p.lon:10.{d}f} {p.confidence:5.2f} "
+        f"{p.radius_km:7.1f}  {place or '-'}  |  {name}"
+        + (f"  ({terminal_text(r.reason)})" if r.reason and r.reason != "model" else "")
+    )
 
 
 def _evidence_options(args: argparse.Namespace) -> EvidenceOptions:
@@ -274,28 +312,32 @@ def _print_evidence(scanner: Scanner) -> None:
             print(terminal_text(f"clock of {name}: {offset} ({cam.origin}{note})"))
 
 
-def _write(args: argparse.Namespace, results: Sequence[ScanResult]) -> int:
-    """Write (or with --dry-run, show) the estimates; returns how many failed."""
-    from geoscope_core.photos.writer import WriteAction, write_locations
+def writable(r: ScanResult) -> bool:
+    """A result whose estimate ``--write`` may write (placed, not the camera's own GPS)."""
     from geoscope_core.scan.types import ScanStatus
+
+    return r.prediction is not None and r.status not in (ScanStatus.EXIF, ScanStatus.ERROR)
+
+
+def write_estimates(
+    args: argparse.Namespace,
+    items: Sequence[tuple[Path, Prediction]],
+    scanned: Mapping[Path, FileFingerprint],
+    roots: Iterable[Path],
+) -> int:
+    """Write (or with --dry-run, show) the estimates ``items`` (photo, its estimate);
+    ``scanned`` is each photo's file as the scan saw it (a photo changed since is
+    refused), ``roots`` the folders the photos were named under. Returns how many
+    failed."""
+    from geoscope_core.photos.writer import WriteAction, write_locations
 
     threshold = args.min_confidence
     if threshold is None:
         threshold = DEFAULT_WRITE_MIN_CONFIDENCE
-    items = [
-        (r.path, r.prediction)
-        for r in results
-        if r.prediction is not None and r.status not in (ScanStatus.EXIF, ScanStatus.ERROR)
-    ]
-    scanned = {
-        r.path: r.metadata.fingerprint
-        for r in results
-        if r.metadata is not None and r.metadata.fingerprint is not None
-    }
     report = write_locations(
         items,
         scanned=scanned,
-        roots=args.photos,
+        roots=roots,
         options=WriteOptions(
             overwrite_gps=args.overwrite_gps,
             sidecar=SidecarPolicy(args.sidecar),
@@ -340,16 +382,12 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from geoscope_core.runtime.predictor import Predictor
-    from geoscope_core.scan.output import write_results
     from geoscope_core.scan.pipeline import Scanner
     from geoscope_core.scan.types import ScanStatus
 
     t0 = time.perf_counter()
     if args.out:  # refused before the scan, and never a new folder made of a typo
-        from geoscope_core.commands.checks import output_file
-        from geoscope_core.scan.output import FORMATS
-
-        output_file(args.out, "--out", FORMATS)
+        _check_out(args.out)
     options = ScanOptions(
         evidence=_evidence_options(args),
         references=tuple(args.reference),
@@ -357,7 +395,7 @@ def run(args: argparse.Namespace) -> int:
         neighbors=not args.no_neighbors,
         repredict_gps=args.repredict_gps,
         batch_size=args.batch_size,
-        workers=args.workers,
+        workers=args.workers if args.engine == "local" else 0,
         time_window_s=args.time_window,
     )
     photos = _collect(args.photos)
@@ -373,42 +411,128 @@ def run(args: argparse.Namespace) -> int:
             f"the bundle's model id is {predictor.model_id}, not {args.model_id}: "
             "it is not the model you pinned"
         )
-    scanner = Scanner(predictor, options)
-    results = []
-    with tqdm(
-        total=len(photos),
-        unit="photo",
-        file=sys.stderr,
-        disable=args.no_progress,
-        dynamic_ncols=True,
-        desc="scanning",
-    ) as bar:
-        for r in scanner.scan(photos):
-            results.append(r)
-            bar.update(1)
+    scanner = Scanner(predictor, options) if args.engine == "local" else None
+    results, sink = _engine_results(args, photos, predictor, options, scanner)
+    root = args.photos[0] if len(args.photos) == 1 and args.photos[0].is_dir() else None
+    # streamed: results go to --out (or the terminal) as they come; only what is asked
+    # for later (the estimates to write, the failures to list) is kept
+    to_write: list[tuple[Path, Prediction]] = []
+    scanned: dict[Path, FileFingerprint] = {}
+    failed: list[ScanResult] = []
+    counts = dict.fromkeys(ScanStatus, 0)
+    n = 0
+    try:
+        with tqdm(
+            total=len(photos),
+            unit="photo",
+            file=sys.stderr,
+            disable=args.no_progress,
+            dynamic_ncols=True,
+            desc="scanning",
+        ) as bar:
+            if args.out is None:
+                tqdm.write(TABLE_HEADER, file=sys.stdout)
+            for r in results:
+                n += 1
+                counts[r.status] += 1
+                if sink is not None:
+                    sink.add(r)
+                elif args.out is None:
+                    tqdm.write(_table_line(r, root), file=sys.stdout)
+                if r.status is ScanStatus.ERROR:
+                    failed.append(r)
+                elif (args.write or args.dry_run) and writable(r) and r.prediction:
+                    to_write.append((r.path, r.prediction))
+                    if r.metadata is not None and r.metadata.fingerprint is not None:
+                        scanned[r.path] = r.metadata.fingerprint
+                bar.update(1)
+    except BaseException:
+        if sink is not None:
+            sink.abort()
+        raise
     elapsed = time.perf_counter() - t0
+    if sink is not None:
+        print(f"wrote {count(n, 'result')} to {sink.close()}")
+    elif args.out is not None:
+        print(f"wrote {count(n, 'result')} to {args.out}")
 
-    if args.out:
-        out = write_results(results, args.out, include_serials=args.include_serials)
-        print(f"wrote {count(len(results), 'result')} to {out}")
-    else:
-        root = args.photos[0] if len(args.photos) == 1 and args.photos[0].is_dir() else None
-        _print_table(results, root)
-
-    failed = [r for r in results if r.status is ScanStatus.ERROR]
     write_failed = 0
     if args.write or args.dry_run:
-        write_failed = _write(args, results)
+        write_failed = write_estimates(args, to_write, scanned, args.photos)
 
     if failed:
         print(f"{count(len(failed), 'file')} failed:")
         for r in failed:
             print(f"  {terminal_text(r.path)}: {terminal_text(r.error)}")
-    _print_evidence(scanner)
-    counts = ", ".join(f"{s.value} {scanner.stats.counts[s]}" for s in ScanStatus)
-    rate = len(results) / elapsed if elapsed > 0 else 0.0
+    if scanner is not None:
+        _print_evidence(scanner)
+    summary = ", ".join(f"{s.value} {counts[s]}" for s in ScanStatus)
+    rate = n / elapsed if elapsed > 0 else 0.0
+    cached = f"{scanner.stats.cached} from cache" if scanner else f"on Ray ({args.engine})"
     print(
-        f"{count(len(results), 'photo')} in {elapsed:.1f} s ({rate:.1f} photos/s): {counts}; "
-        f"{scanner.stats.cached} from cache; model {predictor.model_id} on {predictor.provider}"
+        f"{count(n, 'photo')} in {elapsed:.1f} s ({rate:.1f} photos/s): {summary}; "
+        f"{cached}; model {predictor.model_id} on {predictor.provider}"
     )
     return 1 if failed or write_failed else 0
+
+
+def _engine_results(
+    args: argparse.Namespace,
+    photos: list[str],
+    predictor: Predictor,
+    options: ScanOptions,
+    scanner: Scanner | None,
+) -> tuple[Iterator[ScanResult], ResultWriter | None]:
+    """The results of the scan on ``args.engine``, and the writer they stream into (None
+    when there is no --out, or when the engine writes it: Ray's shard folder)."""
+    from geoscope_core.errors import ConfigError
+    from geoscope_core.scan.output import SHARDS, ResultWriter, format_of
+
+    fmt = format_of(args.out) if args.out else None
+    if scanner is not None:
+        sink = ResultWriter(args.out, include_serials=args.include_serials) if args.out else None
+        return scanner.scan(photos), sink.open() if sink else None
+    from geoscope_core.scan.ray_engine import RayOptions, scan_on_ray
+
+    if args.out is None:
+        raise ConfigError("--engine ray keeps its results in --out: give a folder or a file")
+    if args.write or args.dry_run:
+        raise ConfigError(
+            "--engine ray does not write photos: write its results with "
+            f"`geoscope write {args.out}` once the scan is done"
+        )
+    engine = RayOptions(
+        address=args.address,
+        workers=args.workers or 2,
+        cpus_per_worker=args.cpus_per_worker,
+        gpus_per_worker=args.gpus_per_worker,
+        include_serials=args.include_serials,
+    )
+    shards = args.out if fmt == SHARDS else args.out.with_name(args.out.name + ".shards")
+    results = scan_on_ray(
+        photos,
+        predictor.bundle.path,
+        predictor.model_id,
+        args.provider,
+        options,
+        engine,
+        shards,
+    )
+    if fmt == SHARDS:
+        return results, None
+    return results, ResultWriter(args.out, include_serials=args.include_serials).open()
+
+
+def _check_out(out: Path) -> None:
+    """Refuse ``--out`` before the scan unless it is a file of a known format in an
+    existing folder, or a folder of Parquet shards (an existing one, or a new one in an
+    existing folder): a typo never becomes a new folder."""
+    from geoscope_core.commands.checks import output_file
+    from geoscope_core.errors import ConfigError
+
+    if out.suffix and not out.is_dir():
+        from geoscope_core.scan.output import FORMATS
+
+        output_file(out, "--out", FORMATS)
+    elif not out.parent.is_dir():
+        raise ConfigError(f"--out {out}: the folder {out.parent} does not exist; create it first")

@@ -386,3 +386,19 @@ def get_gazetteer() -> Gazetteer:
         if _GAZETTEER is None:
             _GAZETTEER = Gazetteer.load()
         return _GAZETTEER
+
+
+def warm_up() -> None:
+    """Load the process-wide gazetteer and build its KD-tree (importing scipy) in a
+    background thread, so the first photo named does not wait for them: a scan calls
+    this as it starts, and the work overlaps its metadata reads and decoding. Failures
+    are left to the first real use to report."""
+
+    def load() -> None:
+        try:
+            get_gazetteer()._kdtree()
+        except (ImportError, GazetteerError) as e:
+            log.debug("gazetteer warm-up: %s", e)
+
+    if _GAZETTEER is None or _GAZETTEER._tree is None:
+        threading.Thread(target=load, name="geoscope-gazetteer", daemon=True).start()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -113,17 +114,45 @@ def place_point(
     is where it lies in that country, else moved to that country's city nearest to it,
     so the point lies in the place it names. Degrees in and out; without a country in
     ``hint`` (or without the gazetteer) the point is named as it is."""
+    return place_points([lat], [lon], [hint], gazetteer=gazetteer)[0]
+
+
+def place_points(
+    lats: Sequence[float],
+    lons: Sequence[float],
+    hints: Sequence[PlaceNames],
+    *,
+    gazetteer: Gazetteer | None = None,
+) -> list[tuple[float, float, PlaceNames]]:
+    """``place_point`` of many points [N] (degrees) with their hints, reverse geocoded in
+    one vectorised look-up (a point is looked up again, alone, only when its hint names
+    another country)."""
     try:
         gaz = _gazetteer(gazetteer)
-        r = gaz.reverse(lat, lon)
+        results = gaz.reverse_many(np.asarray(lats, np.float64), np.asarray(lons, np.float64))
+    except GazetteerError as e:
+        if len(lats) > 1:  # a bad point among them: each on its own
+            return [
+                p
+                for la, lo, h in zip(lats, lons, hints, strict=True)
+                for p in place_points([la], [lo], [h], gazetteer=gazetteer)
+            ]
+        log.debug("cannot place %s, %s: %s", lats, lons, e)
+        return [(float(lats[0]), float(lons[0]), _without_gazetteer(hints[0]))]
+    except ImportError as e:
+        log.debug("no gazetteer to place %d points: %s", len(lats), e)
+        return [
+            (la, lo, _without_gazetteer(h)) for la, lo, h in zip(lats, lons, hints, strict=True)
+        ]
+    out = []
+    for lat, lon, hint, r in zip(lats, lons, hints, results, strict=True):
         cc = hint.country_code.upper()
         if cc and cc != r.country.country_code:
             try:
                 r = gaz.nearest_in_country(lat, lon, cc)
             except GazetteerError:  # a country the data has no city of: name the point
-                return lat, lon, _of_result(r, math.inf)
+                out.append((lat, lon, _of_result(r, math.inf)))
+                continue
             lat, lon = r.city.lat, r.city.lon
-    except (ImportError, GazetteerError) as e:
-        log.debug("no gazetteer to place %.4f, %.4f: %s", lat, lon, e)
-        return lat, lon, _without_gazetteer(hint)
-    return lat, lon, _merge(_of_result(r, math.inf), hint)
+        out.append((lat, lon, _merge(_of_result(r, math.inf), hint)))
+    return out

@@ -271,6 +271,25 @@ def read_sidecar_gps(xmp_path: Path) -> tuple[tuple[float, float] | None, bool]:
         raise MetadataError(f"{xmp_path}: unreadable XMP sidecar: {e}") from e
 
 
+def _xmp_scan(f: BinaryIO, head: bytes) -> bytes:
+    """The leading bytes of an open file (at its start) that an embedded XMP packet can
+    be in: a JPEG's marker segments up to its image data (tens of KB: the pixels are
+    left to the decoder, which reads them once), else the first XMP_SCAN_BYTES."""
+    if not head.startswith(b"\xff\xd8"):
+        return f.read(XMP_SCAN_BYTES)
+    out = bytearray(f.read(2))
+    while len(out) < XMP_SCAN_BYTES:
+        marker = f.read(4)
+        if len(marker) < 4 or marker[0] != 0xFF or marker[1] in (0xFF, 0x00):
+            break  # not a marker where one must be: scan the plain leading bytes
+        out += marker
+        if marker[1] in (0xDA, 0xD9):  # start of scan / end of image: no segment follows
+            return bytes(out)
+        out += f.read(max(0, int.from_bytes(marker[2:], "big") - 2))
+    f.seek(0)
+    return f.read(XMP_SCAN_BYTES)
+
+
 def read_metadata(path: Path) -> PhotoMetadata:
     """Read GPS, capture time, camera and orientation of ``path``.
 
@@ -288,7 +307,7 @@ def read_metadata(path: Path) -> PhotoMetadata:
             f.seek(0)
             tags = exif_tags(f)
             f.seek(0)
-            packet = embedded_xmp(f.read(XMP_SCAN_BYTES))
+            packet = embedded_xmp(_xmp_scan(f, head))
             f.seek(0)
             fingerprint = FileFingerprint(st.st_size, st.st_mtime_ns, sha256_fileobj(f))
     except MetadataError:

@@ -39,7 +39,7 @@ import numpy as np
 
 from geoscope_core.errors import BundleError
 from geoscope_core.geo.distance import haversine_km, spherical_mean
-from geoscope_core.geo.places import PlaceNames, place_point
+from geoscope_core.geo.places import PlaceNames, place_points
 from geoscope_core.prediction import Candidate, Prediction, Source
 from geoscope_core.runtime.gallery import Gallery
 from geoscope_core.runtime.manifest import (
@@ -105,6 +105,17 @@ class _Hyp:
     prob: float
     nodes: dict[str, int]  # level name -> label index
     deepest: str  # level name of the finest node
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One image's decoding before naming: its ``top_k`` hypotheses, their coordinates
+    [K, 2] and probabilities [K] (degrees), and the points to name (point, hint)."""
+
+    hyps: list[_Hyp]
+    coords: np.ndarray
+    probs: np.ndarray
+    points: list[tuple[float, float, PlaceNames]]
 
 
 class Decoder:
@@ -252,16 +263,28 @@ class Decoder:
         self, logits: Mapping[str, np.ndarray], embeddings: np.ndarray | None = None
     ) -> list[Prediction]:
         """One Prediction per row of per-level logits {level: [N, n_level]}; with the
-        encoder's ``embeddings`` [N, D], refined by the gallery when there is one."""
+        encoder's ``embeddings`` [N, D], refined by the gallery when there is one. The
+        points of every row are named in one vectorised reverse geocode."""
         n = len(next(iter(logits.values())))
         gallery = self.gallery
         queries = gallery.project(embeddings) if gallery and embeddings is not None else None
-        return [
-            self.decode(
-                {k: v[i] for k, v in logits.items()}, None if queries is None else queries[i]
+        plans = [
+            self._plan(
+                self._hypotheses({k: v[i] for k, v in logits.items()}),
+                None if queries is None else queries[i],
             )
             for i in range(n)
         ]
+        return self._finish_many(plans)
+
+    def _finish_many(self, plans: list[_Plan]) -> list[Prediction]:
+        raw = [pt for plan in plans for pt in plan.points]
+        named = place_points([p[0] for p in raw], [p[1] for p in raw], [p[2] for p in raw])
+        out, at = [], 0
+        for plan in plans:
+            out.append(self._finish(plan, named[at : at + len(plan.points)]))
+            at += len(plan.points)
+        return out
 
     # -- decoding -------------------------------------------------------------------------
     def decode(
@@ -270,6 +293,10 @@ class Decoder:
         """Decode one image's per-level logits ({level: [n_level]}) into a Prediction; with
         its gallery-space ``query`` [G] (``Gallery.project``) and a gallery, the location
         is that of the most similar gallery photo inside the most likely cells."""
+        return self._finish_many([self._plan(self._hypotheses(logits), query)])[0]
+
+    def _hypotheses(self, logits: Mapping[str, np.ndarray]) -> list[_Hyp]:
+        """The best hypotheses of one image's per-level logits, most probable first."""
         spec, t = self.spec, self.manifest.temperature
         top = self._levels[self.chain[0]]
         probs = softmax(np.asarray(logits[top.name], np.float64) / t)
@@ -292,7 +319,7 @@ class Decoder:
             hyps = expanded
         hyps.sort(key=lambda h: -h.prob)
         keep = max(spec.top_k, spec.refine_k, spec.gallery_top_cells, 1)
-        return self._to_prediction(hyps[:keep], query)
+        return hyps[:keep]
 
     def _coords(self, h: _Hyp) -> tuple[float, float]:
         lv = self._levels[h.deepest]
@@ -312,7 +339,9 @@ class Decoder:
             names["country_code"] = str(row.get("country_code") or "")
         return PlaceNames(**names)
 
-    def _to_prediction(self, hyps: list[_Hyp], query: np.ndarray | None = None) -> Prediction:
+    def _plan(self, hyps: list[_Hyp], query: np.ndarray | None = None) -> _Plan:
+        """A prediction before its points are named: the estimate's point (refined, or a
+        gallery photo's) and its alternatives', each with the names its labels hint."""
         spec = self.spec
         best = hyps[0]
         coords = np.array([self._coords(h) for h in hyps])
@@ -331,14 +360,18 @@ class Decoder:
                 # a real photo's place: named as it is, never moved into the head's country
                 (lat, lon), hint = spot, PlaceNames()
         k = min(spec.top_k, len(hyps))
-        points = [place_point(float(lat), float(lon), hint)]
+        points = [(float(lat), float(lon), hint)]
         points += [
-            place_point(float(clat), float(clon), self._names(h))
+            (float(clat), float(clon), self._names(h))
             for h, (clat, clon) in zip(hyps[1:k], coords[1:k], strict=True)
         ]
-        confidences = [float(np.clip(h.prob, 0.0, 1.0)) for h in hyps[:k]]
+        return _Plan(hyps[:k], coords[:k], probs[:k], points)
+
+    def _finish(self, plan: _Plan, points: list[tuple[float, float, PlaceNames]]) -> Prediction:
+        """The Prediction of ``plan`` with its ``points`` placed and named."""
+        confidences = [float(np.clip(h.prob, 0.0, 1.0)) for h in plan.hyps]
         radii = [
-            self._radius(clat, clon, c, coords[:k], probs[:k])
+            self._radius(clat, clon, c, plan.coords, plan.probs)
             for (clat, clon, _), c in zip(points, confidences, strict=True)
         ]
         cands = tuple(
@@ -346,7 +379,7 @@ class Decoder:
             for (clat, clon, names), c, r in zip(points, confidences, radii, strict=True)
         )
         lat, lon, best_names = points[0]
-        unsure = confidences[0] < spec.unsure_below
+        unsure = confidences[0] < self.spec.unsure_below
         if unsure:  # the model does not know: a country at most, never a town
             best_names = replace(best_names, admin1="", city="")
         return Prediction(

@@ -65,6 +65,10 @@ class Predictor:
         self._fixed_batch = batch_dim if isinstance(batch_dim, int) else 0
         self._emb_output = m.outputs.get("embedding", "embedding")
         self.decoder = decoder
+        #: run with ONNX Runtime I/O binding (on CUDA: the batch goes to the device once,
+        #: the outputs come back into buffers ORT allocates, no intermediate copies); turned
+        #: off for good, with a warning, if a bound run fails
+        self.io_binding = provider is Provider.CUDA
 
     # -- construction --------------------------------------------------------------------
     @classmethod
@@ -110,7 +114,24 @@ class Predictor:
                 for i in range(pixels.shape[0])
             ]
             return [np.concatenate([p[j] for p in parts]) for j in range(len(outputs))]
-        return self.session.run(outputs, {self._input_name: np.ascontiguousarray(pixels)})
+        feed = np.ascontiguousarray(pixels)
+        if self.io_binding:
+            try:
+                return self._run_bound(feed, outputs)
+            except Exception as e:  # ORT's own exception types derive from Exception only
+                log.warning("I/O binding failed (%s); running without it from now on", e)
+                self.io_binding = False
+        return self.session.run(outputs, {self._input_name: feed})
+
+    def _run_bound(self, feed: np.ndarray, outputs: list[str]) -> list[np.ndarray]:
+        """``session.run`` through an I/O binding: ``feed`` bound from host memory (copied to
+        the provider's device once), ``outputs`` bound to host memory."""
+        io = self.session.io_binding()
+        io.bind_cpu_input(self._input_name, feed)
+        for name in outputs:
+            io.bind_output(name, "cpu")
+        self.session.run_with_iobinding(io)
+        return list(io.copy_outputs_to_cpu())
 
     def embed(self, pixels: np.ndarray) -> np.ndarray:
         """L2-normalised image embeddings float32 [N, D] of uint8 pixels [N, S, S, 3] (or

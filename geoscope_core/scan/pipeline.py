@@ -1,6 +1,7 @@
 """Geolocate many photos: cached, decode pool overlapped with batched inference.
 
-Pipeline of ``Scanner.scan``:
+Pipeline of ``Scanner.scan``, one folder at a time (a folder's photos are settled
+together; only one folder's photos are held, so memory does not grow with the archive):
 
 1. stat every photo and look it up in the scan cache (``photos/cache.py``);
 2. read the metadata of the photos the cache does not know (thread pool);
@@ -24,6 +25,7 @@ in memory at any time, whatever the number of photos.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -37,6 +39,7 @@ import numpy as np
 from geoscope_core.errors import GeoScopeError
 from geoscope_core.evidence.personal import EvidenceOptions, PersonalEvidence, TimePlacement
 from geoscope_core.evidence.placement import PlacementLimits
+from geoscope_core.geo.gazetteer import warm_up
 from geoscope_core.photos.cache import CacheEntry, FileKey, ScanCache
 from geoscope_core.photos.metadata import read_metadata
 from geoscope_core.photos.neighbors import VisualGallery
@@ -74,11 +77,13 @@ class Scanner:
     # -- public ------------------------------------------------------------------------
     def scan(
         self,
-        paths: Sequence[Path],
+        paths: Sequence[Path | str],
         progress: Callable[[int, int], None] | None = None,
         cancel: threading.Event | None = None,
     ) -> Iterator[ScanResult]:
-        """Yield one ScanResult per path (tagged photos first when neighbours are on).
+        """Yield one ScanResult per path, folder by folder (within a folder, tagged photos
+        first when neighbours are on); the user's evidence of ``self.evidence`` afterwards
+        is the last folder's.
 
         ``progress(done, total)`` is called after each result; setting ``cancel``
         stops the scan after the current batch (results so far stay valid).
@@ -86,89 +91,113 @@ class Scanner:
         opts = self.options
         self.stats = stats = ScanStats()
         t0 = time.perf_counter()
-        items = [Item(Path(p)) for p in paths]
-        total = len(items)
+        total = len(paths)
         done = 0
         cache = ScanCache.open(opts.cache_path) if opts.use_cache else None
         pool = ThreadPoolExecutor(opts.workers or default_workers(), "geoscope-decode")
         cancelled = cancel if cancel is not None else threading.Event()
 
-        def emit(item: Item, counted: bool = False) -> ScanResult:
+        def tick() -> None:
             nonlocal done
-            result = result_of(item, self.options.repredict_gps)
-            stats.counts[result.status] += 1
-            if not counted:  # photos run through the model counted as they were
-                done += 1
-                if progress is not None:
-                    progress(done, total)
-            return result
+            done += 1
+            if progress is not None:
+                progress(done, total)
 
+        warm_up()  # place names' tables and KD-tree load while the first photos are read
         try:
-            evidence = load_evidence(opts)  # first: a bad track file fails before any work
-            self._stat_and_cache(items, cache)
-            self._read_metadata([it for it in items if it.key and it.meta is None], pool)
-            live = [it for it in items if not it.error]
-            for it in items:
-                if it.error:
-                    yield emit(it)
-            tagged = [it for it in live if it.tagged]
-            untagged = [it for it in live if not it.tagged]
-
-            # 1. photos with camera GPS: reported as exif (and embedded for the gallery).
-            name_exif(tagged, self.options.repredict_gps)
-            need_embed = opts.neighbors or opts.repredict_gps
-            gallery_items: list[Item] = []
-            for it in self._infer(tagged, pool, cache, cancelled, need=need_embed):
-                if it.emb is not None and not it.error:
-                    gallery_items.append(it)
-                yield emit(it)
-            if cancelled.is_set():
-                return
-
-            # 2. the others' own evidence: the track logs, the GPS-tagged photos of every
-            #    device (by UTC time), else the model blended with the gallery.
-            gallery = self._gallery(gallery_items) if opts.neighbors else None
-            used = self._evidence(
-                evidence,
-                live,
-                gallery_items,
-                pool,
-                cache,
-                lambda its: self._embed(its, pool, cache, cancelled),
-            )
-            placed = used.place([it.meta for it in untagged if it.meta]) if used else []
-            by_evidence = iter(placed)
-            to_model: list[Item] = []
-            by_time: list[Item] = []
-            named: list[tuple[Item, TimePlacement]] = []
-            for it in untagged:
-                tp = next(by_evidence) if used is not None and it.meta else None
-                if tp is not None:
-                    named.append((it, tp))
-                    by_time.append(it)
-                else:
-                    to_model.append(it)
-            name_placements(named)
-            if cache is not None:
-                self._store(by_time, cache)  # their metadata, so a re-scan skips reading it
-            for it in self._infer(to_model, pool, cache, cancelled, need=True):
-                if gallery is not None and it.emb is not None and it.pred is not None:
-                    it.pred = gallery.blend(it.emb, it.pred)
-                done += 1
-                if progress is not None:
-                    progress(done, total)
-
-            # 3. every photo's evidence weighed together: a folder is a trip
-            anchors = tagged if opts.neighbors else []
-            place_trips([*anchors, *untagged], self.options)
-            for it in untagged:
-                if it.pred is not None or not cancelled.is_set():
-                    yield emit(it, counted=it in to_model)
+            tracks = load_evidence(opts)  # first: a bad track file fails before any work
+            for folder in folders(paths):
+                if cancelled.is_set():
+                    return
+                # each folder with evidence of its own (the tracks read once): what one
+                # folder's photos settle (offsets, fixes, trips) never leans on another's
+                evidence = PersonalEvidence(tracks.track, tracks.options)
+                for it, counted in self._scan_folder(
+                    folder, evidence, pool, cache, cancelled, tick
+                ):
+                    result = result_of(it, opts.repredict_gps)
+                    stats.counts[result.status] += 1
+                    if not counted:  # photos run through the model counted as they were
+                        tick()
+                    yield result
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             if cache is not None:
                 cache.close()
             stats.wall_s = time.perf_counter() - t0
+
+    def _scan_folder(
+        self,
+        paths: list[Path | str],
+        evidence: PersonalEvidence,
+        pool: ThreadPoolExecutor,
+        cache: ScanCache | None,
+        cancelled: threading.Event,
+        tick: Callable[[], None],
+    ) -> Iterator[tuple[Item, bool]]:
+        """Yield every item of one folder's ``paths``, finished (tagged photos first when
+        neighbours are on), with whether ``tick`` already counted it (the photos run
+        through the model are counted as they are, before the folder is placed as one
+        trip); only this folder's items are held. A folder is a trip: its photos'
+        evidence is weighed together by the placement model."""
+        opts = self.options
+        items = [Item(Path(p)) for p in paths]
+        self._stat_and_cache(items, cache)
+        self._read_metadata([it for it in items if it.key and it.meta is None], pool)
+        live = [it for it in items if not it.error]
+        yield from ((it, False) for it in items if it.error)
+        tagged = [it for it in live if it.tagged]
+        untagged = [it for it in live if not it.tagged]
+
+        # 1. photos with camera GPS: reported as exif (and embedded for the gallery).
+        name_exif(tagged, self.options.repredict_gps)
+        need_embed = opts.neighbors or opts.repredict_gps
+        gallery_items: list[Item] = []
+        for it in self._infer(tagged, pool, cache, cancelled, need=need_embed):
+            if it.emb is not None and not it.error:
+                gallery_items.append(it)
+            yield it, False
+        if cancelled.is_set():
+            return
+
+        # 2. the others' own evidence: the track logs, the GPS-tagged photos of every
+        #    device (by UTC time), else the model blended with the gallery.
+        gallery = self._gallery(gallery_items) if opts.neighbors else None
+        used = self._evidence(
+            evidence,
+            live,
+            gallery_items,
+            pool,
+            cache,
+            lambda its: self._embed(its, pool, cache, cancelled),
+        )
+        placed = used.place([it.meta for it in untagged if it.meta]) if used else []
+        by_evidence = iter(placed)
+        to_model: list[Item] = []
+        by_time: list[Item] = []
+        named: list[tuple[Item, TimePlacement]] = []
+        for it in untagged:
+            tp = next(by_evidence) if used is not None and it.meta else None
+            if tp is not None:
+                named.append((it, tp))
+                by_time.append(it)
+            else:
+                to_model.append(it)
+        name_placements(named)
+        if cache is not None:
+            self._store(by_time, cache)  # their metadata, so a re-scan skips reading it
+        for it in self._infer(to_model, pool, cache, cancelled, need=True):
+            if gallery is not None and it.emb is not None and it.pred is not None:
+                it.pred = gallery.blend(it.emb, it.pred)
+            tick()
+
+        # 3. every photo's evidence weighed together: a folder is a trip
+        anchors = tagged if opts.neighbors else []
+        place_trips([*anchors, *untagged], self.options)
+        modelled = set(map(id, to_model))
+        for it in untagged:
+            if it.pred is not None or not cancelled.is_set():
+                yield it, id(it) in modelled
 
     # -- stages ------------------------------------------------------------------------
     def _stat_and_cache(
@@ -378,6 +407,16 @@ class Scanner:
         evidence.resolve_offsets([it.meta for it in live if it.meta], embeddings, judged)
         self.evidence = evidence
         return evidence
+
+
+def folders(paths: Sequence[Path | str]) -> list[list[Path | str]]:
+    """``paths`` grouped by folder (in the order each folder first appears): the unit a
+    scan settles at once, so its memory is bounded by the largest folder, not the archive.
+    The paths are kept as given (text is a tenth of the memory of Path objects)."""
+    groups: dict[str, list[Path | str]] = {}
+    for p in paths:
+        groups.setdefault(os.path.dirname(os.fspath(p)), []).append(p)
+    return list(groups.values())
 
 
 def load_evidence(opts: ScanOptions) -> PersonalEvidence:

@@ -91,7 +91,8 @@ class ScanResult:
     """Outcome for one photo: its ``status`` (ScanStatus; ``prediction`` is None for
     ERROR, and ``error`` says why). ``reason`` says what placed it, e.g. "track, 14 s
     from a fix"; ``trip`` its own evidence for placing the folder again (None for an
-    error)."""
+    error). ``metadata.fingerprint`` is the file content the scan saw, so a later write
+    refuses a photo changed since."""
 
     path: Path
     status: ScanStatus

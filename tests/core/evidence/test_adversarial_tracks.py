@@ -162,7 +162,7 @@ def test_huge_epochs_are_skipped_with_a_warning(tmp_path: Path) -> None:
 
 def test_cli_reports_a_hostile_track_without_a_traceback(tmp_path: Path, capsys) -> None:
     bad = _write(tmp_path, "e.csv", "time,lat,lon\n1e300,45,7\n")
-    assert main(["track", str(bad), str(tmp_path / "missing.gpx")]) == 1
+    assert main(["track", str(bad), str(tmp_path / "missing.gpx")]) == 2  # bad input
     err = capsys.readouterr().err
     assert "Traceback" not in err and "e.csv: no fix" in err and "missing.gpx" in err
 

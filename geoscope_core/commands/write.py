@@ -1,0 +1,51 @@
+"""``geoscope write RESULTS``: write the estimates of a finished scan into the photos.
+
+RESULTS is what a scan wrote: its ``.json`` or its folder of Parquet shards (``scan
+--engine ray`` keeps one). Writing runs here, on this machine, with the journaled writer
+of ``scan --write`` (``geoscope undo JOURNAL`` puts the files back); a photo whose file
+is no longer the one scanned (its fingerprint: size, modification time, SHA-256) is
+refused, never written with an estimate made of other bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from geoscope_core.commands.scan import add_write_arguments
+
+    parser.add_argument(
+        "results", type=Path, help="a scan's results: FILE.json or a folder of Parquet shards"
+    )
+    add_write_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from geoscope_core.commands.scan import writable, write_estimates
+    from geoscope_core.fsio import path_text
+    from geoscope_core.photos.metadata import FileFingerprint
+    from geoscope_core.scan.output import read_results
+    from geoscope_core.words import count
+
+    items = []
+    scanned: dict[Path, FileFingerprint] = {}
+    roots: set[Path] = set()
+    unknown = 0
+    for r in read_results(args.results):
+        if not writable(r) or r.prediction is None:
+            continue
+        fp = r.metadata.fingerprint if r.metadata is not None else None
+        if fp is None:  # nothing to tell the photo scanned from another: never written
+            unknown += 1
+            print(f"{'refused':12s} {path_text(r.path)}  (no fingerprint of the file scanned)")
+            continue
+        items.append((r.path, r.prediction))
+        scanned[r.path] = fp
+        roots.add(r.path.parent)
+    args.write = not args.dry_run
+    failed = write_estimates(args, items, scanned, sorted(roots))
+    if unknown:
+        print(f"refused {count(unknown, 'photo')} the results do not fingerprint: scan again")
+    return 1 if failed or unknown else 0
