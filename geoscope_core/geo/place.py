@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, TypedDict
 
 #: Largest radius (km) for which a city is named: about a metropolitan area.
 CITY_MAX_RADIUS_KM = 50.0
@@ -58,6 +58,15 @@ class ReverseResult:
     distance_km: float
 
 
+class PlaceFields(TypedDict):
+    """``PlaceNames`` as keyword arguments of ``Prediction``/``Candidate``."""
+
+    country_code: str
+    country: str
+    admin1: str
+    city: str
+
+
 @dataclass(frozen=True)
 class PlaceNames:
     """The names of a point's place; any may be empty.
@@ -86,9 +95,11 @@ class PlaceNames:
         names, radius = cls.of(estimate), getattr(estimate, "radius_km", None)
         return names if radius is None else names.as_fine_as(float(radius))
 
-    def fields(self) -> dict[str, str]:
+    def fields(self) -> PlaceFields:
         """As keyword arguments of ``Prediction``/``Candidate``."""
-        return asdict(self)
+        return PlaceFields(
+            country_code=self.country_code, country=self.country, admin1=self.admin1, city=self.city
+        )
 
     @classmethod
     def of(cls, named: object) -> PlaceNames:
