@@ -54,12 +54,14 @@ class WriteController(QObject):
         scanned: Mapping[Path, FileFingerprint] | None = None,
         replace_gps: bool = False,
         roots: Sequence[Path] | None = None,
+        names_only: bool = False,
     ) -> bool:
         """Write each (photo, prediction) in a worker; False when busy or nothing to write.
         ``scanned``: each photo's file as it was scanned (a photo replaced since fails);
         ``replace_gps``: replace the location the photos carry (only for photos GeoScope
         wrote, moved by the user); ``roots``: the folders opened (a link out of them is
-        not written through)."""
+        not written through); ``names_only``: write only the place names of photos that
+        carry camera GPS, from their own point (``writer.write_place_names``)."""
         if not pairs or self.busy():
             return False
         pairs = list(pairs)
@@ -67,8 +69,10 @@ class WriteController(QObject):
 
         def work() -> WriteReport:
             from geoscope_core.photos.options import WriteOptions
-            from geoscope_core.photos.writer import write_locations
+            from geoscope_core.photos.writer import write_locations, write_place_names
 
+            if names_only:
+                return write_place_names(pairs, scanned=scanned, roots=roots)
             return write_locations(
                 pairs,
                 WriteOptions(overwrite_gps=replace_gps),
@@ -76,7 +80,8 @@ class WriteController(QObject):
                 roots=roots,
             )
 
-        self._tasks.start(work, "Writing locations", self._on_written, self._on_failed)
+        what = "Writing place names" if names_only else "Writing locations"
+        self._tasks.start(work, what, self._on_written, self._on_failed)
         self.busy_changed.emit()
         return True
 
