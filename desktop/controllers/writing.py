@@ -61,7 +61,7 @@ class WriteController(QObject):
         ``replace_gps``: replace the location the photos carry (only for photos GeoScope
         wrote, moved by the user); ``roots``: the folders opened (a link out of them is
         not written through); ``names_only``: write only the place names of photos that
-        carry camera GPS, from their own point (``writer.write_place_names``)."""
+        carry camera GPS, from their own point (``WriteOptions.fill_names``)."""
         if not pairs or self.busy():
             return False
         pairs = list(pairs)
@@ -69,13 +69,11 @@ class WriteController(QObject):
 
         def work() -> WriteReport:
             from geoscope_core.photos.options import WriteOptions
-            from geoscope_core.photos.writer import write_locations, write_place_names
+            from geoscope_core.photos.writer import write_locations
 
-            if names_only:
-                return write_place_names(pairs, scanned=scanned, roots=roots)
             return write_locations(
                 pairs,
-                WriteOptions(overwrite_gps=replace_gps),
+                WriteOptions(overwrite_gps=replace_gps, fill_names=names_only),
                 scanned=scanned,
                 roots=roots,
             )

@@ -74,6 +74,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--overwrite-gps", action="store_true", help="replace GPS the camera recorded"
     )
     parser.add_argument(
+        "--fill-names",
+        action="store_true",
+        help="with --write: also write the place names (city, region, country) of photos "
+        "that carry camera GPS, from their own point; their GPS is never changed",
+    )
+    parser.add_argument(
         "--follow-links",
         action="store_true",
         help="also write through symbolic links that lead out of the folders named "
@@ -282,10 +288,9 @@ def _write(args: argparse.Namespace, results: Sequence[ScanResult]) -> int:
     threshold = args.min_confidence
     if threshold is None:
         threshold = DEFAULT_WRITE_MIN_CONFIDENCE
+    skip = (ScanStatus.ERROR,) if args.fill_names else (ScanStatus.EXIF, ScanStatus.ERROR)
     items = [
-        (r.path, r.prediction)
-        for r in results
-        if r.prediction is not None and r.status not in (ScanStatus.EXIF, ScanStatus.ERROR)
+        (r.path, r.prediction) for r in results if r.prediction is not None and r.status not in skip
     ]
     scanned = {
         r.path: r.metadata.fingerprint
@@ -303,6 +308,7 @@ def _write(args: argparse.Namespace, results: Sequence[ScanResult]) -> int:
             dry_run=args.dry_run or not args.write,
             min_confidence=threshold,
             follow_links=args.follow_links,
+            fill_names=args.fill_names,
         ),
     )
     counts: dict[str, int] = {}
@@ -397,7 +403,7 @@ def run(args: argparse.Namespace) -> int:
 
     failed = [r for r in results if r.status is ScanStatus.ERROR]
     write_failed = 0
-    if args.write or args.dry_run:
+    if args.write or args.dry_run or args.fill_names:
         write_failed = _write(args, results)
 
     if failed:

@@ -84,7 +84,6 @@ __all__ = [
     "WriteResult",
     "default_journal_dir",
     "write_locations",
-    "write_place_names",
 ]
 
 log = logging.getLogger(__name__)
@@ -476,37 +475,15 @@ def write_locations(
     in a journal in ``journal_dir`` (default ``settings.cache_dir()/"journals"``),
     created only if something is written; pass it to
     :func:`geoscope_core.photos.undo.undo` to restore the originals.
+
+    With ``options.fill_names``, a prediction from the photo's own GPS
+    (``Source.EXIF``) fills in the photo's place names (sublocation, city, region,
+    country) from that point instead of being skipped: the names only, never a GPS tag
+    (in place, the GPS block must read back unchanged; a sidecar gets no GPS property).
+    The names are those of the point (``geo.places.names_at``), the prediction's names
+    as the hint, and its sublocation within the city. A photo without camera GPS, or
+    one that already names its place, is skipped.
     """
-    return _write_batch(items, options, journal_dir, scanned, roots, names_only=False)
-
-
-def write_place_names(
-    items: Iterable[tuple[Path, Prediction]],
-    options: WriteOptions | None = None,
-    journal_dir: Path | None = None,
-    scanned: Mapping[Path, FileFingerprint] | None = None,
-    roots: Iterable[Path] | None = None,
-) -> WriteReport:
-    """Fill in the place names (sublocation, city, region, country) of photos that carry
-    camera GPS, from their own point: the names only, never a GPS tag (in place, the
-    GPS block reads back byte for byte; a sidecar gets no GPS property). The names are
-    those of the point (``geo.places.names_at``), ``prediction``'s names as the hint and
-    its sublocation within the city. A photo without camera GPS, or one that already
-    names its place, is skipped. Batch, journal, undo, ``scanned`` and ``roots`` as in
-    :func:`write_locations`; ``options.overwrite_gps`` and ``min_confidence`` do not
-    apply.
-    """
-    return _write_batch(items, options, journal_dir, scanned, roots, names_only=True)
-
-
-def _write_batch(
-    items: Iterable[tuple[Path, Prediction]],
-    options: WriteOptions | None,
-    journal_dir: Path | None,
-    scanned: Mapping[Path, FileFingerprint] | None,
-    roots: Iterable[Path] | None,
-    names_only: bool,
-) -> WriteReport:
     scanned = scanned or {}
     inside = None if roots is None else tuple(_root(Path(r)) for r in roots)
     options = options if options is not None else WriteOptions()
@@ -534,6 +511,7 @@ def _write_batch(
             if locks.get(folder):
                 results.append(WriteResult(path, WriteAction.FAILED, locks[folder]))
                 continue
+            names_only = options.fill_names and prediction.source is Source.EXIF
             try:
                 result = _write_one(
                     path, prediction, options, writer, scanned.get(path), inside, names_only

@@ -13,7 +13,7 @@ from photos_testutil import PREDICTION, copy_fixture, exiftool_path, samples_dir
 
 from geoscope_core.photos.options import SidecarPolicy, WriteOptions
 from geoscope_core.photos.undo import undo
-from geoscope_core.photos.writer import sidecar_path, write_locations, write_place_names
+from geoscope_core.photos.writer import sidecar_path, write_locations
 from geoscope_core.prediction import Prediction, Source
 
 #: A Nikon Coolpix photo with its camera's GPS fix (Arezzo, Tuscany).
@@ -46,13 +46,18 @@ def _own_point(f: Path, **names: str) -> Prediction:
     )
 
 
+def _fill(items: list[tuple[Path, Prediction]], *args: Any, **kwargs: Any) -> Any:
+    """``write_locations`` filling names (unless given other options)."""
+    if not args and "options" not in kwargs:
+        args = (WriteOptions(fill_names=True),)
+    return write_locations(items, *args, **kwargs)
+
+
 def test_names_are_filled_in_place_and_the_camera_gps_stays(tmp_path: Path) -> None:
     f = copy_fixture(samples_dir().joinpath(*GPS_JPEG), tmp_path)
     original, gps = f.read_bytes(), _gps(f)
     assert _exiftool(f, *NAMES) == {}
-    report = write_place_names(
-        [(f, _own_point(f, sublocation="Piazza Grande"))], journal_dir=tmp_path / "j"
-    )
+    report = _fill([(f, _own_point(f, sublocation="Piazza Grande"))], journal_dir=tmp_path / "j")
     assert [r.action for r in report.results] == ["written"], report.results
     names = _exiftool(f, *NAMES)
     assert names["Country"] == "Italy" and names["Country-PrimaryLocationName"] == "Italy"
@@ -70,9 +75,9 @@ def test_names_go_into_a_sidecar_without_any_gps(tmp_path: Path) -> None:
     heic = copy_fixture(samples_dir().joinpath(*GPS_HEIC), tmp_path)
     jpeg = copy_fixture(samples_dir().joinpath(*GPS_JPEG), tmp_path)
     before = {f: f.read_bytes() for f in (heic, jpeg)}
-    report = write_place_names(
+    report = _fill(
         [(heic, _own_point(heic)), (jpeg, _own_point(jpeg))],
-        WriteOptions(sidecar=SidecarPolicy.ALWAYS),
+        WriteOptions(sidecar=SidecarPolicy.ALWAYS, fill_names=True),
         journal_dir=tmp_path / "j",
     )
     assert [r.action for r in report.results] == ["sidecar", "sidecar"], report.results
@@ -89,14 +94,14 @@ def test_names_go_into_a_sidecar_without_any_gps(tmp_path: Path) -> None:
 def test_photos_without_camera_gps_or_with_names_are_left(tmp_path: Path) -> None:
     no_gps = copy_fixture(samples_dir() / "jpg" / "Canon_40D.jpg", tmp_path)
     named = copy_fixture(samples_dir().joinpath(*GPS_JPEG), tmp_path)
-    first = write_place_names([(named, _own_point(named))], journal_dir=tmp_path / "j")
+    first = _fill([(named, _own_point(named))], journal_dir=tmp_path / "j")
     assert first.results[0].action == "written"
     estimate = copy_fixture(samples_dir() / "jpg" / "Canon_40D.jpg", tmp_path, "estimate.jpg")
     assert write_locations([(estimate, PREDICTION)], journal_dir=tmp_path / "j").results[
         0
     ].action == ("written")
     again = {f: f.read_bytes() for f in (no_gps, named, estimate)}
-    report = write_place_names(
+    report = _fill(
         [(f, _own_point(named)) for f in (no_gps, named, estimate)], journal_dir=tmp_path / "j"
     )
     assert [(r.action, r.reason) for r in report.results] == [
@@ -108,10 +113,19 @@ def test_photos_without_camera_gps_or_with_names_are_left(tmp_path: Path) -> Non
     assert {f: f.read_bytes() for f in again} == again
 
 
+def test_own_gps_is_skipped_unless_names_are_asked_for(tmp_path: Path) -> None:
+    f = copy_fixture(samples_dir().joinpath(*GPS_JPEG), tmp_path)
+    report = write_locations([(f, _own_point(f))], journal_dir=tmp_path / "j")
+    assert [(r.action, r.reason) for r in report.results] == [
+        ("skipped", "location came from the photo's own GPS")
+    ]
+    dry = _fill([(f, _own_point(f))], WriteOptions(fill_names=True, dry_run=True))
+    assert dry.results[0].action == "would-write" and dry.journal is None
+    assert _exiftool(f, *NAMES) == {}
+
+
 def test_names_the_user_typed_are_kept_where_the_point_agrees(tmp_path: Path) -> None:
     f = copy_fixture(samples_dir().joinpath(*GPS_JPEG), tmp_path)
     typed = _own_point(f, city="Arezzo Centro", country="Italy", country_code="IT")
-    assert write_place_names([(f, typed)], journal_dir=tmp_path / "j").results[0].action == (
-        "written"
-    )
+    assert _fill([(f, typed)], journal_dir=tmp_path / "j").results[0].action == ("written")
     assert _exiftool(f, "-XMP:City")["City"] == "Arezzo Centro"
