@@ -5,7 +5,9 @@ installed, so a DNG is built the way Adobe's specification lays it out: a TIFF w
 IFD0 carries ``DNGVersion`` (tag 50706) and the sensor data (here a small
 uncompressed RGB strip of one grey), with the camera's JPEG preview in IFD1 and
 the EXIF (capture time, GPS) beside it. Pillow writes the TIFF, exiv2 adds the EXIF
-and the preview; ExifTool identifies the result as a DNG.
+and the preview; ExifTool identifies the result as a DNG. A Fujifilm RAF (a layout
+exifread does not know) is its 160-byte header, "FUJIFILMCCD-RAW", pointing at the
+camera's JPEG, which carries the EXIF; ExifTool and exiv2 read it as a RAF.
 """
 
 from __future__ import annotations
@@ -68,4 +70,42 @@ def write_dng(
     image.writeMetadata()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(bytes(image.io().mmap()))
+    return path
+
+
+def write_raf(
+    path: Path,
+    preview: np.ndarray,
+    taken_at: str,
+    gps: tuple[float, float],
+    camera: tuple[str, str] = ("FUJIFILM", "X-T3"),
+) -> Path:
+    """Write a RAF at ``path`` whose embedded JPEG is ``preview`` (uint8 [H, W, 3]) with
+    EXIF Make/Model, DateTimeOriginal and GPS (degrees); no sensor data."""
+    import struct
+
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = camera
+    exif.get_ifd(0x8769)[0x9003] = taken_at
+    g = exif.get_ifd(0x8825)
+    for (ref_tag, val_tag), value, (pos, neg) in (
+        ((1, 2), gps[0], ("N", "S")),
+        ((3, 4), gps[1], ("E", "W")),
+    ):
+        a = abs(value)
+        d, m = int(a), int((a - int(a)) * 60)
+        g[ref_tag] = pos if value >= 0 else neg
+        g[val_tag] = (float(d), float(m), round((a - d - m / 60) * 3600, 4))
+    jpeg = io.BytesIO()
+    Image.fromarray(preview).save(jpeg, "JPEG", quality=95, exif=exif.tobytes())
+    header = bytearray(160)
+    header[0:16] = b"FUJIFILMCCD-RAW "
+    header[16:20], header[20:28] = b"0201", b"FF383501"
+    header[28 : 28 + len(camera[1])] = camera[1].encode()
+    header[60:64] = b"0100"
+    struct.pack_into(">II", header, 84, len(header), len(jpeg.getvalue()))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(header) + jpeg.getvalue())
     return path

@@ -42,6 +42,38 @@ def exiv2_module() -> Any:
     return exiv2
 
 
+def _open_raw(path: Path) -> Any:
+    """exiv2's image of the camera raw file ``path``, metadata read (exiv2 0.28 reads
+    Canon's CR3, an ISO BMFF file, with the BMFF support it is built with)."""
+    exiv2 = exiv2_module()
+    image = exiv2.ImageFactory.open(str(path))
+    image.readMetadata()
+    return image
+
+
+#: EXIF groups copied out of a raw file whose layout exifread does not know.
+_RAW_EXIF_GROUPS = ("Exif.Image.", "Exif.Photo.", "Exif.GPSInfo.")
+
+
+def raw_exif_jpeg(path: Path) -> bytes:
+    """A tiny JPEG carrying the EXIF (IFD0, EXIF and GPS IFDs) exiv2 reads from the camera
+    raw file ``path``: how a raw file whose layout exifread does not know (Fujifilm RAF,
+    Canon CR3) is read by the one EXIF reader. MetadataError when exiv2 cannot read it."""
+    from geoscope_core.photos.jpegedit import scratch_jpeg
+
+    exiv2 = exiv2_module()
+    try:
+        raw = _open_raw(path)
+        scratch = open_image(scratch_jpeg())
+        exif = scratch.exifData()
+        for datum in raw.exifData():
+            if datum.key().startswith(_RAW_EXIF_GROUPS) and datum.key() != "Exif.Image.ExifTag":
+                exif.add(datum)
+        return image_bytes(scratch)
+    except exiv2.Exiv2Error as e:
+        raise MetadataError(f"{path}: cannot read its EXIF ({_reason(e)})") from e
+
+
 #: The largest embedded preview of a camera raw file that is decoded (pixels).
 MAX_PREVIEW_PIXELS = 64_000_000
 
@@ -53,8 +85,7 @@ def raw_preview(path: Path, max_pixels: int = MAX_PREVIEW_PIXELS) -> tuple[bytes
     preview or exiv2 cannot read the file. Only the metadata is parsed."""
     exiv2 = exiv2_module()
     try:
-        image = exiv2.ImageFactory.open(str(path))
-        image.readMetadata()
+        image = _open_raw(path)
         previews = exiv2.PreviewManager(image)
         jpegs = [
             p

@@ -29,7 +29,7 @@ from geoscope_core.runtime.predictor import Predictor
 from geoscope_core.scan.pipeline import Scanner
 from geoscope_core.scan.types import ScanOptions, ScanStatus
 from tests.bundles import RED, solid_image
-from tests.rawfiles import RAW_GREY, write_dng
+from tests.rawfiles import RAW_GREY, write_dng, write_raf
 
 RAW_NAMES = ("a.nef", "b.NRW", "c.cr2", "d.CR3", "e.arw", "f.dng", "g.raf", "h.orf", "i.rw2")
 
@@ -71,6 +71,15 @@ def test_a_dng_has_its_capture_time_and_camera_gps_read(tmp_path: Path) -> None:
     assert meta.taken_at == datetime(2024, 5, 1, 10, 5, 30)
     assert meta.gps == pytest.approx((45.815, 15.982), abs=1e-6) and not meta.gps_is_estimate
     assert meta.camera == "Nikon Z 6"
+
+
+def test_a_raf_exifread_cannot_parse_is_read_through_exiv2(tmp_path: Path) -> None:
+    f = write_raf(tmp_path / "DSCF0001.RAF", RED, "2024:05:01 10:05:30", (45.815, 15.982))
+    assert _exiftool(f, "-FileType")["FileType"] == "RAF"
+    meta = read_metadata(f)
+    assert meta.taken_at == datetime(2024, 5, 1, 10, 5, 30) and meta.camera == "FUJIFILM X-T3"
+    assert meta.gps == pytest.approx((45.815, 15.982), abs=1e-6)
+    assert [int(v) for v in load_image(f, 16)[8, 8]] == pytest.approx([210, 40, 40], abs=6)
 
 
 def test_a_dng_gets_a_sidecar_and_is_never_written(tmp_path: Path) -> None:
