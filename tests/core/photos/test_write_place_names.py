@@ -129,3 +129,34 @@ def test_names_the_user_typed_are_kept_where_the_point_agrees(tmp_path: Path) ->
     typed = _own_point(f, city="Arezzo Centro", country="Italy", country_code="IT")
     assert _fill([(f, typed)], journal_dir=tmp_path / "j").results[0].action == ("written")
     assert _exiftool(f, "-XMP:City")["City"] == "Arezzo Centro"
+
+
+def test_a_tiff_gets_names_in_place_and_keeps_its_gps(tmp_path: Path) -> None:
+    import io
+
+    import exiv2
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 24), (1, 2, 3)).save(buf, "TIFF")
+    image = exiv2.ImageFactory.open(buf.getvalue())
+    image.readMetadata()
+    exif = image.exifData()
+    for key, value in (("GPSVersionID", "2 3 0 0"), ("GPSLatitudeRef", "N"),
+                       ("GPSLatitude", "45/1 48/1 54/1"), ("GPSLongitudeRef", "E"),
+                       ("GPSLongitude", "15/1 58/1 55/1")):  # fmt: skip
+        exif[f"Exif.GPSInfo.{key}"] = value
+    image.writeMetadata()
+    f = tmp_path / "zagreb.tif"
+    f.write_bytes(bytes(image.io().mmap()))
+    original, gps = f.read_bytes(), _gps(f)
+    report = _fill([(f, _own_point(f))], journal_dir=tmp_path / "j")
+    assert [(r.action, r.target) for r in report.results] == [("written", f)]
+    assert _exiftool(f, "-XMP:City", "-IPTC:Country-PrimaryLocationName") == {
+        "City": "Zagreb",
+        "Country-PrimaryLocationName": "Croatia",
+    }
+    assert _gps(f) == gps
+    assert report.journal is not None
+    undo(report.journal)
+    assert f.read_bytes() == original
