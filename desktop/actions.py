@@ -56,6 +56,12 @@ class WindowActions:
             "Write the accepted locations into the photos",
             sp.SP_DialogSaveButton,
         )
+        self.fill_names = a(
+            "Fill Place &Names from GPS…",
+            None,
+            "Write city, region and country into the selected photos that carry GPS "
+            "(from their own point; their GPS stays as it is)",
+        )
         self.undo = a(
             "&Undo Last Write",
             Std.Undo,
@@ -152,6 +158,7 @@ class WindowActions:
         review.addAction(self.view_photo)
         review.addSeparator()
         review.addAction(self.write)
+        review.addAction(self.fill_names)
         review.addAction(self.undo)
         review.addSeparator()
         review.addAction(self.find)
@@ -193,9 +200,11 @@ class WindowActions:
         selected: bool,
         accepted: int,
         can_undo: bool,
+        fillable: int = 0,
     ) -> None:
         """Enable what can be done now: ``busy`` while a write or undo runs,
-        ``accepted`` photos wait to be written, ``can_undo`` when a journal is kept."""
+        ``accepted`` photos wait to be written, ``can_undo`` when a journal is kept,
+        ``fillable`` selected photos carry GPS whose place names can be written."""
         self.open.setEnabled(not scanning)
         self.scan.setEnabled(has_photos and not scanning and not busy)
         self.cancel.setEnabled(scanning)
@@ -205,6 +214,7 @@ class WindowActions:
         self.accept_confident.setEnabled(has_photos)
         self.write.setEnabled(bool(accepted) and not scanning and not busy)
         self.undo.setEnabled(can_undo and not scanning and not busy)
+        self.fill_names.setEnabled(bool(fillable) and not scanning and not busy)
         self.export_csv.setEnabled(has_photos)
         self.export_geojson.setEnabled(has_photos)
         self.default_model.setEnabled(not scanning)

@@ -170,7 +170,8 @@ class DetailPane(QWidget):
         self.city_edit.setText(names.city)
         self.region_edit.setText(names.admin1)
         self.country_edit.setText(names.country)
-        editable = item is not None and pred is not None and item.status in REVIEWABLE
+        editable = item is not None and (item.status in REVIEWABLE or item.names_fillable)
+        editable = editable and pred is not None
         for w in (*self.name_edits, self.names_btn):
             w.setEnabled(editable)
         if pred is not None:  # a name finer than the radius would not be written

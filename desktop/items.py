@@ -141,12 +141,16 @@ class PhotoItem:
     @property
     def decided(self) -> bool:
         """True when the user accepted, rejected, moved, placed or renamed this photo's
-        location."""
-        return self.prediction is not None and (
-            self.status in (PhotoStatus.ACCEPTED, PhotoStatus.REJECTED)
-            or self.corrected
-            or self.placed
-            or (self.model_prediction is not None and self.prediction != self.model_prediction)
+        location (the names of a photo's own GPS are written by themselves, not kept)."""
+        return (
+            self.prediction is not None
+            and self.status is not PhotoStatus.HAS_GPS
+            and (
+                self.status in (PhotoStatus.ACCEPTED, PhotoStatus.REJECTED)
+                or self.corrected
+                or self.placed
+                or (self.model_prediction is not None and self.prediction != self.model_prediction)
+            )
         )
 
     def saved(self) -> dict[str, object] | None:
@@ -189,6 +193,9 @@ class PhotoItem:
         self, action: WriteAction, reason: str = "", target: Path | None = None
     ) -> PhotoItem:
         """This item after the writer's ``action`` on it."""
+        if action in WROTE and self.status is PhotoStatus.HAS_GPS:  # its names, filled
+            where = f" to {target.name}" if action is WriteAction.SIDECAR and target else ""
+            return replace(self, message=f"place names written{where}")
         if action in WROTE:
             sidecar = target if action is WriteAction.SIDECAR else None
             note = f"written to {sidecar.name}" if sidecar is not None else ""
@@ -264,9 +271,15 @@ class PhotoItem:
         )
         return replace(self, prediction=placed, status=PhotoStatus.ACCEPTED, message="")
 
+    @property
+    def names_fillable(self) -> bool:
+        """Whether this photo carries its own GPS whose place names can be written."""
+        return self.status is PhotoStatus.HAS_GPS and self.prediction is not None
+
     def renamed(self, names: PlaceEdit) -> PhotoItem:
-        """The estimate's place names as the user typed them (written with the location)."""
-        if self.prediction is None or self.status not in REVIEWABLE:
+        """The estimate's place names as the user typed them (written with the location;
+        for a photo with its own GPS, by "Fill Place Names from GPS")."""
+        if self.prediction is None or not (self.status in REVIEWABLE or self.names_fillable):
             return self
         named = replace(
             self.prediction,

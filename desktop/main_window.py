@@ -147,6 +147,7 @@ class MainWindow(QMainWindow):
                 a.view_photo: self.view_current,
                 a.write: self.write_accepted,
                 a.undo: self.undo_last_write,
+                a.fill_names: self.fill_names_selected,
                 a.export_csv: lambda: self.export_dialog("csv"),
                 a.export_geojson: lambda: self.export_dialog("geojson"),
                 a.quit: self.close,
@@ -307,6 +308,34 @@ class MainWindow(QMainWindow):
         pairs = [(it.path, it.prediction) for it in items if it.prediction]
         return self.writer.write(pairs, self._scanned(items), roots=self._roots())
 
+    def _fillable(self) -> list[PhotoItem]:
+        """The selected photos that carry their own GPS (their place names can be filled)."""
+        items = (self.model.item(r) for r in self.selection.rows())
+        return [it for it in items if it.names_fillable]
+
+    def fill_names_selected(self) -> bool:
+        """Ask, then write the place names of the selected photos that carry GPS, from
+        their own point (as shown, or typed, in the detail pane): the names only, their GPS
+        stays as the camera wrote it; journaled, so Undo Last Write restores the files."""
+        items = self._fillable()
+        if not items or self.writer.busy() or self.scanner.is_scanning():
+            return False
+        n = len(items)
+        if not self.dialogs.confirm(
+            "Fill place names from GPS",
+            f"Write the place names (city, region, country) of {count(n, 'photo')} that "
+            f"{'carries' if n == 1 else 'carry'} GPS, from {'its' if n == 1 else 'their'} "
+            "own location?",
+            "Only the names are written; the GPS the camera wrote stays exactly as it is. "
+            "Photos that already name their place are left alone. Every change is "
+            "journaled, so “Undo Last Write” restores the files exactly.",
+            f"Write Names of {n}",
+        ):
+            return False
+        self.statusBar().showMessage(f"Writing the place names of {count(n, 'photo')}…")
+        pairs = [(it.path, it.prediction) for it in items if it.prediction]
+        return self.writer.write(pairs, self._scanned(items), roots=self._roots(), names_only=True)
+
     def _scanned(self, items: Sequence[PhotoItem]) -> dict[Path, FileFingerprint]:
         """Each photo's file as it was scanned, so a photo replaced since is not written."""
         return {
@@ -458,6 +487,7 @@ class MainWindow(QMainWindow):
             selected=self.selection.reviewable(),
             accepted=len(self.review.accepted_items()),
             can_undo=self.writer.last_journal is not None,
+            fillable=len(self._fillable()),
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:

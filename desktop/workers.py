@@ -14,8 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThread, QThreadPool, Signal, Slot
-from PySide6.QtGui import QImage, QImageReader
+from PySide6.QtCore import (
+    QBuffer,
+    QByteArray,
+    QIODevice,
+    QObject,
+    QRunnable,
+    QSize,
+    Qt,
+    QThread,
+    QThreadPool,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QImage, QImageIOHandler, QImageReader, QTransform
 
 from geoscope_core.errors import ConfigError
 from geoscope_core.runtime.session import PROVIDER_NAMES
@@ -223,9 +235,15 @@ def read_file_metadata(path: Path) -> PhotoMetadata | None:
 def read_scaled_image(path: Path, size: int) -> QImage:
     """``path`` decoded and scaled to fit ``size`` x ``size`` pixels (EXIF orientation applied).
 
-    Uses Qt's scaled JPEG decoding; formats Qt cannot read (HEIC) go through the
-    runtime's decoder. Returns a null QImage when the file cannot be decoded.
+    Uses Qt's scaled JPEG decoding; a camera raw file shows its embedded JPEG preview;
+    formats Qt cannot read (HEIC) go through the runtime's decoder. Returns a null
+    QImage when the file cannot be decoded.
     """
+    from geoscope_core.formats import format_of
+
+    fmt = format_of(path)
+    if fmt is not None and fmt.raw:
+        return _raw_preview_image(path, size)
     reader = QImageReader(str(path))
     reader.setAutoTransform(True)
     src = reader.size()
@@ -246,6 +264,36 @@ def read_scaled_image(path: Path, size: int) -> QImage:
         return QImage()
     h, w = int(pixels.shape[0]), int(pixels.shape[1])
     return QImage(pixels.tobytes(), w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+#: Clockwise rotation (degrees) of each EXIF orientation that only rotates.
+_ROTATION = {3: 180, 6: 90, 8: 270}
+
+
+def _raw_preview_image(path: Path, size: int) -> QImage:
+    """The embedded JPEG preview of the camera raw file ``path``, scaled to fit ``size``
+    px and turned as the raw file says (a null QImage when it has none)."""
+    from geoscope_core.errors import MetadataError
+    from geoscope_core.photos.exiv2io import raw_preview
+
+    try:
+        data, orientation = raw_preview(path)
+    except (ImportError, MetadataError) as e:
+        log.debug("no preview for %s: %s", path, e)
+        return QImage()
+    buffer = QBuffer()
+    buffer.setData(QByteArray(data))
+    buffer.open(QIODevice.OpenModeFlag.ReadOnly)
+    reader = QImageReader(buffer)
+    reader.setAutoTransform(True)
+    src = reader.size()
+    if src.isValid() and src.width() > 0 and src.height() > 0:
+        reader.setScaledSize(src.scaled(QSize(size, size), Qt.AspectRatioMode.KeepAspectRatio))
+    own = reader.transformation() != QImageIOHandler.Transformation.TransformationNone
+    image = reader.read()
+    if image.isNull() or own or orientation not in _ROTATION:  # a preview's own wins
+        return image
+    return image.transformed(QTransform().rotate(_ROTATION[orientation]))
 
 
 class ImageLoader(QObject):

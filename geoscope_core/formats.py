@@ -4,9 +4,10 @@ Every format in ``FORMATS`` is found by the folder walk, decoded by the runtime,
 has its metadata read, and is written either in place (the metadata rewritten
 without touching the image data) or through an XMP sidecar ``photo.ext.xmp``.
 A file whose suffix is not in the table is not a photo to GeoScope: it is not
-scanned and not written. Camera raw files are not in the table: their pixels
-cannot be decoded without a raw developer, so they are neither scanned nor
-given a sidecar.
+scanned and not written. Camera raw files (``raw``) are scanned by the largest
+JPEG preview the camera embedded in them (exiv2 finds it; no raw developer is
+needed), their metadata read like any photo's, and never written: they get a
+sidecar ``photo.nef.xmp``, the name darktable and digiKam read.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class PhotoFormat:
     signatures: tuple[tuple[int, bytes], ...]
     write: WriteMode
     heif: bool = False  # decoded through pillow-heif
+    raw: bool = False  # camera raw: decoded by its embedded JPEG preview (exiv2)
 
 
 FORMATS: tuple[PhotoFormat, ...] = (
@@ -46,6 +48,19 @@ FORMATS: tuple[PhotoFormat, ...] = (
     PhotoFormat("HEIF", (".heic", ".heif", ".hif"), ((4, b"ftyp"),), WriteMode.SIDECAR,
                 heif=True),
     PhotoFormat("AVIF", (".avif",), ((4, b"ftyp"),), WriteMode.SIDECAR),
+    # Camera raw, after the formats whose headers they share (TIFF's, ISO BMFF's).
+    PhotoFormat("DNG", (".dng",), ((0, b"II*\x00"), (0, b"MM\x00*")), WriteMode.SIDECAR,
+                raw=True),
+    PhotoFormat("Nikon NEF", (".nef", ".nrw"), ((0, b"II*\x00"), (0, b"MM\x00*")),
+                WriteMode.SIDECAR, raw=True),
+    PhotoFormat("Canon CR2", (".cr2",), ((0, b"II*\x00"),), WriteMode.SIDECAR, raw=True),
+    PhotoFormat("Canon CR3", (".cr3",), ((4, b"ftypcrx "),), WriteMode.SIDECAR, raw=True),
+    PhotoFormat("Sony ARW", (".arw",), ((0, b"II*\x00"),), WriteMode.SIDECAR, raw=True),
+    PhotoFormat("Fujifilm RAF", (".raf",), ((0, b"FUJIFILMCCD-RAW"),), WriteMode.SIDECAR,
+                raw=True),
+    PhotoFormat("Olympus ORF", (".orf",), ((0, b"IIRO"), (0, b"IIRS"), (0, b"MMOR")),
+                WriteMode.SIDECAR, raw=True),
+    PhotoFormat("Panasonic RW2", (".rw2",), ((0, b"IIU\x00"),), WriteMode.SIDECAR, raw=True),
 )  # fmt: skip
 
 _BY_SUFFIX: dict[str, PhotoFormat] = {s: f for f in FORMATS for s in f.suffixes}

@@ -54,12 +54,14 @@ class WriteController(QObject):
         scanned: Mapping[Path, FileFingerprint] | None = None,
         replace_gps: bool = False,
         roots: Sequence[Path] | None = None,
+        names_only: bool = False,
     ) -> bool:
         """Write each (photo, prediction) in a worker; False when busy or nothing to write.
         ``scanned``: each photo's file as it was scanned (a photo replaced since fails);
         ``replace_gps``: replace the location the photos carry (only for photos GeoScope
         wrote, moved by the user); ``roots``: the folders opened (a link out of them is
-        not written through)."""
+        not written through); ``names_only``: write only the place names of photos that
+        carry camera GPS, from their own point (``WriteOptions.fill_names``)."""
         if not pairs or self.busy():
             return False
         pairs = list(pairs)
@@ -71,12 +73,13 @@ class WriteController(QObject):
 
             return write_locations(
                 pairs,
-                WriteOptions(overwrite_gps=replace_gps),
+                WriteOptions(overwrite_gps=replace_gps, fill_names=names_only),
                 scanned=scanned,
                 roots=roots,
             )
 
-        self._tasks.start(work, "Writing locations", self._on_written, self._on_failed)
+        what = "Writing place names" if names_only else "Writing locations"
+        self._tasks.start(work, what, self._on_written, self._on_failed)
         self.busy_changed.emit()
         return True
 

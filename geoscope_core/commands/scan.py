@@ -67,6 +67,12 @@ def add_write_arguments(parser: argparse.ArgumentParser) -> None:
         "--overwrite-gps", action="store_true", help="replace GPS the camera recorded"
     )
     parser.add_argument(
+        "--fill-names",
+        action="store_true",
+        help="with --write: also write the place names (city, region, country) of photos "
+        "that carry camera GPS, from their own point; their GPS is never changed",
+    )
+    parser.add_argument(
         "--follow-links",
         action="store_true",
         help="also write through symbolic links that lead out of the folders named "
@@ -312,11 +318,13 @@ def _print_evidence(scanner: Scanner) -> None:
             print(terminal_text(f"clock of {name}: {offset} ({cam.origin}{note})"))
 
 
-def writable(r: ScanResult) -> bool:
-    """A result whose estimate ``--write`` may write (placed, not the camera's own GPS)."""
+def writable(r: ScanResult, fill_names: bool = False) -> bool:
+    """A result whose estimate ``--write`` may write: placed, not the camera's own GPS
+    (whose place names only are written with ``fill_names``)."""
     from geoscope_core.scan.types import ScanStatus
 
-    return r.prediction is not None and r.status not in (ScanStatus.EXIF, ScanStatus.ERROR)
+    skip = (ScanStatus.ERROR,) if fill_names else (ScanStatus.EXIF, ScanStatus.ERROR)
+    return r.prediction is not None and r.status not in skip
 
 
 def write_estimates(
@@ -345,6 +353,7 @@ def write_estimates(
             dry_run=args.dry_run or not args.write,
             min_confidence=threshold,
             follow_links=args.follow_links,
+            fill_names=args.fill_names,
         ),
     )
     counts: dict[str, int] = {}
@@ -441,7 +450,11 @@ def run(args: argparse.Namespace) -> int:
                     tqdm.write(_table_line(r, root), file=sys.stdout)
                 if r.status is ScanStatus.ERROR:
                     failed.append(r)
-                elif (args.write or args.dry_run) and writable(r) and r.prediction:
+                elif (
+                    (args.write or args.dry_run or args.fill_names)
+                    and r.prediction is not None
+                    and writable(r, args.fill_names)
+                ):
                     to_write.append((r.path, r.prediction))
                     if r.metadata is not None and r.metadata.fingerprint is not None:
                         scanned[r.path] = r.metadata.fingerprint
@@ -457,7 +470,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {count(n, 'result')} to {args.out}")
 
     write_failed = 0
-    if args.write or args.dry_run:
+    if args.write or args.dry_run or args.fill_names:
         write_failed = write_estimates(args, to_write, scanned, args.photos)
 
     if failed:

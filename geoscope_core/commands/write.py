@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     roots: set[Path] = set()
     unknown = 0
     for r in read_results(args.results):
-        if not writable(r) or r.prediction is None:
+        if not writable(r, args.fill_names) or r.prediction is None:
             continue
         fp = r.metadata.fingerprint if r.metadata is not None else None
         if fp is None:  # nothing to tell the photo scanned from another: never written

@@ -4,7 +4,8 @@ Each editor takes the original bytes and the field values (``estimate``) and
 returns the new bytes and the metadata values they replaced (for the journal).
 JPEG is edited append-only (``jpegedit``); TIFF and XMP sidecars through exiv2.
 Every editor replaces the whole GPS block, EXIF and XMP alike, and merges into
-an existing XMP packet rather than dropping or ignoring it.
+an existing XMP packet rather than dropping or ignoring it; given place names only
+(no ``Field.LATITUDE``), an editor leaves every GPS tag as it is.
 """
 
 from __future__ import annotations
@@ -92,6 +93,23 @@ def _names(values: dict[Field, Any]) -> list[str]:
     return [str(values[f]) for f in NAME_FIELDS if f in values]
 
 
+def _after_app0(segments: list[je.Segment]) -> int:
+    """Index after the leading APP0 segments (JFIF, JFXX, CIFF)."""
+    at = 0
+    while at < len(segments) and segments[at].marker == 0xE0:
+        at += 1
+    return at
+
+
+def names_place(data: bytes) -> bool:
+    """Whether the photo or sidecar ``data`` already names a place (in XMP or IPTC)."""
+    image = x2.open_image(data)
+    if x2.xmp_names_place(image.xmpData()):
+        return True
+    keys = {BY_FIELD[f].iptc for f in NAME_FIELDS if BY_FIELD[f].iptc}
+    return any(d.key() in keys and d.toString().strip() for d in image.iptcData())
+
+
 def jpeg_bytes(data: bytes, values: dict[Field, Any], alpha3: str) -> tuple[bytes, dict[str, str]]:
     """The JPEG ``data`` with the estimate written append-only (see ``jpegedit``), and
     the values it replaced."""
@@ -108,7 +126,9 @@ def jpeg_bytes(data: bytes, values: dict[Field, Any], alpha3: str) -> tuple[byte
         ),
         None,
     )
-    if exif_at is not None:
+    if Field.LATITUDE not in values:  # names only: the EXIF (and its GPS) stays as it is
+        insert_at = exif_at + 1 if exif_at is not None else _after_app0(segments)
+    elif exif_at is not None:
         tiff = segments[exif_at].payload[len(je.EXIF_HEADER) :]
         bo = "<" if tiff[:2] == b"II" else ">"
         gps = je.gps_entries(values, bo)
@@ -117,9 +137,7 @@ def jpeg_bytes(data: bytes, values: dict[Field, Any], alpha3: str) -> tuple[byte
     else:
         gps = je.gps_entries(values, ">")
         ifd0 = je.resolution_entries(segments, ">")
-        insert_at = 0  # after the leading APP0 segments (JFIF, JFXX, CIFF)
-        while insert_at < len(segments) and segments[insert_at].marker == 0xE0:
-            insert_at += 1
+        insert_at = _after_app0(segments)
         block = je.tiff_with_gps(b"", gps, ">", ifd0)
         segments.insert(insert_at, je.Segment(0xE1, je.EXIF_HEADER + block))
         insert_at += 1
@@ -172,8 +190,9 @@ def tiff_bytes(data: bytes, values: dict[Field, Any], alpha3: str) -> tuple[byte
     merged = xmp_with_description(packet, xmp_plan) if packet else None
     if packet and merged is None:
         _refuse_loss(packet, x2.encode_xmp(xmp_plan, packet), xmp_plan)
-    x2.clear_gps(image)
-    x2.set_values(image.exifData(), exif_values(values))
+    if Field.LATITUDE in values:  # else names only: the GPS stays as it is
+        x2.clear_gps(image)
+        x2.set_values(image.exifData(), exif_values(values))
     if merged is not None:  # the packet keeps every byte it had
         image.writeXmpFromPacket(True)
         image.setXmpPacket(merged)
@@ -192,11 +211,10 @@ def _rewritten(plan: dict[str, str]) -> Callable[[str], bool]:
     """Whether an XMP property (exiv2 key) is one GeoScope replaces when it writes ``plan``
     (a structure it fills, e.g. LocationCreated, is replaced whole)."""
     structs = structs_in(plan)
-    return lambda k: (
-        k in plan
-        or k.startswith((XMP_GPS_PREFIX, f"Xmp.{XMP_PREFIX}."))
-        or any(s.owns(k) for s in structs)
+    prefixes = tuple(
+        p for p in (XMP_GPS_PREFIX, f"Xmp.{XMP_PREFIX}.") if any(k.startswith(p) for k in plan)
     )
+    return lambda k: k in plan or k.startswith(prefixes) or any(s.owns(k) for s in structs)
 
 
 def _refuse_loss(packet: str, new: str, plan: dict[str, str]) -> None:
@@ -242,7 +260,8 @@ def sidecar_bytes(existing: bytes | None, values: dict[Field, Any]) -> tuple[byt
     # the XMP when writing it (the old GPS would win): only the XMP is written here
     image.clearExifData()
     image.clearIptcData()
-    x2.erase_keys(image.xmpData(), lambda k: not k.startswith(XMP_GPS_PREFIX))
+    if Field.LATITUDE in values:  # else names only: the GPS stays as it is
+        x2.erase_keys(image.xmpData(), lambda k: not k.startswith(XMP_GPS_PREFIX))
     x2.set_values(image.xmpData(), plan)
     out = x2.image_bytes(image)
     del image

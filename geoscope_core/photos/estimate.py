@@ -85,8 +85,17 @@ def estimate_values(prediction: Prediction, place: PlaceNames) -> dict[Field, An
         if prediction.altitude_m is not None and math.isfinite(prediction.altitude_m):
             values[Field.ALTITUDE] = abs(prediction.altitude_m)
             values[Field.ALTITUDE_REF] = 1 if prediction.altitude_m < 0 else 0
+    values.update(name_values(place, prediction.sublocation))
+    return values
+
+
+def name_values(place: PlaceNames, sublocation: str = "") -> dict[Field, Any]:
+    """The place-name fields of ``place`` (and ``sublocation`` within its city; none
+    without a city): what an estimate carries, and all that filling a photo's names
+    from its own GPS writes."""
+    values: dict[Field, Any] = {}
     for f, name in (
-        (Field.SUBLOCATION, prediction.sublocation.strip() if place.city else ""),
+        (Field.SUBLOCATION, sublocation.strip() if place.city else ""),
         (Field.CITY, place.city),
         (Field.STATE, place.admin1),
         (Field.COUNTRY, place.country),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from geoscope_core.errors import MetadataError
@@ -39,6 +40,67 @@ def exiv2_module() -> Any:
         except exiv2.Exiv2Error:
             exiv2.XmpProperties.registerNs(XMP_NAMESPACE, XMP_PREFIX)
     return exiv2
+
+
+def _open_raw(path: Path) -> Any:
+    """exiv2's image of the camera raw file ``path``, metadata read (exiv2 0.28 reads
+    Canon's CR3, an ISO BMFF file, with the BMFF support it is built with)."""
+    exiv2 = exiv2_module()
+    image = exiv2.ImageFactory.open(str(path))
+    image.readMetadata()
+    return image
+
+
+#: EXIF groups copied out of a raw file whose layout exifread does not know.
+_RAW_EXIF_GROUPS = ("Exif.Image.", "Exif.Photo.", "Exif.GPSInfo.")
+
+
+def raw_exif_jpeg(path: Path) -> bytes:
+    """A tiny JPEG carrying the EXIF (IFD0, EXIF and GPS IFDs) exiv2 reads from the camera
+    raw file ``path``: how a raw file whose layout exifread does not know (Fujifilm RAF,
+    Canon CR3) is read by the one EXIF reader. MetadataError when exiv2 cannot read it."""
+    from geoscope_core.photos.jpegedit import scratch_jpeg
+
+    exiv2 = exiv2_module()
+    try:
+        raw = _open_raw(path)
+        scratch = open_image(scratch_jpeg())
+        exif = scratch.exifData()
+        for datum in raw.exifData():
+            if datum.key().startswith(_RAW_EXIF_GROUPS) and datum.key() != "Exif.Image.ExifTag":
+                exif.add(datum)
+        return image_bytes(scratch)
+    except exiv2.Exiv2Error as e:
+        raise MetadataError(f"{path}: cannot read its EXIF ({_reason(e)})") from e
+
+
+#: The largest embedded preview of a camera raw file that is decoded (pixels).
+MAX_PREVIEW_PIXELS = 64_000_000
+
+
+def raw_preview(path: Path, max_pixels: int = MAX_PREVIEW_PIXELS) -> tuple[bytes, int]:
+    """The largest JPEG preview embedded in the camera raw file ``path`` of at most
+    ``max_pixels`` pixels (its encoded bytes) and the raw file's EXIF orientation
+    (1-8; a preview usually has none of its own); MetadataError when there is no such
+    preview or exiv2 cannot read the file. Only the metadata is parsed."""
+    exiv2 = exiv2_module()
+    try:
+        image = _open_raw(path)
+        previews = exiv2.PreviewManager(image)
+        jpegs = [
+            p
+            for p in previews.getPreviewProperties()
+            if p.mimeType_ == "image/jpeg" and 0 < p.width_ * p.height_ <= max_pixels
+        ]
+        if not jpegs:
+            raise MetadataError(f"{path}: no embedded JPEG preview to decode")
+        best = max(jpegs, key=lambda p: (p.width_ * p.height_, p.size_))
+        data = bytes(previews.getPreviewImage(best).copy().data())
+        it = find(image.exifData(), exiv2.ExifKey("Exif.Image.Orientation"))
+        orientation = it.toInt64() if it is not None else 1
+        return data, orientation if 1 <= orientation <= 8 else 1
+    except exiv2.Exiv2Error as e:
+        raise MetadataError(f"{path}: cannot read its previews ({_reason(e)})") from e
 
 
 def open_image(data: bytes) -> Any:

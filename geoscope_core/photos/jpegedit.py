@@ -292,7 +292,8 @@ def resolution_entries(segments: Sequence[Segment], bo: str) -> list[TiffEntry]:
 
 
 @functools.lru_cache(maxsize=1)
-def _scratch_jpeg() -> bytes:
+def scratch_jpeg() -> bytes:
+    """A tiny black JPEG to build metadata in."""
     from PIL import Image
 
     buf = io.BytesIO()
@@ -338,7 +339,7 @@ def iptc_iim(existing_jpeg: bytes | None, values: dict[str, str], set_utf8: bool
     ``existing_jpeg`` (or none), serialised by exiv2 through a scratch JPEG."""
     import exiv2
 
-    scratch = exiv2.ImageFactory.open(_scratch_jpeg())
+    scratch = exiv2.ImageFactory.open(scratch_jpeg())
     scratch.readMetadata()
     if existing_jpeg is not None:
         src = exiv2.ImageFactory.open(existing_jpeg)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from geoscope_core.errors import MetadataError
-from geoscope_core.formats import format_from_header
+from geoscope_core.formats import format_from_header, format_of
 from geoscope_core.fsio import sha256_file, sha256_fileobj
 from geoscope_core.photos.tags import (
     NOTE_KEYS_EXIF,
@@ -110,6 +110,19 @@ def _check_signature(path: Path, head: bytes) -> None:
         raise MetadataError(f"{path}: empty file")
     if format_from_header(head) is None:
         raise MetadataError(f"{path}: not a supported image format (unrecognised file header)")
+
+
+def _raw_exif_tags(path: Path) -> dict[str, Any]:
+    """exifread's tags of a camera raw file whose layout exifread does not know (RAF,
+    CR3), read through exiv2 (``exiv2io.raw_exif_jpeg``); {} for any other file."""
+    fmt = format_of(path)
+    if fmt is None or not fmt.raw:
+        return {}
+    import io
+
+    from geoscope_core.photos.exiv2io import raw_exif_jpeg
+
+    return exif_tags(io.BytesIO(raw_exif_jpeg(path)))
 
 
 def exif_tags(f: BinaryIO, *, details: bool = False) -> dict[str, Any]:
@@ -305,7 +318,7 @@ def read_metadata(path: Path) -> PhotoMetadata:
             head = f.read(32)
             _check_signature(path, head)
             f.seek(0)
-            tags = exif_tags(f)
+            tags = exif_tags(f) or _raw_exif_tags(path)
             f.seek(0)
             packet = embedded_xmp(_xmp_scan(f, head))
             f.seek(0)

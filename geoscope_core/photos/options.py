@@ -49,7 +49,10 @@ class WriteOptions:
     written file its original modification time; ``dry_run``: report
     "would-write" and touch nothing; ``min_confidence`` (0-1): estimates below
     it are skipped (not those the user placed by hand); ``follow_links``: also write
-    through symbolic links that lead out of the folders the user named.
+    through symbolic links that lead out of the folders the user named;
+    ``fill_names``: a photo's own camera GPS (a ``Source.EXIF`` prediction) gets its
+    place names written from that point, the names only (its GPS is never touched),
+    instead of being skipped.
     """
 
     overwrite_gps: bool = False
@@ -58,6 +61,7 @@ class WriteOptions:
     dry_run: bool = False
     min_confidence: float = 0.0
     follow_links: bool = False
+    fill_names: bool = False
 
     def __post_init__(self) -> None:
         try:

@@ -33,14 +33,14 @@ def metadata_dump(data: bytes) -> dict[str, str]:
     return {k: str(getattr(v, "values", v)) for k, v in tags.items()}
 
 
-def altered_tags(before: bytes, after: bytes) -> list[str]:
+def altered_tags(before: bytes, after: bytes, keep_gps: bool = False) -> list[str]:
     """Tags present in ``before`` whose value differs (or that vanished) in ``after``,
-    ignoring the GPS block and pure position (offset) fields."""
+    ignoring pure position (offset) fields and, unless ``keep_gps``, the GPS block."""
     a, b = metadata_dump(before), metadata_dump(after)
     return [
         k
         for k, v in a.items()
-        if not k.startswith("GPS ") and k not in _POSITIONAL and b.get(k) != v
+        if (keep_gps or not k.startswith("GPS ")) and k not in _POSITIONAL and b.get(k) != v
     ]
 
 

@@ -22,8 +22,9 @@ import math
 import os
 import stat
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from geoscope_core.errors import GeoScopeError, JournalError, MetadataError
 from geoscope_core.formats import WriteMode, format_of
@@ -41,9 +42,15 @@ from geoscope_core.fsio import (
     sha256_bytes,
     sha256_file,
 )
-from geoscope_core.geo.places import PlaceNames
+from geoscope_core.geo.places import PlaceNames, names_at
 from geoscope_core.photos import editors
-from geoscope_core.photos.estimate import as_written, estimate_values, iptc_alpha3, place_for
+from geoscope_core.photos.estimate import (
+    as_written,
+    estimate_values,
+    iptc_alpha3,
+    name_values,
+    place_for,
+)
 from geoscope_core.photos.journal import (
     ChangeKind,
     JournalEntry,
@@ -64,6 +71,7 @@ from geoscope_core.photos.options import (
     WriteReport,
     WriteResult,
 )
+from geoscope_core.photos.tags import Field
 from geoscope_core.photos.verify import UnsafeInPlaceError, altered_tags, verify_location
 from geoscope_core.prediction import Prediction, Source
 
@@ -134,13 +142,15 @@ def _write_one(
     journal: JournalWriter,
     scanned: FileFingerprint | None,
     roots: tuple[Path, ...] | None,
+    names_only: bool = False,
 ) -> WriteResult:
     """Write one photo; symbolic links are followed (the link itself stays a link) when
     they lead inside ``roots`` (resolved; None: the photo's own folder) or
     ``options.follow_links``."""
-    action, reason = _invalid_reason(prediction, options)
-    if reason:
-        return WriteResult(path, action, reason)
+    if not names_only:
+        action, reason = _invalid_reason(prediction, options)
+        if reason:
+            return WriteResult(path, action, reason)
     try:
         real = Path(path).resolve(strict=True)
     except FileNotFoundError:
@@ -157,7 +167,10 @@ def _write_one(
             f"symbolic link to {path_text(real)}, outside the folders named "
             "(--follow-links writes through it)",
         )
-    result = _write_real(real, as_written(prediction), options, journal, scanned)
+    if names_only:
+        result = _write_real(real, prediction, options, journal, scanned, names_only=True)
+    else:
+        result = _write_real(real, as_written(prediction), options, journal, scanned)
     return replace(result, path=Path(path))
 
 
@@ -167,6 +180,7 @@ def _write_real(
     options: WriteOptions,
     journal: JournalWriter,
     scanned: FileFingerprint | None,
+    names_only: bool = False,
 ) -> WriteResult:
     st = path.stat()
     if not stat.S_ISREG(st.st_mode):
@@ -184,31 +198,85 @@ def _write_real(
                 path, WriteAction.FAILED, f"not the photo that was scanned: {changed}"
             )
     meta = read_metadata(path)  # MetadataError -> failed (caller)
-    reason = _existing_gps_reason(meta, options)
-    if reason:
-        return WriteResult(path, WriteAction.SKIPPED, reason)
+    if names_only:
+        plan = _names_plan(path, meta, prediction)
+    else:
+        plan = _estimate_plan(meta, prediction, options)
+    if isinstance(plan, str):
+        return WriteResult(path, WriteAction.SKIPPED, plan)
     why_sidecar = _sidecar_reason(path, st, options)
     if why_sidecar and options.sidecar == SidecarPolicy.NEVER:
         return WriteResult(path, WriteAction.SKIPPED, f"{why_sidecar} and sidecars are disabled")
     if not folder_writable(path.parent):
         return WriteResult(path, WriteAction.FAILED, "folder is read-only")
-    place = place_for(prediction)
     if not why_sidecar:
         try:
-            return _write_in_place(path, st, prediction, place, options, journal)
+            return _write_in_place(path, st, plan, options, journal)
         except UnsafeInPlaceError as e:
             if options.sidecar == SidecarPolicy.NEVER:
                 return WriteResult(path, WriteAction.SKIPPED, f"{e}; sidecars are disabled")
             why_sidecar = str(e)
-    return _write_sidecar(path, st, prediction, place, options, journal, why_sidecar)
+    return _write_sidecar(path, st, plan, options, journal, why_sidecar)
 
 
-def _prepare_in_place(data: bytes, prediction: Prediction, place: PlaceNames) -> tuple[bytes, dict]:
+@dataclass(frozen=True)
+class _Plan:
+    """What is written into one photo: the field ``values`` (``tags.Field``), the
+    ``place`` they name, the point the photo reads back with afterwards (degrees),
+    whether its GPS must stay as it was (names only), and the journal's ``written``."""
+
+    values: dict[Field, Any]
+    place: PlaceNames
+    point: tuple[float, float]
+    keep_gps: bool
+    written: dict[str, object]
+
+
+def _estimate_plan(
+    meta: PhotoMetadata, prediction: Prediction, options: WriteOptions
+) -> _Plan | str:
+    """The plan to write ``prediction`` as an estimate, or why not."""
+    reason = _existing_gps_reason(meta, options)
+    if reason:
+        return reason
+    place = place_for(prediction)
+    return _Plan(
+        estimate_values(prediction, place),
+        place,
+        (prediction.lat, prediction.lon),
+        keep_gps=False,
+        written=_written(prediction),
+    )
+
+
+def _names_plan(path: Path, meta: PhotoMetadata, prediction: Prediction) -> _Plan | str:
+    """The plan to write the names of the photo's own camera GPS point (names only: the
+    GPS is never touched), or why not. The names are ``geo.places.names_at`` of that
+    point with ``prediction``'s names as the hint (names the user typed are kept where
+    they agree with the point's country), and its sublocation within the city."""
+    if meta.gps is None:
+        return "has no GPS to name"
+    if meta.gps_is_estimate:
+        return "its location is a GeoScope estimate (named when it was written)"
+    sidecar = sidecar_path(path)
+    for data in (path.read_bytes(), sidecar.read_bytes() if sidecar.is_file() else None):
+        if data is not None and editors.names_place(data):
+            return "already names its place"
+    place = names_at(meta.gps[0], meta.gps[1], PlaceNames.of(prediction))
+    values = name_values(place, prediction.sublocation)
+    if not values:
+        return "no place name known for its GPS point"
+    written: dict[str, object] = {"names": {f.value: v for f, v in values.items()}}
+    return _Plan(values, place, meta.gps, keep_gps=True, written=written)
+
+
+def _prepare_in_place(data: bytes, plan: _Plan) -> tuple[bytes, dict]:
     """The new bytes of a photo (JPEG or TIFF) and the values replaced, checked: the
-    location reads back and no pre-existing tag changed; else UnsafeInPlaceError."""
+    location reads back and no pre-existing tag changed (the GPS block neither, for
+    names only); else UnsafeInPlaceError."""
     from geoscope_core.photos.jpegedit import split_jpeg
 
-    values = estimate_values(prediction, place)
+    values, place = plan.values, plan.place
     is_jpeg = data[:3] == b"\xff\xd8\xff"
     if is_jpeg:
         split_jpeg(data)  # a corrupt JPEG structure is a failure, not a reason for a sidecar
@@ -223,8 +291,8 @@ def _prepare_in_place(data: bytes, prediction: Prediction, place: PlaceNames) ->
         raise
     except MetadataError as e:
         raise UnsafeInPlaceError(f"cannot be edited in place ({e})") from e
-    verify_location(new, prediction.lat, prediction.lon)
-    changed = altered_tags(data, new)
+    verify_location(new, *plan.point)
+    changed = altered_tags(data, new, keep_gps=plan.keep_gps)
     if changed:
         raise UnsafeInPlaceError(
             f"writing in place would alter existing tags ({', '.join(changed[:3])})"
@@ -245,14 +313,13 @@ def _written(prediction: Prediction) -> dict[str, object]:
 def _write_in_place(
     path: Path,
     st: os.stat_result,
-    prediction: Prediction,
-    place: PlaceNames,
+    plan: _Plan,
     options: WriteOptions,
     journal: JournalWriter,
 ) -> WriteResult:
     data = path.read_bytes()
     before = sha256_bytes(data)
-    new, old = _prepare_in_place(data, prediction, place)
+    new, old = _prepare_in_place(data, plan)
     if sha256_bytes(data) != before:  # an editor must never touch the original's bytes
         raise MetadataError("the original's bytes changed in memory while editing; not written")
     if options.dry_run:
@@ -270,7 +337,7 @@ def _write_in_place(
         mode=mode & 0o777,
         mtime_ns=st.st_mtime_ns,
         old=old,
-        written=_written(prediction),
+        written=plan.written,
     )
     _replace(path, new, entry, st, st, xattrs, options, journal)
     return WriteResult(path, WriteAction.WRITTEN, "", path)
@@ -324,8 +391,7 @@ def _replace(
 def _write_sidecar(
     path: Path,
     photo_st: os.stat_result,
-    prediction: Prediction,
-    place: PlaceNames,
+    plan: _Plan,
     options: WriteOptions,
     journal: JournalWriter,
     why: str,
@@ -340,9 +406,8 @@ def _write_sidecar(
         if is_read_only(st, target):
             return WriteResult(path, WriteAction.FAILED, "existing sidecar is read-only", target)
         existing = target.read_bytes()
-    values = estimate_values(prediction, place)
     try:
-        new, old = editors.sidecar_bytes(existing, values)
+        new, old = editors.sidecar_bytes(existing, plan.values)
     except MetadataError as e:
         raise MetadataError(f"cannot update sidecar {target.name}: {e}") from e
     if options.dry_run:
@@ -363,7 +428,7 @@ def _write_sidecar(
         mode=stat.S_IMODE(st.st_mode) & 0o777 if st is not None else None,
         mtime_ns=st.st_mtime_ns if st is not None else None,
         old=old,
-        written=_written(prediction),
+        written=plan.written,
     )
     _replace(target, new, entry, st, st or photo_st, xattrs, options, journal)
     return WriteResult(path, WriteAction.SIDECAR, why, target)
@@ -410,6 +475,14 @@ def write_locations(
     in a journal in ``journal_dir`` (default ``settings.cache_dir()/"journals"``),
     created only if something is written; pass it to
     :func:`geoscope_core.photos.undo.undo` to restore the originals.
+
+    With ``options.fill_names``, a prediction from the photo's own GPS
+    (``Source.EXIF``) fills in the photo's place names (sublocation, city, region,
+    country) from that point instead of being skipped: the names only, never a GPS tag
+    (in place, the GPS block must read back unchanged; a sidecar gets no GPS property).
+    The names are those of the point (``geo.places.names_at``), the prediction's names
+    as the hint, and its sublocation within the city. A photo without camera GPS, or
+    one that already names its place, is skipped.
     """
     scanned = scanned or {}
     inside = None if roots is None else tuple(_root(Path(r)) for r in roots)
@@ -438,8 +511,11 @@ def write_locations(
             if locks.get(folder):
                 results.append(WriteResult(path, WriteAction.FAILED, locks[folder]))
                 continue
+            names_only = options.fill_names and prediction.source is Source.EXIF
             try:
-                result = _write_one(path, prediction, options, writer, scanned.get(path), inside)
+                result = _write_one(
+                    path, prediction, options, writer, scanned.get(path), inside, names_only
+                )
             except JournalError as e:
                 stopped = str(e)
                 result = WriteResult(path, WriteAction.FAILED, stopped)

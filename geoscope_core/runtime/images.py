@@ -145,6 +145,25 @@ def load_image(
     return _load_views(path, size, resize, max_pixels, interpolation, (View.CENTER,))[0]
 
 
+def _raw_preview(path: Path, max_pixels: int) -> Image.Image:
+    """The largest embedded JPEG preview of the camera raw file ``path`` (within
+    ``max_pixels``), opened, with the raw file's orientation unless it has its own."""
+    import io
+
+    from geoscope_core.errors import MetadataError
+    from geoscope_core.photos.exiv2io import raw_preview
+
+    try:
+        data, orientation = raw_preview(path, max_pixels)
+    except MetadataError as e:
+        raise ImageDecodeError(str(e)) from e
+    im = Image.open(io.BytesIO(data))
+    exif = im.getexif()
+    if orientation != 1 and 0x0112 not in exif:
+        exif[0x0112] = orientation
+    return im
+
+
 def _load_views(
     path: Path,
     size: int,
@@ -164,7 +183,8 @@ def _load_views(
         with warnings.catch_warnings():
             # The limit is ``max_pixels`` (checked below), not Pillow's 89 MP warning.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(path)
+            raw = fmt is not None and fmt.raw
+            im = _raw_preview(path, max_pixels) if raw else Image.open(path)
     except FileNotFoundError as e:
         raise ImageDecodeError(f"{path}: file not found") from e
     except UnidentifiedImageError as e:

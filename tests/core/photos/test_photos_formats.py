@@ -19,7 +19,12 @@ PIXELS = np.full((40, 48, 3), (30, 120, 200), np.uint8)
 
 
 def test_walk_finds_exactly_the_table(tmp_path: Path) -> None:
-    names = [f"a{s}" for f in FORMATS for s in f.suffixes] + ["b.CR2", "c.nef", "d.txt", "e.xmp"]
+    names = [f"a{s}" for f in FORMATS for s in f.suffixes] + [
+        "b.CR2.xmp",
+        "c.psd",
+        "d.txt",
+        "e.xmp",
+    ]
     for n in names:
         (tmp_path / n).write_bytes(b"x")
     found = {p.name for p in iter_photos(tmp_path)}
@@ -49,9 +54,9 @@ def test_every_format_pillow_writes_is_decoded_read_and_written(tmp_path: Path) 
         assert gps is not None and math.isclose(gps[0], PREDICTION.lat, abs_tol=1e-6)
 
 
-def test_raw_and_unknown_files_are_not_written(tmp_path: Path) -> None:
-    raw = tmp_path / "IMG_0001.CR2"
-    raw.write_bytes(b"II*\x00" + bytes(60))
-    result = write_locations([(raw, PREDICTION)], journal_dir=tmp_path / "j").results[0]
-    assert result.action == "skipped" and "unsupported format .CR2" in result.reason
-    assert not (tmp_path / "IMG_0001.CR2.xmp").exists()
+def test_unknown_files_are_not_written(tmp_path: Path) -> None:
+    other = tmp_path / "IMG_0001.psd"
+    other.write_bytes(b"II*\x00" + bytes(60))
+    result = write_locations([(other, PREDICTION)], journal_dir=tmp_path / "j").results[0]
+    assert result.action == "skipped" and "unsupported format .psd" in result.reason
+    assert not (tmp_path / "IMG_0001.psd.xmp").exists()
