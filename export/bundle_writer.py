@@ -29,6 +29,7 @@ from geoscope_core.runtime.manifest import (
     DecodingSpec,
     ErrorModel,
     Manifest,
+    Point,
     PreprocessSpec,
     hash_bundle_files,
     level_specs,
@@ -343,7 +344,8 @@ def _calibration(
 ) -> tuple[float, ErrorModel, float, dict[str, Any]] | None:
     """(temperature, error model, unsure threshold, the file's content) of
     ``config.oos_calibration``; ExportError when it is unreadable or was fitted with another
-    logit adjustment than the run's heads carry."""
+    logit adjustment than the run's heads carry or another decoding point than the
+    model's."""
     if config.oos_calibration is None:
         return None
     try:
@@ -359,6 +361,12 @@ def _calibration(
         raise ExportError(
             f"{config.oos_calibration} was fitted with logit adjustment "
             f"{cal.get('logit_adjust_tau')}, the run's heads carry {tau}"
+        )
+    point = str(cal.get("point", Point.MODE.value))
+    if point != decoding.point.value:  # the radius was fitted around another point
+        raise ExportError(
+            f"{config.oos_calibration} was fitted for decoding point {point!r}, "
+            f"the model decodes with {decoding.point.value!r}"
         )
     return result
 
