@@ -156,6 +156,8 @@ class BayesPoint:
                 f"the levels have {len(leaves)}"
             )
         self.leaves = np.array(leaves, np.int64).reshape(-1, 2)
+        offsets = np.cumsum([0] + [len(level.rows) for level in self.chain])
+        self._flat = offsets[self.leaves[:, 0]] + self.leaves[:, 1]  # into all levels' probs
         lat = np.array([self.chain[i].lat[j] for i, j in leaves])
         lon = np.array([self.chain[i].lon[j] for i, j in leaves])
         self.lat, self.lon = lat, lon
@@ -188,7 +190,7 @@ class BayesPoint:
             p = np.zeros_like(z)
             p[ok] = probs[-1][pidx[ok]] * e[ok] / sums[pidx[ok]]
             probs.append(p)
-        return np.array([probs[i][j] for i, j in self.leaves])
+        return np.concatenate(probs)[self._flat]
 
     def choose(self, probs: np.ndarray) -> int:
         """The leaf minimising the expected loss under ``probs`` [L]."""

@@ -119,3 +119,25 @@ def test_the_shipped_bundle_decodes_with_every_point() -> None:
         logits = {n: rng.normal(0, 2, len(decoder.table(n).rows)) for n in decoder.chain}
         pred = decoder.decode(logits)
         assert pred.country_code and -90 <= pred.lat <= 90 and pred.radius_km > 0
+
+
+def test_leaf_posterior_is_the_beams_joint_probability() -> None:
+    """The vectorised posterior over the leaves sums to one and gives each place the
+    probability the beam gives its hypothesis (parent x softmax among siblings)."""
+    from geoscope_core.runtime.decoding import BayesPoint
+
+    rows = _rows()
+    porto = {"id": "c5", "name": "Porto", "parent": "PT", "lat": 41.15, "lon": -8.61,
+             "country_code": "PT"}  # fmt: skip
+    rows["cell"].append(porto)  # two siblings in Portugal
+    decoder = Decoder.for_labels(BundleKind.CLASSIFIER, rows)
+    rng = np.random.default_rng(2)
+    logits = {"country": rng.normal(0, 2, 5), "cell": rng.normal(0, 2, 6)}
+    logits["country"][0] = 4.0  # Portugal likely, its two cells split it
+    bayes = BayesPoint([decoder.table(n) for n in decoder.chain], Point.MIN_EXPECTED_DISTANCE)
+    post = bayes.posterior(logits, 1.0)
+    assert post.sum() == pytest.approx(1.0)
+    pred = decoder.decode(logits)
+    leaf = int(np.argmax(post))
+    assert post[leaf] == pytest.approx(pred.confidence)
+    assert bayes.lat[leaf] == pytest.approx(pred.lat, abs=1.0)
