@@ -273,12 +273,12 @@ _ROTATION = {3: 180, 6: 90, 8: 270}
 def _raw_preview_image(path: Path, size: int) -> QImage:
     """The embedded JPEG preview of the camera raw file ``path``, scaled to fit ``size``
     px and turned as the raw file says (a null QImage when it has none)."""
-    from geoscope_core.errors import MetadataError
-    from geoscope_core.photos.exiv2io import raw_preview
+    from geoscope_core.errors import ImageDecodeError
+    from geoscope_core.runtime.images import raw_preview
 
     try:
         data, orientation = raw_preview(path)
-    except (ImportError, MetadataError) as e:
+    except (ImportError, ImageDecodeError) as e:
         log.debug("no preview for %s: %s", path, e)
         return QImage()
     buffer = QBuffer()

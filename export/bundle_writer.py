@@ -29,6 +29,7 @@ from geoscope_core.runtime.manifest import (
     DecodingSpec,
     ErrorModel,
     Manifest,
+    Point,
     PreprocessSpec,
     hash_bundle_files,
     level_specs,
@@ -321,46 +322,56 @@ def _build(
         metrics=metrics,
         description=description,
     )
-    calibration = _calibration(config, decoding, training)
-    if calibration is not None:
-        manifest = replace(
-            manifest,
-            temperature=calibration[0],
-            error_model=calibration[1],
-            decoding=replace(manifest.decoding, unsure_below=calibration[2]),
-            metrics={**manifest.metrics, "calibration": calibration[3]},
-        )
+    if config.oos_calibration is not None:
+        tau = float((training.get("config") or {}).get("logit_adjust_tau", 0.0))
+        manifest = with_oos_calibration(manifest, config.oos_calibration, tau)
     if val is not None:
         manifest = validate_on_photos(
-            root, manifest, fp32, val, heads, config, fit_calibration=calibration is None
+            root,
+            manifest,
+            fp32,
+            val,
+            heads,
+            config,
+            fit_calibration=config.oos_calibration is None,
         )
     manifest.write(root / MANIFEST_NAME)
     Manifest.read(root / MANIFEST_NAME)  # what we wrote must parse and validate
 
 
-def _calibration(
-    config: ExportConfig, decoding: DecodingSpec, training: dict[str, Any]
-) -> tuple[float, ErrorModel, float, dict[str, Any]] | None:
-    """(temperature, error model, unsure threshold, the file's content) of
-    ``config.oos_calibration``; ExportError when it is unreadable or was fitted with another
-    logit adjustment than the run's heads carry."""
-    if config.oos_calibration is None:
-        return None
+def with_oos_calibration(manifest: Manifest, path: Path, tau: float) -> Manifest:
+    """``manifest`` with the out-of-source protocol's ``calibration.json`` at ``path``:
+    its temperature, error model and unsure threshold, the file's content under
+    ``metrics.calibration``. ExportError when it is unreadable, was fitted with another
+    logit adjustment than the heads carry (``tau``), or around another decoding point
+    than the model's (the radius belongs to the point it was fitted for)."""
     try:
-        cal = json.loads(Path(config.oos_calibration).read_text(encoding="utf-8"))
+        cal = json.loads(Path(path).read_text(encoding="utf-8"))
         em = ErrorModel(
             tuple(cal["error_model"]["confidence"]), tuple(cal["error_model"]["radius_km"])
         )
-        result = (float(cal["temperature"]), em, float(cal["unsure_below"]), cal)
+        temperature, unsure = float(cal["temperature"]), float(cal["unsure_below"])
+        decoding = replace(manifest.decoding, unsure_below=unsure)
     except (OSError, ValueError, KeyError, TypeError, BundleError) as e:
-        raise ExportError(f"unreadable calibration {config.oos_calibration}: {e}") from e
-    tau = float((training.get("config") or {}).get("logit_adjust_tau", 0.0))
+        raise ExportError(f"unreadable calibration {path}: {e}") from e
     if abs(float(cal.get("logit_adjust_tau", 0.0)) - tau) > 1e-9:
         raise ExportError(
-            f"{config.oos_calibration} was fitted with logit adjustment "
+            f"{path} was fitted with logit adjustment "
             f"{cal.get('logit_adjust_tau')}, the run's heads carry {tau}"
         )
-    return result
+    point = str(cal.get("point", Point.MODE.value))
+    if point != decoding.point.value:
+        raise ExportError(
+            f"{path} was fitted for decoding point {point!r}, "
+            f"the model decodes with {decoding.point.value!r}"
+        )
+    return replace(
+        manifest,
+        temperature=temperature,
+        error_model=em,
+        decoding=decoding,
+        metrics={**manifest.metrics, "calibration": cal},
+    )
 
 
 def _write_gallery(

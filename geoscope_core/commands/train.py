@@ -46,6 +46,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     protocol.add_argument("--taus", default="0", help="logit adjustments to try, e.g. 0,0.5,1")
     protocol.add_argument(
+        "--points",
+        default="",
+        help="decoding points to try, e.g. mode,min_expected_distance,max_expected_geoscore "
+        "(default: the config's)",
+    )
+    protocol.add_argument(
         "--gallery-min-sims",
         default="",
         help="gallery similarity thresholds to try, e.g. -1,0.8 (default: the config's)",

@@ -74,35 +74,6 @@ def raw_exif_jpeg(path: Path) -> bytes:
         raise MetadataError(f"{path}: cannot read its EXIF ({_reason(e)})") from e
 
 
-#: The largest embedded preview of a camera raw file that is decoded (pixels).
-MAX_PREVIEW_PIXELS = 64_000_000
-
-
-def raw_preview(path: Path, max_pixels: int = MAX_PREVIEW_PIXELS) -> tuple[bytes, int]:
-    """The largest JPEG preview embedded in the camera raw file ``path`` of at most
-    ``max_pixels`` pixels (its encoded bytes) and the raw file's EXIF orientation
-    (1-8; a preview usually has none of its own); MetadataError when there is no such
-    preview or exiv2 cannot read the file. Only the metadata is parsed."""
-    exiv2 = exiv2_module()
-    try:
-        image = _open_raw(path)
-        previews = exiv2.PreviewManager(image)
-        jpegs = [
-            p
-            for p in previews.getPreviewProperties()
-            if p.mimeType_ == "image/jpeg" and 0 < p.width_ * p.height_ <= max_pixels
-        ]
-        if not jpegs:
-            raise MetadataError(f"{path}: no embedded JPEG preview to decode")
-        best = max(jpegs, key=lambda p: (p.width_ * p.height_, p.size_))
-        data = bytes(previews.getPreviewImage(best).copy().data())
-        it = find(image.exifData(), exiv2.ExifKey("Exif.Image.Orientation"))
-        orientation = it.toInt64() if it is not None else 1
-        return data, orientation if 1 <= orientation <= 8 else 1
-    except exiv2.Exiv2Error as e:
-        raise MetadataError(f"{path}: cannot read its previews ({_reason(e)})") from e
-
-
 def open_image(data: bytes) -> Any:
     """An exiv2 image of a private copy of ``data`` with its metadata read; MetadataError
     if exiv2 cannot.

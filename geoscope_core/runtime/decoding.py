@@ -17,10 +17,20 @@ through this module; its parameters are the bundle manifest's ``DecodingSpec``.
 * Location (:func:`refine_point`): the best hypothesis's place (``refine`` TOP)
   or the probability-weighted spherical mean of the ``refine_k`` best
   hypotheses within ``refine_radius_km`` of it (WEIGHTED).
+* ``point`` other than MODE (:class:`BayesPoint`): the Bayes decision for a distance
+  loss. The full posterior over the chain's leaves (every finest-level place, and any
+  coarser place without children) is computed in one vectorised pass, and the answer
+  is the leaf place minimising the expected great-circle distance
+  (MIN_EXPECTED_DISTANCE) or maximising the expected GeoScore (MAX_EXPECTED_GEOSCORE)
+  under it: a central place between the likely regions when the posterior is flat,
+  the mode when it is peaked. When that place is the mode's, ``refine`` and the
+  gallery apply as for MODE; otherwise the answer is that place, named as itself, with
+  its own posterior probability as the confidence.
 * ``confidence`` = the chosen hypothesis's probability. ``radius_km``:
   the radius of its confidence bin in ``manifest.error_model`` when present, else the
   probability-weighted mean distance of the top-k candidates from the chosen
-  point, at least ``min_radius_km``. Each alternative in ``top_k`` has its own
+  point (a Bayes point: the distance holding 68% of the posterior), at least
+  ``min_radius_km``. Each alternative in ``top_k`` has its own
   radius by the same rule, from its own confidence and point.
 * Names: ``geo.places.place_point`` of each candidate's point with the names of
   the chain's ``country``/``admin1``/``city`` labels (or the finest label's
@@ -31,6 +41,7 @@ through this module; its parameters are the bundle manifest's ``DecodingSpec``.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -40,6 +51,7 @@ import numpy as np
 from geoscope_core.errors import BundleError
 from geoscope_core.geo.distance import haversine_km, spherical_mean
 from geoscope_core.geo.places import PlaceNames, place_points
+from geoscope_core.metrics import GEOSCORE_SCALE_KM
 from geoscope_core.prediction import Candidate, Prediction, Source
 from geoscope_core.runtime.gallery import Gallery
 from geoscope_core.runtime.manifest import (
@@ -47,6 +59,7 @@ from geoscope_core.runtime.manifest import (
     BundleKind,
     DecodingSpec,
     Manifest,
+    Point,
     PreprocessSpec,
     Refine,
     level_specs,
@@ -59,6 +72,11 @@ NAMED_LEVELS = ("country", "admin1", "city")
 
 #: A label row as bundles store them: {id, name, parent, lat, lon, population, country_code}.
 LabelRow = Mapping[str, object]
+
+#: Most leaf places a Bayes point is searched over (its distance matrix is [N, N]).
+MAX_BAYES_PLACES = 4096
+#: Share of the posterior the radius of a Bayes point holds without an error model.
+POSTERIOR_COVERAGE = 0.68
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -116,6 +134,98 @@ class _Plan:
     coords: np.ndarray
     probs: np.ndarray
     points: list[tuple[float, float, PlaceNames]]
+    #: a Bayes point other than the mode answers with this radius (km) where the bundle
+    #: has no error model
+    chosen_radius_km: float | None = None
+
+
+class BayesPoint:
+    """The posterior over a chain's leaves and the Bayes point for a distance loss.
+
+    Leaves: every place of the finest chain level, and every coarser place without
+    children at the next level. ``parents[i]`` [N_i] maps level ``i``'s places to their
+    parent's index at level ``i - 1`` (-1: none). ``distance_km`` [L, L] between the
+    leaves is computed once; the loss matrix is the distance (MIN_EXPECTED_DISTANCE)
+    or minus the GeoScore (MAX_EXPECTED_GEOSCORE)."""
+
+    def __init__(self, chain: Sequence[LevelTable], point: Point) -> None:
+        self.chain = tuple(chain)
+        self.parents: list[np.ndarray] = [np.full(len(chain[0].rows), -1, np.int64)]
+        for up, level in itertools.pairwise(chain):
+            index = {str(r["id"]): i for i, r in enumerate(up.rows)}
+            self.parents.append(
+                np.array([index.get(str(r.get("parent")), -1) for r in level.rows], np.int64)
+            )
+        leaves: list[tuple[int, int]] = []
+        for i, level in enumerate(self.chain):
+            has_kids = (
+                np.zeros(len(level.rows), bool)
+                if i == len(self.chain) - 1
+                else np.isin(np.arange(len(level.rows)), self.parents[i + 1])
+            )
+            leaves += [(i, int(j)) for j in np.flatnonzero(~has_kids)]
+        if len(leaves) > MAX_BAYES_PLACES:
+            raise BundleError(
+                f"decoding point {point.value!r} searches at most {MAX_BAYES_PLACES} places, "
+                f"the levels have {len(leaves)}"
+            )
+        self.leaves = np.array(leaves, np.int64).reshape(-1, 2)
+        offsets = np.cumsum([0] + [len(level.rows) for level in self.chain])
+        self._flat = offsets[self.leaves[:, 0]] + self.leaves[:, 1]  # into all levels' probs
+        lat = np.array([self.chain[i].lat[j] for i, j in leaves])
+        lon = np.array([self.chain[i].lon[j] for i, j in leaves])
+        self.lat, self.lon = lat, lon
+        self.distance_km = np.asarray(
+            haversine_km(lat[:, None], lon[:, None], lat[None, :], lon[None, :])
+        )
+        self.loss = (
+            self.distance_km
+            if point is Point.MIN_EXPECTED_DISTANCE
+            else -5000.0 * np.exp(-self.distance_km / GEOSCORE_SCALE_KM)
+        )
+
+    def posterior(self, logits: Mapping[str, np.ndarray], temperature: float) -> np.ndarray:
+        """The joint probabilities [L] of the leaves: softmax of the top level, then each
+        place's probability split among its children by their softmax among siblings."""
+        probs: list[np.ndarray] = []
+        for i, level in enumerate(self.chain):
+            z = np.asarray(logits[level.name], np.float64) / temperature
+            if i == 0:
+                probs.append(softmax(z))
+                continue
+            pidx = self.parents[i]
+            ok = pidx >= 0
+            n_up = len(probs[-1])
+            gmax = np.full(n_up, -np.inf)
+            np.maximum.at(gmax, pidx[ok], z[ok])
+            e = np.zeros_like(z)
+            e[ok] = np.exp(z[ok] - gmax[pidx[ok]])
+            sums = np.bincount(pidx[ok], weights=e[ok], minlength=n_up)
+            p = np.zeros_like(z)
+            p[ok] = probs[-1][pidx[ok]] * e[ok] / sums[pidx[ok]]
+            probs.append(p)
+        return np.concatenate(probs)[self._flat]
+
+    def choose(self, probs: np.ndarray) -> int:
+        """The leaf minimising the expected loss under ``probs`` [L]."""
+        return int(np.argmin(self.loss @ probs))
+
+    def nodes(self, leaf: int) -> dict[int, int]:
+        """The leaf's place and its ancestors: chain level position -> label index."""
+        i, j = (int(x) for x in self.leaves[leaf])
+        out = {i: j}
+        while i > 0 and (j := int(self.parents[i][j])) >= 0:
+            i -= 1
+            out[i] = j
+        return out
+
+    def radius(self, leaf: int, probs: np.ndarray) -> float:
+        """The distance (km) from the leaf within which ``POSTERIOR_COVERAGE`` of the
+        posterior ``probs`` [L] lies."""
+        d = self.distance_km[leaf]
+        order = np.argsort(d)
+        cum = np.cumsum(probs[order]) / max(float(probs.sum()), 1e-12)
+        return float(d[order][min(int(np.searchsorted(cum, POSTERIOR_COVERAGE)), len(d) - 1)])
 
 
 class Decoder:
@@ -150,6 +260,11 @@ class Decoder:
                 raise BundleError(f"zero-shot level {name!r} has no label embeddings")
             if manifest.kind is BundleKind.CLASSIFIER and table.output is None:
                 raise BundleError(f"classifier level {name!r} names no encoder output")
+        self._bayes = (
+            None
+            if self.spec.point is Point.MODE
+            else BayesPoint([tables[n] for n in self.chain], self.spec.point)
+        )
 
     @classmethod
     def from_tables(
@@ -268,13 +383,12 @@ class Decoder:
         n = len(next(iter(logits.values())))
         gallery = self.gallery
         queries = gallery.project(embeddings) if gallery and embeddings is not None else None
-        plans = [
-            self._plan(
-                self._hypotheses({k: v[i] for k, v in logits.items()}),
-                None if queries is None else queries[i],
-            )
-            for i in range(n)
-        ]
+        plans = []
+        for i in range(n):
+            row = {k: v[i] for k, v in logits.items()}
+            hyps = self._hypotheses(row)
+            query = None if queries is None else queries[i]
+            plans.append(self._plan(hyps, query, self._bayes_choice(row, hyps)))
         return self._finish_many(plans)
 
     def _finish_many(self, plans: list[_Plan]) -> list[Prediction]:
@@ -293,7 +407,8 @@ class Decoder:
         """Decode one image's per-level logits ({level: [n_level]}) into a Prediction; with
         its gallery-space ``query`` [G] (``Gallery.project``) and a gallery, the location
         is that of the most similar gallery photo inside the most likely cells."""
-        return self._finish_many([self._plan(self._hypotheses(logits), query)])[0]
+        hyps = self._hypotheses(logits)
+        return self._finish_many([self._plan(hyps, query, self._bayes_choice(logits, hyps))])[0]
 
     def _hypotheses(self, logits: Mapping[str, np.ndarray]) -> list[_Hyp]:
         """The best hypotheses of one image's per-level logits, most probable first."""
@@ -321,6 +436,24 @@ class Decoder:
         keep = max(spec.top_k, spec.refine_k, spec.gallery_top_cells, 1)
         return hyps[:keep]
 
+    def _bayes_choice(
+        self, logits: Mapping[str, np.ndarray], hyps: list[_Hyp]
+    ) -> tuple[_Hyp, float] | None:
+        """The Bayes point of the bundle's ``decoding.point`` as a hypothesis, with the
+        radius (km) holding ``POSTERIOR_COVERAGE`` of the posterior around it; None for
+        the mode (the best of ``hyps``) or where the Bayes point is the mode."""
+        if self._bayes is None:
+            return None
+        post = self._bayes.posterior(logits, self.manifest.temperature)
+        leaf = self._bayes.choose(post)
+        at = self._bayes.nodes(leaf)
+        chosen = _Hyp(
+            float(post[leaf]), {self.chain[i]: j for i, j in at.items()}, self.chain[max(at)]
+        )
+        if chosen.nodes == hyps[0].nodes:
+            return None
+        return chosen, self._bayes.radius(leaf, post)
+
     def _coords(self, h: _Hyp) -> tuple[float, float]:
         lv = self._levels[h.deepest]
         i = h.nodes[h.deepest]
@@ -339,16 +472,28 @@ class Decoder:
             names["country_code"] = str(row.get("country_code") or "")
         return PlaceNames(**names)
 
-    def _plan(self, hyps: list[_Hyp], query: np.ndarray | None = None) -> _Plan:
+    def _plan(
+        self,
+        hyps: list[_Hyp],
+        query: np.ndarray | None = None,
+        choice: tuple[_Hyp, float] | None = None,
+    ) -> _Plan:
         """A prediction before its points are named: the estimate's point (refined, or a
-        gallery photo's) and its alternatives', each with the names its labels hint."""
+        gallery photo's) and its alternatives', each with the names its labels hint. With
+        a Bayes ``choice`` (place, radius km) other than the mode, that place answers (no
+        refinement, no gallery) with the mode among the alternatives."""
+        chosen, chosen_radius_km = choice if choice is not None else (None, None)
         spec = self.spec
+        if chosen is not None:
+            hyps = [chosen, *(h for h in hyps if h.nodes != chosen.nodes)]
         best = hyps[0]
         coords = np.array([self._coords(h) for h in hyps])
         probs = np.array([h.prob for h in hyps])
         lat, lon = refine_point(coords[:, 0], coords[:, 1], probs, spec)
+        if chosen is not None:
+            lat, lon = coords[0]
         hint = self._names(best)
-        gallery = self.gallery
+        gallery = None if chosen is not None else self.gallery
         if gallery is not None and query is not None:
             finest = self.chain[-1]
             spot = gallery.refine(
@@ -365,7 +510,7 @@ class Decoder:
             (float(clat), float(clon), self._names(h))
             for h, (clat, clon) in zip(hyps[1:k], coords[1:k], strict=True)
         ]
-        return _Plan(hyps[:k], coords[:k], probs[:k], points)
+        return _Plan(hyps[:k], coords[:k], probs[:k], points, chosen_radius_km)
 
     def _finish(self, plan: _Plan, points: list[tuple[float, float, PlaceNames]]) -> Prediction:
         """The Prediction of ``plan`` with its ``points`` placed and named."""
@@ -374,6 +519,8 @@ class Decoder:
             self._radius(clat, clon, c, plan.coords, plan.probs)
             for (clat, clon, _), c in zip(points, confidences, strict=True)
         ]
+        if plan.chosen_radius_km is not None and self.manifest.error_model is None:
+            radii[0] = max(plan.chosen_radius_km, self.spec.min_radius_km)
         cands = tuple(
             Candidate(clat, clon, c, radius_km=r, **names.fields())
             for (clat, clon, names), c, r in zip(points, confidences, radii, strict=True)

@@ -145,18 +145,45 @@ def load_image(
     return _load_views(path, size, resize, max_pixels, interpolation, (View.CENTER,))[0]
 
 
+#: the most pixels of a camera raw file's embedded preview the scan decodes
+MAX_PREVIEW_PIXELS = 64_000_000
+
+
+def raw_preview(path: Path, max_pixels: int = MAX_PREVIEW_PIXELS) -> tuple[bytes, int]:
+    """The largest JPEG preview embedded in the camera raw file ``path`` of at most
+    ``max_pixels`` pixels (its encoded bytes) and the raw file's EXIF orientation (1-8;
+    a preview usually has none of its own); ImageDecodeError when there is no such
+    preview or exiv2 cannot read the file. Only the metadata is parsed (exiv2 0.28 reads
+    Canon's CR3, an ISO BMFF file, with the BMFF support it is built with)."""
+    import exiv2
+
+    try:
+        image = exiv2.ImageFactory.open(str(path))
+        image.readMetadata()
+        previews = exiv2.PreviewManager(image)
+        jpegs = [
+            p
+            for p in previews.getPreviewProperties()
+            if p.mimeType_ == "image/jpeg" and 0 < p.width_ * p.height_ <= max_pixels
+        ]
+        if not jpegs:
+            raise ImageDecodeError(f"{path}: no embedded JPEG preview to decode")
+        best = max(jpegs, key=lambda p: (p.width_ * p.height_, p.size_))
+        data = bytes(previews.getPreviewImage(best).copy().data())
+        exif = image.exifData()
+        it = exif.findKey(exiv2.ExifKey("Exif.Image.Orientation"))
+        orientation = it.toInt64() if it != exif.end() else 1
+        return data, orientation if 1 <= orientation <= 8 else 1
+    except exiv2.Exiv2Error as e:
+        raise ImageDecodeError(f"{path}: cannot read its previews ({e})") from e
+
+
 def _raw_preview(path: Path, max_pixels: int) -> Image.Image:
     """The largest embedded JPEG preview of the camera raw file ``path`` (within
     ``max_pixels``), opened, with the raw file's orientation unless it has its own."""
     import io
 
-    from geoscope_core.errors import MetadataError
-    from geoscope_core.photos.exiv2io import raw_preview
-
-    try:
-        data, orientation = raw_preview(path, max_pixels)
-    except MetadataError as e:
-        raise ImageDecodeError(str(e)) from e
+    data, orientation = raw_preview(path, max_pixels)
     im = Image.open(io.BytesIO(data))
     exif = im.getexif()
     if orientation != 1 and 0x0112 not in exif:

@@ -288,6 +288,14 @@ class Refine(str, enum.Enum):
     WEIGHTED = "weighted"  # probability-weighted mean of the best ``refine_k`` nearby
 
 
+class Point(str, enum.Enum):
+    """Which point of the posterior an estimate answers (``runtime.decoding``)."""
+
+    MODE = "mode"  # the most likely hypothesis (then ``refine`` and the gallery)
+    MIN_EXPECTED_DISTANCE = "min_expected_distance"  # Bayes point for great-circle loss
+    MAX_EXPECTED_GEOSCORE = "max_expected_geoscore"  # Bayes point for 5000*exp(-d/1492.7)
+
+
 @dataclass(frozen=True)
 class DecodingSpec:
     """How the runtime decodes a bundle's logits (``runtime.decoding``).
@@ -301,8 +309,11 @@ class DecodingSpec:
     likely cells, None = no gallery; ``gallery_min_similarity``: the gallery answers only
     when its most similar photo is at least that similar (cosine in the gallery's space;
     -1 = always). ``unsure_below``: an answer whose confidence is below it is marked unsure
-    and names no town (``Prediction.unsure``; 0 = never). The defaults are what bundles
-    that name no value get.
+    and names no town (``Prediction.unsure``; 0 = never). ``point``: MODE answers the
+    most likely hypothesis; MIN_EXPECTED_DISTANCE / MAX_EXPECTED_GEOSCORE answer the
+    finest-level place minimising the posterior's expected distance / maximising its
+    expected GeoScore (a central answer when the posterior is flat, the mode when it is
+    peaked). The defaults are what bundles that name no value get (old manifests: MODE).
     """
 
     level: str | None = None
@@ -317,6 +328,7 @@ class DecodingSpec:
     gallery_top_cells: int = 5
     gallery_min_similarity: float = -1.0
     unsure_below: float = 0.0
+    point: Point = Point.MODE
 
     def __post_init__(self) -> None:
         for key in ("beam", "top_k", "refine_k", "gallery_top_cells"):
@@ -335,6 +347,7 @@ class DecodingSpec:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["refine"] = self.refine.value
+        d["point"] = self.point.value
         return d
 
     @classmethod
@@ -368,6 +381,7 @@ class DecodingSpec:
                 gallery_top_cells=whole("gallery_top_cells", cls.gallery_top_cells),
                 gallery_min_similarity=num("gallery_min_similarity", cls.gallery_min_similarity),
                 unsure_below=num("unsure_below", cls.unsure_below),
+                point=Point(d.get("point", cls.point.value)),
             )
         except (TypeError, ValueError) as e:
             raise BundleError(f"malformed decoding {d!r}: {e}") from e

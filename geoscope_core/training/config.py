@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from geoscope_core.errors import BundleError, ConfigError
-from geoscope_core.runtime.manifest import DecodingSpec, Refine
+from geoscope_core.runtime.manifest import DecodingSpec, Point, Refine
 
 LEVELS = ("country", "admin1", "cell")
 #: The bundle file of a classifier's retrieval gallery (``runtime.gallery``).
@@ -141,7 +141,9 @@ class CnnConfig(TrainConfig):
     and ``refine_radius_km``; ``gallery`` decodes with a retrieval gallery of the training
     photos inside the ``gallery_top_cells`` most likely cells, used only when the most
     similar photo's cosine similarity is at least ``gallery_min_similarity``
-    (-1 = always).
+    (-1 = always); ``point``: which point of the posterior answers (``mode``,
+    ``min_expected_distance``, ``max_expected_geoscore``; chosen out of source by the
+    protocol).
     """
 
     name: str = "cnn"
@@ -163,6 +165,7 @@ class CnnConfig(TrainConfig):
     gallery: bool = False
     gallery_top_cells: int = 5
     gallery_min_similarity: float = -1.0
+    point: str = Point.MODE.value
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -205,6 +208,7 @@ class CnnConfig(TrainConfig):
                 gallery=GALLERY_FILE if self.gallery else None,
                 gallery_top_cells=self.gallery_top_cells,
                 gallery_min_similarity=self.gallery_min_similarity,
+                point=Point(self.point),
             )
         except (ValueError, BundleError) as e:
             raise ConfigError(f"decoding settings: {e}") from e

@@ -37,7 +37,7 @@ from geoscope_core.geo.distance import haversine_km
 from geoscope_core.metrics import THRESHOLDS_KM, evaluate
 from geoscope_core.runtime.decoding import Decoder
 from geoscope_core.runtime.gallery import build_gallery
-from geoscope_core.runtime.manifest import ErrorModel
+from geoscope_core.runtime.manifest import ErrorModel, Point
 from geoscope_core.training.baselines import medoid, nearest_neighbour
 from geoscope_core.training.config import CnnConfig
 from geoscope_core.training.data import Sample, load_samples
@@ -149,14 +149,20 @@ def build_fold(
 
 
 def decode_fold(
-    fold: Fold, tau: float, temperature: float, min_similarity: float | None = None
+    fold: Fold,
+    tau: float,
+    temperature: float,
+    min_similarity: float | None = None,
+    point: Point | None = None,
 ) -> Answers:
     """The fold's answers with logit adjustment ``tau``, ``temperature`` and (when given)
-    the gallery's ``min_similarity`` instead of the config's."""
+    the gallery's ``min_similarity`` and the decoding ``point`` instead of the config's."""
     logits = {lv: lg - tau * fold.priors[lv] for lv, lg in fold.logits.items()}
     m = fold.decoder.manifest
     if min_similarity is not None:
         m = replace(m, decoding=replace(m.decoding, gallery_min_similarity=min_similarity))
+    if point is not None:
+        m = replace(m, decoding=replace(m.decoding, point=point))
     decoder = fold.decoder.with_manifest(replace(m, temperature=temperature))
     preds = decoder.decode_many(logits, fold.embeddings)
     return Answers(
@@ -334,12 +340,14 @@ def run_protocol(
     taus: Sequence[float] = (0.0,),
     same_source: bool = True,
     min_similarities: Sequence[float] = (),
+    points: Sequence[Point] = (),
 ) -> dict[str, Any]:
     """Leave-one-source-out over the ``world`` sets; returns the report (see module doc).
 
     ``features`` maps samples to frozen features [N, F]; ``taus``: logit adjustments to
-    try, and ``min_similarities`` the gallery's thresholds (none: the config's); the pair
-    with the best macro GeoScore is kept (ties: the smaller tau, the config's threshold)."""
+    try, ``min_similarities`` the gallery's thresholds and ``points`` the decoding points
+    (none: the config's); the combination with the best macro GeoScore is kept (ties:
+    the smaller tau, the config's threshold, the first point)."""
     if not isinstance(config, CnnConfig):
         raise ConfigError("the out-of-source protocol trains classifier heads (model_type cnn)")
     pool = load_samples(config, config.train_split)
@@ -367,20 +375,31 @@ def run_protocol(
     # logit adjustment and temperature, out of source
     by_tau: dict[str, Any] = {}
     sims = tuple(min_similarities) if config.gallery and min_similarities else (None,)
-    best: tuple[float, float | None, float] = (taus[0], sims[0], 1.0)
+    tried = tuple(points) or (Point(config.point),)
+    best: tuple[float, float | None, float, Point] = (taus[0], sims[0], 1.0, tried[0])
     best_score = -np.inf
     for tau in taus:
         t = fit_temperature(folds, tau)
         for sim in sims:
-            per = {f.name: source_metrics(decode_fold(f, tau, t, sim), f.samples) for f in folds}
-            key = f"{tau:g}" + ("" if sim is None else f" sim {sim:g}")
-            by_tau[key] = {"temperature": t, "min_similarity": sim, "macro": macro(per)}
-            if by_tau[key]["macro"]["geoscore"] > best_score + 1e-9:
-                best, best_score = (tau, sim, t), by_tau[key]["macro"]["geoscore"]
-    tau, sim, temperature = best
+            for pt in tried:
+                per = {
+                    f.name: source_metrics(decode_fold(f, tau, t, sim, pt), f.samples)
+                    for f in folds
+                }
+                key = f"{tau:g}" + ("" if sim is None else f" sim {sim:g}") + f" {pt.value}"
+                by_tau[key] = {
+                    "temperature": t,
+                    "min_similarity": sim,
+                    "point": pt.value,
+                    "macro": macro(per),
+                }
+                if by_tau[key]["macro"]["geoscore"] > best_score + 1e-9:
+                    best, best_score = (tau, sim, t, pt), by_tau[key]["macro"]["geoscore"]
+    tau, sim, temperature, point = best
     if sim is not None:
         config = replace(config, gallery_min_similarity=sim)
-    answers = {f.name: decode_fold(f, tau, temperature, sim) for f in folds}
+    config = replace(config, point=point.value)
+    answers = {f.name: decode_fold(f, tau, temperature, sim, point) for f in folds}
 
     # error radius: conformal per confidence bin, each source weighing the same; the
     # coverage of each source is measured with a radius fitted on the other sources
@@ -421,12 +440,14 @@ def run_protocol(
         "tau": tau,
         "gallery_min_similarity": config.gallery_min_similarity,
         "temperature": temperature,
+        "point": point.value,
         "by_tau": by_tau,
         "per_source": per_source,
         "macro": macro(per_source),
         "floors": {k: {"per_source": v, "macro": macro(v)} for k, v in floors.items()},
         "calibration": {
             "logit_adjust_tau": tau,
+            "point": point.value,
             "temperature": temperature,
             "error_model": {
                 "confidence": list(final_model.confidence),
@@ -441,7 +462,7 @@ def run_protocol(
     report["targets"] = targets_met(report)
     if same_source:
         report["same_source_val"] = same_source_table(
-            config, pool, pool_f, val, val_f, tau, temperature
+            config, pool, pool_f, val, val_f, tau, temperature, point
         )
     return report
 
@@ -499,12 +520,13 @@ def same_source_table(
     val_f: np.ndarray,
     tau: float,
     temperature: float,
+    point: Point | None = None,
 ) -> dict[str, Any]:
     """Secondary: trained on every training photo, measured on the ``world`` val photos."""
     keep = np.array([s.scope == HELD_OUT_SCOPE for s in val])
     test = [s for s, k in zip(val, keep, strict=True) if k]
     fold = build_fold(config, "same-source", pool, pool_f, test, val_f[keep])
-    ans = decode_fold(fold, tau, temperature)
+    ans = decode_fold(fold, tau, temperature, point=point)
     out: dict[str, Any] = {}
     for name in sorted({s.set for s in test}):
         m = np.array([s.set == name for s in test])
@@ -544,7 +566,8 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Each `world` source held out in turn; logit adjustment tau {report['tau']:g}, "
         f"gallery similarity threshold {report['gallery_min_similarity']:g}, "
-        f"temperature {report['temperature']:.3f}, all chosen out of source.",
+        f"temperature {report['temperature']:.3f}, decoding point "
+        f"{report.get('point', Point.MODE.value)}, all chosen out of source.",
         "",
         "## Held out, per source",
         "",
@@ -578,13 +601,19 @@ def markdown(report: dict[str, Any]) -> str:
             for b in bins
         )
         lines.append(f"- {name}: {text}")
-    lines += ["", "## Logit adjustment (and gallery threshold) tried (macro)", ""]
+    lines += [
+        "",
+        "## Logit adjustment, gallery threshold and decoding point tried (macro)",
+        "",
+        head,
+    ]
     for tau, v in report["by_tau"].items():
         m = v["macro"]
         lines.append(
-            f"- tau {tau}, temperature {v['temperature']:.2f}: GeoScore {m['geoscore']:.0f}, "
-            f"@750 {_pct(m['acc_km']['750'])}, @2500 {_pct(m['acc_km']['2500'])}, "
-            f"max share ratio {m['max_share_ratio']}"
+            _row(
+                f"tau {tau}, temperature {v['temperature']:.2f}",
+                {**m, "shares": {"max_ratio": m["max_share_ratio"]}},
+            )
         )
     lines += [
         "",
@@ -658,7 +687,11 @@ def run(args: argparse.Namespace) -> int:
         sims = tuple(float(t) for t in str(args.gallery_min_sims).split(",") if t.strip())
     except ValueError as e:
         raise ConfigError(f"--gallery-min-sims must be numbers: {args.gallery_min_sims!r}") from e
-    report = run_protocol(config, features, taus or (0.0,), not args.no_same_source, sims)
+    try:
+        points = tuple(Point(p.strip()) for p in str(args.points).split(",") if p.strip())
+    except ValueError as e:
+        raise ConfigError(f"--points must be among {[p.value for p in Point]}: {e}") from e
+    report = run_protocol(config, features, taus or (0.0,), not args.no_same_source, sims, points)
     write_report(report, args.out)
     sys.stdout.write(markdown(report))
     return 0

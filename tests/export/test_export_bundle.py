@@ -237,7 +237,7 @@ def test_export_copies_the_models_decoding_verbatim(
     for field: the exporter adds no default of its own."""
     import shutil
 
-    from geoscope_core.runtime.manifest import DecodingSpec
+    from geoscope_core.runtime.manifest import DecodingSpec, Point
     from geoscope_core.training.checkpoint import load_config_of
 
     written = json.loads((tiny_cnn_checkpoint / "decoding.json").read_text())
@@ -245,7 +245,8 @@ def test_export_copies_the_models_decoding_verbatim(
     run = tmp_path / "run"
     shutil.copytree(tiny_cnn_checkpoint, run)
     odd = DecodingSpec(beam=7, top_k=2, refine=Refine.WEIGHTED, refine_k=4,
-                       refine_radius_km=321.0, min_radius_km=12.0, unsure_below=0.05)  # fmt: skip
+                       refine_radius_km=321.0, min_radius_km=12.0, unsure_below=0.05,
+                       point=Point.MIN_EXPECTED_DISTANCE)  # fmt: skip
     (run / "decoding.json").write_text(json.dumps(odd.to_dict()))
     out = export_bundle(run, tmp_path / "b", ExportConfig(quantize="none", validate=False))
     assert Manifest.read(out / "manifest.json").decoding == odd
@@ -271,3 +272,7 @@ def test_out_of_source_calibration_goes_into_the_manifest(
     path.write_text(json.dumps({**cal, "logit_adjust_tau": 0.5}))
     with pytest.raises(ExportError, match="logit adjustment"):
         export_bundle(tiny_cnn_checkpoint, tmp_path / "c", config)
+    # a radius fitted around another point than the model answers is refused too
+    path.write_text(json.dumps({**cal, "point": "min_expected_distance"}))
+    with pytest.raises(ExportError, match="decoding point"):
+        export_bundle(tiny_cnn_checkpoint, tmp_path / "d", config)

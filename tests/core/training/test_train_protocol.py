@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from geoscope_core.geo.balance import rebalance
+from geoscope_core.runtime.manifest import Point
 from geoscope_core.training.config import CnnConfig
 from geoscope_core.training.data import Sample
 from geoscope_core.training.protocol import (
@@ -78,7 +79,13 @@ def _config(csv: Path, **kw: object) -> CnnConfig:
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     csv = _write_labels(tmp_path_factory.mktemp("loso"))
     config = _config(csv, gallery=True, refine="top")
-    return run_protocol(config, _region_features, taus=(0.0, 1.0), min_similarities=(-1.0, 0.9))
+    return run_protocol(
+        config,
+        _region_features,
+        taus=(0.0, 1.0),
+        min_similarities=(-1.0, 0.9),
+        points=(Point.MODE, Point.MIN_EXPECTED_DISTANCE),
+    )
 
 
 def test_every_world_source_is_held_out_once_with_all_its_photos(report: dict) -> None:
@@ -116,8 +123,17 @@ def test_report_carries_radius_coverage_auc_shares_and_calibration(
     assert cal["logit_adjust_tau"] in (0.0, 1.0) and cal["temperature"] > 0
     radii = cal["error_model"]["radius_km"]
     assert radii == sorted(radii, reverse=True)
-    assert set(report["by_tau"]) == {"0 sim -1", "0 sim 0.9", "1 sim -1", "1 sim 0.9"}
-    chosen = report["by_tau"][f"{report['tau']:g} sim {report['gallery_min_similarity']:g}"]
+    assert set(report["by_tau"]) == {
+        f"{tau} sim {sim} {point}"
+        for tau in ("0", "1")
+        for sim in ("-1", "0.9")
+        for point in ("mode", "min_expected_distance")
+    }
+    chosen = report["by_tau"][
+        f"{report['tau']:g} sim {report['gallery_min_similarity']:g} {report['point']}"
+    ]
+    # the decoding point is chosen out of source with the rest, and travels with them
+    assert cal["point"] == report["point"] == report["config"]["point"]
     assert chosen["macro"]["geoscore"] == max(
         v["macro"]["geoscore"] for v in report["by_tau"].values()
     )

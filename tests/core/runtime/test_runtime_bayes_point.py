@@ -1,0 +1,143 @@
+"""The Bayes point: the place minimising the posterior's expected distance (or maximising
+its expected GeoScore) answers instead of the mode; central when unsure, the mode when
+sure; named as itself; the spec travels through the manifest."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from geoscope_core.errors import BundleError
+from geoscope_core.geo.distance import haversine_km
+from geoscope_core.runtime.bundle import load_bundle
+from geoscope_core.runtime.decoding import Decoder
+from geoscope_core.runtime.manifest import BundleKind, DecodingSpec, Manifest, Point
+
+#: One cell per country: two western places, two eastern ones, one in between.
+PLACES = {
+    "PT": ("Lisbon", 38.72, -9.14),
+    "IE": ("Dublin", 53.35, -6.26),
+    "TR": ("Istanbul", 41.01, 28.98),
+    "RU": ("Moscow", 55.76, 37.62),
+    "AT": ("Vienna", 48.21, 16.37),
+}
+WEST, EAST = ("PT", "IE"), ("TR", "RU")
+
+
+def _rows() -> dict[str, list[dict[str, object]]]:
+    country = [
+        {"id": cc, "name": cc, "parent": None, "lat": lat, "lon": lon, "country_code": cc}
+        for cc, (_, lat, lon) in PLACES.items()
+    ]
+    cell = [
+        {"id": f"c{i}", "name": name, "parent": cc, "lat": lat, "lon": lon, "country_code": cc}
+        for i, (cc, (name, lat, lon)) in enumerate(PLACES.items())
+    ]
+    return {"country": country, "cell": cell}
+
+
+def _decoder(point: Point, unsure_below: float = 0.0) -> Decoder:
+    spec = DecodingSpec(point=point, unsure_below=unsure_below)
+    return Decoder.for_labels(BundleKind.CLASSIFIER, _rows(), decoding=spec)
+
+
+def _logits(country: dict[str, float]) -> dict[str, np.ndarray]:
+    lg = np.array([country.get(cc, 0.0) for cc in PLACES])
+    return {"country": lg, "cell": np.zeros(len(PLACES))}
+
+
+def _km(pred: object, cc: str) -> float:
+    _, lat, lon = PLACES[cc]
+    return float(haversine_km(pred.lat, pred.lon, lat, lon))  # type: ignore[attr-defined]
+
+
+def test_a_flat_posterior_over_two_distant_clusters_answers_between_them() -> None:
+    """Half the mass on western Europe, half on its eastern edge, almost none in the
+    middle: the mode is one edge, the Bayes point the middle, with a radius reaching
+    both clusters, an unsure answer naming no town."""
+    logits = _logits({"AT": -8.0})
+    mode = _decoder(Point.MODE).decode(logits)
+    assert mode.country_code in WEST + EAST
+    pred = _decoder(Point.MIN_EXPECTED_DISTANCE, unsure_below=0.5).decode(logits)
+    assert pred.country_code == "AT" and _km(pred, "AT") < 100
+    assert pred.radius_km >= max(min(_km(pred, c) for c in WEST), min(_km(pred, c) for c in EAST))
+    assert pred.unsure and pred.city == "" and pred.admin1 == ""
+    assert pred.confidence < 0.01  # its own (tiny) probability, not the mode's
+    # the mode stays among the alternatives the user can pick
+    assert (mode.lat, mode.lon) in [(c.lat, c.lon) for c in pred.top_k[1:]]
+
+
+def test_a_peaked_posterior_answers_its_mode() -> None:
+    logits = _logits({"RU": 9.0})
+    mode = _decoder(Point.MODE).decode(logits)
+    for point in (Point.MIN_EXPECTED_DISTANCE, Point.MAX_EXPECTED_GEOSCORE):
+        pred = _decoder(point).decode(logits)
+        assert pred.country_code == "RU" and _km(pred, "RU") < 100
+        assert (pred.lat, pred.lon, pred.confidence, pred.radius_km) == (
+            mode.lat,
+            mode.lon,
+            mode.confidence,
+            mode.radius_km,
+        )
+
+
+def test_geoscore_point_prefers_a_likely_place_over_a_distant_middle() -> None:
+    """GeoScore rewards being near one likely place more than being far from all: on the
+    flat posterior where the distance point answers the middle, it answers one of the
+    likely places."""
+    logits = _logits({"AT": -8.0})
+    assert _decoder(Point.MIN_EXPECTED_DISTANCE).decode(logits).country_code == "AT"
+    pred = _decoder(Point.MAX_EXPECTED_GEOSCORE).decode(logits)
+    assert pred.country_code in WEST + EAST
+
+
+def test_spec_round_trips_and_old_manifests_read_as_mode() -> None:
+    spec = DecodingSpec(point=Point.MAX_EXPECTED_GEOSCORE)
+    assert spec.to_dict()["point"] == "max_expected_geoscore"
+    assert DecodingSpec.from_dict(spec.to_dict()) == spec
+    assert DecodingSpec.from_dict({}).point is Point.MODE
+    with pytest.raises(BundleError):
+        DecodingSpec.from_dict({"point": "median"})
+    m = load_bundle(None).manifest
+    changed = replace(m, decoding=replace(m.decoding, point=Point.MIN_EXPECTED_DISTANCE))
+    assert Manifest.from_dict(changed.to_dict()).decoding == changed.decoding
+    old = changed.to_dict()
+    del old["decoding"]["point"]
+    assert Manifest.from_dict(old).decoding.point is Point.MODE
+
+
+def test_the_shipped_bundle_decodes_with_every_point() -> None:
+    """The shipped bundle's levels carry a Bayes point (256 cells: one [256, 256]
+    matrix), and every answer lies in the country it names."""
+    bundle = load_bundle(None)
+    rng = np.random.default_rng(0)
+    for point in Point:
+        m = replace(bundle.manifest, decoding=replace(bundle.manifest.decoding, point=point))
+        decoder = Decoder.from_bundle(bundle).with_manifest(m)
+        logits = {n: rng.normal(0, 2, len(decoder.table(n).rows)) for n in decoder.chain}
+        pred = decoder.decode(logits)
+        assert pred.country_code and -90 <= pred.lat <= 90 and pred.radius_km > 0
+
+
+def test_leaf_posterior_is_the_beams_joint_probability() -> None:
+    """The vectorised posterior over the leaves sums to one and gives each place the
+    probability the beam gives its hypothesis (parent x softmax among siblings)."""
+    from geoscope_core.runtime.decoding import BayesPoint
+
+    rows = _rows()
+    porto = {"id": "c5", "name": "Porto", "parent": "PT", "lat": 41.15, "lon": -8.61,
+             "country_code": "PT"}  # fmt: skip
+    rows["cell"].append(porto)  # two siblings in Portugal
+    decoder = Decoder.for_labels(BundleKind.CLASSIFIER, rows)
+    rng = np.random.default_rng(2)
+    logits = {"country": rng.normal(0, 2, 5), "cell": rng.normal(0, 2, 6)}
+    logits["country"][0] = 4.0  # Portugal likely, its two cells split it
+    bayes = BayesPoint([decoder.table(n) for n in decoder.chain], Point.MIN_EXPECTED_DISTANCE)
+    post = bayes.posterior(logits, 1.0)
+    assert post.sum() == pytest.approx(1.0)
+    pred = decoder.decode(logits)
+    leaf = int(np.argmax(post))
+    assert post[leaf] == pytest.approx(pred.confidence)
+    assert bayes.lat[leaf] == pytest.approx(pred.lat, abs=1.0)

@@ -1,0 +1,54 @@
+"""Re-calibrating an exported bundle out of source rewrites its manifest only."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from geoscope_core.errors import ExportError
+from geoscope_core.runtime.bundle import load_bundle
+from geoscope_core.runtime.manifest import ErrorModel, Point
+from geoscope_core.training.config import CnnConfig
+from geoscope_export.recalibrate import main, recalibrate
+from tests.bundles import ANCHORS, make_bundle
+
+CAL = {"logit_adjust_tau": 0.0, "point": "min_expected_distance", "temperature": 7.0,
+       "unsure_below": 0.3,
+       "error_model": {"confidence": [0.0, 0.2], "radius_km": [3000.0, 800.0]}}  # fmt: skip
+
+
+def test_recalibrate_sets_the_recipes_point_and_the_oos_calibration(tmp_path: Path) -> None:
+    bundle = make_bundle(tmp_path / "b", kind="classifier", anchors=ANCHORS, logit_scale=50.0)
+    before = load_bundle(bundle)
+    hashed = {f: (bundle / f).read_bytes() for f in before.manifest.files}
+    cal = tmp_path / "calibration.json"
+    cal.write_text(json.dumps(CAL))
+    config = CnnConfig(name="b", backbone="tiny", pretrained=False, point="min_expected_distance")
+    model_id = recalibrate(bundle, config, cal)
+    after = load_bundle(bundle)
+    m = after.manifest
+    assert m.decoding.point is Point.MIN_EXPECTED_DISTANCE and m.decoding.unsure_below == 0.3
+    assert m.temperature == 7.0 and m.error_model == ErrorModel((0.0, 0.2), (3000.0, 800.0))
+    assert m.metrics["calibration"] == CAL
+    assert model_id == after.model_id != before.model_id
+    assert {f: (bundle / f).read_bytes() for f in m.files} == hashed
+    # a calibration fitted around another point than the recipe's is refused, untouched
+    mode = CnnConfig(name="b", backbone="tiny", pretrained=False)
+    with pytest.raises(ExportError, match="decoding point"):
+        recalibrate(bundle, mode, cal)
+    assert load_bundle(bundle).model_id == model_id
+
+
+def test_recalibrate_cli_reports_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    bundle = make_bundle(tmp_path / "b", kind="classifier", anchors=ANCHORS, logit_scale=50.0)
+    config = tmp_path / "recipe.json"
+    config.write_text(json.dumps({"model_type": "cnn", "backbone": "tiny", "pretrained": False}))
+    cal = tmp_path / "calibration.json"
+    cal.write_text("{not json")
+    args = [str(bundle), "--config", str(config), "--oos-calibration", str(cal)]
+    assert main(args) == 2 and "unreadable calibration" in capsys.readouterr().err
+    cal.write_text(json.dumps({**CAL, "point": "mode"}))
+    assert main(args) == 0
+    assert load_bundle(bundle).manifest.temperature == 7.0
