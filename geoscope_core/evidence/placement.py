@@ -101,25 +101,27 @@ class Placements:
         """``"track, 14 s from a fix"``-style explanation of photo ``i``."""
         how = How(int(self.how[i]))
         dt = float(self.dt_s[i]) if np.isfinite(self.dt_s[i]) else 0.0
+        gap = duration_text(float(self.gap_s[i]))
         if how is How.NO_TIME:
             return f"{label}: photo has no capture time"
         if how is How.REFUSED_BEFORE:
-            return f"{label}: {_dur(dt)} before its first fix (too far)"
+            return f"{label}: {duration_text(dt)} before its first fix (too far)"
         if how is How.REFUSED_AFTER:
-            return f"{label}: {_dur(dt)} after its last fix (too far)"
+            return f"{label}: {duration_text(dt)} after its last fix (too far)"
         if how is How.REFUSED_GAP:
-            return f"{label}: in a {_dur(float(self.gap_s[i]))} gap, {_dur(dt)} from a fix"
+            return f"{label}: in a {gap} gap, {duration_text(dt)} from a fix"
         if how is How.EXACT:
             return f"{label}, on a fix"
         if how is How.INTERPOLATED:
-            return f"{label}, {_dur(dt)} from a fix"
+            return f"{label}, {duration_text(dt)} from a fix"
         if how is How.NEAREST:
-            return f"{label}, nearest fix {_dur(dt)} away (in a {_dur(float(self.gap_s[i]))} gap)"
+            return f"{label}, nearest fix {duration_text(dt)} away (in a {gap} gap)"
         where = "before its start" if how is How.BEFORE_START else "after its end"
-        return f"{label}, {_dur(dt)} {where} (end fix)"
+        return f"{label}, {duration_text(dt)} {where} (end fix)"
 
 
-def _dur(s: float) -> str:
+def duration_text(s: float) -> str:
+    """A duration of ``s`` seconds (either sign) in words: "14 s", "25 min", "1.5 h"."""
     s = abs(s)
     if s < 90:
         return f"{s:.0f} s"

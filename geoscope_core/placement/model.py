@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from geoscope_core.errors import ConfigError
-from geoscope_core.evidence.placement import slerp
+from geoscope_core.evidence.placement import duration_text, slerp
 from geoscope_core.geo.distance import EARTH_RADIUS_KM, to_unit_vectors
 from geoscope_core.placement.likelihood import EARTH_KM2, NEVER_SURE, distance_km
 from geoscope_core.prediction import Source
@@ -386,9 +386,9 @@ class TripPlacer:
             radius = h.radius_km + WALKING_KM_S * dt
             source = Source.TRACK if h.source is Source.TRACK else Source.NEIGHBORS
             what = "your GPS photos" if source is Source.NEIGHBORS else "track"
-            reason = f"{what}: same camera, {_dur(dt)} from a photo placed by it"
+            reason = f"{what}: same camera, {duration_text(dt)} from a photo placed by it"
             if chain[j].fixed and h.source is Source.USER:
-                reason = f"placed by you: same camera, {_dur(dt)} from a photo you placed"
+                reason = f"placed by you: same camera, {duration_text(dt)} from a photo you placed"
             confidence = min(mass, 0.95) * math.exp(-dt / 86400.0)
         else:
             source = h.source
@@ -422,7 +422,7 @@ class TripPlacer:
             max(a.radius_km, b.radius_km) + speed * gap,
             0.95 * math.exp(-gap / window),
             Source.NEIGHBORS,
-            f"your GPS photos: same camera, between two {_dur(span)} apart",
+            f"your GPS photos: same camera, between two {duration_text(span)} apart",
             False,
             3,
         )
@@ -434,14 +434,3 @@ def _alone(p: PhotoEvidence) -> Placed | None:
         return None
     h = p.hypotheses[0]
     return Placed(h.lat, h.lon, h.radius_km, h.weight, h.source, h.label, True, 0)
-
-
-def _dur(s: float) -> str:
-    s = abs(s)
-    if s < 90:
-        return f"{s:.0f} s"
-    if s < 5400:
-        return f"{s / 60:.0f} min"
-    if s < 2 * 86400:
-        return f"{s / 3600:.1f} h"
-    return f"{s / 86400:.0f} days"
