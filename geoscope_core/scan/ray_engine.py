@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 UNIT = "unit"  # the column naming the folder (unit of work) a row belongs to
+UNIT_ERROR = "unit_error"  # why the whole folder failed in its worker (null: it did not)
 
 
 @dataclass(frozen=True)
@@ -113,19 +115,24 @@ class ScanWorker:
         for unit, paths in zip(
             batch.column(UNIT).to_pylist(), batch.column("paths").to_pylist(), strict=True
         ):
-            for r in self._scan(paths):
-                rows.append({**shard_row(r, self.include_serials), UNIT: unit})
+            results, failed = self._scan(paths)
+            rows.extend(
+                {**shard_row(r, self.include_serials), UNIT: unit, UNIT_ERROR: failed}
+                for r in results
+            )
         schema = shard_schema().append(pa.field(UNIT, pa.string()))
+        schema = schema.append(pa.field(UNIT_ERROR, pa.string()))
         return pa.Table.from_pylist(rows, schema=schema)
 
-    def _scan(self, paths: list[str]) -> list[ScanResult]:
+    def _scan(self, paths: list[str]) -> tuple[list[ScanResult], str | None]:
+        """The unit's results, and why the whole unit failed (None: it did not)."""
         photos = [Path(p) for p in paths]
         try:
-            return list(self.scanner.scan(photos))
+            return list(self.scanner.scan(photos)), None
         except Exception as e:  # the unit's edge: its photos become error rows, job goes on
             error = f"{type(e).__name__}: {e}"
             log.warning("scanning %s failed: %s", photos[0].parent if photos else "", error)
-            return [ScanResult(p, ScanStatus.ERROR, None, None, error) for p in photos]
+            return [ScanResult(p, ScanStatus.ERROR, None, None, error) for p in photos], error
 
 
 def _done_units(shards: Path, units: dict[str, list[Path | str]]) -> set[str]:
@@ -170,8 +177,12 @@ def scan_on_ray(
     """Yield one ScanResult per photo of ``photos``, scanned on Ray (``engine``) with the
     bundle at ``model`` (whose id must be ``model_id`` on every node), and kept in
     ``shards``: the results of folders a previous run finished come first, read back,
-    then the others as their folders finish. ``progress(done, total)`` counts photos
-    (resumed ones included); ``cancel`` stops after the folders in flight."""
+    then the others as their folders finish. A folder that failed as a whole in its
+    worker (not one file: its scan raised) gets no shard, so the next run scans it again;
+    its photos are error rows naming the cause. ``progress(done, total)`` counts photos
+    (resumed ones included); ``cancel`` stops after the folders in flight. A worker that
+    cannot start (the bundle unreadable on its node, another model there) raises a
+    DataError naming the cause."""
     load_evidence(options)  # a bad track file fails here, before any worker starts
     units = {unit_id(ps): ps for ps in folders(photos)}
     shards = Path(shards)
@@ -243,19 +254,64 @@ def _run(
     )
     expected = {p[UNIT]: len(p["paths"]) for p in pending}  # one row per photo
     partial: dict[str, list[dict[str, Any]]] = {}
-    for block in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
-        table: pa.Table = block  # batch_format="pyarrow": a pyarrow Table
+    failed: dict[str, str] = {}  # unit -> why it failed as a whole
+    for table in _blocks(ds):
         for row in table.to_pylist():
             unit = row.pop(UNIT)
+            if (why := row.pop(UNIT_ERROR)) is not None:
+                failed[unit] = why
             unit_rows = partial.setdefault(unit, [])
             unit_rows.append(row)
             if len(unit_rows) < expected[unit]:
                 continue
             del partial[unit]
-            try:
-                write_shard(unit_rows, shards / _shard_name(unit))
-            except OSError as e:
-                raise DataError(f"cannot write results to {shards}: {e}") from e
+            if unit in failed:  # no shard: the next run scans this folder again
+                log.warning(
+                    "folder %s failed in its worker (%s); no results kept for it, the "
+                    "next run with the same output scans it again",
+                    Path(unit_rows[0]["path"]).parent,
+                    failed[unit],
+                )
+            else:
+                try:
+                    write_shard(unit_rows, shards / _shard_name(unit))
+                except OSError as e:
+                    raise DataError(f"cannot write results to {shards}: {e}") from e
             yield from (shard_result(r) for r in unit_rows)
         if cancel is not None and cancel.is_set():
             return
+
+
+#: the last line of a Python traceback: ``module.ExceptionName: message``
+_EXCEPTION_LINE = re.compile(r"^(?:[\w.]+\.)?(\w+(?:Error|Exception)): (.+)$")
+
+
+def _blocks(ds: Any) -> Iterator[pa.Table]:
+    """The blocks of ``ds`` as pyarrow Tables; Ray's errors become DataErrors that name
+    their cause (the exception a worker raised, without Ray's traceback)."""
+    import ray
+
+    # Ray Data logs a failure's whole stack trace itself: quiet unless asked (-v)
+    ray_data_log = logging.getLogger("ray.data")
+    level = ray_data_log.level
+    if not log.isEnabledFor(logging.INFO):
+        ray_data_log.setLevel(logging.CRITICAL)
+    try:
+        yield from ds.iter_batches(batch_size=None, batch_format="pyarrow")
+    except ray.exceptions.RayError as e:
+        cause = _cause(e)
+        if getattr(e, "actor_init_failed", False):
+            raise DataError(f"a scan worker could not start: {cause}") from e
+        raise DataError(f"the Ray scan failed: {cause}") from e
+    finally:
+        ray_data_log.setLevel(level)
+
+
+def _cause(e: BaseException) -> str:
+    """What raised ``e`` on a worker, in one line: the last ``Name: message`` line of the
+    remote traceback Ray puts in its message, else the message's first line."""
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    for line in reversed(lines):
+        if m := _EXCEPTION_LINE.match(line):
+            return f"{m.group(1)}: {m.group(2)}"
+    return lines[0] if lines else type(e).__name__

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,64 @@ def test_write_of_ray_results_round_trips_with_undo(
 
     assert main(["undo", journal]) == 0
     assert {p: p.read_bytes() for p in photos} == before
+
+
+def test_worker_that_cannot_start_names_its_cause(zs_bundle: Path, tmp_path: Path) -> None:
+    photos = _archive(tmp_path / "p")
+    with pytest.raises(DataError, match=r"could not start: DataError: worker loaded .* not "):
+        list(
+            scan_on_ray(
+                photos, zs_bundle, "another-model", "cpu", OPTIONS, RayOptions(), tmp_path / "s"
+            )
+        )
+    assert shard_files(tmp_path / "s") == []
+
+
+def test_cli_reports_a_worker_that_cannot_start_in_one_line(
+    zs_bundle: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _archive(tmp_path / "p")
+    real_id = Predictor.load(zs_bundle).model_id
+    load = Predictor.load
+
+    def other_model(*a: object, **kw: object) -> Predictor:
+        predictor = load(*a, **kw)
+        predictor.model_id = "another-model"
+        return predictor
+
+    # the driver's model id differs from the one the workers load (another bundle there)
+    monkeypatch.setattr(Predictor, "load", other_model)
+    out = tmp_path / "r.json"
+    args = ["scan", str(tmp_path / "p"), "--model", str(zs_bundle), "--engine", "ray"]
+    assert main([*args, "--no-cache", "--no-progress", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error" in line.lower()]
+    assert errors == [
+        f"geoscope scan: error: a scan worker could not start: DataError: worker loaded "
+        f"{real_id} from {zs_bundle}, not another-model: "
+        "every node must see the same bundle"
+    ], err
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+def test_failed_folder_keeps_no_shard_and_is_scanned_again(zs_bundle: Path, tmp_path: Path) -> None:
+    photos = _archive(tmp_path / "p")
+    shards = tmp_path / "shards"
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache's folder should be")
+    # every folder's scan raises in its worker (its cache cannot be opened there)
+    bad = replace(OPTIONS, use_cache=True, cache_path=blocked / "cache.sqlite")
+    model_id = Predictor.load(zs_bundle).model_id
+    first = list(scan_on_ray(photos, zs_bundle, model_id, "cpu", bad, RayOptions(), shards))
+    assert sorted(r.path for r in first) == sorted(photos)  # reported, one row a photo
+    assert {r.status for r in first} == {ScanStatus.ERROR}
+    assert all("cache.sqlite" in r.error or "blocked" in r.error for r in first)
+    assert shard_files(shards) == []  # nothing kept: a resume must not skip them
+    second = _ray_scan(zs_bundle, photos, shards)
+    assert sorted(r.path for r in second) == sorted(photos)
+    assert {r.path.name for r in second if r.status is ScanStatus.ERROR} == {"broken.jpg"}
+    assert len(shard_files(shards)) == 3
