@@ -14,6 +14,7 @@ import errno
 import hashlib
 import logging
 import os
+import re
 import stat
 import tempfile
 import time
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
-from geoscope_core.errors import GeoScopeError
+from geoscope_core.errors import ConfigError, GeoScopeError
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,37 @@ def check_unchanged(path: Path, st: os.stat_result) -> None:
     now = path.stat()
     if (now.st_size, now.st_mtime_ns, now.st_ino) != (st.st_size, st.st_mtime_ns, st.st_ino):
         raise FileChangedError("file changed while GeoScope was writing it")
+
+
+#: a URI's scheme (RFC 3986), two characters or more: a drive letter is not one
+_URI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+")
+
+
+def local_path(target: str) -> Path:
+    """The local path a command-line ``target`` names: a path, or a URI of pyarrow's
+    local file system (``file:///archive``, resolved by ``pyarrow.fs.FileSystem.from_uri``).
+    Other file systems (``s3://``, ``gs://``, ``hdfs://``) are refused before anything is
+    reached: photos are read, fingerprinted and reported by local path, so an object store
+    is scanned through a mount (s3fs, gcsfuse) at the same path on every node."""
+    scheme, sep, _ = target.partition("://")
+    if not sep or not _URI_SCHEME.fullmatch(scheme):  # a path (C:// is a drive, not a URI)
+        return Path(target)
+    if scheme.lower() != "file":
+        raise ConfigError(
+            f"{target}: photos on {scheme}:// are not read yet; mount the store and give "
+            "its path (the same on every node)"
+        )
+    try:
+        from pyarrow import fs
+    except ImportError as e:
+        raise ConfigError(
+            f"{target}: a URI needs the extra: pip install 'geoscope[cluster]'"
+        ) from e
+    try:
+        _, path = fs.FileSystem.from_uri(target)  # file://: a LocalFileSystem
+    except (ValueError, OSError) as e:  # pyarrow.ArrowInvalid is a ValueError
+        raise ConfigError(f"{target} is not a file system URI pyarrow reads: {e}") from e
+    return Path(path)
 
 
 def path_text(path: Path | str) -> str:

@@ -93,7 +93,12 @@ def add_write_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("photos", type=Path, nargs="+", help="photo folder(s) or file(s)")
+    parser.add_argument(
+        "photos",
+        type=str,
+        nargs="+",
+        help="photo folder(s) or file(s): paths, or file:// URIs (pyarrow's local file system)",
+    )
     parser.add_argument("--model", default=None, help="bundle name or path (default geoscope-lite)")
     parser.add_argument(
         "--out",
@@ -390,11 +395,13 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
+    from geoscope_core.fsio import local_path
     from geoscope_core.runtime.predictor import Predictor
     from geoscope_core.scan.pipeline import Scanner
     from geoscope_core.scan.types import ScanStatus
 
     t0 = time.perf_counter()
+    args.photos = [local_path(t) for t in args.photos]  # file:// URIs: their paths
     if args.out:  # refused before the scan, and never a new folder made of a typo
         _check_out(args.out)
     options = ScanOptions(
