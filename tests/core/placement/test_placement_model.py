@@ -196,6 +196,13 @@ def test_a_sure_photo_holds_its_country_against_its_trip_mates() -> None:
 
 
 def test_the_country_vote_validates() -> None:
-    for bad in ({"country_odds": -1.0}, {"country_floor": 0.0}, {"country_scale_s": 0.0}):
+    bad_ones = (
+        {"country_odds": -1.0},
+        {"country_floor": 0.0},
+        {"country_scale_s": 0.0},
+        {"country_min": 1.5},
+    )
+    for bad in bad_ones:
         with pytest.raises(ConfigError):
             TravelModel(**bad)  # type: ignore[arg-type]
+
