@@ -159,7 +159,9 @@ class TravelModel:
         for share, speed in ((1.0 - phi, self.ground_km_h), (phi, self.flight_km_h)):
             if share <= 0:
                 continue
-            k = np.exp(d_km * (-1.0 / (self.base_km + speed * dt / 3600.0)))
+            # from each row's nearest place: far rows would underflow to 0 / 0
+            near = d_km - d_km.min(axis=1, keepdims=True)
+            k = np.exp(near * (-1.0 / (self.base_km + speed * dt / 3600.0)))
             k *= (1.0 - tau) * share / k.sum(axis=1, keepdims=True)
             out += k
         return out

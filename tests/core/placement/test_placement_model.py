@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from geoscope_core.errors import ConfigError
@@ -206,3 +207,10 @@ def test_the_country_vote_validates() -> None:
         with pytest.raises(ConfigError):
             TravelModel(**bad)  # type: ignore[arg-type]
 
+
+def test_moves_between_places_far_beyond_reach_stay_probabilities() -> None:
+    # every place of the next photo is 10,000+ km away, photos a minute apart
+    d = np.array([[10_000.0, 12_000.0], [15_000.0, 19_000.0]])
+    t = TravelModel().transition(d, 60.0)
+    assert np.all(np.isfinite(t)) and np.allclose(t.sum(axis=1), 1.0)
+    assert t[0, 0] > t[0, 1] and t[1, 0] > t[1, 1]
