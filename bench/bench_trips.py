@@ -17,7 +17,11 @@ twice: without capture times (``per-photo``: each photo alone, as before) and wi
 synthetic ones (``trip``). Printed per scenario: accuracy within 25/200/750/2500 km and
 country accuracy, per-photo and trip side by side, and how many photos the trip moved.
 
+``--timing N`` also times the placement of N photos of one camera (the val photos'
+predictions in turn, 5-40 min apart), without the country vote and with it.
+
 Run:  nice -n 10 python bench/bench_trips.py [--city 40 --road 30 --mixed 20] [--seed 0]
+                                             [--timing 10000]
 """
 
 from __future__ import annotations
@@ -37,8 +41,9 @@ import numpy as np
 from geoscope_core.geo.distance import haversine_km
 from geoscope_core.geo.places import names_at_many
 from geoscope_core.photos.metadata import PhotoMetadata, read_metadata
+from geoscope_core.placement import TravelModel, TripPlacer
 from geoscope_core.prediction import Prediction
-from geoscope_core.scan.items import Item, place_trips
+from geoscope_core.scan.items import Item, photo_evidence, place_trips
 from geoscope_core.scan.types import ScanOptions
 from geoscope_core.settings import cache_dir, data_dir
 
@@ -240,6 +245,25 @@ def report(name: str, trips: list[Trip], preds: dict[Path, Prediction]) -> None:
             print(f"  {k:10s} {100 * a:9.1f}% {100 * b:7.1f}% {100 * (b - a):+7.1f}")
 
 
+def timing(n: int, photos: list[Photo], preds: dict[Path, Prediction]) -> None:
+    """Seconds to place ``n`` photos of one camera, without the country vote and with it."""
+    rng = np.random.default_rng(0)
+    gaps = np.cumsum(rng.uniform(5 * 60, 40 * 60, size=n))
+    evs = []
+    for k, s in enumerate(gaps):
+        p = photos[k % len(photos)]
+        meta = PhotoMetadata(path=p.path, taken_at=T0 + timedelta(seconds=float(s)), camera="c")
+        evs.append(photo_evidence(Item(p.path, meta=meta, pred=preds[p.path])))
+    secs = []
+    for odds in (0.0, TravelModel().country_odds):
+        placer = TripPlacer(TravelModel(country_odds=odds))
+        t = time.perf_counter()
+        placer.place(evs)
+        secs.append(time.perf_counter() - t)
+    print(f"\nplacing {n:,} photos of one camera: {secs[0]:.2f} s without the country vote,")
+    print(f"  {secs[1]:.2f} s with it (x{secs[1] / secs[0]:.2f})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -249,6 +273,7 @@ def main() -> None:
     ap.add_argument("--mixed", type=int, default=20, help="mixed folders (default 20)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--split", default="val", help="photos to build trips of (default val)")
+    ap.add_argument("--timing", type=int, default=0, help="also time placing N photos")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     val = read_split(args.split)
@@ -270,6 +295,8 @@ def main() -> None:
             idx = [i for i, m in enumerate(metas) if m.camera == cam]
             trips.append(Trip([trip.photos[i] for i in idx], [trip.times[i] for i in idx], cam))
     report("real trips (GPS stripped)", trips, preds)
+    if args.timing:
+        timing(args.timing, [p for ts in scen.values() for t in ts for p in t.photos], preds)
 
 
 if __name__ == "__main__":

@@ -170,10 +170,25 @@ def photo_evidence(it: Item) -> PhotoEvidence:
     p = it.pred
     if p is None or it.error:
         return PhotoEvidence(device, time_s, (), day=day)
-    first = Hypothesis(p.lat, p.lon, p.radius_km, p.confidence, p.source, _place_of(p), it.reason)
+    first = Hypothesis(
+        p.lat,
+        p.lon,
+        p.radius_km,
+        p.confidence,
+        p.source,
+        _place_of(p),
+        it.reason,
+        p.country_code,
+    )
     rest = tuple(
         Hypothesis(
-            c.lat, c.lon, c.radius_km or p.radius_km, c.confidence, Source.MODEL, _place_of(c)
+            c.lat,
+            c.lon,
+            c.radius_km or p.radius_km,
+            c.confidence,
+            Source.MODEL,
+            _place_of(c),
+            country_code=c.country_code,
         )
         for c in p.top_k
         if (c.lat, c.lon) != (p.lat, p.lon)

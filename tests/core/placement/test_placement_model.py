@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from geoscope_core.errors import ConfigError
 from geoscope_core.geo.distance import haversine_km
-from geoscope_core.placement import Hypothesis, PhotoEvidence, TravelModel, TripPlacer
+from geoscope_core.placement import Hypothesis, PhotoEvidence, Placed, TravelModel, TripPlacer
 from geoscope_core.placement.model import WALKING_KM_S
 from geoscope_core.prediction import Source
 
@@ -135,3 +136,81 @@ def test_teleport_grows_with_the_gap_and_the_model_validates() -> None:
         TravelModel(min_teleport=0)
     with pytest.raises(ConfigError):
         TravelModel(window=0)
+
+
+TOKYO = (35.690, 139.692)
+SAPPORO = (43.062, 141.354)
+FUKUOKA = (33.590, 130.402)
+NAHA = (26.212, 127.679)
+
+
+def in_country(cc: str, *places: tuple[float, float]) -> tuple[Hypothesis, ...]:
+    """A model estimate (as ``guess``) whose candidates lie in countries ``cc`` ("JP,KR")."""
+    return tuple(
+        Hypothesis(h.lat, h.lon, 300.0, h.weight, h.source, h.place, country_code=code)
+        for h, code in zip(guess(*places), cc.split(","), strict=True)
+    )
+
+
+def road_trip(country_odds: float) -> list[Placed | None]:
+    """A trip through Japan, photos 20 h apart (too far apart in time for the travel
+    model to pull one to another's place); the fourth photo's best guess is Lima, a
+    Japanese place only its second."""
+    guesses = [
+        in_country("JP,KR", KYOTO, SEOUL),
+        in_country("JP,FR", SAPPORO, PARIS),
+        in_country("JP,US", NAHA, NEW_YORK),
+        in_country("PE,JP", LIMA, TOKYO),
+        in_country("JP,AU", FUKUOKA, SYDNEY),
+        in_country("JP,KR", SAPPORO, SEOUL),
+    ]
+    photos = [PhotoEvidence("cam", i * 20 * 3600.0, g) for i, g in enumerate(guesses)]
+    return TripPlacer(TravelModel(country_odds=country_odds)).place(photos)
+
+
+def test_trip_mates_agree_on_a_country_when_their_best_cities_differ() -> None:
+    placed = road_trip(2.0)
+    lima = placed[3]
+    assert lima is not None and not lima.own and (lima.lat, lima.lon) == TOKYO
+    # the others keep their own cities: they are in the trip's country already
+    for p, own in zip(
+        placed[:3] + placed[4:], (KYOTO, SAPPORO, NAHA, FUKUOKA, SAPPORO), strict=True
+    ):
+        assert p is not None and p.own and (p.lat, p.lon) == own
+    # without the country vote the Lima photo stays: its trip-mates are too long ago
+    alone = road_trip(0.0)[3]
+    assert alone is not None and alone.own and (alone.lat, alone.lon) == LIMA
+
+
+def test_a_sure_photo_holds_its_country_against_its_trip_mates() -> None:
+    sure = Hypothesis(*LIMA, 25.0, 0.95, Source.MODEL, "Lima", country_code="PE")
+    photos = [
+        PhotoEvidence("cam", i * 5 * 3600.0, g)
+        for i, g in enumerate(
+            [in_country("JP,KR", KYOTO, SEOUL), in_country("JP,FR", SAPPORO, PARIS)]
+        )
+    ]
+    photos.append(PhotoEvidence("cam", 10 * 3600.0, (sure, *in_country("JP", TOKYO))))
+    photos.append(PhotoEvidence("cam", 15 * 3600.0, in_country("JP,US", NAHA, NEW_YORK)))
+    p = TripPlacer().place(photos)[2]
+    assert p is not None and p.own and (p.lat, p.lon) == LIMA
+
+
+def test_the_country_vote_validates() -> None:
+    bad_ones = (
+        {"country_odds": -1.0},
+        {"country_floor": 0.0},
+        {"country_scale_s": 0.0},
+        {"country_min": 1.5},
+    )
+    for bad in bad_ones:
+        with pytest.raises(ConfigError):
+            TravelModel(**bad)  # type: ignore[arg-type]
+
+
+def test_moves_between_places_far_beyond_reach_stay_probabilities() -> None:
+    # every place of the next photo is 10,000+ km away, photos a minute apart
+    d = np.array([[10_000.0, 12_000.0], [15_000.0, 19_000.0]])
+    t = TravelModel().transition(d, 60.0)
+    assert np.all(np.isfinite(t)) and np.allclose(t.sum(axis=1), 1.0)
+    assert t[0, 0] > t[0, 1] and t[1, 0] > t[1, 1]
