@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from geoscope_core.errors import ConfigError, DataError
 from geoscope_core.geo.place import PlaceNames
 from geoscope_core.geo.precision import coordinate_decimals, round_to_radius
-from geoscope_core.photos.options import WROTE, WriteAction
+from geoscope_core.photos.plan import WROTE, WriteAction
 from geoscope_core.photos.undo import UNDONE, UndoAction
 from geoscope_core.prediction import Candidate, Prediction, Source
 

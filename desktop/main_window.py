@@ -43,8 +43,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from geoscope_core.photos.metadata import FileFingerprint
+    from geoscope_core.photos.plan import WriteReport
     from geoscope_core.photos.undo import UndoResult
-    from geoscope_core.photos.writer import WriteReport
     from geoscope_core.prediction import Candidate
     from geoscope_core.scan.types import ScanOptions, ScanResult
     from geoscope_desktop.items import PhotoItem

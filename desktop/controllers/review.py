@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from geoscope_core.geo.places import names_at
-from geoscope_core.photos.options import WROTE
+from geoscope_core.photos.plan import WROTE
 from geoscope_core.photos.undo import UNDONE
 from geoscope_core.prediction import Candidate, Source
 from geoscope_core.words import count
@@ -31,8 +31,8 @@ from geoscope_desktop.photo_model import PhotoTableModel
 
 if TYPE_CHECKING:
     from geoscope_core.photos.metadata import PhotoMetadata
+    from geoscope_core.photos.plan import WriteReport
     from geoscope_core.photos.undo import UndoResult
-    from geoscope_core.photos.writer import WriteReport
     from geoscope_core.scan.types import ScanResult
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ from geoscope_desktop.workers import TaskRunner
 
 if TYPE_CHECKING:
     from geoscope_core.photos.metadata import FileFingerprint
+    from geoscope_core.photos.plan import WriteReport
     from geoscope_core.photos.undo import UndoResult
-    from geoscope_core.photos.writer import WriteReport
     from geoscope_core.prediction import Prediction
     from geoscope_desktop.items import PhotoItem
     from geoscope_desktop.settings_store import AppSettings
@@ -68,7 +68,7 @@ class WriteController(QObject):
         scanned = dict(scanned or {})
 
         def work() -> WriteReport:
-            from geoscope_core.photos.options import WriteOptions
+            from geoscope_core.photos.plan import WriteOptions
             from geoscope_core.photos.writer import write_locations
 
             return write_locations(

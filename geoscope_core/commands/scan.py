@@ -24,7 +24,7 @@ from geoscope_core.evidence.placement import PlacementLimits
 from geoscope_core.fsio import terminal_text
 from geoscope_core.geo.place import PlaceNames
 from geoscope_core.geo.precision import coordinate_decimals
-from geoscope_core.photos.options import SidecarPolicy, WriteOptions
+from geoscope_core.photos.plan import SidecarPolicy, WriteOptions
 from geoscope_core.runtime.session import PROVIDER_NAMES, Provider
 from geoscope_core.scan.types import ScanOptions
 from geoscope_core.words import count
@@ -342,7 +342,8 @@ def write_estimates(
     ``scanned`` is each photo's file as the scan saw it (a photo changed since is
     refused), ``roots`` the folders the photos were named under. Returns how many
     failed."""
-    from geoscope_core.photos.writer import WriteAction, write_locations
+    from geoscope_core.photos.plan import WriteAction
+    from geoscope_core.photos.writer import write_locations
 
     threshold = args.min_confidence
     if threshold is None:

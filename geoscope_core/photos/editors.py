@@ -1,11 +1,13 @@
 """The byte editors: new file bytes carrying an estimate, per format.
 
-Each editor takes the original bytes and the field values (``estimate``) and
+Each editor takes the original bytes and the field values (``plan``) and
 returns the new bytes and the metadata values they replaced (for the journal).
 JPEG is edited append-only (``jpegedit``); TIFF and XMP sidecars through exiv2.
 Every editor replaces the whole GPS block, EXIF and XMP alike, and merges into
 an existing XMP packet rather than dropping or ignoring it; given place names only
-(no ``Field.LATITUDE``), an editor leaves every GPS tag as it is.
+(no ``Field.LATITUDE``), an editor leaves every GPS tag as it is. An editor that
+cannot keep everything a photo holds raises :class:`UnsafeInPlaceError`, and the
+photo gets a sidecar instead.
 """
 
 from __future__ import annotations
@@ -17,6 +19,12 @@ from typing import Any
 from geoscope_core.errors import MetadataError
 from geoscope_core.photos import exiv2io as x2
 from geoscope_core.photos import jpegedit as je
+from geoscope_core.photos.metadata import (
+    decode_xmp,
+    embedded_xmp,
+    lost_properties,
+    xmp_properties,
+)
 from geoscope_core.photos.tags import (
     BY_FIELD,
     NAME_FIELDS,
@@ -32,15 +40,13 @@ from geoscope_core.photos.tags import (
     structs_in,
     xmp_values,
 )
-from geoscope_core.photos.verify import UnsafeInPlaceError
-from geoscope_core.photos.xmpread import (
-    decode_xmp,
-    embedded_xmp,
-    lost_properties,
-    xmp_properties,
-)
 
 log = logging.getLogger(__name__)
+
+
+class UnsafeInPlaceError(MetadataError):
+    """Writing this photo in place would alter what it already holds: use a sidecar."""
+
 
 #: A packet GeoScope cannot merge into losslessly (extended XMP continues elsewhere).
 _EXTENDED_XMP = "HasExtendedXMP"

@@ -1,10 +1,10 @@
 """Writing estimated locations into photos without losing anything.
 
-For each photo: decide in place or sidecar, build the new bytes with the
-format's editor (``editors``), verify them with an independent reader
-(``verify``), back the original up and journal the change (``journal``), then
-replace the file atomically (``geoscope_core.fsio``). What is written, and in
-which tags, is the table in ``tags``; the values come from ``estimate``.
+For each photo: read it (``metadata``), plan what to write and where (``plan``),
+build the new bytes with the format's editor (``editors``), verify them with an
+independent reader (below), back the original up and journal the change
+(``journal``), then replace the file atomically (``geoscope_core.fsio``). What is
+written, and in which tags, is the table in ``tags``.
 
 Formats ``geoscope_core.formats`` marks as sidecar formats (HEIC/HEIF, AVIF,
 PNG, WebP, BMP) and read-only files get an XMP sidecar ``photo.ext.xmp``
@@ -12,22 +12,27 @@ PNG, WebP, BMP) and read-only files get an XMP sidecar ``photo.ext.xmp``
 supported format is skipped. While a batch
 writes into a folder it holds that folder's lock, so two batches never race
 on one photo; leftover temporary files of a killed writer are removed first.
+
+Before a photo is replaced in place, its new bytes must read back (exifread, a
+reader independent of the editors) with the location within 1e-6 degrees, and
+every tag it held before must read the same, maker notes included, apart from
+the GPS block and pure position (offset) fields.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import math
 import os
 import stat
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from geoscope_core.errors import GeoScopeError, JournalError, MetadataError
-from geoscope_core.formats import WriteMode, format_of
+from geoscope_core.formats import format_of
 from geoscope_core.fsio import (
     FileChangedError,
     FolderLockedError,
@@ -42,15 +47,8 @@ from geoscope_core.fsio import (
     sha256_bytes,
     sha256_file,
 )
-from geoscope_core.geo.places import PlaceNames, names_at
 from geoscope_core.photos import editors
-from geoscope_core.photos.estimate import (
-    as_written,
-    estimate_values,
-    iptc_alpha3,
-    name_values,
-    place_for,
-)
+from geoscope_core.photos.editors import UnsafeInPlaceError
 from geoscope_core.photos.journal import (
     ChangeKind,
     JournalEntry,
@@ -59,77 +57,28 @@ from geoscope_core.photos.journal import (
 )
 from geoscope_core.photos.metadata import (
     FileFingerprint,
-    PhotoMetadata,
+    exif_tags,
+    gps_from_exif,
     read_metadata,
     sidecar_path,
 )
-from geoscope_core.photos.options import (
-    WROTE,
+from geoscope_core.photos.plan import (
+    Plan,
     SidecarPolicy,
     WriteAction,
     WriteOptions,
     WriteReport,
     WriteResult,
+    as_written,
+    estimate_plan,
+    invalid_reason,
+    iptc_alpha3,
+    names_plan,
+    sidecar_reason,
 )
-from geoscope_core.photos.tags import Field
-from geoscope_core.photos.verify import UnsafeInPlaceError, altered_tags, verify_location
 from geoscope_core.prediction import Prediction, Source
 
-__all__ = [
-    "WROTE",
-    "SidecarPolicy",
-    "WriteAction",
-    "WriteOptions",
-    "WriteReport",
-    "WriteResult",
-    "default_journal_dir",
-    "write_locations",
-]
-
 log = logging.getLogger(__name__)
-
-#: Files larger than this are not rewritten in memory; they get a sidecar (bytes).
-MAX_IN_PLACE_BYTES = 1 << 30
-
-
-# --------------------------------------------------------------------------- checks
-
-
-def _existing_gps_reason(meta: PhotoMetadata, options: WriteOptions) -> str:
-    if meta.gps is None or options.overwrite_gps:
-        return ""
-    if meta.gps_is_estimate:
-        return "already has a GeoScope estimate (use --overwrite-gps to replace it)"
-    return "already has camera GPS (use --overwrite-gps to replace it)"
-
-
-def _invalid_reason(prediction: Prediction, options: WriteOptions) -> tuple[WriteAction, str]:
-    if prediction.source is Source.EXIF:
-        return WriteAction.SKIPPED, "location came from the photo's own GPS"
-    lat, lon, radius = prediction.lat, prediction.lon, prediction.radius_km
-    if not (math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180):
-        return WriteAction.FAILED, f"invalid location {lat}, {lon}"
-    if not (math.isfinite(radius) and radius >= 0):
-        return WriteAction.FAILED, f"invalid radius {radius} km"
-    if prediction.source is not Source.USER and prediction.confidence < options.min_confidence:
-        return (
-            WriteAction.SKIPPED,
-            f"confidence {prediction.confidence:.2f} below {options.min_confidence:.2f}",
-        )
-    return WriteAction.WRITTEN, ""
-
-
-def _sidecar_reason(path: Path, st: os.stat_result, options: WriteOptions) -> str:
-    fmt = format_of(path)
-    if options.sidecar == SidecarPolicy.ALWAYS:
-        return "sidecar requested"
-    if fmt is not None and fmt.write is WriteMode.SIDECAR:
-        return f"{fmt.name} files are not modified in place"
-    if is_read_only(st, path):
-        return "file is read-only"
-    if st.st_size > MAX_IN_PLACE_BYTES:
-        return "file too large to rewrite"
-    return ""
 
 
 # --------------------------------------------------------------------------- per file
@@ -148,7 +97,7 @@ def _write_one(
     they lead inside ``roots`` (resolved; None: the photo's own folder) or
     ``options.follow_links``."""
     if not names_only:
-        action, reason = _invalid_reason(prediction, options)
+        action, reason = invalid_reason(prediction, options)
         if reason:
             return WriteResult(path, action, reason)
     try:
@@ -199,12 +148,12 @@ def _write_real(
             )
     meta = read_metadata(path)  # MetadataError -> failed (caller)
     if names_only:
-        plan = _names_plan(path, meta, prediction)
+        plan = names_plan(path, meta, prediction)
     else:
-        plan = _estimate_plan(meta, prediction, options)
+        plan = estimate_plan(meta, prediction, options)
     if isinstance(plan, str):
         return WriteResult(path, WriteAction.SKIPPED, plan)
-    why_sidecar = _sidecar_reason(path, st, options)
+    why_sidecar = sidecar_reason(path, st, options)
     if why_sidecar and options.sidecar == SidecarPolicy.NEVER:
         return WriteResult(path, WriteAction.SKIPPED, f"{why_sidecar} and sidecars are disabled")
     if not folder_writable(path.parent):
@@ -219,58 +168,7 @@ def _write_real(
     return _write_sidecar(path, st, plan, options, journal, why_sidecar)
 
 
-@dataclass(frozen=True)
-class _Plan:
-    """What is written into one photo: the field ``values`` (``tags.Field``), the
-    ``place`` they name, the point the photo reads back with afterwards (degrees),
-    whether its GPS must stay as it was (names only), and the journal's ``written``."""
-
-    values: dict[Field, Any]
-    place: PlaceNames
-    point: tuple[float, float]
-    keep_gps: bool
-    written: dict[str, object]
-
-
-def _estimate_plan(
-    meta: PhotoMetadata, prediction: Prediction, options: WriteOptions
-) -> _Plan | str:
-    """The plan to write ``prediction`` as an estimate, or why not."""
-    reason = _existing_gps_reason(meta, options)
-    if reason:
-        return reason
-    place = place_for(prediction)
-    return _Plan(
-        estimate_values(prediction, place),
-        place,
-        (prediction.lat, prediction.lon),
-        keep_gps=False,
-        written=_written(prediction),
-    )
-
-
-def _names_plan(path: Path, meta: PhotoMetadata, prediction: Prediction) -> _Plan | str:
-    """The plan to write the names of the photo's own camera GPS point (names only: the
-    GPS is never touched), or why not. The names are ``geo.places.names_at`` of that
-    point with ``prediction``'s names as the hint (names the user typed are kept where
-    they agree with the point's country), and its sublocation within the city."""
-    if meta.gps is None:
-        return "has no GPS to name"
-    if meta.gps_is_estimate:
-        return "its location is a GeoScope estimate (named when it was written)"
-    sidecar = sidecar_path(path)
-    for data in (path.read_bytes(), sidecar.read_bytes() if sidecar.is_file() else None):
-        if data is not None and editors.names_place(data):
-            return "already names its place"
-    place = names_at(meta.gps[0], meta.gps[1], PlaceNames.of(prediction))
-    values = name_values(place, prediction.sublocation)
-    if not values:
-        return "no place name known for its GPS point"
-    written: dict[str, object] = {"names": {f.value: v for f, v in values.items()}}
-    return _Plan(values, place, meta.gps, keep_gps=True, written=written)
-
-
-def _prepare_in_place(data: bytes, plan: _Plan) -> tuple[bytes, dict]:
+def _prepare_in_place(data: bytes, plan: Plan) -> tuple[bytes, dict]:
     """The new bytes of a photo (JPEG or TIFF) and the values replaced, checked: the
     location reads back and no pre-existing tag changed (the GPS block neither, for
     names only); else UnsafeInPlaceError."""
@@ -300,20 +198,10 @@ def _prepare_in_place(data: bytes, plan: _Plan) -> tuple[bytes, dict]:
     return new, old
 
 
-def _written(prediction: Prediction) -> dict[str, object]:
-    return {
-        "lat": prediction.lat,
-        "lon": prediction.lon,
-        "model": prediction.model,
-        "source": prediction.source.value,
-        "radius_km": prediction.radius_km,
-    }
-
-
 def _write_in_place(
     path: Path,
     st: os.stat_result,
-    plan: _Plan,
+    plan: Plan,
     options: WriteOptions,
     journal: JournalWriter,
 ) -> WriteResult:
@@ -391,7 +279,7 @@ def _replace(
 def _write_sidecar(
     path: Path,
     photo_st: os.stat_result,
-    plan: _Plan,
+    plan: Plan,
     options: WriteOptions,
     journal: JournalWriter,
     why: str,
@@ -532,3 +420,46 @@ def write_locations(
         except JournalError as e:
             log.warning("%s", e)
     return WriteReport(results=results, journal=writer.path if writer.opened else None)
+
+
+# --------------------------------------------------------------------------- read-back verification
+
+
+#: Tags that legitimately change when GPS is added: the GPS block itself and positions.
+_POSITIONAL = ("Image GPSInfo", "Image StripOffsets", "Thumbnail JPEGInterchangeFormat",
+               "Thumbnail StripOffsets", "Image TileOffsets", "Image IPTC/NAA",
+               "Image ApplicationNotes")  # fmt: skip
+
+
+def metadata_dump(data: bytes) -> dict[str, str]:
+    """Every tag exifread finds (maker notes included), as strings."""
+    try:
+        tags = exif_tags(io.BytesIO(data), details=True)
+    except Exception as e:  # exifread raises many types on corrupt data
+        raise MetadataError(f"unreadable metadata: {e}") from e
+    return {k: str(getattr(v, "values", v)) for k, v in tags.items()}
+
+
+def altered_tags(before: bytes, after: bytes, keep_gps: bool = False) -> list[str]:
+    """Tags present in ``before`` whose value differs (or that vanished) in ``after``,
+    ignoring pure position (offset) fields and, unless ``keep_gps``, the GPS block."""
+    a, b = metadata_dump(before), metadata_dump(after)
+    return [
+        k
+        for k, v in a.items()
+        if (keep_gps or not k.startswith("GPS ")) and k not in _POSITIONAL and b.get(k) != v
+    ]
+
+
+def verify_location(data: bytes, lat: float, lon: float) -> None:
+    """Raise UnsafeInPlaceError unless ``data`` reads back (exifread) with GPS at
+    ``lat``/``lon`` (degrees) within 1e-6 degrees."""
+    try:
+        tags = exif_tags(io.BytesIO(data))
+    except Exception as e:  # exifread raises many types on corrupt data
+        raise UnsafeInPlaceError(f"the written file does not read back ({e})") from e
+    gps = gps_from_exif(tags)
+    if gps is None or not (
+        math.isclose(gps[0], lat, abs_tol=1e-6) and math.isclose(gps[1], lon, abs_tol=1e-6)
+    ):
+        raise UnsafeInPlaceError("GPS written in place would not read back")

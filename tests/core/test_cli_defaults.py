@@ -7,7 +7,7 @@ import argparse
 
 from geoscope_core.cli import build_parser
 from geoscope_core.evidence.placement import PlacementLimits
-from geoscope_core.photos.options import SidecarPolicy, WriteOptions
+from geoscope_core.photos.plan import SidecarPolicy, WriteOptions
 from geoscope_core.runtime.session import Provider
 from geoscope_core.scan.types import ScanOptions
 

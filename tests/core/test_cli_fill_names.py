@@ -11,7 +11,7 @@ import pytest
 
 from geoscope_core.cli import main
 from geoscope_core.photos.metadata import read_metadata
-from geoscope_core.photos.verify import metadata_dump
+from geoscope_core.photos.writer import metadata_dump
 from tests.bundles import RED, anchors_of, make_bundle, write_jpeg
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from geoscope_core.errors import ConfigError
 from geoscope_core.geo.distance import haversine_km
-from geoscope_core.photos.options import WriteAction
+from geoscope_core.photos.plan import WriteAction
 from geoscope_core.photos.undo import UndoAction
 from geoscope_core.prediction import Candidate, Prediction, Source
 from geoscope_core.scan.types import ScanStatus

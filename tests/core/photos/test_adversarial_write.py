@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from photos_testutil import PREDICTION, copy_fixture, exiftool_path, samples_dir
 
-from geoscope_core.photos.estimate import as_written
 from geoscope_core.photos.metadata import read_metadata
+from geoscope_core.photos.plan import WriteAction, WriteOptions, as_written
 from geoscope_core.photos.undo import UndoAction, undo
-from geoscope_core.photos.writer import WriteAction, WriteOptions, write_locations
+from geoscope_core.photos.writer import write_locations
 
 #: A second estimate, far from the first.
 OTHER = dataclasses.replace(PREDICTION, lat=-33.8688, lon=151.2093, city="", admin1="")
@@ -274,7 +274,7 @@ HOSTILE_XMP = {
 
 @pytest.mark.parametrize("case", sorted(HOSTILE_XMP))
 def test_sidecar_exiv2_cannot_read_is_never_replaced(tmp_path: Path, case: str) -> None:
-    from geoscope_core.photos.xmpread import xmp_properties
+    from geoscope_core.photos.metadata import xmp_properties
 
     heif = copy_fixture(samples_dir() / "heic/samplefilehub.heif", tmp_path)
     side = heif.with_name(heif.name + ".xmp")
@@ -497,8 +497,8 @@ def test_ordinary_sidecars_are_merged_by_exiv2_losing_nothing(tmp_path: Path) ->
     """The guard against loss must not refuse ordinary sidecars: ExifTool's, with their
     empty language alternatives and structures, are rewritten with the GPS replaced."""
     from geoscope_core.photos import editors
-    from geoscope_core.photos.estimate import estimate_values, place_for
-    from geoscope_core.photos.xmpread import decode_xmp, xmp_gps, xmp_properties
+    from geoscope_core.photos.metadata import decode_xmp, xmp_gps, xmp_properties
+    from geoscope_core.photos.plan import estimate_values, place_for
 
     values = estimate_values(PREDICTION, place_for(PREDICTION))
     for name in ("jpg/Canon_40D.jpg", "jpg/Nikon_D70.jpg", "jpg/gps/DSCN0010.jpg"):

@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from geoscope_core.photos.metadata import XMP_SCAN_BYTES, _xmp_scan, read_metadata
-from geoscope_core.photos.xmpread import embedded_xmp
+from geoscope_core.photos.metadata import XMP_SCAN_BYTES, _xmp_scan, embedded_xmp, read_metadata
 
 XMP = (
     b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '

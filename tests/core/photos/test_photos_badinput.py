@@ -14,7 +14,8 @@ from photos_testutil import PREDICTION, after_sos, copy_fixture, samples_dir
 from geoscope_core.errors import MetadataError
 from geoscope_core.photos.jpegedit import split_jpeg
 from geoscope_core.photos.metadata import read_metadata, read_sidecar_gps, sidecar_path
-from geoscope_core.photos.writer import WriteOptions, write_locations
+from geoscope_core.photos.plan import WriteOptions
+from geoscope_core.photos.writer import write_locations
 from geoscope_core.prediction import Prediction
 
 

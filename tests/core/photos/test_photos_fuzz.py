@@ -14,7 +14,8 @@ from photos_testutil import PREDICTION, samples_dir
 
 from geoscope_core.errors import MetadataError
 from geoscope_core.photos.metadata import PhotoMetadata, read_metadata
-from geoscope_core.photos.writer import WriteOptions, write_locations
+from geoscope_core.photos.plan import WriteOptions
+from geoscope_core.photos.writer import write_locations
 
 SEEDS = [
     "jpg/Canon_40D.jpg",

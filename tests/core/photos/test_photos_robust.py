@@ -20,7 +20,8 @@ from geoscope_core.fsio import TEMP_SUFFIX, folder_lock
 from geoscope_core.photos import journal as journal_mod
 from geoscope_core.photos.cache import CacheEntry, FileKey, ScanCache
 from geoscope_core.photos.metadata import PhotoMetadata, read_metadata
-from geoscope_core.photos.writer import WriteOptions, write_locations
+from geoscope_core.photos.plan import WriteOptions
+from geoscope_core.photos.writer import write_locations
 from tests.bundles import RED, make_bundle, write_jpeg
 
 

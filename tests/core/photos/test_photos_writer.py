@@ -25,8 +25,9 @@ from photos_testutil import (
 from geoscope_core.errors import ConfigError
 from geoscope_core.photos.journal import read_journal
 from geoscope_core.photos.metadata import read_metadata, sidecar_path
+from geoscope_core.photos.plan import SidecarPolicy, WriteOptions
 from geoscope_core.photos.undo import undo
-from geoscope_core.photos.writer import SidecarPolicy, WriteOptions, write_locations
+from geoscope_core.photos.writer import write_locations
 from geoscope_core.prediction import Prediction, Source
 
 #: Tags that may change because GeoScope added IPTC records (a digest of them).

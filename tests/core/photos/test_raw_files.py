@@ -18,11 +18,11 @@ from photos_testutil import PREDICTION, exiftool_path
 
 from geoscope_core.evidence.personal import EvidenceOptions
 from geoscope_core.formats import WriteMode, format_of
-from geoscope_core.photos.metadata import read_metadata
-from geoscope_core.photos.options import WriteOptions
+from geoscope_core.photos.metadata import read_metadata, sidecar_path
+from geoscope_core.photos.plan import WriteOptions
 from geoscope_core.photos.undo import undo
 from geoscope_core.photos.walk import iter_photos
-from geoscope_core.photos.writer import sidecar_path, write_locations
+from geoscope_core.photos.writer import write_locations
 from geoscope_core.prediction import Prediction, Source
 from geoscope_core.runtime.images import load_image
 from geoscope_core.runtime.predictor import Predictor

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from photos_testutil import PREDICTION, copy_fixture, exiftool_path, exiftool_warnings, samples_dir
 
-from geoscope_core.photos.options import SidecarPolicy, WriteOptions
+from geoscope_core.photos.metadata import decode_xmp, sidecar_path
+from geoscope_core.photos.plan import SidecarPolicy, WriteOptions
 from geoscope_core.photos.tags import Field, xmp_values
 from geoscope_core.photos.undo import undo
-from geoscope_core.photos.writer import sidecar_path, write_locations
-from geoscope_core.photos.xmpread import decode_xmp
+from geoscope_core.photos.writer import write_locations
 
 NAMED = replace(PREDICTION, sublocation="Gamla höfnin")
 LOCATION = {

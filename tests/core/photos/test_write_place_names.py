@@ -11,9 +11,10 @@ from typing import Any
 
 from photos_testutil import PREDICTION, copy_fixture, exiftool_path, samples_dir
 
-from geoscope_core.photos.options import SidecarPolicy, WriteOptions
+from geoscope_core.photos.metadata import sidecar_path
+from geoscope_core.photos.plan import SidecarPolicy, WriteOptions
 from geoscope_core.photos.undo import undo
-from geoscope_core.photos.writer import sidecar_path, write_locations
+from geoscope_core.photos.writer import write_locations
 from geoscope_core.prediction import Prediction, Source
 
 #: A Nikon Coolpix photo with its camera's GPS fix (Arezzo, Tuscany).

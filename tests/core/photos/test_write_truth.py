@@ -27,7 +27,7 @@ from geoscope_core.prediction import Source
 
 
 def _write(tmp_path: Path, f: Path, prediction=PREDICTION, **opts):
-    from geoscope_core.photos.writer import WriteOptions
+    from geoscope_core.photos.plan import WriteOptions
 
     return write_locations(
         [(f, prediction)], WriteOptions(**opts), journal_dir=tmp_path / "j"
