@@ -46,8 +46,6 @@ log = logging.getLogger(__name__)
 
 #: Photos whose best places lie within this (km, or their radius if smaller) agree.
 AGREE_KM = 100.0
-#: Countries of the world: what a photo's evidence leaves is spread over them.
-WORLD_COUNTRIES = 200
 #: Walking speed (km/s): how far a photo may be from a fix it follows, per second.
 WALKING_KM_S = 0.0015
 
