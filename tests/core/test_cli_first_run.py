@@ -36,12 +36,13 @@ def test_out_into_a_missing_folder_is_refused_before_the_scan(
 
 def test_track_takes_one_file_so_the_photos_can_follow_it() -> None:
     args = build_parser().parse_args(["scan", "--track", "walk.gpx", "PHOTOS"])
-    assert args.track == [Path("walk.gpx")] and args.photos == [Path("PHOTOS")]
+    # PHOTOS stay text until the scan resolves them (a folder, or a file:// URI)
+    assert args.track == [Path("walk.gpx")] and args.photos == ["PHOTOS"]
     args = build_parser().parse_args(
         ["scan", "--track", "a.gpx", "--reference", "phone", "--track", "b.kml", "P1", "P2"]
     )
     assert args.track == [Path("a.gpx"), Path("b.kml")] and args.reference == [Path("phone")]
-    assert args.photos == [Path("P1"), Path("P2")]
+    assert args.photos == ["P1", "P2"]
 
 
 def test_a_bad_track_log_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
