@@ -1,13 +1,9 @@
 """A camera + phone trip built from real photos: the camera's clock offset is estimated from
 look-alike near-simultaneous photos, and the camera's photos are placed from the phone's.
 
-The photos are the 19 of pixTrail's Rome walk (Sony ILCE-9M2; 16 carry GPS that a paired
-phone gave them, GPSDateTime 0-6 s after the shot). Built here:
-
-- the *camera*: all 19 photos with every GPS tag stripped and DateTimeOriginal moved
-  ``SHIFT_S`` seconds (its clock runs ahead), no OffsetTimeOriginal;
-- the *phone*: every other GPS photo, cropped (its own framing of the scene), taken at
-  the GPS time with OffsetTimeOriginal +02:00 and the GPS, as an iPhone writes them.
+The trip is tests/camera_phone_trip.py's (pixTrail's Rome walk): the camera's clock
+``SHIFT_S`` seconds ahead, no OffsetTimeOriginal; the phone's photos with GPS and
+OffsetTimeOriginal +02:00.
 
 Nothing tells GeoScope the zone or the offset: the zone comes from the phone photos'
 positions, the offset from the look-alike pairs.
@@ -16,20 +12,16 @@ positions, the offset from the look-alike pairs.
 from __future__ import annotations
 
 import statistics
-import subprocess
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from geoscope_core.evidence.personal import EvidenceOptions, PersonalEvidence
 from geoscope_core.photos.metadata import read_metadata
-from geoscope_core.settings import data_dir
+from tests.camera_phone_trip import build_trip
 
 SHIFT_S = 433  # the camera clock is 7 min 13 s ahead: the right correction is -433 s
-TRIP = "pixtrail_rome_2024-08-10"
 
 
 def _dist_m(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -39,43 +31,8 @@ def _dist_m(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 
 def _build(tmp: Path) -> tuple[list[Path], list[Path], dict[Path, tuple[float, float]]]:
-    src = sorted((data_dir() / "tracks" / "trips" / TRIP).glob("*.jpg"))
-    assert len(src) == 19, src
-    cam_dir, phone_dir = tmp / "camera", tmp / "phone"
-    cam_dir.mkdir()
-    phone_dir.mkdir()
-    truth: dict[Path, tuple[float, float]] = {}
-    cams = []
-    for p in src:
-        dst = cam_dir / p.name
-        dst.write_bytes(p.read_bytes())
-        m = read_metadata(p)
-        if m.gps is not None:
-            truth[dst] = m.gps
-        cams.append(dst)
-    subprocess.run(
-        ["exiftool", "-q", "-overwrite_original", "-gps:all=", "-xmp-exif:gps*=",
-         f"-DateTimeOriginal+=0:0:0 0:0:{SHIFT_S}", str(cam_dir)],
-        check=True,
-    )  # fmt: skip
-    tagged = [p for p in src if read_metadata(p).gps is not None]
-    phones = []
-    for p in tagged[::2]:
-        m = read_metadata(p)
-        assert m.gps_utc is not None
-        local = m.gps_utc + timedelta(hours=2)
-        dst = phone_dir / f"IMG_{p.stem[-4:]}.jpg"
-        with Image.open(p) as im:
-            w, h = im.size
-            exif = im.getexif()
-            exif[0x010F], exif[0x0110] = "Apple", "iPhone 13"
-            sub = exif.get_ifd(0x8769)
-            sub[0x9003] = local.strftime("%Y:%m:%d %H:%M:%S")
-            sub[0x9011] = "+02:00"
-            sub.pop(0x9291, None)  # SubSecTimeOriginal of the camera
-            im.crop((w // 8, h // 6, w - w // 5, h - h // 8)).save(dst, "JPEG", exif=exif)
-        phones.append(dst)
-    return cams, phones, truth
+    trip = build_trip(tmp, SHIFT_S)
+    return sorted(trip.camera.glob("*.jpg")), sorted(trip.phone.glob("*.jpg")), trip.truth
 
 
 @pytest.mark.slow
