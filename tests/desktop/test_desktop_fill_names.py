@@ -4,8 +4,6 @@ names only (the camera's GPS reads back as it was) and Undo restores the files."
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -13,20 +11,12 @@ from PySide6.QtCore import Qt
 
 from geoscope_desktop.items import PhotoStatus
 from geoscope_desktop.main_window import MainWindow
+from tests.core.photos.photos_testutil import exiftool_tags
 from tests.desktop.appdriver import copy_fixture, scan
 
 
-def _exiftool(f: Path, *tags: str) -> dict[str, Any]:
-    out = subprocess.run(
-        ["exiftool", "-j", "-n", *tags, str(f)], capture_output=True, check=True, timeout=60
-    ).stdout
-    (d,) = json.loads(out)
-    d.pop("SourceFile")
-    return d
-
-
 def _gps(f: Path) -> dict[str, Any]:
-    return _exiftool(f, "-G1", "-gps:all", "-xmp-exif:gps*")
+    return exiftool_tags(f, "-G1", "-gps:all", "-xmp-exif:gps*")
 
 
 def test_fill_place_names_from_gps_writes_names_only_and_undoes(
@@ -62,13 +52,13 @@ def test_fill_place_names_from_gps_writes_names_only_and_undoes(
     title, text, _ = window.dialogs.confirms[-1]
     assert title == "Fill place names from GPS" and "2 photos" in text
     assert [r.action for r in blocker.args[0].results] == ["written", "written"]
-    assert _exiftool(arezzo, "-XMP:City", "-XMP:Country", "-XMP:Location") == {
+    assert exiftool_tags(arezzo, "-XMP:City", "-XMP:Country", "-XMP:Location") == {
         "City": "Arezzo",
         "Country": "Italy",
         "Location": "Piazza Grande",
     }
-    assert _exiftool(arezzo, "-IPTC:City")["City"] == "Arezzo"
-    assert _exiftool(other, "-XMP:Country")["Country"] == "Italy"
+    assert exiftool_tags(arezzo, "-IPTC:City")["City"] == "Arezzo"
+    assert exiftool_tags(other, "-XMP:Country")["Country"] == "Italy"
     for p in photos:
         assert _gps(p) == camera_gps[p], p.name  # the camera's GPS, as it was
     assert no_gps.read_bytes() == originals[no_gps]

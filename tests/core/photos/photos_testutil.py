@@ -69,6 +69,16 @@ def exiftool_dump(paths: list[Path]) -> dict[Path, dict[str, Any]]:
     return {Path(d["SourceFile"]): d for d in json.loads(out)}
 
 
+def exiftool_tags(path: Path, *tags: str) -> dict[str, Any]:
+    """ExifTool's numeric reading (-n) of ``tags`` of one file, by tag name."""
+    out = subprocess.run(
+        [exiftool_path(), "-j", "-n", *tags, str(path)], capture_output=True, check=True, timeout=60
+    ).stdout
+    (d,) = json.loads(out)
+    d.pop("SourceFile")
+    return dict(d)
+
+
 def exiftool_warnings(paths: list[Path]) -> dict[Path, set[str]]:
     """The warnings of ``exiftool -validate`` for each file (its own checks of the spec)."""
     out = subprocess.run(

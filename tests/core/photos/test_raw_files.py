@@ -7,14 +7,12 @@ The DNGs are built by ``tests.rawfiles`` (no raw sample ships with the shared da
 
 from __future__ import annotations
 
-import json
-import subprocess
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
-from photos_testutil import PREDICTION, exiftool_path
+from photos_testutil import PREDICTION, exiftool_tags
 
 from geoscope_core.evidence.personal import EvidenceOptions
 from geoscope_core.formats import WriteMode, format_of
@@ -32,15 +30,6 @@ from tests.bundles import RED, solid_image
 from tests.rawfiles import RAW_GREY, write_dng, write_raf
 
 RAW_NAMES = ("a.nef", "b.NRW", "c.cr2", "d.CR3", "e.arw", "f.dng", "g.raf", "h.orf", "i.rw2")
-
-
-def _exiftool(f: Path, *tags: str) -> dict[str, object]:
-    out = subprocess.run(
-        [exiftool_path(), "-j", "-n", *tags, str(f)], capture_output=True, check=True, timeout=60
-    ).stdout
-    (d,) = json.loads(out)
-    d.pop("SourceFile")
-    return d
 
 
 def test_raw_suffixes_are_photos_written_by_sidecar(tmp_path: Path) -> None:
@@ -75,7 +64,7 @@ def test_a_dng_has_its_capture_time_and_camera_gps_read(tmp_path: Path) -> None:
 
 def test_a_raf_exifread_cannot_parse_is_read_through_exiv2(tmp_path: Path) -> None:
     f = write_raf(tmp_path / "DSCF0001.RAF", RED, "2024:05:01 10:05:30", (45.815, 15.982))
-    assert _exiftool(f, "-FileType")["FileType"] == "RAF"
+    assert exiftool_tags(f, "-FileType")["FileType"] == "RAF"
     meta = read_metadata(f)
     assert meta.taken_at == datetime(2024, 5, 1, 10, 5, 30) and meta.camera == "FUJIFILM X-T3"
     assert meta.gps == pytest.approx((45.815, 15.982), abs=1e-6)
@@ -96,9 +85,9 @@ def test_a_dng_gets_a_sidecar_and_is_never_written(tmp_path: Path) -> None:
     ]
     assert report.results[0].reason == "DNG files are not modified in place"
     assert {p: p.read_bytes() for p in before} == before
-    xmp = _exiftool(sidecar_path(f), "-XMP:GPSLatitude", "-XMP:GPSLongitude", "-XMP:City")
+    xmp = exiftool_tags(sidecar_path(f), "-XMP:GPSLatitude", "-XMP:GPSLongitude", "-XMP:City")
     assert xmp == {"GPSLatitude": 64.14, "GPSLongitude": -21.93, "City": "Reykjavík"}
-    names = _exiftool(sidecar_path(named), "-XMP:City", "-XMP:Country", "-XMP:GPSLatitude")
+    names = exiftool_tags(sidecar_path(named), "-XMP:City", "-XMP:Country", "-XMP:GPSLatitude")
     assert names == {"City": "Zagreb", "Country": "Croatia"}  # names only: no GPS
     assert report.journal is not None
     undo(report.journal)

@@ -4,12 +4,10 @@ byte for byte; a photo that names its place already, or has no camera GPS, is le
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
-from photos_testutil import PREDICTION, copy_fixture, exiftool_path, samples_dir
+from photos_testutil import PREDICTION, copy_fixture, exiftool_tags, samples_dir
 
 from geoscope_core.photos.metadata import sidecar_path
 from geoscope_core.photos.plan import SidecarPolicy, WriteOptions
@@ -26,22 +24,13 @@ NAMES = ["-XMP:City", "-XMP:State", "-XMP:Country", "-IPTC:City",
          "-XMP:Location"]  # fmt: skip
 
 
-def _exiftool(f: Path, *tags: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [exiftool_path(), "-j", "-n", *tags, str(f)], capture_output=True, check=True, timeout=60
-    ).stdout
-    (d,) = json.loads(out)
-    d.pop("SourceFile")
-    return d
-
-
 def _gps(f: Path) -> dict[str, Any]:
     """Every GPS tag exiftool reads (EXIF and XMP), by group."""
-    return _exiftool(f, "-G1", "-gps:all", "-xmp-exif:gps*")
+    return exiftool_tags(f, "-G1", "-gps:all", "-xmp-exif:gps*")
 
 
 def _own_point(f: Path, **names: str) -> Prediction:
-    gps = _exiftool(f, "-GPSLatitude", "-GPSLongitude")
+    gps = exiftool_tags(f, "-GPSLatitude", "-GPSLongitude")
     return Prediction(
         gps["GPSLatitude"], gps["GPSLongitude"], 1.0, 0.0, source=Source.EXIF, **names
     )
@@ -57,10 +46,10 @@ def _fill(items: list[tuple[Path, Prediction]], *args: Any, **kwargs: Any) -> An
 def test_names_are_filled_in_place_and_the_camera_gps_stays(tmp_path: Path) -> None:
     f = copy_fixture(samples_dir().joinpath(*GPS_JPEG), tmp_path)
     original, gps = f.read_bytes(), _gps(f)
-    assert _exiftool(f, *NAMES) == {}
+    assert exiftool_tags(f, *NAMES) == {}
     report = _fill([(f, _own_point(f, sublocation="Piazza Grande"))], journal_dir=tmp_path / "j")
     assert [r.action for r in report.results] == ["written"], report.results
-    names = _exiftool(f, *NAMES)
+    names = exiftool_tags(f, *NAMES)
     assert names["Country"] == "Italy" and names["Country-PrimaryLocationName"] == "Italy"
     assert names["City"] and names["City"] == names["LocationCreatedCity"], names
     assert (names["City"], names["State"]) == ("Arezzo", "Tuscany"), names
@@ -82,7 +71,7 @@ def test_names_go_into_a_sidecar_without_any_gps(tmp_path: Path) -> None:
         journal_dir=tmp_path / "j",
     )
     assert [r.action for r in report.results] == ["sidecar", "sidecar"], report.results
-    assert _exiftool(sidecar_path(heic), "-XMP:Country")["Country"] == "United States"
+    assert exiftool_tags(sidecar_path(heic), "-XMP:Country")["Country"] == "United States"
     for f, data in before.items():
         assert f.read_bytes() == data  # the photo itself is never touched
         xmp = sidecar_path(f).read_text()
@@ -122,14 +111,14 @@ def test_own_gps_is_skipped_unless_names_are_asked_for(tmp_path: Path) -> None:
     ]
     dry = _fill([(f, _own_point(f))], WriteOptions(fill_names=True, dry_run=True))
     assert dry.results[0].action == "would-write" and dry.journal is None
-    assert _exiftool(f, *NAMES) == {}
+    assert exiftool_tags(f, *NAMES) == {}
 
 
 def test_names_the_user_typed_are_kept_where_the_point_agrees(tmp_path: Path) -> None:
     f = copy_fixture(samples_dir().joinpath(*GPS_JPEG), tmp_path)
     typed = _own_point(f, city="Arezzo Centro", country="Italy", country_code="IT")
     assert _fill([(f, typed)], journal_dir=tmp_path / "j").results[0].action == ("written")
-    assert _exiftool(f, "-XMP:City")["City"] == "Arezzo Centro"
+    assert exiftool_tags(f, "-XMP:City")["City"] == "Arezzo Centro"
 
 
 def test_a_tiff_gets_names_in_place_and_keeps_its_gps(tmp_path: Path) -> None:
@@ -153,7 +142,7 @@ def test_a_tiff_gets_names_in_place_and_keeps_its_gps(tmp_path: Path) -> None:
     original, gps = f.read_bytes(), _gps(f)
     report = _fill([(f, _own_point(f))], journal_dir=tmp_path / "j")
     assert [(r.action, r.target) for r in report.results] == [("written", f)]
-    assert _exiftool(f, "-XMP:City", "-IPTC:Country-PrimaryLocationName") == {
+    assert exiftool_tags(f, "-XMP:City", "-IPTC:Country-PrimaryLocationName") == {
         "City": "Zagreb",
         "Country-PrimaryLocationName": "Croatia",
     }
