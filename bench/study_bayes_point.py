@@ -2,7 +2,7 @@
 point x temperature x prior weight decoded on the held-out sources (macro figures).
 
     python bench/study_bayes_point.py --config configs/cnn-world.json \
-        --features /work/cache-oos/lite0_int8.npz --set epochs=8 --set batch_size=256 \
+        --features runs/features/lite0_int8.npz --set epochs=8 --set batch_size=256 \
         --set lr=0.004 [--temperatures 2,5,10,20,50] [--taus 0,-1,-3]
 
 A negative ``tau`` adds ``|tau|`` times the log prior of the training labels (the

@@ -1,9 +1,9 @@
 """The features the out-of-source protocol trains heads on, from a bundle's own encoder.
 
     .venv/bin/python bench/study_oos_features.py --bundle geoscope_core/models/geoscope-lite \
-        --out /work/cache-oos/lite0_int8.npz
+        --out runs/features/lite0_int8.npz
     .venv/bin/geoscope train protocol --config configs/cnn-world.json \
-        --features /work/cache-oos/lite0_int8.npz --out runs/loso
+        --features runs/features/lite0_int8.npz --out runs/loso
 
 Encoding every photo of ``../shared/data/geo`` with the PyTorch backbone takes close to
 an hour on two busy CPU cores; the bundle's int8 ONNX encoder does it in about ten
@@ -59,6 +59,7 @@ def main() -> None:
         out = session.run([pooled], {"pixels": pixels})[0].reshape(len(chunk), -1)
         feats.append(out.astype(np.float16))
         paths += [str(r.path) for r in chunk]
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     np.savez(args.out, paths=np.array(paths), features=np.concatenate(feats))
     took = time.perf_counter() - start
     print(f"{len(paths)} photos, {feats[0].shape[1]} features, {len(paths) / took:.1f} photos/s")
