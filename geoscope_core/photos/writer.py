@@ -264,6 +264,7 @@ def _replace(
         atomic_write_bytes(
             target,
             new,
+            # a new sidecar is as private as its photo (never executable)
             mode=entry.mode if entry.mode is not None else stat.S_IMODE(owner_st.st_mode) & 0o666,
             owner=(owner_st.st_uid, owner_st.st_gid),
             times_ns=(st.st_atime_ns, st.st_mtime_ns) if keep_times and st else None,
@@ -300,11 +301,11 @@ def _write_sidecar(
         raise MetadataError(f"cannot update sidecar {target.name}: {e}") from e
     if options.dry_run:
         return WriteResult(path, WriteAction.WOULD_WRITE, why, target)
-    # A new sidecar is as private as its photo (never executable).
-    before = sha256_bytes(existing) if existing is not None else None
-    xattrs = read_xattrs(target) if st is not None else {}
-    backup = None
-    if existing is not None and before is not None and st is not None:
+    before = backup = None
+    xattrs: dict[str, bytes] = {}
+    if existing is not None and st is not None:  # existing is read exactly when st is set
+        before = sha256_bytes(existing)
+        xattrs = read_xattrs(target)
         backup = journal.backup(existing, target.name, before, stat.S_IMODE(st.st_mode), xattrs)
     entry = JournalEntry(
         path=path,
