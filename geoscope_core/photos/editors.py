@@ -231,10 +231,12 @@ def _refuse_loss(packet: str, new: str, plan: dict[str, str]) -> None:
     except MetadataError as e:
         raise UnsafeInPlaceError(f"its XMP cannot be read completely ({e})") from e
     if lost:
-        raise UnsafeInPlaceError(
-            f"its XMP cannot be rewritten without losing {', '.join(lost[:3])}"
-            + (" ..." if len(lost) > 3 else "")
-        )
+        raise UnsafeInPlaceError(f"its XMP cannot be rewritten without losing {_listed(lost)}")
+
+
+def _listed(lost: list[str]) -> str:
+    """The first three of the properties ``lost``, " ..." when there are more."""
+    return ", ".join(lost[:3]) + (" ..." if len(lost) > 3 else "")
 
 
 def sidecar_bytes(existing: bytes | None, values: dict[Field, Any]) -> tuple[bytes, dict[str, str]]:
@@ -271,19 +273,20 @@ def sidecar_bytes(existing: bytes | None, values: dict[Field, Any]) -> tuple[byt
     x2.set_values(image.xmpData(), plan)
     out = x2.image_bytes(image)
     del image
-    got = decode_xmp(out.decode("utf-8", "replace"))
+    out_text = out.decode("utf-8", "replace")
+    got = decode_xmp(out_text)
     if any(got.get(k) != v for k, v in plan.items()):
         raise MetadataError("the estimate does not read back from the new sidecar")
     if text is None:
         return out, old
-    lost = lost_properties(text, out.decode("utf-8", "replace"), _rewritten(plan))
+    lost = lost_properties(text, out_text, _rewritten(plan))
     if not lost:
         return out, old
     merged = xmp_with_description(text, plan)
     if merged is None:
         raise MetadataError(
             "exiv2 cannot read all of it and GeoScope would lose "
-            f"{', '.join(lost[:3])}{' ...' if len(lost) > 3 else ''}; it was left as it is"
+            f"{_listed(lost)}; it was left as it is"
         )
     log.info("sidecar kept byte for byte, the estimate added beside it (exiv2 would lose %s)", lost)
     return merged.encode("utf-8"), {k: v for k, v in decode_xmp(text).items() if k in plan}
