@@ -507,12 +507,12 @@ def _engine_results(
     """The results of the scan on ``args.engine``, and the writer they stream into (None
     when there is no --out, or when the engine writes it: Ray's shard folder)."""
     from geoscope_core.errors import ConfigError
-    from geoscope_core.scan.output import SHARDS, ResultWriter, format_of
+    from geoscope_core.scan.output import SHARDS, format_of
 
     fmt = format_of(args.out) if args.out else None
     if scanner is not None:
-        sink = ResultWriter(args.out, include_serials=args.include_serials) if args.out else None
-        return scanner.scan(photos), sink.open() if sink else None
+        results = scanner.scan(photos)
+        return results, _open_writer(args) if args.out else None
     from geoscope_core.scan.ray_engine import RayOptions, scan_on_ray
 
     if args.out is None:
@@ -539,9 +539,14 @@ def _engine_results(
         engine,
         shards,
     )
-    if fmt == SHARDS:
-        return results, None
-    return results, ResultWriter(args.out, include_serials=args.include_serials).open()
+    return results, None if fmt == SHARDS else _open_writer(args)
+
+
+def _open_writer(args: argparse.Namespace) -> ResultWriter:
+    """The writer of ``--out``, open."""
+    from geoscope_core.scan.output import ResultWriter
+
+    return ResultWriter(args.out, include_serials=args.include_serials).open()
 
 
 def _check_out(out: Path) -> None:
