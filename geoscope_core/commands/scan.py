@@ -438,6 +438,7 @@ def run(args: argparse.Namespace) -> int:
     failed: list[ScanResult] = []
     counts = dict.fromkeys(ScanStatus, 0)
     n = 0
+    writing = args.write or args.dry_run or args.fill_names
     try:
         with tqdm(
             total=len(photos),
@@ -458,11 +459,7 @@ def run(args: argparse.Namespace) -> int:
                     tqdm.write(_table_line(r, root), file=sys.stdout)
                 if r.status is ScanStatus.ERROR:
                     failed.append(r)
-                elif (
-                    (args.write or args.dry_run or args.fill_names)
-                    and r.prediction is not None
-                    and writable(r, args.fill_names)
-                ):
+                elif writing and r.prediction is not None and writable(r, args.fill_names):
                     to_write.append((r.path, r.prediction))
                     if r.metadata is not None and r.metadata.fingerprint is not None:
                         scanned[r.path] = r.metadata.fingerprint
@@ -478,7 +475,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {count(n, 'result')} to {args.out}")
 
     write_failed = 0
-    if args.write or args.dry_run or args.fill_names:
+    if writing:
         write_failed = write_estimates(args, to_write, scanned, args.photos)
 
     if failed:
