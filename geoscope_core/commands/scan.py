@@ -438,6 +438,7 @@ def run(args: argparse.Namespace) -> int:
     failed: list[ScanResult] = []
     counts = dict.fromkeys(ScanStatus, 0)
     n = 0
+    writing = args.write or args.dry_run or args.fill_names
     try:
         with tqdm(
             total=len(photos),
@@ -458,11 +459,7 @@ def run(args: argparse.Namespace) -> int:
                     tqdm.write(_table_line(r, root), file=sys.stdout)
                 if r.status is ScanStatus.ERROR:
                     failed.append(r)
-                elif (
-                    (args.write or args.dry_run or args.fill_names)
-                    and r.prediction is not None
-                    and writable(r, args.fill_names)
-                ):
+                elif writing and r.prediction is not None and writable(r, args.fill_names):
                     to_write.append((r.path, r.prediction))
                     if r.metadata is not None and r.metadata.fingerprint is not None:
                         scanned[r.path] = r.metadata.fingerprint
@@ -478,7 +475,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {count(n, 'result')} to {args.out}")
 
     write_failed = 0
-    if args.write or args.dry_run or args.fill_names:
+    if writing:
         write_failed = write_estimates(args, to_write, scanned, args.photos)
 
     if failed:
@@ -507,12 +504,12 @@ def _engine_results(
     """The results of the scan on ``args.engine``, and the writer they stream into (None
     when there is no --out, or when the engine writes it: Ray's shard folder)."""
     from geoscope_core.errors import ConfigError
-    from geoscope_core.scan.output import SHARDS, ResultWriter, format_of
+    from geoscope_core.scan.output import SHARDS, format_of
 
     fmt = format_of(args.out) if args.out else None
     if scanner is not None:
-        sink = ResultWriter(args.out, include_serials=args.include_serials) if args.out else None
-        return scanner.scan(photos), sink.open() if sink else None
+        results = scanner.scan(photos)
+        return results, _open_writer(args) if args.out else None
     from geoscope_core.scan.ray_engine import RayOptions, scan_on_ray
 
     if args.out is None:
@@ -539,9 +536,14 @@ def _engine_results(
         engine,
         shards,
     )
-    if fmt == SHARDS:
-        return results, None
-    return results, ResultWriter(args.out, include_serials=args.include_serials).open()
+    return results, None if fmt == SHARDS else _open_writer(args)
+
+
+def _open_writer(args: argparse.Namespace) -> ResultWriter:
+    """The writer of ``--out``, open."""
+    from geoscope_core.scan.output import ResultWriter
+
+    return ResultWriter(args.out, include_serials=args.include_serials).open()
 
 
 def _check_out(out: Path) -> None:
