@@ -51,7 +51,7 @@ import numpy as np
 from geoscope_core.errors import BundleError
 from geoscope_core.geo.distance import haversine_km, spherical_mean
 from geoscope_core.geo.places import PlaceNames, place_points
-from geoscope_core.metrics import GEOSCORE_SCALE_KM
+from geoscope_core.metrics import GEOSCORE_MAX, GEOSCORE_SCALE_KM
 from geoscope_core.prediction import Candidate, Prediction, Source
 from geoscope_core.runtime.gallery import Gallery
 from geoscope_core.runtime.manifest import (
@@ -181,7 +181,7 @@ class BayesPoint:
         self.loss = (
             self.distance_km
             if point is Point.MIN_EXPECTED_DISTANCE
-            else -5000.0 * np.exp(-self.distance_km / GEOSCORE_SCALE_KM)
+            else -GEOSCORE_MAX * np.exp(-self.distance_km / GEOSCORE_SCALE_KM)
         )
 
     def posterior(self, logits: Mapping[str, np.ndarray], temperature: float) -> np.ndarray:

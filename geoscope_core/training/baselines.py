@@ -64,11 +64,14 @@ def evaluate_samples(pred: Sequence[Sample], truth: Sequence[Sample]) -> dict[st
     return out
 
 
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """``x`` [N, F] with each row scaled to unit length (a zero row stays zero)."""
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
 def nearest_neighbour(train_f: np.ndarray, val_f: np.ndarray) -> np.ndarray:
     """Index int [M] of the most cosine-similar row of ``train_f`` [N, F] per ``val_f`` row."""
-    a = train_f / np.linalg.norm(train_f, axis=1, keepdims=True).clip(1e-12)
-    b = val_f / np.linalg.norm(val_f, axis=1, keepdims=True).clip(1e-12)
-    return np.argmax(b @ a.T, axis=1)
+    return np.argmax(unit_rows(val_f) @ unit_rows(train_f).T, axis=1)
 
 
 def frozen_features(

@@ -38,7 +38,7 @@ from geoscope_core.metrics import THRESHOLDS_KM, evaluate
 from geoscope_core.runtime.decoding import Decoder
 from geoscope_core.runtime.gallery import build_gallery
 from geoscope_core.runtime.manifest import ErrorModel, Point
-from geoscope_core.training.baselines import medoid, nearest_neighbour
+from geoscope_core.training.baselines import medoid, nearest_neighbour, unit_rows
 from geoscope_core.training.config import CnnConfig
 from geoscope_core.training.data import Sample, load_samples
 
@@ -93,10 +93,6 @@ def _coords(samples: Sequence[Sample]) -> tuple[np.ndarray, np.ndarray]:
     return np.array([s.lat for s in samples]), np.array([s.lon for s in samples])
 
 
-def _normalised(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
 def build_fold(
     config: CnnConfig,
     name: str,
@@ -125,7 +121,7 @@ def build_fold(
     if config.gallery:
         lat, lon = _coords(train)
         gallery = build_gallery(
-            _normalised(train_f),
+            unit_rows(train_f),
             lat,
             lon,
             cells[finest].assign(lat, lon),
@@ -139,7 +135,7 @@ def build_fold(
         name=name,
         samples=test,
         logits=head_logits(net, test_f),
-        embeddings=_normalised(test_f),
+        embeddings=unit_rows(test_f),
         decoder=decoder,
         priors=log_priors(list(cells), targets, weights),
         targets=cells[finest].assign(tlat, tlon),
