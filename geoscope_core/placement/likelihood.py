@@ -16,11 +16,11 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from geoscope_core.geo.distance import haversine_km
+from geoscope_core.geo.distance import EARTH_RADIUS_KM, haversine_km
 from geoscope_core.prediction import Prediction
 
 #: Earth's surface, km^2: the uniform density 1/EARTH_KM2 is "knowing nothing".
-EARTH_KM2 = 4.0 * math.pi * 6371.0088**2
+EARTH_KM2 = 4.0 * math.pi * EARTH_RADIUS_KM**2
 #: Probability always left to "somewhere else": no estimate rules a place out.
 NEVER_SURE = 0.01
 
