@@ -30,11 +30,11 @@ ORIGIN_TEXT = {
 
 
 def offset_text(seconds: int) -> str:
-    """A clock offset as people write it: '+1:30:00', '-0:00:05' (±h:mm:ss)."""
-    sign = "-" if seconds < 0 else "+"
-    h, rem = divmod(abs(int(seconds)), 3600)
-    m, s = divmod(rem, 60)
-    return f"{sign}{h}:{m:02d}:{s:02d}"
+    """A clock offset as people write it: '+1:30:00', '-0:00:05' (±h:mm:ss), as the
+    evidence's own ``format_offset`` writes it (whole seconds: the box's unit)."""
+    from geoscope_core.evidence.offsets import format_offset  # not at app start
+
+    return format_offset(int(seconds))
 
 
 def _parse(text: str) -> float:

@@ -319,11 +319,10 @@ def place_text(pred: Prediction | Candidate | None) -> str:
 SHOWN_DECIMALS = 5
 
 
-def is_unsure(pred: Prediction | Candidate) -> bool:
+def is_unsure(pred: Prediction) -> bool:
     """Whether the model does not know where this is: its decoder's own ``unsure`` (the
     bundle's ``decoding.unsure_below``); a placement by the user's evidence never is."""
-    source = getattr(pred, "source", Source.MODEL)
-    return source is Source.MODEL and bool(getattr(pred, "unsure", False))
+    return pred.source is Source.MODEL and pred.unsure
 
 
 def format_latlon(lat: float, lon: float, radius_km: float = 0.0) -> str:

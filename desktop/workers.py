@@ -244,13 +244,7 @@ def read_scaled_image(path: Path, size: int) -> QImage:
     fmt = format_of(path)
     if fmt is not None and fmt.raw:
         return _raw_preview_image(path, size)
-    reader = QImageReader(str(path))
-    reader.setAutoTransform(True)
-    src = reader.size()
-    if src.isValid() and src.width() > 0 and src.height() > 0:
-        scaled = src.scaled(QSize(size, size), Qt.AspectRatioMode.KeepAspectRatio)
-        reader.setScaledSize(scaled)
-    image = reader.read()
+    image = _fitted(QImageReader(str(path)), size).read()
     if not image.isNull():
         return image
     try:
@@ -264,6 +258,16 @@ def read_scaled_image(path: Path, size: int) -> QImage:
         return QImage()
     h, w = int(pixels.shape[0]), int(pixels.shape[1])
     return QImage(pixels.tobytes(), w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def _fitted(reader: QImageReader, size: int) -> QImageReader:
+    """``reader`` set to decode scaled to fit ``size`` x ``size`` px (Qt's scaled JPEG
+    decoding), its own EXIF orientation applied."""
+    reader.setAutoTransform(True)
+    src = reader.size()
+    if src.isValid() and src.width() > 0 and src.height() > 0:
+        reader.setScaledSize(src.scaled(QSize(size, size), Qt.AspectRatioMode.KeepAspectRatio))
+    return reader
 
 
 #: Clockwise rotation (degrees) of each EXIF orientation that only rotates.
@@ -284,11 +288,7 @@ def _raw_preview_image(path: Path, size: int) -> QImage:
     buffer = QBuffer()
     buffer.setData(QByteArray(data))
     buffer.open(QIODevice.OpenModeFlag.ReadOnly)
-    reader = QImageReader(buffer)
-    reader.setAutoTransform(True)
-    src = reader.size()
-    if src.isValid() and src.width() > 0 and src.height() > 0:
-        reader.setScaledSize(src.scaled(QSize(size, size), Qt.AspectRatioMode.KeepAspectRatio))
+    reader = _fitted(QImageReader(buffer), size)
     own = reader.transformation() != QImageIOHandler.Transformation.TransformationNone
     image = reader.read()
     if image.isNull() or own or orientation not in _ROTATION:  # a preview's own wins
