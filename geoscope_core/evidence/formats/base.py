@@ -91,15 +91,15 @@ def parse_times(texts: list[str]) -> tuple[np.ndarray, list[tuple[int, str]]]:
         if a.dtype.itemsize > 20:
             fast &= (b[:, 20:] == 0).all(axis=1)
         d = digits[fast].astype(np.int64) - 48
+        year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
+        month, day = d[:, 4] * 10 + d[:, 5], d[:, 6] * 10 + d[:, 7]
         hh, mm, ss = d[:, 8] * 10 + d[:, 9], d[:, 10] * 10 + d[:, 11], d[:, 12] * 10 + d[:, 13]
-        good = (hh < 24) & (mm < 60) & (ss < 61)
+        # an impossible date (2024-02-30, month 13) goes one by one, as parse_time reads it
+        good = (hh < 24) & (mm < 60) & (ss < 61) & (month >= 1) & (month <= 12) & (day >= 1)
+        good &= day <= _month_days(year, np.clip(month, 1, 12))
         idx = np.nonzero(fast)[0][good]
-        try:
-            days = a[idx].astype("S10").astype("datetime64[D]").astype(np.int64)
-        except ValueError:  # an impossible date among them: those go one by one
-            idx = idx[:0]
-            days = np.zeros(0, np.int64)
-        out[idx] = days * 86400.0 + (hh * 3600 + mm * 60 + ss)[good][: len(idx)]
+        days = _days_from_civil(year[good], month[good], day[good])
+        out[idx] = days * 86400.0 + (hh * 3600 + mm * 60 + ss)[good]
         slow[idx] = False
     errors = []
     for i in np.nonzero(slow)[0]:
@@ -109,6 +109,25 @@ def parse_times(texts: list[str]) -> tuple[np.ndarray, list[tuple[int, str]]]:
             errors.append((int(i), str(e)))
     return out, errors
 
+
+def _month_days(year: np.ndarray, month: np.ndarray) -> np.ndarray:
+    """Days in ``month`` (1-12) of ``year`` (Gregorian), int64 arrays."""
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    return _DAYS_IN_MONTH[month - 1] + ((month == 2) & leap)
+
+
+def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of valid proleptic Gregorian dates, int64 arrays (H. Hinnant's
+    days_from_civil). numpy's own text-to-datetime64 cast is not used: given an
+    impossible date among a thousand others it crashes the process (numpy 2.4)."""
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+
+
+_DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.int64)
 
 #: positions of the digits and separators in ``2024-01-29T10:25:02Z``
 _DIGIT_AT = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
