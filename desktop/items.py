@@ -20,6 +20,7 @@ from geoscope_core.geo.precision import coordinate_decimals, round_to_radius
 from geoscope_core.photos.plan import WROTE, WriteAction
 from geoscope_core.photos.undo import UNDONE, UndoAction
 from geoscope_core.prediction import Candidate, Prediction, Source
+from geoscope_core.words import duration
 
 if TYPE_CHECKING:
     from geoscope_core.scan.types import ScanResult
@@ -416,11 +417,11 @@ class ProgressMeter:
         return max(0, self.total - self.done) / rate
 
     def text(self) -> str:
-        """'120 / 2,000 · 14.3 photos/s · 2:11 left'."""
+        """'120 / 2,000 · 14.3 photos/s · 2 min left'."""
         parts = [f"{self.done:,} / {self.total:,}"]
         if self.rate > 0:
             parts.append(f"{self.rate:.1f} photos/s")
         eta = self.eta_s
         if eta is not None and self.done < self.total:
-            parts.append(f"{format_duration(eta)} left")
+            parts.append(f"{duration(eta)} left")
         return " · ".join(parts)

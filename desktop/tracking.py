@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QDockWidget
 from geoscope_core.errors import GeoScopeError
 from geoscope_core.evidence.formats.registry import dialog_patterns
 from geoscope_core.prediction import Source
-from geoscope_core.words import count
+from geoscope_core.words import count, duration
 from geoscope_desktop.clocks import ClockPanel, offset_text
 from geoscope_desktop.controllers.tracks import TrackController
 
@@ -178,9 +178,9 @@ def track_miss(evidence: PersonalEvidence, metas: Sequence[PhotoMetadata]) -> Tr
     every = sorted(t for ts in times.values() for t in ts)
     start, end = track.start, track.end
     if every[-1] < start:
-        where = f"photos are {_gap(start - every[-1])} before it"
+        where = f"photos are {duration(start - every[-1])} before it"
     elif every[0] > end:
-        where = f"photos are {_gap(every[0] - end)} after it"
+        where = f"photos are {duration(every[0] - end)} after it"
     else:
         where = "photos fall in gaps of the track, or on another day"
     camera = max(times, key=lambda c: len(times[c]))

@@ -29,6 +29,7 @@ import numpy as np
 
 from geoscope_core.errors import ConfigError
 from geoscope_core.evidence.tracks import Track
+from geoscope_core.words import duration
 
 #: Typical error of a logger's fix, metres.
 GPS_ERROR_M = 10.0
@@ -101,35 +102,23 @@ class Placements:
         """``"track, 14 s from a fix"``-style explanation of photo ``i``."""
         how = How(int(self.how[i]))
         dt = float(self.dt_s[i]) if np.isfinite(self.dt_s[i]) else 0.0
-        gap = duration_text(float(self.gap_s[i]))
+        gap = duration(float(self.gap_s[i]))
         if how is How.NO_TIME:
             return f"{label}: photo has no capture time"
         if how is How.REFUSED_BEFORE:
-            return f"{label}: {duration_text(dt)} before its first fix (too far)"
+            return f"{label}: {duration(dt)} before its first fix (too far)"
         if how is How.REFUSED_AFTER:
-            return f"{label}: {duration_text(dt)} after its last fix (too far)"
+            return f"{label}: {duration(dt)} after its last fix (too far)"
         if how is How.REFUSED_GAP:
-            return f"{label}: in a {gap} gap, {duration_text(dt)} from a fix"
+            return f"{label}: in a {gap} gap, {duration(dt)} from a fix"
         if how is How.EXACT:
             return f"{label}, on a fix"
         if how is How.INTERPOLATED:
-            return f"{label}, {duration_text(dt)} from a fix"
+            return f"{label}, {duration(dt)} from a fix"
         if how is How.NEAREST:
-            return f"{label}, nearest fix {duration_text(dt)} away (in a {gap} gap)"
+            return f"{label}, nearest fix {duration(dt)} away (in a {gap} gap)"
         where = "before its start" if how is How.BEFORE_START else "after its end"
-        return f"{label}, {duration_text(dt)} {where} (end fix)"
-
-
-def duration_text(s: float) -> str:
-    """A duration of ``s`` seconds (either sign) in words: "14 s", "25 min", "1.5 h"."""
-    s = abs(s)
-    if s < 90:
-        return f"{s:.0f} s"
-    if s < 5400:
-        return f"{s / 60:.0f} min"
-    if s < 2 * 86400:
-        return f"{s / 3600:.1f} h"
-    return f"{s / 86400:.0f} days"
+        return f"{label}, {duration(dt)} {where} (end fix)"
 
 
 def _unit(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:

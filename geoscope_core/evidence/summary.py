@@ -12,6 +12,7 @@ from geoscope_core.evidence.formats.base import utc_text
 from geoscope_core.evidence.placement import DEFAULT_MAX_GAP_S, _dist_m
 from geoscope_core.evidence.tracks import Track
 from geoscope_core.geo.distance import EARTH_RADIUS_KM
+from geoscope_core.words import duration
 
 
 @dataclass(frozen=True)
@@ -98,21 +99,13 @@ def _lon_range(lon: np.ndarray) -> tuple[float, float]:
     return float(s[k + 1]), float(s[k])
 
 
-def _dur(seconds: float) -> str:
-    s = round(seconds)
-    d, s = divmod(s, 86400)
-    h, s = divmod(s, 3600)
-    m, s = divmod(s, 60)
-    return (f"{d} d " if d else "") + f"{h:02d}:{m:02d}:{s:02d}"
-
-
 def format_summary(name: str, s: TrackSummary, max_warnings: int = 10) -> str:
     """The summary as the lines ``geoscope track`` prints."""
     lat0, lon0, lat1, lon1 = s.bbox
     lines = [
         f"{name}: {', '.join(s.formats)}",
         f"  points    {s.points} in {s.segments} line(s), {s.length_km:.2f} km along the fixes",
-        f"  time      {utc_text(s.start)} .. {utc_text(s.end)} ({_dur(s.end - s.start)})",
+        f"  time      {utc_text(s.start)} .. {utc_text(s.end)} ({duration(s.end - s.start)})",
         f"  area      lat {lat0:.5f} .. {lat1:.5f}, lon {lon0:.5f} .. {lon1:.5f}"
         f" ({s.area_km2:.3g} km²)",
         f"  gaps      {len(s.gaps)} longer than {s.max_gap_s:.0f} s"
@@ -120,7 +113,7 @@ def format_summary(name: str, s: TrackSummary, max_warnings: int = 10) -> str:
     ]
     for g in s.gaps[:5]:
         span = f"{utc_text(g.start)} .. {utc_text(g.end)}"
-        lines.append(f"            {span}  {_dur(g.seconds)}, {g.km:.2f} km")
+        lines.append(f"            {span}  {duration(g.seconds)}, {g.km:.2f} km")
     if len(s.gaps) > 5:
         lines.append(f"            ... and {len(s.gaps) - 5} more")
     if s.warnings:

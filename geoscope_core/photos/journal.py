@@ -295,7 +295,9 @@ class JournalWriter:
         the original's permission bits ``mode`` (owner-readable at least) and its
         extended attributes ``xattrs`` (where the journal's file system keeps them);
         returns its path relative to ``self.folder``. The stored copy is read back and
-        must hash to ``sha256``, else BackupMismatchError (that file is not written)."""
+        must hash to ``sha256``, else BackupMismatchError (that file is not written):
+        with ``sha256`` taken as the original was read, before any editor had the bytes,
+        this also catches bytes altered in memory since."""
         self._open()
         self._backups += 1
         dest = self.backup_dir / f"{self._backups:06d}-{_portable(name)}"

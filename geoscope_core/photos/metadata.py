@@ -37,7 +37,7 @@ from typing import Any, BinaryIO
 
 from geoscope_core.errors import MetadataError
 from geoscope_core.formats import format_from_header, format_of
-from geoscope_core.fsio import sha256_file, sha256_fileobj
+from geoscope_core.fsio import sha256_fileobj
 from geoscope_core.photos.tags import (
     BY_FIELD,
     NAMESPACE_BY_URI,
@@ -62,14 +62,14 @@ class FileFingerprint:
     mtime_ns: int
     sha256: str
 
-    def differs(self, path: Path) -> str:
-        """Why ``path`` is no longer the file fingerprinted ("" when it still is)."""
-        st = Path(path).stat()
-        if st.st_size != self.size:
-            return f"its size changed since the scan ({self.size} -> {st.st_size} bytes)"
-        if st.st_mtime_ns != self.mtime_ns:
+    def differs(self, size: int, mtime_ns: int, sha256: str | None = None) -> str:
+        """Why a file of ``size`` bytes modified at ``mtime_ns`` (and, unless None, whose
+        content hashes to ``sha256``) is not the file fingerprinted ("" when it is)."""
+        if size != self.size:
+            return f"its size changed since the scan ({self.size} -> {size} bytes)"
+        if mtime_ns != self.mtime_ns:
             return "it was modified since the scan"
-        if sha256_file(path) != self.sha256:
+        if sha256 is not None and sha256 != self.sha256:
             return "its content changed since the scan"
         return ""
 

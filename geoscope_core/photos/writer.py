@@ -140,13 +140,24 @@ def _write_real(
         return WriteResult(
             path, WriteAction.SKIPPED, f"unsupported format {path.suffix or '(no suffix)'}"
         )
-    if scanned is not None:
-        changed = scanned.differs(path)
-        if changed:
-            return WriteResult(
-                path, WriteAction.FAILED, f"not the photo that was scanned: {changed}"
-            )
+    not_scanned = "not the photo that was scanned: "
+    # size and mtime first, from the stat above: a photo replaced by a file that no
+    # longer reads is still named as replaced
+    changed = scanned.differs(st.st_size, st.st_mtime_ns) if scanned is not None else ""
+    if changed:
+        return WriteResult(path, WriteAction.FAILED, not_scanned + changed)
     meta = read_metadata(path)  # MetadataError -> failed (caller)
+    if scanned is not None:
+        # the content by the hash read_metadata took of the very bytes it read, so the
+        # file is hashed once and the plan below is made from the scanned content
+        read = meta.fingerprint
+        changed = (
+            scanned.differs(read.size, read.mtime_ns, read.sha256)
+            if read is not None
+            else "its content was not fingerprinted"
+        )
+        if changed:
+            return WriteResult(path, WriteAction.FAILED, not_scanned + changed)
     if names_only:
         plan = names_plan(path, meta, prediction)
     else:
@@ -206,10 +217,11 @@ def _write_in_place(
     journal: JournalWriter,
 ) -> WriteResult:
     data = path.read_bytes()
+    # hashed once, before any editor sees the bytes: the backup is read back from disk
+    # and must hash to this, so an editor that wrote into the original's buffer (exiv2
+    # once did) fails the file there instead of backing up edited bytes
     before = sha256_bytes(data)
     new, old = _prepare_in_place(data, plan)
-    if sha256_bytes(data) != before:  # an editor must never touch the original's bytes
-        raise MetadataError("the original's bytes changed in memory while editing; not written")
     if options.dry_run:
         return WriteResult(path, WriteAction.WOULD_WRITE, "", path)
     mode = stat.S_IMODE(st.st_mode)

@@ -37,10 +37,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from geoscope_core.errors import ConfigError
-from geoscope_core.evidence.placement import duration_text, slerp
+from geoscope_core.evidence.placement import slerp
 from geoscope_core.geo.distance import EARTH_RADIUS_KM, to_unit_vectors
 from geoscope_core.placement.likelihood import EARTH_KM2, NEVER_SURE, distance_km
 from geoscope_core.prediction import Source
+from geoscope_core.words import duration
 
 log = logging.getLogger(__name__)
 
@@ -427,9 +428,9 @@ class TripPlacer:
             radius = h.radius_km + WALKING_KM_S * dt
             source = Source.TRACK if h.source is Source.TRACK else Source.NEIGHBORS
             what = "your GPS photos" if source is Source.NEIGHBORS else "track"
-            reason = f"{what}: same camera, {duration_text(dt)} from a photo placed by it"
+            reason = f"{what}: same camera, {duration(dt)} from a photo placed by it"
             if chain[j].fixed and h.source is Source.USER:
-                reason = f"placed by you: same camera, {duration_text(dt)} from a photo you placed"
+                reason = f"placed by you: same camera, {duration(dt)} from a photo you placed"
             confidence = min(mass, 0.95) * math.exp(-dt / 86400.0)
         else:
             source = h.source
@@ -528,7 +529,7 @@ class TripPlacer:
             max(a.radius_km, b.radius_km) + speed * gap,
             0.95 * math.exp(-gap / window),
             Source.NEIGHBORS,
-            f"your GPS photos: same camera, between two {duration_text(span)} apart",
+            f"your GPS photos: same camera, between two {duration(span)} apart",
             False,
             3,
         )

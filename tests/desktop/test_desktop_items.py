@@ -115,7 +115,7 @@ def test_progress_meter_rate_and_eta() -> None:
         meter.update(step * 4, 100)  # 4 photos/s
     assert meter.rate == pytest.approx(4.0)
     assert meter.eta_s == pytest.approx(20.0)
-    assert meter.text() == "20 / 100 · 4.0 photos/s · 0:20 left"
+    assert meter.text() == "20 / 100 · 4.0 photos/s · 20 s left"
     # old samples leave the window: the rate follows the recent speed
     for step in range(6, 30):
         now[0] = float(step)

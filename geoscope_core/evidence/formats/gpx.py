@@ -18,10 +18,7 @@ from array import array
 from typing import BinaryIO
 
 from geoscope_core.evidence.formats import xmlstream
-from geoscope_core.evidence.formats.base import RawTrack, TrackError, parse_times
-
-#: time texts parsed together
-_BATCH = 1 << 16
+from geoscope_core.evidence.formats.base import TIME_BATCH, RawTrack, TrackError, parse_times
 
 _POINT, _TIME, _ELE, _SEGMENT, _TRACK, _ROUTE, _NAME = range(7)
 _KINDS = {
@@ -148,7 +145,7 @@ def read(stream: BinaryIO, name: str = "") -> RawTrack:
         lon_col.append(lon)
         ele_col.append(ele)
         seg_col.append(segment)
-        if len(times) >= _BATCH:
+        if len(times) >= TIME_BATCH:
             flush()
 
     p.StartElementHandler = start

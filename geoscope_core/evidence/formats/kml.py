@@ -21,7 +21,13 @@ from array import array
 from typing import BinaryIO
 
 from geoscope_core.evidence.formats import xmlstream
-from geoscope_core.evidence.formats.base import RawTrack, parse_time, parse_time_fast, to_float
+from geoscope_core.evidence.formats.base import (
+    TIME_BATCH,
+    RawTrack,
+    parse_time,
+    parse_times,
+    to_float,
+)
 
 
 def _local(tag: str) -> str:
@@ -150,17 +156,25 @@ class _Reader:
             self.raw.warn(
                 f"{where}: {len(whens)} <when> but {len(coords)} <gx:coord>; paired in order"
             )
-        for i, (w, c) in enumerate(zip(whens, coords, strict=False)):
-            if not c:
-                self.raw.warn(f"{where} gx:coord {i + 1}: empty; skipped")
-                continue
-            try:
-                t = parse_time_fast(w)
-                lon, lat, alt = _gx_coord(c)
-            except ValueError as e:
-                self.raw.warn(f"{where} point {i + 1}: {e}; skipped")
-                continue
-            self.raw.add(t, lat, lon, alt, self.segment, where=f"{where} point {i + 1}")
+        n = min(len(whens), len(coords))  # paired in order
+        for a in range(0, n, TIME_BATCH):  # the times parsed as GPX's are: with numpy
+            b = min(a + TIME_BATCH, n)
+            t, errors = parse_times(whens[a:b])
+            why = dict(errors)
+            for i in range(a, b):
+                at = f"{where} point {i + 1}"
+                if not coords[i]:
+                    self.raw.warn(f"{where} gx:coord {i + 1}: empty; skipped")
+                    continue
+                if i - a in why:
+                    self.raw.warn(f"{at}: {why[i - a]}; skipped")
+                    continue
+                try:
+                    lon, lat, alt = _gx_coord(coords[i])
+                except ValueError as e:
+                    self.raw.warn(f"{at}: {e}; skipped")
+                    continue
+                self.raw.add(t[i - a], lat, lon, alt, self.segment, where=at)
         self.segment += 1
 
 

@@ -196,3 +196,25 @@ def test_a_damaged_gpx_keeps_the_points_before_the_stray_byte(tmp_path: Path) ->
     text = f'<gpx version="1.1">\n<trk><trkseg>\n{points}\n<trkpt lat="1" & </trkseg></trk></gpx>'
     tr = load_track(_write(tmp_path, "stray.gpx", text))
     assert len(tr) == 5 and "line 4" in tr.warnings[0], tr.warnings
+
+
+def test_an_impossible_date_among_thousands_of_times_is_read_as_one_alone(
+    tmp_path: Path,
+) -> None:
+    """numpy's text-to-date cast crashed the process on "2024-02-30" among a thousand
+    other times; each time is read as ``parse_time`` reads it alone (Feb 30 is Mar 1)."""
+    from geoscope_core.evidence.formats.base import parse_time
+
+    points = [
+        f'<trkpt lat="45.0" lon="{7 + i / 1e4:.4f}"><time>2024-05-01T10:{i // 60 % 60:02d}:'
+        f"{i % 60:02d}Z</time></trkpt>"
+        for i in range(2000)
+    ]
+    points[700] = GPX_POINT.replace("2024-05-01T10", "2024-02-30T10")
+    points[701] = GPX_POINT.replace("2024-05-01T10", "2024-13-01T10")  # no month 13
+    gpx = '<?xml version="1.0"?><gpx version="1.1"><trk><trkseg>{}</trkseg></trk></gpx>'
+    track = load_track(_write(tmp_path, "t.gpx", gpx.format("\n".join(points))))
+    assert len(track) == 1999
+    assert track.t[0] == parse_time("2024-02-30T10:00:00Z") == parse_time("2024-03-01T10:00:00Z")
+    assert track.t[-1] == parse_time("2024-05-01T10:33:19Z")
+    assert track.warnings == ("line 702: month must be in 1..12; point skipped",)

@@ -16,7 +16,7 @@ def test_track_summary_of_a_real_track(capsys: pytest.CaptureFixture[str]) -> No
     out = capsys.readouterr().out
     assert "points    42" in out
     assert "2008-04-18T18:45:24Z .. 2008-05-08T18:07:29Z" in out
-    assert "1 longer than 1800 s" in out and "19 d 23:05:27" in out
+    assert "1 longer than 1800 s" in out and "(19 d 23 h)" in out
     assert "notes     1 (what was skipped or assumed, and where):" in out
     assert "5 point(s) without <time> skipped" in out
 

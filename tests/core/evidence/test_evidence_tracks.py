@@ -216,6 +216,73 @@ def test_tcx_geojson_csv_and_google(tmp_path: Path) -> None:
         load_track(_write(tmp_path, "bad.json", '{"locations": [}'))
 
 
+#: Time texts as loggers write them and as they go wrong: each is read, or skipped, alike
+#: whatever the format (an hour of "+1" or " 1" is not ISO 8601; Feb 30 is Mar 1).
+ODD_TIMES = [
+    "2024-05-01T10:00:00Z",
+    "2024-05-01T10:00:01.5Z",
+    "2024-05-01T12:00:02+02:00",
+    "2024-05-01 10:00:03",
+    "2024-05-01T+1:00:04Z",
+    "2024-05-01T 1:00:05Z",
+    "2024-02-30T10:00:06Z",
+    "2024-13-01T10:00:07Z",
+    "2024-05-01T10:00:60Z",
+    "not a time",
+]
+
+
+def test_gpx_kml_and_tcx_read_every_time_text_alike(tmp_path: Path) -> None:
+    n = 3000  # a thousand and more: the texts are parsed together with numpy
+    texts = [f"2024-06-01T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z" for i in range(n)]
+    texts[1000 : 1000 + len(ODD_TIMES)] = ODD_TIMES
+    lon = [f"{7 + i / 1e4:.4f}" for i in range(n)]
+    gpx = "".join(
+        f'<trkpt lat="45" lon="{x}"><time>{t}</time></trkpt>\n'
+        for t, x in zip(texts, lon, strict=True)
+    )
+    kml = "".join(f"<when>{t}</when>\n" for t in texts) + "".join(
+        f"<gx:coord>{x} 45 0</gx:coord>\n" for x in lon
+    )
+    tcx = "".join(
+        f"<Trackpoint><Time>{t}</Time><Position><LatitudeDegrees>45</LatitudeDegrees>"
+        f"<LongitudeDegrees>{x}</LongitudeDegrees></Position></Trackpoint>\n"
+        for t, x in zip(texts, lon, strict=True)
+    )
+    tracks = [
+        load_track(
+            _write(tmp_path, "t.gpx", f'<gpx version="1.1"><trk><trkseg>{gpx}</trkseg></trk></gpx>')
+        ),
+        load_track(
+            _write(
+                tmp_path,
+                "t.kml",
+                '<kml xmlns="http://www.opengis.net/kml/2.2" xmlns:gx="http://www.google.com/'
+                f'kml/ext/2.2"><Placemark><gx:Track>{kml}</gx:Track></Placemark></kml>',
+            )
+        ),
+        load_track(
+            _write(
+                tmp_path,
+                "t.tcx",
+                '<TrainingCenterDatabase xmlns="http://www.garmin.com/xmlschemas/'
+                f'TrainingCenterDatabase/v2"><Activities><Activity><Lap><Track>{tcx}'
+                "</Track></Lap></Activity></Activities></TrainingCenterDatabase>",
+            )
+        ),
+    ]
+    read = []
+    for t in texts:
+        try:
+            read.append(parse_time(t))
+        except ValueError:
+            continue
+    assert len(read) == n - 4  # "+1", " 1", month 13 and "not a time" are skipped
+    for tr in tracks:
+        assert np.array_equal(tr.t, np.sort(read)), tr.formats
+        assert np.array_equal(tr.lon, tracks[0].lon) and len(tr.warnings) == 4, tr.warnings
+
+
 def test_equal_times_keep_the_last_and_merge_renumbers() -> None:
     a = Track.from_arrays([2.0, 1.0, 2.0], [0.0, 1.0, 2.0], [0.0, 0.0, 0.0])
     assert list(a.t) == [1.0, 2.0] and a.lat[1] == 2.0

@@ -102,6 +102,48 @@ def test_backup_is_the_file_as_read_from_disk(tmp_path: Path) -> None:
         assert sha256_file(journal.path.parent / str(entry.backup)) == before[entry.target]
 
 
+def test_an_editor_writing_into_the_original_in_memory_fails_that_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """exiv2 once rewrote a photo inside the buffer it was given: the original's bytes are
+    hashed before any editor runs and the backup, read back from disk, must hash to that,
+    so edited bytes are never backed up as the original nor the photo replaced."""
+    import ctypes
+    import sys
+
+    from geoscope_core.photos import editors
+    from geoscope_core.photos.journal import read_journal
+
+    f = copy_fixture(samples_dir() / "jpg/Canon_40D.jpg", tmp_path)
+    g = copy_fixture(samples_dir() / "jpg/Canon_40D.jpg", tmp_path, "g.jpg")
+    original = f.read_bytes()
+    real, calls = editors.jpeg_bytes, []
+
+    def scribbling(data: bytes, *args: Any) -> Any:
+        out = real(data, *args)
+        if not calls:  # the first photo only: one byte flipped where a C library could
+            start = sys.getsizeof(b"") - 1  # CPython: offset of a bytes object's content
+            cell = ctypes.c_char.from_address(id(data) + start + len(data) - 3)
+            cell.value = bytes([data[-3] ^ 0xFF])
+            assert data != original
+        calls.append(data)
+        return out
+
+    monkeypatch.setattr(editors, "jpeg_bytes", scribbling)
+    report = write_locations([(f, PREDICTION), (g, PREDICTION)], journal_dir=tmp_path / "j")
+    got = {r.path.name: r for r in report.results}
+    assert got[f.name].action is WriteAction.FAILED
+    assert "backup does not match the original" in got[f.name].reason
+    assert f.read_bytes() == original
+    assert got[g.name].action is WriteAction.WRITTEN
+    assert report.journal is not None
+    journal = read_journal(report.journal)
+    assert [e.target for e in journal.entries] == [g]
+    assert [p.name for p in journal.backup_dir.iterdir()] == [
+        Path(str(journal.entries[0].backup)).name
+    ]
+
+
 # --------------------------------------------------------------------------- extended attributes
 
 
