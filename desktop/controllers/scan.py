@@ -100,6 +100,17 @@ class ScanController(QObject):
         offsets = (*kept, ClockOffset(seconds, camera))
         self.options = replace(options, evidence=replace(evidence, time_offsets=offsets))
 
+    def set_zone(self, zone: str | None) -> None:
+        """The next scans read the clocks of cameras that wrote no OffsetTimeOriginal in
+        ``zone`` (an IANA name or +-HH:MM, as --tz; None: from where the photos were).
+        Raises ConfigError for a zone that is none."""
+        from geoscope_core.evidence.personal import EvidenceOptions
+        from geoscope_core.scan.types import ScanOptions
+
+        options = self.options or ScanOptions()
+        evidence = options.evidence or EvidenceOptions()
+        self.options = replace(options, evidence=replace(evidence, tz=zone or None))
+
     def set_time_window(self, seconds: float) -> None:
         """The next scans place photos by same-camera time neighbours within ``seconds``
         (as --time-window)."""

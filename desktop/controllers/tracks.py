@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from geoscope_desktop.controllers.review import ReviewController
@@ -72,6 +73,8 @@ class TrackController(QObject):
         self._scanner = scanner
         self._review = review
         self.evidence: PersonalEvidence | None = None
+        #: the loaded tracks' lines ([K, 2] lat, lon degrees each)
+        self.lines: list[np.ndarray] = []
         #: photos the evidence placed by time (the rest are the model's or their own GPS)
         self._by_time: set[Path] = set()
         #: each photo's last result not placed by the evidence, to go back to
@@ -89,24 +92,87 @@ class TrackController(QObject):
         returns how many moved."""
         if not paths:
             return 0
-        lines = self._scanner.add_tracks(paths)
-        self.tracks_changed.emit(lines)
+        self.lines = self._scanner.add_tracks(paths)
+        self.tracks_changed.emit(self.lines)
         if not any(it.result is not None for it in self._review.items()):
             return 0
         from geoscope_core.scan.pipeline import load_evidence
 
         evidence = load_evidence(self._scanner.options)  # type: ignore[arg-type]
+        self._settle(evidence, estimate=self.evidence is None)
+        return self._place_again()
+
+    def _settle(self, evidence: PersonalEvidence, estimate: bool) -> None:
+        """Use ``evidence`` (its tracks read) from now on, with the scanned GPS photos as
+        fixes, as the scan adds them; the clock offsets in use are kept, or (``estimate``)
+        settled again as the scan settles them: the user's stay, the others are estimated
+        from their anchors and the model's estimates of the photos at hand."""
+        from geoscope_core.prediction import Source
+
         metas = self._metas()
         if self._scanner.options is None or self._scanner.options.neighbors:
             evidence.add_reference_photos([m for m in metas if _tagged(m)])
-        if self.evidence is not None:
+        if not estimate and self.evidence is not None:
             for co in self.evidence.cameras.values():
                 evidence.set_offset(co.camera, co.seconds, co.origin)
         else:
-            evidence.resolve_offsets(metas)
+            need = evidence.cameras_to_estimate(metas)
+            judged = {
+                path: r.prediction
+                for path, r in self._fallback.items()
+                if r.prediction is not None
+                and r.prediction.source is Source.MODEL
+                and r.metadata is not None
+                and r.metadata.camera in need
+            }
+            evidence.resolve_offsets(metas, predictions=judged)
         self.evidence = evidence
         self.cameras_changed.emit()
+
+    # -- time zone ---------------------------------------------------------------------
+    def zone(self) -> str | None:
+        """The zone of camera clocks that wrote no OffsetTimeOriginal (None: where the
+        photos were), as ``geoscope scan --tz`` takes it."""
+        options = self._scanner.options
+        return options.evidence.tz if options is not None and options.evidence else None
+
+    def set_zone(self, zone: str | None) -> int:
+        """Read the clocks of cameras that wrote no OffsetTimeOriginal in ``zone`` (an IANA
+        name or +-HH:MM, as ``geoscope scan --tz``; None: from where the photos were) and
+        place the scanned photos again by time, as a scan with that zone places them;
+        returns how many moved. The clock offsets the user gave stay; the estimated ones
+        are estimated again (a zone changes what their anchors say). Raises ConfigError
+        for a zone that is none (nothing changes)."""
+        self._scanner.set_zone(zone)
+        if self.evidence is None:
+            return 0
+        from geoscope_core.evidence.personal import PersonalEvidence
+
+        given = self._scanner.options.evidence  # type: ignore[union-attr]
+        options = replace(self.evidence.options, tz=given.tz, time_offsets=given.time_offsets)
+        self._settle(PersonalEvidence(self.evidence.track, options), estimate=True)
         return self._place_again()
+
+    def zone_suggestions(self) -> list[tuple[str, str]]:
+        """The IANA zones where the photos were, told by the tracks' ends and the GPS
+        photos' points (offline, ``tzfpy``): (zone, where in words), the most common first;
+        empty when neither is there."""
+        from geoscope_core.evidence.phototime import zone_at
+
+        points = [
+            ("your track", float(line[k, 0]), float(line[k, 1]))
+            for line in self.lines
+            if len(line)
+            for k in (0, -1)
+        ]
+        points += [("your GPS photos", *m.gps) for m in self._metas() if _tagged(m) and m.gps]
+        found: dict[str, tuple[str, int]] = {}
+        for where, lat, lon in points:
+            zone = zone_at(round(lat, 2), round(lon, 2))  # ~1 km: the look-ups repeat
+            if zone:
+                first, n = found.get(zone, (where, 0))
+                found[zone] = (first, n + 1)
+        return [(z, w) for z, (w, _n) in sorted(found.items(), key=lambda kv: -kv[1][1])]
 
     # -- clocks ------------------------------------------------------------------------
     def cameras(self) -> list[CameraClock]:
