@@ -30,7 +30,9 @@ from geoscope_desktop.controllers.scan import ScanController
 if TYPE_CHECKING:
     from geoscope_core.evidence.personal import PersonalEvidence
     from geoscope_core.photos.metadata import PhotoMetadata
+    from geoscope_core.prediction import Prediction
     from geoscope_core.scan.types import ScanResult, TripEvidence
+    from geoscope_desktop.items import PhotoItem
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,8 @@ class TrackController(QObject):
         self._fallback: dict[Path, ScanResult] = {}
         #: each scanned photo's own evidence, for placing the folder again as a trip
         self._trip: dict[Path, TripEvidence] = {}
+        #: what the last placement of the folder as a trip read (``_trip_inputs``)
+        self._followed: tuple | None = None
         scanner.result.connect(self._on_result)
         scanner.finished.connect(self._on_scan_done)
         review.changed.connect(self._on_decision)
@@ -249,7 +253,6 @@ class TrackController(QObject):
     def follow(self) -> int:
         """Place the folder again as one trip after the user's decisions; returns how many
         undecided photos moved (with their trip-mates, or back to their own estimate)."""
-        from geoscope_core.prediction import Source
         from geoscope_core.scan.items import follow_decisions
         from geoscope_core.scan.types import ScanOptions, ScanResult, ScanStatus
         from geoscope_desktop.items import PhotoStatus
@@ -257,17 +260,7 @@ class TrackController(QObject):
         items = [it for it in self._review.items() if it.path in self._trip]
         if len(items) < 2:
             return 0
-
-        def decision(it):  # type: ignore[no-untyped-def]
-            p = it.prediction
-            if p is None or it.status in (PhotoStatus.REJECTED, PhotoStatus.ERROR):
-                return None
-            by_hand = p.source is Source.USER or it.corrected
-            return (
-                p if it.status in (PhotoStatus.ACCEPTED, PhotoStatus.WRITTEN) or by_hand else None
-            )
-
-        decided = [decision(it) for it in items]
+        decided = [_decision(it) for it in items]
         options = self._scanner.options or ScanOptions()
         placed = follow_decisions([self._trip[it.path] for it in items], decided, options)
         moved = 0
@@ -289,10 +282,34 @@ class TrackController(QObject):
             moved += self._review.apply_scan(result) is not None
         if moved:
             self.followed.emit(moved)
+        self._followed = self._trip_inputs()
         return moved
 
+    def _trip_inputs(self) -> tuple:
+        """Everything ``follow`` reads (each listed photo's trip evidence, status, point,
+        radius, source, the model's point, whether it has a result; the time window):
+        while it is what the last placement read (and left), placing the folder again
+        gives what it gave and moves nothing."""
+        from geoscope_desktop.items import PhotoStatus
+
+        window = self._scanner.options.time_window_s if self._scanner.options else None
+        rows = []
+        for it in self._review.items():
+            trip = self._trip.get(it.path)
+            if trip is None:
+                continue
+            d, p = _decision(it), it.prediction
+            rows.append((
+                it.path, trip, it.status is PhotoStatus.ESTIMATED, it.result is not None,
+                None if d is None else (d.lat, d.lon, d.radius_km),
+                None if p is None else (p.lat, p.lon),
+            ))  # fmt: skip
+        return (window, tuple(rows))
+
     def _on_decision(self, message: str) -> None:
-        if message and self._trip:
+        # a change the placement does not read (place names typed, a write of what was
+        # accepted) cannot move a photo: the folder is not placed again for it
+        if message and self._trip and self._trip_inputs() != self._followed:
             self.follow()
 
     def _on_result(self, result: ScanResult) -> None:
@@ -318,6 +335,19 @@ class TrackController(QObject):
             for path in self._by_time:
                 self._fallback.pop(path, None)
         self.cameras_changed.emit()
+
+
+def _decision(it: PhotoItem) -> Prediction | None:
+    """The location the user decided for ``it`` (accepted, written, placed or moved by
+    hand), which holds its trip-mates; None while undecided."""
+    from geoscope_core.prediction import Source
+    from geoscope_desktop.items import PhotoStatus
+
+    p = it.prediction
+    if p is None or it.status in (PhotoStatus.REJECTED, PhotoStatus.ERROR):
+        return None
+    by_hand = p.source is Source.USER or it.corrected
+    return p if it.status in (PhotoStatus.ACCEPTED, PhotoStatus.WRITTEN) or by_hand else None
 
 
 def _tagged(meta: PhotoMetadata) -> bool:
