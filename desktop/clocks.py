@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from geoscope_core.errors import ConfigError
 from geoscope_core.words import count
-from geoscope_desktop.controllers.tracks import CameraClock
+from geoscope_desktop.controllers.tracks import CameraClock, ZoneSuggestion
 
 #: the largest offset the panel takes (s): a day either way covers any time zone error
 MAX_OFFSET_S = 86_400
@@ -52,7 +52,7 @@ IANA_REGIONS = (
     "Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia",
     "Europe", "Indian", "Pacific",
 )  # fmt: skip
-AUTOMATIC = "Automatic (where each photo was)"
+AUTOMATIC = "Automatic"
 
 
 def fixed_zone(minutes: int) -> tuple[str, str]:
@@ -119,6 +119,20 @@ class ZoneBox(QComboBox):
         self.addItem(AUTOMATIC, "")
         self._suggested = 0
         self._listed = False
+        #: the zones offered first (``set_suggestions``)
+        self.suggestions: list[ZoneSuggestion] = []
+
+    def note(self) -> str:
+        """What the choice does, in words, for the line under the box."""
+        zone = self.zone()
+        if zone:
+            return f"Photos that record no time zone of their own: {self.currentText()}"
+        where = ""
+        if self.suggestions:
+            z = self.suggestions[0]
+            offset = "" if z.utc_offset_min is None else f", {fixed_zone(z.utc_offset_min)[1]}"
+            where = f" (here {z.zone}{offset})"
+        return f"Photos that record no time zone of their own: the zone where each was{where}"
 
     def zone(self) -> str:
         return str(self.currentData() or "")
@@ -133,16 +147,25 @@ class ZoneBox(QComboBox):
             self.addItem(zone, zone)
             i = self.count() - 1
         self.setCurrentIndex(i)
+        self.lineEdit().setCursorPosition(0)  # the name's start shows in a narrow box
 
-    def set_suggestions(self, zones: Sequence[tuple[str, str]]) -> None:
-        """Offer these (zone, where in words) first, under "Automatic"."""
+    def set_suggestions(self, zones: Sequence[ZoneSuggestion]) -> None:
+        """Offer these zones first, under "Automatic": "America/Los_Angeles, UTC−07:00 ·
+        your track" (the offset on the photos' day)."""
         current = self.zone()
         for _ in range(self._suggested):
             self.removeItem(1)
-        for k, (zone, where) in enumerate(zones):
-            self.insertItem(1 + k, f"{zone} · {where}", zone)
+        for k, z in enumerate(zones):
+            offset = "" if z.utc_offset_min is None else f", {fixed_zone(z.utc_offset_min)[1]}"
+            self.insertItem(1 + k, f"{z.zone}{offset} · {z.where}", z.zone)
         self._suggested = len(zones)
+        self.suggestions = list(zones)
         self.set_zone(current)
+
+    def showPopup(self) -> None:
+        self._list_all()
+        self.view().setMinimumWidth(max(self.width(), 300))  # whole names, a narrow box
+        super().showPopup()
 
     def showEvent(self, event: QShowEvent) -> None:
         self._list_all()
@@ -188,6 +211,12 @@ class ClockPanel(QWidget):
         )
         self.zone_box.activated.connect(lambda _i: self.zone_changed.emit(self.zone_box.zone()))
         zone_label = QLabel("Clocks set to time zone:")
+        self.zone_note = QLabel("")
+        self.zone_note.setWordWrap(True)
+        self.zone_note.setStyleSheet("color: #5c6670;")
+        self.zone_box.currentIndexChanged.connect(
+            lambda _i: self.zone_note.setText(self.zone_box.note())
+        )
         self.form = QFormLayout()
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
@@ -195,6 +224,7 @@ class ClockPanel(QWidget):
         layout.setContentsMargins(8, 4, 8, 4)
         layout.addWidget(zone_label)
         layout.addWidget(self.zone_box)
+        layout.addWidget(self.zone_note)
         layout.addWidget(self.hint)
         layout.addLayout(self.form)
         layout.addStretch(1)

@@ -35,6 +35,8 @@ class Tracking(QObject):
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self._window = window
+        #: the folder whose tracks, clocks and zone are in use (None before any)
+        self._folder: Path | None = None
         self.controller = TrackController(window.scanner, window.review, self)
         self.panel = ClockPanel()
         self.dock = QDockWidget("Camera Clocks", window)
@@ -101,7 +103,8 @@ class Tracking(QObject):
             self.panel.zone_box.set_zone(self.controller.zone() or "")
             return 0
         self._remember()
-        name = zone or "automatic (where each photo was)"
+        box = self.panel.zone_box
+        name = (box.currentText() if box.zone() == zone else zone) or "where each photo was"
         w.statusBar().showMessage(
             f"Camera clocks read in time zone {name}: {count(moved, 'photo')} moved", 8000
         )
@@ -111,6 +114,9 @@ class Tracking(QObject):
         """The track logs (those still there), clock offsets and time zone last used with
         ``folder``."""
         w = self._window
+        if self._folder is not None:  # the last folder's tracks, clocks and zone are its
+            self.controller.forget()  # own (those given before any folder serve the first)
+        self._folder = folder
         tracks, offsets = w.settings.folder_evidence(folder)
         for camera, seconds in offsets.items():
             w.scanner.set_time_offset(camera, seconds)
@@ -120,9 +126,7 @@ class Tracking(QObject):
         except GeoScopeError as e:  # a zone this computer's tzdata does not know
             w.statusBar().showMessage(f"Time zone of this folder not used: {e}", 8000)
             self.controller.set_zone(None)
-        options = w.scanner.options
-        known = options.evidence.track_files if options and options.evidence else ()
-        new = [p for p in tracks if p.is_file() and p not in known]
+        new = [p for p in tracks if p.is_file()]
         if new:
             try:
                 self.controller.add(new)
@@ -170,6 +174,7 @@ class Tracking(QObject):
         self.panel.set_cameras(c.cameras() if c.evidence is not None else [])
         self.panel.zone_box.set_suggestions(c.zone_suggestions())
         self.panel.zone_box.set_zone(c.zone() or "")
+        self.panel.zone_note.setText(self.panel.zone_box.note())
 
     def _on_moved(self, n: int) -> None:
         w = self._window

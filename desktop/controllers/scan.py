@@ -88,6 +88,13 @@ class ScanController(QObject):
         self.options = replace(options, evidence=replace(evidence, track_files=files))
         return lines
 
+    def forget_evidence(self) -> None:
+        """The next scans use none of the track logs, clock offsets and time zone given so
+        far (another folder is opened: it has its own)."""
+        if self.options is not None and self.options.evidence is not None:
+            evidence = replace(self.options.evidence, track_files=(), time_offsets=(), tz=None)
+            self.options = replace(self.options, evidence=evidence)
+
     def set_time_offset(self, camera: str, seconds: float) -> None:
         """The next scans correct ``camera``'s clock by ``seconds`` (as --time-offset)."""
         from geoscope_core.evidence.personal import EvidenceOptions

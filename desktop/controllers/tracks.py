@@ -54,6 +54,17 @@ class CameraClock:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class ZoneSuggestion:
+    """A time zone where the photos were: its IANA ``zone``, ``where`` it was found in
+    words ("your track", "your GPS photos") and its offset from UTC on the photos' day
+    (``utc_offset_min``, minutes east; None when no photo has a date)."""
+
+    zone: str
+    where: str
+    utc_offset_min: int | None = None
+
+
 class TrackController(QObject):
     """Track logs, the evidence of the last scan and its cameras' clocks.
 
@@ -133,6 +144,15 @@ class TrackController(QObject):
         self.evidence = evidence
         self.cameras_changed.emit()
 
+    def forget(self) -> None:
+        """Drop the track logs, clock offsets and time zone in use, and the evidence of
+        the last scan (another folder is opened: it has its own)."""
+        self._scanner.forget_evidence()
+        self.evidence = None
+        self.lines = []
+        self.tracks_changed.emit(self.lines)
+        self.cameras_changed.emit()
+
     # -- time zone ---------------------------------------------------------------------
     def zone(self) -> str | None:
         """The zone of camera clocks that wrote no OffsetTimeOriginal (None: where the
@@ -157,10 +177,12 @@ class TrackController(QObject):
         self._settle(PersonalEvidence(self.evidence.track, options), estimate=True)
         return self._place_again()
 
-    def zone_suggestions(self) -> list[tuple[str, str]]:
+    def zone_suggestions(self) -> list[ZoneSuggestion]:
         """The IANA zones where the photos were, told by the tracks' ends and the GPS
-        photos' points (offline, ``tzfpy``): (zone, where in words), the most common first;
-        empty when neither is there."""
+        photos' points (offline, ``tzfpy``), the most common first; empty when neither
+        is there."""
+        from zoneinfo import ZoneInfo
+
         from geoscope_core.evidence.phototime import zone_at
 
         points = [
@@ -169,14 +191,22 @@ class TrackController(QObject):
             if len(line)
             for k in (0, -1)
         ]
-        points += [("your GPS photos", *m.gps) for m in self._metas() if _tagged(m) and m.gps]
+        metas = self._metas()
+        points += [("your GPS photos", *m.gps) for m in metas if _tagged(m) and m.gps]
         found: dict[str, tuple[str, int]] = {}
         for where, lat, lon in points:
             zone = zone_at(round(lat, 2), round(lon, 2))  # ~1 km: the look-ups repeat
             if zone:
                 first, n = found.get(zone, (where, 0))
                 found[zone] = (first, n + 1)
-        return [(z, w) for z, (w, _n) in sorted(found.items(), key=lambda kv: -kv[1][1])]
+        times = sorted(m.taken_at for m in metas if m.taken_at is not None)
+        day = times[len(times) // 2] if times else None
+        out = []
+        for zone, (where, _n) in sorted(found.items(), key=lambda kv: -kv[1][1]):
+            offset = ZoneInfo(zone).utcoffset(day) if day is not None else None
+            minutes = None if offset is None else round(offset.total_seconds() / 60)
+            out.append(ZoneSuggestion(zone, where, minutes))
+        return out
 
     # -- clocks ------------------------------------------------------------------------
     def cameras(self) -> list[CameraClock]:

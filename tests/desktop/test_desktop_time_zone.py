@@ -92,13 +92,16 @@ def test_the_zone_chosen_moves_photos_as_scan_tz_does_and_the_folder_keeps_it(
     box = window.tracking.panel.zone_box
     assert box.zone() == ""
     # the zone where the track is comes first, as tzfpy tells it offline
-    assert box.itemData(1) == "America/Los_Angeles" and "your track" in box.itemText(1)
+    assert box.itemData(1) == "America/Los_Angeles"  # PDT in May
+    assert box.itemText(1) == "America/Los_Angeles, UTC−07:00 · your track"
+    assert "America/Los_Angeles, UTC−07:00" in window.tracking.panel.zone_note.text()
     assert box.findText("UTC−08:00") == box.findData("-08:00") > 0
     assert box.findData("Europe/Rome") > 0 and box.findData("Etc/GMT+8") < 0
 
     # the clocks were on PST: the photos move onto the track, as `scan --tz -08:00` puts them
     _choose(box, "-08:00")
     assert window.scanner.options.evidence.tz == "-08:00"
+    assert window.tracking.panel.zone_note.text().endswith(": UTC−08:00")
     assert _app(window) == pst
     _choose(box, "America/Los_Angeles")
     assert _app(window) == la
@@ -124,5 +127,8 @@ def test_the_zone_chosen_moves_photos_as_scan_tz_does_and_the_folder_keeps_it(
     other = tmp_path / "other"
     other.mkdir()
     assert again.open_folder(other)
-    assert again.scanner.options.evidence.tz is None
-    assert again.tracking.panel.zone_box.zone() == ""
+    ev = again.scanner.options.evidence
+    assert ev.tz is None and ev.track_files == () and ev.time_offsets == ()
+    box = again.tracking.panel.zone_box
+    assert box.zone() == "" and box.suggestions == []  # nothing of the trip's
+    assert again.map.markers.tracks == []
