@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent, QValidator
 from PySide6.QtWidgets import (
     QComboBox,
@@ -116,6 +116,9 @@ class ZoneBox(QComboBox):
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         self.setCompleter(completer)
+        edit = self.lineEdit()
+        if edit is not None:  # text that names no zone gives way to the zone in use
+            edit.editingFinished.connect(lambda: QTimer.singleShot(0, self._show_current))
         self.addItem(AUTOMATIC, "")
         self._suggested = 0
         self._listed = False
@@ -147,7 +150,9 @@ class ZoneBox(QComboBox):
             self.addItem(zone, zone)
             i = self.count() - 1
         self.setCurrentIndex(i)
-        self.lineEdit().setCursorPosition(0)  # the name's start shows in a narrow box
+        edit = self.lineEdit()
+        if edit is not None:
+            edit.setCursorPosition(0)  # the name's start shows in a narrow box
 
     def set_suggestions(self, zones: Sequence[ZoneSuggestion]) -> None:
         """Offer these zones first, under "Automatic": "America/Los_Angeles, UTC−07:00 ·
@@ -161,6 +166,11 @@ class ZoneBox(QComboBox):
         self._suggested = len(zones)
         self.suggestions = list(zones)
         self.set_zone(current)
+
+    def _show_current(self) -> None:
+        shown = self.itemText(self.currentIndex())
+        if self.currentText() != shown:
+            self.setEditText(shown)
 
     def showPopup(self) -> None:
         self._list_all()

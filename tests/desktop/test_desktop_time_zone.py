@@ -132,3 +132,34 @@ def test_the_zone_chosen_moves_photos_as_scan_tz_does_and_the_folder_keeps_it(
     box = again.tracking.panel.zone_box
     assert box.zone() == "" and box.suggestions == []  # nothing of the trip's
     assert again.map.markers.tracks == []
+
+
+def test_a_zone_is_found_by_typing_and_text_that_names_none_gives_way(qtbot: Any) -> None:
+    from PySide6.QtCore import Qt
+
+    from geoscope_desktop.clocks import ClockPanel
+
+    panel = ClockPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    chosen: list[str] = []
+    panel.zone_changed.connect(chosen.append)
+    box = panel.zone_box
+    edit = box.lineEdit()
+    edit.selectAll()
+    qtbot.keyClicks(edit, "Europe/Rome")
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+    assert chosen == ["Europe/Rome"] and box.zone() == "Europe/Rome"
+    # a part of a name, in any case, completes to the zones that contain it
+    edit.selectAll()
+    qtbot.keyClicks(edit, "tokyo")
+    completer = box.completer()
+    assert [
+        completer.completionModel().index(i, 0).data() for i in range(completer.completionCount())
+    ] == ["Asia/Tokyo"]
+    # text that names no zone changes nothing and gives way to the zone in use
+    edit.selectAll()
+    qtbot.keyClicks(edit, "nowhere")
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: edit.text() == "Europe/Rome", timeout=2000)
+    assert chosen == ["Europe/Rome"] and box.zone() == "Europe/Rome"
