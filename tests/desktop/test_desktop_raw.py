@@ -46,6 +46,14 @@ def test_a_raw_file_is_shown_scanned_placed_and_written_by_sidecar(
     assert result.target.is_file()
     assert {p: p.read_bytes() for p in originals} == originals  # the raw files untouched
     assert window.model.item_for(dng).status is PhotoStatus.WRITTEN
+    assert window.model.item_for(dng).gps is not None  # what its sidecar now carries
+    # undone: the sidecar goes, and the photo (named by its sidecar in the journal)
+    # shows the file without a location again, its decision kept to write again
+    with qtbot.waitSignal(window.undo_finished, timeout=60_000):
+        assert window.undo_last_write()
+    assert not result.target.exists()
+    undone = window.model.item_for(dng)
+    assert undone.status is PhotoStatus.ACCEPTED and undone.gps is None
 
 
 #: four colours, one per quarter of the preview: any turn or mirror moves them apart
