@@ -118,7 +118,7 @@ class ZoneBox(QComboBox):
         self.setCompleter(completer)
         edit = self.lineEdit()
         if edit is not None:  # text that names no zone gives way to the zone in use
-            edit.editingFinished.connect(lambda: QTimer.singleShot(0, self._show_current))
+            edit.editingFinished.connect(lambda: QTimer.singleShot(0, self, self._show_current))
         self.addItem(AUTOMATIC, "")
         self._suggested = 0
         self._listed = False
