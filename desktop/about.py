@@ -49,7 +49,8 @@ HELP = """# Using GeoScope
    never moves a photo. View ▸ Follow Selection (Ctrl+L) centres the map on each photo
    you select; off, the map stays where you put it.
 5. **Your own GPS first.** Scan ▸ Add Track Logs (or drop a GPX, KML, FIT… file) places
-   photos by time; Scan ▸ Camera Clocks corrects a camera's clock.
+   photos by time; Scan ▸ Camera Clocks corrects a camera's clock and the time zone
+   it was set to.
 6. **Write** (Ctrl+S) the accepted locations into the photos, marked as estimates and
    no finer than their radius; **Undo Last Write** (Ctrl+Z) restores the files byte for
    byte.

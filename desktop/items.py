@@ -23,6 +23,7 @@ from geoscope_core.prediction import Candidate, Prediction, Source
 from geoscope_core.words import duration
 
 if TYPE_CHECKING:
+    from geoscope_core.photos.metadata import PhotoMetadata
     from geoscope_core.scan.types import ScanResult
 
 
@@ -205,11 +206,40 @@ class PhotoItem:
             return replace(self, message=f"not written: {reason}")
         return replace(self, message=f"skipped: {reason or action.value}")
 
-    def after_undo(self, action: UndoAction) -> PhotoItem:
-        """This item after undo's ``action`` on its file: a restored photo is accepted again."""
-        if action in UNDONE and self.status is PhotoStatus.WRITTEN:
-            return replace(self, status=PhotoStatus.ACCEPTED, message="")
-        return self
+    def with_file(self, meta: PhotoMetadata) -> PhotoItem:
+        """This item knowing its file as ``meta`` read it now (after GeoScope changed it):
+        the location it carries, and the file a later write checks it still is."""
+        result = replace(self.result, metadata=meta) if self.result is not None else None
+        return replace(self, gps=meta.gps, result=result)
+
+    def after_undo(
+        self,
+        action: UndoAction,
+        meta: PhotoMetadata | None = None,
+        earlier: Prediction | None = None,
+    ) -> PhotoItem:
+        """This item after undo's ``action`` on its file, as ``meta`` read the file then:
+        a file back to an earlier write of GeoScope's shows that write (``earlier``, the
+        location written then, when it is the one the file carries; else the file's
+        point, named by the one naming rule), written; a file back to no location keeps
+        the user's decision, accepted again; camera GPS is the photo's own."""
+        if action not in UNDONE:
+            return self
+        if meta is None:  # not read again: only the status can follow
+            if self.status is PhotoStatus.WRITTEN:
+                return replace(self, status=PhotoStatus.ACCEPTED, message="")
+            return self
+        item = self.with_file(meta)
+        if meta.gps is not None and meta.gps_is_estimate and self.status is not PhotoStatus.HAS_GPS:
+            return replace(
+                item,
+                prediction=_as_carried(meta.gps, earlier or self.prediction),
+                status=PhotoStatus.WRITTEN,
+                message="",
+            )
+        if self.status is PhotoStatus.WRITTEN:
+            return replace(item, status=PhotoStatus.ACCEPTED, message="")
+        return item
 
     def accepted(self) -> PhotoItem:
         if self.status not in REVIEWABLE or self.prediction is None:
@@ -425,3 +455,19 @@ class ProgressMeter:
         if eta is not None and self.done < self.total:
             parts.append(f"{duration(eta)} left")
         return " · ".join(parts)
+
+
+def _as_carried(gps: tuple[float, float], written: Prediction | None) -> Prediction:
+    """The estimate a file carries at ``gps`` (degrees): ``written`` where that is the
+    point it wrote (no finer than its radius, as written), else the file's point named
+    as the writer names it (with ``written``'s radius and confidence, or a 1 km fix)."""
+    from geoscope_core.photos.plan import as_written, place_for
+
+    lat, lon = gps
+    if written is not None:
+        was = as_written(written)
+        if abs(was.lat - lat) < 1e-6 and abs(was.lon - lon) < 1e-6:
+            return written
+    base = written or Prediction(lat, lon, confidence=1.0, radius_km=1.0, source=Source.USER)
+    moved = base.with_location(lat, lon, sublocation="")
+    return replace(moved, **place_for(moved).fields())

@@ -42,7 +42,7 @@ from geoscope_desktop.worldmap import WorldMapView
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from geoscope_core.photos.metadata import FileFingerprint
+    from geoscope_core.photos.metadata import FileFingerprint, PhotoMetadata
     from geoscope_core.photos.plan import WriteReport
     from geoscope_core.photos.undo import UndoResult
     from geoscope_core.prediction import Candidate
@@ -382,8 +382,8 @@ class MainWindow(QMainWindow):
         items = [it for p, _ in moved if (it := self.review.item_for(p)) is not None]
         return self.writer.write(moved, self._scanned(items), replace_gps=True, roots=self._roots())
 
-    def _on_written(self, report: WriteReport) -> None:
-        out = self.review.apply_written(report)
+    def _on_written(self, report: WriteReport, files: dict[Path, PhotoMetadata]) -> None:
+        out = self.review.apply_written(report, files)
         if out.problems:
             self.dialogs.info(
                 "Write finished",
@@ -407,8 +407,8 @@ class MainWindow(QMainWindow):
             return False
         return self.writer.undo()
 
-    def _on_undone(self, results: list[UndoResult]) -> None:
-        out = self.review.apply_undone(results)
+    def _on_undone(self, results: list[UndoResult], files: dict[Path, PhotoMetadata]) -> None:
+        out = self.review.apply_undone(results, files)
         if out.problems:
             self.dialogs.error(
                 "Undo incomplete",

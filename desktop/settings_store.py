@@ -94,7 +94,7 @@ class AppSettings:
     def set_follow_selection(self, follow: bool) -> None:
         self.store.setValue("view/follow_selection", "true" if follow else "false")
 
-    # the user's evidence per folder: track logs and camera clock offsets (s)
+    # the user's evidence per folder: track logs, camera clock offsets (s), time zone
     def folder_evidence(self, folder: Path) -> tuple[list[Path], dict[str, float]]:
         """The track logs and clock offsets last used with ``folder``."""
         entry = self._evidence_table().get(str(folder), {})
@@ -106,12 +106,22 @@ class AppSettings:
         }
         return tracks, offsets
 
+    def folder_zone(self, folder: Path) -> str | None:
+        """The time zone of camera clocks last chosen for ``folder`` (None: automatic)."""
+        zone = self._evidence_table().get(str(folder), {}).get("tz")
+        return zone if isinstance(zone, str) and zone else None
+
     def set_folder_evidence(
-        self, folder: Path, tracks: Sequence[Path], offsets: dict[str, float]
+        self,
+        folder: Path,
+        tracks: Sequence[Path],
+        offsets: dict[str, float],
+        zone: str | None = None,
     ) -> None:
         table = self._evidence_table()
         table.pop(str(folder), None)
-        table[str(folder)] = {"tracks": [str(p) for p in tracks], "offsets": dict(offsets)}
+        entry = {"tracks": [str(p) for p in tracks], "offsets": dict(offsets), "tz": zone or ""}
+        table[str(folder)] = entry
         kept = dict(list(table.items())[-MAX_EVIDENCE_FOLDERS:])  # the most recent folders
         self.store.setValue("evidence/by_folder", json.dumps(kept))
 

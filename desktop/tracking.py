@@ -35,6 +35,8 @@ class Tracking(QObject):
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self._window = window
+        #: the folder whose tracks, clocks and zone are in use (None before any)
+        self._folder: Path | None = None
         self.controller = TrackController(window.scanner, window.review, self)
         self.panel = ClockPanel()
         self.dock = QDockWidget("Camera Clocks", window)
@@ -55,6 +57,7 @@ class Tracking(QObject):
         c.moved.connect(self._on_moved)
         self.panel.offset_changed.connect(c.set_offset)
         self.panel.offset_changed.connect(lambda _c, _s: self._remember())  # once set
+        self.panel.zone_changed.connect(self.set_zone)
 
     def choose(self) -> None:
         """Scan ▸ Add Track Logs: ask for files and use them."""
@@ -85,17 +88,45 @@ class Tracking(QObject):
             return
         ev = options.evidence
         offsets = {o.camera: o.seconds for o in ev.time_offsets if o.camera}
-        w.settings.set_folder_evidence(w.review.folder, ev.track_files, offsets)
+        w.settings.set_folder_evidence(w.review.folder, ev.track_files, offsets, ev.tz)
+
+    def set_zone(self, zone: str) -> int:
+        """Read the camera clocks in ``zone`` ("" automatic; an IANA name or +-HH:MM, as
+        ``--tz``): the scanned photos move at once, the next scans use it, and the folder
+        keeps it. Returns how many photos moved (0, after telling the user, for a zone
+        that is none: the one in use stays)."""
+        w = self._window
+        try:
+            moved = self.controller.set_zone(zone or None)
+        except GeoScopeError as e:
+            w.dialogs.error("Not a time zone", str(e))
+            self.panel.zone_box.set_zone(self.controller.zone() or "")
+            return 0
+        self._remember()
+        box = self.panel.zone_box
+        name = (box.currentText() if box.zone() == zone else zone) or "where each photo was"
+        w.statusBar().showMessage(
+            f"Camera clocks read in time zone {name}: {count(moved, 'photo')} moved", 8000
+        )
+        return moved
 
     def _restore(self, folder: Path) -> None:
-        """The track logs (those still there) and clock offsets last used with ``folder``."""
+        """The track logs (those still there), clock offsets and time zone last used with
+        ``folder``."""
         w = self._window
+        if self._folder is not None:  # the last folder's tracks, clocks and zone are its
+            self.controller.forget()  # own (those given before any folder serve the first)
+        self._folder = folder
         tracks, offsets = w.settings.folder_evidence(folder)
         for camera, seconds in offsets.items():
             w.scanner.set_time_offset(camera, seconds)
-        options = w.scanner.options
-        known = options.evidence.track_files if options and options.evidence else ()
-        new = [p for p in tracks if p.is_file() and p not in known]
+        zone = w.settings.folder_zone(folder)
+        try:
+            self.controller.set_zone(zone)
+        except GeoScopeError as e:  # a zone this computer's tzdata does not know
+            w.statusBar().showMessage(f"Time zone of this folder not used: {e}", 8000)
+            self.controller.set_zone(None)
+        new = [p for p in tracks if p.is_file()]
         if new:
             try:
                 self.controller.add(new)
@@ -139,8 +170,11 @@ class Tracking(QObject):
                 c.set_offset(miss.camera, float(round(miss.shift_s)))
 
     def _show_cameras(self) -> None:
-        cameras = self.controller.cameras()
-        self.panel.set_cameras(cameras if self.controller.evidence is not None else [])
+        c = self.controller
+        self.panel.set_cameras(c.cameras() if c.evidence is not None else [])
+        self.panel.zone_box.set_suggestions(c.zone_suggestions())
+        self.panel.zone_box.set_zone(c.zone() or "")
+        self.panel.zone_note.setText(self.panel.zone_box.note())
 
     def _on_moved(self, n: int) -> None:
         w = self._window

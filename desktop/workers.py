@@ -15,9 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
-    QBuffer,
-    QByteArray,
-    QIODevice,
     QObject,
     QRunnable,
     QSize,
@@ -27,12 +24,14 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QImage, QImageIOHandler, QImageReader, QTransform
+from PySide6.QtGui import QImage, QImageReader
 
 from geoscope_core.errors import ConfigError
 from geoscope_core.runtime.session import PROVIDER_NAMES
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from geoscope_core.evidence.personal import PersonalEvidence
     from geoscope_core.photos.metadata import PhotoMetadata
     from geoscope_core.runtime.predictor import Predictor
@@ -256,6 +255,11 @@ def read_scaled_image(path: Path, size: int) -> QImage:
     except (ImportError, ImageDecodeError) as e:
         log.debug("no preview for %s: %s", path, e)
         return QImage()
+    return _qimage(pixels)
+
+
+def _qimage(pixels: np.ndarray) -> QImage:
+    """A QImage of its own of uint8 [H, W, 3] RGB ``pixels``."""
     h, w = int(pixels.shape[0]), int(pixels.shape[1])
     return QImage(pixels.tobytes(), w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
@@ -270,30 +274,18 @@ def _fitted(reader: QImageReader, size: int) -> QImageReader:
     return reader
 
 
-#: Clockwise rotation (degrees) of each EXIF orientation that only rotates.
-_ROTATION = {3: 180, 6: 90, 8: 270}
-
-
 def _raw_preview_image(path: Path, size: int) -> QImage:
     """The embedded JPEG preview of the camera raw file ``path``, scaled to fit ``size``
-    px and turned as the raw file says (a null QImage when it has none)."""
+    px and turned (or mirrored) as the raw file says, by the scan's own decode of it (a
+    null QImage when it has none)."""
     from geoscope_core.errors import ImageDecodeError
-    from geoscope_core.runtime.images import raw_preview
+    from geoscope_core.runtime.images import raw_preview_fitted
 
     try:
-        data, orientation = raw_preview(path)
+        return _qimage(raw_preview_fitted(path, size))
     except (ImportError, ImageDecodeError) as e:
         log.debug("no preview for %s: %s", path, e)
         return QImage()
-    buffer = QBuffer()
-    buffer.setData(QByteArray(data))
-    buffer.open(QIODevice.OpenModeFlag.ReadOnly)
-    reader = _fitted(QImageReader(buffer), size)
-    own = reader.transformation() != QImageIOHandler.Transformation.TransformationNone
-    image = reader.read()
-    if image.isNull() or own or orientation not in _ROTATION:  # a preview's own wins
-        return image
-    return image.transformed(QTransform().rotate(_ROTATION[orientation]))
 
 
 class ImageLoader(QObject):

@@ -8,7 +8,7 @@ after every change the user made (the message is for the status bar).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from geoscope_core.geo.places import names_at
 from geoscope_core.photos.plan import WROTE
 from geoscope_core.photos.undo import UNDONE
-from geoscope_core.prediction import Candidate, Source
+from geoscope_core.prediction import Candidate, Prediction, Source
 from geoscope_core.words import count
 from geoscope_desktop.controllers.persistence import load_review, save_review
 from geoscope_desktop.items import (
@@ -84,6 +84,8 @@ class ReviewController(QObject):
         self.threshold = threshold
         #: decisions restored when the folder was opened
         self.restored = 0
+        #: each photo's estimates written this session, the last the one its file holds
+        self._written: dict[Path, list[Prediction]] = {}
         self._save_timer = QTimer(self)
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(SAVE_DELAY_MS)
@@ -105,6 +107,7 @@ class ReviewController(QObject):
         paths = list(iter_photos(folder))
         self.save_now()  # the folder being left
         self.folder = folder
+        self._written = {}
         items = load_review(folder, [PhotoItem(path=p) for p in paths])
         self.model.set_items(items)
         self.restored = sum(1 for it in items if it.decided)
@@ -286,14 +289,23 @@ class ReviewController(QObject):
             self.changed.emit("Back to the model's estimate")
 
     # -- writes and undo -----------------------------------------------------
-    def apply_written(self, report: WriteReport) -> Outcome:
-        """Mark what the writer did to each photo; returns how many were written."""
+    def apply_written(
+        self, report: WriteReport, files: Mapping[Path, PhotoMetadata] | None = None
+    ) -> Outcome:
+        """Mark what the writer did to each photo, knowing each file written as ``files``
+        read it after the write; returns how many were written."""
         problems: list[str] = []
+        files = files or {}
         for res in report.results:
             item = self.item_for(Path(res.path))
             if item is None:
                 continue
-            self.model.replace_item(item.after_write(res.action, res.reason, res.target))
+            ours = item.status is not PhotoStatus.HAS_GPS and item.prediction is not None
+            if res.action in WROTE and ours:  # what the file holds until an undo
+                self._written.setdefault(item.path, []).append(item.prediction)
+            item = item.after_write(res.action, res.reason, res.target)
+            meta = files.get(item.path)
+            self.model.replace_item(item.with_file(meta) if meta is not None else item)
             if res.action not in WROTE:
                 problems.append(f"{Path(res.path).name}: {res.reason or res.action}")
         written = sum(1 for r in report.results if r.action in WROTE)
@@ -301,13 +313,23 @@ class ReviewController(QObject):
         self.changed.emit(f"Wrote {count(written, 'photo')}")
         return Outcome(written, tuple(problems), failed)
 
-    def apply_undone(self, results: Sequence[UndoResult]) -> Outcome:
-        """Mark the photos undo restored; returns how many were restored."""
+    def apply_undone(
+        self, results: Sequence[UndoResult], files: Mapping[Path, PhotoMetadata] | None = None
+    ) -> Outcome:
+        """Show the photos undo restored as ``files`` read them after the undo (the
+        location their files carry again); returns how many were restored."""
+        from geoscope_desktop.controllers.writing import photo_of
+
         problems: list[str] = []
+        files = files or {}
         for res in results:
-            item = self.item_for(Path(res.path))
+            item = self.item_for(photo_of(Path(res.path)))
             if item is not None:
-                self.model.replace_item(item.after_undo(res.action))
+                earlier = None
+                if res.action in UNDONE and (stack := self._written.get(item.path)):
+                    stack.pop()  # the write undone
+                    earlier = stack[-1] if stack else None
+                self.model.replace_item(item.after_undo(res.action, files.get(item.path), earlier))
             if res.action not in UNDONE:
                 problems.append(f"{Path(res.path).name}: {res.action} {res.reason}")
         restored = sum(1 for r in results if r.action in UNDONE)

@@ -88,6 +88,13 @@ class ScanController(QObject):
         self.options = replace(options, evidence=replace(evidence, track_files=files))
         return lines
 
+    def forget_evidence(self) -> None:
+        """The next scans use none of the track logs, clock offsets and time zone given so
+        far (another folder is opened: it has its own)."""
+        if self.options is not None and self.options.evidence is not None:
+            evidence = replace(self.options.evidence, track_files=(), time_offsets=(), tz=None)
+            self.options = replace(self.options, evidence=evidence)
+
     def set_time_offset(self, camera: str, seconds: float) -> None:
         """The next scans correct ``camera``'s clock by ``seconds`` (as --time-offset)."""
         from geoscope_core.evidence.personal import EvidenceOptions
@@ -99,6 +106,17 @@ class ScanController(QObject):
         kept = [o for o in evidence.time_offsets if o.camera != camera]
         offsets = (*kept, ClockOffset(seconds, camera))
         self.options = replace(options, evidence=replace(evidence, time_offsets=offsets))
+
+    def set_zone(self, zone: str | None) -> None:
+        """The next scans read the clocks of cameras that wrote no OffsetTimeOriginal in
+        ``zone`` (an IANA name or +-HH:MM, as --tz; None: from where the photos were).
+        Raises ConfigError for a zone that is none."""
+        from geoscope_core.evidence.personal import EvidenceOptions
+        from geoscope_core.scan.types import ScanOptions
+
+        options = self.options or ScanOptions()
+        evidence = options.evidence or EvidenceOptions()
+        self.options = replace(options, evidence=replace(evidence, tz=zone or None))
 
     def set_time_window(self, seconds: float) -> None:
         """The next scans place photos by same-camera time neighbours within ``seconds``

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from geoscope_desktop.controllers.review import ReviewController
@@ -29,7 +30,9 @@ from geoscope_desktop.controllers.scan import ScanController
 if TYPE_CHECKING:
     from geoscope_core.evidence.personal import PersonalEvidence
     from geoscope_core.photos.metadata import PhotoMetadata
+    from geoscope_core.prediction import Prediction
     from geoscope_core.scan.types import ScanResult, TripEvidence
+    from geoscope_desktop.items import PhotoItem
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,17 @@ class CameraClock:
     origin: str
     photos: int
     note: str = ""
+
+
+@dataclass(frozen=True)
+class ZoneSuggestion:
+    """A time zone where the photos were: its IANA ``zone``, ``where`` it was found in
+    words ("your track", "your GPS photos") and its offset from UTC on the photos' day
+    (``utc_offset_min``, minutes east; None when no photo has a date)."""
+
+    zone: str
+    where: str
+    utc_offset_min: int | None = None
 
 
 class TrackController(QObject):
@@ -72,12 +86,16 @@ class TrackController(QObject):
         self._scanner = scanner
         self._review = review
         self.evidence: PersonalEvidence | None = None
+        #: the loaded tracks' lines ([K, 2] lat, lon degrees each)
+        self.lines: list[np.ndarray] = []
         #: photos the evidence placed by time (the rest are the model's or their own GPS)
         self._by_time: set[Path] = set()
         #: each photo's last result not placed by the evidence, to go back to
         self._fallback: dict[Path, ScanResult] = {}
         #: each scanned photo's own evidence, for placing the folder again as a trip
         self._trip: dict[Path, TripEvidence] = {}
+        #: what the last placement of the folder as a trip read (``_trip_inputs``)
+        self._followed: tuple | None = None
         scanner.result.connect(self._on_result)
         scanner.finished.connect(self._on_scan_done)
         review.changed.connect(self._on_decision)
@@ -89,24 +107,106 @@ class TrackController(QObject):
         returns how many moved."""
         if not paths:
             return 0
-        lines = self._scanner.add_tracks(paths)
-        self.tracks_changed.emit(lines)
+        self.lines = self._scanner.add_tracks(paths)
+        self.tracks_changed.emit(self.lines)
         if not any(it.result is not None for it in self._review.items()):
             return 0
         from geoscope_core.scan.pipeline import load_evidence
 
         evidence = load_evidence(self._scanner.options)  # type: ignore[arg-type]
+        self._settle(evidence, estimate=self.evidence is None)
+        return self._place_again()
+
+    def _settle(self, evidence: PersonalEvidence, estimate: bool) -> None:
+        """Use ``evidence`` (its tracks read) from now on, with the scanned GPS photos as
+        fixes, as the scan adds them; the clock offsets in use are kept, or (``estimate``)
+        settled again as the scan settles them: the user's stay, the others are estimated
+        from their anchors and the model's estimates of the photos at hand."""
+        from geoscope_core.prediction import Source
+
         metas = self._metas()
         if self._scanner.options is None or self._scanner.options.neighbors:
             evidence.add_reference_photos([m for m in metas if _tagged(m)])
-        if self.evidence is not None:
+        if not estimate and self.evidence is not None:
             for co in self.evidence.cameras.values():
                 evidence.set_offset(co.camera, co.seconds, co.origin)
         else:
-            evidence.resolve_offsets(metas)
+            need = evidence.cameras_to_estimate(metas)
+            judged = {
+                path: r.prediction
+                for path, r in self._fallback.items()
+                if r.prediction is not None
+                and r.prediction.source is Source.MODEL
+                and r.metadata is not None
+                and r.metadata.camera in need
+            }
+            evidence.resolve_offsets(metas, predictions=judged)
         self.evidence = evidence
         self.cameras_changed.emit()
+
+    def forget(self) -> None:
+        """Drop the track logs, clock offsets and time zone in use, and the evidence of
+        the last scan (another folder is opened: it has its own)."""
+        self._scanner.forget_evidence()
+        self.evidence = None
+        self.lines = []
+        self.tracks_changed.emit(self.lines)
+        self.cameras_changed.emit()
+
+    # -- time zone ---------------------------------------------------------------------
+    def zone(self) -> str | None:
+        """The zone of camera clocks that wrote no OffsetTimeOriginal (None: where the
+        photos were), as ``geoscope scan --tz`` takes it."""
+        options = self._scanner.options
+        return options.evidence.tz if options is not None and options.evidence else None
+
+    def set_zone(self, zone: str | None) -> int:
+        """Read the clocks of cameras that wrote no OffsetTimeOriginal in ``zone`` (an IANA
+        name or +-HH:MM, as ``geoscope scan --tz``; None: from where the photos were) and
+        place the scanned photos again by time, as a scan with that zone places them;
+        returns how many moved. The clock offsets the user gave stay; the estimated ones
+        are estimated again (a zone changes what their anchors say). Raises ConfigError
+        for a zone that is none (nothing changes)."""
+        self._scanner.set_zone(zone)
+        if self.evidence is None:
+            return 0
+        from geoscope_core.evidence.personal import PersonalEvidence
+
+        given = self._scanner.options.evidence  # type: ignore[union-attr]
+        options = replace(self.evidence.options, tz=given.tz, time_offsets=given.time_offsets)
+        self._settle(PersonalEvidence(self.evidence.track, options), estimate=True)
         return self._place_again()
+
+    def zone_suggestions(self) -> list[ZoneSuggestion]:
+        """The IANA zones where the photos were, told by the tracks' ends and the GPS
+        photos' points (offline, ``tzfpy``), the most common first; empty when neither
+        is there."""
+        from zoneinfo import ZoneInfo
+
+        from geoscope_core.evidence.phototime import zone_at
+
+        points = [
+            ("your track", float(line[k, 0]), float(line[k, 1]))
+            for line in self.lines
+            if len(line)
+            for k in (0, -1)
+        ]
+        metas = self._metas()
+        points += [("your GPS photos", *m.gps) for m in metas if _tagged(m) and m.gps]
+        found: dict[str, tuple[str, int]] = {}
+        for where, lat, lon in points:
+            zone = zone_at(round(lat, 2), round(lon, 2))  # ~1 km: the look-ups repeat
+            if zone:
+                first, n = found.get(zone, (where, 0))
+                found[zone] = (first, n + 1)
+        times = sorted(m.taken_at for m in metas if m.taken_at is not None)
+        day = times[len(times) // 2] if times else None
+        out = []
+        for zone, (where, _n) in sorted(found.items(), key=lambda kv: -kv[1][1]):
+            offset = ZoneInfo(zone).utcoffset(day) if day is not None else None
+            minutes = None if offset is None else round(offset.total_seconds() / 60)
+            out.append(ZoneSuggestion(zone, where, minutes))
+        return out
 
     # -- clocks ------------------------------------------------------------------------
     def cameras(self) -> list[CameraClock]:
@@ -183,7 +283,6 @@ class TrackController(QObject):
     def follow(self) -> int:
         """Place the folder again as one trip after the user's decisions; returns how many
         undecided photos moved (with their trip-mates, or back to their own estimate)."""
-        from geoscope_core.prediction import Source
         from geoscope_core.scan.items import follow_decisions
         from geoscope_core.scan.types import ScanOptions, ScanResult, ScanStatus
         from geoscope_desktop.items import PhotoStatus
@@ -191,17 +290,7 @@ class TrackController(QObject):
         items = [it for it in self._review.items() if it.path in self._trip]
         if len(items) < 2:
             return 0
-
-        def decision(it):  # type: ignore[no-untyped-def]
-            p = it.prediction
-            if p is None or it.status in (PhotoStatus.REJECTED, PhotoStatus.ERROR):
-                return None
-            by_hand = p.source is Source.USER or it.corrected
-            return (
-                p if it.status in (PhotoStatus.ACCEPTED, PhotoStatus.WRITTEN) or by_hand else None
-            )
-
-        decided = [decision(it) for it in items]
+        decided = [_decision(it) for it in items]
         options = self._scanner.options or ScanOptions()
         placed = follow_decisions([self._trip[it.path] for it in items], decided, options)
         moved = 0
@@ -223,10 +312,34 @@ class TrackController(QObject):
             moved += self._review.apply_scan(result) is not None
         if moved:
             self.followed.emit(moved)
+        self._followed = self._trip_inputs()
         return moved
 
+    def _trip_inputs(self) -> tuple:
+        """Everything ``follow`` reads (each listed photo's trip evidence, status, point,
+        radius, source, the model's point, whether it has a result; the time window):
+        while it is what the last placement read (and left), placing the folder again
+        gives what it gave and moves nothing."""
+        from geoscope_desktop.items import PhotoStatus
+
+        window = self._scanner.options.time_window_s if self._scanner.options else None
+        rows = []
+        for it in self._review.items():
+            trip = self._trip.get(it.path)
+            if trip is None:
+                continue
+            d, p = _decision(it), it.prediction
+            rows.append((
+                it.path, trip, it.status is PhotoStatus.ESTIMATED, it.result is not None,
+                None if d is None else (d.lat, d.lon, d.radius_km),
+                None if p is None else (p.lat, p.lon),
+            ))  # fmt: skip
+        return (window, tuple(rows))
+
     def _on_decision(self, message: str) -> None:
-        if message and self._trip:
+        # a change the placement does not read (place names typed, a write of what was
+        # accepted) cannot move a photo: the folder is not placed again for it
+        if message and self._trip and self._trip_inputs() != self._followed:
             self.follow()
 
     def _on_result(self, result: ScanResult) -> None:
@@ -252,6 +365,19 @@ class TrackController(QObject):
             for path in self._by_time:
                 self._fallback.pop(path, None)
         self.cameras_changed.emit()
+
+
+def _decision(it: PhotoItem) -> Prediction | None:
+    """The location the user decided for ``it`` (accepted, written, placed or moved by
+    hand), which holds its trip-mates; None while undecided."""
+    from geoscope_core.prediction import Source
+    from geoscope_desktop.items import PhotoStatus
+
+    p = it.prediction
+    if p is None or it.status in (PhotoStatus.REJECTED, PhotoStatus.ERROR):
+        return None
+    by_hand = p.source is Source.USER or it.corrected
+    return p if it.status in (PhotoStatus.ACCEPTED, PhotoStatus.WRITTEN) or by_hand else None
 
 
 def _tagged(meta: PhotoMetadata) -> bool:

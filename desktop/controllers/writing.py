@@ -1,21 +1,26 @@
-"""Writing accepted locations into the photos, and undoing the last write."""
+"""Writing accepted locations into the photos, and undoing the last write.
+
+After either, the photos changed are read again (in the worker): the app then shows what
+each file holds, and knows it as the file a later write may change."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
+from geoscope_core.errors import MetadataError
 from geoscope_core.geo.precision import COARSE_KM
+from geoscope_core.photos.plan import WROTE
 from geoscope_core.photos.undo import UNDONE
 from geoscope_core.words import count
 from geoscope_desktop.workers import TaskRunner
 
 if TYPE_CHECKING:
-    from geoscope_core.photos.metadata import FileFingerprint
+    from geoscope_core.photos.metadata import FileFingerprint, PhotoMetadata
     from geoscope_core.photos.plan import WriteReport
     from geoscope_core.photos.undo import UndoResult
     from geoscope_core.prediction import Prediction
@@ -28,13 +33,15 @@ log = logging.getLogger(__name__)
 class WriteController(QObject):
     """Runs the safe writer and undo on a small pool and remembers the last journal.
 
-    Signals: ``written(WriteReport)``, ``undone(list[UndoResult])``,
-    ``failed(message, details)``; ``busy_changed()`` when a task starts or ends.
+    Signals: ``written(WriteReport, files)``, ``undone(list[UndoResult], files)`` with
+    ``files`` what each photo changed holds now ({path: PhotoMetadata}, read again after
+    the change), ``failed(message, details)``; ``busy_changed()`` when a task starts or
+    ends.
     The last journal is kept in ``settings`` so "Undo last write" survives a restart.
     """
 
-    written = Signal(object)
-    undone = Signal(object)
+    written = Signal(object, object)
+    undone = Signal(object, object)
     failed = Signal(str, str)
     busy_changed = Signal()
 
@@ -67,16 +74,17 @@ class WriteController(QObject):
         pairs = list(pairs)
         scanned = dict(scanned or {})
 
-        def work() -> WriteReport:
+        def work() -> tuple[WriteReport, dict[Path, PhotoMetadata]]:
             from geoscope_core.photos.plan import WriteOptions
             from geoscope_core.photos.writer import write_locations
 
-            return write_locations(
+            report = write_locations(
                 pairs,
                 WriteOptions(overwrite_gps=replace_gps, fill_names=names_only),
                 scanned=scanned,
                 roots=roots,
             )
+            return report, read_again(Path(r.path) for r in report.results if r.action in WROTE)
 
         what = "Writing place names" if names_only else "Writing locations"
         self._tasks.start(work, what, self._on_written, self._on_failed)
@@ -89,10 +97,11 @@ class WriteController(QObject):
         if journal is None or self.busy():
             return False
 
-        def work() -> list[UndoResult]:
+        def work() -> tuple[list[UndoResult], dict[Path, PhotoMetadata]]:
             from geoscope_core.photos.undo import undo
 
-            return undo(journal)
+            results = undo(journal)
+            return results, read_again(photo_of(r.path) for r in results if r.action in UNDONE)
 
         self._tasks.start(work, "Undo", self._on_undone, self._on_failed)
         self.busy_changed.emit()
@@ -105,21 +114,45 @@ class WriteController(QObject):
         self.last_journal = journal
         self._settings.set_last_journal(journal)
 
-    def _on_written(self, report: WriteReport) -> None:
+    def _on_written(self, done: tuple[WriteReport, dict[Path, PhotoMetadata]]) -> None:
+        report, files = done
         if report.journal is not None:
             self._set_journal(report.journal)
         self.busy_changed.emit()
-        self.written.emit(report)
+        self.written.emit(report, files)
 
-    def _on_undone(self, results: list[UndoResult]) -> None:
+    def _on_undone(self, done: tuple[list[UndoResult], dict[Path, PhotoMetadata]]) -> None:
+        results, files = done
         if all(r.action in UNDONE for r in results):
             self._set_journal(None)
         self.busy_changed.emit()
-        self.undone.emit(results)
+        self.undone.emit(results, files)
 
     def _on_failed(self, message: str, details: str) -> None:
         self.busy_changed.emit()
         self.failed.emit(message, details)
+
+
+def photo_of(changed: Path) -> Path:
+    """The photo a changed file belongs to: itself, or the photo of its XMP sidecar
+    (``name.ext.xmp``, ``metadata.sidecar_path``)."""
+    changed = Path(changed)
+    if changed.suffix.lower() == ".xmp" and Path(changed.stem).suffix:
+        return changed.with_name(changed.stem)
+    return changed
+
+
+def read_again(paths: Iterable[Path]) -> dict[Path, PhotoMetadata]:
+    """What each photo's file holds now (a file that cannot be read is left out, logged)."""
+    from geoscope_core.photos.metadata import read_metadata
+
+    out: dict[Path, PhotoMetadata] = {}
+    for path in dict.fromkeys(paths):
+        try:
+            out[path] = read_metadata(path)
+        except MetadataError as e:
+            log.warning("not read again after the change: %s", e)
+    return out
 
 
 def write_question(items: Sequence[PhotoItem]) -> tuple[str, str]:

@@ -149,7 +149,9 @@ def photo_utc(
         h, m = divmod(abs(utc_offset_min), 60)
         return PhotoTime(t + offset_s, f"{sign}{h:02d}:{m:02d} from OffsetTimeOriginal", offset_s)
     if zone is not None:
-        return PhotoTime(local_to_utc(taken_at, zone) + offset_s, f"{zone} from --tz", offset_s)
+        return PhotoTime(
+            local_to_utc(taken_at, zone) + offset_s, f"{zone}, the zone you gave", offset_s
+        )
     if position is not None:
         name = zone_at(*position)
         if name:

@@ -191,6 +191,22 @@ def _raw_preview(path: Path, max_pixels: int) -> Image.Image:
     return im
 
 
+def raw_preview_fitted(path: Path, size: int) -> np.ndarray:
+    """The embedded preview of the camera raw file ``path`` as a viewer shows it: turned
+    and mirrored as its EXIF orientation says (all eight, by the same rule as the scan's
+    decode) and scaled to fit ``size`` x ``size`` px (DCT-domain downscale first): uint8
+    [H, W, 3] RGB. ImageDecodeError when it has no preview that decodes."""
+    try:
+        im = _raw_preview(path, MAX_PREVIEW_PIXELS)
+        im.draft("RGB", (size, size))  # never below the size asked for
+        im.load()
+        out = _to_rgb(ImageOps.exif_transpose(im) or im)
+        out.thumbnail((size, size), Image.Resampling.BILINEAR, reducing_gap=3.0)
+        return np.asarray(out, dtype=np.uint8)
+    except _DECODE_ERRORS as e:
+        raise ImageDecodeError(f"{path}: its preview cannot be decoded ({e})") from e
+
+
 def _load_views(
     path: Path,
     size: int,

@@ -75,3 +75,47 @@ def test_an_estimated_clock_says_why(qtbot: Any, window: MainWindow, tmp_path: P
     assert panel.boxes[camera].value() == -92
     tip = panel.boxes[camera].toolTip()
     assert "-0:01:31.8" in tip and "GPS dates +1 day(s) from the camera's" in tip
+
+
+def test_place_names_typed_do_not_place_the_folder_again(
+    qtbot: Any, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import geoscope_core.scan.items as scan_items
+    from geoscope_desktop.items import PlaceEdit
+
+    folder = tmp_path / "day"
+    folder.mkdir()
+    shots = [
+        write_jpeg(folder / f"{i}.jpg", px, taken_at=f"2024:05:14 10:0{i}:00")
+        for i, px in enumerate((RED, GREEN, BLUE))
+    ]
+    assert window.open_folder(folder)
+    assert scan(qtbot, window) is False
+    runs: list[int] = []
+    place_again = scan_items.follow_decisions
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        runs.append(1)
+        return place_again(*args, **kwargs)
+
+    monkeypatch.setattr(scan_items, "follow_decisions", counted)
+    window.review.place([shots[0]], candidate_at(*PARIS), 0.1)
+    assert len(runs) == 1  # a decision places the folder again
+    followed = window.model.item_for(shots[1]).prediction
+
+    # names typed for the placed photo and for a follower: nothing the placement reads
+    window.review.rename([shots[0]], PlaceEdit(city="Montmartre", country="France"))
+    window.review.rename([shots[1]], PlaceEdit(city="Paris 18e"))
+    assert len(runs) == 1
+    assert window.model.item_for(shots[0]).prediction.city == "Montmartre"
+    renamed = window.model.item_for(shots[1]).prediction
+    assert renamed.city == "Paris 18e"
+    assert (renamed.lat, renamed.lon) == (followed.lat, followed.lon)
+    # what placing it again would have given: nothing moves
+    assert window.tracking.controller.follow() == 0 and len(runs) == 2
+    assert window.model.item_for(shots[1]).prediction == renamed
+
+    # a decision the placement reads still places the folder again
+    window.review.reject([window.model.row_of(shots[0])])
+    assert len(runs) == 3
+    assert window.model.item_for(shots[2]).prediction.source is Source.MODEL  # back

@@ -142,7 +142,7 @@ def test_cli_scan_with_track_writes_marked_estimates(
     assert "track: 21 fixes from 1 file " in text
     assert "exif 0, track 2, neighbors 0, predicted 1, error 0" in text
     rows = {Path(d["path"]).name: d for d in json.loads(out.read_text())}
-    assert rows["b.jpg"]["status"] == "track" and "from --tz" in rows["b.jpg"]["reason"]
+    assert rows["b.jpg"]["status"] == "track" and "the zone you gave" in rows["b.jpg"]["reason"]
     # written like a fix but marked with its source: never read back as camera GPS
     meta = read_metadata(ph["offset"])
     assert meta.gps is not None and meta.gps_is_estimate
