@@ -383,14 +383,6 @@ def format_km(km: float) -> str:
     return f"{km:,.0f} km"
 
 
-def format_duration(seconds: float) -> str:
-    """'0:42', '12:05', '1:02:03'."""
-    s = max(0, round(seconds))
-    h, rem = divmod(s, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
 class ProgressMeter:
     """Rate (photos/s) and ETA over a sliding window of recent progress reports.
 

@@ -224,15 +224,3 @@ def track_miss(evidence: PersonalEvidence, metas: Sequence[PhotoMetadata]) -> Tr
     if span <= end - start:  # the whole set fits: centre it on the track
         shift = (start + end) / 2 - (ts[0] + ts[-1]) / 2
     return TrackMiss(f"{head}; {where}", camera, shift)
-
-
-def _gap(seconds: float) -> str:
-    """'56 min', '3 h 10 min', '2 d 4 h' (at least a minute)."""
-    minutes = max(1, round(seconds / 60))
-    d, rem = divmod(minutes, 1440)
-    h, m = divmod(rem, 60)
-    if d:
-        return f"{d} d {h} h" if h else f"{d} d"
-    if h:
-        return f"{h} h {m} min" if m else f"{h} h"
-    return f"{m} min"

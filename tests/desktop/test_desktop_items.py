@@ -20,7 +20,6 @@ from geoscope_desktop.items import (
     PhotoStatus,
     ProgressMeter,
     estimate_text,
-    format_duration,
     format_km,
     format_latlon,
     is_unsure,
@@ -102,7 +101,6 @@ def test_text_helpers() -> None:
     assert format_latlon(-13.3456789, -77.9123456, 25.0) == "13.35° S, 77.91° W"
     assert format_latlon(-13.3456789, -77.9123456, 0.011) == "13.34568° S, 77.91235° W"
     assert format_km(0.35) == "350 m" and format_km(1234) == "1,234 km"
-    assert format_duration(42) == "0:42" and format_duration(3723) == "1:02:03"
 
 
 def test_progress_meter_rate_and_eta() -> None:
