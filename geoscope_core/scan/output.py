@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import json
 import textwrap
 from collections.abc import Iterable, Iterator
@@ -190,7 +191,9 @@ def shard_row(r: ScanResult, include_serials: bool = False) -> dict[str, Any]:
     return row
 
 
+@functools.cache
 def shard_schema() -> pa.Schema:
+    """The schema of a Parquet shard (built once: pyarrow schemas are immutable)."""
     import pyarrow as pa
 
     def kind(name: str) -> pa.DataType:

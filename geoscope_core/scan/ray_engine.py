@@ -114,6 +114,11 @@ class ScanWorker:
         self.scanner = Scanner(predictor, options)
         self.include_serials = include_serials
         self.stores = dict(stores or {})
+        import pyarrow as pa
+
+        # a shard's columns, the unit a row belongs to and why it failed: built once
+        self.schema = shard_schema().append(pa.field(UNIT, pa.string()))
+        self.schema = self.schema.append(pa.field(UNIT_ERROR, pa.string()))
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         import pyarrow as pa
@@ -130,9 +135,7 @@ class ScanWorker:
                 {**shard_row(r, self.include_serials), UNIT: unit, UNIT_ERROR: failed}
                 for r in results
             )
-        schema = shard_schema().append(pa.field(UNIT, pa.string()))
-        schema = schema.append(pa.field(UNIT_ERROR, pa.string()))
-        return pa.Table.from_pylist(rows, schema=schema)
+        return pa.Table.from_pylist(rows, schema=self.schema)
 
     def _scan(
         self, paths: list[str], store: ObjectStore | None
