@@ -329,13 +329,19 @@ def _print_evidence(scanner: Scanner) -> None:
             print(terminal_text(f"clock of {name}: {offset} ({cam.origin}{note})"))
 
 
-def writable(r: ScanResult, fill_names: bool = False) -> bool:
-    """A result whose estimate ``--write`` may write: placed, not the camera's own GPS
-    (whose place names only are written with ``fill_names``)."""
+def write_item(
+    r: ScanResult, fill_names: bool = False
+) -> tuple[Path, Prediction, FileFingerprint | None] | None:
+    """What writing the result ``r`` takes (``scan --write`` and ``geoscope write``): the
+    photo, its estimate and the file as the scan saw it (None where the result does not
+    say); None when there is nothing to write: no place, or the camera's own GPS (whose
+    place names only are written, with ``fill_names``)."""
     from geoscope_core.scan.types import ScanStatus
 
     skip = (ScanStatus.ERROR,) if fill_names else (ScanStatus.EXIF, ScanStatus.ERROR)
-    return r.prediction is not None and r.status not in skip
+    if r.prediction is None or r.status in skip:
+        return None
+    return r.path, r.prediction, r.metadata.fingerprint if r.metadata is not None else None
 
 
 def write_estimates(
@@ -470,10 +476,11 @@ def run(args: argparse.Namespace) -> int:
                     tqdm.write(_table_line(r, root), file=sys.stdout)
                 if r.status is ScanStatus.ERROR:
                     failed.append(r)
-                elif writing and r.prediction is not None and writable(r, args.fill_names):
-                    to_write.append((r.path, r.prediction))
-                    if r.metadata is not None and r.metadata.fingerprint is not None:
-                        scanned[r.path] = r.metadata.fingerprint
+                elif writing and (item := write_item(r, args.fill_names)) is not None:
+                    path, estimate, fingerprint = item
+                    to_write.append((path, estimate))
+                    if fingerprint is not None:
+                        scanned[path] = fingerprint
                 bar.update(1)
     except BaseException:
         if sink is not None:

@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from geoscope_core.commands.scan import writable, write_estimates
+    from geoscope_core.commands.scan import write_estimates, write_item
     from geoscope_core.fsio import path_text
     from geoscope_core.photos.metadata import FileFingerprint
     from geoscope_core.scan.output import read_results
@@ -36,20 +36,21 @@ def run(args: argparse.Namespace) -> int:
     roots: set[Path] = set()
     unknown = remote = 0
     for r in read_results(args.results):
-        if not writable(r, args.fill_names) or r.prediction is None:
+        item = write_item(r, args.fill_names)
+        if item is None:
             continue
+        path, estimate, fp = item
         if r.uri:  # an object in a store: never written from here
             remote += 1
             print(f"{'refused':12s} {r.uri}  (an object in a store)")
             continue
-        fp = r.metadata.fingerprint if r.metadata is not None else None
         if fp is None:  # nothing to tell the photo scanned from another: never written
             unknown += 1
-            print(f"{'refused':12s} {path_text(r.path)}  (no fingerprint of the file scanned)")
+            print(f"{'refused':12s} {path_text(path)}  (no fingerprint of the file scanned)")
             continue
-        items.append((r.path, r.prediction))
-        scanned[r.path] = fp
-        roots.add(r.path.parent)
+        items.append((path, estimate))
+        scanned[path] = fp
+        roots.add(path.parent)
     args.write = not args.dry_run
     failed = write_estimates(args, items, scanned, sorted(roots))
     if unknown:
