@@ -105,17 +105,23 @@ class ObjectStore:
         return self.base + uri[len(self.root) :]
 
     def holds(self, uri: str) -> bool:
-        """Whether ``uri`` names an object under ``root``."""
-        return uri.startswith(self.root + "/")
+        """Whether ``uri`` names ``root`` (an object given alone) or an object under it."""
+        return uri == self.root or uri.startswith(self.root + "/")
 
     def list_photos(self) -> list[str]:
-        """The URIs of the photos under ``root`` (a supported format by suffix; names
-        starting with "." skipped, as folder walking does), sorted. DataError when the
-        store cannot be listed."""
+        """The URIs of the photos under ``root``, or of ``root`` itself when it names one
+        object (a supported format by suffix; names starting with "." skipped, as folder
+        walking does), sorted. DataError when it does not exist or cannot be listed."""
         from pyarrow import fs
 
         try:
-            infos = self.fs.get_file_info(fs.FileSelector(self.base, recursive=True))
+            info = self.fs.get_file_info(self.base)
+            if info.type == fs.FileType.NotFound:
+                raise DataError(f"{self.root} does not exist")
+            if info.type == fs.FileType.File:
+                infos = [info]
+            else:
+                infos = self.fs.get_file_info(fs.FileSelector(self.base, recursive=True))
         except (OSError, ValueError) as e:
             raise DataError(f"cannot list {self.root}: {_first_line(e)}") from e
         photos = []

@@ -282,3 +282,20 @@ def test_a_store_pyarrow_cannot_open_is_refused_in_one_line(
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"geoscope scan: error: {uri}: pyarrow cannot open this store: ")
     assert "\n" not in err
+
+
+def test_one_object_is_scanned_alone_and_a_missing_prefix_is_refused(
+    zs_bundle: Path, bucket: str, endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, _, query = bucket.partition("?")
+    one = f"{root}/home/Pentax_K10D.jpg"
+    out = tmp_path / "one.json"
+    args = ["--model", str(zs_bundle), "--no-progress"]
+    assert main(["scan", f"{one}?{query}", *args, "--out", str(out)]) == 0
+    [r] = read_results(out)
+    assert (r.uri, r.status) == (one, ScanStatus.PREDICTED)
+
+    capsys.readouterr()
+    assert main(["scan", f"{root}/no/such/prefix?{query}", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"geoscope scan: error: {root}/no/such/prefix does not exist"
