@@ -8,10 +8,11 @@ environment variables, ``~/.aws``, an instance role), on every node that reads t
 
 The objects under the URI are grouped by their "folder" (the key up to its last ``/``),
 the unit a scan settles at once. A unit is scanned by fetching its objects (and their XMP
-sidecars) into a private temporary folder, running the single-machine ``Scanner`` on the
-copies and reporting each result by its object's URI: there is one inference path, and a
-result's fingerprint is of the object's bytes (its time the object's). The copies are
-removed when the unit is done; the scan cache is not used for them (it keys local files).
+sidecars; ``FETCH_THREADS`` at a time) into a private temporary folder, running the
+single-machine ``Scanner`` on the copies and reporting each result by its object's URI:
+there is one inference path, and a result's fingerprint is of the object's bytes (its time
+the object's). The copies are removed when the unit is done; the scan cache is not used
+for them (it keys local files).
 Nothing is ever written to a store: writing metadata is local (``geoscope write``).
 """
 
@@ -23,6 +24,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,6 +54,8 @@ _NEEDS = {
     "(not in the pyarrow wheel)",
 }
 _CHUNK = 1 << 20
+#: Objects of a folder fetched at once: a store answers each request after a round trip.
+FETCH_THREADS = 8
 #: Why a photo in a store gets no estimate written, and what to do instead.
 NOT_WRITTEN = (
     "photos in an object store are never written: GeoScope writes local files, journaled "
@@ -197,22 +201,36 @@ def scan_objects(
                 f"the folder {_parent(names[0])} is {need:,} bytes, more than {folder.parent} "
                 f"has free ({free:,}): set TMPDIR to a larger disk"
             )
-        local: dict[Path, str] = {}
+        copies: list[tuple[str, int, Path]] = []
         for uri, size in wanted:
             copy = folder / uri.rpartition("/")[2]
-            if copy.exists():  # a disk that folds case: "A.jpg" is "a.jpg" here
+            try:
+                copy.touch(exist_ok=False)  # its name taken here, before any fetch starts
+            except FileExistsError:  # a disk that folds case: "A.jpg" is "a.jpg" here
                 errors[uri] = f"another object of its folder is {copy.name} on this disk"
                 continue
+            copies.append((uri, size, copy))
+
+        def fetch(job: tuple[str, int, Path]) -> str:
+            """Why the object of ``job`` could not be copied ("" when it was)."""
+            uri, size, copy = job
             try:
                 _fetch(store, store.fs_path(uri), copy, size, max_bytes)
                 sidecar = store.fs_path(uri) + ".xmp"
                 if sidecar in listed:
                     _fetch(store, sidecar, sidecar_path(copy), listed[sidecar].size, max_bytes)
             except (OSError, DataError) as e:
-                errors[uri] = f"cannot read the object: {_first_line(e)}"
                 copy.unlink(missing_ok=True)
-                continue
-            local[copy] = uri
+                return f"cannot read the object: {_first_line(e)}"
+            return ""
+
+        local: dict[Path, str] = {}
+        with ThreadPoolExecutor(FETCH_THREADS, "geoscope-fetch") as pool:  # waits on the store
+            for (uri, _, copy), error in zip(copies, pool.map(fetch, copies), strict=True):
+                if error:
+                    errors[uri] = error
+                else:
+                    local[copy] = uri
         for uri, error in errors.items():
             yield ScanResult(Path(uri), ScanStatus.ERROR, None, None, error, uri=uri)
         for r in scanner.scan(list(local)):
