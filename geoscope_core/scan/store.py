@@ -46,13 +46,12 @@ log = logging.getLogger(__name__)
 MAX_OBJECT_BYTES = 2 << 30
 #: Disk space (bytes) left free on the temporary folder's disk when a unit is fetched.
 FREE_MARGIN_BYTES = 256 << 20
+_HDFS_NEEDS = (
+    "pyarrow's HDFS client needs a Java runtime and libhdfs on every node (not in the "
+    "pyarrow wheel)"
+)
 #: What pyarrow needs beyond its wheel to open some file systems, by URI scheme.
-_NEEDS = {
-    "hdfs": "pyarrow's HDFS client needs a Java runtime and libhdfs on every node "
-    "(not in the pyarrow wheel)",
-    "viewfs": "pyarrow's HDFS client needs a Java runtime and libhdfs on every node "
-    "(not in the pyarrow wheel)",
-}
+_NEEDS = {"hdfs": _HDFS_NEEDS, "viewfs": _HDFS_NEEDS}
 _CHUNK = 1 << 20
 #: Objects of a folder fetched at once: a store answers each request after a round trip.
 FETCH_THREADS = 8
