@@ -8,6 +8,11 @@ then, each in a fresh child process, with the same bundle and no cache:
 * ray: ``scan_on_ray`` on a local Ray instance of ``--cpus`` CPUs with ``--workers``
   actors of one CPU each; its photos/s are timed from the first folder sent (the
   instance's start-up, printed apart, is paid once per job, not per photo);
+* with ``--s3``: both again on the same photos in a bucket of an S3 server this script
+  starts (moto's, on 127.0.0.1; the dev extra), read through pyarrow as a scan of
+  ``s3://`` does: each folder's objects fetched into a temporary folder, then scanned.
+  Its ratio to the disk figures is the cost of fetching (from a local Python server: an
+  upper bound for the fetch code's own cost, not a figure for a real store's network);
 * kill and resume: ``geoscope scan --engine ray --out SHARDS`` (a local instance on
   every CPU) killed (SIGKILL of its
   process group) once a few shards are written, then run again to the end; counts the
@@ -15,12 +20,13 @@ then, each in a fresh child process, with the same bundle and no cache:
 
 Prints photos/s of both and their ratio. Figures only; nothing is asserted.
 
-    python bench/bench_ray.py [--n 5000] [--per-folder 100] [--bundle NAME|PATH]
+    python bench/bench_ray.py [--n 5000] [--per-folder 100] [--bundle NAME|PATH] [--s3]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -28,7 +34,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,18 +68,23 @@ def _photos(archive: Path) -> list[str]:
     return [os.fspath(p) for p in iter_photos(archive)]
 
 
-def child(mode: str, archive: Path, bundle: str | None, workers: int, cpus: int) -> dict:
+def child(mode: str, archive: str, bundle: str | None, workers: int, cpus: int) -> dict:
+    """Scan ``archive`` (a folder, or an s3:// URI) in this process (``mode`` "local") or
+    on Ray ("ray"); photos, seconds, and the Ray instance's start-up seconds."""
     from geoscope_core.runtime.predictor import Predictor
+    from geoscope_core.scan.store import ObjectStore, open_target, scan_any
     from geoscope_core.scan.types import ScanOptions
 
-    photos = _photos(archive)
+    target = open_target(archive)
+    stores = {target.root: target} if isinstance(target, ObjectStore) else {}
+    photos = target.list_photos() if isinstance(target, ObjectStore) else _photos(target)
     options = ScanOptions(use_cache=False)
     if mode == "local":
         from geoscope_core.scan.pipeline import Scanner
 
         predictor = Predictor.load(bundle, provider="cpu")
         t = time.perf_counter()
-        n = sum(1 for _ in Scanner(predictor, options).scan(photos))
+        n = sum(1 for _ in scan_any(Scanner(predictor, options), photos, stores))
         return {"n": n, "s": time.perf_counter() - t, "startup_s": 0.0}
     import ray
 
@@ -81,7 +94,7 @@ def child(mode: str, archive: Path, bundle: str | None, workers: int, cpus: int)
     t0 = time.perf_counter()
     ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
     startup = time.perf_counter() - t0
-    shards = archive.parent / f"shards-{os.getpid()}"
+    shards = Path(tempfile.gettempdir()) / f"geoscope-bench-shards-{os.getpid()}"
     t = time.perf_counter()
     results = scan_on_ray(
         photos,
@@ -91,6 +104,7 @@ def child(mode: str, archive: Path, bundle: str | None, workers: int, cpus: int)
         options,
         RayOptions(workers=workers),
         shards,
+        stores=stores,
     )
     n = sum(1 for _ in results)
     s = time.perf_counter() - t
@@ -99,7 +113,7 @@ def child(mode: str, archive: Path, bundle: str | None, workers: int, cpus: int)
     return {"n": n, "s": s, "startup_s": startup}
 
 
-def _run_child(args: argparse.Namespace, mode: str, archive: Path) -> dict:
+def _run_child(args: argparse.Namespace, mode: str, archive: Path | str) -> dict:
     cmd = [sys.executable, __file__, "--child", mode, str(archive), "--workers", str(args.workers)]
     cmd += ["--cpus", str(args.cpus)] + (["--bundle", args.bundle] if args.bundle else [])
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -108,6 +122,39 @@ def _run_child(args: argparse.Namespace, mode: str, archive: Path) -> dict:
         print(out.stdout[-3000:], out.stderr[-3000:], file=sys.stderr)
         raise SystemExit(f"{mode} run failed")
     return json.loads(line[len("RESULT ") :])
+
+
+@contextlib.contextmanager
+def s3_bucket(archive: Path) -> Iterator[str]:
+    """The photos of ``archive`` uploaded to a bucket of an S3 server on 127.0.0.1 (moto,
+    stopped on exit); its URI. The credentials go in this process's environment, which
+    the children (and the Ray instances they start) inherit."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+    from pyarrow import fs
+
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_EC2_METADATA_DISABLED="true"
+    )
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        s3 = fs.S3FileSystem(
+            endpoint_override=f"{host}:{port}",
+            scheme="http",
+            region="us-east-1",
+            allow_bucket_creation=True,
+        )
+        s3.create_dir("bench")
+        for p in _photos(archive):
+            with s3.open_output_stream(f"bench/{Path(p).relative_to(archive).as_posix()}") as f:
+                f.write(Path(p).read_bytes())
+        yield f"s3://bench?endpoint_override={host}:{port}&scheme=http&region=us-east-1"
+    finally:
+        server.stop()
 
 
 def kill_and_resume(args: argparse.Namespace, archive: Path) -> None:
@@ -146,11 +193,14 @@ def main() -> None:
     ap.add_argument("--bundle", default=None, help="bundle name or path (default model)")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/geoscope-bench-ray"))
     ap.add_argument("--no-resume", action="store_true", help="skip the kill-and-resume run")
+    ap.add_argument(
+        "--s3", action="store_true", help="also scan the photos from a local S3 server (moto)"
+    )
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         mode, archive = args.child
-        res = child(mode, Path(archive), args.bundle, args.workers, args.cpus)
+        res = child(mode, archive, args.bundle, args.workers, args.cpus)
         print("RESULT " + json.dumps(res))
         return
     archive = make_photos(args.workdir, args.n, args.per_folder)
@@ -165,6 +215,15 @@ def main() -> None:
         f"+{on_ray['startup_s']:.1f} s to start the local instance)"
     )
     print(f"ray / single process: {rate_r / rate_l:.3f}")
+    if args.s3:
+        with s3_bucket(archive) as uri:
+            s3_l = _run_child(args, "local", uri)
+            s3_r = _run_child(args, "ray", uri)
+        rate_sl, rate_sr = s3_l["n"] / s3_l["s"], s3_r["n"] / s3_r["s"]
+        print(
+            f"from S3, single process: {rate_sl:7.1f} photos/s ({rate_sl / rate_l:.3f} of "
+            f"disk); ray: {rate_sr:7.1f} photos/s ({rate_sr / rate_r:.3f} of disk)"
+        )
     if not args.no_resume:
         kill_and_resume(args, archive)
 

@@ -71,20 +71,24 @@ def check_unchanged(path: Path, st: os.stat_result) -> None:
 _URI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+")
 
 
+def uri_scheme(target: str) -> str | None:
+    """The scheme of ``target`` when it is a URI (``s3``, ``file``; lower case), None for
+    a path (``C://`` is a drive, not a URI)."""
+    scheme, sep, _ = target.partition("://")
+    if not sep or not _URI_SCHEME.fullmatch(scheme):
+        return None
+    return scheme.lower()
+
+
 def local_path(target: str) -> Path:
     """The local path a command-line ``target`` names: a path, or a URI of pyarrow's
     local file system (``file:///archive``, resolved by ``pyarrow.fs.FileSystem.from_uri``).
-    Other file systems (``s3://``, ``gs://``, ``hdfs://``) are refused before anything is
-    reached: photos are read, fingerprinted and reported by local path, so an object store
-    is scanned through a mount (s3fs, gcsfuse) at the same path on every node."""
-    scheme, sep, _ = target.partition("://")
-    if not sep or not _URI_SCHEME.fullmatch(scheme):  # a path (C:// is a drive, not a URI)
+    A URI of another file system (``s3://``: ``scan.store.ObjectStore``) is refused."""
+    scheme = uri_scheme(target)
+    if scheme is None:
         return Path(target)
-    if scheme.lower() != "file":
-        raise ConfigError(
-            f"{target}: photos on {scheme}:// are not read yet; mount the store and give "
-            "its path (the same on every node)"
-        )
+    if scheme != "file":
+        raise ConfigError(f"{target}: a local path or file:// URI is needed here")
     try:
         from pyarrow import fs
     except ImportError as e:

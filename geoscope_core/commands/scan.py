@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from geoscope_core.runtime.predictor import Predictor
     from geoscope_core.scan.output import ResultWriter
     from geoscope_core.scan.pipeline import Scanner
+    from geoscope_core.scan.store import ObjectStore
     from geoscope_core.scan.types import ScanOptions, ScanResult
 
 from geoscope_core.evidence.formats.registry import help_text as track_formats_help
@@ -97,7 +98,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "photos",
         type=str,
         nargs="+",
-        help="photo folder(s) or file(s): paths, or file:// URIs (pyarrow's local file system)",
+        help="photo folder(s) or file(s): paths, file:// URIs, or folders of an object "
+        "store pyarrow reaches (s3://bucket/prefix?endpoint_override=HOST:PORT&scheme=http; "
+        "credentials from the AWS environment variables); needs the extra cluster",
     )
     parser.add_argument("--model", default=None, help="bundle name or path (default geoscope-lite)")
     parser.add_argument(
@@ -227,10 +230,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _collect(targets: list[Path]) -> list[str]:
-    """The photo files under ``targets``, once each, in walk order; as text, not Path
-    objects (a tenth of the memory: the list is the one thing an archive's scan holds
-    for every photo)."""
+def _collect(targets: Sequence[Path | ObjectStore]) -> list[str]:
+    """The photos under ``targets`` (local paths, or folders of object stores: their
+    objects' URIs), once each, in walk order; as text, not Path objects (a tenth of the
+    memory: the list is the one thing an archive's scan holds for every photo)."""
     import os
 
     from geoscope_core.errors import DataError
@@ -238,6 +241,9 @@ def _collect(targets: list[Path]) -> list[str]:
 
     photos: list[str] = []
     for t in targets:
+        if not isinstance(t, Path):
+            photos.extend(t.list_photos())
+            continue
         if not t.exists():
             if t.is_symlink():
                 raise DataError(f"{t} is a dangling symbolic link (its target does not exist)")
@@ -257,9 +263,9 @@ TABLE_HEADER = f"{'status':9s} {'lat':>9s} {'lon':>10s} {'conf':>5s} {'±km':>7s
 def _table_line(r: ScanResult, root: Path | None) -> str:
     """One line of the terminal table of results."""
     try:
-        name = terminal_text(r.path.relative_to(root) if root else r.path)
+        name = terminal_text(r.path.relative_to(root) if root and not r.uri else r.where)
     except ValueError:
-        name = terminal_text(r.path)
+        name = terminal_text(r.where)
     p = r.prediction
     if p is None:
         return f"{r.status.value:9s} {'':>9s} {'':>10s} {'':>5s} {'':>7s}  -  |  {name}"
@@ -323,13 +329,19 @@ def _print_evidence(scanner: Scanner) -> None:
             print(terminal_text(f"clock of {name}: {offset} ({cam.origin}{note})"))
 
 
-def writable(r: ScanResult, fill_names: bool = False) -> bool:
-    """A result whose estimate ``--write`` may write: placed, not the camera's own GPS
-    (whose place names only are written with ``fill_names``)."""
+def write_item(
+    r: ScanResult, fill_names: bool = False
+) -> tuple[Path, Prediction, FileFingerprint | None] | None:
+    """What writing the result ``r`` takes (``scan --write`` and ``geoscope write``): the
+    photo, its estimate and the file as the scan saw it (None where the result does not
+    say); None when there is nothing to write: no place, or the camera's own GPS (whose
+    place names only are written, with ``fill_names``)."""
     from geoscope_core.scan.types import ScanStatus
 
     skip = (ScanStatus.ERROR,) if fill_names else (ScanStatus.EXIF, ScanStatus.ERROR)
-    return r.prediction is not None and r.status not in skip
+    if r.prediction is None or r.status in skip:
+        return None
+    return r.path, r.prediction, r.metadata.fingerprint if r.metadata is not None else None
 
 
 def write_estimates(
@@ -396,29 +408,35 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from geoscope_core.fsio import local_path
+    from geoscope_core.errors import ConfigError
     from geoscope_core.runtime.predictor import Predictor
     from geoscope_core.scan.pipeline import Scanner
+    from geoscope_core.scan.store import NOT_WRITTEN, ObjectStore, open_target
     from geoscope_core.scan.types import ScanStatus
 
     t0 = time.perf_counter()
-    args.photos = [local_path(t) for t in args.photos]  # file:// URIs: their paths
+    given = ", ".join(args.photos)
+    targets = [open_target(t) for t in args.photos]  # file:// URIs: their paths
+    stores = {t.root: t for t in targets if isinstance(t, ObjectStore)}
+    writing = args.write or args.dry_run or args.fill_names
+    if stores and writing:
+        raise ConfigError(f"{next(iter(stores))}: {NOT_WRITTEN}")
+    args.photos = [t for t in targets if isinstance(t, Path)]  # the local ones
     if args.out:  # refused before the scan, and never a new folder made of a typo
         _check_out(args.out)
     options = ScanOptions(
         evidence=_evidence_options(args),
         references=tuple(args.reference),
-        use_cache=not args.no_cache,
+        use_cache=not args.no_cache and not stores,  # the cache keys local files
         neighbors=not args.no_neighbors,
         repredict_gps=args.repredict_gps,
         batch_size=args.batch_size,
         workers=args.workers if args.engine == "local" else 0,
         time_window_s=args.time_window,
     )
-    photos = _collect(args.photos)
+    photos = _collect(targets)
     if not photos:
-        where = ", ".join(str(p) for p in args.photos)
-        print(f"no photos found in {where}")
+        print(f"no photos found in {given}")
         return 1
     predictor = Predictor.load(args.model, provider=args.provider)
     if args.model_id and not predictor.bundle.matches(args.model_id):
@@ -429,7 +447,7 @@ def run(args: argparse.Namespace) -> int:
             "it is not the model you pinned"
         )
     scanner = Scanner(predictor, options) if args.engine == "local" else None
-    results, sink = _engine_results(args, photos, predictor, options, scanner)
+    results, sink = _engine_results(args, photos, stores, predictor, options, scanner)
     root = args.photos[0] if len(args.photos) == 1 and args.photos[0].is_dir() else None
     # streamed: results go to --out (or the terminal) as they come; only what is asked
     # for later (the estimates to write, the failures to list) is kept
@@ -438,7 +456,6 @@ def run(args: argparse.Namespace) -> int:
     failed: list[ScanResult] = []
     counts = dict.fromkeys(ScanStatus, 0)
     n = 0
-    writing = args.write or args.dry_run or args.fill_names
     try:
         with tqdm(
             total=len(photos),
@@ -459,10 +476,11 @@ def run(args: argparse.Namespace) -> int:
                     tqdm.write(_table_line(r, root), file=sys.stdout)
                 if r.status is ScanStatus.ERROR:
                     failed.append(r)
-                elif writing and r.prediction is not None and writable(r, args.fill_names):
-                    to_write.append((r.path, r.prediction))
-                    if r.metadata is not None and r.metadata.fingerprint is not None:
-                        scanned[r.path] = r.metadata.fingerprint
+                elif writing and (item := write_item(r, args.fill_names)) is not None:
+                    path, estimate, fingerprint = item
+                    to_write.append((path, estimate))
+                    if fingerprint is not None:
+                        scanned[path] = fingerprint
                 bar.update(1)
     except BaseException:
         if sink is not None:
@@ -481,7 +499,7 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         print(f"{count(len(failed), 'file')} failed:")
         for r in failed:
-            print(f"  {terminal_text(r.path)}: {terminal_text(r.error)}")
+            print(f"  {terminal_text(r.where)}: {terminal_text(r.error)}")
     if scanner is not None:
         _print_evidence(scanner)
     summary = ", ".join(f"{s.value} {counts[s]}" for s in ScanStatus)
@@ -497,6 +515,7 @@ def run(args: argparse.Namespace) -> int:
 def _engine_results(
     args: argparse.Namespace,
     photos: list[str],
+    stores: Mapping[str, ObjectStore],
     predictor: Predictor,
     options: ScanOptions,
     scanner: Scanner | None,
@@ -508,7 +527,9 @@ def _engine_results(
 
     fmt = format_of(args.out) if args.out else None
     if scanner is not None:
-        results = scanner.scan(photos)
+        from geoscope_core.scan.store import scan_any
+
+        results = scan_any(scanner, photos, stores)
         return results, _open_writer(args) if args.out else None
     from geoscope_core.scan.ray_engine import RayOptions, scan_on_ray
 
@@ -535,6 +556,7 @@ def _engine_results(
         options,
         engine,
         shards,
+        stores=stores,
     )
     return results, None if fmt == SHARDS else _open_writer(args)
 

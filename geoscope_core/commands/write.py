@@ -4,7 +4,8 @@ RESULTS is what a scan wrote: its ``.json`` or its folder of Parquet shards (``s
 --engine ray`` keeps one). Writing runs here, on this machine, with the journaled writer
 of ``scan --write`` (``geoscope undo JOURNAL`` puts the files back); a photo whose file
 is no longer the one scanned (its fingerprint: size, modification time, SHA-256) is
-refused, never written with an estimate made of other bytes.
+refused, never written with an estimate made of other bytes. A photo the scan read from
+an object store (its result names it by URI) is refused: nothing remote is written.
 """
 
 from __future__ import annotations
@@ -23,29 +24,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from geoscope_core.commands.scan import writable, write_estimates
+    from geoscope_core.commands.scan import write_estimates, write_item
     from geoscope_core.fsio import path_text
     from geoscope_core.photos.metadata import FileFingerprint
     from geoscope_core.scan.output import read_results
+    from geoscope_core.scan.store import NOT_WRITTEN
     from geoscope_core.words import count
 
     items = []
     scanned: dict[Path, FileFingerprint] = {}
     roots: set[Path] = set()
-    unknown = 0
+    unknown = remote = 0
     for r in read_results(args.results):
-        if not writable(r, args.fill_names) or r.prediction is None:
+        item = write_item(r, args.fill_names)
+        if item is None:
             continue
-        fp = r.metadata.fingerprint if r.metadata is not None else None
+        path, estimate, fp = item
+        if r.uri:  # an object in a store: never written from here
+            remote += 1
+            print(f"{'refused':12s} {r.uri}  (an object in a store)")
+            continue
         if fp is None:  # nothing to tell the photo scanned from another: never written
             unknown += 1
-            print(f"{'refused':12s} {path_text(r.path)}  (no fingerprint of the file scanned)")
+            print(f"{'refused':12s} {path_text(path)}  (no fingerprint of the file scanned)")
             continue
-        items.append((r.path, r.prediction))
-        scanned[r.path] = fp
-        roots.add(r.path.parent)
+        items.append((path, estimate))
+        scanned[path] = fp
+        roots.add(path.parent)
     args.write = not args.dry_run
     failed = write_estimates(args, items, scanned, sorted(roots))
     if unknown:
         print(f"refused {count(unknown, 'photo')} the results do not fingerprint: scan again")
-    return 1 if failed or unknown else 0
+    if remote:
+        print(f"refused {count(remote, 'photo')}: {NOT_WRITTEN}")
+    return 1 if failed or unknown or remote else 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import json
 import textwrap
 from collections.abc import Iterable, Iterator
@@ -20,7 +21,7 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
 from geoscope_core.errors import ConfigError, DataError
-from geoscope_core.fsio import path_text
+from geoscope_core.fsio import uri_scheme
 from geoscope_core.photos.cache import metadata_from_dict, metadata_to_dict
 from geoscope_core.photos.metadata import FileFingerprint, PhotoMetadata
 from geoscope_core.prediction import Prediction
@@ -94,7 +95,7 @@ def result_row(r: ScanResult, include_serials: bool = False) -> dict[str, Any]:
     ``lat``/``lon`` in degrees, ``radius_km`` in km, ``confidence`` 0-1; the camera
     without its body serial number unless ``include_serials``."""
     row: dict[str, Any] = dict.fromkeys(CSV_FIELDS, "")
-    row.update(path=path_text(r.path), status=r.status.value, error=r.error, reason=r.reason)
+    row.update(path=r.where, status=r.status.value, error=r.error, reason=r.reason)
     p = r.prediction
     if p is not None:
         row.update(
@@ -140,7 +141,7 @@ def result_dict(r: ScanResult, include_serials: bool = False) -> dict[str, Any]:
             "orientation": m.orientation,
         }
     return {
-        "path": path_text(r.path),
+        "path": r.where,
         "status": r.status.value,
         "reason": r.reason,
         "error": r.error,
@@ -155,7 +156,7 @@ def feature(r: ScanResult) -> dict[str, Any] | None:
     None); properties = path, status and the prediction's fields (top_k as a list)."""
     if r.prediction is None:
         return None
-    props = {"path": path_text(r.path), "status": r.status.value, "reason": r.reason}
+    props = {"path": r.where, "status": r.status.value, "reason": r.reason}
     props.update(r.prediction.to_dict())
     props.pop("lat")
     props.pop("lon")
@@ -190,7 +191,9 @@ def shard_row(r: ScanResult, include_serials: bool = False) -> dict[str, Any]:
     return row
 
 
+@functools.cache
 def shard_schema() -> pa.Schema:
+    """The schema of a Parquet shard (built once: pyarrow schemas are immutable)."""
     import pyarrow as pa
 
     def kind(name: str) -> pa.DataType:
@@ -367,9 +370,16 @@ def _json_metadata(path: Path, d: dict[str, Any]) -> PhotoMetadata | None:
     )
 
 
+def _located(where: str) -> tuple[Path, str]:
+    """The ``path`` and ``uri`` of a result an output names ``where`` (a path, or the URI
+    of an object in a store: see ScanResult)."""
+    uri = where if uri_scheme(where) is not None else ""
+    return Path(where), uri
+
+
 def _from_json_dict(d: dict[str, Any]) -> ScanResult:
     pred = Prediction.from_dict(d["prediction"]) if d.get("prediction") else None
-    path = Path(d["path"])
+    path, uri = _located(d["path"])
     return ScanResult(
         path,
         ScanStatus(d["status"]),
@@ -377,6 +387,7 @@ def _from_json_dict(d: dict[str, Any]) -> ScanResult:
         _json_metadata(path, d),
         d.get("error", ""),
         d.get("reason", ""),
+        uri=uri,
     )
 
 
@@ -386,13 +397,15 @@ def shard_result(row: dict[str, Any]) -> ScanResult:
     meta = metadata_from_dict(json.loads(row["metadata"])) if row["metadata"] else None
     if meta is not None:
         meta = dataclasses.replace(meta, fingerprint=_fingerprint(row))
+    path, uri = _located(row["path"])
     return ScanResult(
-        Path(row["path"]),
+        path,
         ScanStatus(row["status"]),
         pred,
         meta,
         row["error"] or "",
         row["reason"] or "",
+        uri=uri,
     )
 
 

@@ -4,9 +4,11 @@ The archive is split into the units a scan settles at once (its folders,
 ``pipeline.folders``). Ray Data streams the units to an actor pool; each actor loads
 the ``Predictor`` once and runs the single-machine ``Scanner`` over one folder at a
 time, so placement, evidence and the model's answers are those of ``geoscope scan``.
-Workers read the photos by path: the archive must be at the same path on every node
-(shared storage). They never write to a photo: writing stays a local, journaled step on
-the results (``geoscope write``).
+Workers read local photos by path: such an archive must be at the same path on every
+node (shared storage). A folder of an object store (``s3://``; ``scan.store``) is fetched
+by its worker into a private temporary folder and scanned there by the same ``Scanner``,
+its results keyed by the objects' URIs. Workers never write to a photo: writing stays a
+local, journaled step on the results (``geoscope write``).
 
 The driver writes each finished folder's results as one Parquet shard,
 ``part-<id>.parquet`` (``id`` from the folder's photo paths), renamed into place when
@@ -19,9 +21,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +40,7 @@ from geoscope_core.scan.output import (
     write_shard,
 )
 from geoscope_core.scan.pipeline import folders, load_evidence
+from geoscope_core.scan.store import ObjectStore, scan_objects, store_of
 from geoscope_core.scan.types import ScanOptions, ScanResult, ScanStatus
 
 if TYPE_CHECKING:
@@ -46,6 +50,7 @@ log = logging.getLogger(__name__)
 
 UNIT = "unit"  # the column naming the folder (unit of work) a row belongs to
 UNIT_ERROR = "unit_error"  # why the whole folder failed in its worker (null: it did not)
+STORE = "store"  # the root of the store a folder is in ("" for a local folder)
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,7 @@ class ScanWorker:
         options: ScanOptions,
         threads: int,
         include_serials: bool = False,
+        stores: Mapping[str, ObjectStore] | None = None,
     ) -> None:
         from geoscope_core.runtime.predictor import Predictor
         from geoscope_core.scan.pipeline import Scanner
@@ -107,32 +113,47 @@ class ScanWorker:
             )
         self.scanner = Scanner(predictor, options)
         self.include_serials = include_serials
+        self.stores = dict(stores or {})
+        import pyarrow as pa
+
+        # a shard's columns, the unit a row belongs to and why it failed: built once
+        self.schema = shard_schema().append(pa.field(UNIT, pa.string()))
+        self.schema = self.schema.append(pa.field(UNIT_ERROR, pa.string()))
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         import pyarrow as pa
 
         rows: list[dict[str, Any]] = []
-        for unit, paths in zip(
-            batch.column(UNIT).to_pylist(), batch.column("paths").to_pylist(), strict=True
+        for unit, paths, store in zip(
+            batch.column(UNIT).to_pylist(),
+            batch.column("paths").to_pylist(),
+            batch.column(STORE).to_pylist(),
+            strict=True,
         ):
-            results, failed = self._scan(paths)
+            results, failed = self._scan(paths, self.stores.get(store))
             rows.extend(
                 {**shard_row(r, self.include_serials), UNIT: unit, UNIT_ERROR: failed}
                 for r in results
             )
-        schema = shard_schema().append(pa.field(UNIT, pa.string()))
-        schema = schema.append(pa.field(UNIT_ERROR, pa.string()))
-        return pa.Table.from_pylist(rows, schema=schema)
+        return pa.Table.from_pylist(rows, schema=self.schema)
 
-    def _scan(self, paths: list[str]) -> tuple[list[ScanResult], str | None]:
-        """The unit's results, and why the whole unit failed (None: it did not)."""
-        photos = [Path(p) for p in paths]
+    def _scan(
+        self, paths: list[str], store: ObjectStore | None
+    ) -> tuple[list[ScanResult], str | None]:
+        """The unit's results (``paths`` local, or objects of ``store``), and why the whole
+        unit failed (None: it did not)."""
         try:
-            return list(self.scanner.scan(photos)), None
+            if store is not None:
+                return list(scan_objects(self.scanner, store, paths)), None
+            return list(self.scanner.scan([Path(p) for p in paths])), None
         except Exception as e:  # the unit's edge: its photos become error rows, job goes on
             error = f"{type(e).__name__}: {e}"
-            log.warning("scanning %s failed: %s", photos[0].parent if photos else "", error)
-            return [ScanResult(p, ScanStatus.ERROR, None, None, error) for p in photos], error
+            log.warning("scanning %s failed: %s", os.path.dirname(paths[0]), error)
+            uri = store is not None
+            return [
+                ScanResult(Path(p), ScanStatus.ERROR, None, None, error, uri=p if uri else "")
+                for p in paths
+            ], error
 
 
 def _done_units(shards: Path, units: dict[str, list[Path | str]]) -> set[str]:
@@ -173,8 +194,10 @@ def scan_on_ray(
     shards: Path,
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
+    stores: Mapping[str, ObjectStore] | None = None,
 ) -> Iterator[ScanResult]:
-    """Yield one ScanResult per photo of ``photos``, scanned on Ray (``engine``) with the
+    """Yield one ScanResult per photo of ``photos`` (local paths, and URIs of objects in
+    ``stores``: ``scan.store.open_stores``), scanned on Ray (``engine``) with the
     bundle at ``model`` (whose id must be ``model_id`` on every node), and kept in
     ``shards``: the results of folders a previous run finished come first, read back,
     then the others as their folders finish. A folder that failed as a whole in its
@@ -196,17 +219,20 @@ def scan_on_ray(
                 yield r
     if progress is not None:
         progress(done, total)
-    pending = [
-        {UNIT: u, "paths": [path_text(p) for p in ps]}
-        for u, ps in units.items()
-        if u not in done_units
-    ]
+    stores = dict(stores or {})
+    pending = []
+    for u, ps in units.items():
+        if u not in done_units:
+            store = store_of(ps[0], stores)
+            paths = [path_text(p) for p in ps]
+            pending.append({UNIT: u, "paths": paths, STORE: store.root if store else ""})
     if not pending:
         return
     log.info("ray scan: %d folders done, %d to scan", len(done_units), len(pending))
     started = _init_ray(engine.address)
     try:
-        for r in _run(pending, model, model_id, provider, options, engine, shards, cancel):
+        run = _run(pending, model, model_id, provider, options, engine, shards, cancel, stores)
+        for r in run:
             done += 1
             yield r
             if progress is not None:
@@ -227,6 +253,7 @@ def _run(
     engine: RayOptions,
     shards: Path,
     cancel: threading.Event | None,
+    stores: dict[str, ObjectStore],
 ) -> Iterator[ScanResult]:
     """The results of the ``pending`` units, each unit's written as its shard first."""
     import ray
@@ -245,6 +272,7 @@ def _run(
             "options": worker_options,
             "threads": threads,
             "include_serials": engine.include_serials,
+            "stores": stores,
         },
         batch_size=1,
         batch_format="pyarrow",
@@ -269,7 +297,7 @@ def _run(
                 log.warning(
                     "folder %s failed in its worker (%s); no results kept for it, the "
                     "next run with the same output scans it again",
-                    Path(unit_rows[0]["path"]).parent,
+                    os.path.dirname(unit_rows[0]["path"]),
                     failed[unit],
                 )
             else:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from geoscope_core.errors import ConfigError
 from geoscope_core.evidence.personal import EvidenceOptions
+from geoscope_core.fsio import path_text
 from geoscope_core.photos.metadata import PhotoMetadata
 from geoscope_core.placement import PhotoEvidence
 from geoscope_core.prediction import Prediction, Source
@@ -92,7 +93,9 @@ class ScanResult:
     ERROR, and ``error`` says why). ``reason`` says what placed it, e.g. "track, 14 s
     from a fix"; ``trip`` its own evidence for placing the folder again (None for an
     error). ``metadata.fingerprint`` is the file content the scan saw, so a later write
-    refuses a photo changed since."""
+    refuses a photo changed since. ``uri`` names a photo that is an object in a store
+    (``s3://bucket/key``; "" for a local file): its ``path`` is then ``Path(uri)``,
+    only a name, never a local file."""
 
     path: Path
     status: ScanStatus
@@ -101,6 +104,12 @@ class ScanResult:
     error: str = ""
     reason: str = ""
     trip: TripEvidence | None = None
+    uri: str = ""
+
+    @property
+    def where(self) -> str:
+        """The photo as every output names it: its URI, or its local path as text."""
+        return self.uri or path_text(self.path)
 
 
 @dataclass

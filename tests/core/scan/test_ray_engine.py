@@ -212,15 +212,3 @@ def test_archive_given_as_a_file_uri_is_listed_through_pyarrow(
     args = ["scan", uri, "--model", str(zs_bundle), "--engine", "ray", "--no-cache"]
     assert main([*args, "--no-progress", "--out", str(out)]) == 1  # broken.jpg
     assert sorted(r.path for r in read_results(out)) == sorted(photos)  # local paths
-
-
-def test_object_store_uri_is_refused_in_one_line(
-    zs_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    out = tmp_path / "r.json"
-    args = ["scan", "s3://bucket/archive", "--model", str(zs_bundle), "--engine", "ray"]
-    assert main([*args, "--no-progress", "--out", str(out)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("geoscope scan: error: s3://bucket/archive: photos on s3:// are not")
-    assert "\n" not in err
-    assert not out.exists()

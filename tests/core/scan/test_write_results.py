@@ -39,3 +39,26 @@ def test_write_refuses_a_photo_replaced_since_the_scan(
     assert blue.read_bytes() == before
     meta = read_metadata(red)
     assert meta.gps is not None and meta.gps_is_estimate
+
+
+def test_scan_and_write_take_the_same_rows_to_write() -> None:
+    """One rule for both commands: a placed photo's estimate and fingerprint; a camera
+    fix's only with --fill-names (its names); nothing of an error row."""
+    from geoscope_core.commands.scan import write_item
+    from geoscope_core.photos.metadata import FileFingerprint, PhotoMetadata
+    from geoscope_core.prediction import Prediction, Source
+    from geoscope_core.scan.types import ScanResult, ScanStatus
+
+    photo = Path("p/a.jpg")
+    fp = FileFingerprint(10, 20, "ab" * 32)
+    meta = PhotoMetadata(photo, fingerprint=fp)
+    guess = Prediction(lat=45.0, lon=15.0, confidence=0.7, radius_km=25.0, source=Source.MODEL)
+    fix = Prediction(lat=45.0, lon=15.0, confidence=1.0, radius_km=0.05, source=Source.EXIF)
+    placed = ScanResult(photo, ScanStatus.PREDICTED, guess, meta)
+    camera = ScanResult(photo, ScanStatus.EXIF, fix, meta)
+    error = ScanResult(photo, ScanStatus.ERROR, None, meta, "broken")
+    assert write_item(placed) == (photo, guess, fp)
+    assert write_item(ScanResult(photo, ScanStatus.PREDICTED, guess, None)) == (photo, guess, None)
+    assert write_item(camera) is None
+    assert write_item(camera, fill_names=True) == (photo, fix, fp)
+    assert write_item(error) is None and write_item(error, fill_names=True) is None
