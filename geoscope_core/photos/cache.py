@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 
 #: 2: PhotoMetadata gained utc_offset_min, gps_utc, sub-seconds; 3: each
 #: alternative of a prediction carries its own radius_km, PhotoMetadata gps_altitude_m;
-#: 4: PhotoMetadata fingerprint (size, mtime, SHA-256 of what was scanned)
-SCHEMA_VERSION = 4
+#: 4: PhotoMetadata fingerprint (size, mtime, SHA-256 of what was scanned); 5: a camera
+#: is named without its make where the model repeats it (photos.metadata.camera_name)
+SCHEMA_VERSION = 5
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     path TEXT NOT NULL,

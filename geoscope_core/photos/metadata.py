@@ -171,6 +171,17 @@ def _dms_to_degrees(values: Any, ref: str, negative_ref: str) -> float:
     return deg
 
 
+def camera_name(make: str, model: str, serial: str = "") -> str:
+    """'make model serial', the make left out where the model already starts with its
+    first word, as photo managers name cameras: ('Canon', 'Canon EOS 40D') -> 'Canon EOS
+    40D', ('NIKON CORPORATION', 'NIKON D7000') -> 'NIKON D7000', ('Apple', 'iPhone 12')
+    -> 'Apple iPhone 12'."""
+    brand = make.split()[0].casefold() if make.split() else ""
+    if brand and model.casefold().startswith(brand):
+        make = ""
+    return " ".join(s for s in (make, model, serial) if s)
+
+
 def _tag_str(tags: dict[str, Any], key: str) -> str:
     tag = tags.get(key)
     if tag is None:
@@ -374,9 +385,7 @@ def read_metadata(path: Path) -> PhotoMetadata:
                 break
 
     serial = _tag_str(tags, "EXIF BodySerialNumber")
-    camera = " ".join(
-        s for s in (_tag_str(tags, "Image Make"), _tag_str(tags, "Image Model"), serial) if s
-    )
+    camera = camera_name(_tag_str(tags, "Image Make"), _tag_str(tags, "Image Model"), serial)
     orientation = 1
     tag = tags.get("Image Orientation")
     if tag is not None:

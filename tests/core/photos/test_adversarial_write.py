@@ -468,7 +468,7 @@ def test_serials_leave_the_machine_only_when_asked(tmp_path: Path) -> None:
         assert ("SN-0420777" in text) is include
         with out_csv.open(newline="") as fh:
             (row,) = list(csv.DictReader(fh))
-        assert row["camera"].startswith("Canon Canon EOS 40D")
+        assert row["camera"].startswith("Canon EOS 40D")
         assert json.loads(out_json.read_text())[0]["metadata"]["camera"] == row["camera"]
 
 
