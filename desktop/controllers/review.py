@@ -300,9 +300,9 @@ class ReviewController(QObject):
             item = self.item_for(Path(res.path))
             if item is None:
                 continue
-            ours = item.status is not PhotoStatus.HAS_GPS and item.prediction is not None
-            if res.action in WROTE and ours:  # what the file holds until an undo
-                self._written.setdefault(item.path, []).append(item.prediction)
+            pred = item.prediction if item.status is not PhotoStatus.HAS_GPS else None
+            if res.action in WROTE and pred is not None:  # what the file holds until an undo
+                self._written.setdefault(item.path, []).append(pred)
             item = item.after_write(res.action, res.reason, res.target)
             meta = files.get(item.path)
             self.model.replace_item(item.with_file(meta) if meta is not None else item)

@@ -168,11 +168,12 @@ class TrackController(QObject):
         are estimated again (a zone changes what their anchors say). Raises ConfigError
         for a zone that is none (nothing changes)."""
         self._scanner.set_zone(zone)
-        if self.evidence is None:
+        scan_options = self._scanner.options
+        given = scan_options.evidence if scan_options is not None else None
+        if self.evidence is None or given is None:
             return 0
         from geoscope_core.evidence.personal import PersonalEvidence
 
-        given = self._scanner.options.evidence  # type: ignore[union-attr]
         options = replace(self.evidence.options, tz=given.tz, time_offsets=given.time_offsets)
         self._settle(PersonalEvidence(self.evidence.track, options), estimate=True)
         return self._place_again()
