@@ -344,7 +344,8 @@ def with_oos_calibration(manifest: Manifest, path: Path, tau: float) -> Manifest
     its temperature, error model and unsure threshold, the file's content under
     ``metrics.calibration``. ExportError when it is unreadable, was fitted with another
     logit adjustment than the heads carry (``tau``), or around another decoding point
-    than the model's (the radius belongs to the point it was fitted for)."""
+    (or ``within_km``) than the model's (the radius belongs to the point it was fitted
+    for)."""
     try:
         cal = json.loads(Path(path).read_text(encoding="utf-8"))
         em = ErrorModel(
@@ -364,6 +365,12 @@ def with_oos_calibration(manifest: Manifest, path: Path, tau: float) -> Manifest
         raise ExportError(
             f"{path} was fitted for decoding point {point!r}, "
             f"the model decodes with {decoding.point.value!r}"
+        )
+    within = cal.get("within_km", decoding.within_km)
+    if decoding.point is Point.MAX_MASS_WITHIN and within != decoding.within_km:
+        raise ExportError(
+            f"{path} was fitted for the mass within {within} km, "
+            f"the model decodes with {decoding.within_km:g} km"
         )
     return replace(
         manifest,

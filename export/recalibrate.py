@@ -5,7 +5,7 @@
 
 For a bundle whose training run is not at hand (its heads are what they are): the
 recipe ``--config`` the bundle was trained with owns the decoding point
-(``CnnConfig.point``) and the logit adjustment its heads carry; the protocol's
+(``CnnConfig.point``, ``within_km``) and the logit adjustment its heads carry; the protocol's
 ``calibration.json`` brings the temperature, error radius and unsure threshold fitted
 out of source for that point (refused when fitted for another point or logit
 adjustment, as ``geoscope export --oos-calibration`` refuses it). Only
@@ -32,12 +32,16 @@ log = logging.getLogger(__name__)
 
 
 def recalibrate(bundle_dir: Path, config: CnnConfig, calibration: Path) -> str:
-    """Rewrite ``bundle_dir``'s manifest with ``config``'s decoding point and the
-    out-of-source ``calibration``; returns the bundle's new model id."""
+    """Rewrite ``bundle_dir``'s manifest with ``config``'s decoding point (and its
+    ``within_km``) and the out-of-source ``calibration``; returns the bundle's new model
+    id."""
     path = Path(bundle_dir) / MANIFEST_NAME
     manifest = Manifest.read(path)
-    point = config.decoding_spec().point
-    manifest = replace(manifest, decoding=replace(manifest.decoding, point=point))
+    spec = config.decoding_spec()
+    point = spec.point
+    manifest = replace(
+        manifest, decoding=replace(manifest.decoding, point=point, within_km=spec.within_km)
+    )
     manifest = with_oos_calibration(manifest, calibration, config.logit_adjust_tau)
     manifest.write(path)
     model_id = load_bundle(Path(bundle_dir)).model_id  # hashes and decoding still valid

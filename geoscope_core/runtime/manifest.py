@@ -294,6 +294,7 @@ class Point(str, enum.Enum):
     MODE = "mode"  # the most likely hypothesis (then ``refine`` and the gallery)
     MIN_EXPECTED_DISTANCE = "min_expected_distance"  # Bayes point for great-circle loss
     MAX_EXPECTED_GEOSCORE = "max_expected_geoscore"  # Bayes point for 5000*exp(-d/1492.7)
+    MAX_MASS_WITHIN = "max_mass_within"  # Bayes point for the 0/1 loss "farther than within_km"
 
 
 @dataclass(frozen=True)
@@ -313,7 +314,11 @@ class DecodingSpec:
     most likely hypothesis; MIN_EXPECTED_DISTANCE / MAX_EXPECTED_GEOSCORE answer the
     finest-level place minimising the posterior's expected distance / maximising its
     expected GeoScore (a central answer when the posterior is flat, the mode when it is
-    peaked). The defaults are what bundles that name no value get (old manifests: MODE).
+    peaked); MAX_MASS_WITHIN answers the place holding the most posterior mass within
+    ``within_km`` (km) of it, the Bayes decision for the loss "farther than
+    ``within_km``" (the densest region of the places when the posterior is flat, the
+    mode when it is peaked). The defaults are what bundles that name no value get (old
+    manifests: MODE).
     """
 
     level: str | None = None
@@ -329,6 +334,7 @@ class DecodingSpec:
     gallery_min_similarity: float = -1.0
     unsure_below: float = 0.0
     point: Point = Point.MODE
+    within_km: float = 2500.0
 
     def __post_init__(self) -> None:
         for key in ("beam", "top_k", "refine_k", "gallery_top_cells"):
@@ -337,6 +343,7 @@ class DecodingSpec:
         check_number("decoding.min_radius_km", self.min_radius_km, 0.01, MAX_DISTANCE_KM)
         check_number("decoding.gallery_min_similarity", self.gallery_min_similarity, -1.0, 1.0)
         check_number("decoding.unsure_below", self.unsure_below, 0.0, 1.0)
+        check_number("decoding.within_km", self.within_km, 1.0, MAX_DISTANCE_KM)
         if self.cities_per_country is not None:
             check_int("decoding.cities_per_country", self.cities_per_country, 1, 100_000)
         if self.level is not None and not isinstance(self.level, str):
@@ -382,6 +389,7 @@ class DecodingSpec:
                 gallery_min_similarity=num("gallery_min_similarity", cls.gallery_min_similarity),
                 unsure_below=num("unsure_below", cls.unsure_below),
                 point=Point(d.get("point", cls.point.value)),
+                within_km=num("within_km", cls.within_km),
             )
         except (TypeError, ValueError) as e:
             raise BundleError(f"malformed decoding {d!r}: {e}") from e

@@ -58,6 +58,9 @@ GALLERY_DIM = 256
 AUC_KM = 750
 #: A predicted country counts for the share-of-answers target from this share up.
 SHARE_MIN = 0.02
+#: What the protocol's choice maximises on the macro over held-out sources: the GeoScore,
+#: or the mean of acc@750 and acc@2500 km (the distances of the floors' targets).
+SELECT = ("geoscore", "acc_750_2500")
 
 FeatureFn = Callable[[Sequence[Sample]], np.ndarray]
 
@@ -150,15 +153,19 @@ def decode_fold(
     temperature: float,
     min_similarity: float | None = None,
     point: Point | None = None,
+    within_km: float | None = None,
 ) -> Answers:
     """The fold's answers with logit adjustment ``tau``, ``temperature`` and (when given)
-    the gallery's ``min_similarity`` and the decoding ``point`` instead of the config's."""
+    the gallery's ``min_similarity``, the decoding ``point`` and its ``within_km``
+    instead of the config's."""
     logits = {lv: lg - tau * fold.priors[lv] for lv, lg in fold.logits.items()}
     m = fold.decoder.manifest
     if min_similarity is not None:
         m = replace(m, decoding=replace(m.decoding, gallery_min_similarity=min_similarity))
     if point is not None:
         m = replace(m, decoding=replace(m.decoding, point=point))
+    if within_km is not None:
+        m = replace(m, decoding=replace(m.decoding, within_km=within_km))
     decoder = fold.decoder.with_manifest(replace(m, temperature=temperature))
     preds = decoder.decode_many(logits, fold.embeddings)
     return Answers(
@@ -337,15 +344,28 @@ def run_protocol(
     same_source: bool = True,
     min_similarities: Sequence[float] = (),
     points: Sequence[Point] = (),
+    within_kms: Sequence[float] = (),
+    temperature_scales: Sequence[float] = (1.0,),
+    select: str = SELECT[0],
 ) -> dict[str, Any]:
     """Leave-one-source-out over the ``world`` sets; returns the report (see module doc).
 
     ``features`` maps samples to frozen features [N, F]; ``taus``: logit adjustments to
-    try, ``min_similarities`` the gallery's thresholds and ``points`` the decoding points
-    (none: the config's); the combination with the best macro GeoScore is kept (ties:
-    the smaller tau, the config's threshold, the first point)."""
+    try, ``min_similarities`` the gallery's thresholds, ``points`` the decoding points
+    (none: the config's), ``within_kms`` the radii (km) MAX_MASS_WITHIN is tried with
+    (none: the config's) and ``temperature_scales`` factors on the temperature fitted
+    out of source (1: the NLL fit; a Bayes point may want a flatter posterior); the
+    combination with the best macro ``select`` (one of ``SELECT``) is kept (ties: the
+    first tried: the smaller tau, the config's threshold, the first point, radius and
+    scale)."""
     if not isinstance(config, CnnConfig):
         raise ConfigError("the out-of-source protocol trains classifier heads (model_type cnn)")
+    if select not in SELECT:
+        raise ConfigError(f"select must be one of {SELECT}, got {select!r}")
+    if not temperature_scales or any(not 0.0 < x <= 100.0 for x in temperature_scales):
+        raise ConfigError(f"temperature scales must be in (0, 100]: {temperature_scales}")
+    if any(not 1.0 <= r <= 20_038.0 for r in within_kms):
+        raise ConfigError(f"within_km radii must be in 1..20038 km: {within_kms}")
     pool = load_samples(config, config.train_split)
     val = load_samples(config, config.val_split)
     names = world_sets(pool + val)
@@ -368,34 +388,49 @@ def run_protocol(
             )
         )
 
-    # logit adjustment and temperature, out of source
+    # logit adjustment, temperature and decoding, out of source
     by_tau: dict[str, Any] = {}
     sims = tuple(min_similarities) if config.gallery and min_similarities else (None,)
-    tried = tuple(points) or (Point(config.point),)
-    best: tuple[float, float | None, float, Point] = (taus[0], sims[0], 1.0, tried[0])
+    tried: list[tuple[Point, float]] = []
+    for pt in tuple(points) or (Point(config.point),):
+        radii = within_kms if pt is Point.MAX_MASS_WITHIN and within_kms else (config.within_km,)
+        tried += [(pt, float(r)) for r in radii]
+    best: tuple[float, float | None, float, Point, float] = (taus[0], sims[0], 1.0, *tried[0])
     best_score = -np.inf
     for tau in taus:
-        t = fit_temperature(folds, tau)
-        for sim in sims:
-            for pt in tried:
-                per = {
-                    f.name: source_metrics(decode_fold(f, tau, t, sim, pt), f.samples)
-                    for f in folds
-                }
-                key = f"{tau:g}" + ("" if sim is None else f" sim {sim:g}") + f" {pt.value}"
-                by_tau[key] = {
-                    "temperature": t,
-                    "min_similarity": sim,
-                    "point": pt.value,
-                    "macro": macro(per),
-                }
-                if by_tau[key]["macro"]["geoscore"] > best_score + 1e-9:
-                    best, best_score = (tau, sim, t, pt), by_tau[key]["macro"]["geoscore"]
-    tau, sim, temperature, point = best
+        t_fit = fit_temperature(folds, tau)
+        for scale in temperature_scales:
+            t = t_fit * scale
+            for sim in sims:
+                for pt, r in tried:
+                    per = {
+                        f.name: source_metrics(decode_fold(f, tau, t, sim, pt, r), f.samples)
+                        for f in folds
+                    }
+                    key = (
+                        f"{tau:g}"
+                        + ("" if scale == 1.0 else f" T x{scale:g}")
+                        + ("" if sim is None else f" sim {sim:g}")
+                        + f" {pt.value}"
+                        + (f" {r:g} km" if pt is Point.MAX_MASS_WITHIN else "")
+                    )
+                    m = macro(per)
+                    by_tau[key] = {
+                        "temperature": t,
+                        "min_similarity": sim,
+                        "point": pt.value,
+                        "within_km": r,
+                        "macro": m,
+                    }
+                    score = selection_score(m, select)
+                    log.info("%s: %s %.4f", key, select, score)
+                    if score > best_score + 1e-9:
+                        best, best_score = (tau, sim, t, pt, r), score
+    tau, sim, temperature, point, within_km = best
     if sim is not None:
         config = replace(config, gallery_min_similarity=sim)
-    config = replace(config, point=point.value)
-    answers = {f.name: decode_fold(f, tau, temperature, sim, point) for f in folds}
+    config = replace(config, point=point.value, within_km=within_km)
+    answers = {f.name: decode_fold(f, tau, temperature, sim, point, within_km) for f in folds}
 
     # error radius: conformal per confidence bin, each source weighing the same; the
     # coverage of each source is measured with a radius fitted on the other sources
@@ -437,6 +472,8 @@ def run_protocol(
         "gallery_min_similarity": config.gallery_min_similarity,
         "temperature": temperature,
         "point": point.value,
+        "within_km": within_km,
+        "select": select,
         "by_tau": by_tau,
         "per_source": per_source,
         "macro": macro(per_source),
@@ -444,6 +481,7 @@ def run_protocol(
         "calibration": {
             "logit_adjust_tau": tau,
             "point": point.value,
+            "within_km": within_km,
             "temperature": temperature,
             "error_model": {
                 "confidence": list(final_model.confidence),
@@ -458,9 +496,17 @@ def run_protocol(
     report["targets"] = targets_met(report)
     if same_source:
         report["same_source_val"] = same_source_table(
-            config, pool, pool_f, val, val_f, tau, temperature, point
+            config, pool, pool_f, val, val_f, tau, temperature, point, within_km
         )
     return report
+
+
+def selection_score(macro_metrics: dict[str, Any], select: str) -> float:
+    """The figure a choice maximises (``SELECT``) on a macro over held-out sources."""
+    if select == "acc_750_2500":
+        acc = macro_metrics["acc_km"]
+        return 0.5 * (float(acc["750"]) + float(acc["2500"]))
+    return float(macro_metrics["geoscore"])
 
 
 def coverage_bins(
@@ -517,12 +563,13 @@ def same_source_table(
     tau: float,
     temperature: float,
     point: Point | None = None,
+    within_km: float | None = None,
 ) -> dict[str, Any]:
     """Secondary: trained on every training photo, measured on the ``world`` val photos."""
     keep = np.array([s.scope == HELD_OUT_SCOPE for s in val])
     test = [s for s, k in zip(val, keep, strict=True) if k]
     fold = build_fold(config, "same-source", pool, pool_f, test, val_f[keep])
-    ans = decode_fold(fold, tau, temperature, point=point)
+    ans = decode_fold(fold, tau, temperature, point=point, within_km=within_km)
     out: dict[str, Any] = {}
     for name in sorted({s.set for s in test}):
         m = np.array([s.set == name for s in test])
@@ -563,7 +610,13 @@ def markdown(report: dict[str, Any]) -> str:
         f"Each `world` source held out in turn; logit adjustment tau {report['tau']:g}, "
         f"gallery similarity threshold {report['gallery_min_similarity']:g}, "
         f"temperature {report['temperature']:.3f}, decoding point "
-        f"{report.get('point', Point.MODE.value)}, all chosen out of source.",
+        f"{report.get('point', Point.MODE.value)}"
+        + (
+            f" within {report['within_km']:g} km"
+            if report.get("point") == Point.MAX_MASS_WITHIN.value
+            else ""
+        )
+        + f", all chosen out of source on the macro {report.get('select', SELECT[0])}.",
         "",
         "## Held out, per source",
         "",
@@ -661,6 +714,14 @@ def features_from_file(path: Path) -> FeatureFn:
     return lookup
 
 
+def _numbers(text: str, flag: str) -> tuple[float, ...]:
+    """Comma-separated numbers of a command-line ``flag`` (ConfigError otherwise)."""
+    try:
+        return tuple(float(t) for t in str(text).split(",") if t.strip())
+    except ValueError as e:
+        raise ConfigError(f"{flag} must be comma-separated numbers: {text!r}") from e
+
+
 def run(args: argparse.Namespace) -> int:
     from geoscope_core.training.config import load_config
 
@@ -675,19 +736,25 @@ def run(args: argparse.Namespace) -> int:
         def features(samples: Sequence[Sample]) -> np.ndarray:
             return frozen_features(config, samples)
 
-    try:
-        taus = tuple(float(t) for t in str(args.taus).split(",") if t.strip())
-    except ValueError as e:
-        raise ConfigError(f"--taus must be numbers: {args.taus!r}") from e
-    try:
-        sims = tuple(float(t) for t in str(args.gallery_min_sims).split(",") if t.strip())
-    except ValueError as e:
-        raise ConfigError(f"--gallery-min-sims must be numbers: {args.gallery_min_sims!r}") from e
+    taus = _numbers(args.taus, "--taus")
+    sims = _numbers(args.gallery_min_sims, "--gallery-min-sims")
     try:
         points = tuple(Point(p.strip()) for p in str(args.points).split(",") if p.strip())
     except ValueError as e:
         raise ConfigError(f"--points must be among {[p.value for p in Point]}: {e}") from e
-    report = run_protocol(config, features, taus or (0.0,), not args.no_same_source, sims, points)
+    within = _numbers(args.within_km, "--within-km")
+    scales = _numbers(args.temperature_scales, "--temperature-scales") or (1.0,)
+    report = run_protocol(
+        config,
+        features,
+        taus or (0.0,),
+        not args.no_same_source,
+        sims,
+        points,
+        within,
+        scales,
+        args.select,
+    )
     write_report(report, args.out)
     sys.stdout.write(markdown(report))
     return 0

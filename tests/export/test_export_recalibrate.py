@@ -52,3 +52,24 @@ def test_recalibrate_cli_reports_errors(tmp_path: Path, capsys: pytest.CaptureFi
     cal.write_text(json.dumps({**CAL, "point": "mode"}))
     assert main(args) == 0
     assert load_bundle(bundle).manifest.temperature == 7.0
+
+
+def test_recalibrate_carries_the_recipes_within_km_and_refuses_another(tmp_path: Path) -> None:
+    """The mass-within point's radius belongs to the calibration fitted for it: the
+    recipe's within_km goes into the manifest, a calibration fitted for another is
+    refused and the bundle stays as it was."""
+    bundle = make_bundle(tmp_path / "b", kind="classifier", anchors=ANCHORS, logit_scale=50.0)
+    cal = tmp_path / "calibration.json"
+    cal.write_text(json.dumps({**CAL, "point": "max_mass_within", "within_km": 1500.0}))
+
+    def recipe(km: float) -> CnnConfig:
+        return CnnConfig(
+            name="b", backbone="tiny", pretrained=False, point="max_mass_within", within_km=km
+        )
+
+    model_id = recalibrate(bundle, recipe(1500.0), cal)
+    m = load_bundle(bundle).manifest
+    assert m.decoding.point is Point.MAX_MASS_WITHIN and m.decoding.within_km == 1500.0
+    with pytest.raises(ExportError, match="within 1500"):
+        recalibrate(bundle, recipe(750.0), cal)
+    assert load_bundle(bundle).model_id == model_id

@@ -141,3 +141,82 @@ def test_leaf_posterior_is_the_beams_joint_probability() -> None:
     leaf = int(np.argmax(post))
     assert post[leaf] == pytest.approx(pred.confidence)
     assert bayes.lat[leaf] == pytest.approx(pred.lat, abs=1.0)
+
+
+#: A cluster of three close places, the mode far from it, one more far place.
+CLUSTER = {
+    "FR": ("Paris", 48.86, 2.35, 0.20),
+    "BE": ("Brussels", 50.85, 4.35, 0.20),
+    "NL": ("Amsterdam", 52.37, 4.90, 0.20),
+    "JP": ("Tokyo", 35.68, 139.69, 0.24),
+    "AU": ("Sydney", -33.87, 151.21, 0.16),
+}
+
+
+def _cluster_decoder(within_km: float) -> tuple[Decoder, dict[str, np.ndarray]]:
+    rows = {
+        "cell": [
+            {"id": cc, "name": name, "parent": None, "lat": lat, "lon": lon, "country_code": cc}
+            for cc, (name, lat, lon, _) in CLUSTER.items()
+        ]
+    }
+    spec = DecodingSpec(point=Point.MAX_MASS_WITHIN, within_km=within_km)
+    decoder = Decoder.for_labels(BundleKind.CLASSIFIER, rows, decoding=spec)
+    return decoder, {"cell": np.log([p for *_, p in CLUSTER.values()])}
+
+
+def test_mass_within_answers_the_densest_cluster_at_its_centre() -> None:
+    """Tokyo is the mode (0.24), but 0.6 of the mass lies within 750 km of each place of
+    the cluster: one of them answers, the one of least expected distance (the tie-break);
+    the confidence is that mass, the probability of being within 750 km."""
+    decoder, logits = _cluster_decoder(750.0)
+    mode = decoder.with_manifest(
+        replace(decoder.manifest, decoding=DecodingSpec(point=Point.MODE))
+    ).decode(logits)
+    assert mode.country_code == "JP"
+    pred = decoder.decode(logits)
+
+    def expected_km(cc: str) -> float:
+        _, lat, lon, _ = CLUSTER[cc]
+        return sum(p * float(haversine_km(lat, lon, a, b)) for _, a, b, p in CLUSTER.values())
+
+    assert pred.country_code == min(("FR", "BE", "NL"), key=expected_km)
+    assert pred.confidence == pytest.approx(0.6)
+    # a radius too small to hold two places of the cluster: every place holds its own
+    # mass only, and the mode wins again
+    small = _cluster_decoder(100.0)[0].decode(logits)
+    assert small.country_code == "JP" and small.confidence == pytest.approx(0.24)
+
+
+def test_mass_within_on_a_peaked_posterior_answers_its_mode() -> None:
+    logits = _logits({"RU": 9.0})
+    mode = _decoder(Point.MODE).decode(logits)
+    spec = DecodingSpec(point=Point.MAX_MASS_WITHIN, within_km=1000.0)
+    pred = Decoder.for_labels(BundleKind.CLASSIFIER, _rows(), decoding=spec).decode(logits)
+    assert (pred.lat, pred.lon, pred.radius_km) == (mode.lat, mode.lon, mode.radius_km)
+    # nothing else within 1000 km of Moscow: the mass within is the mode's own
+    assert pred.confidence == pytest.approx(mode.confidence)
+
+
+@pytest.mark.parametrize("bad", [0.0, -5.0, 30_000.0, float("nan"), float("inf"), "far", True])
+def test_a_bad_within_km_is_refused(bad: object) -> None:
+    from geoscope_core.errors import ConfigError
+    from geoscope_core.training.config import CnnConfig
+
+    with pytest.raises(BundleError, match="within_km"):
+        DecodingSpec(point=Point.MAX_MASS_WITHIN, within_km=bad)  # type: ignore[arg-type]
+    with pytest.raises(BundleError, match="within_km"):
+        DecodingSpec.from_dict({"point": "max_mass_within", "within_km": bad})
+    with pytest.raises(ConfigError, match="within_km"):
+        CnnConfig(name="x", point="max_mass_within", within_km=bad)  # type: ignore[arg-type]
+
+
+def test_within_km_travels_through_the_manifest_and_the_recipe() -> None:
+    from geoscope_core.training.config import CnnConfig
+
+    spec = DecodingSpec(point=Point.MAX_MASS_WITHIN, within_km=1500.0)
+    assert DecodingSpec.from_dict(spec.to_dict()) == spec
+    assert DecodingSpec.from_dict({"point": "max_mass_within"}).within_km == 2500.0
+    recipe = CnnConfig(name="x", point="max_mass_within", within_km=1500.0)
+    assert recipe.decoding_spec().within_km == 1500.0
+    assert recipe.decoding_spec().point is Point.MAX_MASS_WITHIN

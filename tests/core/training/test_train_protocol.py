@@ -144,6 +144,58 @@ def test_report_carries_radius_coverage_auc_shares_and_calibration(
     assert text == markdown(report) and "src_c floor medoid" in text
 
 
+def test_mass_within_radii_and_temperature_scales_are_chosen_out_of_source(
+    tmp_path: Path,
+) -> None:
+    """Each radius of the max_mass_within point and each temperature factor is one more
+    combination tried; the best macro mean of acc@750 and acc@2500 is kept, and its
+    radius and temperature travel into the calibration and the recipe."""
+    config = _config(_write_labels(tmp_path))
+    rep = run_protocol(
+        config,
+        _region_features,
+        same_source=False,
+        points=(Point.MODE, Point.MAX_MASS_WITHIN),
+        within_kms=(750.0, 2500.0),
+        temperature_scales=(1.0, 3.0),
+        select="acc_750_2500",
+    )
+    assert set(rep["by_tau"]) == {
+        f"0{scale} {point}"
+        for scale in ("", " T x3")
+        for point in ("mode", "max_mass_within 750 km", "max_mass_within 2500 km")
+    }
+    temps = {v["temperature"] for v in rep["by_tau"].values()}
+    assert len(temps) == 2 and max(temps) == pytest.approx(3 * min(temps))
+
+    def score(v: dict) -> float:
+        return (v["macro"]["acc_km"]["750"] + v["macro"]["acc_km"]["2500"]) / 2
+
+    chosen = next(
+        v
+        for v in rep["by_tau"].values()
+        if v["point"] == rep["point"]
+        and v["within_km"] == rep["within_km"]
+        and v["temperature"] == rep["temperature"]
+    )
+    assert score(chosen) == max(score(v) for v in rep["by_tau"].values())
+    cal = rep["calibration"]
+    assert cal["within_km"] == rep["within_km"] == rep["config"]["within_km"]
+    assert cal["temperature"] == rep["temperature"]
+    assert rep["select"] == "acc_750_2500" and "acc_750_2500" in markdown(rep)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"select": "median"}, {"temperature_scales": (0.0,)}, {"within_kms": (0.0,)}],
+)
+def test_bad_protocol_choices_are_refused(tmp_path: Path, bad: dict) -> None:
+    from geoscope_core.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        run_protocol(_config(tmp_path / "none.csv"), _region_features, **bad)
+
+
 def test_features_file_is_looked_up_by_path(tmp_path: Path) -> None:
     photos = [tmp_path / f"{i}.jpg" for i in range(3)]
     for p in photos:
