@@ -63,6 +63,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="factors on the out-of-source temperature to try, e.g. 1,2,4 (1: the NLL fit)",
     )
     protocol.add_argument(
+        "--prior-mixes",
+        default="0",
+        help="shares of the training prior a Bayes point mixes into its posterior, e.g. 0,0.5",
+    )
+    protocol.add_argument(
         "--select",
         default="geoscore",
         choices=("geoscore", "acc_750_2500"),

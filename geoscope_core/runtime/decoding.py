@@ -25,7 +25,9 @@ through this module; its parameters are the bundle manifest's ``DecodingSpec``.
   or the posterior mass within ``within_km`` of it (MAX_MASS_WITHIN: the Bayes
   decision for the 0/1 loss "farther than ``within_km``", ties to the smaller expected
   distance) under it: a central place between the likely regions (or the densest
-  region of the places) when the posterior is flat, the mode when it is peaked. When
+  region of the places) when the posterior is flat, the mode when it is peaked. With
+  ``prior_mix``, the posterior is first mixed with the training prior, so a flat one
+  answers where the training photos are. When
   that place is the mode's, ``refine`` and the gallery apply as for MODE; otherwise the
   answer is that place, named as itself, with its own posterior probability as the
   confidence.
@@ -169,13 +171,17 @@ class BayesPoint:
     parent's index at level ``i - 1`` (-1: none). ``distance_km`` [L, L] between the
     leaves is computed once; the loss matrix is the distance (MIN_EXPECTED_DISTANCE),
     minus the GeoScore (MAX_EXPECTED_GEOSCORE) or ``distance > within_km`` (km;
-    MAX_MASS_WITHIN, plus ``TIE_BREAK_PER_KM`` times the distance)."""
+    MAX_MASS_WITHIN, plus ``TIE_BREAK_PER_KM`` times the distance). With ``prior``
+    [N] over the finest chain level's places and ``prior_mix`` > 0, the posterior is
+    ``(1 - prior_mix) * posterior + prior_mix * prior`` (coarser leaves: prior 0)."""
 
     def __init__(
         self,
         chain: Sequence[LevelTable],
         point: Point,
         within_km: float = DecodingSpec.within_km,
+        prior: Sequence[float] = (),
+        prior_mix: float = 0.0,
     ) -> None:
         self.chain = tuple(chain)
         self.parents: list[np.ndarray] = [np.full(len(chain[0].rows), -1, np.int64)]
@@ -203,6 +209,18 @@ class BayesPoint:
         lat = np.array([self.chain[i].lat[j] for i, j in leaves])
         lon = np.array([self.chain[i].lon[j] for i, j in leaves])
         self.lat, self.lon = lat, lon
+        self.prior_mix = float(prior_mix)
+        self.prior = np.zeros(len(leaves))
+        if self.prior_mix > 0:
+            finest = chain[-1]
+            if len(prior) != len(finest.rows):
+                raise BundleError(
+                    f"decoding prior has {len(prior)} places, level {finest.name!r} "
+                    f"{len(finest.rows)}"
+                )
+            last = self.leaves[:, 0] == len(chain) - 1
+            self.prior[last] = np.asarray(prior, np.float64)[self.leaves[last, 1]]
+            self.prior /= max(float(self.prior.sum()), 1e-12)
         self.distance_km = np.asarray(
             haversine_km(lat[:, None], lon[:, None], lat[None, :], lon[None, :])
         )
@@ -216,7 +234,8 @@ class BayesPoint:
 
     def posterior(self, logits: Mapping[str, np.ndarray], temperature: float) -> np.ndarray:
         """The joint probabilities [L] of the leaves: softmax of the top level, then each
-        place's probability split among its children by their softmax among siblings."""
+        place's probability split among its children by their softmax among siblings;
+        mixed with the prior."""
         probs: list[np.ndarray] = []
         for i, level in enumerate(self.chain):
             z = np.asarray(logits[level.name], np.float64) / temperature
@@ -234,7 +253,10 @@ class BayesPoint:
             p = np.zeros_like(z)
             p[ok] = probs[-1][pidx[ok]] * e[ok] / sums[pidx[ok]]
             probs.append(p)
-        return np.concatenate(probs)[self._flat]
+        post = np.concatenate(probs)[self._flat]
+        if self.prior_mix > 0:
+            post = (1.0 - self.prior_mix) * post + self.prior_mix * self.prior
+        return post
 
     def choose(self, probs: np.ndarray) -> int:
         """The leaf minimising the expected loss under ``probs`` [L]."""
@@ -297,7 +319,13 @@ class Decoder:
         self._bayes = (
             None
             if self.spec.point is Point.MODE
-            else BayesPoint([tables[n] for n in self.chain], self.spec.point, self.spec.within_km)
+            else BayesPoint(
+                [tables[n] for n in self.chain],
+                self.spec.point,
+                self.spec.within_km,
+                self.spec.prior,
+                self.spec.prior_mix,
+            )
         )
 
     @classmethod

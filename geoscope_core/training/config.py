@@ -144,7 +144,8 @@ class CnnConfig(TrainConfig):
     (-1 = always); ``point``: which point of the posterior answers (``mode``,
     ``min_expected_distance``, ``max_expected_geoscore``, ``max_mass_within`` the
     place holding the most posterior mass within ``within_km`` km; chosen out of source
-    by the protocol).
+    by the protocol; the share of the training prior it mixes into its posterior is
+    calibration, fitted by the protocol with the temperature).
     """
 
     name: str = "cnn"

@@ -22,6 +22,7 @@ error radius and unsure threshold fitted out of source, for :mod:`geoscope_expor
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import sys
@@ -154,10 +155,12 @@ def decode_fold(
     min_similarity: float | None = None,
     point: Point | None = None,
     within_km: float | None = None,
+    prior_mix: float = 0.0,
 ) -> Answers:
     """The fold's answers with logit adjustment ``tau``, ``temperature`` and (when given)
     the gallery's ``min_similarity``, the decoding ``point`` and its ``within_km``
-    instead of the config's."""
+    instead of the config's; a Bayes point mixes ``prior_mix`` of the fold's training
+    prior into its posterior."""
     logits = {lv: lg - tau * fold.priors[lv] for lv, lg in fold.logits.items()}
     m = fold.decoder.manifest
     if min_similarity is not None:
@@ -166,6 +169,12 @@ def decode_fold(
         m = replace(m, decoding=replace(m.decoding, point=point))
     if within_km is not None:
         m = replace(m, decoding=replace(m.decoding, within_km=within_km))
+    if prior_mix > 0:
+        finest = list(fold.priors)[-1]
+        m = replace(
+            m,
+            decoding=replace(m.decoding, prior=prior_of(fold.priors[finest]), prior_mix=prior_mix),
+        )
     decoder = fold.decoder.with_manifest(replace(m, temperature=temperature))
     preds = decoder.decode_many(logits, fold.embeddings)
     return Answers(
@@ -176,22 +185,33 @@ def decode_fold(
     )
 
 
-def fit_temperature(folds: Sequence[Fold], tau: float) -> float:
+def prior_of(log_prior: np.ndarray) -> tuple[float, ...]:
+    """A level's training prior as a manifest's ``decoding.prior`` (sums to 1)."""
+    p = np.exp(np.asarray(log_prior, np.float64))
+    p = np.round(p / p.sum(), 7)
+    return tuple(float(x) for x in p / p.sum())
+
+
+def fit_temperature(folds: Sequence[Fold], tau: float, prior_mix: float = 0.0) -> float:
     """Temperature minimising the finest level's NLL at the nearest label, pooled over
-    the folds' held-out photos (each fold has its own labels)."""
-    grid = np.exp(np.linspace(np.log(0.05), np.log(20.0), 61))
+    the folds' held-out photos (each fold has its own labels), of the posterior mixed
+    with ``prior_mix`` of the fold's training prior."""
+    grid = np.exp(np.linspace(np.log(0.05), np.log(100.0), 77))
     pairs = []
     for f in folds:
         finest = list(f.logits)[-1]
-        pairs.append((f.logits[finest] - tau * f.priors[finest], f.targets))
+        prior = np.asarray(prior_of(f.priors[finest]))
+        pairs.append((f.logits[finest] - tau * f.priors[finest], f.targets, prior))
 
     def nll(t: float) -> float:
         total = 0.0
-        for lg, tg in pairs:
+        for lg, tg, prior in pairs:
             z = lg / t
             z = z - z.max(axis=1, keepdims=True)
-            lse = np.log(np.exp(z).sum(axis=1))
-            total += float(np.sum(lse - z[np.arange(len(z)), tg]))
+            e = np.exp(z)
+            p = e[np.arange(len(z)), tg] / e.sum(axis=1)
+            p = (1.0 - prior_mix) * p + prior_mix * prior[tg]
+            total -= float(np.sum(np.log(np.clip(p, 1e-300, None))))
         return total
 
     return float(grid[int(np.argmin([nll(t) for t in grid]))])
@@ -347,17 +367,19 @@ def run_protocol(
     within_kms: Sequence[float] = (),
     temperature_scales: Sequence[float] = (1.0,),
     select: str = SELECT[0],
+    prior_mixes: Sequence[float] = (0.0,),
 ) -> dict[str, Any]:
     """Leave-one-source-out over the ``world`` sets; returns the report (see module doc).
 
     ``features`` maps samples to frozen features [N, F]; ``taus``: logit adjustments to
     try, ``min_similarities`` the gallery's thresholds, ``points`` the decoding points
     (none: the config's), ``within_kms`` the radii (km) MAX_MASS_WITHIN is tried with
-    (none: the config's) and ``temperature_scales`` factors on the temperature fitted
-    out of source (1: the NLL fit; a Bayes point may want a flatter posterior); the
-    combination with the best macro ``select`` (one of ``SELECT``) is kept (ties: the
-    first tried: the smaller tau, the config's threshold, the first point, radius and
-    scale)."""
+    (none: the config's), ``prior_mixes`` the shares of the training prior a Bayes
+    point mixes into its posterior (the temperature is fitted for each) and
+    ``temperature_scales`` factors on the temperature fitted out of source (1: the NLL
+    fit); the combination with the best macro ``select`` (one of ``SELECT``) is kept
+    (ties: the first tried: the smaller tau, mix, scale, the config's threshold, the
+    first point and radius)."""
     if not isinstance(config, CnnConfig):
         raise ConfigError("the out-of-source protocol trains classifier heads (model_type cnn)")
     if select not in SELECT:
@@ -366,6 +388,8 @@ def run_protocol(
         raise ConfigError(f"temperature scales must be in (0, 100]: {temperature_scales}")
     if any(not 1.0 <= r <= 20_038.0 for r in within_kms):
         raise ConfigError(f"within_km radii must be in 1..20038 km: {within_kms}")
+    if not prior_mixes or any(not 0.0 <= x <= 1.0 for x in prior_mixes):
+        raise ConfigError(f"prior mixes must be in 0..1: {prior_mixes}")
     pool = load_samples(config, config.train_split)
     val = load_samples(config, config.val_split)
     names = world_sets(pool + val)
@@ -395,42 +419,46 @@ def run_protocol(
     for pt in tuple(points) or (Point(config.point),):
         radii = within_kms if pt is Point.MAX_MASS_WITHIN and within_kms else (config.within_km,)
         tried += [(pt, float(r)) for r in radii]
-    best: tuple[float, float | None, float, Point, float] = (taus[0], sims[0], 1.0, *tried[0])
+    best = (taus[0], 0.0, sims[0], 1.0, *tried[0])
     best_score = -np.inf
-    for tau in taus:
-        t_fit = fit_temperature(folds, tau)
-        for scale in temperature_scales:
+    for tau, mix in itertools.product(taus, prior_mixes):
+        t_fit = fit_temperature(folds, tau, mix)
+        for scale, sim, (pt, r) in itertools.product(temperature_scales, sims, tried):
+            if mix > 0 and pt is Point.MODE:
+                continue  # MODE ignores the prior
             t = t_fit * scale
-            for sim in sims:
-                for pt, r in tried:
-                    per = {
-                        f.name: source_metrics(decode_fold(f, tau, t, sim, pt, r), f.samples)
-                        for f in folds
-                    }
-                    key = (
-                        f"{tau:g}"
-                        + ("" if scale == 1.0 else f" T x{scale:g}")
-                        + ("" if sim is None else f" sim {sim:g}")
-                        + f" {pt.value}"
-                        + (f" {r:g} km" if pt is Point.MAX_MASS_WITHIN else "")
-                    )
-                    m = macro(per)
-                    by_tau[key] = {
-                        "temperature": t,
-                        "min_similarity": sim,
-                        "point": pt.value,
-                        "within_km": r,
-                        "macro": m,
-                    }
-                    score = selection_score(m, select)
-                    log.info("%s: %s %.4f", key, select, score)
-                    if score > best_score + 1e-9:
-                        best, best_score = (tau, sim, t, pt, r), score
-    tau, sim, temperature, point, within_km = best
+            per = {
+                f.name: source_metrics(decode_fold(f, tau, t, sim, pt, r, mix), f.samples)
+                for f in folds
+            }
+            key = (
+                f"{tau:g}"
+                + ("" if mix == 0 else f" prior {mix:g}")
+                + ("" if scale == 1.0 else f" T x{scale:g}")
+                + ("" if sim is None else f" sim {sim:g}")
+                + f" {pt.value}"
+                + (f" {r:g} km" if pt is Point.MAX_MASS_WITHIN else "")
+            )
+            m = macro(per)
+            by_tau[key] = {
+                "temperature": t,
+                "prior_mix": mix,
+                "min_similarity": sim,
+                "point": pt.value,
+                "within_km": r,
+                "macro": m,
+            }
+            score = selection_score(m, select)
+            log.info("%s: %s %.4f", key, select, score)
+            if score > best_score + 1e-9:
+                best, best_score = (tau, mix, sim, t, pt, r), score
+    tau, prior_mix, sim, temperature, point, within_km = best
     if sim is not None:
         config = replace(config, gallery_min_similarity=sim)
     config = replace(config, point=point.value, within_km=within_km)
-    answers = {f.name: decode_fold(f, tau, temperature, sim, point, within_km) for f in folds}
+    answers = {
+        f.name: decode_fold(f, tau, temperature, sim, point, within_km, prior_mix) for f in folds
+    }
 
     # error radius: conformal per confidence bin, each source weighing the same; the
     # coverage of each source is measured with a radius fitted on the other sources
@@ -473,6 +501,7 @@ def run_protocol(
         "temperature": temperature,
         "point": point.value,
         "within_km": within_km,
+        "prior_mix": prior_mix,
         "select": select,
         "by_tau": by_tau,
         "per_source": per_source,
@@ -482,6 +511,7 @@ def run_protocol(
             "logit_adjust_tau": tau,
             "point": point.value,
             "within_km": within_km,
+            "prior_mix": prior_mix,
             "temperature": temperature,
             "error_model": {
                 "confidence": list(final_model.confidence),
@@ -496,7 +526,7 @@ def run_protocol(
     report["targets"] = targets_met(report)
     if same_source:
         report["same_source_val"] = same_source_table(
-            config, pool, pool_f, val, val_f, tau, temperature, point, within_km
+            config, pool, pool_f, val, val_f, tau, temperature, point, within_km, prior_mix
         )
     return report
 
@@ -564,12 +594,13 @@ def same_source_table(
     temperature: float,
     point: Point | None = None,
     within_km: float | None = None,
+    prior_mix: float = 0.0,
 ) -> dict[str, Any]:
     """Secondary: trained on every training photo, measured on the ``world`` val photos."""
     keep = np.array([s.scope == HELD_OUT_SCOPE for s in val])
     test = [s for s, k in zip(val, keep, strict=True) if k]
     fold = build_fold(config, "same-source", pool, pool_f, test, val_f[keep])
-    ans = decode_fold(fold, tau, temperature, point=point, within_km=within_km)
+    ans = decode_fold(fold, tau, temperature, point=point, within_km=within_km, prior_mix=prior_mix)
     out: dict[str, Any] = {}
     for name in sorted({s.set for s in test}):
         m = np.array([s.set == name for s in test])
@@ -616,6 +647,7 @@ def markdown(report: dict[str, Any]) -> str:
             if report.get("point") == Point.MAX_MASS_WITHIN.value
             else ""
         )
+        + f", prior mix {report.get('prior_mix', 0.0):g}"
         + f", all chosen out of source on the macro {report.get('select', SELECT[0])}.",
         "",
         "## Held out, per source",
@@ -744,6 +776,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--points must be among {[p.value for p in Point]}: {e}") from e
     within = _numbers(args.within_km, "--within-km")
     scales = _numbers(args.temperature_scales, "--temperature-scales") or (1.0,)
+    mixes = _numbers(args.prior_mixes, "--prior-mixes") or (0.0,)
     report = run_protocol(
         config,
         features,
@@ -754,6 +787,7 @@ def run(args: argparse.Namespace) -> int:
         within,
         scales,
         args.select,
+        mixes,
     )
     write_report(report, args.out)
     sys.stdout.write(markdown(report))

@@ -220,3 +220,62 @@ def test_within_km_travels_through_the_manifest_and_the_recipe() -> None:
     recipe = CnnConfig(name="x", point="max_mass_within", within_km=1500.0)
     assert recipe.decoding_spec().within_km == 1500.0
     assert recipe.decoding_spec().point is Point.MAX_MASS_WITHIN
+
+
+def test_a_flat_posterior_mixed_with_the_prior_answers_where_the_photos_are() -> None:
+    """Flat logits over the cluster and the two far places: without a prior the cluster
+    (dense in places) answers; with the training prior mixed in, Sydney (where most
+    training photos were) answers, and the confidence is the mixed mass within R."""
+    rows = {
+        "cell": [
+            {"id": cc, "name": name, "parent": None, "lat": lat, "lon": lon, "country_code": cc}
+            for cc, (name, lat, lon, _) in CLUSTER.items()
+        ]
+    }
+    flat = {"cell": np.zeros(len(CLUSTER))}
+    prior = (0.05, 0.05, 0.05, 0.05, 0.8)  # Sydney
+
+    def decode(mix: float) -> object:
+        spec = DecodingSpec(
+            point=Point.MAX_MASS_WITHIN, within_km=750.0, prior=prior if mix else (), prior_mix=mix
+        )
+        return Decoder.for_labels(BundleKind.CLASSIFIER, rows, decoding=spec).decode(flat)
+
+    assert decode(0.0).country_code in ("FR", "BE", "NL")  # type: ignore[attr-defined]
+    mixed = decode(0.5)
+    assert mixed.country_code == "AU"  # type: ignore[attr-defined]
+    assert mixed.confidence == pytest.approx(0.5 * 0.2 + 0.5 * 0.8)  # type: ignore[attr-defined]
+
+
+def test_a_peaked_posterior_keeps_its_mode_under_a_moderate_prior_mix() -> None:
+    logits = {"cell": np.log([0.01, 0.01, 0.01, 0.96, 0.01])}  # Tokyo
+    rows = _cluster_decoder(750.0)[0].table("cell").rows
+    spec = DecodingSpec(
+        point=Point.MAX_MASS_WITHIN, within_km=750.0, prior=(0.2,) * 5, prior_mix=0.3
+    )
+    decoder = Decoder.for_labels(BundleKind.CLASSIFIER, {"cell": rows}, decoding=spec)
+    assert decoder.decode(logits).country_code == "JP"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"prior_mix": 0.5},  # no prior
+        {"prior_mix": 1.5, "prior": (1.0,)},
+        {"prior": (0.5, 0.2)},  # does not sum to 1
+        {"prior": (1.5, -0.5)},
+        {"prior": "uniform"},
+    ],
+)
+def test_a_bad_prior_is_refused(bad: dict) -> None:
+    with pytest.raises(BundleError, match="prior"):
+        DecodingSpec(**bad)
+
+
+def test_the_prior_travels_through_the_manifest_and_must_fit_the_level() -> None:
+    spec = DecodingSpec(point=Point.MAX_MASS_WITHIN, prior=(0.25, 0.75), prior_mix=0.4)
+    assert DecodingSpec.from_dict(spec.to_dict()) == spec
+    with pytest.raises(BundleError, match="prior"):
+        DecodingSpec.from_dict({**spec.to_dict(), "prior": {"a": 1}})
+    with pytest.raises(BundleError, match="prior has 2 places"):
+        Decoder.for_labels(BundleKind.CLASSIFIER, {"cell": _rows()["cell"]}, decoding=spec)

@@ -147,9 +147,10 @@ def test_report_carries_radius_coverage_auc_shares_and_calibration(
 def test_mass_within_radii_and_temperature_scales_are_chosen_out_of_source(
     tmp_path: Path,
 ) -> None:
-    """Each radius of the max_mass_within point and each temperature factor is one more
-    combination tried; the best macro mean of acc@750 and acc@2500 is kept, and its
-    radius and temperature travel into the calibration and the recipe."""
+    """Each radius of the max_mass_within point, each prior mix (Bayes points only) and
+    each temperature factor is one more combination tried; the best macro mean of
+    acc@750 and acc@2500 is kept, and its radius, mix and temperature travel into the
+    calibration (the radius into the recipe too)."""
     config = _config(_write_labels(tmp_path))
     rep = run_protocol(
         config,
@@ -159,14 +160,19 @@ def test_mass_within_radii_and_temperature_scales_are_chosen_out_of_source(
         within_kms=(750.0, 2500.0),
         temperature_scales=(1.0, 3.0),
         select="acc_750_2500",
+        prior_mixes=(0.0, 0.5),
     )
     assert set(rep["by_tau"]) == {
         f"0{scale} {point}"
         for scale in ("", " T x3")
         for point in ("mode", "max_mass_within 750 km", "max_mass_within 2500 km")
+    } | {
+        f"0 prior 0.5{scale} max_mass_within {km} km"
+        for scale in ("", " T x3")
+        for km in (750, 2500)
     }
-    temps = {v["temperature"] for v in rep["by_tau"].values()}
-    assert len(temps) == 2 and max(temps) == pytest.approx(3 * min(temps))
+    unmixed = {v["temperature"] for v in rep["by_tau"].values() if v["prior_mix"] == 0}
+    assert len(unmixed) == 2 and max(unmixed) == pytest.approx(3 * min(unmixed))
 
     def score(v: dict) -> float:
         return (v["macro"]["acc_km"]["750"] + v["macro"]["acc_km"]["2500"]) / 2
@@ -177,17 +183,24 @@ def test_mass_within_radii_and_temperature_scales_are_chosen_out_of_source(
         if v["point"] == rep["point"]
         and v["within_km"] == rep["within_km"]
         and v["temperature"] == rep["temperature"]
+        and v["prior_mix"] == rep["prior_mix"]
     )
     assert score(chosen) == max(score(v) for v in rep["by_tau"].values())
     cal = rep["calibration"]
     assert cal["within_km"] == rep["within_km"] == rep["config"]["within_km"]
     assert cal["temperature"] == rep["temperature"]
+    assert cal["prior_mix"] == rep["prior_mix"] in (0.0, 0.5)
     assert rep["select"] == "acc_750_2500" and "acc_750_2500" in markdown(rep)
 
 
 @pytest.mark.parametrize(
     "bad",
-    [{"select": "median"}, {"temperature_scales": (0.0,)}, {"within_kms": (0.0,)}],
+    [
+        {"select": "median"},
+        {"temperature_scales": (0.0,)},
+        {"within_kms": (0.0,)},
+        {"prior_mixes": (1.5,)},
+    ],
 )
 def test_bad_protocol_choices_are_refused(tmp_path: Path, bad: dict) -> None:
     from geoscope_core.errors import ConfigError
