@@ -603,8 +603,8 @@ class Decoder:
         )
         lat, lon, best_names = points[0]
         unsure = confidences[0] < self.spec.unsure_below
-        if unsure:  # the model does not know: a country at most, never a town
-            best_names = replace(best_names, admin1="", city="")
+        if unsure:  # the model does not know: its point is a guess that names no place
+            best_names = PlaceNames()
         return Prediction(
             lat=float(lat),
             lon=float(lon),

@@ -319,7 +319,7 @@ class DecodingSpec:
     likely cells, None = no gallery; ``gallery_min_similarity``: the gallery answers only
     when its most similar photo is at least that similar (cosine in the gallery's space;
     -1 = always). ``unsure_below``: an answer whose confidence is below it is marked unsure
-    and names no town (``Prediction.unsure``; 0 = never). ``point``: MODE answers the
+    and names no place, not even a country (``Prediction.unsure``; 0 = never). ``point``: MODE answers the
     most likely hypothesis; MIN_EXPECTED_DISTANCE / MAX_EXPECTED_GEOSCORE answer the
     finest-level place minimising the posterior's expected distance / maximising its
     expected GeoScore (a central answer when the posterior is flat, the mode when it is

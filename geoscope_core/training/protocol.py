@@ -235,7 +235,8 @@ def answer_shares(pred_cc: Sequence[str], true_cc: Sequence[str], top: int = 5) 
     """Share of answers per predicted country against its share of the truth: the
     ``top`` most over-predicted countries and ``max_ratio`` (predicted / true share, the
     true share at least half a photo) over countries given at least ``SHARE_MIN`` of
-    the answers."""
+    the answers. An unsure answer names no country (``""``): it counts in no country's
+    share (shares are of all answers) and its own share is ``unsure``."""
     n = len(pred_cc)
     pred = {
         c: v / n
@@ -255,8 +256,13 @@ def answer_shares(pred_cc: Sequence[str], true_cc: Sequence[str], top: int = 5) 
         for c, p in pred.items()
     ]
     rows.sort(key=lambda r: -(r["predicted"] - r["true"]))
-    big = [r["ratio"] for r in rows if r["predicted"] >= SHARE_MIN]
-    return {"over_predicted": rows[:top], "max_ratio": max(big) if big else 0.0}
+    big = [r["ratio"] for r in rows if r["predicted"] >= SHARE_MIN and r["country"]]
+    named = [r for r in rows if r["country"]]
+    return {
+        "over_predicted": named[:top],
+        "max_ratio": max(big) if big else 0.0,
+        "unsure": round(pred.get("", 0.0), 4),
+    }
 
 
 def country_mean_accuracy(pred_cc: Sequence[str], true_cc: Sequence[str]) -> float:
@@ -482,7 +488,11 @@ def run_protocol(
         others = fit_on([n for n in names if n != f.name]) if len(names) > 1 else final_model
         ans = answers[f.name]
         radius = np.array([others.radius(c) for c in ans.confidence])
-        m = source_metrics(ans, f.samples, radius)
+        # unsure (threshold fitted on the other sources) names no country, as the runtime
+        unsure = ans.confidence < unsure_below(others)
+        shown = replace(ans, country_code=np.where(unsure, "", ans.country_code).astype(object))
+        m = source_metrics(shown, f.samples, radius)
+        m["unsure_share"] = float(unsure.mean())
         m["coverage_by_confidence"] = coverage_bins(others, ans.confidence, errors[f.name], radius)
         per_source[f.name] = m
         floors["medoid"][f.name] = source_metrics(
@@ -522,7 +532,7 @@ def run_protocol(
             "each source weighing the same",
         },
     }
-    report["unsure_share"] = {n: float(np.mean(answers[n].confidence < threshold)) for n in names}
+    report["unsure_share"] = {n: per_source[n]["unsure_share"] for n in names}
     report["targets"] = targets_met(report)
     if same_source:
         report["same_source_val"] = same_source_table(
@@ -669,11 +679,22 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(
             _row(f"macro floor {k}", {**mm, "shares": {"max_ratio": mm["max_share_ratio"]}})
         )
-    lines += ["", "## Share of answers (top over-predicted countries: predicted / true share)", ""]
+    lines += [
+        "",
+        "## Share of answers (top over-predicted countries: predicted / true share)",
+        "",
+        "An answer less confident than the unsure threshold (fitted on the other sources) "
+        "names no country, as the runtime shows it: it counts as a wrong country and in no "
+        "country's share; shares are of all answers.",
+        "",
+    ]
     for name in report["held_out"]:
-        rows = report["per_source"][name]["shares"]["over_predicted"]
-        text = ", ".join(f"{r['country']} {_pct(r['predicted'])} / {_pct(r['true'])}" for r in rows)
-        lines.append(f"- {name}: {text}")
+        shares = report["per_source"][name]["shares"]
+        text = ", ".join(
+            f"{r['country']} {_pct(r['predicted'])} / {_pct(r['true'])}"
+            for r in shares["over_predicted"]
+        )
+        lines.append(f"- {name}: {text}; unsure {_pct(shares.get('unsure', 0.0))}")
     lines += ["", "## Radius coverage per confidence bin (radius fitted on the other sources)", ""]
     for name in report["held_out"]:
         bins = report["per_source"][name]["coverage_by_confidence"]

@@ -235,6 +235,21 @@ def test_answer_shares_flag_a_country_taking_more_than_its_share() -> None:
     assert country_mean_accuracy(pred, true) == pytest.approx((1.0 + 0.25 + 0.0) / 3)
 
 
+def test_unsure_answers_name_no_country_in_the_shares() -> None:
+    """An unsure answer ("") is in no country's share and never the over-predicted one;
+    its own share is reported, and the named shares stay shares of all answers."""
+    pred = [""] * 6 + ["US"] * 2 + ["FR"] * 2
+    true = ["US"] * 5 + ["FR"] * 5
+    shares = answer_shares(pred, true)
+    assert shares["unsure"] == 0.6
+    assert all(r["country"] for r in shares["over_predicted"])
+    assert {r["country"]: r["predicted"] for r in shares["over_predicted"]} == {
+        "US": 0.2,
+        "FR": 0.2,
+    }
+    assert shares["max_ratio"] == 0.4
+
+
 def test_auc_ranks_right_answers_above_wrong_ones() -> None:
     assert auc(np.array([0.9, 0.8, 0.1, 0.2]), np.array([True, True, False, False])) == 1.0
     assert auc(np.array([0.1, 0.2, 0.9]), np.array([True, True, False])) == 0.0
