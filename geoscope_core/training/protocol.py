@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from geoscope_core.calibration import fit_error_model
+from geoscope_core.calibration import fit_temperature as fit_nll_temperature
 from geoscope_core.errors import ConfigError, DataError
 from geoscope_core.geo.distance import haversine_km
 from geoscope_core.metrics import THRESHOLDS_KM, evaluate
@@ -47,10 +49,6 @@ log = logging.getLogger(__name__)
 
 #: The scope whose sets are held out one at a time.
 HELD_OUT_SCOPE = "world"
-#: Share of photos the error radius should hold (per confidence bin).
-COVERAGE = 0.68
-#: Confidence bins of the error model.
-RADIUS_BINS = 5
 #: An answer whose confidence bin's radius exceeds this (km) is "unsure".
 UNSURE_RADIUS_KM = 2500.0
 #: Dimensions of the gallery's principal-component space (as the shipped bundle's).
@@ -196,7 +194,6 @@ def fit_temperature(folds: Sequence[Fold], tau: float, prior_mix: float = 0.0) -
     """Temperature minimising the finest level's NLL at the nearest label, pooled over
     the folds' held-out photos (each fold has its own labels), of the posterior mixed
     with ``prior_mix`` of the fold's training prior."""
-    grid = np.exp(np.linspace(np.log(0.05), np.log(100.0), 77))
     pairs = []
     for f in folds:
         finest = list(f.logits)[-1]
@@ -214,7 +211,7 @@ def fit_temperature(folds: Sequence[Fold], tau: float, prior_mix: float = 0.0) -
             total -= float(np.sum(np.log(np.clip(p, 1e-300, None))))
         return total
 
-    return float(grid[int(np.argmin([nll(t) for t in grid]))])
+    return fit_nll_temperature(nll)
 
 
 # -- metrics ---------------------------------------------------------------------------------
@@ -269,37 +266,6 @@ def country_mean_accuracy(pred_cc: Sequence[str], true_cc: Sequence[str]) -> flo
     """Country accuracy averaged over the true countries (each country counts once)."""
     p, t = np.asarray(pred_cc, str), np.asarray(true_cc, str)
     return float(np.mean([np.mean(p[t == c] == c) for c in np.unique(t)]))
-
-
-def fit_error_model(
-    confidence: np.ndarray, error_km: np.ndarray, weights: np.ndarray
-) -> ErrorModel:
-    """Conformal radius per confidence bin: bins at the weighted confidence quantiles,
-    each bin's radius the weighted ``COVERAGE`` quantile of its errors (km); radii never
-    grow with confidence. ``weights`` [N] let each source count the same."""
-    order = np.argsort(confidence)
-    c, e, w = confidence[order], error_km[order], weights[order]
-    cum = np.cumsum(w) / w.sum()
-    edges = [0.0]
-    for q in np.linspace(0, 1, RADIUS_BINS + 1)[1:-1]:
-        edge = float(c[min(np.searchsorted(cum, q), len(c) - 1)])
-        if edge > edges[-1]:
-            edges.append(edge)
-    upper = [*edges[1:], np.inf]
-    radii = []
-    for lo, hi in zip(edges, upper, strict=True):
-        m = (c >= lo) & (c < hi)
-        radii.append(_weighted_quantile(e[m], w[m], COVERAGE) if m.any() else 0.0)
-    radii_arr = np.maximum.accumulate(np.asarray(radii)[::-1])[::-1]
-    return ErrorModel(
-        tuple(round(x, 6) for x in edges), tuple(round(float(r), 1) for r in radii_arr)
-    )
-
-
-def _weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
-    order = np.argsort(x)
-    cum = np.cumsum(w[order]) / w.sum()
-    return float(x[order][min(int(np.searchsorted(cum, q)), len(x) - 1)])
 
 
 def unsure_below(model: ErrorModel, radius_km: float = UNSURE_RADIUS_KM) -> float:
