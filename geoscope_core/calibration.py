@@ -39,7 +39,7 @@ def fit_temperature(nll: Callable[[float], float], grid_points: int = 81) -> flo
             hi = b
         else:
             lo = a
-    return float(np.exp((lo + hi) / 2))
+    return float(np.clip(np.exp((lo + hi) / 2), lo_t, hi_t))  # exp(log(x)) may pass x
 
 
 def softmax_nll(logits: np.ndarray, target: np.ndarray) -> Callable[[float], float]:

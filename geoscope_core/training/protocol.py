@@ -40,7 +40,7 @@ from geoscope_core.geo.distance import haversine_km
 from geoscope_core.metrics import THRESHOLDS_KM, evaluate
 from geoscope_core.runtime.decoding import Decoder
 from geoscope_core.runtime.gallery import build_gallery
-from geoscope_core.runtime.manifest import ErrorModel, Point
+from geoscope_core.runtime.manifest import TEMPERATURE_RANGE, ErrorModel, Point
 from geoscope_core.training.baselines import medoid, nearest_neighbour, unit_rows
 from geoscope_core.training.config import CnnConfig
 from geoscope_core.training.data import Sample, load_samples
@@ -398,7 +398,7 @@ def run_protocol(
         for scale, sim, (pt, r) in itertools.product(temperature_scales, sims, tried):
             if mix > 0 and pt is Point.MODE:
                 continue  # MODE ignores the prior
-            t = t_fit * scale
+            t = min(t_fit * scale, TEMPERATURE_RANGE[1])
             per = {
                 f.name: source_metrics(decode_fold(f, tau, t, sim, pt, r, mix), f.samples)
                 for f in folds

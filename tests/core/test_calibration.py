@@ -36,3 +36,14 @@ def test_weights_make_a_source_count_as_much_as_a_bigger_one() -> None:
 def test_no_photos_is_an_error() -> None:
     with pytest.raises(CalibrationError):
         fit_error_model(np.array([]), np.array([]))
+
+
+def test_the_temperature_stays_within_what_a_manifest_accepts() -> None:
+    """Logits worth nothing want the hottest temperature: it is the manifest's bound
+    itself, never a rounding error past it (which no manifest would accept)."""
+    from geoscope_core.runtime.manifest import TEMPERATURE_RANGE
+
+    lo, hi = TEMPERATURE_RANGE
+    assert lo <= fit_temperature(lambda t: -t) <= hi
+    assert lo <= fit_temperature(lambda t: t) <= hi
+    assert fit_temperature(lambda t: -t) == pytest.approx(hi)
