@@ -319,19 +319,19 @@ class DecodingSpec:
     likely cells, None = no gallery; ``gallery_min_similarity``: the gallery answers only
     when its most similar photo is at least that similar (cosine in the gallery's space;
     -1 = always). ``unsure_below``: an answer whose confidence is below it is marked unsure
-    and names no place, not even a country (``Prediction.unsure``; 0 = never). ``point``: MODE answers the
-    most likely hypothesis; MIN_EXPECTED_DISTANCE / MAX_EXPECTED_GEOSCORE answer the
-    finest-level place minimising the posterior's expected distance / maximising its
-    expected GeoScore (a central answer when the posterior is flat, the mode when it is
-    peaked); MAX_MASS_WITHIN answers the place holding the most posterior mass within
-    ``within_km`` (km) of it, the Bayes decision for the loss "farther than
-    ``within_km``" (the densest region of the places when the posterior is flat, the
-    mode when it is peaked). ``prior_mix``: a Bayes point decides on the tempered
-    posterior mixed with ``prior_mix`` of the training ``prior`` (the share of the
-    training photos of each place of the decoding level, summing to 1): a photo the model
-    cannot read answers where photos are, not where places are dense (0 = the posterior
-    alone; MODE ignores it). The defaults are what bundles that name no value get (old
-    manifests: MODE).
+    and names no place, not even a country (``Prediction.unsure``; 0 = never).
+    ``point``: MODE answers the most likely hypothesis; MIN_EXPECTED_DISTANCE /
+    MAX_EXPECTED_GEOSCORE answer the finest-level place minimising the posterior's
+    expected distance / maximising its expected GeoScore (a central answer when the
+    posterior is flat, the mode when it is peaked); MAX_MASS_WITHIN answers the place
+    holding the most posterior mass within ``within_km`` (km) of it, the Bayes decision
+    for the loss "farther than ``within_km``" (the densest region of the places when the
+    posterior is flat, the mode when it is peaked). ``prior_mix``: a Bayes point decides
+    on the tempered posterior mixed with ``prior_mix`` of the training ``prior`` (the
+    share of the training photos of each place of the decoding level, summing to 1): a
+    photo the model cannot read answers where photos are, not where places are dense
+    (0 = the posterior alone; MODE ignores it). The defaults are what bundles that name
+    no value get (old manifests: MODE).
     """
 
     level: str | None = None
