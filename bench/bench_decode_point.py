@@ -3,8 +3,9 @@
     python bench/bench_decode_point.py [--bundle geoscope-lite] [--photos 2000]
 
 Decodes the same logits (random, flat-ish and peaked rows mixed, as the bundle's
-heads would give) with the bundle's decoder under ``point`` = mode,
-min_expected_distance and max_expected_geoscore, and prints ms per photo side by side
+heads would give) with the bundle's decoder under every ``point`` (mode,
+min_expected_distance, max_expected_geoscore, max_mass_within), and prints ms per
+photo side by side
 with the ratio to mode. The encoder is not run: this is the decoder's share only (the
 scan's budget is 40 ms per photo at 25 photos/s).
 """

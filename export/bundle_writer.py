@@ -15,6 +15,7 @@ import json
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
@@ -324,7 +325,18 @@ def _build(
     )
     if config.oos_calibration is not None:
         tau = float((training.get("config") or {}).get("logit_adjust_tau", 0.0))
-        manifest = with_oos_calibration(manifest, config.oos_calibration, tau)
+
+        def prior() -> tuple[float, ...]:
+            from geoscope_core.training.cnn import training_prior
+            from geoscope_core.training.config import CnnConfig, config_from_dict
+
+            recipe = config_from_dict(training.get("config") or {})
+            if not isinstance(recipe, CnnConfig):
+                raise ExportError("a prior mix needs a classifier's training recipe")
+            finest = decoding.level or levels[-1].name
+            return training_prior(recipe, finest, rows_by_level[finest])
+
+        manifest = with_oos_calibration(manifest, config.oos_calibration, tau, prior)
     if val is not None:
         manifest = validate_on_photos(
             root,
@@ -339,19 +351,28 @@ def _build(
     Manifest.read(root / MANIFEST_NAME)  # what we wrote must parse and validate
 
 
-def with_oos_calibration(manifest: Manifest, path: Path, tau: float) -> Manifest:
+def with_oos_calibration(
+    manifest: Manifest,
+    path: Path,
+    tau: float,
+    prior: Callable[[], tuple[float, ...]] | None = None,
+) -> Manifest:
     """``manifest`` with the out-of-source protocol's ``calibration.json`` at ``path``:
-    its temperature, error model and unsure threshold, the file's content under
-    ``metrics.calibration``. ExportError when it is unreadable, was fitted with another
+    its temperature, error model, unsure threshold and prior mix (with the model's
+    training ``prior`` over its decoding level, computed only when the mix is > 0), the
+    file's content under ``metrics.calibration``. ExportError when it is unreadable, was
+    fitted with a prior mix and no ``prior`` is given, was fitted with another
     logit adjustment than the heads carry (``tau``), or around another decoding point
-    than the model's (the radius belongs to the point it was fitted for)."""
+    (or ``within_km``) than the model's (the radius belongs to the point it was fitted
+    for)."""
     try:
         cal = json.loads(Path(path).read_text(encoding="utf-8"))
         em = ErrorModel(
             tuple(cal["error_model"]["confidence"]), tuple(cal["error_model"]["radius_km"])
         )
         temperature, unsure = float(cal["temperature"]), float(cal["unsure_below"])
-        decoding = replace(manifest.decoding, unsure_below=unsure)
+        mix = float(cal.get("prior_mix", 0.0))
+        decoding = replace(manifest.decoding, unsure_below=unsure, prior=(), prior_mix=0.0)
     except (OSError, ValueError, KeyError, TypeError, BundleError) as e:
         raise ExportError(f"unreadable calibration {path}: {e}") from e
     if abs(float(cal.get("logit_adjust_tau", 0.0)) - tau) > 1e-9:
@@ -365,6 +386,19 @@ def with_oos_calibration(manifest: Manifest, path: Path, tau: float) -> Manifest
             f"{path} was fitted for decoding point {point!r}, "
             f"the model decodes with {decoding.point.value!r}"
         )
+    within = cal.get("within_km", decoding.within_km)
+    if decoding.point is Point.MAX_MASS_WITHIN and within != decoding.within_km:
+        raise ExportError(
+            f"{path} was fitted for the mass within {within} km, "
+            f"the model decodes with {decoding.within_km:g} km"
+        )
+    if mix > 0:
+        if prior is None:
+            raise ExportError(f"{path} mixes the training prior, and none is at hand")
+        try:
+            decoding = replace(decoding, prior=prior(), prior_mix=mix)
+        except BundleError as e:
+            raise ExportError(f"{path}: prior mix {mix}: {e}") from e
     return replace(
         manifest,
         temperature=temperature,

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from geoscope_core.calibration import CalibrationError, fit_error_model, softmax_nll
+from geoscope_core.calibration import fit_temperature as fit_nll_temperature
 from geoscope_core.errors import DataError, ExportError, ImageDecodeError
 from geoscope_core.geo.distance import haversine_km
 from geoscope_core.runtime.decoding import Decoder
@@ -186,57 +188,23 @@ def nearest_label(head: LevelHead, lat: np.ndarray, lon: np.ndarray) -> np.ndarr
 
 
 def fit_temperature(logits: np.ndarray, target: np.ndarray) -> float:
-    """Temperature T > 0 minimising the NLL of ``softmax(logits / T)`` at ``target`` [N].
-
-    A log-spaced grid over 0.01..100 refined by golden-section search.
-    """
+    """Temperature T > 0 minimising the NLL of ``softmax(logits / T)`` at ``target`` [N]
+    (``geoscope_core.calibration.fit_temperature``)."""
     if len(logits) == 0:
         raise ExportError("cannot fit a temperature on zero photos")
-
-    def nll(log_t: float) -> float:
-        z = logits / np.exp(log_t)
-        z = z - z.max(axis=1, keepdims=True)
-        lse = np.log(np.exp(z).sum(axis=1))
-        return float(np.mean(lse - z[np.arange(len(z)), target]))
-
-    grid = np.linspace(np.log(0.01), np.log(100.0), 81)
-    values = [nll(g) for g in grid]
-    k = int(np.argmin(values))
-    lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
-    ratio = (np.sqrt(5) - 1) / 2
-    for _ in range(40):
-        a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
-        if nll(a) < nll(b):
-            hi = b
-        else:
-            lo = a
-    return float(np.exp((lo + hi) / 2))
+    return fit_nll_temperature(softmax_nll(logits, target))
 
 
 def error_model(
     confidence: np.ndarray, error_km: np.ndarray, bins: int = 5, quantile: float = 0.68
 ) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """(confidence edges ascending, error radius km at each edge).
-
-    Edges are confidence quantiles; the radius of a bin is the ``quantile`` of the errors
-    of the photos whose confidence falls in it (0.68: about two in three photos lie within
-    it), so an uncertain guess reports the thousands of km its peers are off by, not the
-    error of the confident photos beside it. Radii are made non-increasing in confidence.
-    """
-    if len(confidence) == 0:
-        raise ExportError("cannot build an error model from zero photos")
-    confidence = np.asarray(confidence, dtype=np.float64)
-    error_km = np.asarray(error_km, dtype=np.float64)
-    qs = np.quantile(confidence, np.linspace(0.0, 1.0, bins + 1)[:-1])
-    edges = np.unique(np.concatenate([[0.0], qs[1:]]))
-    upper = np.append(edges[1:], np.inf)
-    radii = []
-    for lo, hi in zip(edges, upper, strict=True):
-        in_bin = (confidence >= lo) & (confidence < hi)
-        radii.append(float(np.quantile(error_km[in_bin], quantile)) if in_bin.any() else 0.0)
-    # a bin with more confidence never gets a larger radius than one with less
-    radii_arr = np.maximum.accumulate(np.asarray(radii)[::-1])[::-1]
-    return tuple(round(float(e), 6) for e in edges), tuple(round(float(r), 1) for r in radii_arr)
+    """(confidence edges ascending, error radius km at each edge): the ``quantile`` of the
+    errors of each of ``bins`` confidence bins (``geoscope_core.calibration``)."""
+    try:
+        model = fit_error_model(confidence, error_km, bins=bins, quantile=quantile)
+    except CalibrationError as e:
+        raise ExportError(str(e)) from e
+    return model.confidence, model.radius_km
 
 
 def metrics_for(decoded: Decoded, data: LabelledPixels) -> dict[str, Any]:

@@ -5,10 +5,12 @@
 
 For a bundle whose training run is not at hand (its heads are what they are): the
 recipe ``--config`` the bundle was trained with owns the decoding point
-(``CnnConfig.point``) and the logit adjustment its heads carry; the protocol's
+(``CnnConfig.point``, ``within_km``) and the logit adjustment its heads carry; the protocol's
 ``calibration.json`` brings the temperature, error radius and unsure threshold fitted
 out of source for that point (refused when fitted for another point or logit
-adjustment, as ``geoscope export --oos-calibration`` refuses it). Only
+adjustment, as ``geoscope export --oos-calibration`` refuses it), and the share of the
+training prior mixed into a Bayes point's posterior (the prior of the bundle's cells
+computed from the recipe's training photos). Only
 ``manifest.json`` is rewritten: every hashed file stays as it is, and the bundle's
 model id changes with its manifest.
 """
@@ -32,13 +34,24 @@ log = logging.getLogger(__name__)
 
 
 def recalibrate(bundle_dir: Path, config: CnnConfig, calibration: Path) -> str:
-    """Rewrite ``bundle_dir``'s manifest with ``config``'s decoding point and the
-    out-of-source ``calibration``; returns the bundle's new model id."""
+    """Rewrite ``bundle_dir``'s manifest with ``config``'s decoding point (and its
+    ``within_km``) and the out-of-source ``calibration``; returns the bundle's new model
+    id."""
     path = Path(bundle_dir) / MANIFEST_NAME
     manifest = Manifest.read(path)
-    point = config.decoding_spec().point
-    manifest = replace(manifest, decoding=replace(manifest.decoding, point=point))
-    manifest = with_oos_calibration(manifest, calibration, config.logit_adjust_tau)
+    spec = config.decoding_spec()
+    point = spec.point
+    manifest = replace(
+        manifest, decoding=replace(manifest.decoding, point=point, within_km=spec.within_km)
+    )
+    finest = manifest.decoding.level or manifest.levels[-1].name
+
+    def prior() -> tuple[float, ...]:
+        from geoscope_core.training.cnn import training_prior
+
+        return training_prior(config, finest, load_bundle(Path(bundle_dir)).labels(finest))
+
+    manifest = with_oos_calibration(manifest, calibration, config.logit_adjust_tau, prior)
     manifest.write(path)
     model_id = load_bundle(Path(bundle_dir)).model_id  # hashes and decoding still valid
     log.info("%s: decoding point %s, now %s", bundle_dir, point.value, model_id)

@@ -53,7 +53,8 @@ class Prediction:
     "2024-01-29T09:40:05Z"; "" otherwise), and ``altitude_m``, metres above sea level
     interpolated from the fixes (None unknown). ``unsure``: the model does not know
     (its confidence is below the bundle's ``decoding.unsure_below``): the point is its
-    best guess, it names no town, and tables and files show it as unsure.
+    best guess, it names no place (no country, no town), and tables and files show it
+    as unsure.
     """
 
     lat: float

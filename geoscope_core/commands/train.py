@@ -52,6 +52,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: the config's)",
     )
     protocol.add_argument(
+        "--within-km",
+        default="",
+        help="radii (km) the max_mass_within point is tried with, e.g. 750,1000,2500 "
+        "(default: the config's within_km)",
+    )
+    protocol.add_argument(
+        "--temperature-scales",
+        default="1",
+        help="factors on the out-of-source temperature to try, e.g. 1,2,4 (1: the NLL fit)",
+    )
+    protocol.add_argument(
+        "--prior-mixes",
+        default="0",
+        help="shares of the training prior a Bayes point mixes into its posterior, e.g. 0,0.5",
+    )
+    protocol.add_argument(
+        "--select",
+        default="geoscore",
+        choices=("geoscore", "acc_750_2500"),
+        help="macro figure the protocol's choice maximises",
+    )
+    protocol.add_argument(
         "--gallery-min-sims",
         default="",
         help="gallery similarity thresholds to try, e.g. -1,0.8 (default: the config's)",

@@ -21,12 +21,19 @@ through this module; its parameters are the bundle manifest's ``DecodingSpec``.
   loss. The full posterior over the chain's leaves (every finest-level place, and any
   coarser place without children) is computed in one vectorised pass, and the answer
   is the leaf place minimising the expected great-circle distance
-  (MIN_EXPECTED_DISTANCE) or maximising the expected GeoScore (MAX_EXPECTED_GEOSCORE)
-  under it: a central place between the likely regions when the posterior is flat,
-  the mode when it is peaked. When that place is the mode's, ``refine`` and the
-  gallery apply as for MODE; otherwise the answer is that place, named as itself, with
-  its own posterior probability as the confidence.
-* ``confidence`` = the chosen hypothesis's probability. ``radius_km``:
+  (MIN_EXPECTED_DISTANCE), maximising the expected GeoScore (MAX_EXPECTED_GEOSCORE)
+  or the posterior mass within ``within_km`` of it (MAX_MASS_WITHIN: the Bayes
+  decision for the 0/1 loss "farther than ``within_km``", ties to the smaller expected
+  distance) under it: a central place between the likely regions (or the densest
+  region of the places) when the posterior is flat, the mode when it is peaked. With
+  ``prior_mix``, the posterior is first mixed with the training prior, so a flat one
+  answers where the training photos are. When
+  that place is the mode's, ``refine`` and the gallery apply as for MODE; otherwise the
+  answer is that place, named as itself, with its own posterior probability as the
+  confidence.
+* ``confidence`` = the chosen hypothesis's probability (MAX_MASS_WITHIN: the
+  posterior mass within ``within_km`` of the answer, the probability that it is that
+  close; the alternatives keep their own). ``radius_km``:
   the radius of its confidence bin in ``manifest.error_model`` when present, else the
   probability-weighted mean distance of the top-k candidates from the chosen
   point (a Bayes point: the distance holding 68% of the posterior), at least
@@ -77,6 +84,9 @@ LabelRow = Mapping[str, object]
 MAX_BAYES_PLACES = 4096
 #: Share of the posterior the radius of a Bayes point holds without an error model.
 POSTERIOR_COVERAGE = 0.68
+#: MAX_MASS_WITHIN's tie-break: loss per km of distance, so small (at most 2e-5 over the
+#: Earth's half circumference) that it only orders places holding the same mass.
+TIE_BREAK_PER_KM = 1e-9
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -137,6 +147,20 @@ class _Plan:
     #: a Bayes point other than the mode answers with this radius (km) where the bundle
     #: has no error model
     chosen_radius_km: float | None = None
+    #: MAX_MASS_WITHIN: the answer's confidence is the posterior mass within
+    #: ``within_km`` of it (the probability that it is that close), not its own
+    chosen_confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """A Bayes point's answer: its place (None: the mode's, refined as MODE), the radius
+    (km) holding ``POSTERIOR_COVERAGE`` of the posterior around it (None: the mode's
+    rule) and, for MAX_MASS_WITHIN, its confidence (the mass within ``within_km``)."""
+
+    hyp: _Hyp | None
+    radius_km: float | None
+    confidence: float | None
 
 
 class BayesPoint:
@@ -145,10 +169,20 @@ class BayesPoint:
     Leaves: every place of the finest chain level, and every coarser place without
     children at the next level. ``parents[i]`` [N_i] maps level ``i``'s places to their
     parent's index at level ``i - 1`` (-1: none). ``distance_km`` [L, L] between the
-    leaves is computed once; the loss matrix is the distance (MIN_EXPECTED_DISTANCE)
-    or minus the GeoScore (MAX_EXPECTED_GEOSCORE)."""
+    leaves is computed once; the loss matrix is the distance (MIN_EXPECTED_DISTANCE),
+    minus the GeoScore (MAX_EXPECTED_GEOSCORE) or ``distance > within_km`` (km;
+    MAX_MASS_WITHIN, plus ``TIE_BREAK_PER_KM`` times the distance). With ``prior``
+    [N] over the finest chain level's places and ``prior_mix`` > 0, the posterior is
+    ``(1 - prior_mix) * posterior + prior_mix * prior`` (coarser leaves: prior 0)."""
 
-    def __init__(self, chain: Sequence[LevelTable], point: Point) -> None:
+    def __init__(
+        self,
+        chain: Sequence[LevelTable],
+        point: Point,
+        within_km: float = DecodingSpec.within_km,
+        prior: Sequence[float] = (),
+        prior_mix: float = 0.0,
+    ) -> None:
         self.chain = tuple(chain)
         self.parents: list[np.ndarray] = [np.full(len(chain[0].rows), -1, np.int64)]
         for up, level in itertools.pairwise(chain):
@@ -175,18 +209,33 @@ class BayesPoint:
         lat = np.array([self.chain[i].lat[j] for i, j in leaves])
         lon = np.array([self.chain[i].lon[j] for i, j in leaves])
         self.lat, self.lon = lat, lon
+        self.prior_mix = float(prior_mix)
+        self.prior = np.zeros(len(leaves))
+        if self.prior_mix > 0:
+            finest = chain[-1]
+            if len(prior) != len(finest.rows):
+                raise BundleError(
+                    f"decoding prior has {len(prior)} places, level {finest.name!r} "
+                    f"{len(finest.rows)}"
+                )
+            last = self.leaves[:, 0] == len(chain) - 1
+            self.prior[last] = np.asarray(prior, np.float64)[self.leaves[last, 1]]
+            self.prior /= max(float(self.prior.sum()), 1e-12)
         self.distance_km = np.asarray(
             haversine_km(lat[:, None], lon[:, None], lat[None, :], lon[None, :])
         )
-        self.loss = (
-            self.distance_km
-            if point is Point.MIN_EXPECTED_DISTANCE
-            else -GEOSCORE_MAX * np.exp(-self.distance_km / GEOSCORE_SCALE_KM)
-        )
+        if point is Point.MIN_EXPECTED_DISTANCE:
+            self.loss = self.distance_km
+        elif point is Point.MAX_MASS_WITHIN:
+            far = (self.distance_km > within_km).astype(np.float64)
+            self.loss = far + TIE_BREAK_PER_KM * self.distance_km
+        else:
+            self.loss = -GEOSCORE_MAX * np.exp(-self.distance_km / GEOSCORE_SCALE_KM)
 
     def posterior(self, logits: Mapping[str, np.ndarray], temperature: float) -> np.ndarray:
         """The joint probabilities [L] of the leaves: softmax of the top level, then each
-        place's probability split among its children by their softmax among siblings."""
+        place's probability split among its children by their softmax among siblings;
+        mixed with the prior."""
         probs: list[np.ndarray] = []
         for i, level in enumerate(self.chain):
             z = np.asarray(logits[level.name], np.float64) / temperature
@@ -204,7 +253,10 @@ class BayesPoint:
             p = np.zeros_like(z)
             p[ok] = probs[-1][pidx[ok]] * e[ok] / sums[pidx[ok]]
             probs.append(p)
-        return np.concatenate(probs)[self._flat]
+        post = np.concatenate(probs)[self._flat]
+        if self.prior_mix > 0:
+            post = (1.0 - self.prior_mix) * post + self.prior_mix * self.prior
+        return post
 
     def choose(self, probs: np.ndarray) -> int:
         """The leaf minimising the expected loss under ``probs`` [L]."""
@@ -218,6 +270,10 @@ class BayesPoint:
             i -= 1
             out[i] = j
         return out
+
+    def mass_within(self, leaf: int, probs: np.ndarray, km: float) -> float:
+        """The share of the posterior ``probs`` [L] within ``km`` of the leaf."""
+        return float(probs[self.distance_km[leaf] <= km].sum() / max(float(probs.sum()), 1e-12))
 
     def radius(self, leaf: int, probs: np.ndarray) -> float:
         """The distance (km) from the leaf within which ``POSTERIOR_COVERAGE`` of the
@@ -263,7 +319,13 @@ class Decoder:
         self._bayes = (
             None
             if self.spec.point is Point.MODE
-            else BayesPoint([tables[n] for n in self.chain], self.spec.point)
+            else BayesPoint(
+                [tables[n] for n in self.chain],
+                self.spec.point,
+                self.spec.within_km,
+                self.spec.prior,
+                self.spec.prior_mix,
+            )
         )
 
     @classmethod
@@ -436,12 +498,10 @@ class Decoder:
         keep = max(spec.top_k, spec.refine_k, spec.gallery_top_cells, 1)
         return hyps[:keep]
 
-    def _bayes_choice(
-        self, logits: Mapping[str, np.ndarray], hyps: list[_Hyp]
-    ) -> tuple[_Hyp, float] | None:
-        """The Bayes point of the bundle's ``decoding.point`` as a hypothesis, with the
-        radius (km) holding ``POSTERIOR_COVERAGE`` of the posterior around it; None for
-        the mode (the best of ``hyps``) or where the Bayes point is the mode."""
+    def _bayes_choice(self, logits: Mapping[str, np.ndarray], hyps: list[_Hyp]) -> _Choice | None:
+        """The Bayes point of the bundle's ``decoding.point``; None for MODE. Where the
+        Bayes point is the mode (the best of ``hyps``) its place is None: the mode
+        answers as for MODE (refined, gallery), with MAX_MASS_WITHIN's confidence."""
         if self._bayes is None:
             return None
         post = self._bayes.posterior(logits, self.manifest.temperature)
@@ -450,9 +510,14 @@ class Decoder:
         chosen = _Hyp(
             float(post[leaf]), {self.chain[i]: j for i, j in at.items()}, self.chain[max(at)]
         )
+        confidence = (
+            self._bayes.mass_within(leaf, post, self.spec.within_km)
+            if self.spec.point is Point.MAX_MASS_WITHIN
+            else None
+        )
         if chosen.nodes == hyps[0].nodes:
-            return None
-        return chosen, self._bayes.radius(leaf, post)
+            return _Choice(None, None, confidence)
+        return _Choice(chosen, self._bayes.radius(leaf, post), confidence)
 
     def _coords(self, h: _Hyp) -> tuple[float, float]:
         lv = self._levels[h.deepest]
@@ -476,13 +541,15 @@ class Decoder:
         self,
         hyps: list[_Hyp],
         query: np.ndarray | None = None,
-        choice: tuple[_Hyp, float] | None = None,
+        choice: _Choice | None = None,
     ) -> _Plan:
         """A prediction before its points are named: the estimate's point (refined, or a
         gallery photo's) and its alternatives', each with the names its labels hint. With
-        a Bayes ``choice`` (place, radius km) other than the mode, that place answers (no
+        a Bayes ``choice`` whose place is not the mode's, that place answers (no
         refinement, no gallery) with the mode among the alternatives."""
-        chosen, chosen_radius_km = choice if choice is not None else (None, None)
+        chosen, chosen_radius_km = (
+            (None, None) if choice is None else (choice.hyp, choice.radius_km)
+        )
         spec = self.spec
         if chosen is not None:
             hyps = [chosen, *(h for h in hyps if h.nodes != chosen.nodes)]
@@ -510,11 +577,20 @@ class Decoder:
             (float(clat), float(clon), self._names(h))
             for h, (clat, clon) in zip(hyps[1:k], coords[1:k], strict=True)
         ]
-        return _Plan(hyps[:k], coords[:k], probs[:k], points, chosen_radius_km)
+        return _Plan(
+            hyps[:k],
+            coords[:k],
+            probs[:k],
+            points,
+            chosen_radius_km,
+            None if choice is None else choice.confidence,
+        )
 
     def _finish(self, plan: _Plan, points: list[tuple[float, float, PlaceNames]]) -> Prediction:
         """The Prediction of ``plan`` with its ``points`` placed and named."""
         confidences = [float(np.clip(h.prob, 0.0, 1.0)) for h in plan.hyps]
+        if plan.chosen_confidence is not None:
+            confidences[0] = float(np.clip(plan.chosen_confidence, 0.0, 1.0))
         radii = [
             self._radius(clat, clon, c, plan.coords, plan.probs)
             for (clat, clon, _), c in zip(points, confidences, strict=True)
@@ -527,8 +603,8 @@ class Decoder:
         )
         lat, lon, best_names = points[0]
         unsure = confidences[0] < self.spec.unsure_below
-        if unsure:  # the model does not know: a country at most, never a town
-            best_names = replace(best_names, admin1="", city="")
+        if unsure:  # the model does not know: its point is a guess that names no place
+            best_names = PlaceNames()
         return Prediction(
             lat=float(lat),
             lon=float(lon),

@@ -53,6 +53,8 @@ MAX_LEVELS = 16
 MAX_EMBEDDING_DIM = 16_384
 #: Largest beam, top-k, refine-k, gallery cells and error-model bins.
 MAX_COUNT = 1000
+#: Most places a decoding prior may weigh (as many as a Bayes point searches).
+MAX_PRIOR_PLACES = 4096
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -101,6 +103,13 @@ def _as_float(value: object, field_name: str) -> float:
         return float(value)
     except OverflowError as e:
         raise BundleError(f"manifest field {field_name} is too large: {_show(value)}") from e
+
+
+def _as_list(value: object, field_name: str) -> list[object]:
+    """A JSON array; BundleError for anything else."""
+    if not isinstance(value, list):
+        raise BundleError(f"manifest field {field_name} must be a list, got {_show(value)}")
+    return value
 
 
 def is_plain_path(rel: object) -> bool:
@@ -294,6 +303,7 @@ class Point(str, enum.Enum):
     MODE = "mode"  # the most likely hypothesis (then ``refine`` and the gallery)
     MIN_EXPECTED_DISTANCE = "min_expected_distance"  # Bayes point for great-circle loss
     MAX_EXPECTED_GEOSCORE = "max_expected_geoscore"  # Bayes point for 5000*exp(-d/1492.7)
+    MAX_MASS_WITHIN = "max_mass_within"  # Bayes point for the 0/1 loss "farther than within_km"
 
 
 @dataclass(frozen=True)
@@ -309,11 +319,19 @@ class DecodingSpec:
     likely cells, None = no gallery; ``gallery_min_similarity``: the gallery answers only
     when its most similar photo is at least that similar (cosine in the gallery's space;
     -1 = always). ``unsure_below``: an answer whose confidence is below it is marked unsure
-    and names no town (``Prediction.unsure``; 0 = never). ``point``: MODE answers the
-    most likely hypothesis; MIN_EXPECTED_DISTANCE / MAX_EXPECTED_GEOSCORE answer the
-    finest-level place minimising the posterior's expected distance / maximising its
-    expected GeoScore (a central answer when the posterior is flat, the mode when it is
-    peaked). The defaults are what bundles that name no value get (old manifests: MODE).
+    and names no place, not even a country (``Prediction.unsure``; 0 = never).
+    ``point``: MODE answers the most likely hypothesis; MIN_EXPECTED_DISTANCE /
+    MAX_EXPECTED_GEOSCORE answer the finest-level place minimising the posterior's
+    expected distance / maximising its expected GeoScore (a central answer when the
+    posterior is flat, the mode when it is peaked); MAX_MASS_WITHIN answers the place
+    holding the most posterior mass within ``within_km`` (km) of it, the Bayes decision
+    for the loss "farther than ``within_km``" (the densest region of the places when the
+    posterior is flat, the mode when it is peaked). ``prior_mix``: a Bayes point decides
+    on the tempered posterior mixed with ``prior_mix`` of the training ``prior`` (the
+    share of the training photos of each place of the decoding level, summing to 1): a
+    photo the model cannot read answers where photos are, not where places are dense
+    (0 = the posterior alone; MODE ignores it). The defaults are what bundles that name
+    no value get (old manifests: MODE).
     """
 
     level: str | None = None
@@ -329,6 +347,9 @@ class DecodingSpec:
     gallery_min_similarity: float = -1.0
     unsure_below: float = 0.0
     point: Point = Point.MODE
+    within_km: float = 2500.0
+    prior_mix: float = 0.0
+    prior: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         for key in ("beam", "top_k", "refine_k", "gallery_top_cells"):
@@ -337,6 +358,19 @@ class DecodingSpec:
         check_number("decoding.min_radius_km", self.min_radius_km, 0.01, MAX_DISTANCE_KM)
         check_number("decoding.gallery_min_similarity", self.gallery_min_similarity, -1.0, 1.0)
         check_number("decoding.unsure_below", self.unsure_below, 0.0, 1.0)
+        check_number("decoding.within_km", self.within_km, 1.0, MAX_DISTANCE_KM)
+        check_number("decoding.prior_mix", self.prior_mix, 0.0, 1.0)
+        if not isinstance(self.prior, tuple) or len(self.prior) > MAX_PRIOR_PLACES:
+            raise BundleError(
+                f"manifest field decoding.prior must be a list of at most {MAX_PRIOR_PLACES} "
+                f"numbers, got {_show(self.prior)}"
+            )
+        for x in self.prior:
+            check_number("decoding.prior", x, 0.0, 1.0)
+        if self.prior and abs(sum(self.prior) - 1.0) > 1e-3:
+            raise BundleError(f"manifest field decoding.prior must sum to 1, got {sum(self.prior)}")
+        if self.prior_mix > 0 and not self.prior:
+            raise BundleError("manifest field decoding.prior_mix > 0 needs decoding.prior")
         if self.cities_per_country is not None:
             check_int("decoding.cities_per_country", self.cities_per_country, 1, 100_000)
         if self.level is not None and not isinstance(self.level, str):
@@ -348,6 +382,7 @@ class DecodingSpec:
         d = asdict(self)
         d["refine"] = self.refine.value
         d["point"] = self.point.value
+        d["prior"] = list(self.prior)
         return d
 
     @classmethod
@@ -382,6 +417,11 @@ class DecodingSpec:
                 gallery_min_similarity=num("gallery_min_similarity", cls.gallery_min_similarity),
                 unsure_below=num("unsure_below", cls.unsure_below),
                 point=Point(d.get("point", cls.point.value)),
+                within_km=num("within_km", cls.within_km),
+                prior_mix=num("prior_mix", cls.prior_mix),
+                prior=tuple(
+                    _as_float(x, "decoding.prior") for x in _as_list(d.get("prior", []), "prior")
+                ),
             )
         except (TypeError, ValueError) as e:
             raise BundleError(f"malformed decoding {d!r}: {e}") from e

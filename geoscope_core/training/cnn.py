@@ -11,6 +11,7 @@ frozen). Targets are haversine-smoothed over the cells of each level.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from geoscope_core.training.data import (
     ViewDataset,
     ViewRecipe,
     feature_cache_for,
+    load_samples,
 )
 from geoscope_core.training.distributed import wrap_ddp
 from geoscope_core.training.losses import haversine_smoothed_targets, soft_cross_entropy
@@ -56,6 +58,20 @@ def sample_weights(config: CnnConfig, samples: list[Sample]) -> np.ndarray:
     if config.source_power < 1.0:
         w = rebalance(w, [s.set for s in samples], config.source_power)
     return w
+
+
+def training_prior(
+    config: CnnConfig, level: str, rows: Sequence[Mapping[str, Any]]
+) -> tuple[float, ...]:
+    """A model's training prior over its ``level`` places (label ``rows``, as a bundle
+    holds them): the weighted share of its training photos' soft targets, as the
+    protocol mixes it into a Bayes point's posterior (``DecodingSpec.prior``)."""
+    from geoscope_core.training.protocol import prior_of
+
+    samples = load_samples(config, config.train_split)
+    weights = sample_weights(config, samples)
+    cells = {level: CellSet.from_labels(level, [dict(r) for r in rows])}
+    return prior_of(log_priors([level], level_targets(config, cells, samples), weights)[level])
 
 
 def level_targets(

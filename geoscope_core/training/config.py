@@ -142,8 +142,10 @@ class CnnConfig(TrainConfig):
     photos inside the ``gallery_top_cells`` most likely cells, used only when the most
     similar photo's cosine similarity is at least ``gallery_min_similarity``
     (-1 = always); ``point``: which point of the posterior answers (``mode``,
-    ``min_expected_distance``, ``max_expected_geoscore``; chosen out of source by the
-    protocol).
+    ``min_expected_distance``, ``max_expected_geoscore``, ``max_mass_within`` the
+    place holding the most posterior mass within ``within_km`` km; chosen out of source
+    by the protocol; the share of the training prior it mixes into its posterior is
+    calibration, fitted by the protocol with the temperature).
     """
 
     name: str = "cnn"
@@ -166,6 +168,7 @@ class CnnConfig(TrainConfig):
     gallery_top_cells: int = 5
     gallery_min_similarity: float = -1.0
     point: str = Point.MODE.value
+    within_km: float = 2500.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -209,6 +212,7 @@ class CnnConfig(TrainConfig):
                 gallery_top_cells=self.gallery_top_cells,
                 gallery_min_similarity=self.gallery_min_similarity,
                 point=Point(self.point),
+                within_km=self.within_km,
             )
         except (ValueError, BundleError) as e:
             raise ConfigError(f"decoding settings: {e}") from e

@@ -22,6 +22,7 @@ error radius and unsure threshold fitted out of source, for :mod:`geoscope_expor
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import sys
@@ -32,12 +33,14 @@ from typing import Any
 
 import numpy as np
 
+from geoscope_core.calibration import fit_error_model
+from geoscope_core.calibration import fit_temperature as fit_nll_temperature
 from geoscope_core.errors import ConfigError, DataError
 from geoscope_core.geo.distance import haversine_km
 from geoscope_core.metrics import THRESHOLDS_KM, evaluate
 from geoscope_core.runtime.decoding import Decoder
 from geoscope_core.runtime.gallery import build_gallery
-from geoscope_core.runtime.manifest import ErrorModel, Point
+from geoscope_core.runtime.manifest import TEMPERATURE_RANGE, ErrorModel, Point
 from geoscope_core.training.baselines import medoid, nearest_neighbour, unit_rows
 from geoscope_core.training.config import CnnConfig
 from geoscope_core.training.data import Sample, load_samples
@@ -46,10 +49,6 @@ log = logging.getLogger(__name__)
 
 #: The scope whose sets are held out one at a time.
 HELD_OUT_SCOPE = "world"
-#: Share of photos the error radius should hold (per confidence bin).
-COVERAGE = 0.68
-#: Confidence bins of the error model.
-RADIUS_BINS = 5
 #: An answer whose confidence bin's radius exceeds this (km) is "unsure".
 UNSURE_RADIUS_KM = 2500.0
 #: Dimensions of the gallery's principal-component space (as the shipped bundle's).
@@ -58,6 +57,9 @@ GALLERY_DIM = 256
 AUC_KM = 750
 #: A predicted country counts for the share-of-answers target from this share up.
 SHARE_MIN = 0.02
+#: What the protocol's choice maximises on the macro over held-out sources: the GeoScore,
+#: or the mean of acc@750 and acc@2500 km (the distances of the floors' targets).
+SELECT = ("geoscore", "acc_750_2500")
 
 FeatureFn = Callable[[Sequence[Sample]], np.ndarray]
 
@@ -150,15 +152,27 @@ def decode_fold(
     temperature: float,
     min_similarity: float | None = None,
     point: Point | None = None,
+    within_km: float | None = None,
+    prior_mix: float = 0.0,
 ) -> Answers:
     """The fold's answers with logit adjustment ``tau``, ``temperature`` and (when given)
-    the gallery's ``min_similarity`` and the decoding ``point`` instead of the config's."""
+    the gallery's ``min_similarity``, the decoding ``point`` and its ``within_km``
+    instead of the config's; a Bayes point mixes ``prior_mix`` of the fold's training
+    prior into its posterior."""
     logits = {lv: lg - tau * fold.priors[lv] for lv, lg in fold.logits.items()}
     m = fold.decoder.manifest
     if min_similarity is not None:
         m = replace(m, decoding=replace(m.decoding, gallery_min_similarity=min_similarity))
     if point is not None:
         m = replace(m, decoding=replace(m.decoding, point=point))
+    if within_km is not None:
+        m = replace(m, decoding=replace(m.decoding, within_km=within_km))
+    if prior_mix > 0:
+        finest = list(fold.priors)[-1]
+        m = replace(
+            m,
+            decoding=replace(m.decoding, prior=prior_of(fold.priors[finest]), prior_mix=prior_mix),
+        )
     decoder = fold.decoder.with_manifest(replace(m, temperature=temperature))
     preds = decoder.decode_many(logits, fold.embeddings)
     return Answers(
@@ -169,25 +183,35 @@ def decode_fold(
     )
 
 
-def fit_temperature(folds: Sequence[Fold], tau: float) -> float:
+def prior_of(log_prior: np.ndarray) -> tuple[float, ...]:
+    """A level's training prior as a manifest's ``decoding.prior`` (sums to 1)."""
+    p = np.exp(np.asarray(log_prior, np.float64))
+    p = np.round(p / p.sum(), 7)
+    return tuple(float(x) for x in p / p.sum())
+
+
+def fit_temperature(folds: Sequence[Fold], tau: float, prior_mix: float = 0.0) -> float:
     """Temperature minimising the finest level's NLL at the nearest label, pooled over
-    the folds' held-out photos (each fold has its own labels)."""
-    grid = np.exp(np.linspace(np.log(0.05), np.log(20.0), 61))
+    the folds' held-out photos (each fold has its own labels), of the posterior mixed
+    with ``prior_mix`` of the fold's training prior."""
     pairs = []
     for f in folds:
         finest = list(f.logits)[-1]
-        pairs.append((f.logits[finest] - tau * f.priors[finest], f.targets))
+        prior = np.asarray(prior_of(f.priors[finest]))
+        pairs.append((f.logits[finest] - tau * f.priors[finest], f.targets, prior))
 
     def nll(t: float) -> float:
         total = 0.0
-        for lg, tg in pairs:
+        for lg, tg, prior in pairs:
             z = lg / t
             z = z - z.max(axis=1, keepdims=True)
-            lse = np.log(np.exp(z).sum(axis=1))
-            total += float(np.sum(lse - z[np.arange(len(z)), tg]))
+            e = np.exp(z)
+            p = e[np.arange(len(z)), tg] / e.sum(axis=1)
+            p = (1.0 - prior_mix) * p + prior_mix * prior[tg]
+            total -= float(np.sum(np.log(np.clip(p, 1e-300, None))))
         return total
 
-    return float(grid[int(np.argmin([nll(t) for t in grid]))])
+    return fit_nll_temperature(nll)
 
 
 # -- metrics ---------------------------------------------------------------------------------
@@ -208,7 +232,8 @@ def answer_shares(pred_cc: Sequence[str], true_cc: Sequence[str], top: int = 5) 
     """Share of answers per predicted country against its share of the truth: the
     ``top`` most over-predicted countries and ``max_ratio`` (predicted / true share, the
     true share at least half a photo) over countries given at least ``SHARE_MIN`` of
-    the answers."""
+    the answers. An unsure answer names no country (``""``): it counts in no country's
+    share (shares are of all answers) and its own share is ``unsure``."""
     n = len(pred_cc)
     pred = {
         c: v / n
@@ -228,45 +253,19 @@ def answer_shares(pred_cc: Sequence[str], true_cc: Sequence[str], top: int = 5) 
         for c, p in pred.items()
     ]
     rows.sort(key=lambda r: -(r["predicted"] - r["true"]))
-    big = [r["ratio"] for r in rows if r["predicted"] >= SHARE_MIN]
-    return {"over_predicted": rows[:top], "max_ratio": max(big) if big else 0.0}
+    big = [r["ratio"] for r in rows if r["predicted"] >= SHARE_MIN and r["country"]]
+    named = [r for r in rows if r["country"]]
+    return {
+        "over_predicted": named[:top],
+        "max_ratio": max(big) if big else 0.0,
+        "unsure": round(pred.get("", 0.0), 4),
+    }
 
 
 def country_mean_accuracy(pred_cc: Sequence[str], true_cc: Sequence[str]) -> float:
     """Country accuracy averaged over the true countries (each country counts once)."""
     p, t = np.asarray(pred_cc, str), np.asarray(true_cc, str)
     return float(np.mean([np.mean(p[t == c] == c) for c in np.unique(t)]))
-
-
-def fit_error_model(
-    confidence: np.ndarray, error_km: np.ndarray, weights: np.ndarray
-) -> ErrorModel:
-    """Conformal radius per confidence bin: bins at the weighted confidence quantiles,
-    each bin's radius the weighted ``COVERAGE`` quantile of its errors (km); radii never
-    grow with confidence. ``weights`` [N] let each source count the same."""
-    order = np.argsort(confidence)
-    c, e, w = confidence[order], error_km[order], weights[order]
-    cum = np.cumsum(w) / w.sum()
-    edges = [0.0]
-    for q in np.linspace(0, 1, RADIUS_BINS + 1)[1:-1]:
-        edge = float(c[min(np.searchsorted(cum, q), len(c) - 1)])
-        if edge > edges[-1]:
-            edges.append(edge)
-    upper = [*edges[1:], np.inf]
-    radii = []
-    for lo, hi in zip(edges, upper, strict=True):
-        m = (c >= lo) & (c < hi)
-        radii.append(_weighted_quantile(e[m], w[m], COVERAGE) if m.any() else 0.0)
-    radii_arr = np.maximum.accumulate(np.asarray(radii)[::-1])[::-1]
-    return ErrorModel(
-        tuple(round(x, 6) for x in edges), tuple(round(float(r), 1) for r in radii_arr)
-    )
-
-
-def _weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
-    order = np.argsort(x)
-    cum = np.cumsum(w[order]) / w.sum()
-    return float(x[order][min(int(np.searchsorted(cum, q)), len(x) - 1)])
 
 
 def unsure_below(model: ErrorModel, radius_km: float = UNSURE_RADIUS_KM) -> float:
@@ -337,15 +336,32 @@ def run_protocol(
     same_source: bool = True,
     min_similarities: Sequence[float] = (),
     points: Sequence[Point] = (),
+    within_kms: Sequence[float] = (),
+    temperature_scales: Sequence[float] = (1.0,),
+    select: str = SELECT[0],
+    prior_mixes: Sequence[float] = (0.0,),
 ) -> dict[str, Any]:
     """Leave-one-source-out over the ``world`` sets; returns the report (see module doc).
 
     ``features`` maps samples to frozen features [N, F]; ``taus``: logit adjustments to
-    try, ``min_similarities`` the gallery's thresholds and ``points`` the decoding points
-    (none: the config's); the combination with the best macro GeoScore is kept (ties:
-    the smaller tau, the config's threshold, the first point)."""
+    try, ``min_similarities`` the gallery's thresholds, ``points`` the decoding points
+    (none: the config's), ``within_kms`` the radii (km) MAX_MASS_WITHIN is tried with
+    (none: the config's), ``prior_mixes`` the shares of the training prior a Bayes
+    point mixes into its posterior (the temperature is fitted for each) and
+    ``temperature_scales`` factors on the temperature fitted out of source (1: the NLL
+    fit); the combination with the best macro ``select`` (one of ``SELECT``) is kept
+    (ties: the first tried: the smaller tau, mix, scale, the config's threshold, the
+    first point and radius)."""
     if not isinstance(config, CnnConfig):
         raise ConfigError("the out-of-source protocol trains classifier heads (model_type cnn)")
+    if select not in SELECT:
+        raise ConfigError(f"select must be one of {SELECT}, got {select!r}")
+    if not temperature_scales or any(not 0.0 < x <= 100.0 for x in temperature_scales):
+        raise ConfigError(f"temperature scales must be in (0, 100]: {temperature_scales}")
+    if any(not 1.0 <= r <= 20_038.0 for r in within_kms):
+        raise ConfigError(f"within_km radii must be in 1..20038 km: {within_kms}")
+    if not prior_mixes or any(not 0.0 <= x <= 1.0 for x in prior_mixes):
+        raise ConfigError(f"prior mixes must be in 0..1: {prior_mixes}")
     pool = load_samples(config, config.train_split)
     val = load_samples(config, config.val_split)
     names = world_sets(pool + val)
@@ -368,34 +384,53 @@ def run_protocol(
             )
         )
 
-    # logit adjustment and temperature, out of source
+    # logit adjustment, temperature and decoding, out of source
     by_tau: dict[str, Any] = {}
     sims = tuple(min_similarities) if config.gallery and min_similarities else (None,)
-    tried = tuple(points) or (Point(config.point),)
-    best: tuple[float, float | None, float, Point] = (taus[0], sims[0], 1.0, tried[0])
+    tried: list[tuple[Point, float]] = []
+    for pt in tuple(points) or (Point(config.point),):
+        radii = within_kms if pt is Point.MAX_MASS_WITHIN and within_kms else (config.within_km,)
+        tried += [(pt, float(r)) for r in radii]
+    best = (taus[0], 0.0, sims[0], 1.0, *tried[0])
     best_score = -np.inf
-    for tau in taus:
-        t = fit_temperature(folds, tau)
-        for sim in sims:
-            for pt in tried:
-                per = {
-                    f.name: source_metrics(decode_fold(f, tau, t, sim, pt), f.samples)
-                    for f in folds
-                }
-                key = f"{tau:g}" + ("" if sim is None else f" sim {sim:g}") + f" {pt.value}"
-                by_tau[key] = {
-                    "temperature": t,
-                    "min_similarity": sim,
-                    "point": pt.value,
-                    "macro": macro(per),
-                }
-                if by_tau[key]["macro"]["geoscore"] > best_score + 1e-9:
-                    best, best_score = (tau, sim, t, pt), by_tau[key]["macro"]["geoscore"]
-    tau, sim, temperature, point = best
+    for tau, mix in itertools.product(taus, prior_mixes):
+        t_fit = fit_temperature(folds, tau, mix)
+        for scale, sim, (pt, r) in itertools.product(temperature_scales, sims, tried):
+            if mix > 0 and pt is Point.MODE:
+                continue  # MODE ignores the prior
+            t = min(t_fit * scale, TEMPERATURE_RANGE[1])
+            per = {
+                f.name: source_metrics(decode_fold(f, tau, t, sim, pt, r, mix), f.samples)
+                for f in folds
+            }
+            key = (
+                f"{tau:g}"
+                + ("" if mix == 0 else f" prior {mix:g}")
+                + ("" if scale == 1.0 else f" T x{scale:g}")
+                + ("" if sim is None else f" sim {sim:g}")
+                + f" {pt.value}"
+                + (f" {r:g} km" if pt is Point.MAX_MASS_WITHIN else "")
+            )
+            m = macro(per)
+            by_tau[key] = {
+                "temperature": t,
+                "prior_mix": mix,
+                "min_similarity": sim,
+                "point": pt.value,
+                "within_km": r,
+                "macro": m,
+            }
+            score = selection_score(m, select)
+            log.info("%s: %s %.4f", key, select, score)
+            if score > best_score + 1e-9:
+                best, best_score = (tau, mix, sim, t, pt, r), score
+    tau, prior_mix, sim, temperature, point, within_km = best
     if sim is not None:
         config = replace(config, gallery_min_similarity=sim)
-    config = replace(config, point=point.value)
-    answers = {f.name: decode_fold(f, tau, temperature, sim, point) for f in folds}
+    config = replace(config, point=point.value, within_km=within_km)
+    answers = {
+        f.name: decode_fold(f, tau, temperature, sim, point, within_km, prior_mix) for f in folds
+    }
 
     # error radius: conformal per confidence bin, each source weighing the same; the
     # coverage of each source is measured with a radius fitted on the other sources
@@ -419,7 +454,11 @@ def run_protocol(
         others = fit_on([n for n in names if n != f.name]) if len(names) > 1 else final_model
         ans = answers[f.name]
         radius = np.array([others.radius(c) for c in ans.confidence])
-        m = source_metrics(ans, f.samples, radius)
+        # unsure (threshold fitted on the other sources) names no country, as the runtime
+        unsure = ans.confidence < unsure_below(others)
+        shown = replace(ans, country_code=np.where(unsure, "", ans.country_code).astype(object))
+        m = source_metrics(shown, f.samples, radius)
+        m["unsure_share"] = float(unsure.mean())
         m["coverage_by_confidence"] = coverage_bins(others, ans.confidence, errors[f.name], radius)
         per_source[f.name] = m
         floors["medoid"][f.name] = source_metrics(
@@ -437,6 +476,9 @@ def run_protocol(
         "gallery_min_similarity": config.gallery_min_similarity,
         "temperature": temperature,
         "point": point.value,
+        "within_km": within_km,
+        "prior_mix": prior_mix,
+        "select": select,
         "by_tau": by_tau,
         "per_source": per_source,
         "macro": macro(per_source),
@@ -444,6 +486,8 @@ def run_protocol(
         "calibration": {
             "logit_adjust_tau": tau,
             "point": point.value,
+            "within_km": within_km,
+            "prior_mix": prior_mix,
             "temperature": temperature,
             "error_model": {
                 "confidence": list(final_model.confidence),
@@ -454,13 +498,21 @@ def run_protocol(
             "each source weighing the same",
         },
     }
-    report["unsure_share"] = {n: float(np.mean(answers[n].confidence < threshold)) for n in names}
+    report["unsure_share"] = {n: per_source[n]["unsure_share"] for n in names}
     report["targets"] = targets_met(report)
     if same_source:
         report["same_source_val"] = same_source_table(
-            config, pool, pool_f, val, val_f, tau, temperature, point
+            config, pool, pool_f, val, val_f, tau, temperature, point, within_km, prior_mix
         )
     return report
+
+
+def selection_score(macro_metrics: dict[str, Any], select: str) -> float:
+    """The figure a choice maximises (``SELECT``) on a macro over held-out sources."""
+    if select == "acc_750_2500":
+        acc = macro_metrics["acc_km"]
+        return 0.5 * (float(acc["750"]) + float(acc["2500"]))
+    return float(macro_metrics["geoscore"])
 
 
 def coverage_bins(
@@ -517,12 +569,14 @@ def same_source_table(
     tau: float,
     temperature: float,
     point: Point | None = None,
+    within_km: float | None = None,
+    prior_mix: float = 0.0,
 ) -> dict[str, Any]:
     """Secondary: trained on every training photo, measured on the ``world`` val photos."""
     keep = np.array([s.scope == HELD_OUT_SCOPE for s in val])
     test = [s for s, k in zip(val, keep, strict=True) if k]
     fold = build_fold(config, "same-source", pool, pool_f, test, val_f[keep])
-    ans = decode_fold(fold, tau, temperature, point=point)
+    ans = decode_fold(fold, tau, temperature, point=point, within_km=within_km, prior_mix=prior_mix)
     out: dict[str, Any] = {}
     for name in sorted({s.set for s in test}):
         m = np.array([s.set == name for s in test])
@@ -563,7 +617,14 @@ def markdown(report: dict[str, Any]) -> str:
         f"Each `world` source held out in turn; logit adjustment tau {report['tau']:g}, "
         f"gallery similarity threshold {report['gallery_min_similarity']:g}, "
         f"temperature {report['temperature']:.3f}, decoding point "
-        f"{report.get('point', Point.MODE.value)}, all chosen out of source.",
+        f"{report.get('point', Point.MODE.value)}"
+        + (
+            f" within {report['within_km']:g} km"
+            if report.get("point") == Point.MAX_MASS_WITHIN.value
+            else ""
+        )
+        + f", prior mix {report.get('prior_mix', 0.0):g}"
+        + f", all chosen out of source on the macro {report.get('select', SELECT[0])}.",
         "",
         "## Held out, per source",
         "",
@@ -584,11 +645,22 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(
             _row(f"macro floor {k}", {**mm, "shares": {"max_ratio": mm["max_share_ratio"]}})
         )
-    lines += ["", "## Share of answers (top over-predicted countries: predicted / true share)", ""]
+    lines += [
+        "",
+        "## Share of answers (top over-predicted countries: predicted / true share)",
+        "",
+        "An answer less confident than the unsure threshold (fitted on the other sources) "
+        "names no country, as the runtime shows it: it counts as a wrong country and in no "
+        "country's share; shares are of all answers.",
+        "",
+    ]
     for name in report["held_out"]:
-        rows = report["per_source"][name]["shares"]["over_predicted"]
-        text = ", ".join(f"{r['country']} {_pct(r['predicted'])} / {_pct(r['true'])}" for r in rows)
-        lines.append(f"- {name}: {text}")
+        shares = report["per_source"][name]["shares"]
+        text = ", ".join(
+            f"{r['country']} {_pct(r['predicted'])} / {_pct(r['true'])}"
+            for r in shares["over_predicted"]
+        )
+        lines.append(f"- {name}: {text}; unsure {_pct(shares.get('unsure', 0.0))}")
     lines += ["", "## Radius coverage per confidence bin (radius fitted on the other sources)", ""]
     for name in report["held_out"]:
         bins = report["per_source"][name]["coverage_by_confidence"]
@@ -661,6 +733,14 @@ def features_from_file(path: Path) -> FeatureFn:
     return lookup
 
 
+def _numbers(text: str, flag: str) -> tuple[float, ...]:
+    """Comma-separated numbers of a command-line ``flag`` (ConfigError otherwise)."""
+    try:
+        return tuple(float(t) for t in str(text).split(",") if t.strip())
+    except ValueError as e:
+        raise ConfigError(f"{flag} must be comma-separated numbers: {text!r}") from e
+
+
 def run(args: argparse.Namespace) -> int:
     from geoscope_core.training.config import load_config
 
@@ -675,19 +755,27 @@ def run(args: argparse.Namespace) -> int:
         def features(samples: Sequence[Sample]) -> np.ndarray:
             return frozen_features(config, samples)
 
-    try:
-        taus = tuple(float(t) for t in str(args.taus).split(",") if t.strip())
-    except ValueError as e:
-        raise ConfigError(f"--taus must be numbers: {args.taus!r}") from e
-    try:
-        sims = tuple(float(t) for t in str(args.gallery_min_sims).split(",") if t.strip())
-    except ValueError as e:
-        raise ConfigError(f"--gallery-min-sims must be numbers: {args.gallery_min_sims!r}") from e
+    taus = _numbers(args.taus, "--taus")
+    sims = _numbers(args.gallery_min_sims, "--gallery-min-sims")
     try:
         points = tuple(Point(p.strip()) for p in str(args.points).split(",") if p.strip())
     except ValueError as e:
         raise ConfigError(f"--points must be among {[p.value for p in Point]}: {e}") from e
-    report = run_protocol(config, features, taus or (0.0,), not args.no_same_source, sims, points)
+    within = _numbers(args.within_km, "--within-km")
+    scales = _numbers(args.temperature_scales, "--temperature-scales") or (1.0,)
+    mixes = _numbers(args.prior_mixes, "--prior-mixes") or (0.0,)
+    report = run_protocol(
+        config,
+        features,
+        taus or (0.0,),
+        not args.no_same_source,
+        sims,
+        points,
+        within,
+        scales,
+        args.select,
+        mixes,
+    )
     write_report(report, args.out)
     sys.stdout.write(markdown(report))
     return 0

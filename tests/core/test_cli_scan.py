@@ -155,7 +155,7 @@ def test_unsure_answers_are_shown_as_unsure(
     bundle: Path, photos: Path, tmp_path: Path, capsys
 ) -> None:
     """A bundle whose manifest says its answers below a confidence are unsure: the table
-    says "unsure", the CSV and JSON carry the flag, and no town is named."""
+    says "unsure", the CSV and JSON carry the flag, and no place is named."""
     unsure = tmp_path / "unsure"
     shutil.copytree(bundle, unsure)
     manifest = json.loads((unsure / "manifest.json").read_text())
@@ -169,6 +169,7 @@ def test_unsure_answers_are_shown_as_unsure(
     _run(capsys, str(photos / "trip"), "--model", str(unsure), "--out", str(out_csv), "--no-cache")
     rows = list(csv.DictReader(out_csv.open()))
     assert [r["unsure"] for r in rows] == ["True", "True"] and all(not r["city"] for r in rows)
+    assert all(not r["country_code"] and not r["country"] for r in rows)  # no place at all
     js = tmp_path / "u.json"
     _run(capsys, str(photos / "trip"), "--model", str(unsure), "--out", str(js), "--no-cache")
     assert all(d["prediction"]["unsure"] is True for d in json.loads(js.read_text()))

@@ -52,3 +52,55 @@ def test_recalibrate_cli_reports_errors(tmp_path: Path, capsys: pytest.CaptureFi
     cal.write_text(json.dumps({**CAL, "point": "mode"}))
     assert main(args) == 0
     assert load_bundle(bundle).manifest.temperature == 7.0
+
+
+def test_recalibrate_carries_the_recipes_within_km_and_refuses_another(tmp_path: Path) -> None:
+    """The mass-within point's radius belongs to the calibration fitted for it: the
+    recipe's within_km goes into the manifest, a calibration fitted for another is
+    refused and the bundle stays as it was."""
+    bundle = make_bundle(tmp_path / "b", kind="classifier", anchors=ANCHORS, logit_scale=50.0)
+    cal = tmp_path / "calibration.json"
+    cal.write_text(json.dumps({**CAL, "point": "max_mass_within", "within_km": 1500.0}))
+
+    def recipe(km: float) -> CnnConfig:
+        return CnnConfig(
+            name="b", backbone="tiny", pretrained=False, point="max_mass_within", within_km=km
+        )
+
+    model_id = recalibrate(bundle, recipe(1500.0), cal)
+    m = load_bundle(bundle).manifest
+    assert m.decoding.point is Point.MAX_MASS_WITHIN and m.decoding.within_km == 1500.0
+    with pytest.raises(ExportError, match="within 1500"):
+        recalibrate(bundle, recipe(750.0), cal)
+    assert load_bundle(bundle).model_id == model_id
+
+
+def test_recalibrate_mixes_the_prior_of_the_recipes_training_photos(tmp_path: Path) -> None:
+    """A calibration fitted with a prior mix brings the training prior of the bundle's
+    finest places, computed from the recipe's training photos (here all near Tokyo)."""
+    bundle = make_bundle(tmp_path / "b", kind="classifier", anchors=ANCHORS, logit_scale=50.0)
+    rows = ["path,lat,lon,country_code,set,split,location_id,scope"]
+    for i in range(6):
+        photo = tmp_path / f"{i}.jpg"
+        photo.write_bytes(b"x")
+        rows.append(f"{photo},{35.68 + i * 0.01},{139.69},JP,s,train,{i},world")
+    csv = tmp_path / "labels.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    cal = tmp_path / "calibration.json"
+    cal.write_text(json.dumps({**CAL, "point": "max_mass_within", "within_km": 2500.0,
+                               "prior_mix": 0.5}))  # fmt: skip
+    recipe = CnnConfig(
+        name="b", data=str(csv), backbone="tiny", pretrained=False, point="max_mass_within"
+    )
+    recalibrate(bundle, recipe, cal)
+    b = load_bundle(bundle)
+    finest = b.manifest.levels[-1].name
+    prior = b.manifest.decoding.prior
+    assert b.manifest.decoding.prior_mix == 0.5 and len(prior) == len(b.labels(finest))
+    assert sum(prior) == pytest.approx(1.0)
+    top = b.labels(finest)[max(range(len(prior)), key=prior.__getitem__)]
+    assert top["country_code"] == "JP"
+    # without the mix the prior is dropped again, never left behind stale
+    cal.write_text(json.dumps({**CAL, "point": "max_mass_within", "within_km": 2500.0}))
+    recalibrate(bundle, recipe, cal)
+    assert load_bundle(bundle).manifest.decoding.prior == ()

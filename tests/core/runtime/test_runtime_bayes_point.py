@@ -56,12 +56,13 @@ def _km(pred: object, cc: str) -> float:
 def test_a_flat_posterior_over_two_distant_clusters_answers_between_them() -> None:
     """Half the mass on western Europe, half on its eastern edge, almost none in the
     middle: the mode is one edge, the Bayes point the middle, with a radius reaching
-    both clusters, an unsure answer naming no town."""
+    both clusters, an unsure answer naming no place."""
     logits = _logits({"AT": -8.0})
     mode = _decoder(Point.MODE).decode(logits)
     assert mode.country_code in WEST + EAST
+    assert _decoder(Point.MIN_EXPECTED_DISTANCE).decode(logits).country_code == "AT"
     pred = _decoder(Point.MIN_EXPECTED_DISTANCE, unsure_below=0.5).decode(logits)
-    assert pred.country_code == "AT" and _km(pred, "AT") < 100
+    assert pred.country_code == pred.country == "" and _km(pred, "AT") < 100
     assert pred.radius_km >= max(min(_km(pred, c) for c in WEST), min(_km(pred, c) for c in EAST))
     assert pred.unsure and pred.city == "" and pred.admin1 == ""
     assert pred.confidence < 0.01  # its own (tiny) probability, not the mode's
@@ -141,3 +142,141 @@ def test_leaf_posterior_is_the_beams_joint_probability() -> None:
     leaf = int(np.argmax(post))
     assert post[leaf] == pytest.approx(pred.confidence)
     assert bayes.lat[leaf] == pytest.approx(pred.lat, abs=1.0)
+
+
+#: A cluster of three close places, the mode far from it, one more far place.
+CLUSTER = {
+    "FR": ("Paris", 48.86, 2.35, 0.20),
+    "BE": ("Brussels", 50.85, 4.35, 0.20),
+    "NL": ("Amsterdam", 52.37, 4.90, 0.20),
+    "JP": ("Tokyo", 35.68, 139.69, 0.24),
+    "AU": ("Sydney", -33.87, 151.21, 0.16),
+}
+
+
+def _cluster_decoder(within_km: float) -> tuple[Decoder, dict[str, np.ndarray]]:
+    rows = {
+        "cell": [
+            {"id": cc, "name": name, "parent": None, "lat": lat, "lon": lon, "country_code": cc}
+            for cc, (name, lat, lon, _) in CLUSTER.items()
+        ]
+    }
+    spec = DecodingSpec(point=Point.MAX_MASS_WITHIN, within_km=within_km)
+    decoder = Decoder.for_labels(BundleKind.CLASSIFIER, rows, decoding=spec)
+    return decoder, {"cell": np.log([p for *_, p in CLUSTER.values()])}
+
+
+def test_mass_within_answers_the_densest_cluster_at_its_centre() -> None:
+    """Tokyo is the mode (0.24), but 0.6 of the mass lies within 750 km of each place of
+    the cluster: one of them answers, the one of least expected distance (the tie-break);
+    the confidence is that mass, the probability of being within 750 km."""
+    decoder, logits = _cluster_decoder(750.0)
+    mode = decoder.with_manifest(
+        replace(decoder.manifest, decoding=DecodingSpec(point=Point.MODE))
+    ).decode(logits)
+    assert mode.country_code == "JP"
+    pred = decoder.decode(logits)
+
+    def expected_km(cc: str) -> float:
+        _, lat, lon, _ = CLUSTER[cc]
+        return sum(p * float(haversine_km(lat, lon, a, b)) for _, a, b, p in CLUSTER.values())
+
+    assert pred.country_code == min(("FR", "BE", "NL"), key=expected_km)
+    assert pred.confidence == pytest.approx(0.6)
+    # a radius too small to hold two places of the cluster: every place holds its own
+    # mass only, and the mode wins again
+    small = _cluster_decoder(100.0)[0].decode(logits)
+    assert small.country_code == "JP" and small.confidence == pytest.approx(0.24)
+
+
+def test_mass_within_on_a_peaked_posterior_answers_its_mode() -> None:
+    logits = _logits({"RU": 9.0})
+    mode = _decoder(Point.MODE).decode(logits)
+    spec = DecodingSpec(point=Point.MAX_MASS_WITHIN, within_km=1000.0)
+    pred = Decoder.for_labels(BundleKind.CLASSIFIER, _rows(), decoding=spec).decode(logits)
+    assert (pred.lat, pred.lon, pred.radius_km) == (mode.lat, mode.lon, mode.radius_km)
+    # nothing else within 1000 km of Moscow: the mass within is the mode's own
+    assert pred.confidence == pytest.approx(mode.confidence)
+
+
+@pytest.mark.parametrize("bad", [0.0, -5.0, 30_000.0, float("nan"), float("inf"), "far", True])
+def test_a_bad_within_km_is_refused(bad: object) -> None:
+    from geoscope_core.errors import ConfigError
+    from geoscope_core.training.config import CnnConfig
+
+    with pytest.raises(BundleError, match="within_km"):
+        DecodingSpec(point=Point.MAX_MASS_WITHIN, within_km=bad)  # type: ignore[arg-type]
+    with pytest.raises(BundleError, match="within_km"):
+        DecodingSpec.from_dict({"point": "max_mass_within", "within_km": bad})
+    with pytest.raises(ConfigError, match="within_km"):
+        CnnConfig(name="x", point="max_mass_within", within_km=bad)  # type: ignore[arg-type]
+
+
+def test_within_km_travels_through_the_manifest_and_the_recipe() -> None:
+    from geoscope_core.training.config import CnnConfig
+
+    spec = DecodingSpec(point=Point.MAX_MASS_WITHIN, within_km=1500.0)
+    assert DecodingSpec.from_dict(spec.to_dict()) == spec
+    assert DecodingSpec.from_dict({"point": "max_mass_within"}).within_km == 2500.0
+    recipe = CnnConfig(name="x", point="max_mass_within", within_km=1500.0)
+    assert recipe.decoding_spec().within_km == 1500.0
+    assert recipe.decoding_spec().point is Point.MAX_MASS_WITHIN
+
+
+def test_a_flat_posterior_mixed_with_the_prior_answers_where_the_photos_are() -> None:
+    """Flat logits over the cluster and the two far places: without a prior the cluster
+    (dense in places) answers; with the training prior mixed in, Sydney (where most
+    training photos were) answers, and the confidence is the mixed mass within R."""
+    rows = {
+        "cell": [
+            {"id": cc, "name": name, "parent": None, "lat": lat, "lon": lon, "country_code": cc}
+            for cc, (name, lat, lon, _) in CLUSTER.items()
+        ]
+    }
+    flat = {"cell": np.zeros(len(CLUSTER))}
+    prior = (0.05, 0.05, 0.05, 0.05, 0.8)  # Sydney
+
+    def decode(mix: float) -> object:
+        spec = DecodingSpec(
+            point=Point.MAX_MASS_WITHIN, within_km=750.0, prior=prior if mix else (), prior_mix=mix
+        )
+        return Decoder.for_labels(BundleKind.CLASSIFIER, rows, decoding=spec).decode(flat)
+
+    assert decode(0.0).country_code in ("FR", "BE", "NL")  # type: ignore[attr-defined]
+    mixed = decode(0.5)
+    assert mixed.country_code == "AU"  # type: ignore[attr-defined]
+    assert mixed.confidence == pytest.approx(0.5 * 0.2 + 0.5 * 0.8)  # type: ignore[attr-defined]
+
+
+def test_a_peaked_posterior_keeps_its_mode_under_a_moderate_prior_mix() -> None:
+    logits = {"cell": np.log([0.01, 0.01, 0.01, 0.96, 0.01])}  # Tokyo
+    rows = _cluster_decoder(750.0)[0].table("cell").rows
+    spec = DecodingSpec(
+        point=Point.MAX_MASS_WITHIN, within_km=750.0, prior=(0.2,) * 5, prior_mix=0.3
+    )
+    decoder = Decoder.for_labels(BundleKind.CLASSIFIER, {"cell": rows}, decoding=spec)
+    assert decoder.decode(logits).country_code == "JP"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"prior_mix": 0.5},  # no prior
+        {"prior_mix": 1.5, "prior": (1.0,)},
+        {"prior": (0.5, 0.2)},  # does not sum to 1
+        {"prior": (1.5, -0.5)},
+        {"prior": "uniform"},
+    ],
+)
+def test_a_bad_prior_is_refused(bad: dict) -> None:
+    with pytest.raises(BundleError, match="prior"):
+        DecodingSpec(**bad)
+
+
+def test_the_prior_travels_through_the_manifest_and_must_fit_the_level() -> None:
+    spec = DecodingSpec(point=Point.MAX_MASS_WITHIN, prior=(0.25, 0.75), prior_mix=0.4)
+    assert DecodingSpec.from_dict(spec.to_dict()) == spec
+    with pytest.raises(BundleError, match="prior"):
+        DecodingSpec.from_dict({**spec.to_dict(), "prior": {"a": 1}})
+    with pytest.raises(BundleError, match="prior has 2 places"):
+        Decoder.for_labels(BundleKind.CLASSIFIER, {"cell": _rows()["cell"]}, decoding=spec)

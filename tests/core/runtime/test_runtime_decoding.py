@@ -92,10 +92,10 @@ def test_each_alternative_has_the_radius_of_its_own_confidence() -> None:
     assert plain.radius_km == plain.top_k[0].radius_km < plain.top_k[1].radius_km
 
 
-def test_a_flat_posterior_is_unsure_and_names_no_town() -> None:
+def test_a_flat_posterior_is_unsure_and_names_no_place() -> None:
     """Below the bundle's ``unsure_below`` the answer says it does not know: flagged, and
-    named at most by its country; a sure answer keeps its town. Manifests written before
-    the field (the shipped one among them) decode as before: never unsure."""
+    named by no place, not even a country; a sure answer keeps its names. Manifests
+    written before the field decode as before: never unsure."""
     assert DecodingSpec.from_dict({}).unsure_below == 0.0
     assert DecodingSpec.from_dict({}).gallery_min_similarity == -1.0
     decoder = Decoder.from_bundle(load_bundle(None))
@@ -108,6 +108,8 @@ def test_a_flat_posterior_is_unsure_and_names_no_town() -> None:
     unsure = decoder.with_manifest(decoding_for(decoder.manifest, unsure_below=0.2))
     pred = unsure.decode(flat)
     assert pred.unsure and pred.city == "" and pred.admin1 == ""
+    assert pred.country_code == pred.country == ""  # not even a country: it does not know
+    assert unsure.decode(flat).lat == decoder.decode(flat).lat  # the same guess, unnamed
     assert pred.to_dict()["unsure"] is True
     sure = unsure.decode(sharp)
     assert not sure.unsure and sure.confidence > 0.2

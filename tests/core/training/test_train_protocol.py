@@ -144,6 +144,71 @@ def test_report_carries_radius_coverage_auc_shares_and_calibration(
     assert text == markdown(report) and "src_c floor medoid" in text
 
 
+def test_mass_within_radii_and_temperature_scales_are_chosen_out_of_source(
+    tmp_path: Path,
+) -> None:
+    """Each radius of the max_mass_within point, each prior mix (Bayes points only) and
+    each temperature factor is one more combination tried; the best macro mean of
+    acc@750 and acc@2500 is kept, and its radius, mix and temperature travel into the
+    calibration (the radius into the recipe too)."""
+    config = _config(_write_labels(tmp_path))
+    rep = run_protocol(
+        config,
+        _region_features,
+        same_source=False,
+        points=(Point.MODE, Point.MAX_MASS_WITHIN),
+        within_kms=(750.0, 2500.0),
+        temperature_scales=(1.0, 3.0),
+        select="acc_750_2500",
+        prior_mixes=(0.0, 0.5),
+    )
+    assert set(rep["by_tau"]) == {
+        f"0{scale} {point}"
+        for scale in ("", " T x3")
+        for point in ("mode", "max_mass_within 750 km", "max_mass_within 2500 km")
+    } | {
+        f"0 prior 0.5{scale} max_mass_within {km} km"
+        for scale in ("", " T x3")
+        for km in (750, 2500)
+    }
+    unmixed = {v["temperature"] for v in rep["by_tau"].values() if v["prior_mix"] == 0}
+    assert len(unmixed) == 2 and max(unmixed) == pytest.approx(3 * min(unmixed))
+
+    def score(v: dict) -> float:
+        return (v["macro"]["acc_km"]["750"] + v["macro"]["acc_km"]["2500"]) / 2
+
+    chosen = next(
+        v
+        for v in rep["by_tau"].values()
+        if v["point"] == rep["point"]
+        and v["within_km"] == rep["within_km"]
+        and v["temperature"] == rep["temperature"]
+        and v["prior_mix"] == rep["prior_mix"]
+    )
+    assert score(chosen) == max(score(v) for v in rep["by_tau"].values())
+    cal = rep["calibration"]
+    assert cal["within_km"] == rep["within_km"] == rep["config"]["within_km"]
+    assert cal["temperature"] == rep["temperature"]
+    assert cal["prior_mix"] == rep["prior_mix"] in (0.0, 0.5)
+    assert rep["select"] == "acc_750_2500" and "acc_750_2500" in markdown(rep)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"select": "median"},
+        {"temperature_scales": (0.0,)},
+        {"within_kms": (0.0,)},
+        {"prior_mixes": (1.5,)},
+    ],
+)
+def test_bad_protocol_choices_are_refused(tmp_path: Path, bad: dict) -> None:
+    from geoscope_core.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        run_protocol(_config(tmp_path / "none.csv"), _region_features, **bad)
+
+
 def test_features_file_is_looked_up_by_path(tmp_path: Path) -> None:
     photos = [tmp_path / f"{i}.jpg" for i in range(3)]
     for p in photos:
@@ -168,6 +233,21 @@ def test_answer_shares_flag_a_country_taking_more_than_its_share() -> None:
     # HR: 2 answers, no true photo -> its true share counts as half a photo
     assert shares["max_ratio"] == 4.0
     assert country_mean_accuracy(pred, true) == pytest.approx((1.0 + 0.25 + 0.0) / 3)
+
+
+def test_unsure_answers_name_no_country_in_the_shares() -> None:
+    """An unsure answer ("") is in no country's share and never the over-predicted one;
+    its own share is reported, and the named shares stay shares of all answers."""
+    pred = [""] * 6 + ["US"] * 2 + ["FR"] * 2
+    true = ["US"] * 5 + ["FR"] * 5
+    shares = answer_shares(pred, true)
+    assert shares["unsure"] == 0.6
+    assert all(r["country"] for r in shares["over_predicted"])
+    assert {r["country"]: r["predicted"] for r in shares["over_predicted"]} == {
+        "US": 0.2,
+        "FR": 0.2,
+    }
+    assert shares["max_ratio"] == 0.4
 
 
 def test_auc_ranks_right_answers_above_wrong_ones() -> None:
