@@ -15,19 +15,16 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from geoscope_core.runtime.manifest import Point
 from geoscope_core.training.config import CnnConfig, load_config
 from geoscope_core.training.data import load_samples
 from geoscope_core.training.protocol import (
-    build_fold,
     decode_fold,
     features_from_file,
     floor_answers,
+    held_out_folds,
     macro,
     source_metrics,
-    world_sets,
 )
 
 
@@ -45,13 +42,7 @@ def main() -> None:
     pool = load_samples(config, config.train_split)
     val = load_samples(config, config.val_split)
     pool_f, val_f = features(pool), features(val)
-    folds = []
-    for name in world_sets(pool + val):
-        keep = np.array([s.set != name for s in pool])
-        test = [s for s in pool + val if s.set == name]
-        test_f = np.concatenate([pool_f[~keep], val_f[[s.set == name for s in val]]])
-        train = [s for s, k in zip(pool, keep, strict=True) if k]
-        folds.append(build_fold(config, name, train, pool_f[keep], test, test_f))
+    folds = held_out_folds(config, pool, pool_f, val, val_f)
     med = macro({f.name: source_metrics(floor_answers([f.medoid] * len(f.samples)), f.samples)
                  for f in folds})  # fmt: skip
     print(f"{'floor medoid':>44}: @750 {med['acc_km']['750']:.3f} "

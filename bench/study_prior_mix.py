@@ -21,7 +21,7 @@ from geoscope_core.runtime.decoding import BayesPoint, softmax
 from geoscope_core.runtime.manifest import Point
 from geoscope_core.training.config import CnnConfig, load_config
 from geoscope_core.training.data import load_samples
-from geoscope_core.training.protocol import build_fold, features_from_file, prior_of, world_sets
+from geoscope_core.training.protocol import features_from_file, held_out_folds, prior_of
 
 RADII = (750.0, 1000.0, 1500.0, 2500.0)
 
@@ -41,12 +41,8 @@ def main() -> None:
     val = load_samples(config, config.val_split)
     pool_f, val_f = features(pool), features(val)
     data = []
-    for name in world_sets(pool + val):
-        keep = np.array([s.set != name for s in pool])
-        test = [s for s in pool + val if s.set == name]
-        test_f = np.concatenate([pool_f[~keep], val_f[[s.set == name for s in val]]])
-        train = [s for s, k in zip(pool, keep, strict=True) if k]
-        f = build_fold(config, name, train, pool_f[keep], test, test_f)
+    for f in held_out_folds(config, pool, pool_f, val, val_f):
+        test = f.samples
         chain = [f.decoder.table(n) for n in f.decoder.chain]
         bp = {r: BayesPoint(chain, Point.MAX_MASS_WITHIN, r) for r in RADII}
         prior = BayesPoint(

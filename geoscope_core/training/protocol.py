@@ -329,6 +329,27 @@ def world_sets(samples: Sequence[Sample]) -> list[str]:
     return names
 
 
+def held_out_folds(
+    config: CnnConfig,
+    pool: Sequence[Sample],
+    pool_f: np.ndarray,
+    val: Sequence[Sample],
+    val_f: np.ndarray,
+) -> list[Fold]:
+    """One fold per ``world`` source: heads trained on every other photo of the training
+    split ``pool`` (features ``pool_f``), run on all of that source's photos, its
+    training and ``val`` rows."""
+    folds: list[Fold] = []
+    for name in world_sets([*pool, *val]):
+        keep = np.array([s.set != name for s in pool])
+        test = [s for s in [*pool, *val] if s.set == name]
+        test_f = np.concatenate([pool_f[~keep], val_f[[s.set == name for s in val]]])
+        log.info("holding out %s: %d training photos, %d held out", name, keep.sum(), len(test))
+        train = [s for s, k in zip(pool, keep, strict=True) if k]
+        folds.append(build_fold(config, name, train, pool_f[keep], test, test_f))
+    return folds
+
+
 def run_protocol(
     config: CnnConfig,
     features: FeatureFn,
@@ -364,25 +385,10 @@ def run_protocol(
         raise ConfigError(f"prior mixes must be in 0..1: {prior_mixes}")
     pool = load_samples(config, config.train_split)
     val = load_samples(config, config.val_split)
-    names = world_sets(pool + val)
     pool_f = features(pool)
     val_f = features(val)
-    folds: list[Fold] = []
-    for name in names:
-        keep = np.array([s.set != name for s in pool])
-        test = [s for s in pool + val if s.set == name]
-        test_f = np.concatenate([pool_f[~keep], val_f[[s.set == name for s in val]]])
-        log.info("holding out %s: %d training photos, %d held out", name, keep.sum(), len(test))
-        folds.append(
-            build_fold(
-                config,
-                name,
-                [s for s, k in zip(pool, keep, strict=True) if k],
-                pool_f[keep],
-                test,
-                test_f,
-            )
-        )
+    folds = held_out_folds(config, pool, pool_f, val, val_f)
+    names = [f.name for f in folds]
 
     # logit adjustment, temperature and decoding, out of source
     by_tau: dict[str, Any] = {}
