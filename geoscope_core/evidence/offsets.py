@@ -45,6 +45,7 @@ import numpy as np
 from geoscope_core.errors import ConfigError
 from geoscope_core.placement import likelihood
 from geoscope_core.prediction import Prediction
+from geoscope_core.words import count
 
 #: (times [M] epoch s) -> (lat, lon) [M] degrees where the evidence places them, NaN else.
 PositionsAt = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -157,7 +158,7 @@ def from_anchors(
         method="anchors",
         support=tuple((float(i), float(x)) for i, x in zip(idx, d, strict=True)),
         note=(
-            f"{len(d)} photo(s) with a GPS time: offset {format_offset(med)} "
+            f"{count(len(d), 'photo')} with a GPS time: offset {format_offset(med)} "
             f"(spread {mad:.0f} s){extra}"
         ),
     )
@@ -277,7 +278,7 @@ def from_model(
     idx = np.nonzero(placed)[0]
     support = tuple((float(i), float(x)) for i, x in zip(idx, d[placed], strict=True))
     note = (
-        f"the track positions of {len(idx)} photo(s) agree best with the model's estimates "
+        f"the track positions of {count(len(idx), 'photo')} agree best with the model's estimates "
         f"at {format_offset(seconds)}, {_odds_text(odds_log)} as likely as at any offset more than "
         f"{3 * s.sigma_s:.0f} s away" + ("" if clear else " (not clear enough to apply)")
     )
