@@ -16,12 +16,13 @@ import argparse
 
 import numpy as np
 
+from geoscope_core.calibration import prior_of
 from geoscope_core.geo.distance import haversine_km
 from geoscope_core.runtime.decoding import BayesPoint, softmax
 from geoscope_core.runtime.manifest import Point
 from geoscope_core.training.config import CnnConfig, load_config
 from geoscope_core.training.data import load_samples
-from geoscope_core.training.protocol import features_from_file, held_out_folds, prior_of
+from geoscope_core.training.protocol import features_from_file, held_out_folds
 
 RADII = (750.0, 1000.0, 1500.0, 2500.0)
 

@@ -1,4 +1,5 @@
-"""Fitting a model's calibration: its temperature and its error radius per confidence.
+"""Fitting a model's calibration: its temperature, its error radius per confidence and
+the training prior a Bayes point may mix in.
 
 One piece of code for the exporter (fitted on val photos, ``geoscope_export``) and the
 out-of-source protocol (fitted on held-out sources, ``training.protocol``); numpy only.
@@ -89,3 +90,10 @@ def fit_error_model(
     return ErrorModel(
         tuple(round(float(x), 6) for x in edges), tuple(round(float(r), 1) for r in radii_arr)
     )
+
+
+def prior_of(log_prior: np.ndarray) -> tuple[float, ...]:
+    """A level's training prior as a manifest's ``decoding.prior`` (sums to 1)."""
+    p = np.exp(np.asarray(log_prior, np.float64))
+    p = np.round(p / p.sum(), 7)
+    return tuple(float(x) for x in p / p.sum())

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from geoscope_core.calibration import prior_of
 from geoscope_core.errors import TrainingError
 from geoscope_core.geo.balance import place_weights, rebalance
 from geoscope_core.geo.cells import CellSet, kmeans_cells, semantic_cells
@@ -66,8 +67,6 @@ def training_prior(
     """A model's training prior over its ``level`` places (label ``rows``, as a bundle
     holds them): the weighted share of its training photos' soft targets, as the
     protocol mixes it into a Bayes point's posterior (``DecodingSpec.prior``)."""
-    from geoscope_core.training.protocol import prior_of
-
     samples = load_samples(config, config.train_split)
     weights = sample_weights(config, samples)
     cells = {level: CellSet.from_labels(level, [dict(r) for r in rows])}

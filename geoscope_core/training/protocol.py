@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from geoscope_core.calibration import fit_error_model
+from geoscope_core.calibration import fit_error_model, prior_of
 from geoscope_core.calibration import fit_temperature as fit_nll_temperature
 from geoscope_core.errors import ConfigError, DataError
 from geoscope_core.geo.distance import haversine_km
@@ -181,13 +181,6 @@ def decode_fold(
         np.array([p.country_code for p in preds], dtype=object),
         np.array([p.confidence for p in preds]),
     )
-
-
-def prior_of(log_prior: np.ndarray) -> tuple[float, ...]:
-    """A level's training prior as a manifest's ``decoding.prior`` (sums to 1)."""
-    p = np.exp(np.asarray(log_prior, np.float64))
-    p = np.round(p / p.sum(), 7)
-    return tuple(float(x) for x in p / p.sum())
 
 
 def fit_temperature(folds: Sequence[Fold], tau: float, prior_mix: float = 0.0) -> float:
