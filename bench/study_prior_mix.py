@@ -4,7 +4,7 @@ leaf posterior (no gallery, no naming: fast), macro over the held-out sources, w
 posterior's NLL at the nearest leaf and the worst margin over the better floor.
 
     python bench/study_prior_mix.py --config configs/cnn-world.json \
-        --features /work/feat/lite0_int8.npz --set epochs=8 --set batch_size=256 \
+        --features runs/features/lite0_int8.npz --set epochs=8 --set batch_size=256 \
         --set lr=0.004 [--set smoothing_km=600] [--temperatures 1,2,4,8,20]
 
 A study, not a test: it prints, chooses nothing (the protocol chooses).
