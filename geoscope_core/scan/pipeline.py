@@ -19,7 +19,10 @@ together; only one folder's photos are held, so memory does not grow with the ar
 
 Decoding runs in a thread pool (Pillow releases the GIL) while the main thread
 runs ONNX Runtime on the previous batch; at most ``window`` decoded images are
-in memory at any time, whatever the number of photos.
+in memory at any time, whatever the number of photos. NumPy's BLAS runs on one
+thread while a scan runs: its matrices are small (a batch's embeddings), and BLAS
+threads of their own only wake up to contend with the decoders and ONNX Runtime for
+the cores, spinning as they wait.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from geoscope_core.errors import GeoScopeError
 from geoscope_core.evidence.personal import EvidenceOptions, PersonalEvidence, TimePlacement
@@ -104,6 +108,7 @@ class Scanner:
                 progress(done, total)
 
         warm_up()  # place names' tables and KD-tree load while the first photos are read
+        blas = threadpool_limits(limits=1, user_api="blas")
         try:
             tracks = load_evidence(opts)  # first: a bad track file fails before any work
             for folder in folders(paths):
@@ -121,6 +126,7 @@ class Scanner:
                         tick()
                     yield result
         finally:
+            blas.restore_original_limits()
             pool.shutdown(wait=True, cancel_futures=True)
             if cache is not None:
                 cache.close()

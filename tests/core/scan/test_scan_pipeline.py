@@ -169,3 +169,20 @@ def test_embeddings_are_cached_for_the_gallery(zs_bundle: Path, tmp_path: Path) 
 
     px = np.asarray(Image.open(f["blue"]).convert("RGB").resize((64, 64)))
     assert float(entry.embedding @ pr.embed(px[None])[0]) > 0.95
+
+
+def test_blas_runs_on_one_thread_during_a_scan(zs_bundle: Path, tmp_path: Path) -> None:
+    """NumPy's BLAS threads would only contend with the decoders and ONNX Runtime: one
+    thread while the scan runs, the caller's setting back once it is done."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads() -> set[int]:
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    f = _folder(tmp_path / "p")
+    scanner = Scanner(Predictor.load(zs_bundle), ScanOptions(neighbors=False))
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert blas_threads() == {2}
+        during = [blas_threads() for _ in scanner.scan([f["red"], f["blue"]])]
+        assert during == [{1}, {1}]
+        assert blas_threads() == {2}
