@@ -89,9 +89,10 @@ class ObjectStore:
         try:
             filesystem, base = fs.FileSystem.from_uri(uri)
         except (ValueError, OSError) as e:  # pyarrow.ArrowInvalid is a ValueError
-            cause = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             needs = f" ({_NEEDS[scheme]})" if scheme in _NEEDS else ""
-            raise ConfigError(f"{uri}: pyarrow cannot open this store: {cause}{needs}") from e
+            raise ConfigError(
+                f"{uri}: pyarrow cannot open this store: {_first_line(e)}{needs}"
+            ) from e
         parts = urlsplit(uri)
         host = parts.netloc.rpartition("@")[2]  # credentials never name a photo
         root = f"{scheme}://{host}{unquote(parts.path)}".rstrip("/")
