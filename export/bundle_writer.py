@@ -325,6 +325,7 @@ def _build(
     )
     if config.oos_calibration is not None:
         tau = float((training.get("config") or {}).get("logit_adjust_tau", 0.0))
+        finest = manifest.decoding_level
 
         def prior() -> tuple[float, ...]:
             from geoscope_core.training.cnn import training_prior
@@ -333,7 +334,6 @@ def _build(
             recipe = config_from_dict(training.get("config") or {})
             if not isinstance(recipe, CnnConfig):
                 raise ExportError("a prior mix needs a classifier's training recipe")
-            finest = decoding.level or levels[-1].name
             return training_prior(recipe, finest, rows_by_level[finest])
 
         manifest = with_oos_calibration(manifest, config.oos_calibration, tau, prior)

@@ -44,7 +44,7 @@ def recalibrate(bundle_dir: Path, config: CnnConfig, calibration: Path) -> str:
     manifest = replace(
         manifest, decoding=replace(manifest.decoding, point=point, within_km=spec.within_km)
     )
-    finest = manifest.decoding.level or manifest.levels[-1].name
+    finest = manifest.decoding_level
 
     def prior() -> tuple[float, ...]:
         from geoscope_core.training.cnn import training_prior

@@ -130,7 +130,7 @@ class Bundle:
     @property
     def gallery_level(self) -> str:
         """The level whose labels a gallery's ``cell`` indices name: the decoding level."""
-        return self.manifest.decoding.level or self.manifest.levels[-1].name
+        return self.manifest.decoding_level
 
     def gallery(self) -> Gallery | None:
         """The gallery the manifest's ``decoding.gallery`` names, checked against the

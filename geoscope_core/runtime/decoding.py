@@ -301,8 +301,7 @@ class Decoder:
         self.model_id = model_id
         self._levels = tables
         self._gallery = gallery
-        final = self.spec.level or manifest.levels[-1].name
-        chain = [manifest.level(final).name]
+        chain = [manifest.level(manifest.decoding_level).name]
         while (parent := manifest.level(chain[0]).parent) is not None:
             if parent in chain:
                 raise BundleError(f"level hierarchy has a cycle at {parent!r}")

@@ -512,6 +512,11 @@ class Manifest:
                     f"manifest field {key} names {named_rel!r}, which files does not list"
                 )
 
+    @property
+    def decoding_level(self) -> str:
+        """The level answers are decoded at: ``decoding.level``, else the finest level."""
+        return self.decoding.level or self.levels[-1].name
+
     def level(self, name: str) -> LevelSpec:
         for lv in self.levels:
             if lv.name == name:
