@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from geoscope_core.errors import ConfigError
+from geoscope_core.evidence.phototime import utc_offset_text
 from geoscope_core.words import count
 from geoscope_desktop.controllers.tracks import CameraClock, ZoneSuggestion
 
@@ -57,9 +58,8 @@ AUTOMATIC = "Automatic"
 
 def fixed_zone(minutes: int) -> tuple[str, str]:
     """A fixed offset as ``--tz`` takes it and as people read it: ("-08:00", "UTC−08:00")."""
-    sign = "-" if minutes < 0 else "+"
-    h, m = divmod(abs(minutes), 60)
-    return f"{sign}{h:02d}:{m:02d}", f"UTC{'−' if minutes < 0 else '+'}{h:02d}:{m:02d}"
+    zone = utc_offset_text(minutes)
+    return zone, "UTC" + zone.replace("-", "−")
 
 
 def offset_text(seconds: int) -> str:
@@ -99,6 +99,11 @@ class OffsetBox(QSpinBox):
         return (QValidator.State.Acceptable if ok else QValidator.State.Invalid), text, pos
 
 
+def _offset_suffix(z: ZoneSuggestion) -> str:
+    """ ", UTC−07:00" (the zone's offset on the photos' day), "" when it is not known."""
+    return "" if z.utc_offset_min is None else f", {fixed_zone(z.utc_offset_min)[1]}"
+
+
 class ZoneBox(QComboBox):
     """The zone of camera clocks: ``zone()`` is "" for automatic, else an IANA name or a
     fixed "+-HH:MM", as ``--tz`` takes them. The IANA names (600 of them) are listed the
@@ -133,8 +138,7 @@ class ZoneBox(QComboBox):
         where = ""
         if self.suggestions:
             z = self.suggestions[0]
-            offset = "" if z.utc_offset_min is None else f", {fixed_zone(z.utc_offset_min)[1]}"
-            where = f" (here {z.zone}{offset})"
+            where = f" (here {z.zone}{_offset_suffix(z)})"
         return f"Photos that record no time zone of their own: the zone where each was{where}"
 
     def zone(self) -> str:
@@ -161,8 +165,7 @@ class ZoneBox(QComboBox):
         for _ in range(self._suggested):
             self.removeItem(1)
         for k, z in enumerate(zones):
-            offset = "" if z.utc_offset_min is None else f", {fixed_zone(z.utc_offset_min)[1]}"
-            self.insertItem(1 + k, f"{z.zone}{offset} · {z.where}", z.zone)
+            self.insertItem(1 + k, f"{z.zone}{_offset_suffix(z)} · {z.where}", z.zone)
         self._suggested = len(zones)
         self.suggestions = list(zones)
         self.set_zone(current)

@@ -71,6 +71,13 @@ def offset_for(camera: str, offsets: Sequence[ClockOffset]) -> float:
     return best.seconds if best is not None else 0.0
 
 
+def utc_offset_text(minutes: int) -> str:
+    """A fixed offset east of UTC as ``parse_zone`` and OffsetTimeOriginal spell it:
+    -480 -> "-08:00", 345 -> "+05:45"."""
+    h, m = divmod(abs(minutes), 60)
+    return f"{'-' if minutes < 0 else '+'}{h:02d}:{m:02d}"
+
+
 def parse_zone(text: str) -> tzinfo:
     """An IANA zone name (``Europe/Rome``), ``UTC``, or a fixed offset (``+02:00``, ``-8``)."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -145,9 +152,8 @@ def photo_utc(
         return PhotoTime(math.nan, "no capture time (DateTimeOriginal)")
     if utc_offset_min is not None:
         t = _epoch_naive_utc(taken_at) - 60 * utc_offset_min
-        sign = "-" if utc_offset_min < 0 else "+"
-        h, m = divmod(abs(utc_offset_min), 60)
-        return PhotoTime(t + offset_s, f"{sign}{h:02d}:{m:02d} from OffsetTimeOriginal", offset_s)
+        note = f"{utc_offset_text(utc_offset_min)} from OffsetTimeOriginal"
+        return PhotoTime(t + offset_s, note, offset_s)
     if zone is not None:
         return PhotoTime(
             local_to_utc(taken_at, zone) + offset_s, f"{zone}, the zone you gave", offset_s
