@@ -202,7 +202,7 @@ def scan_objects(
         yield from _scan_fetched(scanner, fetched)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Fetched:
     """One folder's objects copied into a private temporary folder (removed on exit):
     ``local`` each copy's object URI, ``errors`` why an object was not copied (by URI),
