@@ -56,15 +56,16 @@ LEVELS: tuple[str, ...] = ("continent", "country", "admin1", "city")
 
 
 def _weighted_centroids(
-    group: np.ndarray, n_groups: int, lat: np.ndarray, lon: np.ndarray, pop: np.ndarray
+    group: np.ndarray, n_groups: int, unit: np.ndarray, pop: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-group population-weighted centroid (degrees) and population sum.
+    """Per-group population-weighted centroid (degrees) and population sum of points given
+    as unit vectors [N, 3].
 
     ``group`` int [N] in [0, n_groups) (negative entries are ignored).
     """
     keep = group >= 0
     g = group[keep]
-    v = to_unit_vectors(lat[keep], lon[keep]) * (pop[keep] + 1.0)[:, None]
+    v = unit[keep] * (pop[keep] + 1.0)[:, None]
     sums = np.stack([np.bincount(g, weights=v[:, k], minlength=n_groups) for k in range(3)], 1)
     c_lat, c_lon = from_vectors(sums)
     total = np.bincount(g, weights=pop[keep].astype(np.float64), minlength=n_groups)
@@ -99,25 +100,28 @@ class Gazetteer:
         self._t = tables
         t = tables
         cc = t.country_codes
+        # the cities as unit vectors, computed once: the regions' centroids and the KD-tree
+        self._unit = to_unit_vectors(t.city_lat, t.city_lon)
         a_lat, a_lon, a_pop = _weighted_centroids(
-            t.city_admin1, len(t.admin1_names), t.city_lat, t.city_lon, t.city_pop
+            t.city_admin1, len(t.admin1_names), self._unit, t.city_pop
         )
+        a_cc = [cc[i] for i in t.admin1_country.tolist()]
         self._admin1: list[Place] = [
             Place(
-                id=f"{cc[t.admin1_country[i]]}/{name}",
+                id=f"{code}/{name}",
                 name=name,
                 level="admin1",
-                parent=cc[t.admin1_country[i]],
-                lat=float(a_lat[i]),
-                lon=float(a_lon[i]),
-                population=int(a_pop[i]),
-                country_code=cc[t.admin1_country[i]],
+                parent=code,
+                lat=la,
+                lon=lo,
+                population=p,
+                country_code=code,
             )
-            for i, name in enumerate(t.admin1_names)
+            for code, name, la, lo, p in zip(
+                a_cc, t.admin1_names, a_lat.tolist(), a_lon.tolist(), a_pop.tolist(), strict=True
+            )
         ]
-        c_lat, c_lon, c_pop = _weighted_centroids(
-            t.city_country, len(cc), t.city_lat, t.city_lon, t.city_pop
-        )
+        c_lat, c_lon, c_pop = _weighted_centroids(t.city_country, len(cc), self._unit, t.city_pop)
         self._countries: list[Place] = [
             Place(
                 id=code,
@@ -137,7 +141,7 @@ class Gazetteer:
             [cont_index.get(COUNTRY_CONTINENT.get(code, ""), -1) for code in cc], dtype=np.int32
         )[t.city_country]
         k_lat, k_lon, k_pop = _weighted_centroids(
-            city_cont, len(continent_codes), t.city_lat, t.city_lon, t.city_pop
+            city_cont, len(continent_codes), self._unit, t.city_pop
         )
         self._continents: dict[str, Place] = {
             code: Place(
@@ -312,7 +316,7 @@ class Gazetteer:
                 t = self._t
                 cities = _one_city_per_point(t.city_lat, t.city_lon, t.city_pop)
                 self._tree_city = cities
-                self._tree = NearestTree(to_unit_vectors(t.city_lat[cities], t.city_lon[cities]))
+                self._tree = NearestTree(self._unit[cities])
             return self._tree
 
     def nearest_indices(self, lats: ArrayLike, lons: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
