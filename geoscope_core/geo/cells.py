@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike
 from geoscope_core.errors import ConfigError, DataError
 from geoscope_core.geo.distance import from_vectors, to_unit_vectors
 from geoscope_core.geo.gazetteer import Gazetteer, get_gazetteer
+from geoscope_core.geo.nearest import NearestTree
 
 #: Levels whose cells are gazetteer places (assigned by reverse geocoding).
 SEMANTIC_LEVELS: tuple[str, ...] = ("country", "admin1")
@@ -26,7 +27,7 @@ SEMANTIC_LEVELS: tuple[str, ...] = ("country", "admin1")
 KMEANS_LEVEL = "cell"
 
 _CHUNK = 8192
-#: Above this many centroids, nearest-centroid search uses a KD-tree (scipy).
+#: Above this many centroids, nearest-centroid search uses a KD-tree.
 _BRUTE_MAX = 64
 #: k-means++ seeding looks at most this many distinct points.
 _SEED_SAMPLE = 20000
@@ -56,9 +57,7 @@ def _nearest_centroid(points: np.ndarray, centroids: np.ndarray) -> np.ndarray:
         for s in range(0, len(points), _CHUNK):
             out[s : s + _CHUNK] = np.argmax(points[s : s + _CHUNK] @ c.T, axis=1)
         return out
-    from scipy.spatial import cKDTree
-
-    return np.asarray(cKDTree(c).query(points, k=1)[1], dtype=np.int64)
+    return NearestTree(c).query(points)[0]
 
 
 @dataclass(frozen=True, eq=False)

@@ -19,9 +19,11 @@ admin-1 and name get " (2)", " (3)", ... in decreasing population order.
 
 Loading and caching the GeoNames data is :mod:`geoscope_core.geo.geonames`; country
 names are :mod:`geoscope_core.geo.countries`; naming a point is
-:func:`geoscope_core.geo.places.names_at`. Reverse geocoding uses a KD-tree (``scipy``, which
-``reverse-geocode`` already depends on) over 3-D unit vectors, so it is exact
-nearest-city search in great-circle distance.
+:func:`geoscope_core.geo.places.names_at`. Reverse geocoding uses a KD-tree
+(:mod:`geoscope_core.geo.nearest`) over 3-D unit vectors, so it is exact nearest-city
+search in great-circle distance. Where GeoNames lists several cities at the very same
+point (a few dozen: suburbs at their city's point), the most populous answers there (then
+the first in table order), whichever tree library is used.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -45,10 +46,8 @@ from geoscope_core.geo.distance import (
     to_unit_vectors,
 )
 from geoscope_core.geo.geonames import Tables, load_tables
+from geoscope_core.geo.nearest import NearestTree
 from geoscope_core.geo.place import Place, ReverseResult
-
-if TYPE_CHECKING:
-    from scipy.spatial import cKDTree
 
 log = logging.getLogger(__name__)
 
@@ -57,19 +56,37 @@ LEVELS: tuple[str, ...] = ("continent", "country", "admin1", "city")
 
 
 def _weighted_centroids(
-    group: np.ndarray, n_groups: int, lat: np.ndarray, lon: np.ndarray, pop: np.ndarray
+    group: np.ndarray, n_groups: int, unit: np.ndarray, pop: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-group population-weighted centroid (degrees) and population sum.
+    """Per-group population-weighted centroid (degrees) and population sum of points given
+    as unit vectors [N, 3].
 
     ``group`` int [N] in [0, n_groups) (negative entries are ignored).
     """
     keep = group >= 0
     g = group[keep]
-    v = to_unit_vectors(lat[keep], lon[keep]) * (pop[keep] + 1.0)[:, None]
+    v = unit[keep] * (pop[keep] + 1.0)[:, None]
     sums = np.stack([np.bincount(g, weights=v[:, k], minlength=n_groups) for k in range(3)], 1)
     c_lat, c_lon = from_vectors(sums)
     total = np.bincount(g, weights=pop[keep].astype(np.float64), minlength=n_groups)
     return c_lat, c_lon, total.astype(np.int64)
+
+
+def _one_city_per_point(lat: np.ndarray, lon: np.ndarray, pop: np.ndarray) -> np.ndarray:
+    """Indices int64 [M], ascending, of the cities reverse geocoding answers with: all of
+    them but where several share the very same point (degrees), only the most populous of
+    those (then the first in table order)."""
+    point = lat + 1j * lon
+    order = np.argsort(point, kind="stable")  # cities at one point adjacent, by index
+    ordered = point[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    sizes = np.diff(np.r_[starts, len(order)])
+    keep = np.ones(len(lat), dtype=bool)
+    for start, size in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist(), strict=True):
+        group = order[start : start + size].tolist()
+        keep[group] = False
+        keep[min(group, key=lambda i: (-int(pop[i]), i))] = True
+    return np.flatnonzero(keep)
 
 
 class Gazetteer:
@@ -83,25 +100,28 @@ class Gazetteer:
         self._t = tables
         t = tables
         cc = t.country_codes
+        # the cities as unit vectors, computed once: the regions' centroids and the KD-tree
+        self._unit = to_unit_vectors(t.city_lat, t.city_lon)
         a_lat, a_lon, a_pop = _weighted_centroids(
-            t.city_admin1, len(t.admin1_names), t.city_lat, t.city_lon, t.city_pop
+            t.city_admin1, len(t.admin1_names), self._unit, t.city_pop
         )
+        a_cc = [cc[i] for i in t.admin1_country.tolist()]
         self._admin1: list[Place] = [
             Place(
-                id=f"{cc[t.admin1_country[i]]}/{name}",
+                id=f"{code}/{name}",
                 name=name,
                 level="admin1",
-                parent=cc[t.admin1_country[i]],
-                lat=float(a_lat[i]),
-                lon=float(a_lon[i]),
-                population=int(a_pop[i]),
-                country_code=cc[t.admin1_country[i]],
+                parent=code,
+                lat=la,
+                lon=lo,
+                population=p,
+                country_code=code,
             )
-            for i, name in enumerate(t.admin1_names)
+            for code, name, la, lo, p in zip(
+                a_cc, t.admin1_names, a_lat.tolist(), a_lon.tolist(), a_pop.tolist(), strict=True
+            )
         ]
-        c_lat, c_lon, c_pop = _weighted_centroids(
-            t.city_country, len(cc), t.city_lat, t.city_lon, t.city_pop
-        )
+        c_lat, c_lon, c_pop = _weighted_centroids(t.city_country, len(cc), self._unit, t.city_pop)
         self._countries: list[Place] = [
             Place(
                 id=code,
@@ -121,7 +141,7 @@ class Gazetteer:
             [cont_index.get(COUNTRY_CONTINENT.get(code, ""), -1) for code in cc], dtype=np.int32
         )[t.city_country]
         k_lat, k_lon, k_pop = _weighted_centroids(
-            city_cont, len(continent_codes), t.city_lat, t.city_lon, t.city_pop
+            city_cont, len(continent_codes), self._unit, t.city_pop
         )
         self._continents: dict[str, Place] = {
             code: Place(
@@ -141,7 +161,8 @@ class Gazetteer:
         self._admin1_by_id = {p.id: i for i, p in enumerate(self._admin1)}
         self._city_index: dict[str, int] | None = None
         self._city_cache: dict[int, Place] = {}
-        self._tree: cKDTree | None = None
+        self._tree: NearestTree | None = None
+        self._tree_city = np.zeros(0, dtype=np.int64)  # tree point -> city index
         self._lock = threading.Lock()
 
     # -- construction -------------------------------------------------------------------
@@ -289,12 +310,13 @@ class Gazetteer:
         raise GazetteerError(f"unknown level {level!r}; expected one of {LEVELS}")
 
     # -- reverse geocoding ----------------------------------------------------------------
-    def _kdtree(self) -> cKDTree:
+    def _kdtree(self) -> NearestTree:
         with self._lock:
             if self._tree is None:
-                from scipy.spatial import cKDTree
-
-                self._tree = cKDTree(to_unit_vectors(self._t.city_lat, self._t.city_lon))
+                t = self._t
+                cities = _one_city_per_point(t.city_lat, t.city_lon, t.city_pop)
+                self._tree_city = cities
+                self._tree = NearestTree(self._unit[cities])
             return self._tree
 
     def nearest_indices(self, lats: ArrayLike, lons: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -313,8 +335,8 @@ class Gazetteer:
             raise GazetteerError(f"invalid coordinate at index {i}: ({la[i]}, {lo[i]})")
         if len(la) == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-        chord, idx = self._kdtree().query(to_unit_vectors(la, lo), k=1)
-        return np.asarray(idx, dtype=np.int64), chord_to_km(chord)
+        idx, chord = self._kdtree().query(to_unit_vectors(la, lo))
+        return self._tree_city[idx], chord_to_km(chord)
 
     def _result(self, i: int, distance_km: float) -> ReverseResult:
         t = self._t
@@ -343,9 +365,9 @@ class Gazetteer:
         tree = self._tree if self._tree is not None else self._kdtree()
         rla, rlo = math.radians(la), math.radians(lo)
         cos_la = math.cos(rla)
-        chord, i = tree.query((cos_la * math.cos(rlo), cos_la * math.sin(rlo), math.sin(rla)))
-        km = 2.0 * EARTH_RADIUS_KM * math.asin(min(float(chord), 2.0) / 2.0)
-        return self._result(int(i), km)
+        idx, chord = tree.query((cos_la * math.cos(rlo), cos_la * math.sin(rlo), math.sin(rla)))
+        km = 2.0 * EARTH_RADIUS_KM * math.asin(min(float(chord[0]), 2.0) / 2.0)
+        return self._result(int(self._tree_city[idx[0]]), km)
 
     def nearest_in_country(self, lat: float, lon: float, country_code: str) -> ReverseResult:
         """The city of ``country_code`` nearest to (lat, lon) degrees (GazetteerError for a
@@ -389,7 +411,7 @@ def get_gazetteer() -> Gazetteer:
 
 
 def warm_up() -> None:
-    """Load the process-wide gazetteer and build its KD-tree (importing scipy) in a
+    """Load the process-wide gazetteer and build its KD-tree in a
     background thread, so the first photo named does not wait for them: a scan calls
     this as it starts, and the work overlaps its metadata reads and decoding. Failures
     are left to the first real use to report."""
@@ -397,7 +419,7 @@ def warm_up() -> None:
     def load() -> None:
         try:
             get_gazetteer()._kdtree()
-        except (ImportError, GazetteerError) as e:
+        except GazetteerError as e:
             log.debug("gazetteer warm-up: %s", e)
 
     if _GAZETTEER is None or _GAZETTEER._tree is None:

@@ -12,7 +12,9 @@ sidecars; ``FETCH_THREADS`` at a time) into a private temporary folder, running 
 single-machine ``Scanner`` on the copies and reporting each result by its object's URI:
 there is one inference path, and a result's fingerprint is of the object's bytes (its time
 the object's). The copies are removed when the unit is done; the scan cache is not used
-for them (it keys local files).
+for them (it keys local files). In one process (``scan_any``) the next unit's objects are
+fetched while the current unit scans: one unit ahead, and only when they fit the disk
+beside the current unit's copies (else they are fetched once it is done).
 Nothing is ever written to a store: writing metadata is local (``geoscope write``).
 """
 
@@ -24,7 +26,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -155,13 +157,31 @@ def scan_any(
     scanner: Scanner, photos: Sequence[str | Path], stores: Mapping[str, ObjectStore]
 ) -> Iterator[ScanResult]:
     """Scan ``photos``, local paths and objects of ``stores``: local photos as
-    ``scanner.scan`` does, each folder of objects with ``scan_objects``."""
+    ``scanner.scan`` does, each folder of objects as ``scan_objects`` does, the next
+    folder's objects fetched while the current folder scans (one folder ahead, and only
+    when they fit the temporary folder's disk beside the current one's; else after it)."""
     if not stores:
         yield from scanner.scan(photos)
         return
-    for unit in folders(photos):
-        store = store_of(unit[0], stores)
-        yield from scanner.scan(unit) if store is None else scan_objects(scanner, store, unit)
+    units = [(unit, store_of(unit[0], stores)) for unit in folders(photos)]
+    ahead: Future[_Fetched | None] | None = None  # the next unit's objects, being fetched
+    with ThreadPoolExecutor(1, "geoscope-prefetch") as prefetch:
+        try:
+            for i, (unit, store) in enumerate(units):
+                fetched = ahead.result() if ahead is not None else None
+                ahead = None
+                if store is not None and fetched is None:  # not fetched ahead: now, or fail
+                    fetched = _fetch_folder(store, unit, MAX_OBJECT_BYTES)
+                if i + 1 < len(units) and (nxt := units[i + 1])[1] is not None:
+                    ahead = prefetch.submit(_fetch_if_room, nxt[1], nxt[0])
+                if fetched is None:
+                    yield from scanner.scan(unit)
+                else:
+                    with fetched:
+                        yield from _scan_fetched(scanner, fetched)
+        finally:  # stopped early or failed: the folder fetched ahead is not scanned
+            if ahead is not None and not ahead.cancel():
+                _discard(ahead)
 
 
 def scan_objects(
@@ -176,11 +196,43 @@ def scan_objects(
     object larger than ``max_bytes`` bytes, gone or unreadable is a row with an error.
     DataError when the folder cannot be listed or does not fit the temporary folder's disk
     (the unit fails as a whole)."""
-    names = [os.fspath(u) for u in uris]
-    if not names:
+    if not uris:
         return
-    if scanner.options.use_cache:  # the cache keys local files: copies would only bloat it
-        scanner = Scanner(scanner.predictor, dataclasses.replace(scanner.options, use_cache=False))
+    with _fetch_folder(store, uris, max_bytes) as fetched:
+        yield from _scan_fetched(scanner, fetched)
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    """One folder's objects copied into a private temporary folder (removed on exit):
+    ``local`` each copy's object URI, ``errors`` why an object was not copied (by URI),
+    ``mtimes`` each copied object's time (ns)."""
+
+    tmp: tempfile.TemporaryDirectory[str]
+    local: dict[Path, str]
+    errors: dict[str, str]
+    mtimes: dict[str, int | None]
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.tmp.name)
+
+    def __enter__(self) -> _Fetched:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.tmp.cleanup()
+
+
+class _NoRoom(DataError):
+    """A folder's objects do not fit the temporary folder's disk."""
+
+
+def _fetch_folder(store: ObjectStore, uris: Sequence[str | Path], max_bytes: int) -> _Fetched:
+    """The objects ``uris`` (one folder of ``store``) fetched into a new temporary folder.
+    DataError when the folder cannot be listed, or does not fit that folder's disk beside
+    ``FREE_MARGIN_BYTES`` (nothing fetched)."""
+    names = [os.fspath(u) for u in uris]
     listed = _list_folder(store, names[0])
     errors: dict[str, str] = {}
     wanted: list[tuple[str, int]] = []  # (uri, size)
@@ -192,12 +244,13 @@ def scan_objects(
             errors[uri] = f"the object is {info.size:,} bytes, more than the {max_bytes:,} fetched"
         else:
             wanted.append((uri, info.size))
-    with tempfile.TemporaryDirectory(prefix="geoscope-objects-") as tmp:  # mode 0700
-        folder = Path(tmp)
+    tmp = tempfile.TemporaryDirectory(prefix="geoscope-objects-")  # mode 0700
+    try:
+        folder = Path(tmp.name)
         need = sum(size for _, size in wanted)
         free = shutil.disk_usage(folder).free
         if need + FREE_MARGIN_BYTES > free:
-            raise DataError(
+            raise _NoRoom(
                 f"the folder {_parent(names[0])} is {need:,} bytes, more than {folder.parent} "
                 f"has free ({free:,}): set TMPDIR to a larger disk"
             )
@@ -231,11 +284,42 @@ def scan_objects(
                     errors[uri] = error
                 else:
                     local[copy] = uri
-        for uri, error in errors.items():
-            yield ScanResult(Path(uri), ScanStatus.ERROR, None, None, error, uri=uri)
-        for r in scanner.scan(list(local)):
-            uri = local[r.path]
-            yield _as_object(r, uri, listed[store.fs_path(uri)].mtime_ns, folder)
+    except BaseException:
+        tmp.cleanup()
+        raise
+    mtimes = {uri: listed[store.fs_path(uri)].mtime_ns for uri in local.values()}
+    return _Fetched(tmp, local, errors, mtimes)
+
+
+def _fetch_if_room(store: ObjectStore, uris: Sequence[str | Path]) -> _Fetched | None:
+    """The next folder's objects fetched ahead, or None when they do not fit the disk
+    beside the folder being scanned (fetched after it, then, or failed)."""
+    try:
+        return _fetch_folder(store, uris, MAX_OBJECT_BYTES)
+    except _NoRoom:
+        return None
+
+
+def _discard(ahead: Future[_Fetched | None]) -> None:
+    """Wait for a folder fetched ahead that will not be scanned and remove its copies."""
+    try:
+        fetched = ahead.result()
+    except (DataError, OSError):  # it fails at its own turn, which will not come
+        return
+    if fetched is not None:
+        fetched.tmp.cleanup()
+
+
+def _scan_fetched(scanner: Scanner, fetched: _Fetched) -> Iterator[ScanResult]:
+    """The rows of a fetched folder: its objects' errors, then the scan of its copies by
+    ``scanner``'s predictor and options (no cache: it keys local files), by object URI."""
+    if scanner.options.use_cache:
+        scanner = Scanner(scanner.predictor, dataclasses.replace(scanner.options, use_cache=False))
+    for uri, error in fetched.errors.items():
+        yield ScanResult(Path(uri), ScanStatus.ERROR, None, None, error, uri=uri)
+    for r in scanner.scan(list(fetched.local)):
+        uri = fetched.local[r.path]
+        yield _as_object(r, uri, fetched.mtimes[uri], fetched.folder)
 
 
 def _as_object(r: ScanResult, uri: str, mtime_ns: int | None, copies: Path) -> ScanResult:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -180,6 +183,38 @@ def test_reverse_many_matches_brute_force_nearest(gaz: Gazetteer) -> None:
             results[i].country,
         )
         assert single.distance_km == pytest.approx(results[i].distance_km, rel=1e-9, abs=1e-9)
+
+
+def test_cities_at_one_point_answer_with_the_most_populous(gaz: Gazetteer) -> None:
+    # GeoNames lists a few suburbs at their city's very point (Claudelands at Hamilton, NZ)
+    t = gaz.tables
+    points: dict[tuple[float, float], list[int]] = {}
+    for i, point in enumerate(zip(t.city_lat.tolist(), t.city_lon.tolist(), strict=True)):
+        points.setdefault(point, []).append(i)
+    shared = {p: ids for p, ids in points.items() if len(ids) > 1}
+    assert len(shared) >= 10
+    lats = np.array([p[0] for p in shared])
+    lons = np.array([p[1] for p in shared])
+    idx, km = gaz.nearest_indices(lats, lons)
+    for (point, ids), i, d in zip(shared.items(), idx.tolist(), km.tolist(), strict=True):
+        assert i == min(ids, key=lambda j: (-int(t.city_pop[j]), j)), point
+        assert d == 0.0
+        assert gaz.reverse(*point).city.id == t.city_ids[i]
+    hamilton = gaz.reverse(-37.78333, 175.28333)
+    assert hamilton.city.name == "Hamilton" and hamilton.country.id == "NZ"
+
+
+def test_place_names_do_not_import_scipy() -> None:
+    # importing scipy.spatial (sparse, linalg) cost every scan 0.5 s of CPU
+    code = (
+        "import sys\n"
+        "from geoscope_core.geo.places import names_at\n"
+        "names_at(45.815, 15.982)\n"
+        "from geoscope_core.geo.cells import kmeans_cells\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'scipy'], 'scipy imported'\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
 
 
 def test_ids_at_levels(gaz: Gazetteer) -> None:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import shutil
+import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -20,12 +22,13 @@ moto_server = pytest.importorskip("moto.server")
 from pyarrow import fs  # noqa: E402
 
 from geoscope_core.cli import main  # noqa: E402
-from geoscope_core.errors import ConfigError  # noqa: E402
+from geoscope_core.errors import ConfigError, DataError  # noqa: E402
 from geoscope_core.runtime.predictor import Predictor  # noqa: E402
+from geoscope_core.scan import store as store_module  # noqa: E402
 from geoscope_core.scan.output import read_results, shard_files  # noqa: E402
 from geoscope_core.scan.pipeline import Scanner  # noqa: E402
 from geoscope_core.scan.ray_engine import RayOptions, scan_on_ray  # noqa: E402
-from geoscope_core.scan.store import ObjectStore, scan_objects  # noqa: E402
+from geoscope_core.scan.store import ObjectStore, scan_any, scan_objects  # noqa: E402
 from geoscope_core.scan.types import ScanOptions, ScanResult, ScanStatus  # noqa: E402
 
 OPTIONS = ScanOptions(use_cache=False)
@@ -299,3 +302,126 @@ def test_one_object_is_scanned_alone_and_a_missing_prefix_is_refused(
     assert main(["scan", f"{root}/no/such/prefix?{query}", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"geoscope scan: error: {root}/no/such/prefix does not exist"
+
+
+class _Watched(Scanner):
+    """A scanner that notes when each folder's scan starts and ends in ``events``, and
+    holds the first folder's scan until ``release`` is set (or 30 s have passed)."""
+
+    def __init__(self, bundle: Path, events: list[str], release: threading.Event) -> None:
+        super().__init__(Predictor.load(bundle), OPTIONS)
+        self.events = events
+        self.release = release
+
+    def scan(self, paths: Sequence[Path | str], *args, **kwargs) -> Iterator[ScanResult]:
+        folder = "home" if any("Pentax" in os.fspath(p) for p in paths) else "trip"
+        self.events.append(f"scan {folder}")
+        if folder == "home":
+            self.events.append(f"released {self.release.wait(30)}")
+        yield from super().scan(paths, *args, **kwargs)
+        self.events.append(f"scanned {folder}")
+
+
+@pytest.fixture
+def watched_fetches(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> tuple[list[str], threading.Event, Path]:
+    """Each object fetch noted ("fetch home" / "fetch trip") in the list returned, an
+    event set once an object of trip is fetched, and the temporary folder the copies go
+    to (empty before and after a scan)."""
+    events: list[str] = []
+    trip_fetched = threading.Event()
+    fetch = store_module._fetch
+
+    def noted(store: ObjectStore, fs_path: str, *args) -> None:
+        fetch(store, fs_path, *args)
+        folder = fs_path.rsplit("/", 2)[1]
+        events.append(f"fetch {folder}")
+        if folder == "trip":
+            trip_fetched.set()
+
+    monkeypatch.setattr(store_module, "_fetch", noted)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    return events, trip_fetched, tmp
+
+
+def _room_for(monkeypatch: pytest.MonkeyPatch, tmp: Path, budget: int) -> None:
+    """The temporary folder's disk holds ``budget`` bytes (the copies in ``tmp`` use it)."""
+
+    def disk_usage(path: object) -> shutil._ntuple_diskusage:  # type: ignore[name-defined]
+        used = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
+        return shutil._ntuple_diskusage(budget, used, budget - used)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(store_module, "FREE_MARGIN_BYTES", 0)
+    monkeypatch.setattr(shutil, "disk_usage", disk_usage)
+
+
+def _folder_bytes(fixtures_dir: Path, folder: str) -> int:
+    return sum(len(_content(fixtures_dir, k)) for k in PHOTOS if k.startswith(folder + "/"))
+
+
+def test_one_process_fetches_the_next_folder_while_this_one_scans(
+    zs_bundle: Path,
+    bucket: str,
+    local_copy: Path,
+    watched_fetches: tuple[list[str], threading.Event, Path],
+) -> None:
+    events, trip_fetched, tmp = watched_fetches
+    store = ObjectStore.open(bucket)
+    scanner = _Watched(zs_bundle, events, release=trip_fetched)
+    results = list(scan_any(scanner, store.list_photos(), {store.root: store}))
+    # home's scan, held until an object of trip was fetched, was released: trip's objects
+    # were fetched while home scanned
+    assert "released True" in events
+    assert events.index("scan home") < events.index("fetch trip") < events.index("scanned home")
+    assert events.count("fetch trip") == sum(k.startswith("trip/") for k in PHOTOS)
+    _assert_same_as_local(results, _local_scan(zs_bundle, local_copy), store, local_copy)
+    assert not list(tmp.iterdir())  # both folders' copies removed
+
+
+def _released() -> threading.Event:
+    event = threading.Event()
+    event.set()
+    return event
+
+
+def test_a_next_folder_without_room_beside_this_one_is_fetched_after_it(
+    zs_bundle: Path,
+    bucket: str,
+    local_copy: Path,
+    fixtures_dir: Path,
+    watched_fetches: tuple[list[str], threading.Event, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events, _, tmp = watched_fetches
+    # trip fits alone, not beside home's copies
+    _room_for(monkeypatch, tmp, _folder_bytes(fixtures_dir, "trip") + 1000)
+    store = ObjectStore.open(bucket)
+    scanner = _Watched(zs_bundle, events, release=_released())
+    results = list(scan_any(scanner, store.list_photos(), {store.root: store}))
+    assert events.index("scanned home") < events.index("fetch trip")
+    _assert_same_as_local(results, _local_scan(zs_bundle, local_copy), store, local_copy)
+    assert not list(tmp.iterdir())
+
+
+def test_a_folder_without_room_alone_fails_whole_after_the_folders_before_it(
+    zs_bundle: Path,
+    bucket: str,
+    fixtures_dir: Path,
+    watched_fetches: tuple[list[str], threading.Event, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events, _, tmp = watched_fetches
+    _room_for(monkeypatch, tmp, _folder_bytes(fixtures_dir, "home") + 1000)  # trip: never
+    store = ObjectStore.open(bucket)
+    scanner = _Watched(zs_bundle, events, release=_released())
+    rows: list[ScanResult] = []
+    with pytest.raises(DataError, match=r"trip is [\d,]+ bytes, more than .* set TMPDIR"):
+        for r in scan_any(scanner, store.list_photos(), {store.root: store}):
+            rows.append(r)
+    home = [f"{store.root}/{k}" for k in PHOTOS if k.startswith("home/")]
+    assert sorted(r.uri for r in rows) == sorted(home)
+    assert "fetch trip" not in events
+    assert not list(tmp.iterdir())
