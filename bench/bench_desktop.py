@@ -258,7 +258,7 @@ def _side(label: str, new: float, old: float | None, unit: str, fmt: str = ".0f"
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--photos", type=int, nargs="+", default=[300, 2000])
+    p.add_argument("--photos", type=int, nargs="*", default=[300, 2000], help="scan sizes")
     p.add_argument("--runs", type=int, default=3, help="launches per tree")
     p.add_argument("--model", default=None, help="bundle folder (default: the shipped model)")
     p.add_argument("--baseline", type=Path, default=None, help="source tree to compare with")
