@@ -13,13 +13,16 @@ The photos are the shared data's real photos (``geo/labels.csv``, the first N ro
 Street View and Flickr JPEGs of at most 448 px, copied into a temporary folder), not
 camera-size ones: bench_scan.py measures decoding 12 MP photos.
 
+The gazetteer's tables are parsed once before the runs, as every run after the first
+finds them; ``--cold`` makes each run parse them, as the first run after install does.
+
 ``--baseline SRC`` (a source tree of another commit: ``git archive REV | tar -x -C SRC``)
 runs every measurement on SRC's code and on this tree's in turn, with the same photos
 and model, and prints them side by side with their ratio (this tree / SRC): the
 machine's other load weighs on both alike.
 
     QT_QPA_PLATFORM=offscreen python bench/bench_desktop.py [--photos 300 2000]
-        [--runs 3] [--model PATH] [--baseline /tmp/geoscope-old]
+        [--runs 3] [--model PATH] [--baseline /tmp/geoscope-old] [--cold]
 
 Uses the default model when it is installed, else a tiny test bundle (then the RSS
 figures say little about the real model, and the output says so).
@@ -75,12 +78,12 @@ def tree_env(src: Path, tmp: Path) -> dict[str, str]:
     return env
 
 
-def fresh_scan_cache(cache: Path) -> None:
+def fresh_scan_cache(cache: Path, cold: bool = False) -> None:
     """Empty the cache folder but for the gazetteer's tables: each scan starts with no scan
     cache and no kept decisions, and every tree reads the same parsed gazetteer (its first
-    parse, once per install, is a transient of its own)."""
+    parse, once per install, is a transient of its own: ``cold`` removes it too)."""
     for entry in cache.glob("*"):
-        if not entry.name.startswith("gazetteer-"):
+        if cold or not entry.name.startswith("gazetteer-"):
             if entry.is_dir():
                 shutil.rmtree(entry)
             else:
@@ -263,6 +266,11 @@ def main() -> int:
     p.add_argument("--model", default=None, help="bundle folder (default: the shipped model)")
     p.add_argument("--baseline", type=Path, default=None, help="source tree to compare with")
     p.add_argument("--no-parts", action="store_true", help="skip the memory breakdown")
+    p.add_argument(
+        "--cold",
+        action="store_true",
+        help="each scan parses the gazetteer's source first, as the first run after install",
+    )
     p.add_argument("--child", nargs=4, metavar=("KIND", "FOLDER", "MODEL", "SETTINGS"))
     args = p.parse_args()
     if args.child:
@@ -276,7 +284,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="geoscope-bench-") as tmp_name:
         tmp = Path(tmp_name)
         trees = {"this tree": tree_env(ROOT, tmp)}
-        warm_gazetteer(trees["this tree"])
+        if not args.cold:
+            warm_gazetteer(trees["this tree"])
         if args.baseline is not None:
             trees = {"baseline": tree_env(args.baseline.resolve(), tmp), **trees}
         header = "  " + " " * 48 + "".join(f"{k:>10s}" for k in trees)
@@ -308,7 +317,7 @@ def main() -> int:
             copy_photos(tmp / "parts", 48)
             res = {}
             for k, env in trees.items():
-                fresh_scan_cache(tmp / "cache")
+                fresh_scan_cache(tmp / "cache", args.cold)
                 res[k] = _child(
                     env, "parts", str(tmp / "parts"), model or "", str(tmp / f"p-{k}.ini")
                 )
@@ -324,7 +333,7 @@ def main() -> int:
             n = copy_photos(folder, n_photos)
             res = {}
             for k, env in trees.items():
-                fresh_scan_cache(tmp / "cache")
+                fresh_scan_cache(tmp / "cache", args.cold)
                 res[k] = _child(env, "scan", str(folder), model or "", str(tmp / f"s-{k}.ini"))
             new, base = res["this tree"], res.get("baseline")
             print(
