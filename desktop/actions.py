@@ -23,10 +23,15 @@ PROVIDER_TEXTS = (("auto", "&Automatic"), ("cpu", "&CPU"), ("cuda", "&GPU (CUDA)
 
 
 class WindowActions:
-    """Every action of ``window``; ``provider_actions`` maps auto|cpu|cuda to its item."""
+    """Every action of ``window``; ``provider_actions`` maps auto|cpu|cuda to its item.
 
-    def __init__(self, window: QMainWindow, provider: str, cuda: bool) -> None:
+    ``cuda()`` says whether ONNX Runtime has a CUDA provider here: asked when the Run On
+    menu first opens (importing ONNX Runtime is no work for the window's first show).
+    """
+
+    def __init__(self, window: QMainWindow, provider: str, cuda: Callable[[], bool]) -> None:
         self._window = window
+        self._cuda: Callable[[], bool] | None = cuda
         sp = QStyle.StandardPixmap
         Std = QKeySequence.StandardKey
         a = self._make
@@ -100,6 +105,12 @@ class WindowActions:
             act.setChecked(key == provider)
             self.provider_group.addAction(act)
             self.provider_actions[key] = act
+
+    def check_cuda(self) -> None:
+        """Enable the GPU choice when ONNX Runtime has a CUDA provider here (asked once)."""
+        if self._cuda is None:
+            return
+        cuda, self._cuda = self._cuda(), None
         self.provider_actions["cuda"].setEnabled(cuda)
         if not cuda:
             self.provider_actions["cuda"].setToolTip("ONNX Runtime has no CUDA provider here")
@@ -176,6 +187,7 @@ class WindowActions:
         model.addAction(self.choose_model)
         model.addSeparator()
         run_on = model.addMenu("Run &On")
+        run_on.aboutToShow.connect(self.check_cuda)
         for act in self.provider_actions.values():
             run_on.addAction(act)
 

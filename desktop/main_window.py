@@ -90,7 +90,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.drops = FolderDrop(self)
         self.resize(1360, 860)
-        self.acts = WindowActions(self, self.models.choice.provider, cuda_available())
+        self.acts = WindowActions(self, self.models.choice.provider, cuda_available)
         self._build_ui()
         self.recent_menu = RecentMenu(self.acts.build_menus(), settings, self.open_folder)
         self.selection = PhotoSelection(

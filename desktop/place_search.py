@@ -51,6 +51,8 @@ def town_radius_km(population: int) -> float:
 
 def fold(text: str) -> str:
     """Lower case without accents: 'Dubrovník' -> 'dubrovnik'."""
+    if text.isascii():  # four names in five: no accents, and casefold is lower there
+        return text.lower()
     nfkd = unicodedata.normalize("NFKD", text)
     return "".join(c for c in nfkd if not unicodedata.combining(c)).casefold()
 
@@ -75,12 +77,14 @@ class PlaceIndex:
             cand = Candidate(a.lat, a.lon, 1.0, a.country_code, country, a.name)
             areas.append(PlaceHit(f"{a.name}, {country}", cand, REGION_RADIUS_KM, a.population))
         self._areas = areas
-        # entries >= 0 are towns, < 0 are areas (-1 - index)
-        keyed = [(fold(n), i) for i, n in enumerate(self._towns.names)]
-        keyed += [(fold(h.label), -1 - i) for i, h in enumerate(areas)]
-        keyed.sort(key=lambda k: k[0])
-        self._keys = [k for k, _ in keyed]
-        self._order = np.asarray([i for _, i in keyed], dtype=np.int64)
+        # entries >= 0 are towns, < 0 are areas (-1 - index); the keys are sorted through
+        # an index, not as (key, entry) pairs: ~150,000 tuples less to make and free
+        keys = [fold(n) for n in self._towns.names] + [fold(h.label) for h in areas]
+        entries = np.arange(len(keys), dtype=np.int64)
+        entries[len(self._towns.names) :] = -1 - np.arange(len(areas))
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        self._keys = [keys[i] for i in order]
+        self._order = entries[order]
 
     def _hit(self, entry: int) -> PlaceHit:
         if entry < 0:

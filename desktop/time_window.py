@@ -28,8 +28,7 @@ class TimeWindow(QObject):
 
     @property
     def seconds(self) -> float:
-        options = self._window.scanner.options
-        return options.time_window_s if options is not None else 0.0
+        return self._window.scanner.options.time_window_s
 
     def set(self, seconds: float, save: bool = True) -> None:
         """Use ``seconds`` (>= 0) from the next scan on."""

@@ -84,7 +84,7 @@ class Tracking(QObject):
         """Keep the open folder's track logs and clock offsets for the next session."""
         w = self._window
         options = w.scanner.options
-        if w.review.folder is None or options is None or options.evidence is None:
+        if w.review.folder is None or options.evidence is None:
             return
         ev = options.evidence
         offsets = {o.camera: o.seconds for o in ev.time_offsets if o.camera}

@@ -130,6 +130,7 @@ class ScanWorker(QObject):
                 if self._cancel.is_set():
                     break
             self.evidence = scanner.evidence
+            predictor.release_memory()  # the app keeps the model between scans, not its arena
         except Exception as e:  # a worker is an edge: report, never crash the app
             log.exception("scan failed")
             self.failed.emit(f"The scan stopped: {e}", _details())

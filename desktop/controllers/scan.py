@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: photos per encoder run in the app's scans (the command line runs 16). ONNX Runtime's
+#: arena grows to the largest run and keeps it: 16 photos (two views each) held ~250 MB,
+#: half the app's RSS; 8 hold ~160 MB for ~12% more encoder CPU per photo (bench_desktop.py)
+SCAN_BATCH = 8
+
 
 class ScanController(QObject):
     """Starts, cancels and reports scans (all signals in the GUI thread).
@@ -28,7 +33,8 @@ class ScanController(QObject):
     Signals: ``started()``; ``status(text)`` for the progress label;
     ``progress(done, total)``; ``model_ready(Predictor)``; ``result(ScanResult)``
     per photo; ``failed(message, details)``; ``finished(cancelled)`` always last.
-    ``meter`` holds the rate and ETA of the running (or last) scan.
+    ``meter`` holds the rate and ETA of the running (or last) scan. ``options``: how the
+    next scans run (default: ``ScanOptions`` with ``SCAN_BATCH`` photos per encoder run).
     """
 
     started = Signal()
@@ -41,7 +47,11 @@ class ScanController(QObject):
 
     def __init__(self, options: ScanOptions | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.options = options
+        if options is None:
+            from geoscope_core.scan.types import ScanOptions
+
+            options = ScanOptions(batch_size=SCAN_BATCH)
+        self.options: ScanOptions = options
         self.meter = ProgressMeter()
         self._job: ScanJob | None = None
         #: the user's evidence the last finished scan placed photos by (None: none)
@@ -79,9 +89,8 @@ class ScanController(QObject):
         that cannot be read (the tracks in use stay as they were)."""
         from geoscope_core.evidence.personal import EvidenceOptions
         from geoscope_core.evidence.tracks import load_tracks
-        from geoscope_core.scan.types import ScanOptions
 
-        options = self.options or ScanOptions()
+        options = self.options
         evidence = options.evidence or EvidenceOptions()
         files = tuple(dict.fromkeys([*evidence.track_files, *map(Path, paths)]))
         lines = load_tracks(list(files)).polylines() if files else []
@@ -91,7 +100,7 @@ class ScanController(QObject):
     def forget_evidence(self) -> None:
         """The next scans use none of the track logs, clock offsets and time zone given so
         far (another folder is opened: it has its own)."""
-        if self.options is not None and self.options.evidence is not None:
+        if self.options.evidence is not None:
             evidence = replace(self.options.evidence, track_files=(), time_offsets=(), tz=None)
             self.options = replace(self.options, evidence=evidence)
 
@@ -99,9 +108,8 @@ class ScanController(QObject):
         """The next scans correct ``camera``'s clock by ``seconds`` (as --time-offset)."""
         from geoscope_core.evidence.personal import EvidenceOptions
         from geoscope_core.evidence.phototime import ClockOffset
-        from geoscope_core.scan.types import ScanOptions
 
-        options = self.options or ScanOptions()
+        options = self.options
         evidence = options.evidence or EvidenceOptions()
         kept = [o for o in evidence.time_offsets if o.camera != camera]
         offsets = (*kept, ClockOffset(seconds, camera))
@@ -112,18 +120,15 @@ class ScanController(QObject):
         ``zone`` (an IANA name or +-HH:MM, as --tz; None: from where the photos were).
         Raises ConfigError for a zone that is none."""
         from geoscope_core.evidence.personal import EvidenceOptions
-        from geoscope_core.scan.types import ScanOptions
 
-        options = self.options or ScanOptions()
+        options = self.options
         evidence = options.evidence or EvidenceOptions()
         self.options = replace(options, evidence=replace(evidence, tz=zone or None))
 
     def set_time_window(self, seconds: float) -> None:
         """The next scans place photos by same-camera time neighbours within ``seconds``
         (as --time-window)."""
-        from geoscope_core.scan.types import ScanOptions
-
-        self.options = replace(self.options or ScanOptions(), time_window_s=float(seconds))
+        self.options = replace(self.options, time_window_s=float(seconds))
 
     def cancel(self) -> None:
         if self._job is not None:

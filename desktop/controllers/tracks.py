@@ -113,7 +113,7 @@ class TrackController(QObject):
             return 0
         from geoscope_core.scan.pipeline import load_evidence
 
-        evidence = load_evidence(self._scanner.options)  # type: ignore[arg-type]
+        evidence = load_evidence(self._scanner.options)
         self._settle(evidence, estimate=self.evidence is None)
         return self._place_again()
 
@@ -125,7 +125,7 @@ class TrackController(QObject):
         from geoscope_core.prediction import Source
 
         metas = self._metas()
-        if self._scanner.options is None or self._scanner.options.neighbors:
+        if self._scanner.options.neighbors:
             evidence.add_reference_photos([m for m in metas if _tagged(m)])
         if not estimate and self.evidence is not None:
             for co in self.evidence.cameras.values():
@@ -157,8 +157,8 @@ class TrackController(QObject):
     def zone(self) -> str | None:
         """The zone of camera clocks that wrote no OffsetTimeOriginal (None: where the
         photos were), as ``geoscope scan --tz`` takes it."""
-        options = self._scanner.options
-        return options.evidence.tz if options is not None and options.evidence else None
+        evidence = self._scanner.options.evidence
+        return evidence.tz if evidence else None
 
     def set_zone(self, zone: str | None) -> int:
         """Read the clocks of cameras that wrote no OffsetTimeOriginal in ``zone`` (an IANA
@@ -168,8 +168,7 @@ class TrackController(QObject):
         are estimated again (a zone changes what their anchors say). Raises ConfigError
         for a zone that is none (nothing changes)."""
         self._scanner.set_zone(zone)
-        scan_options = self._scanner.options
-        given = scan_options.evidence if scan_options is not None else None
+        given = self._scanner.options.evidence
         if self.evidence is None or given is None:
             return 0
         from geoscope_core.evidence.personal import PersonalEvidence
@@ -285,15 +284,16 @@ class TrackController(QObject):
         """Place the folder again as one trip after the user's decisions; returns how many
         undecided photos moved (with their trip-mates, or back to their own estimate)."""
         from geoscope_core.scan.items import follow_decisions
-        from geoscope_core.scan.types import ScanOptions, ScanResult, ScanStatus
+        from geoscope_core.scan.types import ScanResult, ScanStatus
         from geoscope_desktop.items import PhotoStatus
 
         items = [it for it in self._review.items() if it.path in self._trip]
         if len(items) < 2:
             return 0
         decided = [_decision(it) for it in items]
-        options = self._scanner.options or ScanOptions()
-        placed = follow_decisions([self._trip[it.path] for it in items], decided, options)
+        placed = follow_decisions(
+            [self._trip[it.path] for it in items], decided, self._scanner.options
+        )
         moved = 0
         for it, new in zip(items, placed, strict=True):
             if new is None or it.status is not PhotoStatus.ESTIMATED or it.result is None:
@@ -323,7 +323,7 @@ class TrackController(QObject):
         gives what it gave and moves nothing."""
         from geoscope_desktop.items import PhotoStatus
 
-        window = self._scanner.options.time_window_s if self._scanner.options else None
+        window = self._scanner.options.time_window_s
         rows = []
         for it in self._review.items():
             trip = self._trip.get(it.path)

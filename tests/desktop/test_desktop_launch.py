@@ -57,6 +57,33 @@ def test_launch_exits_when_shown(tmp_path: Path) -> None:
     assert "torch" not in proc.stderr
 
 
+def test_the_window_shows_before_onnx_runtime_is_imported(tmp_path: Path) -> None:
+    """ONNX Runtime is no work for the first show: the model loads when a scan starts,
+    and the GPU choice is checked when its menu opens."""
+    code = (
+        "import sys; from pathlib import Path; "
+        "from PySide6.QtWidgets import QApplication; app = QApplication([]); "
+        "from geoscope_desktop.main_window import MainWindow; "
+        "from geoscope_desktop.settings_store import make_settings; "
+        f"w = MainWindow(make_settings(Path({str(tmp_path / 's.ini')!r}))); "
+        "w.show(); app.processEvents(); "
+        "print('onnxruntime' in sys.modules); "
+        "w.acts.check_cuda(); print('onnxruntime' in sys.modules); "
+        "print(w.acts.provider_actions['cuda'].isEnabled()); w.close()"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", CACHE_ENV: str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    shown, checked, enabled = proc.stdout.split()[-3:]
+    assert (shown, checked) == ("False", "True")
+    import onnxruntime
+
+    has_cuda = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+    assert enabled == str(has_cuda)
+
+
 def test_screenshot_of_main_window_with_results(
     qtbot: Any, window: MainWindow, tmp_path: Path
 ) -> None:

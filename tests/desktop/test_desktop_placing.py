@@ -259,3 +259,15 @@ def test_a_chosen_alternative_is_written_and_exported_with_its_own_radius(
     assert window.export_dialog("csv")
     (exported,) = csv.DictReader((tmp_path / "out.csv").open(encoding="utf-8"))
     assert float(exported["radius_km"]) == pytest.approx(alt.radius_km, abs=1e-3)
+
+
+def test_place_search_ignores_case_and_accents_either_way() -> None:
+    from geoscope_desktop.place_search import fold, place_index
+
+    assert fold("Dubrovník") == "dubrovnik" and fold("ZAGREB") == "zagreb"
+    assert fold("São Paulo") == fold("SAO PAULO") == "sao paulo"
+    index = place_index()
+    for typed in ("sao paulo", "SÃO PAU", "São Paulo"):
+        assert index.search(typed)[0].label.startswith("São Paulo, "), typed
+    assert index.search("cote d")[0].label.startswith("Côte d"), "an area by its plain name"
+    assert index.search("x") == []  # one letter: too many to list

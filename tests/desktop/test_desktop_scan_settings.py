@@ -63,3 +63,38 @@ def test_time_window_is_set_in_the_scan_menu_used_by_the_scan_and_kept(
     assert again.scanner.options.workers == 2
     assert "(60 s)" in again.acts.time_window.text()
     again.close()
+
+
+def test_the_app_scans_in_its_own_small_batches_whatever_else_is_set(
+    qtbot: Any, tmp_path: Path, tiny_bundle: Path, monkeypatch: Any
+) -> None:
+    """Without options of its own the window scans ``SCAN_BATCH`` photos per encoder run
+    (ONNX Runtime's memory grows with the run), and setting the time window, a track or
+    a time zone keeps that batch."""
+    from geoscope_core.runtime.predictor import Predictor
+    from geoscope_desktop.controllers.scan import SCAN_BATCH
+
+    runs: list[int] = []
+    real = Predictor.predict_with_embeddings
+
+    def counted(self: Predictor, pixels: Any) -> Any:
+        runs.append(len(pixels))
+        return real(self, pixels)
+
+    monkeypatch.setattr(Predictor, "predict_with_embeddings", counted)
+    settings = AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    win = MainWindow(settings, ModelChoice(str(tiny_bundle), "cpu"))
+    win.dialogs = FakeDialogs()  # type: ignore[assignment]
+    qtbot.addWidget(win)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(2 * SCAN_BATCH + 3):
+        write_jpeg(folder / f"{i:02d}.jpg", RED if i % 2 else BLUE)
+    win.scanner.set_time_window(60)
+    win.scanner.set_zone("+02:00")
+    assert win.open_folder(folder)
+    assert scan(qtbot, win) is False
+    assert sum(runs) == 2 * SCAN_BATCH + 3 and max(runs) == SCAN_BATCH < ScanOptions().batch_size
+    options = win.scanner.options
+    assert (options.batch_size, options.time_window_s) == (SCAN_BATCH, 60)
+    win.close()

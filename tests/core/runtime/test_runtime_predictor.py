@@ -182,3 +182,16 @@ def test_several_views_of_a_photo_are_averaged_into_one_answer(bundle: str, requ
     # one view given as [N, 1, S, S, 3] is the plain answer
     plain = pr.predict(anchor_pixels())
     assert pr.predict(anchor_pixels()[:, None]) == plain
+
+
+@pytest.mark.parametrize("bundle", ["zs_bundle", "cls_bundle"])
+def test_release_memory_keeps_the_session_answering_alike(bundle: str, request) -> None:
+    pr = Predictor.load(request.getfixturevalue(bundle), provider="cpu")
+    pixels = np.repeat(anchor_pixels(), 4, axis=0)  # a larger run first: the arena grows
+    before, emb = pr.predict_with_embeddings(pixels)
+    pr.release_memory()
+    after, emb_after = pr.predict_with_embeddings(pixels)
+    assert [(p.city, p.lat, p.lon, p.confidence) for p in after] == [
+        (p.city, p.lat, p.lon, p.confidence) for p in before
+    ]
+    assert np.array_equal(emb_after, emb)
