@@ -226,6 +226,7 @@ class MainWindow(QMainWindow):
             self.dialogs.error("Cannot open folder", f"{folder} could not be read: {e}")
             return False
         self.list_panel.show_table(bool(paths))
+        self.map.reset_view()  # the last folder's place says nothing of this one's
         self.setWindowTitle(f"{folder.name} — GeoScope")
         self.recent_menu.add(folder)
         self.selection.clear()

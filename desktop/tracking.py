@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QDockWidget
 
@@ -77,8 +78,19 @@ class Tracking(QObject):
         self._window.statusBar().showMessage(f"Track logs: {names}", 8000)
         self.dock.show()
         self._remember()
+        self._frame_tracks()
         self._explain_a_miss()
         return True
+
+    def _frame_tracks(self) -> None:
+        """Fit the map to the tracks in use, as loading a track log does in other
+        geotaggers: the photos they place are there, wherever the map was before."""
+        lines = [line for line in self.controller.lines if len(line)]
+        if not lines:
+            return
+        points = np.concatenate(lines)
+        (south, west), (north, east) = points.min(axis=0), points.max(axis=0)
+        self._window.map.show_box(float(south), float(west), float(north), float(east))
 
     def _remember(self) -> None:
         """Keep the open folder's track logs and clock offsets for the next session."""
@@ -132,6 +144,8 @@ class Tracking(QObject):
                 self.controller.add(new)
             except GeoScopeError as e:
                 w.statusBar().showMessage(f"Track logs of this folder not read again: {e}", 8000)
+            else:
+                self._frame_tracks()
         self._show_cameras()
 
     def _explain_a_miss(self) -> None:
@@ -149,11 +163,6 @@ class Tracking(QObject):
         if placed:
             return
         miss = track_miss(c.evidence, metas)
-        track = c.evidence.track
-        w.map.show_box(
-            float(track.lat.min()), float(track.lon.min()),
-            float(track.lat.max()), float(track.lon.max()),
-        )  # fmt: skip
         if miss.shift_s is None or not miss.camera:
             w.dialogs.info("The track places no photo", miss.text)
             return

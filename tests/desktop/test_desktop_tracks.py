@@ -210,3 +210,23 @@ def test_photos_the_track_no_longer_places_wait_for_a_scan(
     assert kept.status is PhotoStatus.ACCEPTED
     assert kept.prediction.lat == placed.prediction.lat
     assert kept.prediction.lon == placed.prediction.lon
+
+
+def test_a_new_folder_and_its_track_are_in_view_wherever_the_map_was(
+    qtbot: Any, window: MainWindow, tmp_path: Path
+) -> None:
+    first = tmp_path / "rome"
+    copy_geo_photos(first, 1)
+    assert window.open_folder(first)
+    window.map.focus_on(41.9, 12.5, 5.0)  # the user looked at Rome
+    west, south, east, north = window.map.visible_box()
+    assert east - west < 5
+    folder = tmp_path / "walk"
+    canon = copy_fixture(folder, "Canon_40D.jpg")
+    assert window.open_folder(folder)
+    west, south, east, north = window.map.visible_box()
+    assert east - west > 300  # a new folder starts on the whole world, not on Rome
+    assert window.tracking.add([_walk(tmp_path, canon)])
+    west, south, east, north = window.map.visible_box()
+    assert west <= 15.958 and east >= 15.982 and south <= 45.788 and north >= 45.812
+    assert east - west < 5  # zoomed to the track
