@@ -190,6 +190,16 @@ class BayesPoint:
             self.parents.append(
                 np.array([index.get(str(r.get("parent")), -1) for r in level.rows], np.int64)
             )
+        # per level below the top: its places with a parent, sorted by parent (order),
+        # where each parent's run starts in that order, and the parent of each run
+        self._siblings: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [
+            (np.zeros(0, np.int64),) * 3
+        ]
+        for pidx in self.parents[1:]:
+            order = np.flatnonzero(pidx >= 0)
+            order = order[np.argsort(pidx[order], kind="stable")]
+            starts = np.flatnonzero(np.diff(pidx[order], prepend=-1) != 0)
+            self._siblings.append((order, starts, pidx[order][starts]))
         leaves: list[tuple[int, int]] = []
         for i, level in enumerate(self.chain):
             has_kids = (
@@ -233,27 +243,29 @@ class BayesPoint:
             self.loss = -GEOSCORE_MAX * np.exp(-self.distance_km / GEOSCORE_SCALE_KM)
 
     def posterior(self, logits: Mapping[str, np.ndarray], temperature: float) -> np.ndarray:
-        """The joint probabilities [L] of the leaves: softmax of the top level, then each
-        place's probability split among its children by their softmax among siblings;
-        mixed with the prior."""
+        """The joint probabilities of the leaves, [L] for one photo's logits ({level:
+        [n_level]}) or [N, L] for N photos' ({level: [N, n_level]}): softmax of the top
+        level, then each place's probability split among its children by their softmax
+        among siblings; mixed with the prior."""
         probs: list[np.ndarray] = []
         for i, level in enumerate(self.chain):
             z = np.asarray(logits[level.name], np.float64) / temperature
             if i == 0:
                 probs.append(softmax(z))
                 continue
-            pidx = self.parents[i]
-            ok = pidx >= 0
-            n_up = len(probs[-1])
-            gmax = np.full(n_up, -np.inf)
-            np.maximum.at(gmax, pidx[ok], z[ok])
-            e = np.zeros_like(z)
-            e[ok] = np.exp(z[ok] - gmax[pidx[ok]])
-            sums = np.bincount(pidx[ok], weights=e[ok], minlength=n_up)
+            order, starts, groups = self._siblings[i]
+            if not len(order):  # no place of this level has a parent in the chain
+                probs.append(np.zeros_like(z))
+                continue
+            zs = z[..., order]  # children of one parent side by side
+            counts = np.diff(np.append(starts, len(order)))
+            gmax = np.maximum.reduceat(zs, starts, axis=-1)
+            e = np.exp(zs - np.repeat(gmax, counts, axis=-1))
+            share = probs[-1][..., groups] / np.add.reduceat(e, starts, axis=-1)
             p = np.zeros_like(z)
-            p[ok] = probs[-1][pidx[ok]] * e[ok] / sums[pidx[ok]]
+            p[..., order] = np.repeat(share, counts, axis=-1) * e
             probs.append(p)
-        post = np.concatenate(probs)[self._flat]
+        post = np.concatenate(probs, axis=-1)[..., self._flat]
         if self.prior_mix > 0:
             post = (1.0 - self.prior_mix) * post + self.prior_mix * self.prior
         return post

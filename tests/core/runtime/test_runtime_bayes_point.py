@@ -142,6 +142,15 @@ def test_leaf_posterior_is_the_beams_joint_probability() -> None:
     leaf = int(np.argmax(post))
     assert post[leaf] == pytest.approx(pred.confidence)
     assert bayes.lat[leaf] == pytest.approx(pred.lat, abs=1.0)
+    # a batch of photos gets, row by row, the posterior each photo gets alone
+    batch = {n: np.stack([logits[n], rng.normal(0, 3, len(logits[n]))]) for n in logits}
+    both = bayes.posterior(batch, 0.7)
+    assert both.shape == (2, len(post))
+    for i in range(2):
+        np.testing.assert_allclose(
+            both[i], bayes.posterior({n: v[i] for n, v in batch.items()}, 0.7)
+        )
+    assert not np.allclose(both[0], both[1])
 
 
 #: A cluster of three close places, the mode far from it, one more far place.
