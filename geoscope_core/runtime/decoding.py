@@ -26,8 +26,10 @@ through this module; its parameters are the bundle manifest's ``DecodingSpec``.
   decision for the 0/1 loss "farther than ``within_km``", ties to the smaller expected
   distance) under it: a central place between the likely regions (or the densest
   region of the places) when the posterior is flat, the mode when it is peaked. With
-  ``prior_mix``, the posterior is first mixed with the training prior, so a flat one
-  answers where the training photos are. When
+  ``prior_mix``, the place is chosen on the posterior mixed with the training prior,
+  so a flat one answers where the training photos are; its confidence and radius stay
+  the photo's own posterior's (a trip of photos weighs each photo's own evidence and
+  would count a prior in the confidences once per photo). When
   that place is the mode's, ``refine`` and the gallery apply as for MODE; otherwise the
   answer is that place, named as itself, with its own posterior probability as the
   confidence.
@@ -172,8 +174,9 @@ class BayesPoint:
     leaves is computed once; the loss matrix is the distance (MIN_EXPECTED_DISTANCE),
     minus the GeoScore (MAX_EXPECTED_GEOSCORE) or ``distance > within_km`` (km;
     MAX_MASS_WITHIN, plus ``TIE_BREAK_PER_KM`` times the distance). With ``prior``
-    [N] over the finest chain level's places and ``prior_mix`` > 0, the posterior is
-    ``(1 - prior_mix) * posterior + prior_mix * prior`` (coarser leaves: prior 0)."""
+    [N] over the finest chain level's places and ``prior_mix`` > 0, the place is chosen
+    on ``(1 - prior_mix) * posterior + prior_mix * prior`` (:meth:`mixed`; coarser
+    leaves: prior 0)."""
 
     def __init__(
         self,
@@ -243,10 +246,10 @@ class BayesPoint:
             self.loss = -GEOSCORE_MAX * np.exp(-self.distance_km / GEOSCORE_SCALE_KM)
 
     def posterior(self, logits: Mapping[str, np.ndarray], temperature: float) -> np.ndarray:
-        """The joint probabilities of the leaves, [L] for one photo's logits ({level:
-        [n_level]}) or [N, L] for N photos' ({level: [N, n_level]}): softmax of the top
-        level, then each place's probability split among its children by their softmax
-        among siblings; mixed with the prior."""
+        """The photo's own joint probabilities of the leaves, [L] for one photo's logits
+        ({level: [n_level]}) or [N, L] for N photos' ({level: [N, n_level]}): softmax of
+        the top level, then each place's probability split among its children by their
+        softmax among siblings. Not mixed with the prior (see :meth:`mixed`)."""
         probs: list[np.ndarray] = []
         for i, level in enumerate(self.chain):
             z = np.asarray(logits[level.name], np.float64) / temperature
@@ -265,10 +268,16 @@ class BayesPoint:
             p = np.zeros_like(z)
             p[..., order] = np.repeat(share, counts, axis=-1) * e
             probs.append(p)
-        post = np.concatenate(probs, axis=-1)[..., self._flat]
-        if self.prior_mix > 0:
-            post = (1.0 - self.prior_mix) * post + self.prior_mix * self.prior
-        return post
+        return np.concatenate(probs, axis=-1)[..., self._flat]
+
+    def mixed(self, post: np.ndarray) -> np.ndarray:
+        """The posterior ``post`` [..., L] the answer is decided on: mixed with the prior
+        (itself without one). Only the choice of the place uses it: the confidence and
+        radius are the photo's own posterior's, so a folder of photos weighed together
+        never counts the training prior once per photo."""
+        if self.prior_mix <= 0:
+            return post
+        return (1.0 - self.prior_mix) * post + self.prior_mix * self.prior
 
     def choose(self, probs: np.ndarray) -> int:
         """The leaf minimising the expected loss under ``probs`` [L]."""
@@ -516,7 +525,7 @@ class Decoder:
         if self._bayes is None:
             return None
         post = self._bayes.posterior(logits, self.manifest.temperature)
-        leaf = self._bayes.choose(post)
+        leaf = self._bayes.choose(self._bayes.mixed(post))
         at = self._bayes.nodes(leaf)
         chosen = _Hyp(
             float(post[leaf]), {self.chain[i]: j for i, j in at.items()}, self.chain[max(at)]
