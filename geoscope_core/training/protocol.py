@@ -49,8 +49,15 @@ log = logging.getLogger(__name__)
 
 #: The scope whose sets are held out one at a time.
 HELD_OUT_SCOPE = "world"
-#: An answer whose confidence bin's radius exceeds this (km) is "unsure".
+#: An answer whose confidence bin's radius exceeds this (km, the continent scale) is
+#: "unsure"...
 UNSURE_RADIUS_KM = 2500.0
+#: ... unless its confidence is a probability of lying within ``within_km``
+#: (MAX_MASS_WITHIN, on the posterior whose temperature is fitted out of source by NLL)
+#: and at least this: the answer is more likely near than not. Out of source the bins
+#: say only how wrong the answers of the confidences seen there were; a photo far surer
+#: than any of them (a campus photo the heads know) is not unsure for lack of peers.
+UNSURE_PROBABILITY = 0.5
 #: Dimensions of the gallery's principal-component space (as the shipped bundle's).
 GALLERY_DIM = 256
 #: Distance (km) of the hit that the confidence AUC ranks.
@@ -303,13 +310,21 @@ def country_mean_accuracy(pred_cc: Sequence[str], true_cc: Sequence[str]) -> flo
     return float(np.mean([np.mean(p[t == c] == c) for c in np.unique(t)]))
 
 
-def unsure_below(model: ErrorModel, radius_km: float = UNSURE_RADIUS_KM) -> float:
+def unsure_below(
+    model: ErrorModel, radius_km: float = UNSURE_RADIUS_KM, point: Point = Point.MODE
+) -> float:
     """The confidence under which answers are unsure: the first bin edge whose radius is
-    within ``radius_km`` (1.0 when no bin is)."""
-    for edge, r in zip(model.confidence, model.radius_km, strict=True):
-        if r <= radius_km:
-            return float(edge)
-    return 1.0
+    within ``radius_km`` (1.0 when no bin is); for MAX_MASS_WITHIN, whose confidence is
+    the probability of lying within its ``within_km``, at most ``UNSURE_PROBABILITY``."""
+    edge = next(
+        (
+            float(e)
+            for e, r in zip(model.confidence, model.radius_km, strict=True)
+            if r <= radius_km
+        ),
+        1.0,
+    )
+    return min(edge, UNSURE_PROBABILITY) if point is Point.MAX_MASS_WITHIN else edge
 
 
 def source_metrics(
@@ -501,12 +516,18 @@ def run_protocol(
         ans = answers[f.name]
         radius = np.array([others.radius(c) for c in ans.confidence])
         # unsure (threshold fitted on the other sources) names no country, as the runtime
-        unsure = ans.confidence < unsure_below(others)
+        unsure = ans.confidence < unsure_below(others, point=point)
         shown = replace(ans, country_code=np.where(unsure, "", ans.country_code).astype(object))
         m = source_metrics(shown, f.samples, radius)
         m["unsure_share"] = float(unsure.mean())
         m["nll"] = posterior_nll(f, leaves[names.index(f.name)], tau, temperature, prior_mix)
-        m["coverage_by_confidence"] = coverage_bins(others, ans.confidence, errors[f.name], radius)
+        m["coverage_by_confidence"] = coverage_bins(
+            others,
+            ans.confidence,
+            errors[f.name],
+            radius,
+            within_km if point is Point.MAX_MASS_WITHIN else AUC_KM,
+        )
         per_source[f.name] = m
         floors["medoid"][f.name] = source_metrics(
             floor_answers([f.medoid] * len(f.samples)), f.samples
@@ -515,7 +536,7 @@ def run_protocol(
         floors["nn1"][f.name] = source_metrics(floor_answers(f.nn1), f.samples)
         for fl in floors.values():
             fl[f.name].pop("confidence_auc", None)
-    threshold = unsure_below(final_model)
+    threshold = unsure_below(final_model, point=point)
     report: dict[str, Any] = {
         "config": config.to_dict(),
         "held_out": names,
@@ -569,9 +590,15 @@ def selection_score(macro_metrics: dict[str, Any], select: str) -> tuple[float, 
 
 
 def coverage_bins(
-    model: ErrorModel, confidence: np.ndarray, error_km: np.ndarray, radius: np.ndarray
+    model: ErrorModel,
+    confidence: np.ndarray,
+    error_km: np.ndarray,
+    radius: np.ndarray,
+    hit_km: float = AUC_KM,
 ) -> list[dict[str, Any]]:
-    """Per confidence bin of ``model``: photos, radius (km) and the share within it."""
+    """Per confidence bin of ``model``: photos, radius (km), the share within it, and the
+    mean confidence beside the share within ``hit_km`` (a confidence that is the
+    probability of lying within ``hit_km`` should match it)."""
     edges = list(model.confidence)
     upper = [*edges[1:], np.inf]
     rows = []
@@ -583,6 +610,8 @@ def coverage_bins(
                 "n": int(m.sum()),
                 "radius_km": r,
                 "within": float(np.mean(error_km[m] <= radius[m])) if m.any() else None,
+                "mean_confidence": float(np.mean(confidence[m])) if m.any() else None,
+                f"within_{hit_km:g}_km": float(np.mean(error_km[m] <= hit_km)) if m.any() else None,
             }
         )
     return rows
@@ -722,11 +751,26 @@ def markdown(report: dict[str, Any]) -> str:
             for r in shares["over_predicted"]
         )
         lines.append(f"- {name}: {text}; unsure {_pct(shares.get('unsure', 0.0))}")
-    lines += ["", "## Radius coverage per confidence bin (radius fitted on the other sources)", ""]
+    lines += [
+        "",
+        "## Radius coverage per confidence bin (radius fitted on the other sources; the share "
+        "within the point's km beside the mean confidence: is the confidence a probability?)",
+        "",
+    ]
     for name in report["held_out"]:
         bins = report["per_source"][name]["coverage_by_confidence"]
         text = "; ".join(
             f"from {b['from']:.3f}: {b['n']} photos, ±{b['radius_km']:.0f} km, {_pct(b['within'])}"
+            + "".join(
+                f", {k.removeprefix('within_').replace('_', ' ')} {_pct(v)}"
+                for k, v in b.items()
+                if k.startswith("within_") and v is not None
+            )
+            + (
+                ""
+                if b.get("mean_confidence") is None
+                else f" (mean confidence {b['mean_confidence']:.2f})"
+            )
             for b in bins
         )
         lines.append(f"- {name}: {text}")

@@ -315,6 +315,11 @@ def test_error_model_holds_its_share_per_bin_and_unsure_threshold() -> None:
     edge = unsure_below(model, radius_km=model.radius_km[2])
     assert edge == model.confidence[2]
     assert unsure_below(model, radius_km=0.0) == 1.0
+    # a probability of lying within the point's km: unsure below even odds at most
+    assert unsure_below(model, radius_km=0.0, point=Point.MAX_MASS_WITHIN) == 0.5
+    assert unsure_below(model, radius_km=model.radius_km[1], point=Point.MAX_MASS_WITHIN) == (
+        min(model.confidence[1], 0.5)
+    )
 
 
 def test_rebalance_caps_a_dense_source() -> None:
