@@ -51,4 +51,4 @@ DEFAULT_MODEL = "geoscope-lite"
 #: sha256 of the shipped default bundle's canonical manifest (``runtime.bundle``: its
 #: model id is ``geoscope-lite@<first 12 digits>``). The shipped bundle loads only when
 #: it matches: update this one line whenever the default bundle is re-exported.
-DEFAULT_MODEL_SHA256 = "d2c713e98db81049874fca30b1108d51299189b20ec098efa17c10670f859ad2"
+DEFAULT_MODEL_SHA256 = "efe578bac36ef79c11d55bf0b336459fc344f3dd131a91ee64c03fe79c07c972"

@@ -70,8 +70,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     protocol.add_argument(
         "--select",
         default="geoscore",
-        choices=("geoscore", "acc_750_2500"),
-        help="macro figure the protocol's choice maximises",
+        choices=("geoscore", "acc_750_2500", "nll"),
+        help="macro figure the protocol's choice optimises (nll: the posterior with the "
+        "lowest NLL of the true places, then its point by acc_750_2500)",
     )
     protocol.add_argument(
         "--gallery-min-sims",

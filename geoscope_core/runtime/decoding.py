@@ -26,8 +26,10 @@ through this module; its parameters are the bundle manifest's ``DecodingSpec``.
   decision for the 0/1 loss "farther than ``within_km``", ties to the smaller expected
   distance) under it: a central place between the likely regions (or the densest
   region of the places) when the posterior is flat, the mode when it is peaked. With
-  ``prior_mix``, the posterior is first mixed with the training prior, so a flat one
-  answers where the training photos are. When
+  ``prior_mix``, the place is chosen on the posterior mixed with the training prior,
+  so a flat one answers where the training photos are; its confidence and radius stay
+  the photo's own posterior's (a trip of photos weighs each photo's own evidence and
+  would count a prior in the confidences once per photo). When
   that place is the mode's, ``refine`` and the gallery apply as for MODE; otherwise the
   answer is that place, named as itself, with its own posterior probability as the
   confidence.
@@ -172,8 +174,9 @@ class BayesPoint:
     leaves is computed once; the loss matrix is the distance (MIN_EXPECTED_DISTANCE),
     minus the GeoScore (MAX_EXPECTED_GEOSCORE) or ``distance > within_km`` (km;
     MAX_MASS_WITHIN, plus ``TIE_BREAK_PER_KM`` times the distance). With ``prior``
-    [N] over the finest chain level's places and ``prior_mix`` > 0, the posterior is
-    ``(1 - prior_mix) * posterior + prior_mix * prior`` (coarser leaves: prior 0)."""
+    [N] over the finest chain level's places and ``prior_mix`` > 0, the place is chosen
+    on ``(1 - prior_mix) * posterior + prior_mix * prior`` (:meth:`mixed`; coarser
+    leaves: prior 0)."""
 
     def __init__(
         self,
@@ -190,6 +193,16 @@ class BayesPoint:
             self.parents.append(
                 np.array([index.get(str(r.get("parent")), -1) for r in level.rows], np.int64)
             )
+        # per level below the top: its places with a parent, sorted by parent (order),
+        # where each parent's run starts in that order, and the parent of each run
+        self._siblings: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [
+            (np.zeros(0, np.int64),) * 3
+        ]
+        for pidx in self.parents[1:]:
+            order = np.flatnonzero(pidx >= 0)
+            order = order[np.argsort(pidx[order], kind="stable")]
+            starts = np.flatnonzero(np.diff(pidx[order], prepend=-1) != 0)
+            self._siblings.append((order, starts, pidx[order][starts]))
         leaves: list[tuple[int, int]] = []
         for i, level in enumerate(self.chain):
             has_kids = (
@@ -233,30 +246,38 @@ class BayesPoint:
             self.loss = -GEOSCORE_MAX * np.exp(-self.distance_km / GEOSCORE_SCALE_KM)
 
     def posterior(self, logits: Mapping[str, np.ndarray], temperature: float) -> np.ndarray:
-        """The joint probabilities [L] of the leaves: softmax of the top level, then each
-        place's probability split among its children by their softmax among siblings;
-        mixed with the prior."""
+        """The photo's own joint probabilities of the leaves, [L] for one photo's logits
+        ({level: [n_level]}) or [N, L] for N photos' ({level: [N, n_level]}): softmax of
+        the top level, then each place's probability split among its children by their
+        softmax among siblings. Not mixed with the prior (see :meth:`mixed`)."""
         probs: list[np.ndarray] = []
         for i, level in enumerate(self.chain):
             z = np.asarray(logits[level.name], np.float64) / temperature
             if i == 0:
                 probs.append(softmax(z))
                 continue
-            pidx = self.parents[i]
-            ok = pidx >= 0
-            n_up = len(probs[-1])
-            gmax = np.full(n_up, -np.inf)
-            np.maximum.at(gmax, pidx[ok], z[ok])
-            e = np.zeros_like(z)
-            e[ok] = np.exp(z[ok] - gmax[pidx[ok]])
-            sums = np.bincount(pidx[ok], weights=e[ok], minlength=n_up)
+            order, starts, groups = self._siblings[i]
+            if not len(order):  # no place of this level has a parent in the chain
+                probs.append(np.zeros_like(z))
+                continue
+            zs = z[..., order]  # children of one parent side by side
+            counts = np.diff(np.append(starts, len(order)))
+            gmax = np.maximum.reduceat(zs, starts, axis=-1)
+            e = np.exp(zs - np.repeat(gmax, counts, axis=-1))
+            share = probs[-1][..., groups] / np.add.reduceat(e, starts, axis=-1)
             p = np.zeros_like(z)
-            p[ok] = probs[-1][pidx[ok]] * e[ok] / sums[pidx[ok]]
+            p[..., order] = np.repeat(share, counts, axis=-1) * e
             probs.append(p)
-        post = np.concatenate(probs)[self._flat]
-        if self.prior_mix > 0:
-            post = (1.0 - self.prior_mix) * post + self.prior_mix * self.prior
-        return post
+        return np.concatenate(probs, axis=-1)[..., self._flat]
+
+    def mixed(self, post: np.ndarray) -> np.ndarray:
+        """The posterior ``post`` [..., L] the answer is decided on: mixed with the prior
+        (itself without one). Only the choice of the place uses it: the confidence and
+        radius are the photo's own posterior's, so a folder of photos weighed together
+        never counts the training prior once per photo."""
+        if self.prior_mix <= 0:
+            return post
+        return (1.0 - self.prior_mix) * post + self.prior_mix * self.prior
 
     def choose(self, probs: np.ndarray) -> int:
         """The leaf minimising the expected loss under ``probs`` [L]."""
@@ -504,7 +525,7 @@ class Decoder:
         if self._bayes is None:
             return None
         post = self._bayes.posterior(logits, self.manifest.temperature)
-        leaf = self._bayes.choose(post)
+        leaf = self._bayes.choose(self._bayes.mixed(post))
         at = self._bayes.nodes(leaf)
         chosen = _Hyp(
             float(post[leaf]), {self.chain[i]: j for i, j in at.items()}, self.chain[max(at)]

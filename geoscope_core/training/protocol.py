@@ -38,7 +38,7 @@ from geoscope_core.calibration import fit_temperature as fit_nll_temperature
 from geoscope_core.errors import ConfigError, DataError
 from geoscope_core.geo.distance import haversine_km
 from geoscope_core.metrics import THRESHOLDS_KM, evaluate
-from geoscope_core.runtime.decoding import Decoder
+from geoscope_core.runtime.decoding import BayesPoint, Decoder
 from geoscope_core.runtime.gallery import build_gallery
 from geoscope_core.runtime.manifest import TEMPERATURE_RANGE, ErrorModel, Point
 from geoscope_core.training.baselines import medoid, nearest_neighbour, unit_rows
@@ -49,17 +49,27 @@ log = logging.getLogger(__name__)
 
 #: The scope whose sets are held out one at a time.
 HELD_OUT_SCOPE = "world"
-#: An answer whose confidence bin's radius exceeds this (km) is "unsure".
+#: An answer whose confidence bin's radius exceeds this (km, the continent scale) is
+#: "unsure"...
 UNSURE_RADIUS_KM = 2500.0
+#: ... unless its confidence is a probability of lying within ``within_km``
+#: (MAX_MASS_WITHIN, on the posterior whose temperature is fitted out of source by NLL)
+#: and at least this: the answer is more likely near than not. Out of source the bins
+#: say only how wrong the answers of the confidences seen there were; a photo far surer
+#: than any of them (a campus photo the heads know) is not unsure for lack of peers.
+UNSURE_PROBABILITY = 0.5
 #: Dimensions of the gallery's principal-component space (as the shipped bundle's).
 GALLERY_DIM = 256
 #: Distance (km) of the hit that the confidence AUC ranks.
 AUC_KM = 750
 #: A predicted country counts for the share-of-answers target from this share up.
 SHARE_MIN = 0.02
-#: What the protocol's choice maximises on the macro over held-out sources: the GeoScore,
-#: or the mean of acc@750 and acc@2500 km (the distances of the floors' targets).
-SELECT = ("geoscore", "acc_750_2500")
+#: What the protocol's choice optimises on the macro over held-out sources: the GeoScore,
+#: the mean of acc@750 and acc@2500 km (the distances of the floors' targets), or "nll":
+#: the posterior (tau, prior mix, temperature) with the lowest NLL of the true places, a
+#: proper score that one answer for every photo cannot game, then the point tried on it
+#: with the best mean of acc@750 and acc@2500 km.
+SELECT = ("geoscore", "acc_750_2500", "nll")
 
 FeatureFn = Callable[[Sequence[Sample]], np.ndarray]
 
@@ -183,28 +193,67 @@ def decode_fold(
     )
 
 
-def fit_temperature(folds: Sequence[Fold], tau: float, prior_mix: float = 0.0) -> float:
-    """Temperature minimising the finest level's NLL at the nearest label, pooled over
-    the folds' held-out photos (each fold has its own labels), of the posterior mixed
-    with ``prior_mix`` of the fold's training prior."""
-    pairs = []
-    for f in folds:
-        finest = list(f.logits)[-1]
-        prior = np.asarray(prior_of(f.priors[finest]))
-        pairs.append((f.logits[finest] - tau * f.priors[finest], f.targets, prior))
+@dataclass(frozen=True)
+class LeafTargets:
+    """What one fold's posterior NLL needs: the leaf posterior of its decoder's chain
+    (``bayes``), its training prior over those leaves [L] and the leaf nearest to each
+    held-out photo's true place [M]."""
 
-    def nll(t: float) -> float:
-        total = 0.0
-        for lg, tg, prior in pairs:
-            z = lg / t
-            z = z - z.max(axis=1, keepdims=True)
-            e = np.exp(z)
-            p = e[np.arange(len(z)), tg] / e.sum(axis=1)
-            p = (1.0 - prior_mix) * p + prior_mix * prior[tg]
-            total -= float(np.sum(np.log(np.clip(p, 1e-300, None))))
-        return total
+    bayes: BayesPoint
+    prior: np.ndarray
+    target: np.ndarray
 
-    return fit_nll_temperature(nll)
+
+def leaf_targets(fold: Fold) -> LeafTargets:
+    chain = [fold.decoder.table(n) for n in fold.decoder.chain]
+    finest = list(fold.priors)[-1]
+    prior = BayesPoint(chain, Point.MIN_EXPECTED_DISTANCE, prior=prior_of(fold.priors[finest]),
+                       prior_mix=1.0).prior  # fmt: skip
+    bayes = BayesPoint(chain, Point.MIN_EXPECTED_DISTANCE)
+    tlat, tlon = _coords(fold.samples)
+    d = np.asarray(haversine_km(bayes.lat[None], bayes.lon[None], tlat[:, None], tlon[:, None]))
+    return LeafTargets(bayes, prior, d.argmin(axis=1))
+
+
+def posterior_nll(
+    fold: Fold, leaves: LeafTargets, tau: float, temperature: float, prior_mix: float = 0.0
+) -> float:
+    """Mean NLL of the held-out photos' true places (the leaf nearest to each) under the
+    fold's leaf posterior with logit adjustment ``tau`` at ``temperature``, mixed with
+    ``prior_mix`` of its training prior: the posterior a Bayes point decides on (the
+    mode is its arg-max). The leaves are the same for every posterior of a fold, so the
+    NLLs of different posteriors compare."""
+    logits = {lv: lg - tau * fold.priors[lv] for lv, lg in fold.logits.items()}
+    post = leaves.bayes.posterior(logits, temperature)
+    p = post[np.arange(len(post)), leaves.target]
+    p = (1.0 - prior_mix) * p + prior_mix * leaves.prior[leaves.target]
+    return float(-np.mean(np.log(np.clip(p, 1e-300, None))))
+
+
+def macro_nll(
+    folds: Sequence[Fold],
+    leaves: Sequence[LeafTargets],
+    tau: float,
+    temperature: float,
+    prior_mix: float = 0.0,
+) -> float:
+    """``posterior_nll`` averaged over the held-out sources, each weighing the same."""
+    return float(
+        np.mean(
+            [
+                posterior_nll(f, lt, tau, temperature, prior_mix)
+                for f, lt in zip(folds, leaves, strict=True)
+            ]
+        )
+    )
+
+
+def fit_temperature(
+    folds: Sequence[Fold], leaves: Sequence[LeafTargets], tau: float, prior_mix: float = 0.0
+) -> float:
+    """Temperature minimising ``macro_nll``: each held-out source weighs the same (pooled,
+    the largest source would choose it alone)."""
+    return fit_nll_temperature(lambda t: macro_nll(folds, leaves, tau, t, prior_mix))
 
 
 # -- metrics ---------------------------------------------------------------------------------
@@ -261,13 +310,21 @@ def country_mean_accuracy(pred_cc: Sequence[str], true_cc: Sequence[str]) -> flo
     return float(np.mean([np.mean(p[t == c] == c) for c in np.unique(t)]))
 
 
-def unsure_below(model: ErrorModel, radius_km: float = UNSURE_RADIUS_KM) -> float:
+def unsure_below(
+    model: ErrorModel, radius_km: float = UNSURE_RADIUS_KM, point: Point = Point.MODE
+) -> float:
     """The confidence under which answers are unsure: the first bin edge whose radius is
-    within ``radius_km`` (1.0 when no bin is)."""
-    for edge, r in zip(model.confidence, model.radius_km, strict=True):
-        if r <= radius_km:
-            return float(edge)
-    return 1.0
+    within ``radius_km`` (1.0 when no bin is); for MAX_MASS_WITHIN, whose confidence is
+    the probability of lying within its ``within_km``, at most ``UNSURE_PROBABILITY``."""
+    edge = next(
+        (
+            float(e)
+            for e, r in zip(model.confidence, model.radius_km, strict=True)
+            if r <= radius_km
+        ),
+        1.0,
+    )
+    return min(edge, UNSURE_PROBABILITY) if point is Point.MAX_MASS_WITHIN else edge
 
 
 def source_metrics(
@@ -305,7 +362,7 @@ def macro(per_source: dict[str, dict[str, Any]]) -> dict[str, Any]:
             f"{t:g}": float(np.mean([m["acc_km"][f"{t:g}"] for m in ms])) for t in THRESHOLDS_KM
         }
     }
-    for key in (*MACRO_KEYS, "within_radius", "confidence_auc"):
+    for key in (*MACRO_KEYS, "within_radius", "confidence_auc", "nll"):
         vals = [m[key] for m in ms if m.get(key) is not None]
         if vals:
             out[key] = float(np.mean(vals))
@@ -382,6 +439,7 @@ def run_protocol(
     val_f = features(val)
     folds = held_out_folds(config, pool, pool_f, val, val_f)
     names = [f.name for f in folds]
+    leaves = [leaf_targets(f) for f in folds]
 
     # logit adjustment, temperature and decoding, out of source
     by_tau: dict[str, Any] = {}
@@ -391,13 +449,16 @@ def run_protocol(
         radii = within_kms if pt is Point.MAX_MASS_WITHIN and within_kms else (config.within_km,)
         tried += [(pt, float(r)) for r in radii]
     best = (taus[0], 0.0, sims[0], 1.0, *tried[0])
-    best_score = -np.inf
+    best_score: tuple[float, ...] = (-np.inf,)
     for tau, mix in itertools.product(taus, prior_mixes):
-        t_fit = fit_temperature(folds, tau, mix)
+        t_fit = fit_temperature(folds, leaves, tau, mix)
+        nlls: dict[float, float] = {}
         for scale, sim, (pt, r) in itertools.product(temperature_scales, sims, tried):
             if mix > 0 and pt is Point.MODE:
                 continue  # MODE ignores the prior
             t = min(t_fit * scale, TEMPERATURE_RANGE[1])
+            if t not in nlls:
+                nlls[t] = macro_nll(folds, leaves, tau, t, mix)
             per = {
                 f.name: source_metrics(decode_fold(f, tau, t, sim, pt, r, mix), f.samples)
                 for f in folds
@@ -411,6 +472,7 @@ def run_protocol(
                 + (f" {r:g} km" if pt is Point.MAX_MASS_WITHIN else "")
             )
             m = macro(per)
+            m["nll"] = nlls[t]
             by_tau[key] = {
                 "temperature": t,
                 "prior_mix": mix,
@@ -420,8 +482,8 @@ def run_protocol(
                 "macro": m,
             }
             score = selection_score(m, select)
-            log.info("%s: %s %.4f", key, select, score)
-            if score > best_score + 1e-9:
+            log.info("%s: %s %s", key, select, score)
+            if score > best_score:
                 best, best_score = (tau, mix, sim, t, pt, r), score
     tau, prior_mix, sim, temperature, point, within_km = best
     if sim is not None:
@@ -454,11 +516,18 @@ def run_protocol(
         ans = answers[f.name]
         radius = np.array([others.radius(c) for c in ans.confidence])
         # unsure (threshold fitted on the other sources) names no country, as the runtime
-        unsure = ans.confidence < unsure_below(others)
+        unsure = ans.confidence < unsure_below(others, point=point)
         shown = replace(ans, country_code=np.where(unsure, "", ans.country_code).astype(object))
         m = source_metrics(shown, f.samples, radius)
         m["unsure_share"] = float(unsure.mean())
-        m["coverage_by_confidence"] = coverage_bins(others, ans.confidence, errors[f.name], radius)
+        m["nll"] = posterior_nll(f, leaves[names.index(f.name)], tau, temperature, prior_mix)
+        m["coverage_by_confidence"] = coverage_bins(
+            others,
+            ans.confidence,
+            errors[f.name],
+            radius,
+            within_km if point is Point.MAX_MASS_WITHIN else AUC_KM,
+        )
         per_source[f.name] = m
         floors["medoid"][f.name] = source_metrics(
             floor_answers([f.medoid] * len(f.samples)), f.samples
@@ -467,7 +536,7 @@ def run_protocol(
         floors["nn1"][f.name] = source_metrics(floor_answers(f.nn1), f.samples)
         for fl in floors.values():
             fl[f.name].pop("confidence_auc", None)
-    threshold = unsure_below(final_model)
+    threshold = unsure_below(final_model, point=point)
     report: dict[str, Any] = {
         "config": config.to_dict(),
         "held_out": names,
@@ -506,18 +575,30 @@ def run_protocol(
     return report
 
 
-def selection_score(macro_metrics: dict[str, Any], select: str) -> float:
-    """The figure a choice maximises (``SELECT``) on a macro over held-out sources."""
+def selection_score(macro_metrics: dict[str, Any], select: str) -> tuple[float, ...]:
+    """What a choice maximises (``SELECT``) on a macro over held-out sources, compared
+    as a tuple (rounded, so that float noise never breaks a tie: the first tried wins):
+    "nll" is the negated NLL, then the mean of acc@750 and acc@2500 km among the points
+    tried on that posterior."""
+    acc = macro_metrics["acc_km"]
+    acc_750_2500 = round(0.5 * (float(acc["750"]) + float(acc["2500"])), 9)
     if select == "acc_750_2500":
-        acc = macro_metrics["acc_km"]
-        return 0.5 * (float(acc["750"]) + float(acc["2500"]))
-    return float(macro_metrics["geoscore"])
+        return (acc_750_2500,)
+    if select == "nll":
+        return (round(-float(macro_metrics["nll"]), 6), acc_750_2500)
+    return (round(float(macro_metrics["geoscore"]), 6),)
 
 
 def coverage_bins(
-    model: ErrorModel, confidence: np.ndarray, error_km: np.ndarray, radius: np.ndarray
+    model: ErrorModel,
+    confidence: np.ndarray,
+    error_km: np.ndarray,
+    radius: np.ndarray,
+    hit_km: float = AUC_KM,
 ) -> list[dict[str, Any]]:
-    """Per confidence bin of ``model``: photos, radius (km) and the share within it."""
+    """Per confidence bin of ``model``: photos, radius (km), the share within it, and the
+    mean confidence beside the share within ``hit_km`` (a confidence that is the
+    probability of lying within ``hit_km`` should match it)."""
     edges = list(model.confidence)
     upper = [*edges[1:], np.inf]
     rows = []
@@ -529,6 +610,8 @@ def coverage_bins(
                 "n": int(m.sum()),
                 "radius_km": r,
                 "within": float(np.mean(error_km[m] <= radius[m])) if m.any() else None,
+                "mean_confidence": float(np.mean(confidence[m])) if m.any() else None,
+                f"within_{hit_km:g}_km": float(np.mean(error_km[m] <= hit_km)) if m.any() else None,
             }
         )
     return rows
@@ -623,19 +706,27 @@ def markdown(report: dict[str, Any]) -> str:
             else ""
         )
         + f", prior mix {report.get('prior_mix', 0.0):g}"
-        + f", all chosen out of source on the macro {report.get('select', SELECT[0])}.",
+        + (
+            ", all chosen out of source: the posterior by the lowest macro NLL of the true "
+            "places, then the point by the macro mean of acc@750 and acc@2500 km."
+            if report.get("select") == "nll"
+            else f", all chosen out of source on the macro {report.get('select', SELECT[0])}."
+        ),
         "",
         "## Held out, per source",
         "",
         head,
     ]
     for name in report["held_out"]:
-        lines.append(_row(f"**{name}** model", report["per_source"][name]))
+        m = report["per_source"][name]
+        nll = f" (NLL {m['nll']:.2f})" if "nll" in m else ""
+        lines.append(_row(f"**{name}** model{nll}", m))
         for k in ("medoid", "nn1"):
             lines.append(_row(f"{name} floor {k}", report["floors"][k]["per_source"][name]))
     lines.append(
         _row(
-            "**macro** model",
+            "**macro** model"
+            + (f" (NLL {report['macro']['nll']:.2f})" if "nll" in report["macro"] else ""),
             {**report["macro"], "shares": {"max_ratio": report["macro"]["max_share_ratio"]}},
         )
     )
@@ -660,11 +751,26 @@ def markdown(report: dict[str, Any]) -> str:
             for r in shares["over_predicted"]
         )
         lines.append(f"- {name}: {text}; unsure {_pct(shares.get('unsure', 0.0))}")
-    lines += ["", "## Radius coverage per confidence bin (radius fitted on the other sources)", ""]
+    lines += [
+        "",
+        "## Radius coverage per confidence bin (radius fitted on the other sources; the share "
+        "within the point's km beside the mean confidence: is the confidence a probability?)",
+        "",
+    ]
     for name in report["held_out"]:
         bins = report["per_source"][name]["coverage_by_confidence"]
         text = "; ".join(
             f"from {b['from']:.3f}: {b['n']} photos, ±{b['radius_km']:.0f} km, {_pct(b['within'])}"
+            + "".join(
+                f", {k.removeprefix('within_').replace('_', ' ')} {_pct(v)}"
+                for k, v in b.items()
+                if k.startswith("within_") and v is not None
+            )
+            + (
+                ""
+                if b.get("mean_confidence") is None
+                else f" (mean confidence {b['mean_confidence']:.2f})"
+            )
             for b in bins
         )
         lines.append(f"- {name}: {text}")
@@ -678,7 +784,8 @@ def markdown(report: dict[str, Any]) -> str:
         m = v["macro"]
         lines.append(
             _row(
-                f"tau {tau}, temperature {v['temperature']:.2f}",
+                f"tau {tau}, temperature {v['temperature']:.2f}"
+                + (f", NLL {m['nll']:.3f}" if "nll" in m else ""),
                 {**m, "shares": {"max_ratio": m["max_share_ratio"]}},
             )
         )

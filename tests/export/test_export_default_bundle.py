@@ -27,14 +27,20 @@ def test_default_bundle_is_shipped_intact_and_small() -> None:
     assert (models_dir() / "MODEL_CARD.md").is_file()
 
 
-def test_default_bundle_places_croatian_street_view_in_croatia() -> None:
-    """The easiest val set: Street View in Croatia (the manifest records ~93% country
-    accuracy there); 8 photos, at least 5 must come out in HR."""
+def test_default_bundle_places_croatian_street_view_near_croatia() -> None:
+    """Street View in Croatia, a source the heads trained on: decoded with the temperature
+    and prior fitted out of source, the answers are guesses near the truth, not named
+    places. 8 val photos: at least 6 within 750 km of where they were taken, and none
+    named outside Croatia and its neighbours."""
+    from geoscope_core.geo.distance import haversine_km
+
     predictor = Predictor.load(None, provider="cpu")
     records = [r for r in shared_geo_records("val") if "croatia_streetview" in str(r.path)]
     records = records[:: max(len(records) // 8, 1)][:8]
     preds = predictor.predict(np.stack([preprocess(r.path, predictor.preprocess) for r in records]))
-    assert sum(p.country_code == "HR" for p in preds) >= 5
+    d = [haversine_km(p.lat, p.lon, r.lat, r.lon) for p, r in zip(preds, records, strict=True)]
+    assert sum(x <= 750.0 for x in d) >= 6
+    assert {p.country_code for p in preds} <= {"", "HR", "SI", "BA", "RS", "HU", "ME"}
 
 
 def test_default_bundle_error_radius_holds_about_two_thirds_of_world_photos() -> None:

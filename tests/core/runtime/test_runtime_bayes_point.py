@@ -111,11 +111,13 @@ def test_spec_round_trips_and_old_manifests_read_as_mode() -> None:
 
 def test_the_shipped_bundle_decodes_with_every_point() -> None:
     """The shipped bundle's levels carry a Bayes point (256 cells: one [256, 256]
-    matrix), and every answer lies in the country it names."""
+    matrix), and every answer lies in the country it names (an unsure one names none:
+    the threshold is set aside here)."""
     bundle = load_bundle(None)
     rng = np.random.default_rng(0)
     for point in Point:
-        m = replace(bundle.manifest, decoding=replace(bundle.manifest.decoding, point=point))
+        spec = replace(bundle.manifest.decoding, point=point, unsure_below=0.0)
+        m = replace(bundle.manifest, decoding=spec)
         decoder = Decoder.from_bundle(bundle).with_manifest(m)
         logits = {n: rng.normal(0, 2, len(decoder.table(n).rows)) for n in decoder.chain}
         pred = decoder.decode(logits)
@@ -142,6 +144,15 @@ def test_leaf_posterior_is_the_beams_joint_probability() -> None:
     leaf = int(np.argmax(post))
     assert post[leaf] == pytest.approx(pred.confidence)
     assert bayes.lat[leaf] == pytest.approx(pred.lat, abs=1.0)
+    # a batch of photos gets, row by row, the posterior each photo gets alone
+    batch = {n: np.stack([logits[n], rng.normal(0, 3, len(logits[n]))]) for n in logits}
+    both = bayes.posterior(batch, 0.7)
+    assert both.shape == (2, len(post))
+    for i in range(2):
+        np.testing.assert_allclose(
+            both[i], bayes.posterior({n: v[i] for n, v in batch.items()}, 0.7)
+        )
+    assert not np.allclose(both[0], both[1])
 
 
 #: A cluster of three close places, the mode far from it, one more far place.
@@ -226,7 +237,8 @@ def test_within_km_travels_through_the_manifest_and_the_recipe() -> None:
 def test_a_flat_posterior_mixed_with_the_prior_answers_where_the_photos_are() -> None:
     """Flat logits over the cluster and the two far places: without a prior the cluster
     (dense in places) answers; with the training prior mixed in, Sydney (where most
-    training photos were) answers, and the confidence is the mixed mass within R."""
+    training photos were) answers; its confidence is the photo's own mass within R (the
+    prior chooses where to answer, it is no evidence of the photo's)."""
     rows = {
         "cell": [
             {"id": cc, "name": name, "parent": None, "lat": lat, "lon": lon, "country_code": cc}
@@ -245,7 +257,42 @@ def test_a_flat_posterior_mixed_with_the_prior_answers_where_the_photos_are() ->
     assert decode(0.0).country_code in ("FR", "BE", "NL")  # type: ignore[attr-defined]
     mixed = decode(0.5)
     assert mixed.country_code == "AU"  # type: ignore[attr-defined]
-    assert mixed.confidence == pytest.approx(0.5 * 0.2 + 0.5 * 0.8)  # type: ignore[attr-defined]
+    assert mixed.confidence == pytest.approx(0.2)  # type: ignore[attr-defined]
+    assert mixed.top_k[0].confidence == pytest.approx(0.2)  # type: ignore[attr-defined]
+
+
+def test_a_folder_never_counts_the_prior_once_per_photo() -> None:
+    """Photos that say nothing (flat logits), decoded with the prior mixed in, all answer
+    Sydney; the trip's mixtures (``placement.likelihood``) must still see each photo's own
+    evidence: Sydney weighs what every other place weighs, so a folder of them does not
+    multiply the training prior into a certainty."""
+    from geoscope_core.placement.likelihood import log_odds, mixtures
+
+    rows = {
+        "cell": [
+            {"id": cc, "name": name, "parent": None, "lat": lat, "lon": lon, "country_code": cc}
+            for cc, (name, lat, lon, _) in CLUSTER.items()
+        ]
+    }
+    spec = DecodingSpec(
+        point=Point.MAX_MASS_WITHIN,
+        within_km=750.0,
+        prior=(0.05, 0.05, 0.05, 0.05, 0.8),
+        prior_mix=0.5,
+    )
+    decoder = Decoder.for_labels(BundleKind.CLASSIFIER, rows, decoding=spec)
+    preds = decoder.decode_many({"cell": np.zeros((8, len(CLUSTER)))})
+    assert {p.country_code for p in preds} == {"AU"}
+    lat, lon, w, _ = mixtures(preds)
+    for i, p in enumerate(preds):
+        by_cc = {c.country_code: w[i, j] for j, c in enumerate(p.top_k)}
+        assert set(by_cc) == set(CLUSTER)
+        assert by_cc["AU"] == pytest.approx(by_cc["JP"]) == pytest.approx(0.2 * 0.99)
+    # the folder's evidence for Sydney is no stronger than for Tokyo (equal radii aside)
+    sydney, tokyo = CLUSTER["AU"][1:3], CLUSTER["JP"][1:3]
+    odds = log_odds(np.array([[sydney[0], tokyo[0]]] * 8), np.array([[sydney[1], tokyo[1]]] * 8),
+                    (lat, lon, w, np.full_like(w, 500.0)))  # fmt: skip
+    assert odds[:, 0].sum() == pytest.approx(odds[:, 1].sum())
 
 
 def test_a_peaked_posterior_keeps_its_mode_under_a_moderate_prior_mix() -> None:

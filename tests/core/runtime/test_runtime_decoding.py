@@ -13,7 +13,7 @@ from geoscope_core.errors import BundleError
 from geoscope_core.geo.distance import haversine_km
 from geoscope_core.runtime.bundle import load_bundle
 from geoscope_core.runtime.decoding import Decoder, decoding_for, refine_point
-from geoscope_core.runtime.manifest import DecodingSpec, Manifest, Refine
+from geoscope_core.runtime.manifest import DecodingSpec, ErrorModel, Manifest, Point, Refine
 from geoscope_core.runtime.predictor import Predictor
 
 REPO = Path(__file__).resolve().parents[3]
@@ -70,10 +70,16 @@ def test_decoder_with_another_manifest_decodes_in_memory(cls_bundle: Path) -> No
 def test_each_alternative_has_the_radius_of_its_own_confidence() -> None:
     """The top answer's rule applied to every candidate: the error model's bin of its own
     confidence; without an error model, the weighted spread of the candidates around its
-    own point. So an alternative the user chooses is written with an honest radius."""
-    decoder = Decoder.from_bundle(load_bundle(None))
-    em = decoder.manifest.error_model
-    assert em is not None
+    own point. So an alternative the user chooses is written with an honest radius. The
+    shipped bundle's heads decoded as its same-source fit had them (the mode, temperature
+    2.28, radii of 8,355 to 2,164 km): its out-of-source radius is one width for every
+    confidence, which shows nothing of the rule."""
+    shipped = Decoder.from_bundle(load_bundle(None))
+    em = ErrorModel(
+        (0.0, 0.032475, 0.043841, 0.05875, 0.083347), (8354.5, 5827.7, 4597.6, 2935.0, 2163.9)
+    )
+    m = decoding_for(shipped.manifest, point=Point.MODE, unsure_below=0.0)
+    decoder = shipped.with_manifest(replace(m, temperature=2.2835, error_model=em))
     rng = np.random.default_rng(5)
     logits = {n: rng.normal(0, 1, len(decoder.table(n).rows)) for n in decoder.chain}
     logits[decoder.chain[-1]][0] += 9.0  # a confident top answer among unsure alternatives
@@ -98,12 +104,14 @@ def test_a_flat_posterior_is_unsure_and_names_no_place() -> None:
     written before the field decode as before: never unsure."""
     assert DecodingSpec.from_dict({}).unsure_below == 0.0
     assert DecodingSpec.from_dict({}).gallery_min_similarity == -1.0
-    decoder = Decoder.from_bundle(load_bundle(None))
+    shipped = Decoder.from_bundle(load_bundle(None))
     rng = np.random.default_rng(1)
-    flat = {n: rng.normal(0, 0.01, len(decoder.table(n).rows)) for n in decoder.chain}
+    flat = {n: rng.normal(0, 0.01, len(shipped.table(n).rows)) for n in shipped.chain}
     sharp = {n: v.copy() for n, v in flat.items()}
-    sharp[decoder.chain[0]][0] += 40.0
-    sharp[decoder.chain[-1]][0] += 40.0
+    sharp[shipped.chain[0]][0] += 40.0
+    sharp[shipped.chain[-1]][0] += 40.0
+    assert shipped.decode(flat).unsure  # the shipped bundle knows it does not know
+    decoder = shipped.with_manifest(decoding_for(shipped.manifest, unsure_below=0.0))
     assert not decoder.decode(flat).unsure
     unsure = decoder.with_manifest(decoding_for(decoder.manifest, unsure_below=0.2))
     pred = unsure.decode(flat)

@@ -193,6 +193,51 @@ def test_mass_within_radii_and_temperature_scales_are_chosen_out_of_source(
     assert rep["select"] == "acc_750_2500" and "acc_750_2500" in markdown(rep)
 
 
+def test_nll_selection_chooses_the_posterior_then_its_point(tmp_path: Path) -> None:
+    """``select="nll"``: the posterior (tau, prior mix, temperature) with the lowest NLL of
+    the true places, macro over sources, then the point tried on it with the best mean
+    of acc@750 and acc@2500 km. Informative features make the training prior a worse
+    density than the heads: a prior mixed in raises the NLL, so it is not chosen."""
+    config = _config(_write_labels(tmp_path))
+    rep = run_protocol(
+        config,
+        _region_features,
+        same_source=False,
+        points=(Point.MODE, Point.MAX_MASS_WITHIN),
+        within_kms=(750.0, 2500.0),
+        temperature_scales=(1.0, 3.0),
+        select="nll",
+        prior_mixes=(0.0, 0.9),
+    )
+    tried = list(rep["by_tau"].values())
+    nll = {(v["prior_mix"], v["temperature"]): v["macro"]["nll"] for v in tried}
+    assert len(set(nll.values())) == 4  # two mixes x two temperatures, each its own NLL
+    assert nll[(0.9, max(t for m, t in nll if m == 0.9))] > min(nll.values())
+    assert rep["prior_mix"] == 0.0
+    assert nll[(rep["prior_mix"], rep["temperature"])] == min(nll.values())
+    # the NLL-fitted temperature beats three times it
+    assert rep["temperature"] == min(t for m, t in nll if m == 0.0)
+
+    def score(v: dict) -> float:
+        return (v["macro"]["acc_km"]["750"] + v["macro"]["acc_km"]["2500"]) / 2
+
+    same_posterior = [
+        v for v in tried if (v["prior_mix"], v["temperature"]) == (0.0, rep["temperature"])
+    ]
+    assert len(same_posterior) == 3  # mode and the mass within 750 / 2500 km
+    chosen = next(
+        v
+        for v in same_posterior
+        if v["point"] == rep["point"] and v["within_km"] == rep["within_km"]
+    )
+    assert score(chosen) == max(score(v) for v in same_posterior)
+    # each source weighs the same in the macro NLL, and the report carries both
+    per = [m["nll"] for m in rep["per_source"].values()]
+    assert rep["macro"]["nll"] == pytest.approx(np.mean(per))
+    assert rep["macro"]["nll"] == pytest.approx(min(nll.values()))
+    assert rep["select"] == "nll" and "lowest macro NLL" in markdown(rep)
+
+
 @pytest.mark.parametrize(
     "bad",
     [
@@ -270,6 +315,11 @@ def test_error_model_holds_its_share_per_bin_and_unsure_threshold() -> None:
     edge = unsure_below(model, radius_km=model.radius_km[2])
     assert edge == model.confidence[2]
     assert unsure_below(model, radius_km=0.0) == 1.0
+    # a probability of lying within the point's km: unsure below even odds at most
+    assert unsure_below(model, radius_km=0.0, point=Point.MAX_MASS_WITHIN) == 0.5
+    assert unsure_below(model, radius_km=model.radius_km[1], point=Point.MAX_MASS_WITHIN) == (
+        min(model.confidence[1], 0.5)
+    )
 
 
 def test_rebalance_caps_a_dense_source() -> None:
