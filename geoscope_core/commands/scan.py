@@ -272,8 +272,8 @@ def _table_line(r: ScanResult, root: Path | None) -> str:
     names = PlaceNames.of_estimate(p)
     place = ", ".join(x for x in (names.city, names.admin1, p.country or p.country_code) if x)
     d = min(4, coordinate_decimals(p.radius_km))  # no finer than the radius warrants
-    if p.unsure:  # the model does not know: its guess is no place to go by
-        place = f"unsure (best guess {place or '-'})"
+    if p.unsure:  # the model does not know: the point and radius are all it has
+        place = "unsure, no place named"
     return (
         f"{r.status.value:9s} {p.lat:9.{d}f} {p.lon:10.{d}f} {p.confidence:5.2f} "
         f"{p.radius_km:7.1f}  {place or '-'}  |  {name}"

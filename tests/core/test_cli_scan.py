@@ -163,7 +163,7 @@ def test_unsure_answers_are_shown_as_unsure(
     manifest.setdefault("decoding", {})["unsure_below"] = 0.9  # ... is unsure
     (unsure / "manifest.json").write_text(json.dumps(manifest))
     rc, out, _ = _run(capsys, str(photos / "trip"), "--model", str(unsure))
-    assert rc == 0 and out.count("unsure (best guess") == 2
+    assert rc == 0 and out.count("unsure, no place named") == 2
     assert "Split" not in out and "Tokyo" not in out
     out_csv = tmp_path / "u.csv"
     _run(capsys, str(photos / "trip"), "--model", str(unsure), "--out", str(out_csv), "--no-cache")
