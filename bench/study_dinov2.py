@@ -120,39 +120,29 @@ def dinov2_features(samples: Sequence[Sample], work: Path) -> np.ndarray:
     return encode_paths([s.path for s in samples], work)
 
 
-def unit(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to length 1 (float32)."""
-    x = x.astype(np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
 def write_protocol_files(
     out: Path, concat_with: Path | None, concat_out: Path | None, work: Path, threads: int
 ) -> None:
     """DINOv2 features of every photo of the shared geo set as a ``geoscope train protocol
     --features`` file, and (``concat_with``) their concatenation with another such file
-    into ``concat_out``, each part L2-normalised first so that neither dominates by scale."""
+    into ``concat_out`` (``study_oos_features.concatenated``: each part L2-normalised)."""
+    from study_oos_features import concatenated  # bench/, the script's folder, is on sys.path
+
     from geoscope_core.records import shared_geo_records
 
     paths = [r.path for r in shared_geo_records()]
-    base = None
-    if concat_with is not None:  # read before the long encoding, so a bad file fails early
-        with np.load(concat_with, allow_pickle=False) as other:
-            index = {str(Path(p).resolve()): i for i, p in enumerate(other["paths"])}
-            missing = [p for p in paths if str(Path(p).resolve()) not in index]
-            if missing:
-                raise SystemExit(f"{concat_with} lacks {len(missing)} photos, e.g. {missing[0]}")
-            base = other["features"][[index[str(Path(p).resolve())] for p in paths]]
+    names = [str(p) for p in paths]
+    if concat_with is not None:  # a file lacking photos fails before the long encoding
+        concatenated(concat_with, names, np.zeros((len(names), 1), np.float32))
     feats = encode_paths(paths, work, threads)
     out.parent.mkdir(parents=True, exist_ok=True)
-    names = np.array([str(p) for p in paths])
-    np.savez(out, paths=names, features=feats.astype(np.float16))
+    np.savez(out, paths=np.array(names), features=feats.astype(np.float16))
     print(f"wrote {out}: {feats.shape}")
-    if concat_with is None or base is None:
+    if concat_with is None:
         return
-    both = np.concatenate([unit(base), unit(feats)], axis=1).astype(np.float16)
+    both = concatenated(concat_with, names, feats)
     joined = concat_out or out.with_name(f"{concat_with.stem}_{out.stem}.npz")
-    np.savez(joined, paths=names, features=both)
+    np.savez(joined, paths=np.array(names), features=both)
     print(f"wrote {joined}: {both.shape}")
 
 

@@ -480,6 +480,7 @@ def run_protocol(
                 "point": pt.value,
                 "within_km": r,
                 "macro": m,
+                "per_source": per,  # before the unsure threshold and the radius
             }
             score = selection_score(m, select)
             log.info("%s: %s %s", key, select, score)

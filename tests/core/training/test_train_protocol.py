@@ -137,6 +137,12 @@ def test_report_carries_radius_coverage_auc_shares_and_calibration(
     assert chosen["macro"]["geoscore"] == max(
         v["macro"]["geoscore"] for v in report["by_tau"].values()
     )
+    # every candidate keeps its per-source figures (distances: as the final answers')
+    for v in report["by_tau"].values():
+        accs = [m["acc_km"]["750"] for m in v["per_source"].values()]
+        assert v["macro"]["acc_km"]["750"] == pytest.approx(np.mean(accs))
+    for name, m in report["per_source"].items():
+        assert chosen["per_source"][name]["acc_km"] == m["acc_km"]
     assert set(report["same_source_val"]) == {"src_a", "src_b", "src_c"}
     write_report(report, tmp_path)
     assert json.loads((tmp_path / "calibration.json").read_text()) == cal
