@@ -64,6 +64,8 @@ GALLERY_DIM = 256
 AUC_KM = 750
 #: Distances (km) the gallery gate's table counts right answers within.
 GATE_KM = (25, 750, 2500)
+#: The gallery gate's "never": only a photo identical to a gallery photo passes it.
+GATE_NEVER = 1.0
 #: A predicted country counts for the share-of-answers target from this share up.
 SHARE_MIN = 0.02
 #: What the protocol's choice optimises on the macro over held-out sources: the GeoScore,
@@ -166,13 +168,11 @@ def decode_fold(
     point: Point | None = None,
     within_km: float | None = None,
     prior_mix: float = 0.0,
-    gallery: bool = True,
 ) -> Answers:
     """The fold's answers with logit adjustment ``tau``, ``temperature`` and (when given)
     the gallery's ``min_similarity``, the decoding ``point`` and its ``within_km``
     instead of the config's; a Bayes point mixes ``prior_mix`` of the fold's training
-    prior into its posterior. ``gallery`` False decodes without the fold's gallery (a
-    Bayes point's gate off)."""
+    prior into its posterior."""
     logits = adjusted_logits(fold, tau)
     m = fold.decoder.manifest
     if min_similarity is not None:
@@ -188,8 +188,6 @@ def decode_fold(
             decoding=replace(m.decoding, prior=prior_of(fold.priors[finest]), prior_mix=prior_mix),
         )
     decoder = fold.decoder.with_manifest(replace(m, temperature=temperature))
-    if not gallery:
-        decoder = decoder.with_gallery(None)
     preds = decoder.decode_many(logits, fold.embeddings)
     return Answers(
         np.array([p.lat for p in preds]),
@@ -220,18 +218,19 @@ def gallery_gate(
     are right within 25, 750 and 2500 km. A threshold passes when, on every source, the
     gated answers are right within 750 and within 2500 km at least as often as the Bayes
     point's on the photos taken (so the gate lowers no source's acc@750 or acc@2500
-    km); the chosen one ("chosen", None: the gate off) is the lowest that passes with
-    every higher threshold tried."""
+    km); ``GATE_NEVER`` is always tried, and the chosen threshold ("chosen") is the
+    lowest that passes with every higher one (``GATE_NEVER`` when none does)."""
+    thresholds = sorted({*min_similarities, GATE_NEVER})
     rows: dict[str, Any] = {}
     for f in folds:
         tlat, tlon = _coords(f.samples)
-        bayes = decode_fold(f, tau, temperature, None, point, within_km, prior_mix, False)
+        bayes = decode_fold(f, tau, temperature, GATE_NEVER, point, within_km, prior_mix)
         # -1: the gallery's answer to every photo it has one in the mode's cells for
         near = decode_fold(f, tau, temperature, -1.0, point, within_km, prior_mix)
         sim = f.decoder.gallery_similarity(adjusted_logits(f, tau), f.embeddings)
         d_bayes = np.asarray(haversine_km(bayes.lat, bayes.lon, tlat, tlon))
         d_near = np.asarray(haversine_km(near.lat, near.lon, tlat, tlon))
-        for t in sorted(min_similarities):
+        for t in thresholds:
             taken = np.nan_to_num(sim, nan=-np.inf) >= t
             row = {"photos": len(f.samples), "taken": int(taken.sum())}
             for km in GATE_KM:
@@ -239,8 +238,8 @@ def gallery_gate(
                 row[f"bayes_right_{km}"] = int((d_bayes[taken] <= km).sum())
             rows.setdefault(f"{t:g}", {"min_similarity": t, "per_source": {}})
             rows[f"{t:g}"]["per_source"][f.name] = row
-    chosen = None
-    for t in sorted(min_similarities, reverse=True):
+    chosen = GATE_NEVER
+    for t in reversed(thresholds):
         per = rows[f"{t:g}"]["per_source"].values()
         passes = all(
             r[f"gallery_right_{km}"] >= r[f"bayes_right_{km}"] for r in per for km in (750, 2500)
@@ -503,7 +502,7 @@ def run_protocol(
     # logit adjustment, temperature and decoding, out of source
     by_tau: dict[str, Any] = {}
     sims = tuple(min_similarities) if config.gallery and min_similarities else (None,)
-    # a Bayes point is chosen with its gallery gate off, then the gate (gallery_gate)
+    # a Bayes point is chosen with its gallery gate shut (GATE_NEVER), then the gate
     gated = config.gallery and bool(min_similarities)
     tried: list[tuple[Point, float]] = []
     for pt in tuple(points) or (Point(config.point),):
@@ -517,23 +516,22 @@ def run_protocol(
         for scale, sim, (pt, r) in itertools.product(temperature_scales, sims, tried):
             if mix > 0 and pt is Point.MODE:
                 continue  # MODE ignores the prior
-            if gated and pt is not Point.MODE and sim != sims[0]:
-                continue  # its gate is chosen once the point is
-            gate_off = gated and pt is not Point.MODE
+            if gated and pt is not Point.MODE:
+                if sim != sims[0]:
+                    continue  # its gate is chosen once the point is (gallery_gate)
+                sim = GATE_NEVER
             t = min(t_fit * scale, TEMPERATURE_RANGE[1])
             if t not in nlls:
                 nlls[t] = macro_nll(folds, leaves, tau, t, mix)
             per = {
-                f.name: source_metrics(
-                    decode_fold(f, tau, t, sim, pt, r, mix, not gate_off), f.samples
-                )
+                f.name: source_metrics(decode_fold(f, tau, t, sim, pt, r, mix), f.samples)
                 for f in folds
             }
             key = (
                 f"{tau:g}"
                 + ("" if mix == 0 else f" prior {mix:g}")
                 + ("" if scale == 1.0 else f" T x{scale:g}")
-                + ("" if sim is None else " gate off" if gate_off else f" sim {sim:g}")
+                + ("" if sim is None else f" sim {sim:g}")
                 + f" {pt.value}"
                 + (f" {r:g} km" if pt is Point.MAX_MASS_WITHIN else "")
             )
@@ -554,16 +552,14 @@ def run_protocol(
                 best, best_score = (tau, mix, sim, t, pt, r), score
     tau, prior_mix, sim, temperature, point, within_km = best
     gate = None
-    use_gallery = True
     if gated and point is not Point.MODE:
         gate = gallery_gate(folds, tau, temperature, point, within_km, prior_mix, min_similarities)
-        sim, use_gallery = gate["chosen"], gate["chosen"] is not None
+        sim = gate["chosen"]
     if sim is not None:
         config = replace(config, gallery_min_similarity=sim)
     config = replace(config, point=point.value, within_km=within_km)
     answers = {
-        f.name: decode_fold(f, tau, temperature, sim, point, within_km, prior_mix, use_gallery)
-        for f in folds
+        f.name: decode_fold(f, tau, temperature, sim, point, within_km, prior_mix) for f in folds
     }
 
     # error radius: conformal per confidence bin, each source weighing the same; the
@@ -616,7 +612,6 @@ def run_protocol(
         "tau": tau,
         "gallery_min_similarity": config.gallery_min_similarity,
         "gallery_gate": gate,
-        "gallery_off": not use_gallery,
         "temperature": temperature,
         "point": point.value,
         "within_km": within_km,
@@ -632,7 +627,7 @@ def run_protocol(
             "within_km": within_km,
             "prior_mix": prior_mix,
             "temperature": temperature,
-            "gallery_min_similarity": config.gallery_min_similarity if use_gallery else None,
+            "gallery_min_similarity": config.gallery_min_similarity,
             "error_model": {
                 "confidence": list(final_model.confidence),
                 "radius_km": list(final_model.radius_km),
@@ -656,7 +651,6 @@ def run_protocol(
             point,
             within_km,
             prior_mix,
-            use_gallery,
         )
     return report
 
@@ -739,7 +733,6 @@ def same_source_table(
     point: Point | None = None,
     within_km: float | None = None,
     prior_mix: float = 0.0,
-    gallery: bool = True,
 ) -> dict[str, Any]:
     """Secondary: trained on every training photo, measured on the ``world`` val photos."""
     keep = np.array([s.scope == HELD_OUT_SCOPE for s in val])
@@ -752,7 +745,6 @@ def same_source_table(
         point=point,
         within_km=within_km,
         prior_mix=prior_mix,
-        gallery=gallery,
     )
     out: dict[str, Any] = {}
     for name in sorted({s.set for s in test}):
@@ -792,12 +784,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"# Out-of-source report: {report['config']['name']}",
         "",
         f"Each `world` source held out in turn; logit adjustment tau {report['tau']:g}, "
-        + (
-            "gallery gate off, "
-            if report.get("gallery_off")
-            else f"gallery similarity threshold {report['gallery_min_similarity']:g}, "
-        )
-        + f"temperature {report['temperature']:.3f}, decoding point "
+        + f"gallery similarity threshold {report['gallery_min_similarity']:g}, "
+        f"temperature {report['temperature']:.3f}, decoding point "
         f"{report.get('point', Point.MODE.value)}"
         + (
             f" within {report['within_km']:g} km"
@@ -948,10 +936,10 @@ def gate_lines(gate: dict[str, Any] | None) -> list[str]:
     lines = [
         "## Gallery gate of the Bayes point (held out, per source)",
         "",
-        f"Chosen: {'off' if chosen is None else format(chosen, 'g')} (the lowest threshold "
-        "that passes with every higher one; passes: on every source the gated answers are "
-        "right within 750 and 2500 km at least as often as the Bayes point's to the same "
-        "photos). Right answers: gallery / Bayes point.",
+        f"Chosen: {chosen:g} (the lowest threshold that passes with every higher one; "
+        f"{GATE_NEVER:g}: only identical photos; passes: on every source the gated answers "
+        "are right within 750 and 2500 km at least as often as the Bayes point's to the "
+        "same photos). Right answers: gallery / Bayes point.",
         "",
         "| threshold | source | taken | "
         + " | ".join(f"right @{km} km" for km in GATE_KM)
