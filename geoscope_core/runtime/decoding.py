@@ -36,7 +36,9 @@ through this module; its parameters are the bundle manifest's ``DecodingSpec``.
   mode's ``gallery_top_cells`` is at least ``gallery_min_similarity`` similar (a near
   copy of a training photo), the photo answers as if the Bayes point were the mode: the
   gallery photo's place (MAX_MASS_WITHIN's confidence is the posterior mass within
-  ``within_km`` of the mode); ``gallery_min_similarity`` -1 gates every photo.
+  ``within_km`` of the mode); ``gallery_min_similarity`` -1 gates every photo, 1 only
+  identical ones. A Bayes point that is the mode is refined by the gallery whatever the
+  similarity, as MODE with -1.
 * ``confidence`` = the chosen hypothesis's probability (MAX_MASS_WITHIN: the
   posterior mass within ``within_km`` of the answer, the probability that it is that
   close; the alternatives keep their own). ``radius_km``:
@@ -639,7 +641,10 @@ class Decoder:
         hint = self._names(best)
         gallery = self.gallery
         near = None if chosen is not None or query is None else self._nearest(hyps, query)
-        if gallery is not None and near is not None and near[1] >= spec.gallery_min_similarity:
+        # a Bayes point answering as the mode (the mode itself, or gated) is refined by
+        # the gallery whatever the similarity: the gate already had its say
+        floor = spec.gallery_min_similarity if choice is None else -1.0
+        if gallery is not None and near is not None and near[1] >= floor:
             # a real photo's place: named as it is, never moved into the head's country
             lat, lon, hint = gallery.lat[near[0]], gallery.lon[near[0]], PlaceNames()
         k = min(spec.top_k, len(hyps))

@@ -378,3 +378,9 @@ def test_a_near_copy_of_a_gallery_photo_answers_its_place_and_others_the_bayes_p
     # one photo decoded alone (its gallery-space query) is gated the same way
     alone = decoder.decode(logits, decoder.gallery.project(photos[:1])[0])  # type: ignore[union-attr]
     assert (alone.lat, alone.lon) == pytest.approx((35.44, 139.64))
+    # a peaked posterior's Bayes point is the mode (Tokyo): below the gate the gallery
+    # still refines it inside the mode's cell, as the mode decoding does
+    sure = {"cell": np.stack([np.log([0.01, 0.01, 0.01, 0.96, 0.01])] * 2)}
+    assert decoder.gallery_similarity(sure, photos)[1] < 0.95
+    refined = decoder.decode_many(sure, photos)[1]
+    assert (refined.lat, refined.lon) in [(35.44, 139.64), (34.69, 135.50)]
