@@ -358,7 +358,8 @@ def with_oos_calibration(
     prior: Callable[[], tuple[float, ...]] | None = None,
 ) -> Manifest:
     """``manifest`` with the out-of-source protocol's ``calibration.json`` at ``path``:
-    its temperature, error model, unsure threshold and prior mix (with the model's
+    its temperature, error model, unsure threshold, gallery threshold (the gate its
+    answers were decoded with) and prior mix (with the model's
     training ``prior`` over its decoding level, computed only when the mix is > 0), the
     file's content under ``metrics.calibration``. ExportError when it is unreadable, was
     fitted with a prior mix and no ``prior`` is given, was fitted with another
@@ -373,6 +374,9 @@ def with_oos_calibration(
         temperature, unsure = float(cal["temperature"]), float(cal["unsure_below"])
         mix = float(cal.get("prior_mix", 0.0))
         decoding = replace(manifest.decoding, unsure_below=unsure, prior=(), prior_mix=0.0)
+        gate = cal.get("gallery_min_similarity")
+        if gate is not None:
+            decoding = replace(decoding, gallery_min_similarity=gate)
     except (OSError, ValueError, KeyError, TypeError, BundleError) as e:
         raise ExportError(f"unreadable calibration {path}: {e}") from e
     if abs(float(cal.get("logit_adjust_tau", 0.0)) - tau) > 1e-9:

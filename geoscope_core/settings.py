@@ -51,4 +51,4 @@ DEFAULT_MODEL = "geoscope-lite"
 #: sha256 of the shipped default bundle's canonical manifest (``runtime.bundle``: its
 #: model id is ``geoscope-lite@<first 12 digits>``). The shipped bundle loads only when
 #: it matches: update this one line whenever the default bundle is re-exported.
-DEFAULT_MODEL_SHA256 = "efe578bac36ef79c11d55bf0b336459fc344f3dd131a91ee64c03fe79c07c972"
+DEFAULT_MODEL_SHA256 = "e74b12882ee8d2f351ddb63b141ab0e4f83f6c9b63c82ed377c7aaaeb44e85de"

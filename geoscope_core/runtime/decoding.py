@@ -32,7 +32,13 @@ through this module; its parameters are the bundle manifest's ``DecodingSpec``.
   would count a prior in the confidences once per photo). When
   that place is the mode's, ``refine`` and the gallery apply as for MODE; otherwise the
   answer is that place, named as itself, with its own posterior probability as the
-  confidence.
+  confidence. The gallery gate: when the photo's most similar gallery photo inside the
+  mode's ``gallery_top_cells`` is at least ``gallery_min_similarity`` similar (a near
+  copy of a training photo), the photo answers as if the Bayes point were the mode: the
+  gallery photo's place (MAX_MASS_WITHIN's confidence is the posterior mass within
+  ``within_km`` of the mode); ``gallery_min_similarity`` -1 gates every photo, 1 only
+  identical ones. A Bayes point that is the mode is refined by the gallery whatever the
+  similarity, as MODE with -1.
 * ``confidence`` = the chosen hypothesis's probability (MAX_MASS_WITHIN: the
   posterior mass within ``within_km`` of the answer, the probability that it is that
   close; the alternatives keep their own). ``radius_km``:
@@ -217,6 +223,7 @@ class BayesPoint:
                 f"the levels have {len(leaves)}"
             )
         self.leaves = np.array(leaves, np.int64).reshape(-1, 2)
+        self._leaf_of = {leaf: k for k, leaf in enumerate(leaves)}
         offsets = np.cumsum([0] + [len(level.rows) for level in self.chain])
         self._flat = offsets[self.leaves[:, 0]] + self.leaves[:, 1]  # into all levels' probs
         lat = np.array([self.chain[i].lat[j] for i, j in leaves])
@@ -291,6 +298,14 @@ class BayesPoint:
             i -= 1
             out[i] = j
         return out
+
+    def leaf_of(self, level: int, index: int) -> int:
+        """The leaf of the place ``index`` of chain level position ``level`` (BundleError
+        when that place has children: it is no leaf)."""
+        try:
+            return self._leaf_of[(level, index)]
+        except KeyError as e:
+            raise BundleError(f"place {index} of chain level {level} is not a leaf") from e
 
     def mass_within(self, leaf: int, probs: np.ndarray, km: float) -> float:
         """The share of the posterior ``probs`` [L] within ``km`` of the leaf."""
@@ -470,7 +485,7 @@ class Decoder:
             row = {k: v[i] for k, v in logits.items()}
             hyps = self._hypotheses(row)
             query = None if queries is None else queries[i]
-            plans.append(self._plan(hyps, query, self._bayes_choice(row, hyps)))
+            plans.append(self._plan(hyps, query, self._bayes_choice(row, hyps, query)))
         return self._finish_many(plans)
 
     def _finish_many(self, plans: list[_Plan]) -> list[Prediction]:
@@ -490,7 +505,8 @@ class Decoder:
         its gallery-space ``query`` [G] (``Gallery.project``) and a gallery, the location
         is that of the most similar gallery photo inside the most likely cells."""
         hyps = self._hypotheses(logits)
-        return self._finish_many([self._plan(hyps, query, self._bayes_choice(logits, hyps))])[0]
+        choice = self._bayes_choice(logits, hyps, query)
+        return self._finish_many([self._plan(hyps, query, choice)])[0]
 
     def _hypotheses(self, logits: Mapping[str, np.ndarray]) -> list[_Hyp]:
         """The best hypotheses of one image's per-level logits, most probable first."""
@@ -518,26 +534,69 @@ class Decoder:
         keep = max(spec.top_k, spec.refine_k, spec.gallery_top_cells, 1)
         return hyps[:keep]
 
-    def _bayes_choice(self, logits: Mapping[str, np.ndarray], hyps: list[_Hyp]) -> _Choice | None:
+    def gallery_similarity(
+        self, logits: Mapping[str, np.ndarray], embeddings: np.ndarray
+    ) -> np.ndarray:
+        """Per photo of per-level logits {level: [N, n_level]} and encoder ``embeddings``
+        [N, D], the cosine similarity float [N] of its most similar gallery photo inside
+        the mode's ``gallery_top_cells`` (what the gallery gate compares with
+        ``gallery_min_similarity``); NaN where there is no gallery or no photo there."""
+        n = len(next(iter(logits.values())))
+        out = np.full(n, np.nan)
+        gallery = self.gallery
+        if gallery is None:
+            return out
+        queries = gallery.project(embeddings)
+        for i in range(n):
+            near = self._nearest(self._hypotheses({k: v[i] for k, v in logits.items()}), queries[i])
+            if near is not None:
+                out[i] = near[1]
+        return out
+
+    def _nearest(self, hyps: list[_Hyp], query: np.ndarray) -> tuple[int, float] | None:
+        """The gallery photo most like ``query`` inside the cells of ``hyps`` (index,
+        cosine similarity); None without a gallery or a gallery photo there."""
+        gallery, finest = self.gallery, self.chain[-1]
+        if gallery is None:
+            return None
+        return gallery.nearest(query, (h.nodes[finest] for h in hyps if finest in h.nodes))
+
+    def _bayes_choice(
+        self,
+        logits: Mapping[str, np.ndarray],
+        hyps: list[_Hyp],
+        query: np.ndarray | None = None,
+    ) -> _Choice | None:
         """The Bayes point of the bundle's ``decoding.point``; None for MODE. Where the
-        Bayes point is the mode (the best of ``hyps``) its place is None: the mode
-        answers as for MODE (refined, gallery), with MAX_MASS_WITHIN's confidence."""
+        Bayes point is the mode (the best of ``hyps``), or the gallery gate takes the
+        photo (its gallery-space ``query`` has a gallery photo at least
+        ``gallery_min_similarity`` similar inside the mode's cells), the place is None:
+        the mode answers as for MODE (refined, gallery), with MAX_MASS_WITHIN's
+        confidence."""
         if self._bayes is None:
             return None
         post = self._bayes.posterior(logits, self.manifest.temperature)
+        near = None if query is None else self._nearest(hyps, query)
+        if near is not None and near[1] >= self.spec.gallery_min_similarity:
+            mode = hyps[0]
+            leaf = self._bayes.leaf_of(self.chain.index(mode.deepest), mode.nodes[mode.deepest])
+            return _Choice(None, None, self._confidence(leaf, post))
         leaf = self._bayes.choose(self._bayes.mixed(post))
         at = self._bayes.nodes(leaf)
         chosen = _Hyp(
             float(post[leaf]), {self.chain[i]: j for i, j in at.items()}, self.chain[max(at)]
         )
-        confidence = (
-            self._bayes.mass_within(leaf, post, self.spec.within_km)
-            if self.spec.point is Point.MAX_MASS_WITHIN
-            else None
-        )
+        confidence = self._confidence(leaf, post)
         if chosen.nodes == hyps[0].nodes:
             return _Choice(None, None, confidence)
         return _Choice(chosen, self._bayes.radius(leaf, post), confidence)
+
+    def _confidence(self, leaf: int, post: np.ndarray) -> float | None:
+        """A Bayes point's confidence at ``leaf`` under the posterior ``post`` [L]:
+        MAX_MASS_WITHIN's mass within ``within_km``; None (the hypothesis's own) else."""
+        if self._bayes is None or self.spec.point is not Point.MAX_MASS_WITHIN:
+            return None
+        return self._bayes.mass_within(leaf, post, self.spec.within_km)
 
     def _coords(self, h: _Hyp) -> tuple[float, float]:
         lv = self._levels[h.deepest]
@@ -580,17 +639,14 @@ class Decoder:
         if chosen is not None:
             lat, lon = coords[0]
         hint = self._names(best)
-        gallery = None if chosen is not None else self.gallery
-        if gallery is not None and query is not None:
-            finest = self.chain[-1]
-            spot = gallery.refine(
-                query,
-                (h.nodes[finest] for h in hyps if finest in h.nodes),
-                spec.gallery_min_similarity,
-            )
-            if spot is not None:
-                # a real photo's place: named as it is, never moved into the head's country
-                (lat, lon), hint = spot, PlaceNames()
+        gallery = self.gallery
+        near = None if chosen is not None or query is None else self._nearest(hyps, query)
+        # a Bayes point answering as the mode (the mode itself, or gated) is refined by
+        # the gallery whatever the similarity: the gate already had its say
+        floor = spec.gallery_min_similarity if choice is None else -1.0
+        if gallery is not None and near is not None and near[1] >= floor:
+            # a real photo's place: named as it is, never moved into the head's country
+            lat, lon, hint = gallery.lat[near[0]], gallery.lon[near[0]], PlaceNames()
         k = min(spec.top_k, len(hyps))
         points = [(float(lat), float(lon), hint)]
         points += [

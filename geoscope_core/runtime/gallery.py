@@ -166,22 +166,17 @@ class Gallery:
         q = (np.asarray(embeddings, np.float32) - self.mean) @ self.projection
         return q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
 
-    def refine(
-        self, query: np.ndarray, cells: Iterable[int], min_similarity: float = -1.0
-    ) -> tuple[float, float] | None:
-        """Place (lat, lon degrees) of the gallery photo most like ``query`` [G] among
+    def nearest(self, query: np.ndarray, cells: Iterable[int]) -> tuple[int, float] | None:
+        """Index and cosine similarity of the gallery photo most like ``query`` [G] among
         those in ``cells`` (the most likely first; only ``top_cells`` of them count);
-        None when none of the gallery's photos lies in them or the most similar is less
-        similar (cosine) than ``min_similarity``."""
+        None when none of the gallery's photos lies in them."""
         wanted = list(dict.fromkeys(int(c) for c in cells))[: self.top_cells]
         rows = np.flatnonzero(np.isin(self.cell, wanted))
         if len(rows) == 0:
             return None
         sims = self.embeddings[rows] @ query
         best = int(np.argmax(sims))
-        if float(sims[best]) < min_similarity:
-            return None
-        return float(self.lat[rows[best]]), float(self.lon[rows[best]])
+        return int(rows[best]), float(sims[best])
 
 
 def build_gallery(

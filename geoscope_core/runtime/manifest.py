@@ -318,8 +318,10 @@ class DecodingSpec:
     (``runtime.gallery``) that refines the answer inside the ``gallery_top_cells`` most
     likely cells, None = no gallery; ``gallery_min_similarity``: the gallery answers only
     when its most similar photo is at least that similar (cosine in the gallery's space;
-    -1 = always). ``unsure_below``: an answer whose confidence is below it is marked unsure
-    and names no place, not even a country (``Prediction.unsure``; 0 = never).
+    -1 = always); for a Bayes ``point`` it is the gate at which a near copy's gallery
+    place overrides the Bayes point (``runtime.decoding``). ``unsure_below``: an answer
+    whose confidence is below it is marked unsure and names no place, not even a country
+    (``Prediction.unsure``; 0 = never).
     ``point``: MODE answers the most likely hypothesis; MIN_EXPECTED_DISTANCE /
     MAX_EXPECTED_GEOSCORE answer the finest-level place minimising the posterior's
     expected distance / maximising its expected GeoScore (a central answer when the

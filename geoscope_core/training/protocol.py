@@ -62,6 +62,10 @@ UNSURE_PROBABILITY = 0.5
 GALLERY_DIM = 256
 #: Distance (km) of the hit that the confidence AUC ranks.
 AUC_KM = 750
+#: Distances (km) the gallery gate's table counts right answers within.
+GATE_KM = (25, 750, 2500)
+#: The gallery gate's "never": only a photo identical to a gallery photo passes it.
+GATE_NEVER = 1.0
 #: A predicted country counts for the share-of-answers target from this share up.
 SHARE_MIN = 0.02
 #: What the protocol's choice optimises on the macro over held-out sources: the GeoScore,
@@ -169,7 +173,7 @@ def decode_fold(
     the gallery's ``min_similarity``, the decoding ``point`` and its ``within_km``
     instead of the config's; a Bayes point mixes ``prior_mix`` of the fold's training
     prior into its posterior."""
-    logits = {lv: lg - tau * fold.priors[lv] for lv, lg in fold.logits.items()}
+    logits = adjusted_logits(fold, tau)
     m = fold.decoder.manifest
     if min_similarity is not None:
         m = replace(m, decoding=replace(m.decoding, gallery_min_similarity=min_similarity))
@@ -191,6 +195,60 @@ def decode_fold(
         np.array([p.country_code for p in preds], dtype=object),
         np.array([p.confidence for p in preds]),
     )
+
+
+def adjusted_logits(fold: Fold, tau: float) -> dict[str, np.ndarray]:
+    """The fold's logits with logit adjustment ``tau`` (minus ``tau`` x log prior)."""
+    return {lv: lg - tau * fold.priors[lv] for lv, lg in fold.logits.items()}
+
+
+def gallery_gate(
+    folds: Sequence[Fold],
+    tau: float,
+    temperature: float,
+    point: Point,
+    within_km: float,
+    prior_mix: float,
+    min_similarities: Sequence[float],
+) -> dict[str, Any]:
+    """The gallery gate of a Bayes ``point``, chosen out of source among
+    ``min_similarities``: per threshold and held-out source, the photos the gate takes
+    (its most similar gallery photo in the mode's cells at least that similar) and how
+    often the gallery's answers to them and the Bayes point's answers to the same photos
+    are right within 25, 750 and 2500 km. A threshold passes when, on every source, the
+    gated answers are right within 750 and within 2500 km at least as often as the Bayes
+    point's on the photos taken (so the gate lowers no source's acc@750 or acc@2500
+    km); ``GATE_NEVER`` is always tried, and the chosen threshold ("chosen") is the
+    lowest that passes with every higher one (``GATE_NEVER`` when none does)."""
+    thresholds = sorted({*min_similarities, GATE_NEVER})
+    rows: dict[str, Any] = {}
+    for f in folds:
+        tlat, tlon = _coords(f.samples)
+        bayes = decode_fold(f, tau, temperature, GATE_NEVER, point, within_km, prior_mix)
+        # -1: the gallery's answer to every photo it has one in the mode's cells for
+        near = decode_fold(f, tau, temperature, -1.0, point, within_km, prior_mix)
+        sim = f.decoder.gallery_similarity(adjusted_logits(f, tau), f.embeddings)
+        d_bayes = np.asarray(haversine_km(bayes.lat, bayes.lon, tlat, tlon))
+        d_near = np.asarray(haversine_km(near.lat, near.lon, tlat, tlon))
+        for t in thresholds:
+            taken = np.nan_to_num(sim, nan=-np.inf) >= t
+            row = {"photos": len(f.samples), "taken": int(taken.sum())}
+            for km in GATE_KM:
+                row[f"gallery_right_{km}"] = int((d_near[taken] <= km).sum())
+                row[f"bayes_right_{km}"] = int((d_bayes[taken] <= km).sum())
+            rows.setdefault(f"{t:g}", {"min_similarity": t, "per_source": {}})
+            rows[f"{t:g}"]["per_source"][f.name] = row
+    chosen = GATE_NEVER
+    for t in reversed(thresholds):
+        per = rows[f"{t:g}"]["per_source"].values()
+        passes = all(
+            r[f"gallery_right_{km}"] >= r[f"bayes_right_{km}"] for r in per for km in (750, 2500)
+        )
+        rows[f"{t:g}"]["passes"] = passes
+        if not passes:
+            break
+        chosen = t
+    return {"chosen": chosen, "by_threshold": rows}
 
 
 @dataclass(frozen=True)
@@ -444,6 +502,8 @@ def run_protocol(
     # logit adjustment, temperature and decoding, out of source
     by_tau: dict[str, Any] = {}
     sims = tuple(min_similarities) if config.gallery and min_similarities else (None,)
+    # a Bayes point is chosen with its gallery gate shut (GATE_NEVER), then the gate
+    gated = config.gallery and bool(min_similarities)
     tried: list[tuple[Point, float]] = []
     for pt in tuple(points) or (Point(config.point),):
         radii = within_kms if pt is Point.MAX_MASS_WITHIN and within_kms else (config.within_km,)
@@ -456,6 +516,10 @@ def run_protocol(
         for scale, sim, (pt, r) in itertools.product(temperature_scales, sims, tried):
             if mix > 0 and pt is Point.MODE:
                 continue  # MODE ignores the prior
+            if gated and pt is not Point.MODE:
+                if sim != sims[0]:
+                    continue  # its gate is chosen once the point is (gallery_gate)
+                sim = GATE_NEVER
             t = min(t_fit * scale, TEMPERATURE_RANGE[1])
             if t not in nlls:
                 nlls[t] = macro_nll(folds, leaves, tau, t, mix)
@@ -487,6 +551,10 @@ def run_protocol(
             if score > best_score:
                 best, best_score = (tau, mix, sim, t, pt, r), score
     tau, prior_mix, sim, temperature, point, within_km = best
+    gate = None
+    if gated and point is not Point.MODE:
+        gate = gallery_gate(folds, tau, temperature, point, within_km, prior_mix, min_similarities)
+        sim = gate["chosen"]
     if sim is not None:
         config = replace(config, gallery_min_similarity=sim)
     config = replace(config, point=point.value, within_km=within_km)
@@ -543,6 +611,7 @@ def run_protocol(
         "held_out": names,
         "tau": tau,
         "gallery_min_similarity": config.gallery_min_similarity,
+        "gallery_gate": gate,
         "temperature": temperature,
         "point": point.value,
         "within_km": within_km,
@@ -558,6 +627,7 @@ def run_protocol(
             "within_km": within_km,
             "prior_mix": prior_mix,
             "temperature": temperature,
+            "gallery_min_similarity": config.gallery_min_similarity,
             "error_model": {
                 "confidence": list(final_model.confidence),
                 "radius_km": list(final_model.radius_km),
@@ -571,7 +641,16 @@ def run_protocol(
     report["targets"] = targets_met(report)
     if same_source:
         report["same_source_val"] = same_source_table(
-            config, pool, pool_f, val, val_f, tau, temperature, point, within_km, prior_mix
+            config,
+            pool,
+            pool_f,
+            val,
+            val_f,
+            tau,
+            temperature,
+            point,
+            within_km,
+            prior_mix,
         )
     return report
 
@@ -659,7 +738,14 @@ def same_source_table(
     keep = np.array([s.scope == HELD_OUT_SCOPE for s in val])
     test = [s for s, k in zip(val, keep, strict=True) if k]
     fold = build_fold(config, "same-source", pool, pool_f, test, val_f[keep])
-    ans = decode_fold(fold, tau, temperature, point=point, within_km=within_km, prior_mix=prior_mix)
+    ans = decode_fold(
+        fold,
+        tau,
+        temperature,
+        point=point,
+        within_km=within_km,
+        prior_mix=prior_mix,
+    )
     out: dict[str, Any] = {}
     for name in sorted({s.set for s in test}):
         m = np.array([s.set == name for s in test])
@@ -698,7 +784,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"# Out-of-source report: {report['config']['name']}",
         "",
         f"Each `world` source held out in turn; logit adjustment tau {report['tau']:g}, "
-        f"gallery similarity threshold {report['gallery_min_similarity']:g}, "
+        + f"gallery similarity threshold {report['gallery_min_similarity']:g}, "
         f"temperature {report['temperature']:.3f}, decoding point "
         f"{report.get('point', Point.MODE.value)}"
         + (
@@ -777,6 +863,7 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(f"- {name}: {text}")
     lines += [
         "",
+        *gate_lines(report.get("gallery_gate")),
         "## Logit adjustment, gallery threshold and decoding point tried (macro)",
         "",
         head,
@@ -838,6 +925,38 @@ def features_from_file(path: Path) -> FeatureFn:
             raise DataError(f"{path} has no features of {e.args[0]}") from e
 
     return lookup
+
+
+def gate_lines(gate: dict[str, Any] | None) -> list[str]:
+    """The gallery gate's table (``gallery_gate``): per threshold and source, the photos
+    taken and how often the gallery's and the Bayes point's answers to them are right."""
+    if not gate:
+        return []
+    chosen = gate["chosen"]
+    lines = [
+        "## Gallery gate of the Bayes point (held out, per source)",
+        "",
+        f"Chosen: {chosen:g} (the lowest threshold that passes with every higher one; "
+        f"{GATE_NEVER:g}: only identical photos; passes: on every source the gated answers "
+        "are right within 750 and 2500 km at least as often as the Bayes point's to the "
+        "same photos). Right answers: gallery / Bayes point.",
+        "",
+        "| threshold | source | taken | "
+        + " | ".join(f"right @{km} km" for km in GATE_KM)
+        + " | passes |",
+        "|---|---|---|" + "---|" * len(GATE_KM) + "---|",
+    ]
+    for key, row in gate["by_threshold"].items():
+        for name, r in row["per_source"].items():
+            rights = " | ".join(
+                f"{r[f'gallery_right_{km}']} / {r[f'bayes_right_{km}']}" for km in GATE_KM
+            )
+            passes = row.get("passes")
+            lines.append(
+                f"| {key} | {name} | {r['taken']} of {r['photos']} | {rights} | "
+                f"{'' if passes is None else 'yes' if passes else 'no'} |"
+            )
+    return [*lines, ""]
 
 
 def _numbers(text: str, flag: str) -> tuple[float, ...]:

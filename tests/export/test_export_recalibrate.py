@@ -104,3 +104,24 @@ def test_recalibrate_mixes_the_prior_of_the_recipes_training_photos(tmp_path: Pa
     cal.write_text(json.dumps({**CAL, "point": "max_mass_within", "within_km": 2500.0}))
     recalibrate(bundle, recipe, cal)
     assert load_bundle(bundle).manifest.decoding.prior == ()
+
+
+def test_recalibrate_carries_the_gallery_gate_its_answers_were_decoded_with(
+    tmp_path: Path,
+) -> None:
+    """The protocol's calibration names the gallery threshold its answers were decoded
+    with (the Bayes point's gate): it goes into the manifest; an impossible one is
+    refused and the bundle stays as it was; a calibration without one leaves it alone."""
+    bundle = make_bundle(tmp_path / "b", kind="classifier", anchors=ANCHORS, logit_scale=50.0)
+    cal = tmp_path / "calibration.json"
+    config = CnnConfig(name="b", backbone="tiny", pretrained=False, point="min_expected_distance")
+    cal.write_text(json.dumps({**CAL, "gallery_min_similarity": 0.95}))
+    model_id = recalibrate(bundle, config, cal)
+    assert load_bundle(bundle).manifest.decoding.gallery_min_similarity == 0.95
+    cal.write_text(json.dumps({**CAL, "gallery_min_similarity": 2.0}))
+    with pytest.raises(ExportError, match="gallery_min_similarity"):
+        recalibrate(bundle, config, cal)
+    assert load_bundle(bundle).model_id == model_id
+    cal.write_text(json.dumps(CAL))
+    recalibrate(bundle, config, cal)
+    assert load_bundle(bundle).manifest.decoding.gallery_min_similarity == 0.95

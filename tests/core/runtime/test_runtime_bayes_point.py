@@ -327,3 +327,60 @@ def test_the_prior_travels_through_the_manifest_and_must_fit_the_level() -> None
         DecodingSpec.from_dict({**spec.to_dict(), "prior": {"a": 1}})
     with pytest.raises(BundleError, match="prior has 2 places"):
         Decoder.for_labels(BundleKind.CLASSIFIER, {"cell": _rows()["cell"]}, decoding=spec)
+
+
+def _gated_decoder(min_similarity: float) -> tuple[Decoder, np.ndarray, dict[str, np.ndarray]]:
+    """The cluster decoder (MAX_MASS_WITHIN 750 km: the Bayes point is the European
+    cluster, the mode Tokyo) with a gallery of four photos gated at ``min_similarity``,
+    and the gallery photos' encoder embeddings [4, 8] (Yokohama, Osaka, Lyon, Ghent)."""
+    from geoscope_core.runtime.gallery import build_gallery
+
+    decoder, logits = _cluster_decoder(750.0)
+    spec = replace(decoder.spec, gallery="gallery.npz", gallery_min_similarity=min_similarity)
+    rng = np.random.default_rng(3)
+    emb = rng.normal(size=(4, 8)).astype(np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    gallery = build_gallery(
+        emb,
+        np.array([35.44, 34.69, 45.76, 51.05]),
+        np.array([139.64, 135.50, 4.84, 3.72]),
+        np.array([3, 3, 0, 1]),  # Tokyo, Tokyo, Paris and Brussels cells
+        dim=3,
+        top_cells=1,  # only the mode's cell
+    )
+    gated = decoder.with_manifest(replace(decoder.manifest, decoding=spec)).with_gallery(gallery)
+    return gated, emb, logits
+
+
+def test_a_near_copy_of_a_gallery_photo_answers_its_place_and_others_the_bayes_point() -> None:
+    """The same logits (mode Tokyo, Bayes point the European cluster) for two photos: a
+    near copy of the Yokohama gallery photo passes the gate and answers Yokohama with
+    the mode's mass within 750 km; a photo unlike every gallery photo answers the Bayes
+    point with its own mass. Gate -1 takes both; the decoder without gallery takes none."""
+    decoder, emb, logits = _gated_decoder(0.95)
+    rng = np.random.default_rng(4)
+    stranger = rng.normal(size=8).astype(np.float32)
+    photos = np.stack([emb[0] + 0.01 * rng.normal(size=8).astype(np.float32), stranger])
+    rows = {k: np.stack([v, v]) for k, v in logits.items()}
+    sims = decoder.gallery_similarity(rows, photos)
+    assert sims[0] > 0.99 and sims[1] < 0.95
+    near, far = decoder.decode_many(rows, photos)
+    assert (near.lat, near.lon) == pytest.approx((35.44, 139.64))  # the gallery photo
+    assert near.confidence == pytest.approx(0.24)  # Tokyo's own mass within 750 km
+    # the Bayes point: the cluster, holding 0.6 of the mass within 750 km
+    assert far.country_code in ("FR", "BE", "NL") and far.confidence == pytest.approx(0.6)
+    # gate -1: every photo gets the gallery's photo in the mode's cell (Tokyo's)
+    everyone = _gated_decoder(-1.0)[0].decode_many(rows, photos)
+    assert all(haversine_km(p.lat, p.lon, 35.0, 137.0) < 300 for p in everyone)
+    # without a gallery the near copy answers the Bayes point as well
+    plain = decoder.with_gallery(None).decode_many(rows, photos)
+    assert [(p.lat, p.lon) for p in plain] == [(far.lat, far.lon)] * 2
+    # one photo decoded alone (its gallery-space query) is gated the same way
+    alone = decoder.decode(logits, decoder.gallery.project(photos[:1])[0])  # type: ignore[union-attr]
+    assert (alone.lat, alone.lon) == pytest.approx((35.44, 139.64))
+    # a peaked posterior's Bayes point is the mode (Tokyo): below the gate the gallery
+    # still refines it inside the mode's cell, as the mode decoding does
+    sure = {"cell": np.stack([np.log([0.01, 0.01, 0.01, 0.96, 0.01])] * 2)}
+    assert decoder.gallery_similarity(sure, photos)[1] < 0.95
+    refined = decoder.decode_many(sure, photos)[1]
+    assert (refined.lat, refined.lon) in [(35.44, 139.64), (34.69, 135.50)]

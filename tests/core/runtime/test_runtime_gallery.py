@@ -90,7 +90,7 @@ def test_projection_keeps_neighbours_and_normalises():
     assert list(np.argmax(q @ g.embeddings.T.astype(np.float32), axis=1)) == [0, 1, 2, 3, 4]
 
 
-def test_the_gallery_answers_only_when_its_photo_is_close_enough():
+def test_the_gallery_finds_the_most_similar_photo_inside_the_cells():
     from geoscope_core.runtime.gallery import build_gallery
 
     rng = np.random.default_rng(0)
@@ -98,7 +98,8 @@ def test_the_gallery_answers_only_when_its_photo_is_close_enough():
     emb /= np.linalg.norm(emb, axis=1, keepdims=True)
     g = build_gallery(emb, np.arange(6.0), np.arange(6.0), np.array([0, 0, 1, 1, 2, 2]), 4)
     query = g.project(emb[:1])[0]
-    assert g.refine(query, [0]) == (0.0, 0.0)
-    assert g.refine(query, [0], min_similarity=0.99) == (0.0, 0.0)  # itself: cosine 1
-    assert g.refine(query, [2], min_similarity=0.999) is None  # others are farther
-    assert g.refine(query, [2]) is not None
+    index, sim = g.nearest(query, [0])  # type: ignore[misc]
+    assert index == 0 and sim > 0.99  # itself: cosine 1
+    index, sim = g.nearest(query, [2])  # type: ignore[misc]
+    assert index in (4, 5) and sim < 0.999  # others are farther
+    assert g.nearest(query, [7]) is None  # no gallery photo in that cell

@@ -123,14 +123,15 @@ def test_report_carries_radius_coverage_auc_shares_and_calibration(
     assert cal["logit_adjust_tau"] in (0.0, 1.0) and cal["temperature"] > 0
     radii = cal["error_model"]["radius_km"]
     assert radii == sorted(radii, reverse=True)
+    # MODE tries each gallery threshold; a Bayes point is tried with its gate shut (1:
+    # identical photos only; its gate is chosen once it is: test_a_bayes_points_...)
     assert set(report["by_tau"]) == {
-        f"{tau} sim {sim} {point}"
-        for tau in ("0", "1")
-        for sim in ("-1", "0.9")
-        for point in ("mode", "min_expected_distance")
-    }
+        f"{tau} sim {sim} mode" for tau in ("0", "1") for sim in ("-1", "0.9")
+    } | {f"{tau} sim 1 min_expected_distance" for tau in ("0", "1")}
     chosen = report["by_tau"][
-        f"{report['tau']:g} sim {report['gallery_min_similarity']:g} {report['point']}"
+        f"{report['tau']:g} sim {report['gallery_min_similarity']:g} mode"
+        if report["point"] == "mode"
+        else f"{report['tau']:g} sim 1 {report['point']}"
     ]
     # the decoding point is chosen out of source with the rest, and travels with them
     assert cal["point"] == report["point"] == report["config"]["point"]
@@ -142,7 +143,11 @@ def test_report_carries_radius_coverage_auc_shares_and_calibration(
         accs = [m["acc_km"]["750"] for m in v["per_source"].values()]
         assert v["macro"]["acc_km"]["750"] == pytest.approx(np.mean(accs))
     for name, m in report["per_source"].items():
-        assert chosen["per_source"][name]["acc_km"] == m["acc_km"]
+        if report["point"] == "mode" or report["gallery_gate"]["chosen"] == 1.0:
+            assert chosen["per_source"][name]["acc_km"] == m["acc_km"]
+        else:  # the gate lowers no source's acc@750 or acc@2500 km
+            for km in ("750", "2500"):
+                assert m["acc_km"][km] >= chosen["per_source"][name]["acc_km"][km]
     assert set(report["same_source_val"]) == {"src_a", "src_b", "src_c"}
     write_report(report, tmp_path)
     assert json.loads((tmp_path / "calibration.json").read_text()) == cal
@@ -382,3 +387,50 @@ def test_logit_adjustment_lowers_each_label_by_tau_log_prior() -> None:
     np.testing.assert_allclose(
         after - before, -0.5 * priors["cell"][None, :] + 0 * before, atol=1e-5
     )
+
+
+def test_a_bayes_points_gallery_gate_is_chosen_out_of_source_by_its_rule(tmp_path: Path) -> None:
+    """A Bayes point's gallery gate: per threshold and held-out source, the photos taken
+    (fewer as the threshold rises; -1 takes every photo) and how often the gallery's and
+    the Bayes point's answers to them are right; the chosen threshold is the lowest that
+    passes with every higher one, and it lowers no source's acc@750 or acc@2500 km."""
+    config = _config(_write_labels(tmp_path), gallery=True, refine="top")
+    sims = (-1.0, 0.5, 0.9, 0.999)
+    rep = run_protocol(
+        config,
+        _region_features,
+        same_source=False,
+        min_similarities=sims,
+        points=(Point.MAX_MASS_WITHIN,),
+        within_kms=(750.0,),
+        prior_mixes=(0.25,),
+    )
+    assert set(rep["by_tau"]) == {"0 prior 0.25 sim 1 max_mass_within 750 km"}
+    gate = rep["gallery_gate"]
+    rows = gate["by_threshold"]
+    assert list(rows) == ["-1", "0.5", "0.9", "0.999", "1"]  # 1: never, always tried
+    for name in rep["held_out"]:
+        taken = [rows[k]["per_source"][name]["taken"] for k in rows]
+        assert taken == sorted(taken, reverse=True)
+        assert taken[0] == rows["-1"]["per_source"][name]["photos"] == rep["per_source"][name]["n"]
+    # the rule, recomputed from the table
+    chosen = 1.0
+    for t in (1.0, *sorted(sims, reverse=True)):
+        per = rows[f"{t:g}"]["per_source"].values()
+        ok = all(
+            r[f"gallery_right_{km}"] >= r[f"bayes_right_{km}"] for r in per for km in (750, 2500)
+        )
+        assert rows[f"{t:g}"]["passes"] is ok
+        if not ok:
+            break
+        chosen = t
+    assert gate["chosen"] == chosen
+    assert rep["calibration"]["gallery_min_similarity"] == chosen
+    # the region features put every gallery neighbour in the right region: the gate
+    # takes every photo, and no source loses a right answer at 750 or 2500 km
+    assert chosen == -1.0
+    off = rep["by_tau"]["0 prior 0.25 sim 1 max_mass_within 750 km"]["per_source"]
+    for name, m in rep["per_source"].items():
+        for km in ("750", "2500"):
+            assert m["acc_km"][km] >= off[name]["acc_km"][km]
+    assert "## Gallery gate of the Bayes point" in markdown(rep)
