@@ -480,12 +480,12 @@ class Decoder:
         n = len(next(iter(logits.values())))
         gallery = self.gallery
         queries = gallery.project(embeddings) if gallery and embeddings is not None else None
-        plans = []
-        for i in range(n):
-            row = {k: v[i] for k, v in logits.items()}
-            hyps = self._hypotheses(row)
-            query = None if queries is None else queries[i]
-            plans.append(self._plan(hyps, query, self._bayes_choice(row, hyps, query)))
+        plans = [
+            self._decide(
+                {k: v[i] for k, v in logits.items()}, None if queries is None else queries[i]
+            )
+            for i in range(n)
+        ]
         return self._finish_many(plans)
 
     def _finish_many(self, plans: list[_Plan]) -> list[Prediction]:
@@ -504,9 +504,15 @@ class Decoder:
         """Decode one image's per-level logits ({level: [n_level]}) into a Prediction; with
         its gallery-space ``query`` [G] (``Gallery.project``) and a gallery, the location
         is that of the most similar gallery photo inside the most likely cells."""
+        return self._finish_many([self._decide(logits, query)])[0]
+
+    def _decide(self, logits: Mapping[str, np.ndarray], query: np.ndarray | None) -> _Plan:
+        """One image's plan from its per-level logits and gallery-space ``query``: the
+        gallery photo nearest the query inside its hypotheses' cells is searched once, for
+        the Bayes point's gallery gate and for the refinement both."""
         hyps = self._hypotheses(logits)
-        choice = self._bayes_choice(logits, hyps, query)
-        return self._finish_many([self._plan(hyps, query, choice)])[0]
+        near = None if query is None else self._nearest(hyps, query)
+        return self._plan(hyps, near, self._bayes_choice(logits, hyps, near))
 
     def _hypotheses(self, logits: Mapping[str, np.ndarray]) -> list[_Hyp]:
         """The best hypotheses of one image's per-level logits, most probable first."""
@@ -565,18 +571,17 @@ class Decoder:
         self,
         logits: Mapping[str, np.ndarray],
         hyps: list[_Hyp],
-        query: np.ndarray | None = None,
+        near: tuple[int, float] | None = None,
     ) -> _Choice | None:
         """The Bayes point of the bundle's ``decoding.point``; None for MODE. Where the
         Bayes point is the mode (the best of ``hyps``), or the gallery gate takes the
-        photo (its gallery-space ``query`` has a gallery photo at least
-        ``gallery_min_similarity`` similar inside the mode's cells), the place is None:
+        photo (``near``, its nearest gallery photo inside the mode's cells and their
+        similarity, is at least ``gallery_min_similarity`` similar), the place is None:
         the mode answers as for MODE (refined, gallery), with MAX_MASS_WITHIN's
         confidence."""
         if self._bayes is None:
             return None
         post = self._bayes.posterior(logits, self.manifest.temperature)
-        near = None if query is None else self._nearest(hyps, query)
         if near is not None and near[1] >= self.spec.gallery_min_similarity:
             mode = hyps[0]
             leaf = self._bayes.leaf_of(self.chain.index(mode.deepest), mode.nodes[mode.deepest])
@@ -619,13 +624,14 @@ class Decoder:
     def _plan(
         self,
         hyps: list[_Hyp],
-        query: np.ndarray | None = None,
+        near: tuple[int, float] | None = None,
         choice: _Choice | None = None,
     ) -> _Plan:
-        """A prediction before its points are named: the estimate's point (refined, or a
-        gallery photo's) and its alternatives', each with the names its labels hint. With
-        a Bayes ``choice`` whose place is not the mode's, that place answers (no
-        refinement, no gallery) with the mode among the alternatives."""
+        """A prediction before its points are named: the estimate's point (refined, or the
+        gallery photo ``near``'s: its index and similarity, the nearest inside the cells of
+        ``hyps``) and its alternatives', each with the names its labels hint. With a Bayes
+        ``choice`` whose place is not the mode's, that place answers (no refinement, no
+        gallery) with the mode among the alternatives."""
         chosen, chosen_radius_km = (
             (None, None) if choice is None else (choice.hyp, choice.radius_km)
         )
@@ -640,11 +646,10 @@ class Decoder:
             lat, lon = coords[0]
         hint = self._names(best)
         gallery = self.gallery
-        near = None if chosen is not None or query is None else self._nearest(hyps, query)
         # a Bayes point answering as the mode (the mode itself, or gated) is refined by
         # the gallery whatever the similarity: the gate already had its say
         floor = spec.gallery_min_similarity if choice is None else -1.0
-        if gallery is not None and near is not None and near[1] >= floor:
+        if chosen is None and gallery is not None and near is not None and near[1] >= floor:
             # a real photo's place: named as it is, never moved into the head's country
             lat, lon, hint = gallery.lat[near[0]], gallery.lon[near[0]], PlaceNames()
         k = min(spec.top_k, len(hyps))
