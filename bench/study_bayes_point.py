@@ -17,7 +17,6 @@ import argparse
 
 from geoscope_core.runtime.manifest import Point
 from geoscope_core.training.config import CnnConfig, load_config
-from geoscope_core.training.data import load_samples
 from geoscope_core.training.protocol import (
     decode_fold,
     features_from_file,
@@ -25,6 +24,7 @@ from geoscope_core.training.protocol import (
     held_out_folds,
     macro,
     source_metrics,
+    split_features,
 )
 
 
@@ -39,10 +39,7 @@ def main() -> None:
     config = load_config("cnn", args.config, args.overrides)
     assert isinstance(config, CnnConfig)
     features = features_from_file(args.features)
-    pool = load_samples(config, config.train_split)
-    val = load_samples(config, config.val_split)
-    pool_f, val_f = features(pool), features(val)
-    folds = held_out_folds(config, pool, pool_f, val, val_f)
+    folds = held_out_folds(config, *split_features(config, features))
     med = macro({f.name: source_metrics(floor_answers([f.medoid] * len(f.samples)), f.samples)
                  for f in folds})  # fmt: skip
     print(f"{'floor medoid':>44}: @750 {med['acc_km']['750']:.3f} "

@@ -21,8 +21,7 @@ from geoscope_core.geo.distance import haversine_km
 from geoscope_core.runtime.decoding import BayesPoint, softmax
 from geoscope_core.runtime.manifest import Point
 from geoscope_core.training.config import CnnConfig, load_config
-from geoscope_core.training.data import load_samples
-from geoscope_core.training.protocol import features_from_file, held_out_folds
+from geoscope_core.training.protocol import features_from_file, held_out_folds, split_features
 
 RADII = (750.0, 1000.0, 1500.0, 2500.0)
 
@@ -38,11 +37,8 @@ def main() -> None:
     config = load_config("cnn", args.config, args.overrides)
     assert isinstance(config, CnnConfig)
     features = features_from_file(args.features)
-    pool = load_samples(config, config.train_split)
-    val = load_samples(config, config.val_split)
-    pool_f, val_f = features(pool), features(val)
     data = []
-    for f in held_out_folds(config, pool, pool_f, val, val_f):
+    for f in held_out_folds(config, *split_features(config, features)):
         test = f.samples
         chain = [f.decoder.table(n) for n in f.decoder.chain]
         bp = {r: BayesPoint(chain, Point.MAX_MASS_WITHIN, r) for r in RADII}

@@ -437,6 +437,16 @@ def world_sets(samples: Sequence[Sample]) -> list[str]:
     return names
 
 
+def split_features(
+    config: CnnConfig, features: FeatureFn
+) -> tuple[list[Sample], np.ndarray, list[Sample], np.ndarray]:
+    """The training split of ``config``, its features, the val split and its features:
+    what :func:`held_out_folds` holds sources out of."""
+    pool = load_samples(config, config.train_split)
+    val = load_samples(config, config.val_split)
+    return pool, features(pool), val, features(val)
+
+
 def held_out_folds(
     config: CnnConfig,
     pool: Sequence[Sample],
@@ -491,10 +501,7 @@ def run_protocol(
         raise ConfigError(f"within_km radii must be in 1..20038 km: {within_kms}")
     if not prior_mixes or any(not 0.0 <= x <= 1.0 for x in prior_mixes):
         raise ConfigError(f"prior mixes must be in 0..1: {prior_mixes}")
-    pool = load_samples(config, config.train_split)
-    val = load_samples(config, config.val_split)
-    pool_f = features(pool)
-    val_f = features(val)
+    pool, pool_f, val, val_f = split_features(config, features)
     folds = held_out_folds(config, pool, pool_f, val, val_f)
     names = [f.name for f in folds]
     leaves = [leaf_targets(f) for f in folds]
