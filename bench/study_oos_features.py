@@ -20,6 +20,12 @@ float32 ONNX graph and runs that: the frozen features training reads, to float32
 rounding. Either way it writes ``paths`` and ``features`` (float16 [N, F]) for
 ``geoscope train protocol --features``. Centre view only.
 
+``--style-views N`` instead writes N augmented views of every photo (features float16
+[N, photos, F]) for ``bench/study_source_invariance.py --views``: a random crop of half
+the frame or more, then, each by chance, the look of another camera: resolution lost
+(down to 64 px and back), strong brightness / contrast / saturation jitter, grey, blur,
+a low JPEG quality. Deterministic per photo and view.
+
 ``--concat-with`` (another such file) also writes the concatenation of the other
 file's features and these, each part L2-normalised first so neither dominates by scale.
 """
@@ -27,6 +33,8 @@ file's features and these, each part L2-normalised first so neither dominates by
 from __future__ import annotations
 
 import argparse
+import hashlib
+import io
 import logging
 import tempfile
 import time
@@ -101,6 +109,58 @@ def encode(
     return np.concatenate(feats)
 
 
+def style_view(path: Path, view: int, size: int) -> np.ndarray:
+    """uint8 [size, size, 3]: augmented view ``view`` of the photo (see the module doc)."""
+    from PIL import Image, ImageEnhance, ImageFilter, ImageOps
+
+    seed = hashlib.sha1(f"{path}|{view}|style".encode()).digest()[:8]
+    rng = np.random.default_rng(int.from_bytes(seed, "little"))
+    with Image.open(path) as src:
+        src.draft("RGB", (size * 2, size * 2))
+        im = ImageOps.exif_transpose(src).convert("RGB")
+    w, h = im.size
+    area = w * h * rng.uniform(0.5, 1.0)
+    aspect = float(np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3))))
+    cw = int(min(w, round(np.sqrt(area * aspect))))
+    ch = int(min(h, round(np.sqrt(area / aspect))))
+    x0, y0 = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+    im = im.crop((x0, y0, x0 + cw, y0 + ch))
+    if rng.random() < 0.5:  # resolution lost
+        low = int(rng.integers(64, size))
+        im = im.resize((low, low), Image.Resampling.BILINEAR)
+    im = im.resize((size, size), Image.Resampling.BILINEAR)
+    for enhancer in (ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color):
+        im = enhancer(im).enhance(float(rng.uniform(0.6, 1.4)))
+    if rng.random() < 0.15:
+        im = ImageOps.grayscale(im).convert("RGB")
+    if rng.random() < 0.3:
+        im = im.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 1.5))))
+    if rng.random() < 0.5:
+        buf = io.BytesIO()
+        im.save(buf, "JPEG", quality=int(rng.integers(15, 60)))
+        buf.seek(0)
+        im = Image.open(buf).convert("RGB")
+    return np.asarray(im, np.uint8)
+
+
+def encode_style_views(
+    graph: bytes, output: str, size: int, paths: Sequence[str], views: int, threads: int
+) -> np.ndarray:
+    """float16 [views, N, F]: ``output`` of ``graph`` on views 1..``views`` of each photo."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+    out: list[np.ndarray] = []
+    for v in range(1, views + 1):
+        for i in range(0, len(paths), 32):
+            pixels = np.stack([style_view(Path(p), v, size) for p in paths[i : i + 32]])
+            out.append(session.run([output], {"pixels": pixels})[0].astype(np.float16))
+        log.info("view %d of %d encoded", v, views)
+    return np.concatenate(out).reshape(views, len(paths), -1)
+
+
 def unit(x: np.ndarray) -> np.ndarray:
     """Rows scaled to length 1 (float32)."""
     x = x.astype(np.float32)
@@ -132,6 +192,9 @@ def main() -> None:
     parser.add_argument("--concat-with", type=Path, help="also join with this features file")
     parser.add_argument("--concat-out", type=Path, help="where the joined file goes")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--style-views", type=int, default=0, help="write this many augmented views instead"
+    )
     args = parser.parse_args()
     if (args.concat_with is None) != (args.concat_out is None):
         parser.error("--concat-with and --concat-out go together")
@@ -147,6 +210,11 @@ def main() -> None:
         else:
             graph, output, spec = backbone_encoder(args.backbone, Path(work))
     start = time.perf_counter()
+    if args.style_views:
+        views = encode_style_views(graph, output, spec.size, paths, args.style_views, args.threads)
+        np.savez(args.out, paths=np.array(paths), features=views)
+        print(f"{views.shape[0]} views of {len(paths)} photos -> {args.out}")
+        return
     feats = encode(graph, output, spec, records, args.threads)
     took = time.perf_counter() - start
     args.out.parent.mkdir(parents=True, exist_ok=True)
