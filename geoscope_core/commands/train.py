@@ -77,7 +77,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     protocol.add_argument(
         "--gallery-min-sims",
         default="",
-        help="gallery similarity thresholds to try, e.g. -1,0.8 (default: the config's)",
+        help="gallery similarity thresholds to try, e.g. -1,0.8 (default: the config's; a "
+        "Bayes point's gate is chosen among them after the point, shut when none are given)",
     )
     protocol.add_argument(
         "--no-same-source", action="store_true", help="skip the same-source val table"

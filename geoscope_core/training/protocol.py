@@ -483,7 +483,8 @@ def run_protocol(
     """Leave-one-source-out over the ``world`` sets; returns the report (see module doc).
 
     ``features`` maps samples to frozen features [N, F]; ``taus``: logit adjustments to
-    try, ``min_similarities`` the gallery's thresholds, ``points`` the decoding points
+    try, ``min_similarities`` the gallery's thresholds (a Bayes point's gate is chosen
+    among them after the point; none: it stays shut), ``points`` the decoding points
     (none: the config's), ``within_kms`` the radii (km) MAX_MASS_WITHIN is tried with
     (none: the config's), ``prior_mixes`` the shares of the training prior a Bayes
     point mixes into its posterior (the temperature is fitted for each) and
@@ -510,6 +511,7 @@ def run_protocol(
     by_tau: dict[str, Any] = {}
     sims = tuple(min_similarities) if config.gallery and min_similarities else (None,)
     # a Bayes point is chosen with its gallery gate shut (GATE_NEVER), then the gate
+    # among ``min_similarities`` (none given: it stays shut)
     gated = config.gallery and bool(min_similarities)
     tried: list[tuple[Point, float]] = []
     for pt in tuple(points) or (Point(config.point),):
@@ -523,7 +525,9 @@ def run_protocol(
         for scale, sim, (pt, r) in itertools.product(temperature_scales, sims, tried):
             if mix > 0 and pt is Point.MODE:
                 continue  # MODE ignores the prior
-            if gated and pt is not Point.MODE:
+            if config.gallery and pt is not Point.MODE:
+                # a Bayes point is measured as itself: the config's threshold (-1 by
+                # default) would gate every photo to the mode's gallery answer
                 if sim != sims[0]:
                     continue  # its gate is chosen once the point is (gallery_gate)
                 sim = GATE_NEVER

@@ -389,6 +389,33 @@ def test_logit_adjustment_lowers_each_label_by_tau_log_prior() -> None:
     )
 
 
+def test_a_bayes_point_tried_without_gate_thresholds_is_measured_with_its_gate_shut(
+    tmp_path: Path,
+) -> None:
+    """Without ``min_similarities`` a Bayes point is measured as itself, its gallery gate
+    shut (1: identical photos only), and its calibration carries that threshold: the
+    config's -1 would gate every photo to the mode's gallery answer, so every point and
+    prior mix tried would answer the same."""
+    config = _config(_write_labels(tmp_path), gallery=True, refine="top")
+    rep = run_protocol(
+        config,
+        _region_features,
+        same_source=False,
+        points=(Point.MAX_MASS_WITHIN,),
+        within_kms=(750.0,),
+        prior_mixes=(0.0, 1.0),
+    )
+    rows = rep["by_tau"]
+    assert set(rows) == {"0 sim 1 max_mass_within 750 km", "0 prior 1 sim 1 max_mass_within 750 km"}
+    own = rows["0 sim 1 max_mass_within 750 km"]["per_source"]
+    prior_only = rows["0 prior 1 sim 1 max_mass_within 750 km"]["per_source"]
+    # the training prior alone answers one place for every photo of a source; the
+    # region features' own posterior answers each photo's region
+    assert all(own[n]["acc_km"]["750"] == 1.0 for n in rep["held_out"])
+    assert any(prior_only[n]["acc_km"]["750"] < 1.0 for n in rep["held_out"])
+    assert rep["calibration"]["gallery_min_similarity"] == 1.0
+
+
 def test_a_bayes_points_gallery_gate_is_chosen_out_of_source_by_its_rule(tmp_path: Path) -> None:
     """A Bayes point's gallery gate: per threshold and held-out source, the photos taken
     (fewer as the threshold rises; -1 takes every photo) and how often the gallery's and
