@@ -44,7 +44,7 @@ from geoscope_core.metrics import accuracy_at, geoscore
 from geoscope_core.training.baselines import frozen_features, medoid, nearest_neighbour
 from geoscope_core.training.config import CnnConfig, load_config
 from geoscope_core.training.data import load_samples
-from geoscope_core.training.protocol import features_from_file, split_features, world_sets
+from geoscope_core.training.protocol import features_from_file, held_out_splits, split_features
 
 #: Places the "mass within" answer weighs (the most similar to the photo) ...
 TOP_PLACES = 512
@@ -214,24 +214,21 @@ def held_out(args: argparse.Namespace, config: CnnConfig, rng: np.random.Generat
     folder = geoclip_files()
     enc = load_location_encoder(folder)
     macro: dict[str, list[np.ndarray]] = {}
-    for name in world_sets([*pool, *val]):
-        keep = np.array([s.set != name for s in pool])
-        train = [s for s, k in zip(pool, keep, strict=True) if k]
-        test = [s for s in [*pool, *val] if s.set == name]
-        test_f = np.concatenate([pool_f[~keep], val_f[[s.set == name for s in val]]])
+    for h in held_out_splits(pool, pool_f, val, val_f):
+        name, train, test, test_f = h.name, h.train, h.test, h.test_f
         t_ll = np.array([[s.lat, s.lon] for s in train], dtype=np.float32)
         places = gallery_places(folder, t_ll)
         place_emb = encode_places(enc, places)
         print(f"holding out {name}: {len(train)} training photos, {len(test)} held out")
         proj = train_projection(
-            pool_f[keep], t_ll, place_emb, enc, config.balance_km or 25.0,
+            h.train_f, t_ll, place_emb, enc, config.balance_km or 25.0,
             args.epochs, args.queue, rng,
         )  # fmt: skip
         lat = np.array([s.lat for s in test])
         lon = np.array([s.lon for s in test])
         med = medoid(train)
-        nn1 = [train[i] for i in nearest_neighbour(pool_f[keep], test_f)]
-        rows = {k: v for k, v in answers(proj, test_f, places, place_emb).items()}
+        nn1 = [train[i] for i in nearest_neighbour(h.train_f, test_f)]
+        rows = answers(proj, test_f, places, place_emb)
         rows["floor: medoid"] = np.array([[med.lat, med.lon]] * len(test))
         rows["floor: 1-NN"] = np.array([[s.lat, s.lon] for s in nn1])
         header()

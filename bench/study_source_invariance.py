@@ -45,10 +45,10 @@ from geoscope_core.training.protocol import (
     decode_fold,
     features_from_file,
     fit_temperature,
+    held_out_splits,
     leaf_targets,
     macro_nll,
     split_features,
-    world_sets,
 )
 
 #: Ridge penalty of the source classifier, per photo and feature.
@@ -102,14 +102,10 @@ def folds_with(
             index = {str(Path(p).resolve()): i for i, p in enumerate(data["paths"])}
             views = data["features"].astype(np.float32)  # [V, N, F]
     folds = []
-    for name in world_sets([*pool, *val]):
-        keep = np.array([s.set != name for s in pool])
-        train = [s for s, k in zip(pool, keep, strict=True) if k]
-        test = [s for s in [*pool, *val] if s.set == name]
-        train_f = pool_f[keep].astype(np.float64)
-        test_f = np.concatenate([pool_f[~keep], val_f[[s.set == name for s in val]]])
-        test_f = test_f.astype(np.float64)
-        print(f"  holding out {name}", flush=True)
+    for h in held_out_splits(pool, pool_f, val, val_f):
+        train, test = h.train, h.test
+        train_f, test_f = h.train_f.astype(np.float64), h.test_f.astype(np.float64)
+        print(f"  holding out {h.name}", flush=True)
         if change and args.center:
             to = train_f.mean(axis=0)
             train_f = centred(train_f, np.array([s.set for s in train]), to)
@@ -123,7 +119,7 @@ def folds_with(
             train = train * (1 + len(views))
         folds.append(
             build_fold(
-                config, name, train, train_f.astype(np.float32), test, test_f.astype(np.float32)
+                config, h.name, train, train_f.astype(np.float32), test, test_f.astype(np.float32)
             )
         )
     return folds

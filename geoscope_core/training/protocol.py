@@ -26,7 +26,7 @@ import itertools
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -281,8 +281,7 @@ def posterior_nll(
     ``prior_mix`` of its training prior: the posterior a Bayes point decides on (the
     mode is its arg-max). The leaves are the same for every posterior of a fold, so the
     NLLs of different posteriors compare."""
-    logits = {lv: lg - tau * fold.priors[lv] for lv, lg in fold.logits.items()}
-    post = leaves.bayes.posterior(logits, temperature)
+    post = leaves.bayes.posterior(adjusted_logits(fold, tau), temperature)
     p = post[np.arange(len(post)), leaves.target]
     p = (1.0 - prior_mix) * p + prior_mix * leaves.prior[leaves.target]
     return float(-np.mean(np.log(np.clip(p, 1e-300, None))))
@@ -447,6 +446,35 @@ def split_features(
     return pool, features(pool), val, features(val)
 
 
+@dataclass(frozen=True)
+class HeldOut:
+    """One ``world`` source held out: every other photo of the training split (``train``,
+    features ``train_f``) and all of that source's photos, its training rows then its val
+    rows (``test``, ``test_f``)."""
+
+    name: str
+    train: list[Sample]
+    train_f: np.ndarray
+    test: list[Sample]
+    test_f: np.ndarray
+
+
+def held_out_splits(
+    pool: Sequence[Sample], pool_f: np.ndarray, val: Sequence[Sample], val_f: np.ndarray
+) -> Iterator[HeldOut]:
+    """Each ``world`` source of the training split ``pool`` (features ``pool_f``) and the
+    ``val`` split (``val_f``) held out in turn, as :func:`held_out_folds` trains on it."""
+    for name in world_sets([*pool, *val]):
+        keep = np.array([s.set != name for s in pool])
+        yield HeldOut(
+            name,
+            [s for s, k in zip(pool, keep, strict=True) if k],
+            pool_f[keep],
+            [s for s in [*pool, *val] if s.set == name],
+            np.concatenate([pool_f[~keep], val_f[[s.set == name for s in val]]]),
+        )
+
+
 def held_out_folds(
     config: CnnConfig,
     pool: Sequence[Sample],
@@ -458,13 +486,11 @@ def held_out_folds(
     split ``pool`` (features ``pool_f``), run on all of that source's photos, its
     training and ``val`` rows."""
     folds: list[Fold] = []
-    for name in world_sets([*pool, *val]):
-        keep = np.array([s.set != name for s in pool])
-        test = [s for s in [*pool, *val] if s.set == name]
-        test_f = np.concatenate([pool_f[~keep], val_f[[s.set == name for s in val]]])
-        log.info("holding out %s: %d training photos, %d held out", name, keep.sum(), len(test))
-        train = [s for s, k in zip(pool, keep, strict=True) if k]
-        folds.append(build_fold(config, name, train, pool_f[keep], test, test_f))
+    for h in held_out_splits(pool, pool_f, val, val_f):
+        log.info(
+            "holding out %s: %d training photos, %d held out", h.name, len(h.train), len(h.test)
+        )
+        folds.append(build_fold(config, h.name, h.train, h.train_f, h.test, h.test_f))
     return folds
 
 
