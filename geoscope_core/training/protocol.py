@@ -821,7 +821,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"# Out-of-source report: {report['config']['name']}",
         "",
         f"Each `world` source held out in turn; logit adjustment tau {report['tau']:g}, "
-        + f"gallery similarity threshold {report['gallery_min_similarity']:g}, "
+        f"gallery similarity threshold {report['gallery_min_similarity']:g}, "
         f"temperature {report['temperature']:.3f}, decoding point "
         f"{report.get('point', Point.MODE.value)}"
         + (
